@@ -1,0 +1,105 @@
+//! # saslmech
+//!
+//! A SASL mechanism engine for mail servers and clients, with no I/O: pure state machines
+//! that take bytes and return what to do next. Where the server needs the application (check
+//! a password, fetch a secret, validate a token, authorize an identity) the session returns a
+//! [`Request`] and waits for [`ServerSession::answer`], which may come much later, from an
+//! event loop, after an asynchronous lookup. Nothing calls back into the application.
+//!
+//! Mechanisms: PLAIN, LOGIN, CRAM-MD5 and XOAUTH2, client and server.
+//!
+//! ## A server drive loop
+//!
+//! ```
+//! use std::sync::Arc;
+//! use saslmech::{Answer, Failure, Mechanism, Request, ServerConfig, ServerSession, ServerStep, Transport};
+//!
+//! // Shared by all sessions.
+//! let config = Arc::new(ServerConfig::new().hostname("mx.example.com"));
+//!
+//! // The client said `AUTH LOGIN` on a TLS connection; its responses arrive as base64 lines.
+//! let mut client_lines = ["dGlt", "dGFuc3RhYWZ0YW5zdGFhZg=="].into_iter();
+//! let mut session = ServerSession::new(&config, Mechanism::Login, &Transport::tls()).unwrap();
+//! let mut step = session.start_b64(None).unwrap();
+//! let verdict = loop {
+//!     match step {
+//!         ServerStep::Challenge(b64) => {
+//!             // Send `334 <b64>` and read the client's next line.
+//!             assert!(b64 == b"VXNlcm5hbWU6" || b64 == b"UGFzc3dvcmQ6");
+//!             let line = client_lines.next().unwrap();
+//!             step = session.step_b64(line.as_bytes()).unwrap();
+//!         }
+//!         ServerStep::Request(Request::VerifyPassword(req)) => {
+//!             // Here an event-loop server would start its lookup and come back later;
+//!             // the session holds everything it needs meanwhile.
+//!             let stored: &[u8] = if req.authcid() == "tim" { b"tanstaaftanstaaf" } else { b"" };
+//!             step = session.answer(Answer::Password(stored)).unwrap();
+//!         }
+//!         ServerStep::Request(_) => {
+//!             step = session.answer(Answer::Reject).unwrap();
+//!         }
+//!         ServerStep::Success(ok) => break Ok(ok.identity.authcid().to_owned()),
+//!         ServerStep::Failure(f) => break Err(f),
+//!         _ => break Err(Failure::Malformed),
+//!     }
+//! };
+//! assert_eq!(verdict, Ok("tim".to_owned()));
+//! ```
+//!
+//! ## A client
+//!
+//! ```
+//! use saslmech::{ClientSession, Credentials, Mechanism};
+//!
+//! let creds = Credentials::new().authcid("test").password(b"1234").authzid("test");
+//! let mut client = ClientSession::new(Mechanism::Plain, &creds).unwrap();
+//! // `Some` initial response: send `AUTH PLAIN <base64>`.
+//! assert_eq!(client.start_b64().unwrap(), Some(&b"dGVzdAB0ZXN0ADEyMzQ="[..]));
+//! // The server answered 235: tell the client.
+//! client.finish(None).unwrap();
+//! ```
+//!
+//! ## Invariants
+//!
+//! * Every buffer that holds a secret is wiped when dropped; `Debug` never prints secrets.
+//! * Secrets are compared in constant time.
+//! * Input from the peer never causes a panic: bad input ends the exchange with a typed
+//!   [`Failure`]; misuse of the API returns an [`Error`] and leaves the session as it was.
+//! * Every input is bounded ([`ServerConfig::max_message`], [`ServerConfig::max_steps`],
+//!   [`ServerConfig::max_identity`]).
+//!
+//! See `ARCHITECTURE.md` for how the pieces fit, including how SCRAM, OAUTHBEARER, EXTERNAL
+//! and ANONYMOUS fit the same shape.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
+pub mod b64;
+mod client;
+mod error;
+mod mech;
+mod mechanism;
+mod secret;
+mod server;
+
+pub use client::{ClientConfig, ClientSession, Credentials, OAuthError};
+pub use error::{Error, Failure};
+pub use mechanism::{ALL as ALL_MECHANISMS, Mechanism, SelectOptions, UnknownMechanism, select};
+pub use secret::{SecretBuf, ct_eq, ct_eq_password};
+pub use server::{
+    Answer, AuthorizeRequest, CramMd5Keys, Identity, NonceSource, PasswordRequest, Request,
+    SecretRequest, ServerConfig, ServerSession, ServerStep, Success, TokenError, TokenRequest,
+    Transport,
+};

@@ -1,0 +1,435 @@
+//! CRAM-MD5 (RFC 2195): the server sends `<unique@host>`, the client answers
+//! `user SP hex(HMAC-MD5(password, challenge))`.
+//!
+//! The server splits the response at the rightmost space (user names may contain spaces) and
+//! takes exactly 32 lowercase hex digits. It asks the application for the user's secret:
+//! the plaintext password, or the precomputed HMAC-MD5 state ([`CramMd5Keys`]) that Dovecot
+//! stores as `{CRAM-MD5}<64 hex>`, so that no plaintext need be kept. An unknown user costs
+//! the same work as a wrong password and fails the same way.
+
+use core::fmt;
+
+use md5::block_api::compress;
+use zeroize::Zeroize;
+
+use super::plain::finish_without_data;
+use super::{Next, check_identity, hex_digit};
+use crate::client::Credentials;
+use crate::error::{Error, Failure};
+use crate::mechanism::Mechanism;
+use crate::secret::{SecretBuf, ct_eq};
+use crate::server::{Answer, Identity, Nonce, Request, SecretRequest, ServerConfig};
+
+const MD5_IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+
+/// The HMAC-MD5 state after the key's inner and outer pads: all a server needs to check a
+/// CRAM-MD5 response, without the password.
+///
+/// ```
+/// use saslmech::CramMd5Keys;
+/// let keys = CramMd5Keys::from_password(b"tanstaaftanstaaf");
+/// let stored = keys.to_dovecot();
+/// assert!(stored.starts_with("{CRAM-MD5}"));
+/// assert_eq!(CramMd5Keys::from_dovecot(&stored).unwrap(), keys);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct CramMd5Keys {
+    inner: [u32; 4],
+    outer: [u32; 4],
+}
+
+impl Drop for CramMd5Keys {
+    fn drop(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
+    }
+}
+
+impl fmt::Debug for CramMd5Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CramMd5Keys(<redacted>)")
+    }
+}
+
+impl CramMd5Keys {
+    /// Derive the state from a password (keys over 64 bytes are hashed first, as HMAC does).
+    pub fn from_password(password: &[u8]) -> CramMd5Keys {
+        let mut key = [0u8; 64];
+        if password.len() > 64 {
+            let mut digest = md5_finish(MD5_IV, password, 0);
+            if let Some(k) = key.get_mut(..16) {
+                k.copy_from_slice(&digest);
+            }
+            digest.zeroize();
+        } else if let Some(k) = key.get_mut(..password.len()) {
+            k.copy_from_slice(password);
+        }
+        let mut inner = MD5_IV;
+        let mut outer = MD5_IV;
+        let mut pad = [0u8; 64];
+        for (p, k) in pad.iter_mut().zip(key.iter()) {
+            *p = k ^ 0x36;
+        }
+        compress(&mut inner, core::slice::from_ref(&pad));
+        for (p, k) in pad.iter_mut().zip(key.iter()) {
+            *p = k ^ 0x5c;
+        }
+        compress(&mut outer, core::slice::from_ref(&pad));
+        pad.zeroize();
+        key.zeroize();
+        CramMd5Keys { inner, outer }
+    }
+
+    /// Read Dovecot's 32-byte layout: the outer state's four words, then the inner's, each
+    /// little-endian.
+    pub fn from_bytes(bytes: &[u8; 32]) -> CramMd5Keys {
+        let mut words = [0u32; 8];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(chunk);
+            *w = u32::from_le_bytes(b);
+        }
+        let [o0, o1, o2, o3, i0, i1, i2, i3] = words;
+        words.zeroize();
+        CramMd5Keys {
+            inner: [i0, i1, i2, i3],
+            outer: [o0, o1, o2, o3],
+        }
+    }
+
+    /// Write Dovecot's 32-byte layout.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let words = self.outer.iter().chain(self.inner.iter());
+        for (chunk, w) in out.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parse `{CRAM-MD5}` followed by 64 hex digits (the prefix is optional).
+    pub fn from_dovecot(text: &str) -> Option<CramMd5Keys> {
+        let hex = text.strip_prefix("{CRAM-MD5}").unwrap_or(text).as_bytes();
+        let mut bytes = [0u8; 32];
+        if hex.len() != 64 {
+            return None;
+        }
+        for (b, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            let (hi, lo) = match pair {
+                [h, l] => (hex_value(*h)?, hex_value(*l)?),
+                _ => return None,
+            };
+            *b = hi << 4 | lo;
+        }
+        let keys = CramMd5Keys::from_bytes(&bytes);
+        bytes.zeroize();
+        Some(keys)
+    }
+
+    /// Write `{CRAM-MD5}` followed by 64 lowercase hex digits.
+    pub fn to_dovecot(&self) -> String {
+        let mut bytes = self.to_bytes();
+        let mut s = String::with_capacity(74);
+        s.push_str("{CRAM-MD5}");
+        for b in bytes {
+            s.push(char::from(hex_digit(b >> 4)));
+            s.push(char::from(hex_digit(b)));
+        }
+        bytes.zeroize();
+        s
+    }
+
+    /// HMAC-MD5 of `message` under these keys.
+    pub fn mac(&self, message: &[u8]) -> [u8; 16] {
+        let mut inner = md5_finish(self.inner, message, 64);
+        let mac = md5_finish(self.outer, &inner, 64);
+        inner.zeroize();
+        mac
+    }
+}
+
+/// The value of a lowercase hex digit (RFC 2195 requires lowercase).
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Finish an MD5 computation that has already absorbed `prefix` bytes into `state`.
+fn md5_finish(mut state: [u32; 4], message: &[u8], prefix: u64) -> [u8; 16] {
+    let mut blocks = message.chunks_exact(64);
+    for block in &mut blocks {
+        let mut b = [0u8; 64];
+        b.copy_from_slice(block);
+        compress(&mut state, core::slice::from_ref(&b));
+    }
+    let rest = blocks.remainder();
+    let mut last = [0u8; 64];
+    if let Some(dst) = last.get_mut(..rest.len()) {
+        dst.copy_from_slice(rest);
+    }
+    if let Some(b) = last.get_mut(rest.len()) {
+        *b = 0x80;
+    }
+    if rest.len() >= 56 {
+        compress(&mut state, core::slice::from_ref(&last));
+        last = [0u8; 64];
+    }
+    let bits = prefix.wrapping_add(message.len() as u64).wrapping_mul(8);
+    if let Some(dst) = last.get_mut(56..) {
+        dst.copy_from_slice(&bits.to_le_bytes());
+    }
+    compress(&mut state, core::slice::from_ref(&last));
+    last.zeroize();
+    let mut out = [0u8; 16];
+    for (chunk, w) in out.chunks_exact_mut(4).zip(state.iter()) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    state.zeroize();
+    out
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Start,
+    /// The challenge is in `out`; the response comes next.
+    WantResponse,
+    /// Asked for the user's secret.
+    WantSecret,
+    Verified,
+}
+
+/// The server side of CRAM-MD5.
+#[derive(Debug, Default)]
+pub struct Server {
+    state: State,
+    username: SecretBuf,
+    digest: [u8; 16],
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.digest.zeroize();
+    }
+}
+
+impl Server {
+    pub(crate) fn start(
+        &mut self,
+        c: &ServerConfig,
+        out: &mut SecretBuf,
+        ir: Option<&[u8]>,
+    ) -> Next {
+        if ir.is_some() {
+            return Next::Failure(Failure::UnexpectedInitialResponse);
+        }
+        // `<random.random@host>`: unpredictable, and reveals neither time nor process.
+        let nonce = match c.nonce() {
+            Ok(n) => n,
+            Err(f) => return Next::Failure(f),
+        };
+        out.clear();
+        out.reserve(c.hostname.len() + 48);
+        out.push(b'<');
+        match nonce {
+            Nonce::Fixed(text) => out.extend(text),
+            Nonce::Random(bytes) => {
+                let (a, rest) = bytes.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+                let b = rest.first_chunk::<8>().unwrap_or(&[0; 8]);
+                push_decimal(out, u64::from_le_bytes(*a));
+                out.push(b'.');
+                push_decimal(out, u64::from_le_bytes(*b));
+            }
+        }
+        out.push(b'@');
+        out.extend(c.hostname.as_bytes());
+        out.push(b'>');
+        self.state = State::WantResponse;
+        Next::Challenge
+    }
+
+    /// Parse `user SP 32*lowerhex`, splitting at the rightmost space.
+    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        if self.state != State::WantResponse {
+            return Next::Failure(Failure::Malformed);
+        }
+        if input.contains(&0) {
+            return Next::Failure(Failure::Malformed);
+        }
+        let Some(space) = input.iter().rposition(|b| *b == b' ') else {
+            return Next::Failure(Failure::Malformed);
+        };
+        let (user, hex) = input.split_at(space);
+        let hex = hex.get(1..).unwrap_or_default();
+        if hex.len() != 32 {
+            return Next::Failure(Failure::Malformed);
+        }
+        for (d, pair) in self.digest.iter_mut().zip(hex.chunks_exact(2)) {
+            match pair {
+                [h, l] => match (hex_value(*h), hex_value(*l)) {
+                    (Some(h), Some(l)) => *d = h << 4 | l,
+                    _ => return Next::Failure(Failure::Malformed),
+                },
+                _ => return Next::Failure(Failure::Malformed),
+            }
+        }
+        if let Err(f) = check_identity(user, c.max_identity) {
+            return Next::Failure(f);
+        }
+        self.username = SecretBuf::from_slice(user);
+        self.state = State::WantSecret;
+        Next::Request
+    }
+
+    pub(crate) fn answer(
+        &mut self,
+        out: &mut SecretBuf,
+        answer: Answer<'_>,
+    ) -> Result<Next, Error> {
+        if self.state != State::WantSecret {
+            return Err(Error::InvalidState);
+        }
+        let (keys, known) = match answer {
+            Answer::Password(p) => (CramMd5Keys::from_password(p), true),
+            Answer::CramMd5Keys(k) => (k.clone(), true),
+            // Do the same work for an unknown user as for a known one.
+            Answer::UnknownUser | Answer::Reject => (CramMd5Keys::from_password(b""), false),
+            _ => return Err(Error::WrongAnswer),
+        };
+        let mut expected = keys.mac(out.as_slice());
+        let ok = ct_eq(&expected, &self.digest) & known;
+        expected.zeroize();
+        if ok {
+            self.state = State::Verified;
+            Ok(Next::Success)
+        } else {
+            Ok(Next::Failure(Failure::BadCredentials))
+        }
+    }
+
+    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        (self.state == State::WantSecret).then(|| {
+            Request::Secret(SecretRequest {
+                mechanism,
+                authcid: self.username_str(),
+            })
+        })
+    }
+
+    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+        (self.state == State::Verified).then(|| Identity {
+            authcid: self.username_str(),
+            authzid: None,
+        })
+    }
+
+    fn username_str(&self) -> &str {
+        core::str::from_utf8(self.username.as_slice()).unwrap_or_default()
+    }
+
+    pub(crate) fn wipe(&mut self) {
+        self.username.clear();
+        self.digest.zeroize();
+        self.state = State::Start;
+    }
+}
+
+fn push_decimal(out: &mut SecretBuf, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend(digits.get(i..).unwrap_or_default());
+}
+
+/// The client side of CRAM-MD5. It keeps the HMAC state, not the password.
+#[derive(Debug)]
+pub struct Client {
+    keys: CramMd5Keys,
+    /// `user SP`, then the hex digest once the challenge arrived.
+    response: SecretBuf,
+    prefix: usize,
+    sent: bool,
+}
+
+impl Client {
+    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
+        let authcid = creds.need_authcid()?;
+        let password = creds.need_password()?;
+        if creds.authzid.is_some_and(|z| z != authcid) {
+            return Err(Error::InvalidArgument("CRAM-MD5 cannot carry an authzid"));
+        }
+        let mut response = SecretBuf::with_capacity(authcid.len() + 33);
+        response.extend(authcid.as_bytes());
+        response.push(b' ');
+        Ok(Client {
+            keys: CramMd5Keys::from_password(password),
+            prefix: response.len(),
+            response,
+            sent: false,
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+        None
+    }
+
+    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+        if self.sent || challenge.is_empty() {
+            return Err(Failure::Malformed);
+        }
+        let mut mac = self.keys.mac(challenge);
+        self.response.vec_mut().truncate(self.prefix);
+        for b in mac {
+            self.response.push(hex_digit(b >> 4));
+            self.response.push(hex_digit(b));
+        }
+        mac.zeroize();
+        self.sent = true;
+        Ok(self.response.as_slice())
+    }
+
+    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+        finish_without_data(self.sent, data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, KeyInit, Mac};
+
+    #[test]
+    fn mac_matches_hmac_crate() {
+        for key_len in [0usize, 1, 16, 63, 64, 65, 200] {
+            for msg_len in [0usize, 1, 55, 56, 63, 64, 65, 119, 120, 300] {
+                let key: Vec<u8> = (0..key_len).map(|i| i as u8).collect();
+                let msg: Vec<u8> = (0..msg_len).map(|i| (i * 7) as u8).collect();
+                let mut reference = Hmac::<md5::Md5>::new_from_slice(&key).unwrap();
+                reference.update(&msg);
+                let expected: [u8; 16] = reference.finalize().into_bytes().into();
+                assert_eq!(CramMd5Keys::from_password(&key).mac(&msg), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn decimal() {
+        for n in [0u64, 7, 10, 1896, u64::MAX] {
+            let mut b = SecretBuf::new();
+            push_decimal(&mut b, n);
+            assert_eq!(b.as_slice(), n.to_string().as_bytes());
+        }
+    }
+}

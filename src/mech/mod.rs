@@ -1,0 +1,201 @@
+//! The mechanisms, one file each, and the plumbing that dispatches to them.
+//!
+//! Each mechanism file holds a `Server` and a `Client`. The server side is driven by
+//! [`crate::ServerSession`], which has already enforced the size and round-trip limits and the
+//! session's own state; a mechanism sees only well-ordered calls:
+//!
+//! * `start(config, out, initial_response)` once, then `step(config, out, response)` after
+//!   each challenge, and `answer(out, answer)` after each request;
+//! * each returns a [`Next`]: a challenge (written to `out`, which the mechanism owns between
+//!   calls), a request (described by `request()`), success (identity from `identity()`,
+//!   optional success data in `out`), or a failure.
+//!
+//! The client side produces its responses from its own buffers.
+
+use crate::error::{Error, Failure};
+use crate::mechanism::Mechanism;
+use crate::secret::SecretBuf;
+use crate::server::{Answer, Identity, Request, ServerConfig};
+
+pub mod cram_md5;
+pub mod login;
+pub(crate) mod oauth;
+pub mod plain;
+pub mod xoauth2;
+
+/// What a server mechanism produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Send the challenge in `out`.
+    Challenge,
+    /// Send this constant challenge.
+    StaticChallenge(&'static [u8]),
+    /// Ask the application (see `request()`).
+    Request,
+    /// Authenticated, no success data.
+    Success,
+    /// Authenticated; `out` holds success data for the client (SCRAM's server-final message).
+    #[allow(dead_code)] // produced by the SCRAM mechanisms
+    SuccessData,
+    /// Failed.
+    Failure(Failure),
+}
+
+/// A byte range in a mechanism's buffer (kept instead of borrows, so sessions own everything).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span of `part` inside `whole` (`part` must be a sub-slice of `whole`).
+    pub(crate) fn of(whole: &[u8], part: &[u8]) -> Span {
+        let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+        Span::at(start, part.len())
+    }
+
+    pub(crate) fn at(start: usize, len: usize) -> Span {
+        let start = u32::try_from(start).unwrap_or(u32::MAX);
+        Span {
+            start,
+            end: start.saturating_add(u32::try_from(len).unwrap_or(u32::MAX)),
+        }
+    }
+
+    pub(crate) fn bytes(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The span as text. Spans are only made over input already checked to be UTF-8.
+    pub(crate) fn str(self, buf: &[u8]) -> &str {
+        core::str::from_utf8(self.bytes(buf)).unwrap_or_default()
+    }
+}
+
+/// Check an identity (authcid, authzid, user name): non-empty, UTF-8, no NUL, not too long.
+pub(crate) fn check_identity(bytes: &[u8], max: usize) -> Result<&str, Failure> {
+    if bytes.is_empty() || bytes.contains(&0) {
+        return Err(Failure::Malformed);
+    }
+    if bytes.len() > max {
+        return Err(Failure::TooLarge);
+    }
+    core::str::from_utf8(bytes).map_err(|_| Failure::Malformed)
+}
+
+/// The lowercase hex digit for a nibble (`n < 16`), without a branch or table lookup on it:
+/// digests are secret.
+pub(crate) fn hex_digit(n: u8) -> u8 {
+    let n = n & 15;
+    b'0' + n + ((9u8.wrapping_sub(n) >> 7) & 1) * 39
+}
+
+/// Calls a method on whichever mechanism the enum holds.
+macro_rules! dispatch {
+    ($self:expr, $m:ident => $e:expr) => {
+        match $self {
+            Self::Plain($m) => $e,
+            Self::Login($m) => $e,
+            Self::CramMd5($m) => $e,
+            Self::XOAuth2($m) => $e,
+        }
+    };
+}
+
+/// The server side of each mechanism.
+#[derive(Debug)]
+pub(crate) enum Server {
+    Plain(plain::Server),
+    Login(login::Server),
+    CramMd5(cram_md5::Server),
+    XOAuth2(xoauth2::Server),
+}
+
+impl Server {
+    pub(crate) fn new(mechanism: Mechanism) -> Server {
+        match mechanism {
+            Mechanism::Plain => Server::Plain(plain::Server::default()),
+            Mechanism::Login => Server::Login(login::Server::default()),
+            Mechanism::CramMd5 => Server::CramMd5(cram_md5::Server::default()),
+            Mechanism::XOAuth2 => Server::XOAuth2(xoauth2::Server::default()),
+        }
+    }
+
+    pub(crate) fn start(
+        &mut self,
+        c: &ServerConfig,
+        out: &mut SecretBuf,
+        ir: Option<&[u8]>,
+    ) -> Next {
+        dispatch!(self, m => m.start(c, out, ir))
+    }
+
+    pub(crate) fn step(&mut self, c: &ServerConfig, out: &mut SecretBuf, input: &[u8]) -> Next {
+        dispatch!(self, m => m.step(c, out, input))
+    }
+
+    pub(crate) fn answer(
+        &mut self,
+        out: &mut SecretBuf,
+        answer: Answer<'_>,
+    ) -> Result<Next, Error> {
+        dispatch!(self, m => m.answer(out, answer))
+    }
+
+    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        dispatch!(self, m => m.request(mechanism))
+    }
+
+    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+        dispatch!(self, m => m.identity())
+    }
+
+    /// Forget everything received (after a failure).
+    pub(crate) fn wipe(&mut self) {
+        dispatch!(self, m => m.wipe())
+    }
+}
+
+/// The client side of each mechanism.
+#[derive(Debug)]
+pub(crate) enum Client {
+    Plain(plain::Client),
+    Login(login::Client),
+    CramMd5(cram_md5::Client),
+    XOAuth2(xoauth2::Client),
+}
+
+impl Client {
+    pub(crate) fn new(
+        mechanism: Mechanism,
+        creds: &crate::Credentials<'_>,
+    ) -> Result<Client, Error> {
+        Ok(match mechanism {
+            Mechanism::Plain => Client::Plain(plain::Client::new(creds)?),
+            Mechanism::Login => Client::Login(login::Client::new(creds)?),
+            Mechanism::CramMd5 => Client::CramMd5(cram_md5::Client::new(creds)?),
+            Mechanism::XOAuth2 => Client::XOAuth2(xoauth2::Client::new(creds)?),
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+        dispatch!(self, m => m.start())
+    }
+
+    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+        dispatch!(self, m => m.step(challenge))
+    }
+
+    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+        dispatch!(self, m => m.finish(data))
+    }
+
+    pub(crate) fn oauth_error(&self) -> Option<&oauth::OAuthError> {
+        match self {
+            Client::XOAuth2(m) => m.error(),
+            _ => None,
+        }
+    }
+}

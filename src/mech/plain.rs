@@ -1,0 +1,184 @@
+//! PLAIN (RFC 4616): `[authzid] NUL authcid NUL passwd`, in one client message.
+//!
+//! The server accepts exactly three fields, a non-empty authcid and password, UTF-8
+//! throughout, and identities up to `max_identity` octets (at least 255). It asks the
+//! application to verify the password, then (through the session) to authorize a differing
+//! authzid.
+
+use super::{Next, Span, check_identity};
+use crate::client::Credentials;
+use crate::error::{Error, Failure};
+use crate::mechanism::Mechanism;
+use crate::secret::{SecretBuf, ct_eq_password};
+use crate::server::{Answer, Identity, PasswordRequest, Request, ServerConfig};
+
+/// Server states, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Start,
+    /// Sent an empty challenge; the message comes next.
+    WantMessage,
+    /// Asked the application to verify the password.
+    Verifying,
+    /// Password verified.
+    Verified,
+}
+
+/// The server side of PLAIN.
+#[derive(Debug, Default)]
+pub struct Server {
+    state: State,
+    /// The client's message, kept whole; the spans below point into it.
+    message: SecretBuf,
+    authzid: Option<Span>,
+    authcid: Span,
+    password: Span,
+}
+
+impl Server {
+    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    /// Parse `[authzid] NUL authcid NUL passwd` and ask for the password to be verified.
+    fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
+        let mut fields = message.split(|b| *b == 0);
+        let (Some(authzid), Some(authcid), Some(password), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Next::Failure(Failure::Malformed);
+        };
+        if let Err(f) = check_identity(authcid, c.max_identity) {
+            return Next::Failure(f);
+        }
+        if let (false, Err(f)) = (authzid.is_empty(), check_identity(authzid, c.max_identity)) {
+            return Next::Failure(f);
+        }
+        if password.is_empty() || core::str::from_utf8(password).is_err() {
+            return Next::Failure(Failure::Malformed);
+        }
+        self.message = SecretBuf::from_slice(message);
+        self.authzid = (!authzid.is_empty()).then(|| Span::of(message, authzid));
+        self.authcid = Span::of(message, authcid);
+        self.password = Span::of(message, password);
+        self.state = State::Verifying;
+        Next::Request
+    }
+
+    pub(crate) fn answer(&mut self, _: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
+        if self.state != State::Verifying {
+            return Err(Error::InvalidState);
+        }
+        let ok = match answer {
+            Answer::Accept => true,
+            Answer::Reject | Answer::UnknownUser => false,
+            Answer::Password(stored) => {
+                ct_eq_password(self.password.bytes(self.message.as_slice()), stored)
+            }
+            _ => return Err(Error::WrongAnswer),
+        };
+        if ok {
+            self.state = State::Verified;
+            Ok(Next::Success)
+        } else {
+            Ok(Next::Failure(Failure::BadCredentials))
+        }
+    }
+
+    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        (self.state == State::Verifying).then(|| {
+            let m = self.message.as_slice();
+            Request::VerifyPassword(PasswordRequest {
+                mechanism,
+                authcid: self.authcid.str(m),
+                authzid: self.authzid.map(|z| z.str(m)),
+                password: self.password.bytes(m),
+            })
+        })
+    }
+
+    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+        (self.state == State::Verified).then(|| {
+            let m = self.message.as_slice();
+            Identity {
+                authcid: self.authcid.str(m),
+                authzid: self.authzid.map(|z| z.str(m)),
+            }
+        })
+    }
+
+    pub(crate) fn wipe(&mut self) {
+        *self = Server::default();
+    }
+}
+
+/// The client side of PLAIN: the whole message is built when the client is made.
+#[derive(Debug)]
+pub struct Client {
+    message: SecretBuf,
+    sent: bool,
+}
+
+impl Client {
+    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
+        let authcid = creds.need_authcid()?;
+        let password = creds.need_password()?;
+        let authzid = creds.authzid.unwrap_or("");
+        if authzid.contains('\0') {
+            return Err(Error::InvalidArgument("authzid contains NUL"));
+        }
+        let mut message =
+            SecretBuf::with_capacity(authzid.len() + authcid.len() + password.len() + 2);
+        message.extend(authzid.as_bytes());
+        message.push(0);
+        message.extend(authcid.as_bytes());
+        message.push(0);
+        message.extend(password);
+        Ok(Client {
+            message,
+            sent: false,
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+        self.sent = true;
+        Some(self.message.as_slice())
+    }
+
+    /// Only an empty challenge before the message was sent makes sense: the server asking
+    /// for it because no initial response was used.
+    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+        if self.sent || !challenge.is_empty() {
+            return Err(Failure::Malformed);
+        }
+        self.sent = true;
+        Ok(self.message.as_slice())
+    }
+
+    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+        finish_without_data(self.sent, data)
+    }
+}
+
+/// `finish` for mechanisms without mutual authentication: the client must have sent its
+/// last message, and the server has no success data to give.
+pub(crate) fn finish_without_data(sent: bool, data: Option<&[u8]>) -> Result<(), Failure> {
+    if !sent || data.is_some_and(|d| !d.is_empty()) {
+        return Err(Failure::Malformed);
+    }
+    Ok(())
+}

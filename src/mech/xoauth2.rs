@@ -1,0 +1,220 @@
+//! XOAUTH2 (Google, Microsoft): `user=` user `^A` `auth=Bearer ` token `^A^A`, one client
+//! message.
+//!
+//! An invalid token is answered with an error challenge, a JSON object such as
+//! `{"status":"401","schemes":"bearer","scope":"…"}`, to which the client must send an empty
+//! response; then the exchange fails.
+
+use super::oauth::{OAuthError, is_b64token, push_json_string};
+use super::plain::finish_without_data;
+use super::{Next, Span, check_identity};
+use crate::client::Credentials;
+use crate::error::{Error, Failure};
+use crate::mechanism::Mechanism;
+use crate::secret::SecretBuf;
+use crate::server::{Answer, Identity, Request, ServerConfig, TokenRequest};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Start,
+    WantMessage,
+    Validating,
+    /// The error challenge went out; the client's (empty) acknowledgement comes next.
+    WantAck,
+    Valid,
+}
+
+/// The server side of XOAUTH2.
+#[derive(Debug, Default)]
+pub struct Server {
+    state: State,
+    message: SecretBuf,
+    user: Span,
+    token: Span,
+}
+
+impl Server {
+    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            // Whatever the client acknowledges with (an empty response, or `^A` as some
+            // clients send), the exchange fails.
+            State::WantAck => Next::Failure(Failure::BadCredentials),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    /// Parse `user=` user `^A` `auth=` scheme SP token `^A^A`, exactly.
+    fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
+        let Some(rest) = message.strip_prefix(b"user=") else {
+            return Next::Failure(Failure::Malformed);
+        };
+        let Some((user, rest)) = split_once(rest, 1) else {
+            return Next::Failure(Failure::Malformed);
+        };
+        let Some(auth) = rest
+            .strip_prefix(b"auth=")
+            .and_then(|r| r.strip_suffix(b"\x01\x01"))
+        else {
+            return Next::Failure(Failure::Malformed);
+        };
+        let Some((scheme, token)) = split_once(auth, b' ') else {
+            return Next::Failure(Failure::Malformed);
+        };
+        if !scheme.eq_ignore_ascii_case(b"Bearer") || !is_b64token(token) {
+            return Next::Failure(Failure::Malformed);
+        }
+        if let Err(f) = check_identity(user, c.max_identity) {
+            return Next::Failure(f);
+        }
+        self.message = SecretBuf::from_slice(message);
+        self.user = Span::of(message, user);
+        self.token = Span::of(message, token);
+        self.state = State::Validating;
+        Next::Request
+    }
+
+    pub(crate) fn answer(
+        &mut self,
+        out: &mut SecretBuf,
+        answer: Answer<'_>,
+    ) -> Result<Next, Error> {
+        if self.state != State::Validating {
+            return Err(Error::InvalidState);
+        }
+        let (status, scope) = match answer {
+            Answer::Accept => {
+                self.state = State::Valid;
+                return Ok(Next::Success);
+            }
+            Answer::Reject | Answer::UnknownUser => ("401", None),
+            Answer::TokenError(e) => (e.status, e.scope),
+            _ => return Err(Error::WrongAnswer),
+        };
+        out.clear();
+        out.extend(b"{\"status\":");
+        push_json_string(out, status);
+        out.extend(b",\"schemes\":\"bearer\"");
+        if let Some(scope) = scope {
+            out.extend(b",\"scope\":");
+            push_json_string(out, scope);
+        }
+        out.push(b'}');
+        self.message.clear();
+        self.state = State::WantAck;
+        Ok(Next::Challenge)
+    }
+
+    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        (self.state == State::Validating).then(|| {
+            let m = self.message.as_slice();
+            Request::ValidateToken(TokenRequest {
+                mechanism,
+                user: self.user.str(m),
+                token: self.token.bytes(m),
+            })
+        })
+    }
+
+    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+        (self.state == State::Valid).then(|| Identity {
+            authcid: self.user.str(self.message.as_slice()),
+            authzid: None,
+        })
+    }
+
+    pub(crate) fn wipe(&mut self) {
+        *self = Server::default();
+    }
+}
+
+fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().position(|b| *b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientState {
+    Start,
+    Sent,
+    /// Answered the error challenge.
+    Acknowledged,
+}
+
+/// The client side of XOAUTH2.
+#[derive(Debug)]
+pub struct Client {
+    state: ClientState,
+    message: SecretBuf,
+    error: Option<OAuthError>,
+}
+
+impl Client {
+    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
+        let user = creds.need_authcid()?;
+        let token = match creds.token {
+            Some(t) if is_b64token(t) => t,
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "token missing or not a bearer token",
+                ));
+            }
+        };
+        if user.contains('\x01') {
+            return Err(Error::InvalidArgument("user contains ^A"));
+        }
+        let mut message = SecretBuf::with_capacity(user.len() + token.len() + 22);
+        message.extend(b"user=");
+        message.extend(user.as_bytes());
+        message.extend(b"\x01auth=Bearer ");
+        message.extend(token);
+        message.extend(b"\x01\x01");
+        Ok(Client {
+            state: ClientState::Start,
+            message,
+            error: None,
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+        self.state = ClientState::Sent;
+        Some(self.message.as_slice())
+    }
+
+    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+        match self.state {
+            ClientState::Start if challenge.is_empty() => {
+                self.state = ClientState::Sent;
+                Ok(self.message.as_slice())
+            }
+            ClientState::Sent => {
+                // The error challenge: keep it for the caller and acknowledge it with the
+                // empty response the mechanism requires.
+                self.error = Some(OAuthError::parse(challenge).ok_or(Failure::Malformed)?);
+                self.message.clear();
+                self.state = ClientState::Acknowledged;
+                Ok(b"")
+            }
+            _ => Err(Failure::Malformed),
+        }
+    }
+
+    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+        finish_without_data(self.state == ClientState::Sent, data)
+    }
+
+    pub(crate) fn error(&self) -> Option<&OAuthError> {
+        self.error.as_ref()
+    }
+}

@@ -1,0 +1,245 @@
+//! SASL mechanism names and properties, and the client's choice among advertised mechanisms.
+
+use core::fmt;
+use core::str::FromStr;
+
+/// A SASL mechanism this engine implements, by its IANA name.
+///
+/// Parsing is case-insensitive; `Display` gives the canonical upper-case name.
+///
+/// ```
+/// use saslmech::Mechanism;
+/// let m: Mechanism = "cram-md5".parse().unwrap();
+/// assert_eq!(m, Mechanism::CramMd5);
+/// assert_eq!(m.to_string(), "CRAM-MD5");
+/// assert!(!m.client_first());
+/// assert!(Mechanism::Plain.exposes_secret());
+/// assert!("GSSAPI".parse::<Mechanism>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Mechanism {
+    /// PLAIN (RFC 4616).
+    Plain,
+    /// LOGIN (draft-murchison-sasl-login, MS-XLOGIN).
+    Login,
+    /// CRAM-MD5 (RFC 2195).
+    CramMd5,
+    /// XOAUTH2 (Google, Microsoft).
+    XOAuth2,
+}
+
+/// Every mechanism the engine implements, strongest first (the order [`select`] prefers).
+pub const ALL: &[Mechanism] = &[
+    Mechanism::XOAuth2,
+    Mechanism::CramMd5,
+    Mechanism::Plain,
+    Mechanism::Login,
+];
+
+impl Mechanism {
+    /// The canonical IANA name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+            Mechanism::CramMd5 => "CRAM-MD5",
+            Mechanism::XOAuth2 => "XOAUTH2",
+        }
+    }
+
+    /// Parse a mechanism name, ignoring ASCII case. Returns `None` for names this engine does
+    /// not implement.
+    pub fn from_name(name: &[u8]) -> Option<Mechanism> {
+        ALL.iter()
+            .copied()
+            .find(|m| m.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// True if the client speaks first, so the mechanism can use an initial response.
+    /// (LOGIN is server-first, though servers accept the username as an initial response.)
+    pub const fn client_first(self) -> bool {
+        match self {
+            Mechanism::Plain | Mechanism::XOAuth2 => true,
+            Mechanism::Login | Mechanism::CramMd5 => false,
+        }
+    }
+
+    /// True if the password itself crosses the wire, so an eavesdropper could reuse it.
+    pub const fn exposes_secret(self) -> bool {
+        matches!(self, Mechanism::Plain | Mechanism::Login)
+    }
+
+    /// True if the mechanism must not be offered on a channel without TLS by default:
+    /// those that expose the password, and bearer-token mechanisms, whose token is replayable
+    /// for its lifetime (RFC 7628 §5 requires TLS).
+    pub const fn requires_tls(self) -> bool {
+        matches!(
+            self,
+            Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2
+        )
+    }
+
+    /// True for mechanisms with known cryptographic weaknesses that a strict policy may refuse
+    /// (CRAM-MD5: MD5, no mutual authentication, plaintext-equivalent storage).
+    pub const fn weak(self) -> bool {
+        matches!(self, Mechanism::CramMd5)
+    }
+
+    /// True if the mechanism takes TLS channel binding (the SCRAM `-PLUS` family).
+    pub const fn channel_binding(self) -> bool {
+        false
+    }
+
+    /// True if the mechanism authenticates with a password (as opposed to a token or the
+    /// transport).
+    pub const fn uses_password(self) -> bool {
+        matches!(
+            self,
+            Mechanism::Plain | Mechanism::Login | Mechanism::CramMd5
+        )
+    }
+
+    /// True if the mechanism authenticates with an OAuth 2.0 bearer token.
+    pub const fn uses_token(self) -> bool {
+        matches!(self, Mechanism::XOAuth2)
+    }
+}
+
+impl fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of parsing an unknown mechanism name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownMechanism;
+
+impl fmt::Display for UnknownMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown or unsupported SASL mechanism")
+    }
+}
+
+impl std::error::Error for UnknownMechanism {}
+
+impl FromStr for Mechanism {
+    type Err = UnknownMechanism;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mechanism::from_name(s.as_bytes()).ok_or(UnknownMechanism)
+    }
+}
+
+/// What the client has and what it may do, for [`select`].
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct SelectOptions {
+    /// The client has a password.
+    pub password: bool,
+    /// The client has an OAuth 2.0 bearer token.
+    pub token: bool,
+    /// The connection is protected by TLS.
+    pub tls: bool,
+    /// Allow mechanisms that send the password or token in the clear without TLS.
+    pub allow_plaintext: bool,
+}
+
+impl SelectOptions {
+    /// Options for a client holding a password.
+    pub fn password(tls: bool) -> Self {
+        SelectOptions {
+            password: true,
+            tls,
+            ..Default::default()
+        }
+    }
+
+    /// Options for a client holding a bearer token.
+    pub fn token(tls: bool) -> Self {
+        SelectOptions {
+            token: true,
+            tls,
+            ..Default::default()
+        }
+    }
+
+    /// Allow plaintext mechanisms without TLS (for testing against loopback servers).
+    pub fn allow_plaintext(mut self, allow: bool) -> Self {
+        self.allow_plaintext = allow;
+        self
+    }
+}
+
+/// Pick the strongest mechanism from a server's advertised list that the client can use.
+///
+/// Names the engine does not know are ignored; mechanisms that need TLS are skipped on a
+/// plaintext channel unless `allow_plaintext` is set.
+///
+/// ```
+/// use saslmech::{select, Mechanism, SelectOptions};
+/// let advertised = "PLAIN LOGIN CRAM-MD5 GSSAPI".split(' ');
+/// assert_eq!(select(advertised.clone(), SelectOptions::password(true)), Some(Mechanism::CramMd5));
+/// // Without TLS only CRAM-MD5 is safe to use.
+/// let only_plain = ["PLAIN", "LOGIN"];
+/// assert_eq!(select(only_plain, SelectOptions::password(false)), None);
+/// assert_eq!(select(only_plain, SelectOptions::password(true)), Some(Mechanism::Plain));
+/// ```
+pub fn select<'a, I>(advertised: I, opts: SelectOptions) -> Option<Mechanism>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut best: Option<(usize, Mechanism)> = None;
+    for name in advertised {
+        let Some(m) = Mechanism::from_name(name.trim().as_bytes()) else {
+            continue;
+        };
+        let usable = (m.uses_password() && opts.password) || (m.uses_token() && opts.token);
+        if !usable || (m.requires_tls() && !opts.tls && !opts.allow_plaintext) {
+            continue;
+        }
+        let rank = ALL.iter().position(|x| *x == m).unwrap_or(usize::MAX);
+        if best.is_none_or(|(r, _)| rank < r) {
+            best = Some((rank, m));
+        }
+    }
+    best.map(|(_, m)| m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for m in ALL {
+            assert_eq!(Mechanism::from_name(m.name().as_bytes()), Some(*m));
+            assert_eq!(m.name().to_ascii_lowercase().parse::<Mechanism>(), Ok(*m));
+        }
+        assert_eq!("PLAIN ".parse::<Mechanism>(), Err(UnknownMechanism));
+        assert_eq!(Mechanism::from_name(b""), None);
+    }
+
+    #[test]
+    fn selection() {
+        let adv = ["login", "plain", "xoauth2"];
+        assert_eq!(
+            select(adv, SelectOptions::password(true)),
+            Some(Mechanism::Plain)
+        );
+        assert_eq!(
+            select(adv, SelectOptions::token(true)),
+            Some(Mechanism::XOAuth2)
+        );
+        assert_eq!(select(adv, SelectOptions::token(false)), None);
+        assert_eq!(
+            select(adv, SelectOptions::password(false).allow_plaintext(true)),
+            Some(Mechanism::Plain)
+        );
+        assert_eq!(
+            select(["LOGIN"], SelectOptions::password(true)),
+            Some(Mechanism::Login)
+        );
+        assert_eq!(select([], SelectOptions::password(true)), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! Secret-holding buffers and constant-time comparison.
+//!
+//! Every buffer in the engine that may hold a password, token, digest or decoded client
+//! message is a [`SecretBuf`]: it is wiped when dropped or cleared and its `Debug` output shows
+//! only its length.
+
+use core::fmt;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// A growable byte buffer that is zeroed on drop and never printed.
+#[derive(Clone, Default)]
+pub struct SecretBuf(Zeroizing<Vec<u8>>);
+
+impl SecretBuf {
+    /// An empty buffer (no allocation).
+    pub fn new() -> Self {
+        SecretBuf(Zeroizing::new(Vec::new()))
+    }
+
+    /// An empty buffer with room for `n` bytes.
+    pub fn with_capacity(n: usize) -> Self {
+        SecretBuf(Zeroizing::new(Vec::with_capacity(n)))
+    }
+
+    /// A copy of `bytes`.
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        let mut b = Self::with_capacity(bytes.len());
+        b.extend(bytes);
+        b
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Number of bytes held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True if no bytes are held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Wipe the contents (capacity is kept, and the old bytes are zeroed first).
+    pub fn clear(&mut self) {
+        zeroize::Zeroize::zeroize(&mut *self.0);
+    }
+
+    /// Append bytes. If the buffer must grow, the old allocation is wiped before it is freed.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// Append one byte (wiping on growth like [`SecretBuf::extend`]).
+    pub fn push(&mut self, byte: u8) {
+        self.reserve(1);
+        self.0.push(byte);
+    }
+
+    /// Ensure room for `additional` more bytes without leaving a copy behind in freed memory.
+    pub fn reserve(&mut self, additional: usize) {
+        let needed = self.0.len().saturating_add(additional);
+        if needed > self.0.capacity() {
+            let mut grown = Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
+            grown.extend_from_slice(&self.0);
+            // The old Zeroizing<Vec> wipes its allocation as it is dropped here.
+            self.0 = Zeroizing::new(grown);
+        }
+    }
+
+    /// Mutable access to the underlying vector for writers that do not grow it past its
+    /// reserved capacity (base64 decoding into reserved space).
+    pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for SecretBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBuf({} bytes, redacted)", self.0.len())
+    }
+}
+
+/// Constant-time equality of two byte strings of the same public length.
+///
+/// Use this for fixed-size values (digests, proofs): when the lengths differ the result is
+/// `false` immediately, which reveals only the (public) lengths.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Constant-time comparison of a password the client sent with the one the application
+/// stores.
+///
+/// Both sides are hashed with SHA-256 first, so the time taken does not depend on where the
+/// two differ nor on whether their lengths match (only on the number of 64-byte blocks).
+pub fn ct_eq_password(given: &[u8], stored: &[u8]) -> bool {
+    let a: [u8; 32] = Sha256::digest(given).into();
+    let b: [u8; 32] = Sha256::digest(stored).into();
+    let r = bool::from(a.ct_eq(&b));
+    let mut a = a;
+    let mut b = b;
+    zeroize::Zeroize::zeroize(&mut a);
+    zeroize::Zeroize::zeroize(&mut b);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"abcd"));
+        assert!(ct_eq_password(b"pw", b"pw"));
+        assert!(!ct_eq_password(b"pw", b"pw2"));
+        assert!(!ct_eq_password(b"", b"x"));
+    }
+
+    #[test]
+    fn buf_grows_and_redacts() {
+        let mut b = SecretBuf::new();
+        for i in 0..100u8 {
+            b.push(i);
+        }
+        b.extend(b"xyz");
+        assert_eq!(b.len(), 103);
+        assert_eq!(&b.as_slice()[100..], b"xyz");
+        assert_eq!(format!("{b:?}"), "SecretBuf(103 bytes, redacted)");
+        b.clear();
+        assert!(b.is_empty());
+    }
+}
