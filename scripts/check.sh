@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: what `make check` and CI run. Installs what the tests need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "install test dependencies"
+scripts/install-deps.sh
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "tests (unit, integration, doc)"
+cargo test --workspace --all-features
+
+step "benchmarks compile"
+cargo bench --no-run --quiet
+
+echo
+echo "check: all passed"
