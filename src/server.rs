@@ -48,7 +48,10 @@ pub use crate::mech::cram_md5::CramMd5Keys;
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum NonceSource {
-    /// The operating system's random number generator (the default).
+    /// The operating system's random number generator (the default). Bytes are fetched 512 at
+    /// a time into a pool owned by the [`ServerConfig`] (one `getrandom` call per ~28
+    /// sessions instead of one each); the pool is discarded if the process id changes, so a
+    /// forked child never reuses its parent's nonces.
     #[default]
     Os,
     /// Use these bytes verbatim as the nonce, for every session. Only for tests and RFC
@@ -64,6 +67,37 @@ impl fmt::Debug for NonceSource {
             NonceSource::Os => f.write_str("Os"),
             NonceSource::Fixed(v) => write!(f, "Fixed({} bytes)", v.len()),
             NonceSource::Function(_) => f.write_str("Function"),
+        }
+    }
+}
+
+/// Buffered OS randomness (see [`NonceSource::Os`]).
+struct RandomPool {
+    pid: u32,
+    pos: usize,
+    buf: [u8; 512],
+}
+
+impl RandomPool {
+    fn take(&mut self, out: &mut [u8]) -> bool {
+        let pid = std::process::id();
+        if pid != self.pid || self.pos.saturating_add(out.len()) > self.buf.len() {
+            if getrandom::fill(&mut self.buf).is_err() {
+                return false;
+            }
+            self.pid = pid;
+            self.pos = 0;
+        }
+        let end = self.pos.saturating_add(out.len());
+        match self.buf.get_mut(self.pos..end) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                // Used bytes are not kept around.
+                src.fill(0);
+                self.pos = end;
+                true
+            }
+            None => false,
         }
     }
 }
@@ -85,7 +119,7 @@ pub(crate) enum Nonce<'a> {
 /// let offered: Vec<_> = config.offered(false).collect();
 /// assert_eq!(offered, [Mechanism::CramMd5]); // PLAIN needs TLS
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ServerConfig {
     pub(crate) mechanisms: Vec<Mechanism>,
     pub(crate) allow_plaintext_without_tls: bool,
@@ -95,6 +129,34 @@ pub struct ServerConfig {
     pub(crate) max_identity: usize,
     pub(crate) max_steps: u16,
     pub(crate) nonce: NonceSource,
+    pool: Pool,
+}
+
+/// The random pool, behind a lock so a config can be shared by sessions on many threads.
+#[derive(Default)]
+struct Pool(std::sync::Mutex<Option<RandomPool>>);
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pool")
+    }
+}
+
+impl Clone for ServerConfig {
+    /// A copy of the settings with a fresh random pool.
+    fn clone(&self) -> Self {
+        ServerConfig {
+            mechanisms: self.mechanisms.clone(),
+            allow_plaintext_without_tls: self.allow_plaintext_without_tls,
+            allow_weak: self.allow_weak,
+            hostname: self.hostname.clone(),
+            max_message: self.max_message,
+            max_identity: self.max_identity,
+            max_steps: self.max_steps,
+            nonce: self.nonce.clone(),
+            pool: Pool::default(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -128,6 +190,7 @@ impl ServerConfig {
             max_identity: Self::DEFAULT_MAX_IDENTITY,
             max_steps: Self::DEFAULT_MAX_STEPS,
             nonce: NonceSource::Os,
+            pool: Pool::default(),
         }
     }
 
@@ -213,7 +276,15 @@ impl ServerConfig {
         let mut buf = [0u8; 18];
         let ok = match &self.nonce {
             NonceSource::Fixed(v) => return Ok(Nonce::Fixed(v)),
-            NonceSource::Os => getrandom::fill(&mut buf).is_ok(),
+            NonceSource::Os => {
+                let mut guard = self.pool.0.lock().unwrap_or_else(|e| e.into_inner());
+                let pool = guard.get_or_insert_with(|| RandomPool {
+                    pid: 0,
+                    pos: 512,
+                    buf: [0; 512],
+                });
+                pool.take(&mut buf)
+            }
             NonceSource::Function(f) => f(&mut buf),
         };
         if ok {
