@@ -49,12 +49,10 @@ unsafe impl GlobalAlloc for Scanning {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if ARMED.load(Ordering::SeqCst) {
-            if let Some(pats) = PATTERNS.get() {
-                let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
-                if pats.iter().any(|p| contains(block, p)) {
-                    FOUND.fetch_add(1, Ordering::SeqCst);
-                }
+        if let (true, Some(pats)) = (ARMED.load(Ordering::SeqCst), PATTERNS.get()) {
+            let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
+            if pats.iter().any(|p| contains(block, p)) {
+                FOUND.fetch_add(1, Ordering::SeqCst);
             }
         }
         unsafe { System.dealloc(ptr, layout) }
