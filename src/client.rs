@@ -63,7 +63,7 @@ impl<'a> Credentials<'a> {
 
     pub(crate) fn need_authcid(&self) -> Result<&'a str, Error> {
         match self.authcid {
-            Some(a) if !a.is_empty() && !a.contains('\0') => Ok(a),
+            Some(a) if !a.is_empty() && !mech::has_byte(a.as_bytes(), 0) => Ok(a),
             _ => Err(Error::InvalidArgument(
                 "authcid missing, empty or containing NUL",
             )),
@@ -72,7 +72,7 @@ impl<'a> Credentials<'a> {
 
     pub(crate) fn need_password(&self) -> Result<&'a [u8], Error> {
         match self.password {
-            Some(p) if !p.is_empty() && !p.contains(&0) => Ok(p),
+            Some(p) if !p.is_empty() && !mech::has_byte(p, 0) => Ok(p),
             _ => Err(Error::InvalidArgument(
                 "password missing, empty or containing NUL",
             )),

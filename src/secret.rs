@@ -99,6 +99,36 @@ impl fmt::Debug for SecretBuf {
     }
 }
 
+/// A string that is wiped on drop and never printed: for decoded client messages that are
+/// UTF-8 as a whole, so that identities can be sliced from them without validating again.
+#[derive(Clone, Default)]
+pub(crate) struct SecretStr(String);
+
+impl SecretStr {
+    pub(crate) fn from_str(s: &str) -> Self {
+        SecretStr(s.to_owned())
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for SecretStr {
+    fn drop(&mut self) {
+        // As for SecretBuf: never touch the dangling pointer of an empty string.
+        if self.0.capacity() != 0 {
+            self.0.zeroize();
+        }
+    }
+}
+
+impl fmt::Debug for SecretStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretStr({} bytes, redacted)", self.0.len())
+    }
+}
+
 /// Constant-time equality of two byte strings of the same public length.
 ///
 /// Use this for fixed-size values (digests, proofs): when the lengths differ the result is

@@ -13,11 +13,11 @@ use md5::block_api::compress;
 use zeroize::Zeroize;
 
 use super::plain::finish_without_data;
-use super::{Next, check_identity, hex_digit};
+use super::{Next, check_identity, has_byte, hex_digit};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::{SecretBuf, ct_eq};
+use crate::secret::{SecretBuf, SecretStr, ct_eq};
 use crate::server::{Answer, Identity, Nonce, Request, SecretRequest, ServerConfig};
 
 const MD5_IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
@@ -206,7 +206,7 @@ enum State {
 #[derive(Debug, Default)]
 pub struct Server {
     state: State,
-    username: SecretBuf,
+    username: SecretStr,
     digest: [u8; 16],
 }
 
@@ -232,21 +232,22 @@ impl Server {
             Err(f) => return Next::Failure(f),
         };
         out.clear();
-        out.reserve(c.hostname.len() + 48);
-        out.push(b'<');
+        out.reserve(c.hostname.len() + 44);
+        out.extend(b"<");
         match nonce {
             Nonce::Fixed(text) => out.extend(text),
             Nonce::Random(bytes) => {
                 let (a, rest) = bytes.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
                 let b = rest.first_chunk::<8>().unwrap_or(&[0; 8]);
-                push_decimal(out, u64::from_le_bytes(*a));
-                out.push(b'.');
-                push_decimal(out, u64::from_le_bytes(*b));
+                let mut digits = [0u8; 20];
+                out.extend(decimal(u64::from_le_bytes(*a), &mut digits));
+                out.extend(b".");
+                out.extend(decimal(u64::from_le_bytes(*b), &mut digits));
             }
         }
-        out.push(b'@');
+        out.extend(b"@");
         out.extend(c.hostname.as_bytes());
-        out.push(b'>');
+        out.extend(b">");
         self.state = State::WantResponse;
         Next::Challenge
     }
@@ -256,7 +257,7 @@ impl Server {
         if self.state != State::WantResponse {
             return Next::Failure(Failure::Malformed);
         }
-        if input.contains(&0) {
+        if has_byte(input, 0) {
             return Next::Failure(Failure::Malformed);
         }
         let Some(space) = input.iter().rposition(|b| *b == b' ') else {
@@ -276,10 +277,10 @@ impl Server {
                 _ => return Next::Failure(Failure::Malformed),
             }
         }
-        if let Err(f) = check_identity(user, c.max_identity) {
-            return Next::Failure(f);
+        match check_identity(user, c.max_identity) {
+            Ok(user) => self.username = SecretStr::from_str(user),
+            Err(f) => return Next::Failure(f),
         }
-        self.username = SecretBuf::from_slice(user);
         self.state = State::WantSecret;
         Next::Request
     }
@@ -327,30 +328,28 @@ impl Server {
     }
 
     fn username_str(&self) -> &str {
-        core::str::from_utf8(self.username.as_slice()).unwrap_or_default()
+        self.username.as_str()
     }
 
     pub(crate) fn wipe(&mut self) {
-        self.username.clear();
+        self.username = SecretStr::default();
         self.digest.zeroize();
         self.state = State::Start;
     }
 }
 
-fn push_decimal(out: &mut SecretBuf, mut n: u64) {
-    let mut digits = [0u8; 20];
+/// `n` in decimal, written at the end of `digits`.
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut i = digits.len();
-    loop {
+    while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
+        *d = b'0' + (n % 10) as u8;
         i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
         n /= 10;
-        if n == 0 || i == 0 {
+        if n == 0 {
             break;
         }
     }
-    out.extend(digits.get(i..).unwrap_or_default());
+    digits.get(i..).unwrap_or_default()
 }
 
 /// The client side of CRAM-MD5. It keeps the HMAC state, not the password.
@@ -390,12 +389,17 @@ impl Client {
             return Err(Failure::Malformed);
         }
         let mut mac = self.keys.mac(challenge);
-        self.response.vec_mut().truncate(self.prefix);
-        for b in mac {
-            self.response.push(hex_digit(b >> 4));
-            self.response.push(hex_digit(b));
+        let mut hex = [0u8; 32];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(mac) {
+            if let [h, l] = pair {
+                *h = hex_digit(b >> 4);
+                *l = hex_digit(b);
+            }
         }
+        self.response.vec_mut().truncate(self.prefix);
+        self.response.extend(&hex);
         mac.zeroize();
+        hex.zeroize();
         self.sent = true;
         Ok(self.response.as_slice())
     }
@@ -425,11 +429,10 @@ mod tests {
     }
 
     #[test]
-    fn decimal() {
+    fn decimal_digits() {
         for n in [0u64, 7, 10, 1896, u64::MAX] {
-            let mut b = SecretBuf::new();
-            push_decimal(&mut b, n);
-            assert_eq!(b.as_slice(), n.to_string().as_bytes());
+            let mut digits = [0u8; 20];
+            assert_eq!(decimal(n, &mut digits), n.to_string().as_bytes());
         }
     }
 }

@@ -7,7 +7,7 @@
 //! (`User Name`, `User Name\0`, `Username:`).
 
 use super::plain::finish_without_data;
-use super::{Next, Span, check_identity};
+use super::{Next, Span, check_identity, has_byte};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
@@ -72,7 +72,7 @@ impl Server {
     fn password(&mut self, password: &[u8]) -> Next {
         // Passwords may be any bytes but NUL, CR and LF (the draft); the framing already
         // excludes CR and LF.
-        if password.is_empty() || password.contains(&0) {
+        if password.is_empty() || has_byte(password, 0) {
             return Next::Failure(Failure::Malformed);
         }
         self.password = Span::at(self.buf.len(), password.len());

@@ -72,17 +72,37 @@ impl Span {
     pub(crate) fn str(self, buf: &[u8]) -> &str {
         core::str::from_utf8(self.bytes(buf)).unwrap_or_default()
     }
+
+    /// The span of a string that is UTF-8 as a whole (no validation, only a boundary check).
+    pub(crate) fn text(self, s: &str) -> &str {
+        s.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// True if `bytes` contains `byte`.
+pub(crate) fn has_byte(bytes: &[u8], byte: u8) -> bool {
+    bytes.contains(&byte)
 }
 
 /// Check an identity (authcid, authzid, user name): non-empty, UTF-8, no NUL, not too long.
 pub(crate) fn check_identity(bytes: &[u8], max: usize) -> Result<&str, Failure> {
-    if bytes.is_empty() || bytes.contains(&0) {
+    if has_byte(bytes, 0) {
         return Err(Failure::Malformed);
     }
-    if bytes.len() > max {
+    let s = core::str::from_utf8(bytes).map_err(|_| Failure::Malformed)?;
+    check_identity_str(s, max)
+}
+
+/// [`check_identity`] for text already known to be UTF-8 and free of NUL.
+pub(crate) fn check_identity_str(s: &str, max: usize) -> Result<&str, Failure> {
+    if s.is_empty() {
+        return Err(Failure::Malformed);
+    }
+    if s.len() > max {
         return Err(Failure::TooLarge);
     }
-    core::str::from_utf8(bytes).map_err(|_| Failure::Malformed)
+    Ok(s)
 }
 
 /// The lowercase hex digit for a nibble (`n < 16`), without a branch or table lookup on it:

@@ -5,11 +5,11 @@
 //! application to verify the password, then (through the session) to authorize a differing
 //! authzid.
 
-use super::{Next, Span, check_identity};
+use super::{Next, Span, check_identity_str};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::{SecretBuf, ct_eq_password};
+use crate::secret::{SecretBuf, SecretStr, ct_eq_password};
 use crate::server::{Answer, Identity, PasswordRequest, Request, ServerConfig};
 
 /// Server states, in order.
@@ -29,8 +29,8 @@ enum State {
 #[derive(Debug, Default)]
 pub struct Server {
     state: State,
-    /// The client's message, kept whole; the spans below point into it.
-    message: SecretBuf,
+    /// The client's message, kept whole (it is UTF-8 throughout); the spans point into it.
+    message: SecretStr,
     authzid: Option<Span>,
     authcid: Span,
     password: Span,
@@ -56,25 +56,44 @@ impl Server {
 
     /// Parse `[authzid] NUL authcid NUL passwd` and ask for the password to be verified.
     fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
-        let mut fields = message.split(|b| *b == 0);
-        let (Some(authzid), Some(authcid), Some(password), None) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
+        // Every field is UTF-8 (RFC 4616), and so are the NULs between them.
+        let Ok(message) = core::str::from_utf8(message) else {
             return Next::Failure(Failure::Malformed);
         };
-        if let Err(f) = check_identity(authcid, c.max_identity) {
+        // Exactly two NULs. (A byte loop: these messages are short, and memchr's setup
+        // cost more than the scan in a profile.)
+        let mut nuls = message
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == 0)
+            .map(|(i, _)| i);
+        let (Some(first), Some(second), None) = (nuls.next(), nuls.next(), nuls.next()) else {
+            return Next::Failure(Failure::Malformed);
+        };
+        let (Some(authzid), Some(authcid), Some(password)) = (
+            message.get(..first),
+            message.get(first + 1..second),
+            message.get(second + 1..),
+        ) else {
+            return Next::Failure(Failure::Malformed);
+        };
+        if let Err(f) = check_identity_str(authcid, c.max_identity) {
             return Next::Failure(f);
         }
-        if let (false, Err(f)) = (authzid.is_empty(), check_identity(authzid, c.max_identity)) {
+        if let (false, Err(f)) = (
+            authzid.is_empty(),
+            check_identity_str(authzid, c.max_identity),
+        ) {
             return Next::Failure(f);
         }
-        if password.is_empty() || core::str::from_utf8(password).is_err() {
+        if password.is_empty() {
             return Next::Failure(Failure::Malformed);
         }
-        self.message = SecretBuf::from_slice(message);
-        self.authzid = (!authzid.is_empty()).then(|| Span::of(message, authzid));
-        self.authcid = Span::of(message, authcid);
-        self.password = Span::of(message, password);
+        let whole = message.as_bytes();
+        self.authzid = (!authzid.is_empty()).then(|| Span::of(whole, authzid.as_bytes()));
+        self.authcid = Span::of(whole, authcid.as_bytes());
+        self.password = Span::of(whole, password.as_bytes());
+        self.message = SecretStr::from_str(message);
         self.state = State::Verifying;
         Next::Request
     }
@@ -87,7 +106,7 @@ impl Server {
             Answer::Accept => true,
             Answer::Reject | Answer::UnknownUser => false,
             Answer::Password(stored) => {
-                ct_eq_password(self.password.bytes(self.message.as_slice()), stored)
+                ct_eq_password(self.password.text(self.message.as_str()).as_bytes(), stored)
             }
             _ => return Err(Error::WrongAnswer),
         };
@@ -101,22 +120,22 @@ impl Server {
 
     pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
         (self.state == State::Verifying).then(|| {
-            let m = self.message.as_slice();
+            let m = self.message.as_str();
             Request::VerifyPassword(PasswordRequest {
                 mechanism,
-                authcid: self.authcid.str(m),
-                authzid: self.authzid.map(|z| z.str(m)),
-                password: self.password.bytes(m),
+                authcid: self.authcid.text(m),
+                authzid: self.authzid.map(|z| z.text(m)),
+                password: self.password.text(m).as_bytes(),
             })
         })
     }
 
     pub(crate) fn identity(&self) -> Option<Identity<'_>> {
         (self.state == State::Verified).then(|| {
-            let m = self.message.as_slice();
+            let m = self.message.as_str();
             Identity {
-                authcid: self.authcid.str(m),
-                authzid: self.authzid.map(|z| z.str(m)),
+                authcid: self.authcid.text(m),
+                authzid: self.authzid.map(|z| z.text(m)),
             }
         })
     }
@@ -138,7 +157,7 @@ impl Client {
         let authcid = creds.need_authcid()?;
         let password = creds.need_password()?;
         let authzid = creds.authzid.unwrap_or("");
-        if authzid.contains('\0') {
+        if super::has_byte(authzid.as_bytes(), 0) {
             return Err(Error::InvalidArgument("authzid contains NUL"));
         }
         let mut message =

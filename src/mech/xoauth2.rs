@@ -11,7 +11,7 @@ use super::{Next, Span, check_identity};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::SecretBuf;
+use crate::secret::{SecretBuf, SecretStr};
 use crate::server::{Answer, Identity, Request, ServerConfig, TokenRequest};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,7 +29,8 @@ enum State {
 #[derive(Debug, Default)]
 pub struct Server {
     state: State,
-    message: SecretBuf,
+    /// The client's message (UTF-8 throughout); the spans point into it.
+    message: SecretStr,
     user: Span,
     token: Span,
 }
@@ -78,7 +79,11 @@ impl Server {
         if let Err(f) = check_identity(user, c.max_identity) {
             return Next::Failure(f);
         }
-        self.message = SecretBuf::from_slice(message);
+        // The user is UTF-8 and the rest is ASCII, so the whole message is UTF-8.
+        let Ok(text) = core::str::from_utf8(message) else {
+            return Next::Failure(Failure::Malformed);
+        };
+        self.message = SecretStr::from_str(text);
         self.user = Span::of(message, user);
         self.token = Span::of(message, token);
         self.state = State::Validating;
@@ -111,25 +116,25 @@ impl Server {
             push_json_string(out, scope);
         }
         out.push(b'}');
-        self.message.clear();
+        self.message = SecretStr::default();
         self.state = State::WantAck;
         Ok(Next::Challenge)
     }
 
     pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
         (self.state == State::Validating).then(|| {
-            let m = self.message.as_slice();
+            let m = self.message.as_str();
             Request::ValidateToken(TokenRequest {
                 mechanism,
-                user: self.user.str(m),
-                token: self.token.bytes(m),
+                user: self.user.text(m),
+                token: self.token.text(m).as_bytes(),
             })
         })
     }
 
     pub(crate) fn identity(&self) -> Option<Identity<'_>> {
         (self.state == State::Valid).then(|| Identity {
-            authcid: self.user.str(self.message.as_slice()),
+            authcid: self.user.text(self.message.as_str()),
             authzid: None,
         })
     }
@@ -171,7 +176,7 @@ impl Client {
                 ));
             }
         };
-        if user.contains('\x01') {
+        if super::has_byte(user.as_bytes(), 1) {
             return Err(Error::InvalidArgument("user contains ^A"));
         }
         let mut message = SecretBuf::with_capacity(user.len() + token.len() + 22);
