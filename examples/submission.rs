@@ -70,8 +70,10 @@ impl Directory {
             DEMO_USER.into(),
             Secret::Plain(SecretBuf::from_slice(DEMO_PASSWORD.as_bytes())),
         );
-        d.tokens
-            .insert(DEMO_USER.into(), SecretBuf::from_slice(DEMO_TOKEN.as_bytes()));
+        d.tokens.insert(
+            DEMO_USER.into(),
+            SecretBuf::from_slice(DEMO_TOKEN.as_bytes()),
+        );
         d
     }
 
@@ -85,7 +87,9 @@ impl Directory {
                 continue;
             }
             let bad = |what: &str| format!("{}:{}: {what}", path.display(), n + 1);
-            let (user, secret) = line.split_once(':').ok_or_else(|| bad("expected user:secret"))?;
+            let (user, secret) = line
+                .split_once(':')
+                .ok_or_else(|| bad("expected user:secret"))?;
             let user = user.trim();
             if user.is_empty() {
                 return Err(bad("empty user name"));
@@ -326,7 +330,11 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
 
     conn.reply("220 localhost ESMTP saslmech demo submission server")?;
     while let Some(line) = conn.read_line()? {
-        if line.len() > MAX_COMMAND && !line.get(..5).is_some_and(|v| v.eq_ignore_ascii_case(b"AUTH ")) {
+        if line.len() > MAX_COMMAND
+            && !line
+                .get(..5)
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"AUTH "))
+        {
             conn.reply("500 5.5.2 Line too long")?;
             continue;
         }
@@ -491,7 +499,10 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                     conn.reply("552 5.3.4 Message too big")?;
                     continue;
                 }
-                let who = auth.identity().map(|i| i.effective().to_owned()).unwrap_or_default();
+                let who = auth
+                    .identity()
+                    .map(|i| i.effective().to_owned())
+                    .unwrap_or_default();
                 let n = shared.messages.fetch_add(1, Ordering::Relaxed) + 1;
                 let path = shared.spool.join(format!("msg-{n:06}.eml"));
                 let mut file = Vec::new();
@@ -503,7 +514,14 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                 file.extend_from_slice(&body);
                 match std::fs::write(&path, &file) {
                     Ok(()) => {
-                        log(id, &format!("delivered {} ({} bytes) for {who}", path.display(), body.len()));
+                        log(
+                            id,
+                            &format!(
+                                "delivered {} ({} bytes) for {who}",
+                                path.display(),
+                                body.len()
+                            ),
+                        );
                         conn.reply(&format!("250 2.0.0 Ok: queued as {n}"))?;
                     }
                     Err(e) => {
@@ -632,7 +650,9 @@ fn main() {
         eprintln!("submission: cannot listen on {}: {e}", args.listen);
         std::process::exit(1)
     });
-    let addr = listener.local_addr().map_or(args.listen.clone(), |a| a.to_string());
+    let addr = listener
+        .local_addr()
+        .map_or(args.listen.clone(), |a| a.to_string());
     let shared = Arc::new(Shared {
         config: Arc::new(config),
         tls,
@@ -642,12 +662,23 @@ fn main() {
         connections: AtomicUsize::new(0),
     });
 
-    let user = if args.users.is_some() { "USER" } else { DEMO_USER };
-    let pass = if args.users.is_some() { "PASSWORD" } else { DEMO_PASSWORD };
+    let user = if args.users.is_some() {
+        "USER"
+    } else {
+        DEMO_USER
+    };
+    let pass = if args.users.is_some() {
+        "PASSWORD"
+    } else {
+        DEMO_PASSWORD
+    };
     println!("saslmech demo submission server");
     println!("accounts: {accounts}");
     println!("messages are written to {}", shared.spool.display());
-    println!("TLS certificate (self-signed, made at start): {}", cert_file.display());
+    println!(
+        "TLS certificate (self-signed, made at start): {}",
+        cert_file.display()
+    );
     if args.allow_insecure_auth {
         println!("PLAIN, LOGIN and XOAUTH2 are allowed without TLS (--allow-insecure-auth)");
     } else {

@@ -7,7 +7,7 @@ mod proto_support {
 
 use std::sync::{Arc, mpsc};
 
-use proto_support::pair::{PASSWORD, TOKEN, USER, run, ClientSide, ServerSide};
+use proto_support::pair::{ClientSide, PASSWORD, ServerSide, TOKEN, USER, run};
 use saslmech::proto::imap::{ImapClient, ImapServer};
 use saslmech::proto::pop3::{Pop3Client, Pop3Server};
 use saslmech::proto::smtp::{SmtpClient, SmtpServer};
@@ -42,19 +42,25 @@ fn pair(
         Proto::Smtp => {
             let mut s = SmtpServer::new(config);
             s.set_tls(true);
-            let c = SmtpClient::new(mechanism, creds).unwrap().initial_response(ir);
+            let c = SmtpClient::new(mechanism, creds)
+                .unwrap()
+                .initial_response(ir);
             (Box::new(c), Box::new(s))
         }
         Proto::Imap => {
             let mut s = ImapServer::new(config);
             s.set_tls(true);
-            let c = ImapClient::new("a001", mechanism, creds).unwrap().sasl_ir(ir);
+            let c = ImapClient::new("a001", mechanism, creds)
+                .unwrap()
+                .sasl_ir(ir);
             (Box::new(c), Box::new(s))
         }
         Proto::Pop3 => {
             let mut s = Pop3Server::new(config);
             s.set_tls(true);
-            let c = Pop3Client::new(mechanism, creds).unwrap().initial_response(ir);
+            let c = Pop3Client::new(mechanism, creds)
+                .unwrap()
+                .initial_response(ir);
             (Box::new(c), Box::new(s))
         }
     }
@@ -97,12 +103,19 @@ fn every_protocol_every_mechanism_right_and_wrong() {
                 let what = format!("{proto:?} {mechanism} ir={ir} wrong: {:?}", r.transcript);
                 assert!(!r.client.authenticated, "{what}");
                 assert_eq!(r.client.failure, Some(Failure::BadCredentials), "{what}");
-                assert_eq!(r.server.unwrap_err(), Some(Failure::BadCredentials), "{what}");
+                assert_eq!(
+                    r.server.unwrap_err(),
+                    Some(Failure::BadCredentials),
+                    "{what}"
+                );
                 match proto {
                     Proto::Smtp => assert_eq!(r.client.smtp_code(), Some(535), "{what}"),
                     Proto::Imap => {
                         assert_eq!(r.client.status, "NO", "{what}");
-                        assert!(r.client.text.starts_with("[AUTHENTICATIONFAILED]"), "{what}");
+                        assert!(
+                            r.client.text.starts_with("[AUTHENTICATIONFAILED]"),
+                            "{what}"
+                        );
                     }
                     Proto::Pop3 => {
                         assert_eq!(r.client.status, "-ERR", "{what}");
@@ -112,7 +125,10 @@ fn every_protocol_every_mechanism_right_and_wrong() {
                 if mechanism == Mechanism::XOAuth2 {
                     // The error challenge, then the client's empty acknowledgement.
                     let n = r.transcript.len();
-                    assert!(r.transcript[n - 3].contains(" eyJzdGF0dXMiOiI0MDEi"), "{what}");
+                    assert!(
+                        r.transcript[n - 3].contains(" eyJzdGF0dXMiOiI0MDEi"),
+                        "{what}"
+                    );
                     assert!(r.transcript[n - 2] == "C: ", "{what}");
                 }
                 combinations += 2;
@@ -141,7 +157,10 @@ fn retry_after_failure_on_the_same_adapter() {
     assert_eq!(server.identity().unwrap().authcid, USER);
     // A second AUTH is refused with 503 and changes nothing.
     let again = server.command(b"AUTH PLAIN =").unwrap();
-    assert_eq!(again.reply().unwrap(), b"503 5.5.1 Already authenticated\r\n");
+    assert_eq!(
+        again.reply().unwrap(),
+        b"503 5.5.1 Already authenticated\r\n"
+    );
     assert_eq!(server.phase(), Phase::Authenticated);
 }
 
@@ -154,7 +173,8 @@ fn requests_are_answered_later_from_another_thread() {
     let backend = std::thread::spawn(move || {
         for request in backend_rx {
             let stored = match &request {
-                AuthRequest::VerifyPassword { authcid, .. } | AuthRequest::Secret { authcid, .. }
+                AuthRequest::VerifyPassword { authcid, .. }
+                | AuthRequest::Secret { authcid, .. }
                     if authcid == USER =>
                 {
                     Some(PASSWORD.to_vec())
@@ -207,7 +227,9 @@ fn requests_are_answered_later_from_another_thread() {
 fn wrong_answer_kind_leaves_the_request_pending() {
     let mut server = SmtpServer::new(Arc::new(ServerConfig::new()));
     server.set_tls(true);
-    let ServerEvent::Request(_) = server.command(b"AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm").unwrap()
+    let ServerEvent::Request(_) = server
+        .command(b"AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm")
+        .unwrap()
     else {
         panic!()
     };
@@ -256,10 +278,14 @@ fn smtp_client_parses_multiline_and_reports_codes() {
         panic!()
     };
     assert!(matches!(
-        client.reply(b"535-5.7.8 Username and Password not accepted. Learn more at\r\n").unwrap(),
+        client
+            .reply(b"535-5.7.8 Username and Password not accepted. Learn more at\r\n")
+            .unwrap(),
         ClientEvent::More
     ));
-    let ClientEvent::Done(o) = client.reply(b"535 5.7.8  https://support.example/answer\r\n").unwrap()
+    let ClientEvent::Done(o) = client
+        .reply(b"535 5.7.8  https://support.example/answer\r\n")
+        .unwrap()
     else {
         panic!()
     };
@@ -313,7 +339,10 @@ fn client_cancels_on_a_bad_challenge_and_reports_its_own_reason() {
         panic!()
     };
     let ev = server.line(b"*").unwrap();
-    assert_eq!(ev.reply().unwrap(), b"501 5.0.0 Authentication cancelled\r\n");
+    assert_eq!(
+        ev.reply().unwrap(),
+        b"501 5.0.0 Authentication cancelled\r\n"
+    );
 }
 
 #[test]
@@ -329,6 +358,9 @@ fn ehlo_and_capability_parsing() {
         ["PLAIN", "LOGIN", "GSSAPI", "XOAUTH2", "CRAM-MD5"]
     );
     let imap = b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2] ready\r\n";
-    assert_eq!(saslmech::proto::imap::capability_mechanisms(imap), ["PLAIN", "XOAUTH2"]);
+    assert_eq!(
+        saslmech::proto::imap::capability_mechanisms(imap),
+        ["PLAIN", "XOAUTH2"]
+    );
     assert!(!saslmech::proto::imap::has_sasl_ir(imap));
 }

@@ -109,7 +109,10 @@ pub fn run(client: &mut dyn ClientSide, server: &mut dyn ServerSide) -> Run {
     let mut transcript = Vec::new();
     let mut requests = 0;
     let command = client.start().expect("client start");
-    transcript.push(format!("C: {}", String::from_utf8_lossy(command.as_slice()).trim_end()));
+    transcript.push(format!(
+        "C: {}",
+        String::from_utf8_lossy(command.as_slice()).trim_end()
+    ));
     let mut event = server.command(command.as_slice()).expect("server command");
     let mut server_result: Option<Result<AuthIdentity, Option<Failure>>> = None;
     for _ in 0..64 {
@@ -138,8 +141,14 @@ pub fn run(client: &mut dyn ClientSide, server: &mut dyn ServerSide) -> Run {
         transcript.push(format!("S: {}", String::from_utf8_lossy(&reply).trim_end()));
         match client.feed(&reply).expect("client feed") {
             ClientEvent::Send(line) => {
-                transcript.push(format!("C: {}", String::from_utf8_lossy(line.as_slice()).trim_end()));
-                assert!(server_result.is_none(), "client answered a final reply: {transcript:?}");
+                transcript.push(format!(
+                    "C: {}",
+                    String::from_utf8_lossy(line.as_slice()).trim_end()
+                ));
+                assert!(
+                    server_result.is_none(),
+                    "client answered a final reply: {transcript:?}"
+                );
                 event = server.line(line.as_slice()).expect("server line");
             }
             ClientEvent::Done(outcome) => {
