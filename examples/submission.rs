@@ -32,7 +32,7 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use saslmech::proto::smtp::SmtpServer;
 use saslmech::proto::{AuthRequest, Phase, ServerEvent};
-use saslmech::{Answer, CramMd5Keys, SecretBuf, ServerConfig, TokenError, ct_eq};
+use saslmech::{Answer, CramMd5Keys, Failure, SecretBuf, ServerConfig, TokenError, ct_eq};
 
 const DEMO_USER: &str = "demo@example.com";
 const DEMO_PASSWORD: &str = "demo-password";
@@ -427,7 +427,10 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                         Ok(ServerEvent::Failure { reply, failure }) => {
                             log(id, &format!("authentication failed: {failure}"));
                             conn.send(&reply)?;
-                            failures += 1;
+                            // Count guesses, not protocol errors.
+                            if matches!(failure, Failure::BadCredentials | Failure::AuthzDenied) {
+                                failures += 1;
+                            }
                             if failures >= MAX_AUTH_FAILURES {
                                 conn.reply("421 4.7.0 Too many failed authentications")?;
                                 return Ok(());
