@@ -693,7 +693,7 @@ fn main() {
         "  swaks --server {addr} --tls --auth PLAIN --auth-user {user} --auth-password {pass} --from {user} --to friend@example.com"
     );
     println!(
-        "  curl --url smtp://{addr} --ssl-reqd -k --user {user}:{pass} --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"
+        "  curl -sS --url smtp://{addr} --ssl-reqd -k --user {user}:{pass} --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"
     );
     println!(
         "  gsasl --smtp --connect {addr} --x509-ca-file {} -m CRAM-MD5 -a {user} -p {pass}",
@@ -701,7 +701,7 @@ fn main() {
     );
     if args.users.is_none() {
         println!(
-            "  curl --url smtp://{addr} --ssl-reqd -k --user {user} --oauth2-bearer {DEMO_TOKEN} --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"
+            "  curl -sS --url smtp://{addr} --ssl-reqd -k --user {user} --oauth2-bearer {DEMO_TOKEN} --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"
         );
     }
     let _ = io::stdout().flush();
