@@ -240,6 +240,9 @@ impl SmtpServer {
 
     /// The `AUTH <mechanism> [<initial-response> | =]` command line.
     ///
+    /// What the adapter cannot know stays with the caller: refusing AUTH before EHLO or
+    /// during a mail transaction (`503`), and closing the connection after repeated failures.
+    ///
     /// Returns [`Error::InvalidArgument`] if the line is not an AUTH command, and
     /// [`Error::InvalidState`] during an exchange.
     pub fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
