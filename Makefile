@@ -7,3 +7,6 @@ check:
 
 bench:
 	cargo bench --bench handshake
+
+demo:
+	cargo run --example submission

@@ -91,6 +91,7 @@ mod client;
 mod error;
 mod mech;
 mod mechanism;
+pub mod proto;
 mod secret;
 mod server;
 

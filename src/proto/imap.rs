@@ -1,0 +1,359 @@
+//! IMAP `AUTHENTICATE` (RFC 9051 §6.2.2, SASL-IR RFC 4959, response codes RFC 5530):
+//! [`ImapServer`] and [`ImapClient`].
+//!
+//! | outcome | tagged reply |
+//! |---|---|
+//! | challenge | `+ <base64>` (`+ ` for an empty one) |
+//! | success | `tag OK AUTHENTICATE completed` |
+//! | wrong credentials, malformed message, account disabled | `tag NO [AUTHENTICATIONFAILED] Authentication failed` |
+//! | authorization identity refused | `tag NO [AUTHORIZATIONFAILED] Authorization failed` |
+//! | temporary failure | `tag NO [UNAVAILABLE] Temporary authentication failure` |
+//! | plaintext mechanism before TLS | `tag NO [PRIVACYREQUIRED] Encryption required for this mechanism` |
+//! | unknown or not offered mechanism | `tag NO Unsupported authentication mechanism` |
+//! | mechanism too weak | `tag NO Authentication mechanism is too weak` |
+//! | `*` (cancel) | `tag BAD Authentication cancelled` |
+//! | invalid base64, initial response to a server-first mechanism, line too long | `tag BAD …` |
+//!
+//! Server-final data goes out as one more `+` continuation, answered by an empty line.
+
+use std::sync::Arc;
+
+use super::{
+    AuthIdentity, ClientDriver, ClientEvent, Phase, ServerDriver, ServerEvent, Step, lossy, reply,
+    strip_eol, word,
+};
+use crate::client::Credentials;
+use crate::error::{Error, Failure};
+use crate::mechanism::Mechanism;
+use crate::secret::SecretBuf;
+use crate::server::{Answer, ServerConfig};
+
+/// The default longest line accepted, in octets without CRLF.
+pub const MAX_LINE: usize = 12288;
+
+/// The text after the tag for a failure.
+fn failure_text(failure: Failure) -> &'static str {
+    match failure {
+        Failure::BadCredentials
+        | Failure::Malformed
+        | Failure::AccountDisabled
+        | Failure::TooManySteps
+        | Failure::ChannelBinding
+        | Failure::ServerAuthentication => "NO [AUTHENTICATIONFAILED] Authentication failed",
+        Failure::AuthzDenied => "NO [AUTHORIZATIONFAILED] Authorization failed",
+        Failure::TemporaryFailure => "NO [UNAVAILABLE] Temporary authentication failure",
+        Failure::EncryptionRequired => {
+            "NO [PRIVACYREQUIRED] Encryption required for this mechanism"
+        }
+        Failure::MechanismUnavailable => "NO Unsupported authentication mechanism",
+        Failure::MechanismTooWeak => "NO Authentication mechanism is too weak",
+        Failure::Cancelled => "BAD Authentication cancelled",
+        Failure::InvalidBase64 => "BAD Invalid base64 data",
+        Failure::UnexpectedInitialResponse => "BAD Initial response not allowed for this mechanism",
+        Failure::TooLarge => "BAD Authentication line too long",
+    }
+}
+
+/// True for a valid IMAP tag: 1 to 64 `ASTRING-CHAR`s other than `+`.
+fn valid_tag(tag: &[u8]) -> bool {
+    (1..=64).contains(&tag.len())
+        && tag.iter().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
+        })
+}
+
+/// The server side of IMAP `AUTHENTICATE` for one connection.
+///
+/// ```
+/// use std::sync::Arc;
+/// use saslmech::proto::{ServerEvent, imap::ImapServer};
+/// use saslmech::{Answer, ServerConfig};
+///
+/// let mut server = ImapServer::new(Arc::new(ServerConfig::new()));
+/// server.set_tls(true);
+/// assert_eq!(server.capabilities(), "AUTH=XOAUTH2 AUTH=CRAM-MD5 AUTH=PLAIN AUTH=LOGIN SASL-IR");
+/// let ServerEvent::Challenge(c) = server.command(b"a1 AUTHENTICATE PLAIN\r\n").unwrap() else { panic!() };
+/// assert_eq!(c, b"+ \r\n");
+/// assert_eq!(server.line(b"*\r\n").unwrap().reply().unwrap(), b"a1 BAD Authentication cancelled\r\n");
+/// ```
+pub struct ImapServer {
+    driver: ServerDriver,
+    tag: String,
+    max_line: usize,
+}
+
+impl core::fmt::Debug for ImapServer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ImapServer")
+            .field("phase", &self.driver.phase())
+            .field("tls", &self.driver.tls())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapServer {
+    /// An adapter for a new connection without TLS.
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        ImapServer {
+            driver: ServerDriver::new(config),
+            tag: String::new(),
+            max_line: MAX_LINE,
+        }
+    }
+
+    /// The longest line accepted, in octets without CRLF (default [`MAX_LINE`]).
+    pub fn with_max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line;
+        self
+    }
+
+    /// Record whether the connection is protected by TLS (after STARTTLS); forgets any
+    /// authentication.
+    pub fn set_tls(&mut self, tls: bool) {
+        self.driver.set_tls(tls);
+    }
+
+    /// Forget the exchange and any authentication.
+    pub fn reset(&mut self) {
+        self.driver.reset();
+    }
+
+    /// The capability tokens to advertise now: `AUTH=<mech>` for each mechanism allowed by
+    /// policy and TLS state, then `SASL-IR`.
+    pub fn capabilities(&self) -> String {
+        let mut out = String::new();
+        for m in self.driver.offered() {
+            out.push_str("AUTH=");
+            out.push_str(m.name());
+            out.push(' ');
+        }
+        out.push_str("SASL-IR");
+        out
+    }
+
+    /// Where the exchange stands.
+    pub fn phase(&self) -> Phase {
+        self.driver.phase()
+    }
+
+    /// Who authenticated, once the client has.
+    pub fn identity(&self) -> Option<&AuthIdentity> {
+        self.driver.identity()
+    }
+
+    /// The `tag AUTHENTICATE <mechanism> [<initial-response> | =]` command line.
+    ///
+    /// [`Error::InvalidArgument`] if the line is not an AUTHENTICATE command;
+    /// [`Error::InvalidState`] during an exchange.
+    pub fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+        if matches!(self.driver.phase(), Phase::Exchange | Phase::Request) {
+            return Err(Error::InvalidState);
+        }
+        let line = strip_eol(line);
+        let (tag, rest) = word(line);
+        let (verb, args) = word(rest);
+        if !verb.eq_ignore_ascii_case(b"AUTHENTICATE") {
+            return Err(Error::InvalidArgument("not an AUTHENTICATE command"));
+        }
+        if !valid_tag(tag) {
+            return Ok(ServerEvent::Reply(reply(&[b"* BAD Invalid tag"])));
+        }
+        self.tag = lossy(tag);
+        if self.driver.phase() == Phase::Authenticated {
+            return Ok(ServerEvent::Reply(self.tagged("BAD Already authenticated")));
+        }
+        if line.len() > self.max_line {
+            let step = self.driver.abort(Failure::TooLarge);
+            return Ok(self.event(step));
+        }
+        let (mechanism, rest) = word(args);
+        let (ir, extra) = word(rest);
+        if mechanism.is_empty() || !extra.is_empty() {
+            return Ok(ServerEvent::Reply(
+                self.tagged("BAD Syntax: AUTHENTICATE mechanism [initial-response]"),
+            ));
+        }
+        let step = self.driver.begin(mechanism, (!ir.is_empty()).then_some(ir));
+        Ok(self.event(step))
+    }
+
+    /// A client line during the exchange: base64, an empty line, or `*` to cancel.
+    pub fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+        if self.driver.phase() != Phase::Exchange {
+            return Err(Error::InvalidState);
+        }
+        let line = strip_eol(line);
+        let step = if line.len() > self.max_line {
+            self.driver.abort(Failure::TooLarge)
+        } else {
+            self.driver.line(line)?
+        };
+        Ok(self.event(step))
+    }
+
+    /// Answer the pending [`ServerEvent::Request`].
+    pub fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
+        let step = self.driver.answer(answer)?;
+        Ok(self.event(step))
+    }
+
+    fn tagged(&self, text: &str) -> Vec<u8> {
+        reply(&[self.tag.as_bytes(), b" ", text.as_bytes()])
+    }
+
+    fn event(&self, step: Step) -> ServerEvent {
+        match step {
+            Step::Challenge(c) => ServerEvent::Challenge(reply(&[b"+ ", &c])),
+            Step::Request(r) => ServerEvent::Request(r),
+            Step::Success(identity) => ServerEvent::Success {
+                reply: self.tagged("OK AUTHENTICATE completed"),
+                identity,
+            },
+            Step::Failure(failure) => ServerEvent::Failure {
+                reply: self.tagged(failure_text(failure)),
+                failure,
+            },
+        }
+    }
+}
+
+/// The mechanisms in a `CAPABILITY` response (`AUTH=PLAIN` tokens), upper-cased, in order.
+///
+/// ```
+/// use saslmech::proto::imap::{capability_mechanisms, has_sasl_ir};
+/// let line = b"* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN auth=xoauth2";
+/// assert_eq!(capability_mechanisms(line), ["PLAIN", "XOAUTH2"]);
+/// assert!(has_sasl_ir(line));
+/// ```
+pub fn capability_mechanisms(line: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for token in tokens(line) {
+        if let Some(name) = token
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case(b"AUTH="))
+            .and_then(|_| token.get(5..))
+            .and_then(super::smtp::mechanism_name)
+            && !out.contains(&name)
+        {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// True if a `CAPABILITY` response lists `SASL-IR` (or `IMAP4rev2`, where it is core).
+pub fn has_sasl_ir(line: &[u8]) -> bool {
+    tokens(line).any(|t| t.eq_ignore_ascii_case(b"SASL-IR") || t.eq_ignore_ascii_case(b"IMAP4rev2"))
+}
+
+fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    strip_eol(line)
+        .split(|b| *b == b' ')
+        .map(|t| t.strip_prefix(b"[").unwrap_or(t))
+        .map(|t| t.strip_suffix(b"]").unwrap_or(t))
+}
+
+/// What a tagged `NO` says about why the server refused.
+fn indicated(text: &[u8]) -> Failure {
+    let code = |c: &[u8]| text.windows(c.len()).any(|w| w.eq_ignore_ascii_case(c));
+    if code(b"[UNAVAILABLE]") {
+        Failure::TemporaryFailure
+    } else if code(b"[AUTHORIZATIONFAILED]") {
+        Failure::AuthzDenied
+    } else if code(b"[PRIVACYREQUIRED]") {
+        Failure::EncryptionRequired
+    } else {
+        Failure::BadCredentials
+    }
+}
+
+/// The client side of IMAP `AUTHENTICATE`.
+///
+/// ```
+/// use saslmech::proto::{ClientEvent, imap::ImapClient};
+/// use saslmech::{Credentials, Mechanism};
+///
+/// let creds = Credentials::new().authcid("tim").password(b"tanstaaftanstaaf");
+/// let mut client = ImapClient::new("a1", Mechanism::Login, &creds).unwrap();
+/// assert_eq!(client.start().unwrap().as_slice(), b"a1 AUTHENTICATE LOGIN\r\n");
+/// let ClientEvent::Send(r) = client.line(b"+ VXNlcm5hbWU6\r\n").unwrap() else { panic!() };
+/// assert_eq!(r.as_slice(), b"dGlt\r\n");
+/// let ClientEvent::More = client.line(b"* OK still here\r\n").unwrap() else { panic!() };
+/// let ClientEvent::Send(_) = client.line(b"+ UGFzc3dvcmQ6\r\n").unwrap() else { panic!() };
+/// let ClientEvent::Done(o) = client.line(b"a1 NO [AUTHENTICATIONFAILED] no\r\n").unwrap() else { panic!() };
+/// assert_eq!((o.authenticated, o.status.as_str()), (false, "NO"));
+/// ```
+pub struct ImapClient {
+    driver: ClientDriver,
+    tag: String,
+    use_ir: bool,
+}
+
+impl core::fmt::Debug for ImapClient {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ImapClient")
+            .field("tag", &self.tag)
+            .field("mechanism", &self.driver.mechanism())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapClient {
+    /// A client sending the command with `tag`; fails on an invalid tag or credentials the
+    /// mechanism cannot use.
+    pub fn new(
+        tag: &str,
+        mechanism: Mechanism,
+        credentials: &Credentials<'_>,
+    ) -> Result<Self, Error> {
+        if !valid_tag(tag.as_bytes()) {
+            return Err(Error::InvalidArgument("invalid IMAP tag"));
+        }
+        Ok(ImapClient {
+            driver: ClientDriver::new(mechanism, credentials)?,
+            tag: tag.to_owned(),
+            use_ir: true,
+        })
+    }
+
+    /// Whether to send an initial response (SASL-IR). On by default; turn it off for an
+    /// IMAP4rev1 server that does not list `SASL-IR` (see [`has_sasl_ir`]).
+    pub fn sasl_ir(mut self, use_ir: bool) -> Self {
+        self.use_ir = use_ir;
+        self
+    }
+
+    /// The `AUTHENTICATE` command to send.
+    pub fn start(&mut self) -> Result<SecretBuf, Error> {
+        let prefix = format!(
+            "{} AUTHENTICATE {}",
+            self.tag,
+            self.driver.mechanism().name()
+        );
+        self.driver.start(&prefix, self.use_ir, usize::MAX)
+    }
+
+    /// A line from the server.
+    pub fn line(&mut self, line: &[u8]) -> Result<ClientEvent, Error> {
+        self.driver.check_running()?;
+        let line = strip_eol(line);
+        if let Some(rest) = line.strip_prefix(b"+") {
+            let b64 = rest.strip_prefix(b" ").unwrap_or(rest);
+            return Ok(self.driver.challenge(b64.trim_ascii()));
+        }
+        let (tag, rest) = word(line);
+        if tag != self.tag.as_bytes() {
+            // Untagged data, or another command's completion.
+            return Ok(ClientEvent::More);
+        }
+        let (status, text) = word(rest);
+        let (status_s, text_s) = (lossy(status).to_ascii_uppercase(), lossy(text));
+        Ok(match status_s.as_str() {
+            "OK" => self.driver.success(&status_s, &text_s),
+            "NO" => self.driver.failure(&status_s, &text_s, indicated(text)),
+            "BAD" => self.driver.failure(&status_s, &text_s, Failure::Malformed),
+            _ => self.driver.garbled(),
+        })
+    }
+}

@@ -1,0 +1,428 @@
+//! Every reply code of the SMTP AUTH issue list, produced by the server adapter, plus the
+//! IMAP and POP3 equivalents.
+
+use std::sync::Arc;
+
+use saslmech::proto::imap::ImapServer;
+use saslmech::proto::pop3::Pop3Server;
+use saslmech::proto::smtp::{SmtpReplies, SmtpServer};
+use saslmech::proto::{Phase, ServerEvent};
+use saslmech::{Answer, Failure, Mechanism, ServerConfig};
+
+/// `AHRpbQB0YW5zdGFhZnRhbnN0YWFm` = base64("\0tim\0tanstaaftanstaaf").
+const PLAIN_IR: &str = "AHRpbQB0YW5zdGFhZnRhbnN0YWFm";
+
+fn smtp(tls: bool) -> SmtpServer {
+    let mut s = SmtpServer::new(Arc::new(ServerConfig::new()));
+    s.set_tls(tls);
+    s
+}
+
+fn text(ev: &ServerEvent) -> String {
+    String::from_utf8(ev.reply().expect("a reply").to_vec()).unwrap()
+}
+
+fn failure(ev: &ServerEvent) -> Option<Failure> {
+    match ev {
+        ServerEvent::Failure { failure, .. } => Some(*failure),
+        _ => None,
+    }
+}
+
+#[test]
+fn smtp_334_challenges_including_the_empty_one() {
+    let mut s = smtp(true);
+    let ev = s.command(b"AUTH PLAIN\r\n").unwrap();
+    assert!(matches!(ev, ServerEvent::Challenge(_)));
+    assert_eq!(text(&ev), "334 \r\n", "an empty challenge keeps its space");
+    let mut s = smtp(true);
+    let ev = s.command(b"auth login").unwrap();
+    assert_eq!(text(&ev), "334 VXNlcm5hbWU6\r\n");
+}
+
+#[test]
+fn smtp_235_and_535() {
+    let mut s = smtp(true);
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH plain {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    let ev = s.answer(Answer::Password(b"tanstaaftanstaaf")).unwrap();
+    assert_eq!(text(&ev), "235 2.7.0 Authentication successful\r\n");
+    assert!(matches!(ev, ServerEvent::Success { .. }));
+
+    let mut s = smtp(true);
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    let ev = s.answer(Answer::Password(b"other")).unwrap();
+    assert_eq!(
+        text(&ev),
+        "535 5.7.8 Authentication credentials invalid\r\n"
+    );
+    assert_eq!(failure(&ev), Some(Failure::BadCredentials));
+    // A malformed PLAIN message is also 535 (nothing more is revealed).
+    let ev = s.command(b"AUTH PLAIN dGlt").unwrap();
+    assert_eq!(
+        text(&ev),
+        "535 5.7.8 Authentication credentials invalid\r\n"
+    );
+    assert_eq!(failure(&ev), Some(Failure::Malformed));
+}
+
+#[test]
+fn smtp_501_variants() {
+    // Undecodable base64, in the initial response and in a continuation line.
+    let mut s = smtp(true);
+    for bad in [
+        "AUTH PLAIN =AAA",
+        "AUTH PLAIN AAA=BBB",
+        "AUTH PLAIN dGlt\x01",
+    ] {
+        let ev = s.command(bad.as_bytes()).unwrap();
+        assert_eq!(text(&ev), "501 5.5.2 Invalid base64 data\r\n", "{bad:?}");
+        assert_eq!(failure(&ev), Some(Failure::InvalidBase64));
+    }
+    let ServerEvent::Challenge(_) = s.command(b"AUTH LOGIN").unwrap() else {
+        panic!()
+    };
+    let ev = s.line(b"dGlt ").unwrap();
+    assert_eq!(text(&ev), "501 5.5.2 Invalid base64 data\r\n");
+
+    // An initial response to a server-first mechanism.
+    let ev = s.command(b"AUTH CRAM-MD5 dGlt").unwrap();
+    assert_eq!(
+        text(&ev),
+        "501 5.7.0 Initial response not allowed for this mechanism\r\n"
+    );
+    let ev = s.command(b"AUTH CRAM-MD5 =").unwrap();
+    assert!(text(&ev).starts_with("501 5.7.0 "));
+
+    // Cancel with `*`: 501 5.0.0 by default, configurable.
+    let ServerEvent::Challenge(_) = s.command(b"AUTH PLAIN").unwrap() else {
+        panic!()
+    };
+    let ev = s.line(b"*\r\n").unwrap();
+    assert_eq!(text(&ev), "501 5.0.0 Authentication cancelled\r\n");
+    assert_eq!(failure(&ev), Some(Failure::Cancelled));
+
+    let mut replies = SmtpReplies::default();
+    replies.cancelled = "501 5.7.0 Authentication aborted".into();
+    let mut s = smtp(true).with_replies(replies);
+    let ServerEvent::Challenge(_) = s.command(b"AUTH LOGIN").unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.line(b"*").unwrap()),
+        "501 5.7.0 Authentication aborted\r\n"
+    );
+
+    // Syntax.
+    assert_eq!(
+        text(&s.command(b"AUTH").unwrap()),
+        "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n"
+    );
+    assert!(text(&s.command(b"AUTH PLAIN a b").unwrap()).starts_with("501 5.5.4 "));
+}
+
+#[test]
+fn smtp_504_unknown_or_not_offered() {
+    let config = ServerConfig::new().mechanisms(&[Mechanism::Plain]);
+    let mut s = SmtpServer::new(Arc::new(config));
+    s.set_tls(true);
+    for cmd in [
+        "AUTH GSSAPI",
+        "AUTH CRAM-MD5",
+        "AUTH NOT/A/NAME xx",
+        "AUTH \u{e9}",
+    ] {
+        let ev = s.command(cmd.as_bytes()).unwrap();
+        assert_eq!(
+            text(&ev),
+            "504 5.5.4 Unrecognized authentication type\r\n",
+            "{cmd}"
+        );
+        assert_eq!(failure(&ev), Some(Failure::MechanismUnavailable));
+    }
+}
+
+#[test]
+fn smtp_534_too_weak() {
+    let config = ServerConfig::new().allow_weak(false);
+    let mut s = SmtpServer::new(Arc::new(config));
+    s.set_tls(true);
+    assert_eq!(
+        s.ehlo_keyword().as_deref(),
+        Some("AUTH XOAUTH2 PLAIN LOGIN")
+    );
+    let ev = s.command(b"AUTH CRAM-MD5").unwrap();
+    assert_eq!(
+        text(&ev),
+        "534 5.7.9 Authentication mechanism is too weak\r\n"
+    );
+}
+
+#[test]
+fn smtp_538_or_523_before_tls_and_the_ehlo_keyword() {
+    let mut s = smtp(false);
+    assert_eq!(s.ehlo_keyword().as_deref(), Some("AUTH CRAM-MD5"));
+    for m in ["PLAIN", "LOGIN", "XOAUTH2"] {
+        let ev = s.command(format!("AUTH {m}").as_bytes()).unwrap();
+        assert_eq!(
+            text(&ev),
+            "538 5.7.11 Encryption required for requested authentication mechanism\r\n"
+        );
+        assert_eq!(failure(&ev), Some(Failure::EncryptionRequired));
+    }
+    let mut s = smtp(false).with_replies(SmtpReplies::default().encryption_needed_523());
+    assert_eq!(
+        text(
+            &s.command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+                .unwrap()
+        ),
+        "523 5.7.10 Encryption needed\r\n"
+    );
+    // After STARTTLS: everything is offered.
+    s.set_tls(true);
+    assert_eq!(
+        s.ehlo_keyword().as_deref(),
+        Some("AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN")
+    );
+    // Operators may allow plaintext mechanisms without TLS.
+    let config = ServerConfig::new().allow_plaintext_without_tls(true);
+    let mut s = SmtpServer::new(Arc::new(config));
+    assert_eq!(
+        s.ehlo_keyword().as_deref(),
+        Some("AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN")
+    );
+    assert!(matches!(
+        s.command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+            .unwrap(),
+        ServerEvent::Request(_)
+    ));
+    // No mechanism at all: no keyword.
+    let config = ServerConfig::new().mechanisms(&[Mechanism::Plain]);
+    assert_eq!(SmtpServer::new(Arc::new(config)).ehlo_keyword(), None);
+}
+
+#[test]
+fn smtp_454_temporary_and_525_disabled() {
+    let mut s = smtp(true);
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    let ev = s.answer(Answer::TemporaryFailure).unwrap();
+    assert_eq!(text(&ev), "454 4.7.0 Temporary authentication failure\r\n");
+    assert_eq!(failure(&ev), Some(Failure::TemporaryFailure));
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    let ev = s.answer(Answer::AccountDisabled).unwrap();
+    assert_eq!(text(&ev), "525 5.7.13 User account disabled\r\n");
+}
+
+#[test]
+fn smtp_500_line_too_long() {
+    let mut s = smtp(true);
+    // A continuation line of 12289 octets.
+    let ServerEvent::Challenge(_) = s.command(b"AUTH PLAIN").unwrap() else {
+        panic!()
+    };
+    let long = vec![b'A'; 12289];
+    let ev = s.line(&long).unwrap();
+    assert_eq!(
+        text(&ev),
+        "500 5.5.6 Authentication Exchange line is too long\r\n"
+    );
+    assert_eq!(failure(&ev), Some(Failure::TooLarge));
+    assert_eq!(s.phase(), Phase::Idle);
+    // 12288 octets of (valid) base64 is not too long for the framing.
+    let ServerEvent::Challenge(_) = s.command(b"AUTH PLAIN").unwrap() else {
+        panic!()
+    };
+    let ev = s.line(&vec![b'A'; 12288]).unwrap();
+    assert!(!text(&ev).starts_with("500"), "{}", text(&ev));
+    // The command line itself.
+    let mut cmd = b"AUTH PLAIN ".to_vec();
+    cmd.extend(vec![b'A'; 12288]);
+    assert!(text(&s.command(&cmd).unwrap()).starts_with("500 5.5.6 "));
+}
+
+#[test]
+fn smtp_503_when_already_authenticated() {
+    let mut s = smtp(true);
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    let _ = s.answer(Answer::Accept).unwrap();
+    let ev = s.command(b"AUTH LOGIN").unwrap();
+    assert_eq!(text(&ev), "503 5.5.1 Already authenticated\r\n");
+    assert!(matches!(ev, ServerEvent::Reply(_)));
+    // STARTTLS (or a reset) forgets the authentication.
+    s.set_tls(true);
+    assert_eq!(s.phase(), Phase::Idle);
+}
+
+#[test]
+fn smtp_misuse_is_an_error_not_a_reply() {
+    let mut s = smtp(true);
+    assert!(s.line(b"").is_err());
+    assert!(s.answer(Answer::Accept).is_err());
+    assert!(s.command(b"MAIL FROM:<a@b>").is_err());
+    let ServerEvent::Challenge(_) = s.command(b"AUTH PLAIN").unwrap() else {
+        panic!()
+    };
+    assert!(s.command(b"AUTH PLAIN").is_err());
+    assert_eq!(s.phase(), Phase::Exchange);
+}
+
+#[test]
+fn imap_replies() {
+    let new = |tls: bool| {
+        let mut s = ImapServer::new(Arc::new(ServerConfig::new()));
+        s.set_tls(tls);
+        s
+    };
+    let mut s = new(true);
+    assert_eq!(text(&s.command(b"a AUTHENTICATE PLAIN").unwrap()), "+ \r\n");
+    assert_eq!(
+        text(&s.line(b"*").unwrap()),
+        "a BAD Authentication cancelled\r\n"
+    );
+    assert_eq!(
+        text(&s.command(b"b AUTHENTICATE PLAIN %%%%").unwrap()),
+        "b BAD Invalid base64 data\r\n"
+    );
+    assert_eq!(
+        text(&s.command(b"c AUTHENTICATE CRAM-MD5 =").unwrap()),
+        "c BAD Initial response not allowed for this mechanism\r\n"
+    );
+    assert_eq!(
+        text(&s.command(b"d AUTHENTICATE FOO").unwrap()),
+        "d NO Unsupported authentication mechanism\r\n"
+    );
+    let ServerEvent::Request(_) = s
+        .command(format!("e AUTHENTICATE PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.answer(Answer::Reject).unwrap()),
+        "e NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+    );
+    let ServerEvent::Request(_) = s
+        .command(format!("f AUTHENTICATE PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.answer(Answer::TemporaryFailure).unwrap()),
+        "f NO [UNAVAILABLE] Temporary authentication failure\r\n"
+    );
+    // An authzid that is refused: [AUTHORIZATIONFAILED].
+    let ir = saslmech::b64::encode(b"bob\0tim\0tanstaaftanstaaf");
+    let ServerEvent::Request(_) = s
+        .command(format!("g AUTHENTICATE PLAIN {ir}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    let ServerEvent::Request(_) = s.answer(Answer::Password(b"tanstaaftanstaaf")).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.answer(Answer::Reject).unwrap()),
+        "g NO [AUTHORIZATIONFAILED] Authorization failed\r\n"
+    );
+    let ServerEvent::Request(_) = s
+        .command(format!("h AUTHENTICATE PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.answer(Answer::Accept).unwrap()),
+        "h OK AUTHENTICATE completed\r\n"
+    );
+    assert_eq!(
+        text(&s.command(b"i AUTHENTICATE PLAIN").unwrap()),
+        "i BAD Already authenticated\r\n"
+    );
+
+    let mut s = new(false);
+    assert_eq!(s.capabilities(), "AUTH=CRAM-MD5 SASL-IR");
+    assert_eq!(
+        text(&s.command(b"a AUTHENTICATE PLAIN").unwrap()),
+        "a NO [PRIVACYREQUIRED] Encryption required for this mechanism\r\n"
+    );
+    assert_eq!(
+        text(&s.command(b"+ AUTHENTICATE PLAIN").unwrap()),
+        "* BAD Invalid tag\r\n"
+    );
+}
+
+#[test]
+fn pop3_replies() {
+    let mut s = Pop3Server::new(Arc::new(ServerConfig::new()));
+    assert_eq!(s.capa_line().as_deref(), Some("SASL CRAM-MD5"));
+    assert_eq!(
+        text(&s.command(b"AUTH PLAIN").unwrap()),
+        "-ERR [AUTH] Plaintext authentication disallowed without TLS\r\n"
+    );
+    s.set_tls(true);
+    assert_eq!(text(&s.command(b"AUTH PLAIN").unwrap()), "+ \r\n");
+    assert_eq!(
+        text(&s.line(b"*").unwrap()),
+        "-ERR Authentication cancelled\r\n"
+    );
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.answer(Answer::TemporaryFailure).unwrap()),
+        "-ERR [SYS/TEMP] Temporary authentication failure\r\n"
+    );
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.answer(Answer::Reject).unwrap()),
+        "-ERR [AUTH] Authentication failed\r\n"
+    );
+    let ServerEvent::Request(_) = s
+        .command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        text(&s.answer(Answer::Accept).unwrap()),
+        "+OK Authentication successful\r\n"
+    );
+    assert_eq!(
+        text(&s.command(b"AUTH").unwrap()),
+        "-ERR Already authenticated\r\n"
+    );
+}

@@ -1,0 +1,166 @@
+//! Drive a crate client adapter against a crate server adapter, line by line, for the
+//! `proto_*` tests.
+#![allow(dead_code)]
+
+use saslmech::proto::imap::{ImapClient, ImapServer};
+use saslmech::proto::pop3::{Pop3Client, Pop3Server};
+use saslmech::proto::smtp::{SmtpClient, SmtpServer};
+use saslmech::proto::{AuthIdentity, AuthRequest, ClientEvent, ClientOutcome, ServerEvent};
+use saslmech::{Answer, Error, Failure, SecretBuf, TokenError};
+
+pub const USER: &str = "tim";
+pub const PASSWORD: &[u8] = b"tanstaaftanstaaf";
+pub const TOKEN: &[u8] = b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==";
+
+/// A server adapter of any protocol.
+pub trait ServerSide {
+    fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error>;
+    fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error>;
+    fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error>;
+}
+
+/// A client adapter of any protocol.
+pub trait ClientSide {
+    fn start(&mut self) -> Result<SecretBuf, Error>;
+    fn feed(&mut self, line: &[u8]) -> Result<ClientEvent, Error>;
+}
+
+macro_rules! server_side {
+    ($t:ty) => {
+        impl ServerSide for $t {
+            fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+                <$t>::command(self, line)
+            }
+            fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+                <$t>::line(self, line)
+            }
+            fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
+                <$t>::answer(self, answer)
+            }
+        }
+    };
+}
+server_side!(SmtpServer);
+server_side!(ImapServer);
+server_side!(Pop3Server);
+
+impl ClientSide for SmtpClient {
+    fn start(&mut self) -> Result<SecretBuf, Error> {
+        SmtpClient::start(self)
+    }
+    fn feed(&mut self, line: &[u8]) -> Result<ClientEvent, Error> {
+        self.reply(line)
+    }
+}
+impl ClientSide for ImapClient {
+    fn start(&mut self) -> Result<SecretBuf, Error> {
+        ImapClient::start(self)
+    }
+    fn feed(&mut self, line: &[u8]) -> Result<ClientEvent, Error> {
+        self.line(line)
+    }
+}
+impl ClientSide for Pop3Client {
+    fn start(&mut self) -> Result<SecretBuf, Error> {
+        Pop3Client::start(self)
+    }
+    fn feed(&mut self, line: &[u8]) -> Result<ClientEvent, Error> {
+        self.line(line)
+    }
+}
+
+/// The test backend: user `tim` with `PASSWORD` and `TOKEN`.
+pub fn backend(request: &AuthRequest) -> Answer<'static> {
+    match request {
+        AuthRequest::VerifyPassword { authcid, .. } | AuthRequest::Secret { authcid, .. } => {
+            if authcid == USER {
+                Answer::Password(PASSWORD)
+            } else {
+                Answer::UnknownUser
+            }
+        }
+        AuthRequest::ValidateToken { user, token, .. } => {
+            if user == USER && token.as_slice() == TOKEN {
+                Answer::Accept
+            } else {
+                Answer::TokenError(TokenError {
+                    status: "401",
+                    scope: None,
+                })
+            }
+        }
+        AuthRequest::Authorize { .. } => Answer::Reject,
+        _ => Answer::Reject,
+    }
+}
+
+/// What happened in one exchange.
+#[derive(Debug)]
+pub struct Run {
+    pub client: ClientOutcome,
+    pub server: Result<AuthIdentity, Option<Failure>>,
+    /// `C: …` / `S: …` lines.
+    pub transcript: Vec<String>,
+    pub requests: usize,
+}
+
+/// Run one exchange to its end. Every bound is small: the loop ends within 64 turns.
+pub fn run(client: &mut dyn ClientSide, server: &mut dyn ServerSide) -> Run {
+    let mut transcript = Vec::new();
+    let mut requests = 0;
+    let command = client.start().expect("client start");
+    transcript.push(format!(
+        "C: {}",
+        String::from_utf8_lossy(command.as_slice()).trim_end()
+    ));
+    let mut event = server.command(command.as_slice()).expect("server command");
+    let mut server_result: Option<Result<AuthIdentity, Option<Failure>>> = None;
+    for _ in 0..64 {
+        let reply = match event {
+            ServerEvent::Request(ref r) => {
+                requests += 1;
+                let answer = backend(r);
+                event = server.answer(answer).expect("server answer");
+                continue;
+            }
+            ServerEvent::Challenge(r) => r,
+            ServerEvent::Success { reply, identity } => {
+                server_result = Some(Ok(identity));
+                reply
+            }
+            ServerEvent::Failure { reply, failure } => {
+                server_result = Some(Err(Some(failure)));
+                reply
+            }
+            ServerEvent::Reply(reply) => {
+                server_result = Some(Err(None));
+                reply
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        transcript.push(format!("S: {}", String::from_utf8_lossy(&reply).trim_end()));
+        match client.feed(&reply).expect("client feed") {
+            ClientEvent::Send(line) => {
+                transcript.push(format!(
+                    "C: {}",
+                    String::from_utf8_lossy(line.as_slice()).trim_end()
+                ));
+                assert!(
+                    server_result.is_none(),
+                    "client answered a final reply: {transcript:?}"
+                );
+                event = server.line(line.as_slice()).expect("server line");
+            }
+            ClientEvent::Done(outcome) => {
+                return Run {
+                    client: outcome,
+                    server: server_result.expect("client done before the server"),
+                    transcript,
+                    requests,
+                };
+            }
+            other => panic!("unexpected {other:?} in {transcript:?}"),
+        }
+    }
+    panic!("exchange did not end: {transcript:?}");
+}
