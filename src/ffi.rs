@@ -488,7 +488,9 @@ const fn parse_u32(s: &str) -> u32 {
     let mut b = s.as_bytes();
     let mut n: u32 = 0;
     while let [d, rest @ ..] = b {
-        n = n.saturating_mul(10).saturating_add(d.wrapping_sub(b'0') as u32);
+        n = n
+            .saturating_mul(10)
+            .saturating_add(d.wrapping_sub(b'0') as u32);
         b = rest;
     }
     n
@@ -760,6 +762,9 @@ pub unsafe extern "C" fn saslmech_cram_md5_keys_from_password(
 ) -> saslmech_result {
     guard(|| {
         nonnull(out)?;
+        if out_cap < SASLMECH_CRAM_MD5_KEYS_LEN {
+            return Err(SASLMECH_BUFFER_TOO_SMALL);
+        }
         // SAFETY: the C contract: `password` is valid for `password_len` bytes.
         let password = unsafe { bytes(password, password_len) }?;
         let mut keys = CramMd5Keys::from_password(password).to_bytes();
@@ -781,6 +786,9 @@ pub unsafe extern "C" fn saslmech_cram_md5_keys_from_dovecot(
 ) -> saslmech_result {
     guard(|| {
         nonnull(out)?;
+        if out_cap < SASLMECH_CRAM_MD5_KEYS_LEN {
+            return Err(SASLMECH_BUFFER_TOO_SMALL);
+        }
         // SAFETY: the C contract: `text` is valid for `text_len` bytes.
         let text = unsafe { self::text(text, text_len) }?;
         let parsed = CramMd5Keys::from_dovecot(text).ok_or(SASLMECH_FAILED)?;
