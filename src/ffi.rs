@@ -2274,3 +2274,113 @@ pub unsafe extern "C" fn saslmech_client_oauth_error(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::ptr::null_mut;
+
+    fn server() -> (*mut saslmech_server_config, *mut saslmech_server) {
+        let mut cfg = null_mut();
+        let mut s = null_mut();
+        // SAFETY: valid out-pointers.
+        unsafe {
+            assert_eq!(saslmech_server_config_new(&mut cfg), SASLMECH_OK);
+            assert_eq!(
+                saslmech_server_new(cfg, SASLMECH_MECH_PLAIN, SASLMECH_SERVER_TLS, &mut s),
+                SASLMECH_OK
+            );
+        }
+        (cfg, s)
+    }
+
+    #[test]
+    fn a_panic_is_caught_and_poisons_the_session() {
+        let (cfg, s) = server();
+        let mut st = SASLMECH_STATUS_CHALLENGE;
+        // SAFETY: `s` is live and used by this thread only.
+        unsafe {
+            let r = with_mut(s, |_| -> R<()> { panic!("deliberate panic in a test") });
+            assert_eq!(r, SASLMECH_PANIC);
+            assert_eq!(saslmech_server_start_no_ir(s, &mut st), SASLMECH_POISONED);
+            assert_eq!(saslmech_server_status(s, &mut st), SASLMECH_POISONED);
+            assert_eq!(st, SASLMECH_STATUS_CHALLENGE, "out-parameter written");
+            saslmech_server_free(s);
+            saslmech_server_config_free(cfg);
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_const_call_poisons_too() {
+        let (cfg, s) = server();
+        let mut m = 0;
+        // SAFETY: `s` is live and used by this thread only.
+        unsafe {
+            let r = with_ref(s.cast_const(), |_| -> R<()> { panic!("deliberate panic") });
+            assert_eq!(r, SASLMECH_PANIC);
+            assert_eq!(saslmech_server_mechanism(s, &mut m), SASLMECH_POISONED);
+            assert_eq!(m, 0);
+            // The config it was made from is a different handle, unaffected.
+            let mut max = 0;
+            assert_eq!(
+                saslmech_server_config_max_message(cfg, &mut max),
+                SASLMECH_OK
+            );
+            saslmech_server_free(s);
+            saslmech_server_config_free(cfg);
+        }
+    }
+
+    #[test]
+    fn guards_without_a_handle() {
+        assert_eq!(guard(|| panic!("deliberate panic")), SASLMECH_PANIC);
+        assert_eq!(guard(|| Err(SASLMECH_ABSENT)), SASLMECH_ABSENT);
+        assert_eq!(guard(|| Ok(())), SASLMECH_OK);
+        assert_eq!(guard_value(7, || panic!("deliberate panic")), 7);
+        // SAFETY: NULL is a valid argument to every export.
+        unsafe {
+            assert_eq!(
+                with_mut::<saslmech_server>(null_mut(), |_| Ok(())),
+                SASLMECH_NULL_ARGUMENT
+            );
+            free::<saslmech_server>(null_mut());
+        }
+    }
+
+    #[test]
+    fn failure_descriptions_match_the_rust_ones() {
+        let all = [
+            Failure::BadCredentials,
+            Failure::AuthzDenied,
+            Failure::AccountDisabled,
+            Failure::Malformed,
+            Failure::InvalidBase64,
+            Failure::UnexpectedInitialResponse,
+            Failure::Cancelled,
+            Failure::TemporaryFailure,
+            Failure::MechanismUnavailable,
+            Failure::MechanismTooWeak,
+            Failure::EncryptionRequired,
+            Failure::TooManySteps,
+            Failure::TooLarge,
+            Failure::ChannelBinding,
+            Failure::ServerAuthentication,
+        ];
+        for f in all {
+            let text = failure_text(failure_to_c(f) as u32).to_str().unwrap();
+            assert_eq!(text, f.as_str());
+        }
+    }
+
+    #[test]
+    fn mechanism_numbers_round_trip() {
+        assert_eq!(MECHANISMS.len(), mechanism::ALL.len());
+        for (n, m) in MECHANISMS.iter().zip(mechanism::ALL) {
+            assert_eq!(mechanism_from_c(*n), Ok(*m));
+            let (num, name) = mechanism_to_c(*m);
+            assert_eq!(num, *n);
+            assert_eq!(name.to_str().unwrap(), m.name());
+        }
+        assert_eq!(VERSION.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}

@@ -98,18 +98,23 @@ pub fn run(cmd: &mut Command, secs: u64) -> Output {
     wait(child, secs, &format!("{cmd:?}"))
 }
 
-/// Wait for a spawned child with piped output, with a deadline.
+/// Wait for a spawned child, collecting its piped output, with a deadline.
 pub fn wait(mut child: Child, secs: u64, what: &str) -> Output {
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
+    // Pipes already taken by the caller read as empty.
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
     let out_reader = std::thread::spawn(move || {
         let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
+        if let Some(mut p) = stdout {
+            let _ = p.read_to_end(&mut v);
+        }
         v
     });
     let err_reader = std::thread::spawn(move || {
         let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
+        if let Some(mut p) = stderr {
+            let _ = p.read_to_end(&mut v);
+        }
         v
     });
     let deadline = Instant::now() + Duration::from_secs(secs);
