@@ -22,8 +22,8 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // stated once, above
 
-use core::cell::Cell;
 use core::ffi::{CStr, c_char};
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -354,9 +354,24 @@ fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
+/// Set once a call on a handle caught a panic. Atomic, so that a handle read by several threads
+/// at once (a shared configuration) has no data race even then.
+#[derive(Default)]
+struct Poison(AtomicBool);
+
+impl Poison {
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A handle that a caught panic makes unusable.
 trait Handle {
-    fn poisoned(&self) -> &Cell<bool>;
+    fn poisoned(&self) -> &Poison;
 }
 
 /// Run `f` on the handle `h` points to, inside the panic boundary; a panic poisons the handle.
@@ -375,7 +390,7 @@ unsafe fn with_mut<H: Handle>(h: *mut H, f: impl FnOnce(&mut H) -> R<()>) -> sas
         Ok(Ok(())) => SASLMECH_OK,
         Ok(Err(e)) => e,
         Err(_) => {
-            h.poisoned().set(true);
+            h.poisoned().set();
             SASLMECH_PANIC
         }
     }
@@ -397,7 +412,7 @@ unsafe fn with_ref<H: Handle>(h: *const H, f: impl FnOnce(&H) -> R<()>) -> saslm
         Ok(Ok(())) => SASLMECH_OK,
         Ok(Err(e)) => e,
         Err(_) => {
-            h.poisoned().set(true);
+            h.poisoned().set();
             SASLMECH_PANIC
         }
     }
@@ -452,9 +467,17 @@ unsafe fn put<T>(p: *mut T, v: T) {
 /// # Safety
 /// Both pointers are non-NULL and valid for one write each.
 unsafe fn put_bytes(p: *mut *const u8, n: *mut usize, b: &[u8]) {
+    // An empty slice's pointer may dangle; C may not even pass such a pointer to memcmp with a
+    // length of 0, so empty output points at a real (NUL) byte.
+    static EMPTY: [u8; 1] = [0];
+    let ptr = if b.is_empty() {
+        EMPTY.as_ptr()
+    } else {
+        b.as_ptr()
+    };
     // SAFETY: guaranteed by the caller.
     unsafe {
-        put(p, b.as_ptr());
+        put(p, ptr);
         put(n, b.len());
     }
 }
@@ -822,11 +845,11 @@ pub struct saslmech_server_config {
     config: Arc<ServerConfig>,
     /// The advertised lists: without TLS, with TLS (kept ready so that reads are `const`).
     offered: [String; 2],
-    poisoned: Cell<bool>,
+    poisoned: Poison,
 }
 
 impl Handle for saslmech_server_config {
-    fn poisoned(&self) -> &Cell<bool> {
+    fn poisoned(&self) -> &Poison {
         &self.poisoned
     }
 }
@@ -836,7 +859,7 @@ impl saslmech_server_config {
         let mut c = saslmech_server_config {
             config: Arc::new(config),
             offered: [String::new(), String::new()],
-            poisoned: Cell::new(false),
+            poisoned: Poison::default(),
         };
         c.refresh();
         c
@@ -1150,11 +1173,11 @@ pub struct saslmech_server {
     /// The last challenge or the success data (base64 if `base64`).
     out: SecretBuf,
     has_success_data: bool,
-    poisoned: Cell<bool>,
+    poisoned: Poison,
 }
 
 impl Handle for saslmech_server {
-    fn poisoned(&self) -> &Cell<bool> {
+    fn poisoned(&self) -> &Poison {
         &self.poisoned
     }
 }
@@ -1290,7 +1313,7 @@ pub unsafe extern "C" fn saslmech_server_new(
                 status: None,
                 out: SecretBuf::new(),
                 has_success_data: false,
-                poisoned: Cell::new(false),
+                poisoned: Poison::default(),
             };
             put(out, Box::into_raw(Box::new(h)));
             Ok(())
@@ -1560,17 +1583,21 @@ pub unsafe extern "C" fn saslmech_server_request_token(
     unsafe { server_request_part(server, Part::Token, token, len) }
 }
 
-/// Answer the pending request and write what comes next to `*status`.
+/// Answer the pending request with `answer` and write what comes next to `*status`.
+///
+/// # Safety
+/// The C contract: `server` is a live handle used by this thread only; `status` is NULL or
+/// writable.
 unsafe fn server_answer(
     server: *mut saslmech_server,
     status: *mut saslmech_status,
-    make: impl FnOnce(&mut dyn FnMut(Answer<'_>) -> R<saslmech_status>) -> R<saslmech_status>,
+    answer: impl FnOnce(&mut saslmech_server) -> R<saslmech_status>,
 ) -> saslmech_result {
-    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    // SAFETY: forwarded from the caller.
     unsafe {
         with_mut(server, |s| {
             nonnull(status)?;
-            let st = make(&mut |a| s.answer(a))?;
+            let st = answer(s)?;
             put(status, st);
             Ok(())
         })
@@ -1584,7 +1611,7 @@ pub unsafe extern "C" fn saslmech_server_answer_accept(
     status: *mut saslmech_status,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { server_answer(server, status, |answer| answer(Answer::Accept)) }
+    unsafe { server_answer(server, status, |s| s.answer(Answer::Accept)) }
 }
 
 /// Reject: the password or token is invalid, or the authorization is denied.
@@ -1594,7 +1621,7 @@ pub unsafe extern "C" fn saslmech_server_answer_reject(
     status: *mut saslmech_status,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { server_answer(server, status, |answer| answer(Answer::Reject)) }
+    unsafe { server_answer(server, status, |s| s.answer(Answer::Reject)) }
 }
 
 /// No such user: fails exactly like a wrong password (CRAM-MD5 does the same work first).
@@ -1604,7 +1631,7 @@ pub unsafe extern "C" fn saslmech_server_answer_unknown_user(
     status: *mut saslmech_status,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { server_answer(server, status, |answer| answer(Answer::UnknownUser)) }
+    unsafe { server_answer(server, status, |s| s.answer(Answer::UnknownUser)) }
 }
 
 /// The account exists but is disabled (`SASLMECH_FAILURE_ACCOUNT_DISABLED`).
@@ -1614,7 +1641,7 @@ pub unsafe extern "C" fn saslmech_server_answer_account_disabled(
     status: *mut saslmech_status,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { server_answer(server, status, |answer| answer(Answer::AccountDisabled)) }
+    unsafe { server_answer(server, status, |s| s.answer(Answer::AccountDisabled)) }
 }
 
 /// The backend cannot answer now (`SASLMECH_FAILURE_TEMPORARY`, SMTP 454).
@@ -1624,7 +1651,7 @@ pub unsafe extern "C" fn saslmech_server_answer_temporary_failure(
     status: *mut saslmech_status,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { server_answer(server, status, |answer| answer(Answer::TemporaryFailure)) }
+    unsafe { server_answer(server, status, |s| s.answer(Answer::TemporaryFailure)) }
 }
 
 /// The stored plaintext password, for the library to compare in constant time (password
@@ -1638,11 +1665,9 @@ pub unsafe extern "C" fn saslmech_server_answer_password(
 ) -> saslmech_result {
     // SAFETY: the C contract: `password` is valid for `len` bytes; `server` forwarded.
     unsafe {
-        let password = match bytes(password, len) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
-        server_answer(server, status, |answer| answer(Answer::Password(password)))
+        server_answer(server, status, |s| {
+            s.answer(Answer::Password(bytes(password, len)?))
+        })
     }
 }
 
@@ -1657,15 +1682,12 @@ pub unsafe extern "C" fn saslmech_server_answer_cram_md5_keys(
 ) -> saslmech_result {
     // SAFETY: the C contract: `keys` is valid for `len` bytes; `server` forwarded.
     unsafe {
-        let keys = match bytes(keys, len) {
-            Ok(k) => k,
-            Err(e) => return e,
-        };
-        let Ok(array) = <&[u8; 32]>::try_from(keys) else {
-            return SASLMECH_INVALID_ARGUMENT;
-        };
-        let keys = CramMd5Keys::from_bytes(array);
-        server_answer(server, status, |answer| answer(Answer::CramMd5Keys(&keys)))
+        server_answer(server, status, |s| {
+            let keys =
+                <&[u8; 32]>::try_from(bytes(keys, len)?).map_err(|_| SASLMECH_INVALID_ARGUMENT)?;
+            let keys = CramMd5Keys::from_bytes(keys); // wiped when dropped
+            s.answer(Answer::CramMd5Keys(&keys))
+        })
     }
 }
 
@@ -1680,15 +1702,13 @@ pub unsafe extern "C" fn saslmech_server_answer_token_error(
 ) -> saslmech_result {
     // SAFETY: the C contract: `error_status` is valid for its length; `server` forwarded.
     unsafe {
-        let e = match text(error_status, error_status_len) {
-            Ok(t) => t,
-            Err(e) => return e,
-        };
-        let te = TokenError {
-            status: e,
-            scope: None,
-        };
-        server_answer(server, status, |answer| answer(Answer::TokenError(te)))
+        server_answer(server, status, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: None,
+            };
+            s.answer(Answer::TokenError(e))
+        })
     }
 }
 
@@ -1704,15 +1724,13 @@ pub unsafe extern "C" fn saslmech_server_answer_token_error_scope(
 ) -> saslmech_result {
     // SAFETY: the C contract: both texts are valid for their lengths; `server` forwarded.
     unsafe {
-        let (e, scope) = match (text(error_status, error_status_len), text(scope, scope_len)) {
-            (Ok(e), Ok(s)) => (e, s),
-            (Err(e), _) | (_, Err(e)) => return e,
-        };
-        let te = TokenError {
-            status: e,
-            scope: Some(scope),
-        };
-        server_answer(server, status, |answer| answer(Answer::TokenError(te)))
+        server_answer(server, status, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: Some(text(scope, scope_len)?),
+            };
+            s.answer(Answer::TokenError(e))
+        })
     }
 }
 
@@ -1830,11 +1848,11 @@ pub struct saslmech_credentials {
     authzid: Option<String>,
     password: Option<SecretBuf>,
     token: Option<SecretBuf>,
-    poisoned: Cell<bool>,
+    poisoned: Poison,
 }
 
 impl Handle for saslmech_credentials {
-    fn poisoned(&self) -> &Cell<bool> {
+    fn poisoned(&self) -> &Poison {
         &self.poisoned
     }
 }
@@ -1954,11 +1972,11 @@ pub struct saslmech_client {
     failed: Option<Failure>,
     /// The last response (base64 if `base64`).
     out: SecretBuf,
-    poisoned: Cell<bool>,
+    poisoned: Poison,
 }
 
 impl Handle for saslmech_client {
-    fn poisoned(&self) -> &Cell<bool> {
+    fn poisoned(&self) -> &Poison {
         &self.poisoned
     }
 }
@@ -2070,7 +2088,7 @@ unsafe fn client_new(
                 base64: flags & SASLMECH_CLIENT_BASE64 != 0,
                 failed: None,
                 out: SecretBuf::new(),
-                poisoned: Cell::new(false),
+                poisoned: Poison::default(),
             };
             put(out, Box::into_raw(Box::new(h)));
             Ok(())
