@@ -6,7 +6,7 @@
 //! * takes enumerations from C as integers and validates them (never a Rust enum built from
 //!   an arbitrary integer);
 //! * writes its out-parameters only when it returns `SASLMECH_OK`;
-//! * runs inside a panic boundary ([`guard`], [`with_mut`], [`with_ref`]): a panic becomes
+//! * runs inside a panic boundary (`guard`, `with_mut`, `with_ref`): a panic becomes
 //!   `SASLMECH_PANIC` and the handle it happened on answers `SASLMECH_POISONED` to every later
 //!   call but `_free`.
 //!
@@ -336,6 +336,17 @@ fn error_to_c(e: Error) -> saslmech_result {
         Error::InvalidArgument(_) => SASLMECH_INVALID_ARGUMENT,
     }
 }
+
+// What the README promises about threads, checked by the compiler: sessions and credentials
+// may move between threads, a configuration may also be shared by them.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn send_and_sync<T: Send + Sync>() {}
+    send::<saslmech_server>();
+    send::<saslmech_client>();
+    send::<saslmech_credentials>();
+    send_and_sync::<saslmech_server_config>();
+};
 
 // ---------------------------------------------------------------------------------------------
 // The panic boundary and pointer helpers
@@ -1198,15 +1209,16 @@ impl saslmech_server {
                 self.has_success_data = false;
                 SASLMECH_STATUS_FAILURE
             }
-            Ok(session) => {
-                let session = self.session.insert(session);
+            Ok(mut session) => {
                 let step = if self.base64 {
                     session.start_b64(ir)
                 } else {
                     session.start(ir)
                 };
                 let step = step.map_err(error_to_c)?;
-                copy_step(step, &mut self.out, &mut self.has_success_data)
+                let status = copy_step(step, &mut self.out, &mut self.has_success_data);
+                self.session = Some(session);
+                status
             }
         };
         self.status = Some(status);
