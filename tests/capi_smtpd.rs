@@ -80,6 +80,7 @@ impl Smtpd {
 
     /// Stop with SIGTERM; the server must exit 0 with no sanitizer report. Returns its stderr.
     fn stop(mut self) -> String {
+        require("kill", "procps");
         let child = self.child.take().expect("running");
         let pid = child.id().to_string();
         let out = run(Command::new("kill").args(["-TERM", &pid]), 10);

@@ -60,10 +60,14 @@ pub fn make_c(build: &str, sanitize: bool) -> PathBuf {
     require("make", "make");
     require("cc", "gcc");
     require("c++", "g++");
+    require("flock", "util-linux");
     let _guard = MAKE.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch(build);
-    let mut cmd = Command::new("make");
-    cmd.current_dir(root().join("bindings/c"))
+    // flock too, for runners that run tests in parallel processes (cargo nextest).
+    let mut cmd = Command::new("flock");
+    cmd.arg(dir.join(".lock"))
+        .arg("make")
+        .current_dir(root().join("bindings/c"))
         .arg("--no-print-directory")
         .arg("all")
         .arg("SKIP_CARGO=1")
