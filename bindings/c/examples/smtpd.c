@@ -269,7 +269,8 @@ static void cmd_auth(struct conn *c, char *args)
     saslmech_result r;
 
     if (c->authenticated || c->in_mail) {
-        reply(c, "503 5.5.1 %s", c->authenticated ? "Already authenticated" : "Mail transaction in progress");
+        reply(c, "503 5.5.1 %s",
+              c->authenticated ? "Already authenticated" : "Mail transaction in progress");
         return;
     }
     if (!c->greeted) {

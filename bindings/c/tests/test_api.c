@@ -255,7 +255,8 @@ static void test_helpers(void)
     OK(saslmech_cram_md5_keys_from_dovecot(S(dovecot + 10), keys2, sizeof keys2));
     CHECK(memcmp(keys, keys2, sizeof keys) == 0);
     memset(keys2, 0x55, sizeof keys2);
-    EQ(saslmech_cram_md5_keys_from_dovecot(S("{CRAM-MD5}00"), keys2, sizeof keys2), SASLMECH_FAILED);
+    EQ(saslmech_cram_md5_keys_from_dovecot(S("{CRAM-MD5}00"), keys2, sizeof keys2),
+       SASLMECH_FAILED);
     dovecot[20] = 'g';
     EQ(saslmech_cram_md5_keys_from_dovecot(S(dovecot), keys2, sizeof keys2), SASLMECH_FAILED);
     dovecot[20] = '0';
@@ -1066,7 +1067,8 @@ static void test_client(void)
 
 static void test_client_xoauth2_error(void)
 {
-    saslmech_credentials *cr = creds("someuser@example.com", NULL, "vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
+    saslmech_credentials *cr =
+        creds("someuser@example.com", NULL, "vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
     saslmech_client *cl = NULL;
     bool has;
     const uint8_t *p;
@@ -1080,7 +1082,8 @@ static void test_client_xoauth2_error(void)
     CHECK(p == PTR_SENTINEL);
     OK(saslmech_client_start(cl, &has, &p, &n));
     CHECK(has);
-    SAME(p, n, "user=someuser@example.com\001auth=Bearer vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\001\001");
+    SAME(p, n,
+         "user=someuser@example.com\001auth=Bearer vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\001\001");
     /* The error challenge: answered with an empty response, its members readable. */
     OK(saslmech_client_step(cl, S(json), &p, &n));
     EQ(n, 0);
