@@ -6,8 +6,11 @@ set -euo pipefail
 APT_PACKAGES=(
   # real SASL peers and mail clients the tests drive
   gsasl sasl2-bin libsasl2-modules swaks msmtp curl
-  # C toolchain and checkers for the C ABI tests
-  gcc make pkg-config valgrind clang libclang-rt-14-dev
+  # C toolchain and checkers for the C ABI tests (g++ for the header's C++11 check, binutils
+  # for nm/readelf on the shared library, libc6-dev for the fully static link)
+  gcc g++ make pkg-config binutils libc6-dev valgrind clang libclang-rt-14-dev
+  # flock (serialises the C builds between test processes) and kill (stops the C smtpd)
+  util-linux procps
   # incumbents' libraries for the side-by-side benchmark
   libgsasl-dev libsasl2-dev
   # python3 for smtplib-based tests

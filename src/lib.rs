@@ -71,7 +71,11 @@
 //! See `ARCHITECTURE.md` for how the pieces fit, including how SCRAM, OAUTHBEARER, EXTERNAL
 //! and ANONYMOUS fit the same shape.
 
-#![forbid(unsafe_code)]
+// No module may use `unsafe` except the C ABI (`ffi`, built only with the `capi` feature),
+// which allows it for itself and justifies every block. Without `capi` the whole crate forbids
+// it; with `capi` the crate denies it and each other module forbids it again below.
+#![cfg_attr(not(feature = "capi"), forbid(unsafe_code))]
+#![cfg_attr(feature = "capi", deny(unsafe_code))]
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -86,13 +90,24 @@
     )
 )]
 
+#[forbid(unsafe_code)]
 pub mod b64;
+#[forbid(unsafe_code)]
 mod client;
+#[forbid(unsafe_code)]
 mod error;
+#[cfg(feature = "capi")]
+#[allow(unsafe_code)]
+pub mod ffi;
+#[forbid(unsafe_code)]
 mod mech;
+#[forbid(unsafe_code)]
 mod mechanism;
+#[forbid(unsafe_code)]
 pub mod proto;
+#[forbid(unsafe_code)]
 mod secret;
+#[forbid(unsafe_code)]
 mod server;
 
 pub use client::{ClientConfig, ClientSession, Credentials, OAuthError};

@@ -1,0 +1,2416 @@
+//! The C ABI (feature `capi`): the functions declared in `include/saslmech.h`.
+//!
+//! This is the only module allowed `unsafe`. Every export:
+//!
+//! * checks every pointer argument for NULL before anything else (`SASLMECH_NULL_ARGUMENT`);
+//! * takes enumerations from C as integers and validates them (never a Rust enum built from
+//!   an arbitrary integer);
+//! * writes its out-parameters only when it returns `SASLMECH_OK`;
+//! * runs inside a panic boundary (`guard`, `with_mut`, `with_ref`): a panic becomes
+//!   `SASLMECH_PANIC` and the handle it happened on answers `SASLMECH_POISONED` to every later
+//!   call but `_free`.
+//!
+//! The contract on the C side, stated once for all the functions here (they are `unsafe fn`
+//! for Rust callers for this reason): a pointer argument is NULL or valid for what its
+//! documentation says (`len` readable bytes, one writable value); a handle comes from the
+//! matching `_new` and is not used after its `_free`; one handle is not used by two threads at
+//! the same time, except a `saslmech_server_config` through the functions that take it as
+//! `const`.
+//!
+//! Numbers in this file (result codes, mechanisms, statuses, request kinds, failures, flags)
+//! are part of the ABI: they are never changed or reused. New ones are appended.
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)] // stated once, above
+
+use core::ffi::{CStr, c_char};
+use core::sync::atomic::{AtomicBool, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::b64;
+use crate::client::{ClientConfig, ClientSession, Credentials};
+use crate::error::{Error, Failure};
+use crate::mechanism::{self, Mechanism, SelectOptions};
+use crate::secret::{SecretBuf, ct_eq, ct_eq_password};
+use crate::server::{
+    Answer, CramMd5Keys, NonceSource, Request, ServerConfig, ServerSession, ServerStep, TokenError,
+    Transport,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Numbers
+
+/// What a call did. `SASLMECH_OK` is 0; the other numbers are stable and never reused.
+/// `saslmech_strerror` describes each.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_result {
+    /// The call succeeded; its out-parameters are written.
+    SASLMECH_OK = 0,
+    /// A pointer argument was NULL. Nothing was done.
+    SASLMECH_NULL_ARGUMENT = 1,
+    /// An argument was out of range (unknown flag bits, a limit of 0, a wrong key length, a
+    /// length over `PTRDIFF_MAX`), or credentials lack what the mechanism needs.
+    SASLMECH_INVALID_ARGUMENT = 2,
+    /// Text that must be UTF-8 (an identity, a host name, a token error) was not.
+    SASLMECH_INVALID_UTF8 = 3,
+    /// A mechanism number or name this library does not implement.
+    SASLMECH_UNKNOWN_MECHANISM = 4,
+    /// The call does not fit the session's state: a step before start or after the end, a
+    /// step while a request waits for its answer, an answer with no request pending, or an
+    /// accessor for something the last step did not produce. The session is unchanged.
+    SASLMECH_INVALID_STATE = 5,
+    /// The answer does not fit the pending request (for example a token error answering a
+    /// password request). The request stays pending.
+    SASLMECH_WRONG_ANSWER = 6,
+    /// The client exchange ended with a failure (see `saslmech_client_failure`), or a base64
+    /// or key text could not be decoded.
+    SASLMECH_FAILED = 7,
+    /// The optional value asked for is absent (no authorization identity, no success data,
+    /// no usable mechanism). Not an error; the out-parameters are not written.
+    SASLMECH_ABSENT = 8,
+    /// The caller's output buffer is too small. Nothing was written.
+    SASLMECH_BUFFER_TOO_SMALL = 9,
+    /// The library caught an internal panic (a bug). The handle is now unusable.
+    SASLMECH_PANIC = 10,
+    /// The handle caught a panic earlier and refuses all calls but `_free`.
+    SASLMECH_POISONED = 11,
+}
+
+use saslmech_result::*;
+
+type R<T> = Result<T, saslmech_result>;
+
+/// What a server session needs next, after a call that advanced it.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_status {
+    /// Send the challenge (`saslmech_server_challenge`), then pass the client's response to
+    /// `saslmech_server_step`.
+    SASLMECH_STATUS_CHALLENGE = 1,
+    /// Answer the request (`saslmech_server_request` says which kind) with one of the
+    /// `saslmech_server_answer_*` calls, now or from a later turn of the event loop.
+    SASLMECH_STATUS_REQUEST = 2,
+    /// The client authenticated (`saslmech_server_identity_*`, `saslmech_server_success_data`).
+    SASLMECH_STATUS_SUCCESS = 3,
+    /// The exchange failed (`saslmech_server_failure` says why).
+    SASLMECH_STATUS_FAILURE = 4,
+}
+
+use saslmech_status::*;
+
+/// The kind of a server session's pending request.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_request {
+    /// PLAIN, LOGIN: check the password (`saslmech_server_request_authcid`,
+    /// `_request_authzid`, `_request_password`). Answer `accept`/`reject` after checking it
+    /// yourself, `password` with the stored password for the library to compare in constant
+    /// time, `unknown_user`, `account_disabled` or `temporary_failure`.
+    SASLMECH_REQUEST_VERIFY_PASSWORD = 1,
+    /// CRAM-MD5: supply the user's secret (`saslmech_server_request_authcid`): `password`
+    /// with the plaintext, `cram_md5_keys` with the precomputed state, or `unknown_user`.
+    SASLMECH_REQUEST_SECRET = 2,
+    /// XOAUTH2: validate the bearer token (`saslmech_server_request_authcid` gives the user,
+    /// `_request_token` the token). Answer `accept`, `reject` or `token_error`.
+    SASLMECH_REQUEST_VALIDATE_TOKEN = 3,
+    /// May the authenticated user (`_request_authcid`) act as `_request_authzid`? Answer
+    /// `accept` or `reject`.
+    SASLMECH_REQUEST_AUTHORIZE = 4,
+}
+
+/// Why an exchange failed. Map these to protocol replies (SMTP: `BAD_CREDENTIALS` 535 5.7.8,
+/// `MALFORMED`/`INVALID_BASE64`/`CANCELLED` 501 5.5.2, `TEMPORARY` 454 4.7.0, ...).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_failure {
+    /// No failure (what `saslmech_server_config_check` reports for an allowed mechanism).
+    SASLMECH_FAILURE_NONE = 0,
+    /// Wrong credentials or unknown user (indistinguishable on purpose).
+    SASLMECH_FAILURE_BAD_CREDENTIALS = 1,
+    /// The user may not act as the requested authorization identity.
+    SASLMECH_FAILURE_AUTHZ_DENIED = 2,
+    /// The application reported the account as disabled.
+    SASLMECH_FAILURE_ACCOUNT_DISABLED = 3,
+    /// A message did not follow the mechanism's grammar.
+    SASLMECH_FAILURE_MALFORMED = 4,
+    /// A message was not valid strict base64.
+    SASLMECH_FAILURE_INVALID_BASE64 = 5,
+    /// An initial response was sent for a mechanism that does not take one.
+    SASLMECH_FAILURE_UNEXPECTED_INITIAL_RESPONSE = 6,
+    /// The client cancelled (`*`).
+    SASLMECH_FAILURE_CANCELLED = 7,
+    /// The backend could not answer; the client may retry later.
+    SASLMECH_FAILURE_TEMPORARY = 8,
+    /// The mechanism is not offered by this server.
+    SASLMECH_FAILURE_MECHANISM_UNAVAILABLE = 9,
+    /// The mechanism is too weak for the configured policy.
+    SASLMECH_FAILURE_MECHANISM_TOO_WEAK = 10,
+    /// The mechanism would expose a reusable secret without TLS.
+    SASLMECH_FAILURE_ENCRYPTION_REQUIRED = 11,
+    /// Too many round trips.
+    SASLMECH_FAILURE_TOO_MANY_STEPS = 12,
+    /// A message or field exceeded its size limit.
+    SASLMECH_FAILURE_TOO_LARGE = 13,
+    /// Channel binding mismatch or downgrade.
+    SASLMECH_FAILURE_CHANNEL_BINDING = 14,
+    /// (Client) the server failed to prove knowledge of the credentials.
+    SASLMECH_FAILURE_SERVER_AUTHENTICATION = 15,
+}
+
+/// A mechanism number (`SASLMECH_MECH_*`). Taken as an integer and validated on entry.
+pub type saslmech_mechanism = u32;
+/// PLAIN (RFC 4616).
+pub const SASLMECH_MECH_PLAIN: saslmech_mechanism = 1;
+/// LOGIN (draft-murchison-sasl-login).
+pub const SASLMECH_MECH_LOGIN: saslmech_mechanism = 2;
+/// CRAM-MD5 (RFC 2195).
+pub const SASLMECH_MECH_CRAM_MD5: saslmech_mechanism = 3;
+/// XOAUTH2 (Google, Microsoft).
+pub const SASLMECH_MECH_XOAUTH2: saslmech_mechanism = 4;
+// Reserved for the mechanisms being added: 5 SCRAM-SHA-1, 6 SCRAM-SHA-1-PLUS,
+// 7 SCRAM-SHA-256, 8 SCRAM-SHA-256-PLUS, 9 OAUTHBEARER, 10 EXTERNAL, 11 ANONYMOUS.
+
+/// Server session flags for `saslmech_server_new` (and the TLS bit for the config queries).
+pub type saslmech_server_flags = u32;
+/// The connection is protected by TLS.
+pub const SASLMECH_SERVER_TLS: saslmech_server_flags = 1;
+/// The protocol can carry data with its success reply (not SMTP, IMAP or POP3: without this
+/// flag, server-final data goes out as one more challenge answered by an empty response).
+pub const SASLMECH_SERVER_SUCCESS_DATA: saslmech_server_flags = 2;
+/// The session speaks base64: responses passed in are base64 text, challenges and success
+/// data come out as base64 text (as SMTP, IMAP and POP3 carry them).
+pub const SASLMECH_SERVER_BASE64: saslmech_server_flags = 4;
+const SERVER_FLAGS: u32 =
+    SASLMECH_SERVER_TLS | SASLMECH_SERVER_SUCCESS_DATA | SASLMECH_SERVER_BASE64;
+
+/// Client session flags for `saslmech_client_new`.
+pub type saslmech_client_flags = u32;
+/// The session speaks base64: challenges and success data passed in are base64 text, the
+/// responses that come out are base64 text.
+pub const SASLMECH_CLIENT_BASE64: saslmech_client_flags = 1;
+const CLIENT_FLAGS: u32 = SASLMECH_CLIENT_BASE64;
+
+/// What the client has and may do, for `saslmech_select`.
+pub type saslmech_select_flags = u32;
+/// The client has a password.
+pub const SASLMECH_SELECT_PASSWORD: saslmech_select_flags = 1;
+/// The client has an OAuth 2.0 bearer token.
+pub const SASLMECH_SELECT_TOKEN: saslmech_select_flags = 2;
+/// The connection is protected by TLS.
+pub const SASLMECH_SELECT_TLS: saslmech_select_flags = 4;
+/// Allow mechanisms that send the password or token in the clear without TLS (loopback tests).
+pub const SASLMECH_SELECT_ALLOW_PLAINTEXT: saslmech_select_flags = 8;
+const SELECT_FLAGS: u32 = SASLMECH_SELECT_PASSWORD
+    | SASLMECH_SELECT_TOKEN
+    | SASLMECH_SELECT_TLS
+    | SASLMECH_SELECT_ALLOW_PLAINTEXT;
+
+/// Mechanism properties reported by `saslmech_mechanism_properties`.
+pub type saslmech_properties = u32;
+/// The client speaks first, so the mechanism can use an initial response.
+pub const SASLMECH_PROP_CLIENT_FIRST: saslmech_properties = 1;
+/// The password itself crosses the wire.
+pub const SASLMECH_PROP_EXPOSES_SECRET: saslmech_properties = 2;
+/// Not offered without TLS by default.
+pub const SASLMECH_PROP_REQUIRES_TLS: saslmech_properties = 4;
+/// Known cryptographic weaknesses (CRAM-MD5).
+pub const SASLMECH_PROP_WEAK: saslmech_properties = 8;
+/// Takes TLS channel binding (the SCRAM -PLUS family).
+pub const SASLMECH_PROP_CHANNEL_BINDING: saslmech_properties = 16;
+/// Authenticates with a password.
+pub const SASLMECH_PROP_USES_PASSWORD: saslmech_properties = 32;
+/// Authenticates with an OAuth 2.0 bearer token.
+pub const SASLMECH_PROP_USES_TOKEN: saslmech_properties = 64;
+
+/// A member of a server's OAuth error challenge, for `saslmech_client_oauth_error`.
+pub type saslmech_oauth_field = u32;
+/// `status`.
+pub const SASLMECH_OAUTH_STATUS: saslmech_oauth_field = 1;
+/// `schemes`.
+pub const SASLMECH_OAUTH_SCHEMES: saslmech_oauth_field = 2;
+/// `scope`.
+pub const SASLMECH_OAUTH_SCOPE: saslmech_oauth_field = 3;
+/// `openid-configuration`.
+pub const SASLMECH_OAUTH_OPENID_CONFIGURATION: saslmech_oauth_field = 4;
+/// The whole challenge as received.
+pub const SASLMECH_OAUTH_RAW: saslmech_oauth_field = 5;
+
+/// Length of a CRAM-MD5 key state (`saslmech_cram_md5_keys_*`,
+/// `saslmech_server_answer_cram_md5_keys`).
+pub const SASLMECH_CRAM_MD5_KEYS_LEN: usize = 32;
+
+const MECHANISMS: [saslmech_mechanism; 4] = [
+    SASLMECH_MECH_XOAUTH2,
+    SASLMECH_MECH_CRAM_MD5,
+    SASLMECH_MECH_PLAIN,
+    SASLMECH_MECH_LOGIN,
+];
+
+fn mechanism_from_c(m: saslmech_mechanism) -> R<Mechanism> {
+    match m {
+        SASLMECH_MECH_PLAIN => Ok(Mechanism::Plain),
+        SASLMECH_MECH_LOGIN => Ok(Mechanism::Login),
+        SASLMECH_MECH_CRAM_MD5 => Ok(Mechanism::CramMd5),
+        SASLMECH_MECH_XOAUTH2 => Ok(Mechanism::XOAuth2),
+        _ => Err(SASLMECH_UNKNOWN_MECHANISM),
+    }
+}
+
+fn mechanism_to_c(m: Mechanism) -> (saslmech_mechanism, &'static CStr) {
+    match m {
+        Mechanism::Plain => (SASLMECH_MECH_PLAIN, c"PLAIN"),
+        Mechanism::Login => (SASLMECH_MECH_LOGIN, c"LOGIN"),
+        Mechanism::CramMd5 => (SASLMECH_MECH_CRAM_MD5, c"CRAM-MD5"),
+        Mechanism::XOAuth2 => (SASLMECH_MECH_XOAUTH2, c"XOAUTH2"),
+    }
+}
+
+fn failure_to_c(f: Failure) -> saslmech_failure {
+    use saslmech_failure::*;
+    match f {
+        Failure::BadCredentials => SASLMECH_FAILURE_BAD_CREDENTIALS,
+        Failure::AuthzDenied => SASLMECH_FAILURE_AUTHZ_DENIED,
+        Failure::AccountDisabled => SASLMECH_FAILURE_ACCOUNT_DISABLED,
+        Failure::Malformed => SASLMECH_FAILURE_MALFORMED,
+        Failure::InvalidBase64 => SASLMECH_FAILURE_INVALID_BASE64,
+        Failure::UnexpectedInitialResponse => SASLMECH_FAILURE_UNEXPECTED_INITIAL_RESPONSE,
+        Failure::Cancelled => SASLMECH_FAILURE_CANCELLED,
+        Failure::TemporaryFailure => SASLMECH_FAILURE_TEMPORARY,
+        Failure::MechanismUnavailable => SASLMECH_FAILURE_MECHANISM_UNAVAILABLE,
+        Failure::MechanismTooWeak => SASLMECH_FAILURE_MECHANISM_TOO_WEAK,
+        Failure::EncryptionRequired => SASLMECH_FAILURE_ENCRYPTION_REQUIRED,
+        Failure::TooManySteps => SASLMECH_FAILURE_TOO_MANY_STEPS,
+        Failure::TooLarge => SASLMECH_FAILURE_TOO_LARGE,
+        Failure::ChannelBinding => SASLMECH_FAILURE_CHANNEL_BINDING,
+        Failure::ServerAuthentication => SASLMECH_FAILURE_SERVER_AUTHENTICATION,
+    }
+}
+
+/// The description of a failure number, NUL-terminated (the same words as `Failure::as_str`).
+fn failure_text(f: u32) -> &'static CStr {
+    match f {
+        0 => c"no failure",
+        1 => c"authentication credentials invalid",
+        2 => c"not authorized to use the requested authorization identity",
+        3 => c"account disabled",
+        4 => c"malformed authentication message",
+        5 => c"invalid base64",
+        6 => c"initial response not allowed for this mechanism",
+        7 => c"authentication cancelled by the client",
+        8 => c"temporary authentication failure",
+        9 => c"mechanism not available",
+        10 => c"mechanism too weak for policy",
+        11 => c"encryption required for this mechanism",
+        12 => c"too many authentication round trips",
+        13 => c"authentication message too large",
+        14 => c"channel binding mismatch",
+        15 => c"server failed to prove knowledge of the credentials",
+        _ => c"unknown saslmech_failure",
+    }
+}
+
+fn result_text(r: u32) -> &'static CStr {
+    match r {
+        0 => c"success",
+        1 => c"a pointer argument was NULL",
+        2 => c"invalid argument",
+        3 => c"text is not valid UTF-8",
+        4 => c"unknown or unsupported mechanism",
+        5 => c"call not valid in the session's current state",
+        6 => c"answer does not fit the pending request",
+        7 => c"authentication failed",
+        8 => c"value absent",
+        9 => c"output buffer too small",
+        10 => c"internal panic caught (library bug); the handle is unusable",
+        11 => c"handle unusable after an earlier internal panic",
+        _ => c"unknown saslmech_result",
+    }
+}
+
+fn error_to_c(e: Error) -> saslmech_result {
+    match e {
+        Error::Failed(_) => SASLMECH_FAILED,
+        Error::InvalidState => SASLMECH_INVALID_STATE,
+        Error::WrongAnswer => SASLMECH_WRONG_ANSWER,
+        Error::InvalidArgument(_) => SASLMECH_INVALID_ARGUMENT,
+    }
+}
+
+// What the README promises about threads, checked by the compiler: sessions and credentials
+// may move between threads, a configuration may also be shared by them.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn send_and_sync<T: Send + Sync>() {}
+    send::<saslmech_server>();
+    send::<saslmech_client>();
+    send::<saslmech_credentials>();
+    send_and_sync::<saslmech_server_config>();
+};
+
+// ---------------------------------------------------------------------------------------------
+// The panic boundary and pointer helpers
+
+/// Run `f` inside the panic boundary: its error, `SASLMECH_OK`, or `SASLMECH_PANIC`.
+fn guard(f: impl FnOnce() -> R<()>) -> saslmech_result {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => SASLMECH_OK,
+        Ok(Err(e)) => e,
+        Err(_) => SASLMECH_PANIC,
+    }
+}
+
+/// A value returned directly (a static string) from inside the panic boundary, or `fallback`.
+fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+/// Set once a call on a handle caught a panic. Atomic, so that a handle read by several threads
+/// at once (a shared configuration) has no data race even then.
+#[derive(Default)]
+struct Poison(AtomicBool);
+
+impl Poison {
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A handle that a caught panic makes unusable.
+trait Handle {
+    fn poisoned(&self) -> &Poison;
+}
+
+/// Run `f` on the handle `h` points to, inside the panic boundary; a panic poisons the handle.
+///
+/// # Safety
+/// `h` is NULL or points to a live handle that no one else uses during the call.
+unsafe fn with_mut<H: Handle>(h: *mut H, f: impl FnOnce(&mut H) -> R<()>) -> saslmech_result {
+    // SAFETY: the caller guarantees `h` is NULL (checked here) or valid and unaliased.
+    let Some(h) = (unsafe { h.as_mut() }) else {
+        return SASLMECH_NULL_ARGUMENT;
+    };
+    if h.poisoned().get() {
+        return SASLMECH_POISONED;
+    }
+    match catch_unwind(AssertUnwindSafe(|| f(&mut *h))) {
+        Ok(Ok(())) => SASLMECH_OK,
+        Ok(Err(e)) => e,
+        Err(_) => {
+            h.poisoned().set();
+            SASLMECH_PANIC
+        }
+    }
+}
+
+/// [`with_mut`] for calls that do not change the handle.
+///
+/// # Safety
+/// `h` is NULL or points to a live handle that no one changes during the call.
+unsafe fn with_ref<H: Handle>(h: *const H, f: impl FnOnce(&H) -> R<()>) -> saslmech_result {
+    // SAFETY: the caller guarantees `h` is NULL (checked here) or valid for shared access.
+    let Some(h) = (unsafe { h.as_ref() }) else {
+        return SASLMECH_NULL_ARGUMENT;
+    };
+    if h.poisoned().get() {
+        return SASLMECH_POISONED;
+    }
+    match catch_unwind(AssertUnwindSafe(|| f(h))) {
+        Ok(Ok(())) => SASLMECH_OK,
+        Ok(Err(e)) => e,
+        Err(_) => {
+            h.poisoned().set();
+            SASLMECH_PANIC
+        }
+    }
+}
+
+/// Bytes from C.
+///
+/// # Safety
+/// `p` is NULL or valid for reads of `len` bytes for `'a`, not written meanwhile.
+unsafe fn bytes<'a>(p: *const u8, len: usize) -> R<&'a [u8]> {
+    if p.is_null() {
+        return Err(SASLMECH_NULL_ARGUMENT);
+    }
+    if len > isize::MAX as usize {
+        return Err(SASLMECH_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-NULL (checked), `u8` needs no alignment, `len` fits `isize` (checked), and
+    // the caller guarantees the bytes are readable and stable for `'a`.
+    Ok(unsafe { core::slice::from_raw_parts(p, len) })
+}
+
+/// UTF-8 text from C.
+///
+/// # Safety
+/// As [`bytes`].
+unsafe fn text<'a>(p: *const u8, len: usize) -> R<&'a str> {
+    // SAFETY: forwarded from the caller.
+    let b = unsafe { bytes(p, len) }?;
+    core::str::from_utf8(b).map_err(|_| SASLMECH_INVALID_UTF8)
+}
+
+/// Fail with `SASLMECH_NULL_ARGUMENT` if an out-pointer is NULL (checked before any work).
+fn nonnull<T>(p: *mut T) -> R<()> {
+    if p.is_null() {
+        Err(SASLMECH_NULL_ARGUMENT)
+    } else {
+        Ok(())
+    }
+}
+
+/// Write one out-parameter.
+///
+/// # Safety
+/// `p` is non-NULL (checked by the caller with [`nonnull`]) and valid for one aligned write.
+unsafe fn put<T>(p: *mut T, v: T) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { p.write(v) }
+}
+
+/// Write a byte string as pointer + length.
+///
+/// # Safety
+/// Both pointers are non-NULL and valid for one write each.
+unsafe fn put_bytes(p: *mut *const u8, n: *mut usize, b: &[u8]) {
+    // An empty slice's pointer may dangle; C may not even pass such a pointer to memcmp with a
+    // length of 0, so empty output points at a real (NUL) byte.
+    static EMPTY: [u8; 1] = [0];
+    let ptr = if b.is_empty() {
+        EMPTY.as_ptr()
+    } else {
+        b.as_ptr()
+    };
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        put(p, ptr);
+        put(n, b.len());
+    }
+}
+
+/// Free a handle made by `Box::into_raw`.
+///
+/// # Safety
+/// `h` is NULL or came from `Box::into_raw` and is not used afterwards.
+unsafe fn free<H>(h: *mut H) {
+    if h.is_null() {
+        return;
+    }
+    // Dropping wipes every secret buffer the handle owns. A panic in a destructor must not
+    // unwind into C either; the memory is then leaked, which is the safe outcome.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller guarantees `h` came from `Box::into_raw` and is not used again.
+        drop(unsafe { Box::from_raw(h) });
+    }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Library-wide functions
+
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
+
+const fn parse_u32(s: &str) -> u32 {
+    let mut b = s.as_bytes();
+    let mut n: u32 = 0;
+    while let [d, rest @ ..] = b {
+        n = n
+            .saturating_mul(10)
+            .saturating_add(d.wrapping_sub(b'0') as u32);
+        b = rest;
+    }
+    n
+}
+
+const VERSION_NUMBER: u32 = (parse_u32(env!("CARGO_PKG_VERSION_MAJOR")) << 16)
+    | (parse_u32(env!("CARGO_PKG_VERSION_MINOR")) << 8)
+    | parse_u32(env!("CARGO_PKG_VERSION_PATCH"));
+
+/// The library's version, as text (`"0.1.0"`): a static NUL-terminated string.
+#[unsafe(no_mangle)]
+pub extern "C" fn saslmech_version() -> *const c_char {
+    guard_value(c"unknown".as_ptr(), || VERSION.as_ptr())
+}
+
+/// The library's version as a number: `major << 16 | minor << 8 | patch`.
+#[unsafe(no_mangle)]
+pub extern "C" fn saslmech_version_number() -> u32 {
+    guard_value(0, || VERSION_NUMBER)
+}
+
+/// A short English description of a `saslmech_result`: a static NUL-terminated string, never
+/// NULL (unknown numbers get "unknown saslmech_result").
+#[unsafe(no_mangle)]
+pub extern "C" fn saslmech_strerror(result: u32) -> *const c_char {
+    guard_value(c"unknown saslmech_result".as_ptr(), || {
+        result_text(result).as_ptr()
+    })
+}
+
+/// A short English description of a `saslmech_failure`: a static NUL-terminated string, never
+/// NULL, never containing input data.
+#[unsafe(no_mangle)]
+pub extern "C" fn saslmech_failure_str(failure: u32) -> *const c_char {
+    guard_value(c"unknown saslmech_failure".as_ptr(), || {
+        failure_text(failure).as_ptr()
+    })
+}
+
+/// The canonical IANA name of a mechanism (`"CRAM-MD5"`): a static NUL-terminated string, or
+/// NULL if the number is not a mechanism this library implements.
+#[unsafe(no_mangle)]
+pub extern "C" fn saslmech_mechanism_name(mechanism: saslmech_mechanism) -> *const c_char {
+    guard_value(core::ptr::null(), || match mechanism_from_c(mechanism) {
+        Ok(m) => mechanism_to_c(m).1.as_ptr(),
+        Err(_) => core::ptr::null(),
+    })
+}
+
+/// Look a mechanism up by name, ignoring ASCII case. `SASLMECH_UNKNOWN_MECHANISM` if this
+/// library does not implement it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_mechanism_from_name(
+    name: *const u8,
+    name_len: usize,
+    out: *mut saslmech_mechanism,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: `name` is valid for `name_len` bytes.
+        let name = unsafe { bytes(name, name_len) }?;
+        let m = Mechanism::from_name(name).ok_or(SASLMECH_UNKNOWN_MECHANISM)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put(out, mechanism_to_c(m).0) };
+        Ok(())
+    })
+}
+
+/// A mechanism's properties, as `SASLMECH_PROP_*` bits.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_mechanism_properties(
+    mechanism: saslmech_mechanism,
+    out: *mut saslmech_properties,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        let m = mechanism_from_c(mechanism)?;
+        let mut p = 0;
+        for (set, bit) in [
+            (m.client_first(), SASLMECH_PROP_CLIENT_FIRST),
+            (m.exposes_secret(), SASLMECH_PROP_EXPOSES_SECRET),
+            (m.requires_tls(), SASLMECH_PROP_REQUIRES_TLS),
+            (m.weak(), SASLMECH_PROP_WEAK),
+            (m.channel_binding(), SASLMECH_PROP_CHANNEL_BINDING),
+            (m.uses_password(), SASLMECH_PROP_USES_PASSWORD),
+            (m.uses_token(), SASLMECH_PROP_USES_TOKEN),
+        ] {
+            if set {
+                p |= bit;
+            }
+        }
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put(out, p) };
+        Ok(())
+    })
+}
+
+/// Every mechanism this library implements, strongest first: a static array of `*len`
+/// numbers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_mechanisms(
+    list: *mut *const saslmech_mechanism,
+    len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(list)?;
+        nonnull(len)?;
+        debug_assert_eq!(MECHANISMS.len(), mechanism::ALL.len());
+        // SAFETY: both checked non-NULL above; the array is static.
+        unsafe {
+            put(list, MECHANISMS.as_ptr());
+            put(len, MECHANISMS.len());
+        }
+        Ok(())
+    })
+}
+
+/// Pick the strongest mechanism the client can use from a server's advertised list (the
+/// mechanism names separated by spaces, as after `AUTH` in an SMTP EHLO reply, or tabs, CRs or
+/// LFs). Names this library does not know, including names that are not UTF-8, are ignored.
+/// `flags` is a set of `SASLMECH_SELECT_*` bits. `SASLMECH_ABSENT` if none fits.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_select(
+    advertised: *const u8,
+    advertised_len: usize,
+    flags: saslmech_select_flags,
+    out: *mut saslmech_mechanism,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: `advertised` is valid for `advertised_len` bytes.
+        let advertised = unsafe { bytes(advertised, advertised_len) }?;
+        if flags & !SELECT_FLAGS != 0 {
+            return Err(SASLMECH_INVALID_ARGUMENT);
+        }
+        let opts = SelectOptions {
+            password: flags & SASLMECH_SELECT_PASSWORD != 0,
+            token: flags & SASLMECH_SELECT_TOKEN != 0,
+            tls: flags & SASLMECH_SELECT_TLS != 0,
+            allow_plaintext: flags & SASLMECH_SELECT_ALLOW_PLAINTEXT != 0,
+        };
+        let names = advertised
+            .split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .filter_map(|n| core::str::from_utf8(n).ok());
+        let m = mechanism::select(names, opts).ok_or(SASLMECH_ABSENT)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put(out, mechanism_to_c(m).0) };
+        Ok(())
+    })
+}
+
+/// Compare a password the client sent with the stored one in constant time (both are hashed
+/// first, so neither the position of a difference nor a length mismatch shows in the timing).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_ct_eq_password(
+    given: *const u8,
+    given_len: usize,
+    stored: *const u8,
+    stored_len: usize,
+    equal: *mut bool,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(equal)?;
+        // SAFETY: the C contract: each pointer is valid for its length.
+        let (given, stored) = unsafe { (bytes(given, given_len)?, bytes(stored, stored_len)?) };
+        let eq = ct_eq_password(given, stored);
+        // SAFETY: `equal` checked non-NULL above.
+        unsafe { put(equal, eq) };
+        Ok(())
+    })
+}
+
+/// Compare two byte strings in constant time for strings of the same (public) length, such as
+/// digests; different lengths compare unequal at once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_ct_eq(
+    a: *const u8,
+    a_len: usize,
+    b: *const u8,
+    b_len: usize,
+    equal: *mut bool,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(equal)?;
+        // SAFETY: the C contract: each pointer is valid for its length.
+        let (a, b) = unsafe { (bytes(a, a_len)?, bytes(b, b_len)?) };
+        let eq = ct_eq(a, b);
+        // SAFETY: `equal` checked non-NULL above.
+        unsafe { put(equal, eq) };
+        Ok(())
+    })
+}
+
+/// Encode bytes as padded standard base64 into `out` (capacity `out_cap`), writing the length
+/// to `*out_len`. `out_cap` must be at least `4 * ((in_len + 2) / 3)`, else
+/// `SASLMECH_BUFFER_TOO_SMALL`. No NUL terminator is written.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_b64_encode(
+    input: *const u8,
+    input_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `input` is valid for `input_len` bytes.
+        let input = unsafe { bytes(input, input_len) }?;
+        let mut buf = SecretBuf::new();
+        b64::encode_into(input, &mut buf);
+        // SAFETY: as above, for `out`.
+        unsafe { copy_out(buf.as_slice(), out, out_cap, out_len) }
+    })
+}
+
+/// Decode strict base64 (RFC 4648: no whitespace, padding only at the end) into `out`
+/// (capacity `out_cap`, at least `3 * (in_len / 4)`), writing the length to `*out_len`.
+/// Invalid base64 is `SASLMECH_FAILED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_b64_decode(
+    input: *const u8,
+    input_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `input` is valid for `input_len` bytes.
+        let input = unsafe { bytes(input, input_len) }?;
+        if out_cap < input_len / 4 * 3 {
+            return Err(SASLMECH_BUFFER_TOO_SMALL);
+        }
+        let buf = b64::decode(input).map_err(|_| SASLMECH_FAILED)?;
+        // SAFETY: as above, for `out`.
+        unsafe { copy_out(buf.as_slice(), out, out_cap, out_len) }
+    })
+}
+
+/// Copy `src` into a caller's buffer.
+///
+/// # Safety
+/// `out` is non-NULL and valid for `cap` byte writes; `out_len` non-NULL and writable.
+unsafe fn copy_out(src: &[u8], out: *mut u8, cap: usize, out_len: *mut usize) -> R<()> {
+    if src.len() > cap {
+        return Err(SASLMECH_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: `out` has room for `cap >= src.len()` bytes (caller); `src` is our own memory,
+    // which cannot overlap a buffer the caller owns.
+    unsafe {
+        core::ptr::copy_nonoverlapping(src.as_ptr(), out, src.len());
+        put(out_len, src.len());
+    }
+    Ok(())
+}
+
+/// Derive CRAM-MD5's key state (the HMAC-MD5 inner and outer pads, 32 bytes) from a password,
+/// so that a server can store it instead of the password and answer a
+/// `SASLMECH_REQUEST_SECRET` with `saslmech_server_answer_cram_md5_keys`. `out_cap` must be at
+/// least `SASLMECH_CRAM_MD5_KEYS_LEN`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_cram_md5_keys_from_password(
+    password: *const u8,
+    password_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        if out_cap < SASLMECH_CRAM_MD5_KEYS_LEN {
+            return Err(SASLMECH_BUFFER_TOO_SMALL);
+        }
+        // SAFETY: the C contract: `password` is valid for `password_len` bytes.
+        let password = unsafe { bytes(password, password_len) }?;
+        let mut keys = CramMd5Keys::from_password(password).to_bytes();
+        // SAFETY: as above, for `out` with `out_cap` bytes.
+        let r = unsafe { copy_keys(&keys, out, out_cap) };
+        zeroize::Zeroize::zeroize(&mut keys);
+        r
+    })
+}
+
+/// Parse CRAM-MD5's key state from Dovecot's `{CRAM-MD5}` + 64 hex digits form (the prefix
+/// is optional) into 32 bytes. Text that does not parse is `SASLMECH_FAILED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_cram_md5_keys_from_dovecot(
+    text: *const u8,
+    text_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        if out_cap < SASLMECH_CRAM_MD5_KEYS_LEN {
+            return Err(SASLMECH_BUFFER_TOO_SMALL);
+        }
+        // SAFETY: the C contract: `text` is valid for `text_len` bytes.
+        let text = unsafe { self::text(text, text_len) }?;
+        let parsed = CramMd5Keys::from_dovecot(text).ok_or(SASLMECH_FAILED)?;
+        let mut keys = parsed.to_bytes();
+        // SAFETY: as above, for `out` with `out_cap` bytes.
+        let r = unsafe { copy_keys(&keys, out, out_cap) };
+        zeroize::Zeroize::zeroize(&mut keys);
+        r
+    })
+}
+
+/// # Safety
+/// `out` is non-NULL and valid for `cap` byte writes.
+unsafe fn copy_keys(keys: &[u8; 32], out: *mut u8, cap: usize) -> R<()> {
+    if cap < SASLMECH_CRAM_MD5_KEYS_LEN {
+        return Err(SASLMECH_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: room for 32 bytes (checked); our array cannot overlap the caller's buffer.
+    unsafe { core::ptr::copy_nonoverlapping(keys.as_ptr(), out, keys.len()) };
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server configuration
+
+/// Server policy and limits, shared by many sessions. Sessions take a snapshot when they are
+/// made (`saslmech_server_new`): later changes affect only new sessions, and the config may be
+/// freed while sessions made from it live on. The functions taking it `const` may be called
+/// from several threads at once; the setters need exclusive access.
+pub struct saslmech_server_config {
+    config: Arc<ServerConfig>,
+    /// The advertised lists: without TLS, with TLS (kept ready so that reads are `const`).
+    offered: [String; 2],
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_server_config {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+impl saslmech_server_config {
+    fn new(config: ServerConfig) -> Self {
+        let mut c = saslmech_server_config {
+            config: Arc::new(config),
+            offered: [String::new(), String::new()],
+            poisoned: Poison::default(),
+        };
+        c.refresh();
+        c
+    }
+
+    /// Apply a builder method (copying the configuration first if sessions share it).
+    fn edit(&mut self, f: impl FnOnce(ServerConfig) -> ServerConfig) {
+        let c = Arc::make_mut(&mut self.config);
+        *c = f(core::mem::take(c));
+        self.refresh();
+    }
+
+    fn refresh(&mut self) {
+        for (tls, list) in [false, true].into_iter().zip(self.offered.iter_mut()) {
+            list.clear();
+            for m in self.config.offered(tls) {
+                if !list.is_empty() {
+                    list.push(' ');
+                }
+                list.push_str(m.name());
+            }
+        }
+    }
+}
+
+/// Make a server configuration with the defaults: XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled
+/// (in that order); mechanisms that expose a secret need TLS; weak mechanisms allowed; 64 KiB
+/// per message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_new(
+    out: *mut *mut saslmech_server_config,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        let h = Box::into_raw(Box::new(saslmech_server_config::new(ServerConfig::new())));
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put(out, h) };
+        Ok(())
+    })
+}
+
+/// Free a server configuration (NULL is a no-op). Sessions made from it are not affected.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_free(config: *mut saslmech_server_config) {
+    // SAFETY: the C contract: `config` came from `saslmech_server_config_new`, freed once.
+    unsafe { free(config) }
+}
+
+/// The mechanisms to enable, in the order they are advertised (`len` may be 0: none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_mechanisms(
+    config: *mut saslmech_server_config,
+    mechanisms: *const saslmech_mechanism,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if mechanisms.is_null() {
+                return Err(SASLMECH_NULL_ARGUMENT);
+            }
+            if len > isize::MAX as usize / size_of::<u32>() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            // SAFETY: non-NULL (checked), `u32`-aligned and valid for `len` values (the C
+            // contract), total size within `isize` (checked).
+            let list = core::slice::from_raw_parts(mechanisms, len);
+            let list: Vec<Mechanism> = list
+                .iter()
+                .map(|m| mechanism_from_c(*m))
+                .collect::<R<_>>()?;
+            c.edit(|cfg| cfg.mechanisms(&list));
+            Ok(())
+        })
+    }
+}
+
+/// Allow mechanisms that expose a reusable secret (PLAIN, LOGIN, XOAUTH2) without TLS. Only
+/// for tests and channels protected otherwise (loopback, a local socket).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_allow_plaintext(
+    config: *mut saslmech_server_config,
+    allow: bool,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            c.edit(|cfg| cfg.allow_plaintext_without_tls(allow));
+            Ok(())
+        })
+    }
+}
+
+/// Allow weak mechanisms (CRAM-MD5); on by default.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_allow_weak(
+    config: *mut saslmech_server_config,
+    allow: bool,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            c.edit(|cfg| cfg.allow_weak(allow));
+            Ok(())
+        })
+    }
+}
+
+/// The host name placed in CRAM-MD5 challenges: 1 to 255 octets of UTF-8 without spaces,
+/// control characters, `<` or `>` (else `SASLMECH_INVALID_ARGUMENT`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_hostname(
+    config: *mut saslmech_server_config,
+    hostname: *const u8,
+    hostname_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `hostname`
+    // is valid for `hostname_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let name = text(hostname, hostname_len)?;
+            let bad = |ch: char| ch.is_control() || ch.is_whitespace() || ch == '<' || ch == '>';
+            if name.is_empty() || name.len() > 255 || name.chars().any(bad) {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.edit(|cfg| cfg.hostname(name));
+            Ok(())
+        })
+    }
+}
+
+/// Maximum size of one decoded client message, in octets (at least 1; default 65536).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_max_message(
+    config: *mut saslmech_server_config,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if max == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.edit(|cfg| cfg.max_message(max));
+            Ok(())
+        })
+    }
+}
+
+/// Maximum length of an identity, in octets (values below 255 are raised to 255, which
+/// RFC 4616 requires servers to accept; default 1024).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_max_identity(
+    config: *mut saslmech_server_config,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            c.edit(|cfg| cfg.max_identity(max));
+            Ok(())
+        })
+    }
+}
+
+/// Maximum number of client messages in one exchange (1 to 65535; default 10).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_max_steps(
+    config: *mut saslmech_server_config,
+    max: u32,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            let max = u16::try_from(max)
+                .ok()
+                .filter(|m| *m > 0)
+                .ok_or(SASLMECH_INVALID_ARGUMENT)?;
+            c.edit(|cfg| cfg.max_steps(max));
+            Ok(())
+        })
+    }
+}
+
+/// Take nonces from the operating system's random number generator (the default).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_nonce_os(
+    config: *mut saslmech_server_config,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            c.edit(|cfg| cfg.nonce_source(NonceSource::Os));
+            Ok(())
+        })
+    }
+}
+
+/// Use these bytes verbatim as the nonce of every session (CRAM-MD5's challenge is then
+/// `<nonce@hostname>`): 1 to 255 printable ASCII characters other than `<`, `>`, `@`.
+/// ONLY for tests and RFC vectors: a fixed nonce makes CRAM-MD5 replayable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_nonce_fixed(
+    config: *mut saslmech_server_config,
+    nonce: *const u8,
+    nonce_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `nonce` is
+    // valid for `nonce_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let nonce = bytes(nonce, nonce_len)?;
+            let ok = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'@');
+            if nonce.is_empty() || nonce.len() > 255 || !nonce.iter().all(ok) {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let nonce = nonce.to_vec();
+            c.edit(|cfg| cfg.nonce_source(NonceSource::Fixed(nonce)));
+            Ok(())
+        })
+    }
+}
+
+/// The configured maximum size of one client message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_max_message(
+    config: *const saslmech_server_config,
+    out: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle not being changed.
+    unsafe {
+        with_ref(config, |c| {
+            nonnull(out)?;
+            put(out, c.config.max_message_len());
+            Ok(())
+        })
+    }
+}
+
+/// The mechanisms to advertise on a channel with or without TLS (`flags`: only
+/// `SASLMECH_SERVER_TLS` matters), as their names separated by single spaces, ready for an
+/// EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next setter on
+/// this config.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_offered(
+    config: *const saslmech_server_config,
+    flags: saslmech_server_flags,
+    names: *mut *const u8,
+    names_len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle not being changed.
+    unsafe {
+        with_ref(config, |c| {
+            nonnull(names)?;
+            nonnull(names_len)?;
+            if flags & !SERVER_FLAGS != 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let tls = flags & SASLMECH_SERVER_TLS != 0;
+            let list = if tls { &c.offered[1] } else { &c.offered[0] };
+            put_bytes(names, names_len, list.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// Whether `mechanism` may be used on a channel described by `flags`: writes
+/// `SASLMECH_FAILURE_NONE` if so, else `MECHANISM_UNAVAILABLE`, `MECHANISM_TOO_WEAK` or
+/// `ENCRYPTION_REQUIRED` (what `saslmech_server_start` would fail with).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_check(
+    config: *const saslmech_server_config,
+    mechanism: saslmech_mechanism,
+    flags: saslmech_server_flags,
+    verdict: *mut saslmech_failure,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle not being changed.
+    unsafe {
+        with_ref(config, |c| {
+            nonnull(verdict)?;
+            let m = mechanism_from_c(mechanism)?;
+            if flags & !SERVER_FLAGS != 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let v = match c.config.check(m, flags & SASLMECH_SERVER_TLS != 0) {
+                Ok(()) => saslmech_failure::SASLMECH_FAILURE_NONE,
+                Err(f) => failure_to_c(f),
+            };
+            put(verdict, v);
+            Ok(())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server sessions
+
+/// One server-side authentication exchange. It may be moved between threads (for example
+/// parked while a lookup runs elsewhere) but not used by two threads at once.
+pub struct saslmech_server {
+    config: Arc<ServerConfig>,
+    mechanism: Mechanism,
+    transport: Transport,
+    base64: bool,
+    /// Made by `start`, where the policy is checked.
+    session: Option<ServerSession>,
+    /// A failure without a session (policy refused at start, or cancelled before it).
+    ended: Option<Failure>,
+    /// What the last call that advanced the exchange produced.
+    status: Option<saslmech_status>,
+    /// The last challenge or the success data (base64 if `base64`).
+    out: SecretBuf,
+    has_success_data: bool,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_server {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+impl saslmech_server {
+    fn session(&self) -> R<&ServerSession> {
+        self.session.as_ref().ok_or(SASLMECH_INVALID_STATE)
+    }
+
+    fn start(&mut self, ir: Option<&[u8]>) -> R<saslmech_status> {
+        if self.session.is_some() || self.ended.is_some() {
+            return Err(SASLMECH_INVALID_STATE);
+        }
+        let status = match ServerSession::new(&self.config, self.mechanism, &self.transport) {
+            Err(f) => {
+                self.ended = Some(f);
+                self.out.clear();
+                self.has_success_data = false;
+                SASLMECH_STATUS_FAILURE
+            }
+            Ok(mut session) => {
+                let step = if self.base64 {
+                    session.start_b64(ir)
+                } else {
+                    session.start(ir)
+                };
+                let step = step.map_err(error_to_c)?;
+                let status = copy_step(step, &mut self.out, &mut self.has_success_data);
+                self.session = Some(session);
+                status
+            }
+        };
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    fn step(&mut self, response: &[u8]) -> R<saslmech_status> {
+        let session = self.session.as_mut().ok_or(SASLMECH_INVALID_STATE)?;
+        let step = if self.base64 {
+            session.step_b64(response)
+        } else {
+            session.step(response)
+        };
+        let step = step.map_err(error_to_c)?;
+        let status = copy_step(step, &mut self.out, &mut self.has_success_data);
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    fn answer(&mut self, answer: Answer<'_>) -> R<saslmech_status> {
+        let session = self.session.as_mut().ok_or(SASLMECH_INVALID_STATE)?;
+        let step = if self.base64 {
+            session.answer_b64(answer)
+        } else {
+            session.answer(answer)
+        };
+        let step = step.map_err(error_to_c)?;
+        let status = copy_step(step, &mut self.out, &mut self.has_success_data);
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    fn cancel(&mut self) -> R<saslmech_status> {
+        if self.ended.is_some() {
+            return Err(SASLMECH_INVALID_STATE);
+        }
+        match self.session.as_mut() {
+            Some(session) => {
+                session.cancel().map_err(error_to_c)?;
+            }
+            None => self.ended = Some(Failure::Cancelled),
+        }
+        self.out.clear();
+        self.has_success_data = false;
+        self.status = Some(SASLMECH_STATUS_FAILURE);
+        Ok(SASLMECH_STATUS_FAILURE)
+    }
+}
+
+/// Copy a step's bytes into the handle's output buffer and classify it.
+fn copy_step(step: ServerStep<'_>, out: &mut SecretBuf, has_data: &mut bool) -> saslmech_status {
+    out.clear();
+    *has_data = false;
+    match step {
+        ServerStep::Challenge(c) => {
+            out.extend(c);
+            SASLMECH_STATUS_CHALLENGE
+        }
+        ServerStep::Request(_) => SASLMECH_STATUS_REQUEST,
+        ServerStep::Success(ok) => {
+            if let Some(d) = ok.data {
+                out.extend(d);
+                *has_data = true;
+            }
+            SASLMECH_STATUS_SUCCESS
+        }
+        ServerStep::Failure(_) => SASLMECH_STATUS_FAILURE,
+    }
+}
+
+/// Make a server session for `mechanism` on a connection described by `flags`
+/// (`SASLMECH_SERVER_*` bits). The session keeps its own reference to the configuration.
+///
+/// The policy (is the mechanism offered, strong enough, allowed without TLS?) is checked by
+/// `saslmech_server_start`, which reports a refusal as `SASLMECH_STATUS_FAILURE` like any other
+/// failure; `saslmech_server_config_check` asks beforehand.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_new(
+    config: *const saslmech_server_config,
+    mechanism: saslmech_mechanism,
+    flags: saslmech_server_flags,
+    out: *mut *mut saslmech_server,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle not being changed.
+    unsafe {
+        with_ref(config, |c| {
+            nonnull(out)?;
+            let mechanism = mechanism_from_c(mechanism)?;
+            if flags & !SERVER_FLAGS != 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let transport = if flags & SASLMECH_SERVER_TLS != 0 {
+                Transport::tls()
+            } else {
+                Transport::plaintext()
+            };
+            let h = saslmech_server {
+                config: Arc::clone(&c.config),
+                mechanism,
+                transport: transport.with_success_data(flags & SASLMECH_SERVER_SUCCESS_DATA != 0),
+                base64: flags & SASLMECH_SERVER_BASE64 != 0,
+                session: None,
+                ended: None,
+                status: None,
+                out: SecretBuf::new(),
+                has_success_data: false,
+                poisoned: Poison::default(),
+            };
+            put(out, Box::into_raw(Box::new(h)));
+            Ok(())
+        })
+    }
+}
+
+/// Free a server session (NULL is a no-op), wiping everything it holds: received passwords,
+/// tokens, challenges.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_free(server: *mut saslmech_server) {
+    // SAFETY: the C contract: `server` came from `saslmech_server_new`, freed once.
+    unsafe { free(server) }
+}
+
+/// The session's mechanism.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_mechanism(
+    server: *const saslmech_server,
+    out: *mut saslmech_mechanism,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(out)?;
+            put(out, mechanism_to_c(s.mechanism).0);
+            Ok(())
+        })
+    }
+}
+
+/// # Safety
+/// The C contract: `server` is a live handle used by this thread only; the initial response
+/// pointer is NULL or valid for its length.
+unsafe fn server_start(
+    server: *mut saslmech_server,
+    initial_response: Option<(*const u8, usize)>,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(status)?;
+            let ir = match initial_response {
+                Some((p, n)) => Some(bytes(p, n)?),
+                None => None,
+            };
+            put(status, s.start(ir)?);
+            Ok(())
+        })
+    }
+}
+
+/// Start the exchange with the client's initial response (`len` may be 0: an empty initial
+/// response, which SMTP, IMAP and POP3 send as `=`; pass the empty string, not `"="`). In
+/// base64 mode the response is base64 text. Writes what comes next to `*status`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_start(
+    server: *mut saslmech_server,
+    initial_response: *const u8,
+    len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_start(server, Some((initial_response, len)), status) }
+}
+
+/// Start the exchange without an initial response (the client sent none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_start_no_ir(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_start(server, None, status) }
+}
+
+/// Pass the client's response to the last challenge (base64 text in base64 mode; `len` may be
+/// 0). Writes what comes next to `*status`. Input over the configured limit, invalid base64 or
+/// a malformed message end the exchange with `SASLMECH_STATUS_FAILURE`; a call when no
+/// challenge is outstanding is `SASLMECH_INVALID_STATE` and changes nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_step(
+    server: *mut saslmech_server,
+    response: *const u8,
+    len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `response`
+    // is valid for `len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(status)?;
+            let response = bytes(response, len)?;
+            put(status, s.step(response)?);
+            Ok(())
+        })
+    }
+}
+
+/// The client cancelled (`*`): ends the exchange with `SASLMECH_FAILURE_CANCELLED` and writes
+/// `SASLMECH_STATUS_FAILURE`. `SASLMECH_INVALID_STATE` once the exchange has ended.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_cancel(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(status)?;
+            put(status, s.cancel()?);
+            Ok(())
+        })
+    }
+}
+
+/// The status the last call that advanced the exchange produced (for a session parked in an
+/// event loop). `SASLMECH_INVALID_STATE` before start.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_status(
+    server: *const saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(status)?;
+            put(status, s.status.ok_or(SASLMECH_INVALID_STATE)?);
+            Ok(())
+        })
+    }
+}
+
+/// The challenge to send, after `SASLMECH_STATUS_CHALLENGE` (base64 text in base64 mode; may be
+/// empty: SMTP then sends `334 ` with the space). Valid until the next non-const call on this
+/// session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_challenge(
+    server: *const saslmech_server,
+    challenge: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(challenge)?;
+            nonnull(len)?;
+            if s.status != Some(SASLMECH_STATUS_CHALLENGE) {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            put_bytes(challenge, len, s.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// The kind of the pending request, after `SASLMECH_STATUS_REQUEST`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request(
+    server: *const saslmech_server,
+    kind: *mut saslmech_request,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(kind)?;
+            let k = match s.session()?.request().ok_or(SASLMECH_INVALID_STATE)? {
+                Request::VerifyPassword(_) => saslmech_request::SASLMECH_REQUEST_VERIFY_PASSWORD,
+                Request::Secret(_) => saslmech_request::SASLMECH_REQUEST_SECRET,
+                Request::ValidateToken(_) => saslmech_request::SASLMECH_REQUEST_VALIDATE_TOKEN,
+                Request::Authorize(_) => saslmech_request::SASLMECH_REQUEST_AUTHORIZE,
+            };
+            put(kind, k);
+            Ok(())
+        })
+    }
+}
+
+/// Which part of the pending request an accessor wants.
+#[derive(Clone, Copy)]
+enum Part {
+    Authcid,
+    Authzid,
+    Password,
+    Token,
+    Effective,
+}
+
+unsafe fn server_request_part(
+    server: *const saslmech_server,
+    part: Part,
+    p: *mut *const u8,
+    n: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(p)?;
+            nonnull(n)?;
+            let request = s.session()?.request().ok_or(SASLMECH_INVALID_STATE)?;
+            let value: Option<&[u8]> = match (part, request) {
+                (Part::Authcid, Request::VerifyPassword(r)) => Some(r.authcid().as_bytes()),
+                (Part::Authcid, Request::Secret(r)) => Some(r.authcid().as_bytes()),
+                (Part::Authcid, Request::ValidateToken(r)) => Some(r.user().as_bytes()),
+                (Part::Authcid, Request::Authorize(r)) => Some(r.authcid().as_bytes()),
+                (Part::Authzid, Request::VerifyPassword(r)) => r.authzid().map(str::as_bytes),
+                (Part::Authzid, Request::Authorize(r)) => Some(r.authzid().as_bytes()),
+                (Part::Authzid, Request::Secret(_) | Request::ValidateToken(_)) => None,
+                (Part::Password, Request::VerifyPassword(r)) => Some(r.password()),
+                (Part::Token, Request::ValidateToken(r)) => Some(r.token()),
+                (Part::Password | Part::Token | Part::Effective, _) => {
+                    return Err(SASLMECH_INVALID_STATE);
+                }
+            };
+            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
+}
+
+/// The user the pending request is about: the authentication identity (for a token request,
+/// the user the client names). UTF-8, not NUL-terminated; valid until the next non-const call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_authcid(
+    server: *const saslmech_server,
+    authcid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_request_part(server, Part::Authcid, authcid, len) }
+}
+
+/// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
+/// client asked for none (or the request kind has none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_authzid(
+    server: *const saslmech_server,
+    authzid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_request_part(server, Part::Authzid, authzid, len) }
+}
+
+/// The password the client sent, for `SASLMECH_REQUEST_VERIFY_PASSWORD` (else
+/// `SASLMECH_INVALID_STATE`). Compare it in constant time (`saslmech_ct_eq_password`), or let
+/// the library do it with `saslmech_server_answer_password`. Never log it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_password(
+    server: *const saslmech_server,
+    password: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_request_part(server, Part::Password, password, len) }
+}
+
+/// The bearer token, for `SASLMECH_REQUEST_VALIDATE_TOKEN` (else `SASLMECH_INVALID_STATE`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_token(
+    server: *const saslmech_server,
+    token: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_request_part(server, Part::Token, token, len) }
+}
+
+/// Answer the pending request with `answer` and write what comes next to `*status`.
+///
+/// # Safety
+/// The C contract: `server` is a live handle used by this thread only; `status` is NULL or
+/// writable.
+unsafe fn server_answer(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+    answer: impl FnOnce(&mut saslmech_server) -> R<saslmech_status>,
+) -> saslmech_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(status)?;
+            let st = answer(s)?;
+            put(status, st);
+            Ok(())
+        })
+    }
+}
+
+/// Accept: the password or token is valid, or the authorization is allowed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_accept(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_answer(server, status, |s| s.answer(Answer::Accept)) }
+}
+
+/// Reject: the password or token is invalid, or the authorization is denied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_reject(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_answer(server, status, |s| s.answer(Answer::Reject)) }
+}
+
+/// No such user: fails exactly like a wrong password (CRAM-MD5 does the same work first).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_unknown_user(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_answer(server, status, |s| s.answer(Answer::UnknownUser)) }
+}
+
+/// The account exists but is disabled (`SASLMECH_FAILURE_ACCOUNT_DISABLED`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_account_disabled(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_answer(server, status, |s| s.answer(Answer::AccountDisabled)) }
+}
+
+/// The backend cannot answer now (`SASLMECH_FAILURE_TEMPORARY`, SMTP 454).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_temporary_failure(
+    server: *mut saslmech_server,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_answer(server, status, |s| s.answer(Answer::TemporaryFailure)) }
+}
+
+/// The stored plaintext password, for the library to compare in constant time (password
+/// requests) or to verify the CRAM-MD5 digest with (secret requests).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_password(
+    server: *mut saslmech_server,
+    password: *const u8,
+    len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `password` is valid for `len` bytes; `server` forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            s.answer(Answer::Password(bytes(password, len)?))
+        })
+    }
+}
+
+/// CRAM-MD5's precomputed key state (`SASLMECH_CRAM_MD5_KEYS_LEN` bytes, from
+/// `saslmech_cram_md5_keys_from_password` or `_from_dovecot`), for a secret request.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_cram_md5_keys(
+    server: *mut saslmech_server,
+    keys: *const u8,
+    len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is valid for `len` bytes; `server` forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            let keys =
+                <&[u8; 32]>::try_from(bytes(keys, len)?).map_err(|_| SASLMECH_INVALID_ARGUMENT)?;
+            let keys = CramMd5Keys::from_bytes(keys); // wiped when dropped
+            s.answer(Answer::CramMd5Keys(&keys))
+        })
+    }
+}
+
+/// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code such
+/// as `"401"`), then fail. UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_token_error(
+    server: *mut saslmech_server,
+    error_status: *const u8,
+    error_status_len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `error_status` is valid for its length; `server` forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: None,
+            };
+            s.answer(Answer::TokenError(e))
+        })
+    }
+}
+
+/// `saslmech_server_answer_token_error` with the scope the token needs. UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_token_error_scope(
+    server: *mut saslmech_server,
+    error_status: *const u8,
+    error_status_len: usize,
+    scope: *const u8,
+    scope_len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: both texts are valid for their lengths; `server` forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: Some(text(scope, scope_len)?),
+            };
+            s.answer(Answer::TokenError(e))
+        })
+    }
+}
+
+/// Why the exchange failed, after `SASLMECH_STATUS_FAILURE` (else `SASLMECH_INVALID_STATE`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_failure(
+    server: *const saslmech_server,
+    failure: *mut saslmech_failure,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(failure)?;
+            let f = s
+                .ended
+                .or_else(|| s.session.as_ref().and_then(ServerSession::failure))
+                .ok_or(SASLMECH_INVALID_STATE)?;
+            put(failure, failure_to_c(f));
+            Ok(())
+        })
+    }
+}
+
+unsafe fn server_identity(
+    server: *const saslmech_server,
+    part: Part,
+    p: *mut *const u8,
+    n: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(p)?;
+            nonnull(n)?;
+            let id = s.session()?.identity().ok_or(SASLMECH_INVALID_STATE)?;
+            let value = match part {
+                Part::Authcid => Some(id.authcid()),
+                Part::Authzid => id.authzid(),
+                Part::Password | Part::Token | Part::Effective => Some(id.effective()),
+            };
+            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// Who authenticated (the authentication identity), after `SASLMECH_STATUS_SUCCESS`. UTF-8,
+/// not NUL-terminated; valid until the session is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_identity_authcid(
+    server: *const saslmech_server,
+    authcid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_identity(server, Part::Authcid, authcid, len) }
+}
+
+/// The authorization identity the client asked to act as (and was allowed to), after
+/// success; `SASLMECH_ABSENT` if it asked for none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_identity_authzid(
+    server: *const saslmech_server,
+    authzid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_identity(server, Part::Authzid, authzid, len) }
+}
+
+/// The identity to act as after success: the authzid if one was given, else the authcid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_identity_effective(
+    server: *const saslmech_server,
+    identity: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_identity(server, Part::Effective, identity, len) }
+}
+
+/// Data to send with the success reply, after `SASLMECH_STATUS_SUCCESS` on a transport with
+/// `SASLMECH_SERVER_SUCCESS_DATA` (base64 in base64 mode); `SASLMECH_ABSENT` if there is none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_success_data(
+    server: *const saslmech_server,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(data)?;
+            nonnull(len)?;
+            if s.status != Some(SASLMECH_STATUS_SUCCESS) {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            if !s.has_success_data {
+                return Err(SASLMECH_ABSENT);
+            }
+            put_bytes(data, len, s.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client credentials and sessions
+
+/// What a client authenticates with. Sessions copy what they need, so the credentials may be
+/// changed or freed once a session is made.
+#[derive(Default)]
+pub struct saslmech_credentials {
+    authcid: Option<String>,
+    authzid: Option<String>,
+    password: Option<SecretBuf>,
+    token: Option<SecretBuf>,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_credentials {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+/// Make an empty set of credentials.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_new(
+    out: *mut *mut saslmech_credentials,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        let h = Box::into_raw(Box::<saslmech_credentials>::default());
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put(out, h) };
+        Ok(())
+    })
+}
+
+/// Free credentials (NULL is a no-op), wiping the password and token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_free(credentials: *mut saslmech_credentials) {
+    // SAFETY: the C contract: `credentials` came from `saslmech_credentials_new`, freed once.
+    unsafe { free(credentials) }
+}
+
+unsafe fn set_identity(
+    credentials: *mut saslmech_credentials,
+    authzid: bool,
+    value: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `credentials` is a live handle used by this thread only, `value`
+    // is valid for `len` bytes.
+    unsafe {
+        with_mut(credentials, |c| {
+            let v = text(value, len)?.to_owned();
+            if authzid {
+                c.authzid = Some(v);
+            } else {
+                c.authcid = Some(v);
+            }
+            Ok(())
+        })
+    }
+}
+
+unsafe fn set_secret(
+    credentials: *mut saslmech_credentials,
+    token: bool,
+    value: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `credentials` is a live handle used by this thread only, `value`
+    // is valid for `len` bytes.
+    unsafe {
+        with_mut(credentials, |c| {
+            let v = Some(SecretBuf::from_slice(bytes(value, len)?));
+            if token {
+                c.token = v;
+            } else {
+                c.password = v;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The authentication identity (user name), UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_authcid(
+    credentials: *mut saslmech_credentials,
+    authcid: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_identity(credentials, false, authcid, len) }
+}
+
+/// The authorization identity to act as, if different from the authcid; UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_authzid(
+    credentials: *mut saslmech_credentials,
+    authzid: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_identity(credentials, true, authzid, len) }
+}
+
+/// The password (copied into memory that is wiped when freed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_password(
+    credentials: *mut saslmech_credentials,
+    password: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_secret(credentials, false, password, len) }
+}
+
+/// An OAuth 2.0 bearer token (copied into memory that is wiped when freed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_token(
+    credentials: *mut saslmech_credentials,
+    token: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_secret(credentials, true, token, len) }
+}
+
+/// One client-side authentication exchange. It may be moved between threads but not used by
+/// two threads at once.
+pub struct saslmech_client {
+    session: ClientSession,
+    base64: bool,
+    failed: Option<Failure>,
+    /// The last response (base64 if `base64`).
+    out: SecretBuf,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_client {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+impl saslmech_client {
+    /// Turn a session error into a result code, remembering a failure.
+    fn fail(&mut self, e: Error) -> saslmech_result {
+        if let Error::Failed(f) = e {
+            self.failed = Some(f);
+            self.out.clear();
+        }
+        error_to_c(e)
+    }
+
+    fn live(&self) -> R<()> {
+        match self.failed {
+            Some(_) => Err(SASLMECH_INVALID_STATE),
+            None => Ok(()),
+        }
+    }
+
+    fn start(&mut self) -> R<bool> {
+        self.live()?;
+        let r = if self.base64 {
+            self.session.start_b64()
+        } else {
+            self.session.start()
+        };
+        match r {
+            Ok(ir) => {
+                self.out.clear();
+                if let Some(ir) = ir {
+                    self.out.extend(ir);
+                }
+                Ok(ir.is_some())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn step(&mut self, challenge: &[u8]) -> R<()> {
+        self.live()?;
+        let r = if self.base64 {
+            self.session.step_b64(challenge)
+        } else {
+            self.session.step(challenge)
+        };
+        match r {
+            Ok(response) => {
+                self.out.clear();
+                self.out.extend(response);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn finish(&mut self, data: Option<&[u8]>) -> R<()> {
+        self.live()?;
+        let decoded;
+        let data = match data {
+            Some(d) if self.base64 => match b64::decode(d) {
+                Ok(d) => {
+                    decoded = d;
+                    Some(decoded.as_slice())
+                }
+                Err(f) => return Err(self.fail(Error::Failed(f))),
+            },
+            other => other,
+        };
+        let r = self.session.finish(data);
+        r.map_err(|e| self.fail(e))
+    }
+}
+
+unsafe fn client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    flags: saslmech_client_flags,
+    max_challenge: usize,
+    out: *mut *mut saslmech_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `credentials` is a live handle not being changed.
+    unsafe {
+        with_ref(credentials, |c| {
+            nonnull(out)?;
+            let mechanism = mechanism_from_c(mechanism)?;
+            if flags & !CLIENT_FLAGS != 0 || max_challenge == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let mut creds = Credentials::new();
+            if let Some(a) = &c.authcid {
+                creds = creds.authcid(a);
+            }
+            if let Some(z) = &c.authzid {
+                creds = creds.authzid(z);
+            }
+            if let Some(p) = &c.password {
+                creds = creds.password(p.as_slice());
+            }
+            if let Some(t) = &c.token {
+                creds = creds.token(t.as_slice());
+            }
+            let config = ClientConfig { max_challenge };
+            let session =
+                ClientSession::with_config(mechanism, &creds, &config).map_err(error_to_c)?;
+            let h = saslmech_client {
+                session,
+                base64: flags & SASLMECH_CLIENT_BASE64 != 0,
+                failed: None,
+                out: SecretBuf::new(),
+                poisoned: Poison::default(),
+            };
+            put(out, Box::into_raw(Box::new(h)));
+            Ok(())
+        })
+    }
+}
+
+/// Make a client session for `mechanism` (`flags`: `SASLMECH_CLIENT_*` bits), accepting
+/// challenges up to 64 KiB. `SASLMECH_INVALID_ARGUMENT` if the credentials lack what the
+/// mechanism needs (a user name, a password or token without NUL bytes).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    flags: saslmech_client_flags,
+    out: *mut *mut saslmech_client,
+) -> saslmech_result {
+    let max = ClientConfig::default().max_challenge;
+    // SAFETY: forwarded C contract.
+    unsafe { client_new(mechanism, credentials, flags, max, out) }
+}
+
+/// `saslmech_client_new` with a limit on the size of one decoded server challenge (at least 1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_new_with_limit(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    flags: saslmech_client_flags,
+    max_challenge: usize,
+    out: *mut *mut saslmech_client,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { client_new(mechanism, credentials, flags, max_challenge, out) }
+}
+
+/// Free a client session (NULL is a no-op), wiping its copy of the credentials.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_free(client: *mut saslmech_client) {
+    // SAFETY: the C contract: `client` came from `saslmech_client_new`, freed once.
+    unsafe { free(client) }
+}
+
+/// The session's mechanism.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_mechanism(
+    client: *const saslmech_client,
+    out: *mut saslmech_mechanism,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(out)?;
+            put(out, mechanism_to_c(c.session.mechanism()).0);
+            Ok(())
+        })
+    }
+}
+
+/// The initial response. `*has_initial_response` is false if the mechanism has none (send the
+/// command without one), true otherwise, with the response in `*response`/`*len` (base64 in
+/// base64 mode), which may be empty (SMTP, IMAP and POP3 send an empty one as `=`). Valid until
+/// the next non-const call on this session. Only once, before any step.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_start(
+    client: *mut saslmech_client,
+    has_initial_response: *mut bool,
+    response: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe {
+        with_mut(client, |c| {
+            nonnull(has_initial_response)?;
+            nonnull(response)?;
+            nonnull(len)?;
+            let has = c.start()?;
+            put(has_initial_response, has);
+            put_bytes(response, len, c.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// Answer a server challenge (base64 text in base64 mode, where an empty challenge is the
+/// empty string). The response goes to `*response`/`*len`, valid until the next non-const call
+/// on this session. A challenge the mechanism cannot answer, or one over the size limit, ends
+/// the exchange: `SASLMECH_FAILED` (see `saslmech_client_failure`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_step(
+    client: *mut saslmech_client,
+    challenge: *const u8,
+    challenge_len: usize,
+    response: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only; `challenge`
+    // is valid for `challenge_len` bytes.
+    unsafe {
+        with_mut(client, |c| {
+            nonnull(response)?;
+            nonnull(len)?;
+            let challenge = bytes(challenge, challenge_len)?;
+            c.step(challenge)?;
+            put_bytes(response, len, c.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// The server reported success without success data. `SASLMECH_FAILED` if the mechanism
+/// expected more (mutual authentication not completed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_finish(client: *mut saslmech_client) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe { with_mut(client, |c| c.finish(None)) }
+}
+
+/// The server reported success with success data (base64 text in base64 mode).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_finish_with_data(
+    client: *mut saslmech_client,
+    data: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only; `data` is
+    // valid for `len` bytes.
+    unsafe {
+        with_mut(client, |c| {
+            let data = bytes(data, len)?;
+            c.finish(Some(data))
+        })
+    }
+}
+
+/// Whether `saslmech_client_finish` succeeded.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_is_finished(
+    client: *const saslmech_client,
+    finished: *mut bool,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(finished)?;
+            put(finished, c.session.is_finished());
+            Ok(())
+        })
+    }
+}
+
+/// Why the exchange failed, after a call returned `SASLMECH_FAILED` (else
+/// `SASLMECH_INVALID_STATE`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_failure(
+    client: *const saslmech_client,
+    failure: *mut saslmech_failure,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(failure)?;
+            put(
+                failure,
+                failure_to_c(c.failed.ok_or(SASLMECH_INVALID_STATE)?),
+            );
+            Ok(())
+        })
+    }
+}
+
+/// A member (`SASLMECH_OAUTH_*`) of the OAuth error challenge the server sent (XOAUTH2), as
+/// UTF-8 text valid until the next non-const call; `SASLMECH_ABSENT` if the server sent no
+/// error challenge or the member is missing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_oauth_error(
+    client: *const saslmech_client,
+    field: saslmech_oauth_field,
+    value: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(value)?;
+            nonnull(len)?;
+            if !(SASLMECH_OAUTH_STATUS..=SASLMECH_OAUTH_RAW).contains(&field) {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let e = c.session.oauth_error().ok_or(SASLMECH_ABSENT)?;
+            let v: Option<&[u8]> = match field {
+                SASLMECH_OAUTH_STATUS => e.status.as_deref().map(str::as_bytes),
+                SASLMECH_OAUTH_SCHEMES => e.schemes.as_deref().map(str::as_bytes),
+                SASLMECH_OAUTH_SCOPE => e.scope.as_deref().map(str::as_bytes),
+                SASLMECH_OAUTH_OPENID_CONFIGURATION => {
+                    e.openid_configuration.as_deref().map(str::as_bytes)
+                }
+                _ => Some(e.raw.as_slice()),
+            };
+            put_bytes(value, len, v.ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::ptr::null_mut;
+
+    fn server() -> (*mut saslmech_server_config, *mut saslmech_server) {
+        let mut cfg = null_mut();
+        let mut s = null_mut();
+        // SAFETY: valid out-pointers.
+        unsafe {
+            assert_eq!(saslmech_server_config_new(&mut cfg), SASLMECH_OK);
+            assert_eq!(
+                saslmech_server_new(cfg, SASLMECH_MECH_PLAIN, SASLMECH_SERVER_TLS, &mut s),
+                SASLMECH_OK
+            );
+        }
+        (cfg, s)
+    }
+
+    #[test]
+    fn a_panic_is_caught_and_poisons_the_session() {
+        let (cfg, s) = server();
+        let mut st = SASLMECH_STATUS_CHALLENGE;
+        // SAFETY: `s` is live and used by this thread only.
+        unsafe {
+            let r = with_mut(s, |_| -> R<()> { panic!("deliberate panic in a test") });
+            assert_eq!(r, SASLMECH_PANIC);
+            assert_eq!(saslmech_server_start_no_ir(s, &mut st), SASLMECH_POISONED);
+            assert_eq!(saslmech_server_status(s, &mut st), SASLMECH_POISONED);
+            assert_eq!(st, SASLMECH_STATUS_CHALLENGE, "out-parameter written");
+            saslmech_server_free(s);
+            saslmech_server_config_free(cfg);
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_const_call_poisons_too() {
+        let (cfg, s) = server();
+        let mut m = 0;
+        // SAFETY: `s` is live and used by this thread only.
+        unsafe {
+            let r = with_ref(s.cast_const(), |_| -> R<()> { panic!("deliberate panic") });
+            assert_eq!(r, SASLMECH_PANIC);
+            assert_eq!(saslmech_server_mechanism(s, &mut m), SASLMECH_POISONED);
+            assert_eq!(m, 0);
+            // The config it was made from is a different handle, unaffected.
+            let mut max = 0;
+            assert_eq!(
+                saslmech_server_config_max_message(cfg, &mut max),
+                SASLMECH_OK
+            );
+            saslmech_server_free(s);
+            saslmech_server_config_free(cfg);
+        }
+    }
+
+    #[test]
+    fn guards_without_a_handle() {
+        assert_eq!(guard(|| panic!("deliberate panic")), SASLMECH_PANIC);
+        assert_eq!(guard(|| Err(SASLMECH_ABSENT)), SASLMECH_ABSENT);
+        assert_eq!(guard(|| Ok(())), SASLMECH_OK);
+        assert_eq!(guard_value(7, || panic!("deliberate panic")), 7);
+        // SAFETY: NULL is a valid argument to every export.
+        unsafe {
+            assert_eq!(
+                with_mut::<saslmech_server>(null_mut(), |_| Ok(())),
+                SASLMECH_NULL_ARGUMENT
+            );
+            free::<saslmech_server>(null_mut());
+        }
+    }
+
+    #[test]
+    fn failure_descriptions_match_the_rust_ones() {
+        let all = [
+            Failure::BadCredentials,
+            Failure::AuthzDenied,
+            Failure::AccountDisabled,
+            Failure::Malformed,
+            Failure::InvalidBase64,
+            Failure::UnexpectedInitialResponse,
+            Failure::Cancelled,
+            Failure::TemporaryFailure,
+            Failure::MechanismUnavailable,
+            Failure::MechanismTooWeak,
+            Failure::EncryptionRequired,
+            Failure::TooManySteps,
+            Failure::TooLarge,
+            Failure::ChannelBinding,
+            Failure::ServerAuthentication,
+        ];
+        for f in all {
+            let text = failure_text(failure_to_c(f) as u32).to_str().unwrap();
+            assert_eq!(text, f.as_str());
+        }
+    }
+
+    #[test]
+    fn mechanism_numbers_round_trip() {
+        assert_eq!(MECHANISMS.len(), mechanism::ALL.len());
+        for (n, m) in MECHANISMS.iter().zip(mechanism::ALL) {
+            assert_eq!(mechanism_from_c(*n), Ok(*m));
+            let (num, name) = mechanism_to_c(*m);
+            assert_eq!(num, *n);
+            assert_eq!(name.to_str().unwrap(), m.name());
+        }
+        assert_eq!(VERSION.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}

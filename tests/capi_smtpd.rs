@@ -1,0 +1,544 @@
+//! The C example server `bindings/c/examples/smtpd.c`, built with AddressSanitizer and
+//! UndefinedBehaviorSanitizer against the static library, driven by real SMTP clients (swaks,
+//! python3's smtplib, curl, `gsasl --smtp`) and by a raw client checking the reply codes, and
+//! shown to serve other connections while one waits on its credential lookup. Each test stops
+//! its server with SIGTERM and requires a clean exit (no sanitizer report, no leak).
+#![cfg(feature = "capi")]
+
+mod capi_util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use capi_util::{make_c, require, run, text};
+use saslmech::b64;
+
+const USER: &str = "demo@example.com";
+const PASSWORD: &str = "demo-password";
+const TOKEN: &str = "demo-token";
+
+struct Smtpd {
+    child: Option<Child>,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Smtpd {
+    fn start(delay_ms: u64) -> Smtpd {
+        let build = make_c("asan", true);
+        let mut child = Command::new(build.join("smtpd"))
+            .args(["-d", &delay_ms.to_string(), "127.0.0.1", "0"])
+            .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+            .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start smtpd");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("smtpd did not report its address");
+        let port = line
+            .strip_prefix("smtpd: listening on 127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Smtpd {
+            child: Some(child),
+            port,
+            stderr,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stop with SIGTERM; the server must exit 0 with no sanitizer report. Returns its stderr.
+    fn stop(mut self) -> String {
+        require("kill", "procps");
+        let child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let out = run(Command::new("kill").args(["-TERM", &pid]), 10);
+        assert!(out.status.success(), "{}", text(&out));
+        let out = capi_util::wait(child, 30, "smtpd");
+        // Let the reader thread take the last bytes.
+        std::thread::sleep(Duration::from_millis(100));
+        let stderr = self.stderr.lock().unwrap().clone();
+        assert!(
+            out.status.success(),
+            "smtpd exited with {}:\n{stderr}",
+            out.status
+        );
+        assert!(!stderr.contains("Sanitizer"), "sanitizer report:\n{stderr}");
+        assert!(stderr.contains("smtpd: stopped"), "{stderr}");
+        stderr
+    }
+}
+
+impl Drop for Smtpd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn logins(stderr: &str) -> usize {
+    stderr.matches(&format!("authenticated as {USER}")).count()
+}
+
+fn client(cmd: &mut Command) -> (bool, Option<i32>, String) {
+    let out = run(cmd, 60);
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), out.status.code(), all)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn swaks_plain_login_cram_md5() {
+    require("swaks", "swaks");
+    let server = Smtpd::start(0);
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+        let (ok, _, out) = client(
+            Command::new("swaks")
+                .args(["--server", &server.addr(), "--auth", mech])
+                .args(["--auth-user", USER, "--auth-password", PASSWORD])
+                .args([
+                    "--from",
+                    USER,
+                    "--to",
+                    "friend@example.com",
+                    "--timeout",
+                    "20",
+                ]),
+        );
+        assert!(ok, "swaks {mech}:\n{out}");
+        assert!(out.contains("<-  235 2.7.0"), "swaks {mech}:\n{out}");
+        assert!(out.contains("<-  250 2.0.0 Ok: message accepted"), "{out}");
+
+        // A wrong password: 535, and the connection is still served (QUIT gets 221).
+        let (ok, _, out) = client(
+            Command::new("swaks")
+                .args(["--server", &server.addr(), "--auth", mech])
+                .args(["--auth-user", USER, "--auth-password", "wrong"])
+                .args([
+                    "--from",
+                    USER,
+                    "--to",
+                    "friend@example.com",
+                    "--timeout",
+                    "20",
+                ]),
+        );
+        assert!(!ok, "swaks {mech} with a wrong password succeeded:\n{out}");
+        let after = out
+            .split("535 5.7.8 Authentication credentials invalid")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no 535 for swaks {mech}:\n{out}"));
+        assert!(after.contains("<-  221 2.0.0 Bye"), "{out}");
+    }
+    assert_eq!(logins(&server.stop()), 3);
+}
+
+#[test]
+fn python_smtplib_plain_login_cram_md5() {
+    require("python3", "python3");
+    let server = Smtpd::start(0);
+    let script = r#"
+import smtplib, sys
+port = int(sys.argv[1])
+for mech, ir in [("PLAIN", True), ("PLAIN", False), ("LOGIN", True), ("LOGIN", False),
+                 ("CRAM-MD5", True)]:
+    s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+    s.ehlo()
+    fn = {"PLAIN": s.auth_plain, "LOGIN": s.auth_login, "CRAM-MD5": s.auth_cram_md5}[mech]
+    s.user, s.password = sys.argv[2], "wrong"
+    try:
+        s.auth(mech, fn, initial_response_ok=ir)
+        print(mech, ir, "wrong", "accepted")
+    except smtplib.SMTPAuthenticationError as e:
+        print(mech, ir, "wrong", e.smtp_code, e.smtp_error.decode())
+    # Same connection, right password.
+    s.password = sys.argv[3]
+    code, msg = s.auth(mech, fn, initial_response_ok=ir)
+    print(mech, ir, "right", code, msg.decode())
+    s.sendmail(sys.argv[2], ["friend@example.com"], "Subject: hi\r\n\r\nhello\r\n")
+    print(mech, ir, "sent")
+    s.quit()
+"#;
+    let (ok, _, out) = client(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(server.port.to_string())
+            .args([USER, PASSWORD]),
+    );
+    assert!(ok, "smtplib:\n{out}");
+    for (mech, ir) in [
+        ("PLAIN", "True"),
+        ("PLAIN", "False"),
+        ("LOGIN", "True"),
+        ("LOGIN", "False"),
+        ("CRAM-MD5", "True"),
+    ] {
+        for want in [
+            format!("{mech} {ir} wrong 535 5.7.8 Authentication credentials invalid"),
+            format!("{mech} {ir} right 235 2.7.0 Authentication successful"),
+            format!("{mech} {ir} sent"),
+        ] {
+            assert!(out.contains(&want), "missing {want:?}:\n{out}");
+        }
+    }
+    assert_eq!(logins(&server.stop()), 5);
+}
+
+fn curl(server: &Smtpd, mech: &str, creds: &[&str], sasl_ir: bool) -> (Option<i32>, String) {
+    let mail = capi_util::scratch("smtpd").join("mail.txt");
+    std::fs::write(&mail, "Subject: hi\r\n\r\nhello\r\n").unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-v", "--max-time", "20"])
+        .arg("--url")
+        .arg(format!("smtp://{}", server.addr()))
+        .args(["--mail-from", USER, "--mail-rcpt", "friend@example.com"])
+        .arg("-T")
+        .arg(&mail)
+        .args(["--login-options", &format!("AUTH={mech}")])
+        .args(creds);
+    if sasl_ir {
+        cmd.arg("--sasl-ir");
+    }
+    let (_, code, out) = client(&mut cmd);
+    (code, out)
+}
+
+#[test]
+fn curl_plain_login_cram_md5_xoauth2() {
+    require("curl", "curl");
+    let server = Smtpd::start(0);
+    let right = format!("{USER}:{PASSWORD}");
+    let wrong = format!("{USER}:wrong");
+    let mut expected_logins = 0;
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+        for sasl_ir in [false, true] {
+            let (code, out) = curl(&server, mech, &["--user", &right], sasl_ir);
+            assert_eq!(code, Some(0), "curl {mech} ir={sasl_ir}:\n{out}");
+            assert!(out.contains("< 235 2.7.0"), "curl {mech}:\n{out}");
+            assert!(out.contains("< 250 2.0.0 Ok: message accepted"), "{out}");
+            expected_logins += 1;
+            let (code, out) = curl(&server, mech, &["--user", &wrong], sasl_ir);
+            assert_eq!(code, Some(67), "curl {mech} wrong password:\n{out}"); // login denied
+            assert!(out.contains("< 535 5.7.8"), "curl {mech}:\n{out}");
+        }
+    }
+    for sasl_ir in [false, true] {
+        let (code, out) = curl(
+            &server,
+            "XOAUTH2",
+            &["--user", USER, "--oauth2-bearer", TOKEN],
+            sasl_ir,
+        );
+        assert_eq!(code, Some(0), "curl XOAUTH2 ir={sasl_ir}:\n{out}");
+        assert!(out.contains("< 235 2.7.0"), "{out}");
+        expected_logins += 1;
+        // A bad token: the XOAUTH2 error challenge ({"status":"401",...} in base64), then
+        // curl gives up.
+        let (code, out) = curl(
+            &server,
+            "XOAUTH2",
+            &["--user", USER, "--oauth2-bearer", "bad-token"],
+            sasl_ir,
+        );
+        assert_ne!(
+            code,
+            Some(0),
+            "curl XOAUTH2 with a bad token succeeded:\n{out}"
+        );
+        assert!(out.contains("< 334 eyJzdGF0dXMiOiI0MDEi"), "{out}");
+    }
+    assert_eq!(logins(&server.stop()), expected_logins);
+}
+
+#[test]
+fn gsasl_smtp_plain_login_cram_md5() {
+    require("gsasl", "gsasl");
+    let server = Smtpd::start(0);
+    let gsasl = |mech: &str, password: &str| {
+        client(
+            Command::new("gsasl")
+                .args(["--smtp", "--connect", &server.addr(), "--no-starttls"])
+                .args(["-m", mech, "-a", USER, "-p", password, "-d", "--quiet"]),
+        )
+    };
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+        let (ok, _, out) = gsasl(mech, PASSWORD);
+        assert!(ok, "gsasl {mech}:\n{out}");
+        assert!(out.contains("235 2.7.0 Authentication successful"), "{out}");
+        let (ok, code, out) = gsasl(mech, "wrong");
+        assert!(
+            !ok && code == Some(1),
+            "gsasl {mech} wrong password:\n{out}"
+        );
+        assert!(out.contains("535 5.7.8"), "{out}");
+    }
+    assert_eq!(logins(&server.stop()), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw client, to check the exact replies.
+
+struct Conn {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(server: &Smtpd) -> Conn {
+        let s = TcpStream::connect(server.addr()).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut c = Conn {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        assert!(c.reply().starts_with("220 "));
+        c
+    }
+
+    fn send(&mut self, line: &str) {
+        self.w.write_all(line.as_bytes()).unwrap();
+        self.w.write_all(b"\r\n").unwrap();
+    }
+
+    /// One reply, its lines joined by `\n`, without CRLF.
+    fn reply(&mut self) -> String {
+        let mut all = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.r.read_line(&mut line).expect("read reply");
+            assert!(n > 0, "connection closed; got {all:?}");
+            let line = line.trim_end_matches(['\r', '\n']).to_owned();
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            all.push(line);
+            if last {
+                return all.join("\n");
+            }
+        }
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.send(line);
+        self.reply()
+    }
+}
+
+fn plain(user: &str, password: &str) -> String {
+    b64::encode(format!("\0{user}\0{password}").as_bytes())
+}
+
+#[test]
+fn reply_codes_of_rfc_4954() {
+    let server = Smtpd::start(0);
+    let mut c = Conn::open(&server);
+    assert_eq!(
+        c.cmd("MAIL FROM:<demo@example.com>"),
+        "530 5.7.0 Authentication required"
+    );
+    assert!(
+        c.cmd("AUTH PLAIN").starts_with("503 5.5.1"),
+        "AUTH before EHLO"
+    );
+    let ehlo = c.cmd("EHLO client.example");
+    assert!(
+        ehlo.contains("250-AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN"),
+        "{ehlo}"
+    );
+    assert!(c.cmd("AUTH").starts_with("501 5.5.4"));
+    assert_eq!(
+        c.cmd("AUTH GSSAPI"),
+        "504 5.5.4 Unrecognized authentication type"
+    );
+
+    // An empty challenge is "334 " with the space; "*" cancels with 501.
+    assert_eq!(c.cmd("AUTH PLAIN"), "334 ");
+    assert_eq!(c.cmd("*"), "501 5.5.2 Authentication cancelled");
+    // Bad base64, an empty initial response PLAIN cannot parse, an initial response
+    // CRAM-MD5 does not take.
+    assert!(c.cmd("AUTH PLAIN ****").starts_with("501 5.5.2"));
+    assert_eq!(c.cmd("AUTH PLAIN"), "334 ");
+    assert!(c.cmd("AHRpbQ=").starts_with("501 5.5.2"));
+    assert!(c.cmd("AUTH PLAIN =").starts_with("501 5.5.2"));
+    assert!(c.cmd("AUTH CRAM-MD5 =").starts_with("501 5.7.0"));
+
+    // LOGIN with a wrong password, then the backend's other answers.
+    assert_eq!(c.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6");
+    assert_eq!(c.cmd(&b64::encode(USER.as_bytes())), "334 UGFzc3dvcmQ6");
+    assert_eq!(
+        c.cmd(&b64::encode(b"wrong")),
+        "535 5.7.8 Authentication credentials invalid"
+    );
+    assert_eq!(
+        c.cmd(&format!(
+            "AUTH PLAIN {}",
+            plain("tempfail@example.com", "x")
+        )),
+        "454 4.7.0 Temporary authentication failure"
+    );
+    assert_eq!(
+        c.cmd(&format!(
+            "AUTH PLAIN {}",
+            plain("disabled@example.com", "x")
+        )),
+        "525 5.7.13 User account disabled"
+    );
+    assert_eq!(
+        c.cmd(&format!(
+            "AUTH PLAIN {}",
+            plain("nobody@example.com", PASSWORD)
+        )),
+        "535 5.7.8 Authentication credentials invalid"
+    );
+
+    // XOAUTH2 with a bad token: the error challenge, the empty response, 535.
+    let xoauth2 =
+        |token: &str| b64::encode(format!("user={USER}\x01auth=Bearer {token}\x01\x01").as_bytes());
+    let challenge = c.cmd(&format!("AUTH XOAUTH2 {}", xoauth2("bad")));
+    let json = b64::decode(challenge.strip_prefix("334 ").unwrap().as_bytes()).unwrap();
+    assert_eq!(json.as_slice(), br#"{"status":"401","schemes":"bearer"}"#);
+    assert_eq!(c.cmd(""), "535 5.7.8 Authentication credentials invalid");
+
+    // Overlong lines: in a command, and in an exchange (which it ends).
+    let long = "A".repeat(13_000);
+    assert!(c.cmd(&format!("NOOP {long}")).starts_with("500 5.5.2"));
+    assert_eq!(c.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6");
+    assert_eq!(
+        c.cmd(&long),
+        "500 5.5.6 Authentication Exchange line is too long"
+    );
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok");
+
+    // After all that the connection still authenticates, once.
+    assert_eq!(
+        c.cmd(&format!("AUTH XOAUTH2 {}", xoauth2(TOKEN))),
+        "235 2.7.0 Authentication successful"
+    );
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain(USER, PASSWORD))),
+        "503 5.5.1 Already authenticated"
+    );
+    assert_eq!(c.cmd("MAIL FROM:<demo@example.com>"), "250 2.1.0 Ok");
+    assert_eq!(c.cmd("RCPT TO:<friend@example.com>"), "250 2.1.5 Ok");
+    assert!(c.cmd("DATA").starts_with("354 "));
+    c.send("Subject: hi");
+    c.send("");
+    assert!(c.cmd(".").starts_with("250 2.0.0"));
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    drop(c);
+
+    // CRAM-MD5 with the stored key state, through the raw client too.
+    let mut c = Conn::open(&server);
+    c.cmd("EHLO client.example");
+    let challenge = c.cmd("AUTH CRAM-MD5");
+    let challenge = b64::decode(challenge.strip_prefix("334 ").unwrap().as_bytes()).unwrap();
+    let creds = saslmech::Credentials::new()
+        .authcid(USER)
+        .password(PASSWORD.as_bytes());
+    let mut cl = saslmech::ClientSession::new(saslmech::Mechanism::CramMd5, &creds).unwrap();
+    let response = b64::encode(cl.step(challenge.as_slice()).unwrap());
+    assert_eq!(c.cmd(&response), "235 2.7.0 Authentication successful");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+
+    assert_eq!(logins(&server.stop()), 2);
+}
+
+#[test]
+fn other_connections_are_served_while_one_waits_on_its_lookup() {
+    const DELAY: u64 = 1500;
+    let server = Smtpd::start(DELAY);
+    let mut a = Conn::open(&server);
+    a.cmd("EHLO a.example");
+    let mut b = Conn::open(&server);
+    b.cmd("EHLO b.example");
+
+    // A asks; its password lookup takes DELAY ms.
+    let t0 = Instant::now();
+    a.send(&format!("AUTH PLAIN {}", plain(USER, PASSWORD)));
+
+    // Meanwhile B is served at once ...
+    assert_eq!(b.cmd("NOOP"), "250 2.0.0 Ok");
+    assert!(b.cmd("EHLO b.example").starts_with("250-localhost"));
+    let b_served = t0.elapsed();
+    assert!(
+        b_served < Duration::from_millis(DELAY / 2),
+        "B waited {b_served:?} behind A's lookup"
+    );
+    // ... while A has had no reply yet.
+    a.w.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        a.r.get_mut().read(&mut byte).is_err(),
+        "A answered before its lookup was done"
+    );
+    a.w.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+
+    // B starts its own lookup (a wrong password) while A's is still pending.
+    let t1 = Instant::now();
+    b.send(&format!("AUTH PLAIN {}", plain(USER, "wrong")));
+
+    assert_eq!(a.reply(), "235 2.7.0 Authentication successful");
+    let a_done = t0.elapsed();
+    assert_eq!(b.reply(), "535 5.7.8 Authentication credentials invalid");
+    let b_done = t1.elapsed();
+    assert!(
+        a_done >= Duration::from_millis(DELAY),
+        "A answered after {a_done:?}"
+    );
+    assert!(
+        b_done >= Duration::from_millis(DELAY),
+        "B answered after {b_done:?}"
+    );
+    // The two lookups overlapped: B did not wait for A's to finish first.
+    assert!(
+        t0.elapsed() < Duration::from_millis(2 * DELAY - 200),
+        "lookups ran one after the other: {:?}",
+        t0.elapsed()
+    );
+
+    // Both connections stay usable.
+    assert_eq!(a.cmd("MAIL FROM:<demo@example.com>"), "250 2.1.0 Ok");
+    b.send(&format!("AUTH PLAIN {}", plain(USER, PASSWORD)));
+    assert_eq!(b.reply(), "235 2.7.0 Authentication successful");
+    assert_eq!(a.cmd("QUIT"), "221 2.0.0 Bye");
+    assert_eq!(b.cmd("QUIT"), "221 2.0.0 Bye");
+    assert_eq!(logins(&server.stop()), 2);
+}
