@@ -123,6 +123,9 @@ impl Server {
                 mechanism,
                 user: self.user.str(m),
                 token: self.token.bytes(m),
+                authzid: None,
+                host: None,
+                port: None,
             })
         })
     }
