@@ -1,10 +1,10 @@
 //! EXTERNAL (RFC 4422 Appendix A) and ANONYMOUS (RFC 4505).
 
-mod common;
+mod mech_common;
 
 use std::sync::Arc;
 
-use common::{Out, own, pair};
+use mech_common::{Out, own, pair};
 use proptest::prelude::*;
 use saslmech::{
     Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism, Request,

@@ -1,11 +1,11 @@
 //! OAUTHBEARER (RFC 7628): the RFC's examples both ways, strict GS2 parsing, the error
 //! challenge and what may follow it.
 
-mod common;
+mod mech_common;
 
 use std::sync::Arc;
 
-use common::{Out, own, pair};
+use mech_common::{Out, own, pair};
 use proptest::prelude::*;
 use saslmech::{
     Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism, Request,

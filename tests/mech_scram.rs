@@ -1,11 +1,11 @@
 //! SCRAM-SHA-1, SCRAM-SHA-256 and -PLUS: RFC vectors, stored keys, both success-data paths,
 //! the strictness cases of the reference (§5.11), fake salts, and mutation tests.
 
-mod common;
+mod mech_common;
 
 use std::sync::Arc;
 
-use common::{Out, Outcome, hex, own, pair};
+use mech_common::{Out, Outcome, hex, own, pair};
 use proptest::prelude::*;
 use saslmech::{
     Answer, ChannelBindingType, ClientConfig, ClientSession, Credentials, Error, Failure,
