@@ -711,7 +711,7 @@ fn oauthbearer_error_challenge_then_ack_empty_or_cancel() {
         assert_eq!(r.user(), "tim");
         let ev = s.answer(Answer::TokenError(error)).unwrap();
         let challenge = text(&ev);
-        let json = saslmech::b64::decode(challenge.trim_end()[4..].as_bytes()).unwrap();
+        let json = saslmech::b64::decode(&challenge.trim_end().as_bytes()[4..]).unwrap();
         assert_eq!(
             json.as_slice(),
             br#"{"status":"invalid_token","scope":"mail"}"#

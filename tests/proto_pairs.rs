@@ -590,7 +590,7 @@ fn the_client_verifies_scram_server_final() {
         let outcome = if forge {
             // Flip one bit of the signature.
             let text = String::from_utf8(final_line).unwrap();
-            let v = saslmech::b64::decode(text.trim_end()[4..].as_bytes()).unwrap();
+            let v = saslmech::b64::decode(&text.trim_end().as_bytes()[4..]).unwrap();
             let mut sig = saslmech::b64::decode(&v.as_slice()[2..])
                 .unwrap()
                 .as_slice()

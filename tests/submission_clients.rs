@@ -466,9 +466,7 @@ fn curl_every_mechanism_with_and_without_sasl_ir() {
                     .unwrap_or_else(|| panic!("{what}:\n{text}"));
                 assert_eq!(lines[at + 1], "> AQ==", "{what}:\n{text}");
                 assert!(
-                    lines[at + 2..]
-                        .iter()
-                        .any(|l| *l == "< 535 5.7.8 Authentication credentials invalid"),
+                    lines[at + 2..].contains(&"< 535 5.7.8 Authentication credentials invalid"),
                     "{what}:\n{text}"
                 );
             }
