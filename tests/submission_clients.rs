@@ -1,6 +1,9 @@
 //! The demo submission server (`examples/submission.rs`) against real mail clients: swaks,
 //! curl, msmtp, python3's smtplib and `gsasl --smtp`, plus the crate's own SMTP client
-//! adapter over a raw socket.
+//! adapter over a raw socket and over a rustls STARTTLS (channel binding, client
+//! certificate). Every mechanism the server offers is driven by at least one real client:
+//! PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1/-256 and their -PLUS variants
+//! (gsasl, `tls-exporter`), EXTERNAL (msmtp with the demo client certificate).
 //!
 //! Each test starts the server on an ephemeral loopback port. A missing client fails the test
 //! naming the Debian package (`scripts/install-deps.sh` installs them); nothing is skipped.
