@@ -20,11 +20,12 @@
 //! carol@example.com:{CRAM-MD5}<64 hex>     # Dovecot's CRAM-MD5 hash (doveadm pw -s CRAM-MD5)
 //! alice@example.com:{BEARER}some-token     # an XOAUTH2 bearer token for that user
 //! ```
+//!
+//! The parser lives in `cli/src/users.rs`, shared with the `saslmech server` command.
 
-use std::collections::HashMap;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -32,7 +33,7 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use saslmech::proto::smtp::SmtpServer;
 use saslmech::proto::{AuthRequest, Phase, ServerEvent};
-use saslmech::{Answer, CramMd5Keys, Failure, SecretBuf, ServerConfig, TokenError, ct_eq};
+use saslmech::{Failure, SecretBuf, ServerConfig};
 
 const DEMO_USER: &str = "demo@example.com";
 const DEMO_PASSWORD: &str = "demo-password";
@@ -52,129 +53,37 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------
 // Accounts and the lookup backend
 
-enum Secret {
-    Plain(SecretBuf),
-    Cram(CramMd5Keys),
+#[path = "../cli/src/users.rs"]
+mod users;
+
+use users::{Directory, Secret, Verdict};
+
+fn demo_directory() -> Directory {
+    let mut d = Directory::default();
+    d.secrets.insert(
+        DEMO_USER.into(),
+        Secret::Plain(SecretBuf::from_slice(DEMO_PASSWORD.as_bytes())),
+    );
+    d.tokens.insert(
+        DEMO_USER.into(),
+        SecretBuf::from_slice(DEMO_TOKEN.as_bytes()),
+    );
+    d
 }
 
-#[derive(Default)]
-struct Directory {
-    secrets: HashMap<String, Secret>,
-    tokens: HashMap<String, SecretBuf>,
-}
-
-impl Directory {
-    fn demo() -> Directory {
-        let mut d = Directory::default();
-        d.secrets.insert(
-            DEMO_USER.into(),
-            Secret::Plain(SecretBuf::from_slice(DEMO_PASSWORD.as_bytes())),
-        );
-        d.tokens.insert(
-            DEMO_USER.into(),
-            SecretBuf::from_slice(DEMO_TOKEN.as_bytes()),
-        );
-        d
-    }
-
-    fn load(path: &Path) -> Result<Directory, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut d = Directory::default();
-        for (n, line) in io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
-            let line = line.strip_suffix('\r').unwrap_or(&line);
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
-            let bad = |what: &str| format!("{}:{}: {what}", path.display(), n + 1);
-            let (user, secret) = line
-                .split_once(':')
-                .ok_or_else(|| bad("expected user:secret"))?;
-            let user = user.trim();
-            if user.is_empty() {
-                return Err(bad("empty user name"));
-            }
-            if let Some(token) = secret.strip_prefix("{BEARER}") {
-                d.tokens
-                    .insert(user.into(), SecretBuf::from_slice(token.as_bytes()));
-            } else if secret.starts_with("{CRAM-MD5}") {
-                let keys = CramMd5Keys::from_dovecot(secret)
-                    .ok_or_else(|| bad("{CRAM-MD5} needs 64 hex digits"))?;
-                d.secrets.insert(user.into(), Secret::Cram(keys));
-            } else {
-                let plain = secret.strip_prefix("{PLAIN}").unwrap_or(secret);
-                if plain.is_empty() {
-                    return Err(bad("empty password"));
-                }
-                d.secrets.insert(
-                    user.into(),
-                    Secret::Plain(SecretBuf::from_slice(plain.as_bytes())),
-                );
-            }
+/// Decide a request. Runs on the directory thread.
+fn decide(dir: &Directory, request: &AuthRequest) -> Verdict {
+    match request {
+        AuthRequest::VerifyPassword {
+            authcid, password, ..
+        } => dir.verify_password(authcid, password.as_slice()),
+        AuthRequest::Secret { authcid, .. } => dir.secret(authcid),
+        AuthRequest::ValidateToken { user, token, .. } => {
+            dir.validate_token(user, token.as_slice())
         }
-        Ok(d)
-    }
-
-    /// Decide a request. Runs on the directory thread.
-    fn decide(&self, request: &AuthRequest) -> Verdict {
-        match request {
-            AuthRequest::VerifyPassword {
-                authcid, password, ..
-            } => match self.secrets.get(authcid) {
-                // The engine compares in constant time.
-                Some(Secret::Plain(p)) => Verdict::Password(p.clone()),
-                // Only the CRAM-MD5 hash is stored: hash the given password the same way.
-                Some(Secret::Cram(k)) => {
-                    let given = CramMd5Keys::from_password(password.as_slice());
-                    if ct_eq(&given.to_bytes(), &k.to_bytes()) {
-                        Verdict::Accept
-                    } else {
-                        Verdict::Reject
-                    }
-                }
-                None => Verdict::UnknownUser,
-            },
-            AuthRequest::Secret { authcid, .. } => match self.secrets.get(authcid) {
-                Some(Secret::Plain(p)) => Verdict::Password(p.clone()),
-                Some(Secret::Cram(k)) => Verdict::Cram(k.clone()),
-                None => Verdict::UnknownUser,
-            },
-            AuthRequest::ValidateToken { user, token, .. } => match self.tokens.get(user) {
-                Some(t) if ct_eq(t.as_slice(), token.as_slice()) => Verdict::Accept,
-                _ => Verdict::BadToken,
-            },
-            // Nobody may act as somebody else here.
-            AuthRequest::Authorize { .. } => Verdict::Reject,
-            _ => Verdict::Reject,
-        }
-    }
-}
-
-/// An owned answer, sent back from the directory thread.
-enum Verdict {
-    Accept,
-    Reject,
-    UnknownUser,
-    BadToken,
-    Password(SecretBuf),
-    Cram(CramMd5Keys),
-    Unavailable,
-}
-
-impl Verdict {
-    fn answer(&self) -> Answer<'_> {
-        match self {
-            Verdict::Accept => Answer::Accept,
-            Verdict::Reject => Answer::Reject,
-            Verdict::UnknownUser => Answer::UnknownUser,
-            Verdict::BadToken => Answer::TokenError(TokenError {
-                status: "401",
-                scope: Some("https://mail.google.com/"),
-            }),
-            Verdict::Password(p) => Answer::Password(p.as_slice()),
-            Verdict::Cram(k) => Answer::CramMd5Keys(k),
-            Verdict::Unavailable => Answer::TemporaryFailure,
-        }
+        // Nobody may act as somebody else here.
+        AuthRequest::Authorize { .. } => Verdict::Reject,
+        _ => Verdict::Reject,
     }
 }
 
@@ -185,7 +94,7 @@ fn spawn_directory(dir: Directory) -> mpsc::Sender<Lookup> {
     let (tx, rx) = mpsc::channel::<Lookup>();
     std::thread::spawn(move || {
         for (request, reply) in rx {
-            let _ = reply.send(dir.decide(&request));
+            let _ = reply.send(decide(&dir, &request));
         }
     });
     tx
@@ -619,7 +528,7 @@ fn main() {
     let (directory, accounts) = match &args.users {
         Some(path) => match Directory::load(path) {
             Ok(d) => {
-                let n = d.secrets.len() + d.tokens.len();
+                let n = d.len();
                 (d, format!("{n} credentials from {}", path.display()))
             }
             Err(e) => {
@@ -628,7 +537,7 @@ fn main() {
             }
         },
         None => (
-            Directory::demo(),
+            demo_directory(),
             format!("{DEMO_USER} / {DEMO_PASSWORD}, XOAUTH2 bearer token {DEMO_TOKEN}"),
         ),
     };

@@ -400,9 +400,15 @@ fn sessions_are_owned_and_send() {
 
     // Park a session on its request, move it to another thread, answer there.
     let mut s = ServerSession::new(&config(), Mechanism::Plain, &Transport::tls()).unwrap();
-    assert!(matches!(s.start(Some(b"\0tim\0pw")).unwrap(), ServerStep::Request(_)));
+    assert!(matches!(
+        s.start(Some(b"\0tim\0pw")).unwrap(),
+        ServerStep::Request(_)
+    ));
     let handle = std::thread::spawn(move || {
-        let ok = matches!(s.answer(Answer::Password(b"pw")).unwrap(), ServerStep::Success(_));
+        let ok = matches!(
+            s.answer(Answer::Password(b"pw")).unwrap(),
+            ServerStep::Success(_)
+        );
         (ok, s.identity().map(|i| i.authcid().to_owned()))
     });
     assert_eq!(handle.join().unwrap(), (true, Some("tim".to_owned())));
