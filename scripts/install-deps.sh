@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
   # real SASL peers and mail clients the tests drive
-  gsasl sasl2-bin libsasl2-modules swaks msmtp curl
+  gsasl sasl2-bin libsasl2-modules libsasl2-modules-db swaks msmtp curl
   # C toolchain and checkers for the C ABI tests
   gcc make pkg-config valgrind clang libclang-rt-14-dev
   # incumbents' libraries for the side-by-side benchmark

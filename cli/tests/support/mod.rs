@@ -18,6 +18,24 @@ pub fn saslmech() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_saslmech"))
 }
 
+/// The path of `program`, searched in `PATH` and then in the sbin directories (Debian puts
+/// `saslpasswd2` and the Cyrus sample programs in `/usr/sbin`, which an unprivileged `PATH`
+/// may lack). A missing program fails the test, naming the Debian package to install.
+pub fn find_program(program: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from));
+    for dir in dirs {
+        let candidate = dir.join(program);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "{program} not found: install the Debian package `{package}` (scripts/install-deps.sh does)"
+    )
+}
+
 /// A fresh temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 
