@@ -157,3 +157,69 @@ impl Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Directory, String> {
+        Directory::parse(text.as_bytes(), "users")
+    }
+
+    #[test]
+    fn the_documented_format() {
+        let cram = CramMd5Keys::from_password(b"carol pw").to_dovecot();
+        let d = parse(&format!(
+            "# comment\n\n  # indented comment\r\nalice:correct horse\r\nbob:{{PLAIN}}{{x}}:y\n\
+             carol:{cram}\nalice:{{BEARER}}tok\n"
+        ))
+        .unwrap();
+        assert_eq!(d.len(), 4);
+        assert!(
+            matches!(d.verify_password("alice", b"correct horse"), Verdict::Password(p) if p.as_slice() == b"correct horse")
+        );
+        assert!(matches!(d.secret("bob"), Verdict::Password(p) if p.as_slice() == b"{x}:y"));
+        assert!(matches!(
+            d.verify_password("carol", b"carol pw"),
+            Verdict::Accept
+        ));
+        assert!(matches!(
+            d.verify_password("carol", b"other"),
+            Verdict::Reject
+        ));
+        assert!(matches!(d.secret("carol"), Verdict::Cram(_)));
+        assert!(matches!(
+            d.verify_password("dave", b"x"),
+            Verdict::UnknownUser
+        ));
+        assert!(matches!(d.secret("dave"), Verdict::UnknownUser));
+        assert!(matches!(d.validate_token("alice", b"tok"), Verdict::Accept));
+        assert!(matches!(
+            d.validate_token("alice", b"tok2"),
+            Verdict::BadToken
+        ));
+        assert!(matches!(d.validate_token("bob", b"tok"), Verdict::BadToken));
+        assert!(matches!(Verdict::BadToken.answer(), Answer::TokenError(e) if e.status == "401"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(
+            parse("a:b\nno colon\n").err().unwrap(),
+            "users:2: expected user:secret"
+        );
+        assert_eq!(parse(":pw\n").err().unwrap(), "users:1: empty user name");
+        assert_eq!(parse("a:\n").err().unwrap(), "users:1: empty password");
+        assert_eq!(
+            parse("a:{PLAIN}\n").err().unwrap(),
+            "users:1: empty password"
+        );
+        assert!(
+            parse("a:{CRAM-MD5}abc\n")
+                .err()
+                .unwrap()
+                .contains("64 hex digits")
+        );
+        assert!(parse("").unwrap().is_empty());
+    }
+}
