@@ -166,7 +166,15 @@ mod tests {
     fn help_names_every_mechanism_and_flag() {
         let h = super::help();
         for m in super::mechs::supported() {
-            assert!(h.contains(&format!("  {:<10} --authcid", m.name())), "{m}");
+            let s = super::mechs::shape(m).unwrap();
+            assert!(
+                h.contains(&format!("  {:<10} {}", m.name(), s.client_flags)),
+                "{m}"
+            );
+            assert!(
+                h.contains(&format!("  {:<10} {}", m.name(), s.users_file)),
+                "{m}"
+            );
         }
         for flag in [
             "--mechanism",
