@@ -171,6 +171,70 @@ typedef uint32_t saslmech_request;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What a protocol adapter produced (`saslmech_proto_server_*` gives 1 to 5,
+// `saslmech_proto_client_*` 6 to 8).
+enum saslmech_event
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // (Server) Write the challenge line (`saslmech_proto_server_reply`: `334 ...`, `+ ...`),
+    // then pass the client's next line to `saslmech_proto_server_line`.
+    SASLMECH_EVENT_CHALLENGE = 1,
+    // (Server) A request waits for the application (`saslmech_proto_server_request` says
+    // which kind): answer it with a `saslmech_proto_server_answer_*` call, now or from a
+    // later turn of the event loop. Nothing is written meanwhile; keep the client's further
+    // input until then.
+    SASLMECH_EVENT_REQUEST = 2,
+    // (Server) Write the success reply: the client is authenticated
+    // (`saslmech_proto_server_identity_*`).
+    SASLMECH_EVENT_SUCCESS = 3,
+    // (Server) Write the failure reply (`saslmech_proto_server_failure` says why); the
+    // adapter is ready for another attempt.
+    SASLMECH_EVENT_FAILURE = 4,
+    // (Server) Write the reply; no exchange took place (a syntax error, already
+    // authenticated, POP3's mechanism list).
+    SASLMECH_EVENT_REPLY = 5,
+    // (Client) Write the bytes `saslmech_proto_client_output` gives, then pass the server's
+    // next line in.
+    SASLMECH_EVENT_SEND = 6,
+    // (Client) Nothing to write: pass the server's next line in (a multi-line reply goes on,
+    // or an unrelated untagged response arrived).
+    SASLMECH_EVENT_MORE = 7,
+    // (Client) The exchange is over: `saslmech_proto_client_outcome`.
+    SASLMECH_EVENT_DONE = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum saslmech_event saslmech_event;
+#else
+typedef uint32_t saslmech_event;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Where a server adapter stands: which call takes the connection's next line.
+enum saslmech_phase
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // No exchange: an AUTH command goes to `saslmech_proto_server_command`.
+    SASLMECH_PHASE_IDLE = 1,
+    // A challenge went out: the client's next line goes to `saslmech_proto_server_line`.
+    SASLMECH_PHASE_EXCHANGE = 2,
+    // A request waits for a `saslmech_proto_server_answer_*` call.
+    SASLMECH_PHASE_REQUEST = 3,
+    // The client authenticated; a further AUTH command is refused (`503`, `BAD`, `-ERR`).
+    SASLMECH_PHASE_AUTHENTICATED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum saslmech_phase saslmech_phase;
+#else
+typedef uint32_t saslmech_phase;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // One client-side authentication exchange. It may be moved between threads but not used by
 // two threads at once.
 typedef struct saslmech_client saslmech_client;
@@ -178,6 +242,18 @@ typedef struct saslmech_client saslmech_client;
 // What a client authenticates with. Sessions copy what they need, so the credentials may be
 // changed or freed once a session is made.
 typedef struct saslmech_credentials saslmech_credentials;
+
+// The client side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH (made by
+// `saslmech_smtp_client_new`, `saslmech_imap_client_new` or `saslmech_pop3_client_new`): it
+// builds the command, takes the server's reply lines, and gives the responses to write and
+// the outcome. It may be moved between threads but not used by two threads at once.
+typedef struct saslmech_proto_client saslmech_proto_client;
+
+// The server side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH for one connection (made by
+// `saslmech_smtp_server_new`, `saslmech_imap_server_new` or `saslmech_pop3_server_new`).
+// Line in, reply bytes out; credential requests are answered by explicit calls, now or
+// later. It may be moved between threads but not used by two threads at once.
+typedef struct saslmech_proto_server saslmech_proto_server;
 
 // One server-side authentication exchange. It may be moved between threads (for example
 // parked while a lookup runs elsewhere) but not used by two threads at once.
@@ -206,6 +282,11 @@ typedef uint32_t saslmech_client_flags;
 
 // A member of a server's OAuth error challenge, for `saslmech_client_oauth_error`.
 typedef uint32_t saslmech_oauth_field;
+
+// A configurable reply of the SMTP server adapter (`SASLMECH_SMTP_REPLY_*`), for
+// `saslmech_smtp_server_set_reply`. Taken as an integer and validated on entry. The defaults
+// are RFC 4954's and RFC 5248's.
+typedef uint32_t saslmech_smtp_reply;
 
 // PLAIN (RFC 4616).
 #define SASLMECH_MECH_PLAIN 1
@@ -281,6 +362,49 @@ typedef uint32_t saslmech_oauth_field;
 
 // The whole challenge as received.
 #define SASLMECH_OAUTH_RAW 5
+
+// `235 2.7.0 Authentication successful`.
+#define SASLMECH_SMTP_REPLY_SUCCESS 1
+
+// `535 5.7.8 Authentication credentials invalid` (also for malformed messages).
+#define SASLMECH_SMTP_REPLY_BAD_CREDENTIALS 2
+
+// The authorization identity was refused (by default the same as `BAD_CREDENTIALS`).
+#define SASLMECH_SMTP_REPLY_AUTHZ_DENIED 3
+
+// `525 5.7.13 User account disabled`.
+#define SASLMECH_SMTP_REPLY_ACCOUNT_DISABLED 4
+
+// `501 5.5.2 Invalid base64 data`.
+#define SASLMECH_SMTP_REPLY_INVALID_BASE64 5
+
+// `501 5.7.0 Initial response not allowed for this mechanism`.
+#define SASLMECH_SMTP_REPLY_UNEXPECTED_INITIAL_RESPONSE 6
+
+// `501 5.0.0 Authentication cancelled`.
+#define SASLMECH_SMTP_REPLY_CANCELLED 7
+
+// `504 5.5.4 Unrecognized authentication type`.
+#define SASLMECH_SMTP_REPLY_MECHANISM_UNAVAILABLE 8
+
+// `534 5.7.9 Authentication mechanism is too weak`.
+#define SASLMECH_SMTP_REPLY_MECHANISM_TOO_WEAK 9
+
+// `538 5.7.11 Encryption required for requested authentication mechanism` (RFC 5248's
+// `523 5.7.10 Encryption needed` is the other choice).
+#define SASLMECH_SMTP_REPLY_ENCRYPTION_REQUIRED 10
+
+// `454 4.7.0 Temporary authentication failure`.
+#define SASLMECH_SMTP_REPLY_TEMPORARY_FAILURE 11
+
+// `500 5.5.6 Authentication Exchange line is too long`.
+#define SASLMECH_SMTP_REPLY_LINE_TOO_LONG 12
+
+// `503 5.5.1 Already authenticated`.
+#define SASLMECH_SMTP_REPLY_ALREADY_AUTHENTICATED 13
+
+// `501 5.5.4 Syntax: AUTH mechanism [initial-response]`.
+#define SASLMECH_SMTP_REPLY_SYNTAX 14
 
 #ifdef __cplusplus
 extern "C" {
@@ -700,6 +824,328 @@ saslmech_result saslmech_client_oauth_error(const struct saslmech_client *client
                                             saslmech_oauth_field field,
                                             const uint8_t **value,
                                             size_t *len);
+
+// Make an SMTP AUTH server adapter (RFC 4954) for a new connection without TLS, with the
+// configuration's policy (a snapshot, as for `saslmech_server_new`) and the default replies.
+// Lines up to 12288 octets are accepted.
+saslmech_result saslmech_smtp_server_new(const struct saslmech_server_config *config,
+                                         struct saslmech_proto_server **out);
+
+// Make an IMAP AUTHENTICATE server adapter (RFC 9051, SASL-IR RFC 4959, response codes
+// RFC 5530) for a new connection without TLS. Replies carry the command's tag.
+saslmech_result saslmech_imap_server_new(const struct saslmech_server_config *config,
+                                         struct saslmech_proto_server **out);
+
+// Make a POP3 AUTH server adapter (RFC 5034, response codes RFC 2449 and RFC 3206) for a
+// new connection without TLS.
+saslmech_result saslmech_pop3_server_new(const struct saslmech_server_config *config,
+                                         struct saslmech_proto_server **out);
+
+// Free a server adapter (NULL is a no-op), wiping what it holds: a pending request's
+// password or token, the last reply.
+void saslmech_proto_server_free(struct saslmech_proto_server *server);
+
+// Record whether the connection is protected by TLS; call it after the STARTTLS (STLS)
+// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2) and changes
+// what `saslmech_proto_server_advertised` gives.
+saslmech_result saslmech_proto_server_set_tls(struct saslmech_proto_server *server, bool tls);
+
+// Forget the exchange in progress (a pending request included) and any authentication, as
+// when the connection's state is reset entirely.
+saslmech_result saslmech_proto_server_reset(struct saslmech_proto_server *server);
+
+// The longest line accepted, in octets without CRLF (at least 1; default 12288). A longer
+// line ends the exchange with `SASLMECH_FAILURE_TOO_LARGE` and its reply.
+saslmech_result saslmech_proto_server_set_max_line(struct saslmech_proto_server *server,
+                                                   size_t max);
+
+// Replace one of the SMTP adapter's replies (`which`: `SASLMECH_SMTP_*`) with `text`,
+// without CRLF: UTF-8 starting with a reply code and a space (`"535 5.7.8 No"`); CR and LF
+// in it become spaces. `SASLMECH_INVALID_ARGUMENT` for an IMAP or POP3 adapter, an unknown
+// `which`, or text that does not start with a code. Only this adapter changes.
+saslmech_result saslmech_smtp_server_set_reply(struct saslmech_proto_server *server,
+                                               saslmech_smtp_reply which,
+                                               const uint8_t *text,
+                                               size_t text_len);
+
+// What to advertise now, from the policy and the TLS state: SMTP's EHLO keyword line
+// without the `250-` (`AUTH PLAIN LOGIN`), IMAP's capability tokens (`AUTH=PLAIN SASL-IR`),
+// POP3's CAPA line (`SASL PLAIN LOGIN`). `SASLMECH_ABSENT` for SMTP and POP3 when no
+// mechanism may be used now (then advertise nothing). Valid until the next non-const call.
+saslmech_result saslmech_proto_server_advertised(const struct saslmech_proto_server *server,
+                                                 const uint8_t **text,
+                                                 size_t *len);
+
+// Pass a command line from the client (with or without its CRLF): SMTP's and POP3's
+// `AUTH <mechanism> [<initial-response> | =]` (POP3 also a bare `AUTH`), IMAP's
+// `<tag> AUTHENTICATE <mechanism> [<initial-response> | =]`. Writes what happened to
+// `*event`; write `saslmech_proto_server_reply` unless it is `SASLMECH_EVENT_REQUEST`.
+//
+// `SASLMECH_INVALID_ARGUMENT` if the line is not that command (handle it yourself);
+// `SASLMECH_INVALID_STATE` during an exchange (`saslmech_proto_server_phase`). What the
+// adapter cannot know stays with the caller: refusing AUTH before EHLO or during a mail
+// transaction, closing the connection after repeated failures.
+saslmech_result saslmech_proto_server_command(struct saslmech_proto_server *server,
+                                              const uint8_t *line,
+                                              size_t len,
+                                              saslmech_event *event);
+
+// Pass a client line during the exchange (`SASLMECH_PHASE_EXCHANGE`): base64, an empty line,
+// or `*` to cancel, with or without its CRLF. A line longer than the limit ends the exchange
+// (`SASLMECH_FAILURE_TOO_LARGE`): a server that cannot buffer a whole overlong line passes
+// the part it has, which is enough to get that reply. `SASLMECH_INVALID_STATE` in any other
+// phase.
+saslmech_result saslmech_proto_server_line(struct saslmech_proto_server *server,
+                                           const uint8_t *line,
+                                           size_t len,
+                                           saslmech_event *event);
+
+// Where the adapter stands (which call takes the next line).
+saslmech_result saslmech_proto_server_phase(const struct saslmech_proto_server *server,
+                                            saslmech_phase *phase);
+
+// The event the last call that advanced the adapter produced (for a connection parked in an
+// event loop). `SASLMECH_INVALID_STATE` before the first, and after `_set_tls` or `_reset`.
+saslmech_result saslmech_proto_server_event(const struct saslmech_proto_server *server,
+                                            saslmech_event *event);
+
+// The bytes to write to the client for the last event, CRLF included (POP3's mechanism list
+// is several lines). `SASLMECH_INVALID_STATE` after `SASLMECH_EVENT_REQUEST` (nothing to
+// write) or before any event. Valid until the next non-const call on this adapter.
+saslmech_result saslmech_proto_server_reply(const struct saslmech_proto_server *server,
+                                            const uint8_t **reply,
+                                            size_t *len);
+
+// Why the exchange failed, after `SASLMECH_EVENT_FAILURE` (else `SASLMECH_INVALID_STATE`):
+// for logs and for counting failed attempts.
+saslmech_result saslmech_proto_server_failure(const struct saslmech_proto_server *server,
+                                              saslmech_failure *failure);
+
+// The mechanism the last AUTH command that began an exchange named; it stays while the
+// client is authenticated. `SASLMECH_ABSENT` if none did (or its name is not a mechanism
+// this library implements).
+saslmech_result saslmech_proto_server_mechanism(const struct saslmech_proto_server *server,
+                                                saslmech_mechanism *mechanism);
+
+// The kind of the pending request (`SASLMECH_REQUEST_*`, as for the engine's sessions),
+// after `SASLMECH_EVENT_REQUEST`; `SASLMECH_INVALID_STATE` when none is pending.
+saslmech_result saslmech_proto_server_request(const struct saslmech_proto_server *server,
+                                              saslmech_request *kind);
+
+// The user the pending request is about (as `saslmech_server_request_authcid`). UTF-8, not
+// NUL-terminated; valid until the next non-const call on this adapter.
+saslmech_result saslmech_proto_server_request_authcid(const struct saslmech_proto_server *server,
+                                                      const uint8_t **authcid,
+                                                      size_t *len);
+
+// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
+// client asked for none (or the request kind has none).
+saslmech_result saslmech_proto_server_request_authzid(const struct saslmech_proto_server *server,
+                                                      const uint8_t **authzid,
+                                                      size_t *len);
+
+// The password the client sent, for `SASLMECH_REQUEST_VERIFY_PASSWORD` (else
+// `SASLMECH_INVALID_STATE`). Never log it.
+saslmech_result saslmech_proto_server_request_password(const struct saslmech_proto_server *server,
+                                                       const uint8_t **password,
+                                                       size_t *len);
+
+// The bearer token, for `SASLMECH_REQUEST_VALIDATE_TOKEN` (else `SASLMECH_INVALID_STATE`).
+saslmech_result saslmech_proto_server_request_token(const struct saslmech_proto_server *server,
+                                                    const uint8_t **token,
+                                                    size_t *len);
+
+// Accept: the password or token is valid, or the authorization is allowed. Writes the next
+// event (another request, the success or failure reply, or a challenge). An answer that does
+// not fit the request is `SASLMECH_WRONG_ANSWER` and leaves it pending; with no request
+// pending, `SASLMECH_INVALID_STATE`. The same holds for every `saslmech_proto_server_answer_*`.
+saslmech_result saslmech_proto_server_answer_accept(struct saslmech_proto_server *server,
+                                                    saslmech_event *event);
+
+// Reject: the password or token is invalid, or the authorization is denied.
+saslmech_result saslmech_proto_server_answer_reject(struct saslmech_proto_server *server,
+                                                    saslmech_event *event);
+
+// No such user: fails exactly like a wrong password.
+saslmech_result saslmech_proto_server_answer_unknown_user(struct saslmech_proto_server *server,
+                                                          saslmech_event *event);
+
+// The account exists but is disabled (SMTP `525 5.7.13`).
+saslmech_result saslmech_proto_server_answer_account_disabled(struct saslmech_proto_server *server,
+                                                              saslmech_event *event);
+
+// The backend cannot answer now (SMTP `454 4.7.0`, IMAP `[UNAVAILABLE]`, POP3 `[SYS/TEMP]`).
+saslmech_result saslmech_proto_server_answer_temporary_failure(struct saslmech_proto_server *server,
+                                                               saslmech_event *event);
+
+// The stored plaintext password, for the library to compare in constant time (password
+// requests) or to verify the CRAM-MD5 digest with (secret requests).
+saslmech_result saslmech_proto_server_answer_password(struct saslmech_proto_server *server,
+                                                      const uint8_t *password,
+                                                      size_t len,
+                                                      saslmech_event *event);
+
+// CRAM-MD5's precomputed key state (`SASLMECH_CRAM_MD5_KEYS_LEN` bytes), for a secret
+// request.
+saslmech_result saslmech_proto_server_answer_cram_md5_keys(struct saslmech_proto_server *server,
+                                                           const uint8_t *keys,
+                                                           size_t len,
+                                                           saslmech_event *event);
+
+// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code
+// such as `"401"`), then fail when the client answers it. UTF-8.
+saslmech_result saslmech_proto_server_answer_token_error(struct saslmech_proto_server *server,
+                                                         const uint8_t *error_status,
+                                                         size_t error_status_len,
+                                                         saslmech_event *event);
+
+// `saslmech_proto_server_answer_token_error` with the scope the token needs. UTF-8.
+saslmech_result saslmech_proto_server_answer_token_error_scope(struct saslmech_proto_server *server,
+                                                               const uint8_t *error_status,
+                                                               size_t error_status_len,
+                                                               const uint8_t *scope,
+                                                               size_t scope_len,
+                                                               saslmech_event *event);
+
+// Who authenticated (the authentication identity), while the adapter is in
+// `SASLMECH_PHASE_AUTHENTICATED` (else `SASLMECH_INVALID_STATE`). UTF-8, not NUL-terminated;
+// valid until the next non-const call on this adapter.
+saslmech_result saslmech_proto_server_identity_authcid(const struct saslmech_proto_server *server,
+                                                       const uint8_t **authcid,
+                                                       size_t *len);
+
+// The authorization identity the client asked to act as (and was allowed to);
+// `SASLMECH_ABSENT` if it asked for none.
+saslmech_result saslmech_proto_server_identity_authzid(const struct saslmech_proto_server *server,
+                                                       const uint8_t **authzid,
+                                                       size_t *len);
+
+// The identity to act as: the authzid if one was given, else the authcid.
+saslmech_result saslmech_proto_server_identity_effective(const struct saslmech_proto_server *server,
+                                                         const uint8_t **identity,
+                                                         size_t *len);
+
+// Make an SMTP AUTH client for `mechanism`. It sends an initial response with the command
+// when the mechanism has one and the line fits 12288 octets. `SASLMECH_INVALID_ARGUMENT` if
+// the credentials lack what the mechanism needs.
+saslmech_result saslmech_smtp_client_new(saslmech_mechanism mechanism,
+                                         const struct saslmech_credentials *credentials,
+                                         struct saslmech_proto_client **out);
+
+// Make an IMAP AUTHENTICATE client for `mechanism` sending its command with `tag` (1 to 64
+// IMAP `ASTRING-CHAR`s other than `+`, else `SASLMECH_INVALID_ARGUMENT`). It sends an
+// initial response (SASL-IR) by default.
+saslmech_result saslmech_imap_client_new(const uint8_t *tag,
+                                         size_t tag_len,
+                                         saslmech_mechanism mechanism,
+                                         const struct saslmech_credentials *credentials,
+                                         struct saslmech_proto_client **out);
+
+// Make a POP3 AUTH client for `mechanism`. It sends an initial response with the command
+// when the whole line fits POP3's 255 octets.
+saslmech_result saslmech_pop3_client_new(saslmech_mechanism mechanism,
+                                         const struct saslmech_credentials *credentials,
+                                         struct saslmech_proto_client **out);
+
+// Free a client adapter (NULL is a no-op), wiping its copy of the credentials and the last
+// response.
+void saslmech_proto_client_free(struct saslmech_proto_client *client);
+
+// Whether to send an initial response with the command when the mechanism has one (on by
+// default; for IMAP turn it off for a server that does not list `SASL-IR`, see
+// `saslmech_imap_has_sasl_ir`). Without it the response follows the server's empty
+// challenge. Only before `saslmech_proto_client_start` (else `SASLMECH_INVALID_STATE`).
+saslmech_result saslmech_proto_client_set_initial_response(struct saslmech_proto_client *client,
+                                                           bool use_initial_response);
+
+// The longest SMTP command line, CRLF included, that may carry an initial response (at
+// least 1; default 12288); a longer one goes without it. `SASLMECH_INVALID_ARGUMENT` for an
+// IMAP client (no limit) or a POP3 client (RFC 2449's 255, fixed). Only before
+// `saslmech_proto_client_start`.
+saslmech_result saslmech_smtp_client_set_max_line(struct saslmech_proto_client *client, size_t max);
+
+// The client's mechanism.
+saslmech_result saslmech_proto_client_mechanism(const struct saslmech_proto_client *client,
+                                                saslmech_mechanism *mechanism);
+
+// The command to send (`AUTH PLAIN AHRpbQ...`, `a1 AUTHENTICATE PLAIN ...`), CRLF included;
+// then pass each server line to `saslmech_proto_client_line`. Only once. Valid until the
+// next non-const call on this client.
+saslmech_result saslmech_proto_client_start(struct saslmech_proto_client *client,
+                                            const uint8_t **command,
+                                            size_t *len);
+
+// Pass a line from the server (with or without its CRLF) and write what follows to `*event`:
+// `SASLMECH_EVENT_SEND` (write `saslmech_proto_client_output`), `SASLMECH_EVENT_MORE` (read
+// another line) or `SASLMECH_EVENT_DONE` (`saslmech_proto_client_outcome`). A line that
+// cannot be parsed ends the exchange (`SASLMECH_FAILURE_MALFORMED`); a challenge the
+// mechanism cannot answer is answered with `*` and the exchange ends at the server's reply.
+// `SASLMECH_INVALID_STATE` before start or after the end.
+saslmech_result saslmech_proto_client_line(struct saslmech_proto_client *client,
+                                           const uint8_t *line,
+                                           size_t len,
+                                           saslmech_event *event);
+
+// The bytes to write after `SASLMECH_EVENT_SEND` (a response line with CRLF, or `*\r\n`);
+// `SASLMECH_INVALID_STATE` after any other event. Valid until the next non-const call.
+saslmech_result saslmech_proto_client_output(const struct saslmech_proto_client *client,
+                                             const uint8_t **output,
+                                             size_t *len);
+
+// How the exchange ended, after `SASLMECH_EVENT_DONE` (else `SASLMECH_INVALID_STATE`):
+// `*authenticated` is true if the server accepted the client and the client has nothing
+// against the server; `*failure` is why not (`SASLMECH_FAILURE_NONE` when authenticated):
+// the client's own reason if it gave up, else what the server's reply indicates.
+saslmech_result saslmech_proto_client_outcome(const struct saslmech_proto_client *client,
+                                              bool *authenticated,
+                                              saslmech_failure *failure);
+
+// The server's final status, after `SASLMECH_EVENT_DONE`: the SMTP reply code (`"235"`,
+// `"535"`), IMAP's `"OK"`/`"NO"`/`"BAD"`, POP3's `"+OK"`/`"-ERR"`; empty if the server's
+// reply could not be parsed. ASCII, valid until the client is freed.
+saslmech_result saslmech_proto_client_outcome_status(const struct saslmech_proto_client *client,
+                                                     const uint8_t **status,
+                                                     size_t *len);
+
+// The server's text after the status (an SMTP multi-line reply's lines joined by `\n`, at
+// most 4096 octets), after `SASLMECH_EVENT_DONE`. Printable ASCII (other bytes the server
+// sent become `?`), valid until the client is freed.
+saslmech_result saslmech_proto_client_outcome_text(const struct saslmech_proto_client *client,
+                                                   const uint8_t **text,
+                                                   size_t *len);
+
+// The mechanisms a server advertises in its EHLO reply (`reply`: the whole reply with its
+// lines separated by CRLF or LF, or a single line; `250-AUTH PLAIN LOGIN` and the old
+// `250-AUTH=PLAIN` forms), upper-cased, without duplicates, in order, separated by single
+// spaces into `out` (capacity `out_cap`; as many octets as the reply always suffice), ready
+// for `saslmech_select`. Empty if the server advertises none.
+saslmech_result saslmech_smtp_ehlo_mechanisms(const uint8_t *reply,
+                                              size_t reply_len,
+                                              uint8_t *out,
+                                              size_t out_cap,
+                                              size_t *out_len);
+
+// The mechanisms in an IMAP `CAPABILITY` response (`AUTH=PLAIN` tokens; one line, or
+// several separated by LF), as `saslmech_smtp_ehlo_mechanisms` gives them.
+saslmech_result saslmech_imap_capability_mechanisms(const uint8_t *capability,
+                                                    size_t capability_len,
+                                                    uint8_t *out,
+                                                    size_t out_cap,
+                                                    size_t *out_len);
+
+// Whether an IMAP `CAPABILITY` response lists `SASL-IR` (or `IMAP4rev2`, where it is core):
+// if not, turn initial responses off (`saslmech_proto_client_set_initial_response`).
+saslmech_result saslmech_imap_has_sasl_ir(const uint8_t *capability,
+                                          size_t capability_len,
+                                          bool *has);
+
+// The mechanisms in a POP3 `CAPA` response's `SASL` line (the whole response with its lines
+// separated by CRLF or LF, or the one line), as `saslmech_smtp_ehlo_mechanisms` gives them.
+saslmech_result saslmech_pop3_capa_mechanisms(const uint8_t *capa,
+                                              size_t capa_len,
+                                              uint8_t *out,
+                                              size_t out_cap,
+                                              size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -31,6 +31,12 @@ use crate::b64;
 use crate::client::{ClientConfig, ClientSession, Credentials};
 use crate::error::{Error, Failure};
 use crate::mechanism::{self, Mechanism, SelectOptions};
+use crate::proto::imap::{ImapClient, ImapServer};
+use crate::proto::pop3::{Pop3Client, Pop3Server};
+use crate::proto::smtp::{SmtpClient, SmtpReplies, SmtpServer};
+use crate::proto::{
+    self, AuthIdentity, AuthRequest, ClientEvent, ClientOutcome, Phase, ServerEvent,
+};
 use crate::secret::{SecretBuf, ct_eq, ct_eq_password};
 use crate::server::{
     Answer, CramMd5Keys, NonceSource, Request, ServerConfig, ServerSession, ServerStep, TokenError,
@@ -345,6 +351,8 @@ const _: () = {
     send::<saslmech_server>();
     send::<saslmech_client>();
     send::<saslmech_credentials>();
+    send::<saslmech_proto_server>();
+    send::<saslmech_proto_client>();
     send_and_sync::<saslmech_server_config>();
 };
 
@@ -1695,12 +1703,16 @@ pub unsafe extern "C" fn saslmech_server_answer_cram_md5_keys(
     // SAFETY: the C contract: `keys` is valid for `len` bytes; `server` forwarded.
     unsafe {
         server_answer(server, status, |s| {
-            let keys =
-                <&[u8; 32]>::try_from(bytes(keys, len)?).map_err(|_| SASLMECH_INVALID_ARGUMENT)?;
-            let keys = CramMd5Keys::from_bytes(keys); // wiped when dropped
+            let keys = cram_keys(bytes(keys, len)?)?; // wiped when dropped
             s.answer(Answer::CramMd5Keys(&keys))
         })
     }
+}
+
+/// CRAM-MD5 key state from C bytes (exactly `SASLMECH_CRAM_MD5_KEYS_LEN`).
+fn cram_keys(b: &[u8]) -> R<CramMd5Keys> {
+    let keys = <&[u8; 32]>::try_from(b).map_err(|_| SASLMECH_INVALID_ARGUMENT)?;
+    Ok(CramMd5Keys::from_bytes(keys))
 }
 
 /// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code such
@@ -1888,6 +1900,26 @@ pub unsafe extern "C" fn saslmech_credentials_new(
 pub unsafe extern "C" fn saslmech_credentials_free(credentials: *mut saslmech_credentials) {
     // SAFETY: the C contract: `credentials` came from `saslmech_credentials_new`, freed once.
     unsafe { free(credentials) }
+}
+
+impl saslmech_credentials {
+    /// The credentials as the Rust API takes them.
+    fn borrow(&self) -> Credentials<'_> {
+        let mut creds = Credentials::new();
+        if let Some(a) = &self.authcid {
+            creds = creds.authcid(a);
+        }
+        if let Some(z) = &self.authzid {
+            creds = creds.authzid(z);
+        }
+        if let Some(p) = &self.password {
+            creds = creds.password(p.as_slice());
+        }
+        if let Some(t) = &self.token {
+            creds = creds.token(t.as_slice());
+        }
+        creds
+    }
 }
 
 unsafe fn set_identity(
@@ -2079,19 +2111,7 @@ unsafe fn client_new(
             if flags & !CLIENT_FLAGS != 0 || max_challenge == 0 {
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
-            let mut creds = Credentials::new();
-            if let Some(a) = &c.authcid {
-                creds = creds.authcid(a);
-            }
-            if let Some(z) = &c.authzid {
-                creds = creds.authzid(z);
-            }
-            if let Some(p) = &c.password {
-                creds = creds.password(p.as_slice());
-            }
-            if let Some(t) = &c.token {
-                creds = creds.token(t.as_slice());
-            }
+            let creds = c.borrow();
             let config = ClientConfig { max_challenge };
             let session =
                 ClientSession::with_config(mechanism, &creds, &config).map_err(error_to_c)?;
@@ -2303,6 +2323,1492 @@ pub unsafe extern "C" fn saslmech_client_oauth_error(
             Ok(())
         })
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protocol adapters: SMTP AUTH, IMAP AUTHENTICATE, POP3 AUTH
+
+/// What a protocol adapter produced (`saslmech_proto_server_*` gives 1 to 5,
+/// `saslmech_proto_client_*` 6 to 8).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_event {
+    /// (Server) Write the challenge line (`saslmech_proto_server_reply`: `334 ...`, `+ ...`),
+    /// then pass the client's next line to `saslmech_proto_server_line`.
+    SASLMECH_EVENT_CHALLENGE = 1,
+    /// (Server) A request waits for the application (`saslmech_proto_server_request` says
+    /// which kind): answer it with a `saslmech_proto_server_answer_*` call, now or from a
+    /// later turn of the event loop. Nothing is written meanwhile; keep the client's further
+    /// input until then.
+    SASLMECH_EVENT_REQUEST = 2,
+    /// (Server) Write the success reply: the client is authenticated
+    /// (`saslmech_proto_server_identity_*`).
+    SASLMECH_EVENT_SUCCESS = 3,
+    /// (Server) Write the failure reply (`saslmech_proto_server_failure` says why); the
+    /// adapter is ready for another attempt.
+    SASLMECH_EVENT_FAILURE = 4,
+    /// (Server) Write the reply; no exchange took place (a syntax error, already
+    /// authenticated, POP3's mechanism list).
+    SASLMECH_EVENT_REPLY = 5,
+    /// (Client) Write the bytes `saslmech_proto_client_output` gives, then pass the server's
+    /// next line in.
+    SASLMECH_EVENT_SEND = 6,
+    /// (Client) Nothing to write: pass the server's next line in (a multi-line reply goes on,
+    /// or an unrelated untagged response arrived).
+    SASLMECH_EVENT_MORE = 7,
+    /// (Client) The exchange is over: `saslmech_proto_client_outcome`.
+    SASLMECH_EVENT_DONE = 8,
+}
+
+use saslmech_event::*;
+
+/// Where a server adapter stands: which call takes the connection's next line.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_phase {
+    /// No exchange: an AUTH command goes to `saslmech_proto_server_command`.
+    SASLMECH_PHASE_IDLE = 1,
+    /// A challenge went out: the client's next line goes to `saslmech_proto_server_line`.
+    SASLMECH_PHASE_EXCHANGE = 2,
+    /// A request waits for a `saslmech_proto_server_answer_*` call.
+    SASLMECH_PHASE_REQUEST = 3,
+    /// The client authenticated; a further AUTH command is refused (`503`, `BAD`, `-ERR`).
+    SASLMECH_PHASE_AUTHENTICATED = 4,
+}
+
+/// A configurable reply of the SMTP server adapter (`SASLMECH_SMTP_REPLY_*`), for
+/// `saslmech_smtp_server_set_reply`. Taken as an integer and validated on entry. The defaults
+/// are RFC 4954's and RFC 5248's.
+pub type saslmech_smtp_reply = u32;
+/// `235 2.7.0 Authentication successful`.
+pub const SASLMECH_SMTP_REPLY_SUCCESS: saslmech_smtp_reply = 1;
+/// `535 5.7.8 Authentication credentials invalid` (also for malformed messages).
+pub const SASLMECH_SMTP_REPLY_BAD_CREDENTIALS: saslmech_smtp_reply = 2;
+/// The authorization identity was refused (by default the same as `BAD_CREDENTIALS`).
+pub const SASLMECH_SMTP_REPLY_AUTHZ_DENIED: saslmech_smtp_reply = 3;
+/// `525 5.7.13 User account disabled`.
+pub const SASLMECH_SMTP_REPLY_ACCOUNT_DISABLED: saslmech_smtp_reply = 4;
+/// `501 5.5.2 Invalid base64 data`.
+pub const SASLMECH_SMTP_REPLY_INVALID_BASE64: saslmech_smtp_reply = 5;
+/// `501 5.7.0 Initial response not allowed for this mechanism`.
+pub const SASLMECH_SMTP_REPLY_UNEXPECTED_INITIAL_RESPONSE: saslmech_smtp_reply = 6;
+/// `501 5.0.0 Authentication cancelled`.
+pub const SASLMECH_SMTP_REPLY_CANCELLED: saslmech_smtp_reply = 7;
+/// `504 5.5.4 Unrecognized authentication type`.
+pub const SASLMECH_SMTP_REPLY_MECHANISM_UNAVAILABLE: saslmech_smtp_reply = 8;
+/// `534 5.7.9 Authentication mechanism is too weak`.
+pub const SASLMECH_SMTP_REPLY_MECHANISM_TOO_WEAK: saslmech_smtp_reply = 9;
+/// `538 5.7.11 Encryption required for requested authentication mechanism` (RFC 5248's
+/// `523 5.7.10 Encryption needed` is the other choice).
+pub const SASLMECH_SMTP_REPLY_ENCRYPTION_REQUIRED: saslmech_smtp_reply = 10;
+/// `454 4.7.0 Temporary authentication failure`.
+pub const SASLMECH_SMTP_REPLY_TEMPORARY_FAILURE: saslmech_smtp_reply = 11;
+/// `500 5.5.6 Authentication Exchange line is too long`.
+pub const SASLMECH_SMTP_REPLY_LINE_TOO_LONG: saslmech_smtp_reply = 12;
+/// `503 5.5.1 Already authenticated`.
+pub const SASLMECH_SMTP_REPLY_ALREADY_AUTHENTICATED: saslmech_smtp_reply = 13;
+/// `501 5.5.4 Syntax: AUTH mechanism [initial-response]`.
+pub const SASLMECH_SMTP_REPLY_SYNTAX: saslmech_smtp_reply = 14;
+
+/// The field of `SmtpReplies` a `saslmech_smtp_reply` names.
+fn smtp_reply_field(r: &mut SmtpReplies, which: saslmech_smtp_reply) -> R<&mut String> {
+    Ok(match which {
+        SASLMECH_SMTP_REPLY_SUCCESS => &mut r.success,
+        SASLMECH_SMTP_REPLY_BAD_CREDENTIALS => &mut r.bad_credentials,
+        SASLMECH_SMTP_REPLY_AUTHZ_DENIED => &mut r.authz_denied,
+        SASLMECH_SMTP_REPLY_ACCOUNT_DISABLED => &mut r.account_disabled,
+        SASLMECH_SMTP_REPLY_INVALID_BASE64 => &mut r.invalid_base64,
+        SASLMECH_SMTP_REPLY_UNEXPECTED_INITIAL_RESPONSE => &mut r.unexpected_initial_response,
+        SASLMECH_SMTP_REPLY_CANCELLED => &mut r.cancelled,
+        SASLMECH_SMTP_REPLY_MECHANISM_UNAVAILABLE => &mut r.mechanism_unavailable,
+        SASLMECH_SMTP_REPLY_MECHANISM_TOO_WEAK => &mut r.mechanism_too_weak,
+        SASLMECH_SMTP_REPLY_ENCRYPTION_REQUIRED => &mut r.encryption_required,
+        SASLMECH_SMTP_REPLY_TEMPORARY_FAILURE => &mut r.temporary_failure,
+        SASLMECH_SMTP_REPLY_LINE_TOO_LONG => &mut r.line_too_long,
+        SASLMECH_SMTP_REPLY_ALREADY_AUTHENTICATED => &mut r.already_authenticated,
+        SASLMECH_SMTP_REPLY_SYNTAX => &mut r.syntax,
+        _ => return Err(SASLMECH_INVALID_ARGUMENT),
+    })
+}
+
+/// The protocol an adapter speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Smtp,
+    Imap,
+    Pop3,
+}
+
+// Lives in the boxed handle, where the variants' size difference costs nothing worth a
+// second allocation.
+#[allow(clippy::large_enum_variant)]
+enum ServerAdapter {
+    Smtp(SmtpServer),
+    Imap(ImapServer),
+    Pop3(Pop3Server),
+}
+
+impl ServerAdapter {
+    fn protocol(&self) -> Protocol {
+        match self {
+            ServerAdapter::Smtp(_) => Protocol::Smtp,
+            ServerAdapter::Imap(_) => Protocol::Imap,
+            ServerAdapter::Pop3(_) => Protocol::Pop3,
+        }
+    }
+
+    fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+        match self {
+            ServerAdapter::Smtp(a) => a.command(line),
+            ServerAdapter::Imap(a) => a.command(line),
+            ServerAdapter::Pop3(a) => a.command(line),
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+        match self {
+            ServerAdapter::Smtp(a) => a.line(line),
+            ServerAdapter::Imap(a) => a.line(line),
+            ServerAdapter::Pop3(a) => a.line(line),
+        }
+    }
+
+    fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
+        match self {
+            ServerAdapter::Smtp(a) => a.answer(answer),
+            ServerAdapter::Imap(a) => a.answer(answer),
+            ServerAdapter::Pop3(a) => a.answer(answer),
+        }
+    }
+
+    fn set_tls(&mut self, tls: bool) {
+        match self {
+            ServerAdapter::Smtp(a) => a.set_tls(tls),
+            ServerAdapter::Imap(a) => a.set_tls(tls),
+            ServerAdapter::Pop3(a) => a.set_tls(tls),
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            ServerAdapter::Smtp(a) => a.reset(),
+            ServerAdapter::Imap(a) => a.reset(),
+            ServerAdapter::Pop3(a) => a.reset(),
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        match self {
+            ServerAdapter::Smtp(a) => a.phase(),
+            ServerAdapter::Imap(a) => a.phase(),
+            ServerAdapter::Pop3(a) => a.phase(),
+        }
+    }
+
+    fn identity(&self) -> Option<&AuthIdentity> {
+        match self {
+            ServerAdapter::Smtp(a) => a.identity(),
+            ServerAdapter::Imap(a) => a.identity(),
+            ServerAdapter::Pop3(a) => a.identity(),
+        }
+    }
+
+    fn advertised(&self) -> Option<String> {
+        match self {
+            ServerAdapter::Smtp(a) => a.ehlo_keyword(),
+            ServerAdapter::Imap(a) => Some(a.capabilities()),
+            ServerAdapter::Pop3(a) => a.capa_line(),
+        }
+    }
+
+    fn with_max_line(self, max: usize) -> Self {
+        match self {
+            ServerAdapter::Smtp(a) => ServerAdapter::Smtp(a.with_max_line(max)),
+            ServerAdapter::Imap(a) => ServerAdapter::Imap(a.with_max_line(max)),
+            ServerAdapter::Pop3(a) => ServerAdapter::Pop3(a.with_max_line(max)),
+        }
+    }
+}
+
+/// The server side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH for one connection (made by
+/// `saslmech_smtp_server_new`, `saslmech_imap_server_new` or `saslmech_pop3_server_new`).
+/// Line in, reply bytes out; credential requests are answered by explicit calls, now or
+/// later. It may be moved between threads but not used by two threads at once.
+pub struct saslmech_proto_server {
+    /// Always `Some` between calls (taken only to apply a builder method).
+    adapter: Option<ServerAdapter>,
+    /// The SMTP replies in force, once one was changed (SMTP only).
+    replies: Option<Box<SmtpReplies>>,
+    /// The advertised text, recomputed when the TLS state changes.
+    advertised: Option<String>,
+    /// The mechanism the last AUTH command named, if it is one this library implements.
+    mechanism: Option<Mechanism>,
+    /// What the last call that advanced the adapter produced.
+    event: Option<saslmech_event>,
+    /// The reply bytes of that event (challenges may carry server secrets' derivatives: wiped).
+    reply: SecretBuf,
+    /// The pending request, after `SASLMECH_EVENT_REQUEST`.
+    request: Option<AuthRequest>,
+    /// Why the last exchange failed, after `SASLMECH_EVENT_FAILURE`.
+    failure: Option<Failure>,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_proto_server {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+impl saslmech_proto_server {
+    fn new(adapter: ServerAdapter) -> Self {
+        let advertised = adapter.advertised();
+        saslmech_proto_server {
+            adapter: Some(adapter),
+            replies: None,
+            advertised,
+            mechanism: None,
+            event: None,
+            reply: SecretBuf::new(),
+            request: None,
+            failure: None,
+            poisoned: Poison::default(),
+        }
+    }
+
+    /// The adapter. `None` only after a panic inside `rebuild`, which poisons the handle.
+    fn adapter(&self) -> R<&ServerAdapter> {
+        self.adapter.as_ref().ok_or(SASLMECH_POISONED)
+    }
+
+    fn adapter_mut(&mut self) -> R<&mut ServerAdapter> {
+        self.adapter.as_mut().ok_or(SASLMECH_POISONED)
+    }
+
+    /// Apply a builder method to the adapter (its state is kept).
+    fn rebuild(&mut self, f: impl FnOnce(ServerAdapter) -> ServerAdapter) -> R<()> {
+        let a = self.adapter.take().ok_or(SASLMECH_POISONED)?;
+        self.adapter = Some(f(a));
+        Ok(())
+    }
+
+    /// Forget the exchange's outputs (TLS change, reset).
+    fn forget(&mut self) -> R<()> {
+        self.advertised = self.adapter()?.advertised();
+        self.mechanism = None;
+        self.event = None;
+        self.reply.clear();
+        self.request = None;
+        self.failure = None;
+        Ok(())
+    }
+
+    /// Record what a call produced; an error changes nothing.
+    fn record(&mut self, event: Result<ServerEvent, Error>) -> R<saslmech_event> {
+        let event = event.map_err(error_to_c)?;
+        self.reply.clear();
+        self.request = None;
+        self.failure = None;
+        let kind = match event {
+            ServerEvent::Challenge(r) => {
+                self.reply.extend(&r);
+                SASLMECH_EVENT_CHALLENGE
+            }
+            ServerEvent::Request(r) => {
+                self.request = Some(r);
+                SASLMECH_EVENT_REQUEST
+            }
+            ServerEvent::Success { reply, .. } => {
+                self.reply.extend(&reply);
+                SASLMECH_EVENT_SUCCESS
+            }
+            ServerEvent::Failure { reply, failure } => {
+                self.reply.extend(&reply);
+                self.failure = Some(failure);
+                SASLMECH_EVENT_FAILURE
+            }
+            ServerEvent::Reply(r) => {
+                self.reply.extend(&r);
+                SASLMECH_EVENT_REPLY
+            }
+        };
+        self.event = Some(kind);
+        Ok(kind)
+    }
+
+    fn command(&mut self, line: &[u8]) -> R<saslmech_event> {
+        let protocol = self.adapter()?.protocol();
+        let r = self.adapter_mut()?.command(line);
+        let began = matches!(
+            r,
+            Ok(ServerEvent::Challenge(_)
+                | ServerEvent::Request(_)
+                | ServerEvent::Success { .. }
+                | ServerEvent::Failure { .. })
+        );
+        let kind = self.record(r)?;
+        if began {
+            self.mechanism = command_mechanism(protocol, line);
+        }
+        Ok(kind)
+    }
+
+    fn line(&mut self, line: &[u8]) -> R<saslmech_event> {
+        let r = self.adapter_mut()?.line(line);
+        self.record(r)
+    }
+
+    fn answer(&mut self, answer: Answer<'_>) -> R<saslmech_event> {
+        let r = self.adapter_mut()?.answer(answer);
+        self.record(r)
+    }
+}
+
+/// The mechanism an AUTH / AUTHENTICATE command line names.
+fn command_mechanism(protocol: Protocol, line: &[u8]) -> Option<Mechanism> {
+    let line = proto::strip_eol(line);
+    let args = match protocol {
+        Protocol::Smtp | Protocol::Pop3 => proto::word(line).1,
+        Protocol::Imap => proto::word(proto::word(line).1).1,
+    };
+    Mechanism::from_name(proto::word(args).0)
+}
+
+/// Make a server adapter of the given kind from a configuration snapshot.
+///
+/// # Safety
+/// The C contract: `config` is a live handle not being changed; `out` is NULL or writable.
+unsafe fn proto_server_new(
+    config: *const saslmech_server_config,
+    make: impl FnOnce(Arc<ServerConfig>) -> ServerAdapter,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe {
+        with_ref(config, |c| {
+            nonnull(out)?;
+            let h = saslmech_proto_server::new(make(Arc::clone(&c.config)));
+            put(out, Box::into_raw(Box::new(h)));
+            Ok(())
+        })
+    }
+}
+
+/// Make an SMTP AUTH server adapter (RFC 4954) for a new connection without TLS, with the
+/// configuration's policy (a snapshot, as for `saslmech_server_new`) and the default replies.
+/// Lines up to 12288 octets are accepted.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_server_new(
+    config: *const saslmech_server_config,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_server_new(config, |c| ServerAdapter::Smtp(SmtpServer::new(c)), out) }
+}
+
+/// Make an IMAP AUTHENTICATE server adapter (RFC 9051, SASL-IR RFC 4959, response codes
+/// RFC 5530) for a new connection without TLS. Replies carry the command's tag.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_server_new(
+    config: *const saslmech_server_config,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_server_new(config, |c| ServerAdapter::Imap(ImapServer::new(c)), out) }
+}
+
+/// Make a POP3 AUTH server adapter (RFC 5034, response codes RFC 2449 and RFC 3206) for a
+/// new connection without TLS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_server_new(
+    config: *const saslmech_server_config,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_server_new(config, |c| ServerAdapter::Pop3(Pop3Server::new(c)), out) }
+}
+
+/// Free a server adapter (NULL is a no-op), wiping what it holds: a pending request's
+/// password or token, the last reply.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_free(server: *mut saslmech_proto_server) {
+    // SAFETY: the C contract: `server` came from a `saslmech_*_server_new`, freed once.
+    unsafe { free(server) }
+}
+
+/// Record whether the connection is protected by TLS; call it after the STARTTLS (STLS)
+/// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2) and changes
+/// what `saslmech_proto_server_advertised` gives.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_tls(
+    server: *mut saslmech_proto_server,
+    tls: bool,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    unsafe {
+        with_mut(server, |s| {
+            s.adapter_mut()?.set_tls(tls);
+            s.forget()
+        })
+    }
+}
+
+/// Forget the exchange in progress (a pending request included) and any authentication, as
+/// when the connection's state is reset entirely.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_reset(
+    server: *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    unsafe {
+        with_mut(server, |s| {
+            s.adapter_mut()?.reset();
+            s.forget()
+        })
+    }
+}
+
+/// The longest line accepted, in octets without CRLF (at least 1; default 12288). A longer
+/// line ends the exchange with `SASLMECH_FAILURE_TOO_LARGE` and its reply.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_max_line(
+    server: *mut saslmech_proto_server,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    unsafe {
+        with_mut(server, |s| {
+            if max == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            s.rebuild(|a| a.with_max_line(max))
+        })
+    }
+}
+
+/// Replace one of the SMTP adapter's replies (`which`: `SASLMECH_SMTP_*`) with `text`,
+/// without CRLF: UTF-8 starting with a reply code and a space (`"535 5.7.8 No"`); CR and LF
+/// in it become spaces. `SASLMECH_INVALID_ARGUMENT` for an IMAP or POP3 adapter, an unknown
+/// `which`, or text that does not start with a code. Only this adapter changes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_server_set_reply(
+    server: *mut saslmech_proto_server,
+    which: saslmech_smtp_reply,
+    text: *const u8,
+    text_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only; `text` is
+    // valid for `text_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let t = self::text(text, text_len)?;
+            if s.adapter()?.protocol() != Protocol::Smtp {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let code_ok = matches!(
+                t.as_bytes(),
+                [b'2'..=b'5', b'0'..=b'9', b'0'..=b'9', b' ', ..]
+            );
+            if !code_ok {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let replies = s.replies.get_or_insert_with(Box::default);
+            t.clone_into(smtp_reply_field(replies, which)?);
+            let applied = SmtpReplies::clone(replies);
+            s.rebuild(|a| match a {
+                ServerAdapter::Smtp(a) => ServerAdapter::Smtp(a.with_replies(applied)),
+                other => other,
+            })
+        })
+    }
+}
+
+/// What to advertise now, from the policy and the TLS state: SMTP's EHLO keyword line
+/// without the `250-` (`AUTH PLAIN LOGIN`), IMAP's capability tokens (`AUTH=PLAIN SASL-IR`),
+/// POP3's CAPA line (`SASL PLAIN LOGIN`). `SASLMECH_ABSENT` for SMTP and POP3 when no
+/// mechanism may be used now (then advertise nothing). Valid until the next non-const call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_advertised(
+    server: *const saslmech_proto_server,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(text)?;
+            nonnull(len)?;
+            let a = s.advertised.as_deref().ok_or(SASLMECH_ABSENT)?;
+            put_bytes(text, len, a.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// Pass a command line from the client (with or without its CRLF): SMTP's and POP3's
+/// `AUTH <mechanism> [<initial-response> | =]` (POP3 also a bare `AUTH`), IMAP's
+/// `<tag> AUTHENTICATE <mechanism> [<initial-response> | =]`. Writes what happened to
+/// `*event`; write `saslmech_proto_server_reply` unless it is `SASLMECH_EVENT_REQUEST`.
+///
+/// `SASLMECH_INVALID_ARGUMENT` if the line is not that command (handle it yourself);
+/// `SASLMECH_INVALID_STATE` during an exchange (`saslmech_proto_server_phase`). What the
+/// adapter cannot know stays with the caller: refusing AUTH before EHLO or during a mail
+/// transaction, closing the connection after repeated failures.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_command(
+    server: *mut saslmech_proto_server,
+    line: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only; `line` is
+    // valid for `len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(event)?;
+            let line = bytes(line, len)?;
+            put(event, s.command(line)?);
+            Ok(())
+        })
+    }
+}
+
+/// Pass a client line during the exchange (`SASLMECH_PHASE_EXCHANGE`): base64, an empty line,
+/// or `*` to cancel, with or without its CRLF. A line longer than the limit ends the exchange
+/// (`SASLMECH_FAILURE_TOO_LARGE`): a server that cannot buffer a whole overlong line passes
+/// the part it has, which is enough to get that reply. `SASLMECH_INVALID_STATE` in any other
+/// phase.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_line(
+    server: *mut saslmech_proto_server,
+    line: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only; `line` is
+    // valid for `len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(event)?;
+            let line = bytes(line, len)?;
+            put(event, s.line(line)?);
+            Ok(())
+        })
+    }
+}
+
+/// Where the adapter stands (which call takes the next line).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_phase(
+    server: *const saslmech_proto_server,
+    phase: *mut saslmech_phase,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(phase)?;
+            let p = match s.adapter()?.phase() {
+                Phase::Idle => saslmech_phase::SASLMECH_PHASE_IDLE,
+                Phase::Exchange => saslmech_phase::SASLMECH_PHASE_EXCHANGE,
+                Phase::Request => saslmech_phase::SASLMECH_PHASE_REQUEST,
+                Phase::Authenticated => saslmech_phase::SASLMECH_PHASE_AUTHENTICATED,
+            };
+            put(phase, p);
+            Ok(())
+        })
+    }
+}
+
+/// The event the last call that advanced the adapter produced (for a connection parked in an
+/// event loop). `SASLMECH_INVALID_STATE` before the first, and after `_set_tls` or `_reset`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_event(
+    server: *const saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(event)?;
+            put(event, s.event.ok_or(SASLMECH_INVALID_STATE)?);
+            Ok(())
+        })
+    }
+}
+
+/// The bytes to write to the client for the last event, CRLF included (POP3's mechanism list
+/// is several lines). `SASLMECH_INVALID_STATE` after `SASLMECH_EVENT_REQUEST` (nothing to
+/// write) or before any event. Valid until the next non-const call on this adapter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_reply(
+    server: *const saslmech_proto_server,
+    reply: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(reply)?;
+            nonnull(len)?;
+            match s.event {
+                None | Some(SASLMECH_EVENT_REQUEST) => return Err(SASLMECH_INVALID_STATE),
+                Some(_) => put_bytes(reply, len, s.reply.as_slice()),
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Why the exchange failed, after `SASLMECH_EVENT_FAILURE` (else `SASLMECH_INVALID_STATE`):
+/// for logs and for counting failed attempts.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_failure(
+    server: *const saslmech_proto_server,
+    failure: *mut saslmech_failure,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(failure)?;
+            put(
+                failure,
+                failure_to_c(s.failure.ok_or(SASLMECH_INVALID_STATE)?),
+            );
+            Ok(())
+        })
+    }
+}
+
+/// The mechanism the last AUTH command that began an exchange named; it stays while the
+/// client is authenticated. `SASLMECH_ABSENT` if none did (or its name is not a mechanism
+/// this library implements).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_mechanism(
+    server: *const saslmech_proto_server,
+    mechanism: *mut saslmech_mechanism,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(mechanism)?;
+            let m = s.mechanism.ok_or(SASLMECH_ABSENT)?;
+            put(mechanism, mechanism_to_c(m).0);
+            Ok(())
+        })
+    }
+}
+
+/// The kind of the pending request (`SASLMECH_REQUEST_*`, as for the engine's sessions),
+/// after `SASLMECH_EVENT_REQUEST`; `SASLMECH_INVALID_STATE` when none is pending.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request(
+    server: *const saslmech_proto_server,
+    kind: *mut saslmech_request,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(kind)?;
+            let k = match s.request.as_ref().ok_or(SASLMECH_INVALID_STATE)? {
+                AuthRequest::VerifyPassword { .. } => {
+                    saslmech_request::SASLMECH_REQUEST_VERIFY_PASSWORD
+                }
+                AuthRequest::Secret { .. } => saslmech_request::SASLMECH_REQUEST_SECRET,
+                AuthRequest::ValidateToken { .. } => {
+                    saslmech_request::SASLMECH_REQUEST_VALIDATE_TOKEN
+                }
+                AuthRequest::Authorize { .. } => saslmech_request::SASLMECH_REQUEST_AUTHORIZE,
+            };
+            put(kind, k);
+            Ok(())
+        })
+    }
+}
+
+unsafe fn proto_request_part(
+    server: *const saslmech_proto_server,
+    part: Part,
+    p: *mut *const u8,
+    n: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(p)?;
+            nonnull(n)?;
+            let request = s.request.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            let value: Option<&[u8]> = match (part, request) {
+                (Part::Authcid, r) => Some(r.user().as_bytes()),
+                (Part::Authzid, AuthRequest::VerifyPassword { authzid, .. }) => {
+                    authzid.as_deref().map(str::as_bytes)
+                }
+                (Part::Authzid, AuthRequest::Authorize { authzid, .. }) => Some(authzid.as_bytes()),
+                (Part::Authzid, _) => None,
+                (Part::Password, AuthRequest::VerifyPassword { password, .. }) => {
+                    Some(password.as_slice())
+                }
+                (Part::Token, AuthRequest::ValidateToken { token, .. }) => Some(token.as_slice()),
+                (Part::Password | Part::Token | Part::Effective, _) => {
+                    return Err(SASLMECH_INVALID_STATE);
+                }
+            };
+            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
+}
+
+/// The user the pending request is about (as `saslmech_server_request_authcid`). UTF-8, not
+/// NUL-terminated; valid until the next non-const call on this adapter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_authcid(
+    server: *const saslmech_proto_server,
+    authcid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Authcid, authcid, len) }
+}
+
+/// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
+/// client asked for none (or the request kind has none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_authzid(
+    server: *const saslmech_proto_server,
+    authzid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Authzid, authzid, len) }
+}
+
+/// The password the client sent, for `SASLMECH_REQUEST_VERIFY_PASSWORD` (else
+/// `SASLMECH_INVALID_STATE`). Never log it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_password(
+    server: *const saslmech_proto_server,
+    password: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Password, password, len) }
+}
+
+/// The bearer token, for `SASLMECH_REQUEST_VALIDATE_TOKEN` (else `SASLMECH_INVALID_STATE`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_token(
+    server: *const saslmech_proto_server,
+    token: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Token, token, len) }
+}
+
+/// Answer the pending request and write the resulting event.
+///
+/// # Safety
+/// The C contract: `server` is a live handle used by this thread only; `event` is NULL or
+/// writable.
+unsafe fn proto_answer(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+    answer: impl FnOnce(&mut saslmech_proto_server) -> R<saslmech_event>,
+) -> saslmech_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(event)?;
+            let e = answer(s)?;
+            put(event, e);
+            Ok(())
+        })
+    }
+}
+
+/// Accept: the password or token is valid, or the authorization is allowed. Writes the next
+/// event (another request, the success or failure reply, or a challenge). An answer that does
+/// not fit the request is `SASLMECH_WRONG_ANSWER` and leaves it pending; with no request
+/// pending, `SASLMECH_INVALID_STATE`. The same holds for every `saslmech_proto_server_answer_*`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_accept(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::Accept)) }
+}
+
+/// Reject: the password or token is invalid, or the authorization is denied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_reject(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::Reject)) }
+}
+
+/// No such user: fails exactly like a wrong password.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_unknown_user(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::UnknownUser)) }
+}
+
+/// The account exists but is disabled (SMTP `525 5.7.13`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_account_disabled(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::AccountDisabled)) }
+}
+
+/// The backend cannot answer now (SMTP `454 4.7.0`, IMAP `[UNAVAILABLE]`, POP3 `[SYS/TEMP]`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_temporary_failure(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::TemporaryFailure)) }
+}
+
+/// The stored plaintext password, for the library to compare in constant time (password
+/// requests) or to verify the CRAM-MD5 digest with (secret requests).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_password(
+    server: *mut saslmech_proto_server,
+    password: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `password` is valid for `len` bytes; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            s.answer(Answer::Password(bytes(password, len)?))
+        })
+    }
+}
+
+/// CRAM-MD5's precomputed key state (`SASLMECH_CRAM_MD5_KEYS_LEN` bytes), for a secret
+/// request.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_cram_md5_keys(
+    server: *mut saslmech_proto_server,
+    keys: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is valid for `len` bytes; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let keys = cram_keys(bytes(keys, len)?)?; // wiped when dropped
+            s.answer(Answer::CramMd5Keys(&keys))
+        })
+    }
+}
+
+/// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code
+/// such as `"401"`), then fail when the client answers it. UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_token_error(
+    server: *mut saslmech_proto_server,
+    error_status: *const u8,
+    error_status_len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `error_status` is valid for its length; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: None,
+            };
+            s.answer(Answer::TokenError(e))
+        })
+    }
+}
+
+/// `saslmech_proto_server_answer_token_error` with the scope the token needs. UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_token_error_scope(
+    server: *mut saslmech_proto_server,
+    error_status: *const u8,
+    error_status_len: usize,
+    scope: *const u8,
+    scope_len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: both texts are valid for their lengths; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: Some(text(scope, scope_len)?),
+            };
+            s.answer(Answer::TokenError(e))
+        })
+    }
+}
+
+unsafe fn proto_identity(
+    server: *const saslmech_proto_server,
+    part: Part,
+    p: *mut *const u8,
+    n: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(p)?;
+            nonnull(n)?;
+            let id = s.adapter()?.identity().ok_or(SASLMECH_INVALID_STATE)?;
+            let value = match part {
+                Part::Authcid => Some(id.authcid.as_str()),
+                Part::Authzid => id.authzid.as_deref(),
+                Part::Password | Part::Token | Part::Effective => Some(id.effective()),
+            };
+            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// Who authenticated (the authentication identity), while the adapter is in
+/// `SASLMECH_PHASE_AUTHENTICATED` (else `SASLMECH_INVALID_STATE`). UTF-8, not NUL-terminated;
+/// valid until the next non-const call on this adapter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_authcid(
+    server: *const saslmech_proto_server,
+    authcid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Authcid, authcid, len) }
+}
+
+/// The authorization identity the client asked to act as (and was allowed to);
+/// `SASLMECH_ABSENT` if it asked for none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_authzid(
+    server: *const saslmech_proto_server,
+    authzid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Authzid, authzid, len) }
+}
+
+/// The identity to act as: the authzid if one was given, else the authcid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_effective(
+    server: *const saslmech_proto_server,
+    identity: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Effective, identity, len) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protocol adapters, client side
+
+enum ClientAdapter {
+    Smtp(SmtpClient),
+    Imap(ImapClient),
+    Pop3(Pop3Client),
+}
+
+/// The client side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH (made by
+/// `saslmech_smtp_client_new`, `saslmech_imap_client_new` or `saslmech_pop3_client_new`): it
+/// builds the command, takes the server's reply lines, and gives the responses to write and
+/// the outcome. It may be moved between threads but not used by two threads at once.
+pub struct saslmech_proto_client {
+    /// Always `Some` between calls (taken only to apply a builder method).
+    adapter: Option<ClientAdapter>,
+    mechanism: Mechanism,
+    started: bool,
+    event: Option<saslmech_event>,
+    /// The command or response to write (carries passwords: wiped).
+    out: SecretBuf,
+    outcome: Option<ClientOutcome>,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_proto_client {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+impl saslmech_proto_client {
+    fn adapter_mut(&mut self) -> R<&mut ClientAdapter> {
+        self.adapter.as_mut().ok_or(SASLMECH_POISONED)
+    }
+
+    /// Apply a builder method before the command is built.
+    fn configure(&mut self, f: impl FnOnce(ClientAdapter) -> R<ClientAdapter>) -> R<()> {
+        if self.started {
+            return Err(SASLMECH_INVALID_STATE);
+        }
+        let a = self.adapter.take().ok_or(SASLMECH_POISONED)?;
+        self.adapter = Some(f(a)?);
+        Ok(())
+    }
+
+    fn start(&mut self) -> R<()> {
+        let cmd = match self.adapter_mut()? {
+            ClientAdapter::Smtp(a) => a.start(),
+            ClientAdapter::Imap(a) => a.start(),
+            ClientAdapter::Pop3(a) => a.start(),
+        }
+        .map_err(error_to_c)?;
+        self.started = true;
+        self.out = cmd;
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> R<saslmech_event> {
+        let event = match self.adapter_mut()? {
+            ClientAdapter::Smtp(a) => a.reply(line),
+            ClientAdapter::Imap(a) => a.line(line),
+            ClientAdapter::Pop3(a) => a.line(line),
+        }
+        .map_err(error_to_c)?;
+        self.out.clear();
+        let kind = match event {
+            ClientEvent::Send(bytes) => {
+                self.out = bytes;
+                SASLMECH_EVENT_SEND
+            }
+            ClientEvent::More => SASLMECH_EVENT_MORE,
+            ClientEvent::Done(outcome) => {
+                self.outcome = Some(outcome);
+                SASLMECH_EVENT_DONE
+            }
+        };
+        self.event = Some(kind);
+        Ok(kind)
+    }
+}
+
+/// A client adapter from C arguments.
+///
+/// # Safety
+/// The C contract: `credentials` is a live handle not being changed; `out` NULL or writable.
+unsafe fn proto_client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+    make: impl FnOnce(Mechanism, &Credentials<'_>) -> R<ClientAdapter>,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe {
+        with_ref(credentials, |c| {
+            nonnull(out)?;
+            let mechanism = mechanism_from_c(mechanism)?;
+            let adapter = make(mechanism, &c.borrow())?;
+            let h = saslmech_proto_client {
+                adapter: Some(adapter),
+                mechanism,
+                started: false,
+                event: None,
+                out: SecretBuf::new(),
+                outcome: None,
+                poisoned: Poison::default(),
+            };
+            put(out, Box::into_raw(Box::new(h)));
+            Ok(())
+        })
+    }
+}
+
+/// Make an SMTP AUTH client for `mechanism`. It sends an initial response with the command
+/// when the mechanism has one and the line fits 12288 octets. `SASLMECH_INVALID_ARGUMENT` if
+/// the credentials lack what the mechanism needs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe {
+        proto_client_new(mechanism, credentials, out, |m, c| {
+            Ok(ClientAdapter::Smtp(
+                SmtpClient::new(m, c).map_err(error_to_c)?,
+            ))
+        })
+    }
+}
+
+/// Make an IMAP AUTHENTICATE client for `mechanism` sending its command with `tag` (1 to 64
+/// IMAP `ASTRING-CHAR`s other than `+`, else `SASLMECH_INVALID_ARGUMENT`). It sends an
+/// initial response (SASL-IR) by default.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_client_new(
+    tag: *const u8,
+    tag_len: usize,
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract; `tag` is valid for `tag_len` bytes.
+    unsafe {
+        proto_client_new(mechanism, credentials, out, |m, c| {
+            let tag = text(tag, tag_len)?;
+            Ok(ClientAdapter::Imap(
+                ImapClient::new(tag, m, c).map_err(error_to_c)?,
+            ))
+        })
+    }
+}
+
+/// Make a POP3 AUTH client for `mechanism`. It sends an initial response with the command
+/// when the whole line fits POP3's 255 octets.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe {
+        proto_client_new(mechanism, credentials, out, |m, c| {
+            Ok(ClientAdapter::Pop3(
+                Pop3Client::new(m, c).map_err(error_to_c)?,
+            ))
+        })
+    }
+}
+
+/// Free a client adapter (NULL is a no-op), wiping its copy of the credentials and the last
+/// response.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_free(client: *mut saslmech_proto_client) {
+    // SAFETY: the C contract: `client` came from a `saslmech_*_client_new`, freed once.
+    unsafe { free(client) }
+}
+
+/// Whether to send an initial response with the command when the mechanism has one (on by
+/// default; for IMAP turn it off for a server that does not list `SASL-IR`, see
+/// `saslmech_imap_has_sasl_ir`). Without it the response follows the server's empty
+/// challenge. Only before `saslmech_proto_client_start` (else `SASLMECH_INVALID_STATE`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_set_initial_response(
+    client: *mut saslmech_proto_client,
+    use_initial_response: bool,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe {
+        with_mut(client, |c| {
+            c.configure(|a| {
+                Ok(match a {
+                    ClientAdapter::Smtp(a) => {
+                        ClientAdapter::Smtp(a.initial_response(use_initial_response))
+                    }
+                    ClientAdapter::Imap(a) => ClientAdapter::Imap(a.sasl_ir(use_initial_response)),
+                    ClientAdapter::Pop3(a) => {
+                        ClientAdapter::Pop3(a.initial_response(use_initial_response))
+                    }
+                })
+            })
+        })
+    }
+}
+
+/// The longest SMTP command line, CRLF included, that may carry an initial response (at
+/// least 1; default 12288); a longer one goes without it. `SASLMECH_INVALID_ARGUMENT` for an
+/// IMAP client (no limit) or a POP3 client (RFC 2449's 255, fixed). Only before
+/// `saslmech_proto_client_start`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_client_set_max_line(
+    client: *mut saslmech_proto_client,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe {
+        with_mut(client, |c| {
+            if max == 0 || !matches!(c.adapter, Some(ClientAdapter::Smtp(_))) {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.configure(|a| match a {
+                ClientAdapter::Smtp(a) => Ok(ClientAdapter::Smtp(a.max_line(max))),
+                other => Ok(other),
+            })
+        })
+    }
+}
+
+/// The client's mechanism.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_mechanism(
+    client: *const saslmech_proto_client,
+    mechanism: *mut saslmech_mechanism,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(mechanism)?;
+            put(mechanism, mechanism_to_c(c.mechanism).0);
+            Ok(())
+        })
+    }
+}
+
+/// The command to send (`AUTH PLAIN AHRpbQ...`, `a1 AUTHENTICATE PLAIN ...`), CRLF included;
+/// then pass each server line to `saslmech_proto_client_line`. Only once. Valid until the
+/// next non-const call on this client.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_start(
+    client: *mut saslmech_proto_client,
+    command: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe {
+        with_mut(client, |c| {
+            nonnull(command)?;
+            nonnull(len)?;
+            c.start()?;
+            put_bytes(command, len, c.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// Pass a line from the server (with or without its CRLF) and write what follows to `*event`:
+/// `SASLMECH_EVENT_SEND` (write `saslmech_proto_client_output`), `SASLMECH_EVENT_MORE` (read
+/// another line) or `SASLMECH_EVENT_DONE` (`saslmech_proto_client_outcome`). A line that
+/// cannot be parsed ends the exchange (`SASLMECH_FAILURE_MALFORMED`); a challenge the
+/// mechanism cannot answer is answered with `*` and the exchange ends at the server's reply.
+/// `SASLMECH_INVALID_STATE` before start or after the end.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_line(
+    client: *mut saslmech_proto_client,
+    line: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only; `line` is
+    // valid for `len` bytes.
+    unsafe {
+        with_mut(client, |c| {
+            nonnull(event)?;
+            let line = bytes(line, len)?;
+            put(event, c.line(line)?);
+            Ok(())
+        })
+    }
+}
+
+/// The bytes to write after `SASLMECH_EVENT_SEND` (a response line with CRLF, or `*\r\n`);
+/// `SASLMECH_INVALID_STATE` after any other event. Valid until the next non-const call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_output(
+    client: *const saslmech_proto_client,
+    output: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(output)?;
+            nonnull(len)?;
+            if c.event != Some(SASLMECH_EVENT_SEND) {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            put_bytes(output, len, c.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// How the exchange ended, after `SASLMECH_EVENT_DONE` (else `SASLMECH_INVALID_STATE`):
+/// `*authenticated` is true if the server accepted the client and the client has nothing
+/// against the server; `*failure` is why not (`SASLMECH_FAILURE_NONE` when authenticated):
+/// the client's own reason if it gave up, else what the server's reply indicates.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_outcome(
+    client: *const saslmech_proto_client,
+    authenticated: *mut bool,
+    failure: *mut saslmech_failure,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(authenticated)?;
+            nonnull(failure)?;
+            let o = c.outcome.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            let f = o
+                .failure
+                .map_or(saslmech_failure::SASLMECH_FAILURE_NONE, failure_to_c);
+            put(authenticated, o.authenticated);
+            put(failure, f);
+            Ok(())
+        })
+    }
+}
+
+/// The server's final status, after `SASLMECH_EVENT_DONE`: the SMTP reply code (`"235"`,
+/// `"535"`), IMAP's `"OK"`/`"NO"`/`"BAD"`, POP3's `"+OK"`/`"-ERR"`; empty if the server's
+/// reply could not be parsed. ASCII, valid until the client is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_outcome_status(
+    client: *const saslmech_proto_client,
+    status: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(status)?;
+            nonnull(len)?;
+            let o = c.outcome.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            put_bytes(status, len, o.status.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// The server's text after the status (an SMTP multi-line reply's lines joined by `\n`, at
+/// most 4096 octets), after `SASLMECH_EVENT_DONE`. Printable ASCII (other bytes the server
+/// sent become `?`), valid until the client is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_outcome_text(
+    client: *const saslmech_proto_client,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(text)?;
+            nonnull(len)?;
+            let o = c.outcome.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            put_bytes(text, len, o.text.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What servers advertise
+
+/// Join `names` with single spaces into the caller's buffer.
+///
+/// # Safety
+/// `out` is non-NULL and valid for `cap` byte writes; `out_len` non-NULL and writable.
+unsafe fn put_names(names: &[String], out: *mut u8, cap: usize, out_len: *mut usize) -> R<()> {
+    let joined = names.join(" ");
+    // SAFETY: forwarded from the caller.
+    unsafe { copy_out(joined.as_bytes(), out, cap, out_len) }
+}
+
+/// Lines of a (possibly multi-line) response.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|b| *b == b'\n')
+}
+
+/// The mechanisms a server advertises in its EHLO reply (`reply`: the whole reply with its
+/// lines separated by CRLF or LF, or a single line; `250-AUTH PLAIN LOGIN` and the old
+/// `250-AUTH=PLAIN` forms), upper-cased, without duplicates, in order, separated by single
+/// spaces into `out` (capacity `out_cap`; as many octets as the reply always suffice), ready
+/// for `saslmech_select`. Empty if the server advertises none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_ehlo_mechanisms(
+    reply: *const u8,
+    reply_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `reply` is valid for `reply_len` bytes.
+        let reply = unsafe { bytes(reply, reply_len) }?;
+        let names = proto::smtp::ehlo_mechanisms(lines(reply));
+        // SAFETY: as above, for `out` and `out_len`.
+        unsafe { put_names(&names, out, out_cap, out_len) }
+    })
+}
+
+/// The mechanisms in an IMAP `CAPABILITY` response (`AUTH=PLAIN` tokens; one line, or
+/// several separated by LF), as `saslmech_smtp_ehlo_mechanisms` gives them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_capability_mechanisms(
+    capability: *const u8,
+    capability_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `capability` is valid for `capability_len` bytes.
+        let capability = unsafe { bytes(capability, capability_len) }?;
+        let mut names: Vec<String> = Vec::new();
+        for name in lines(capability).flat_map(proto::imap::capability_mechanisms) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        // SAFETY: as above, for `out` and `out_len`.
+        unsafe { put_names(&names, out, out_cap, out_len) }
+    })
+}
+
+/// Whether an IMAP `CAPABILITY` response lists `SASL-IR` (or `IMAP4rev2`, where it is core):
+/// if not, turn initial responses off (`saslmech_proto_client_set_initial_response`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_has_sasl_ir(
+    capability: *const u8,
+    capability_len: usize,
+    has: *mut bool,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(has)?;
+        // SAFETY: the C contract: `capability` is valid for `capability_len` bytes.
+        let capability = unsafe { bytes(capability, capability_len) }?;
+        let found = lines(capability).any(proto::imap::has_sasl_ir);
+        // SAFETY: `has` checked non-NULL above.
+        unsafe { put(has, found) };
+        Ok(())
+    })
+}
+
+/// The mechanisms in a POP3 `CAPA` response's `SASL` line (the whole response with its lines
+/// separated by CRLF or LF, or the one line), as `saslmech_smtp_ehlo_mechanisms` gives them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_capa_mechanisms(
+    capa: *const u8,
+    capa_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `capa` is valid for `capa_len` bytes.
+        let capa = unsafe { bytes(capa, capa_len) }?;
+        let mut names: Vec<String> = Vec::new();
+        for name in lines(capa).flat_map(proto::pop3::capa_mechanisms) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        // SAFETY: as above, for `out` and `out_len`.
+        unsafe { put_names(&names, out, out_cap, out_len) }
+    })
 }
 
 #[cfg(test)]
