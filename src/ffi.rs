@@ -3868,6 +3868,28 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_poisons_an_adapter_and_free_still_works() {
+        let mut cfg = null_mut();
+        let mut s = null_mut();
+        let mut ev = SASLMECH_EVENT_MORE;
+        // SAFETY: valid out-pointers; `s` is live and used by this thread only.
+        unsafe {
+            assert_eq!(saslmech_server_config_new(&mut cfg), SASLMECH_OK);
+            assert_eq!(saslmech_smtp_server_new(cfg, &mut s), SASLMECH_OK);
+            let line = b"AUTH PLAIN";
+            let r = with_mut(s, |_| -> R<()> { panic!("deliberate panic in a test") });
+            assert_eq!(r, SASLMECH_PANIC);
+            assert_eq!(
+                saslmech_proto_server_command(s, line.as_ptr(), line.len(), &mut ev),
+                SASLMECH_POISONED
+            );
+            assert_eq!(ev, SASLMECH_EVENT_MORE, "out-parameter written");
+            saslmech_proto_server_free(s);
+            saslmech_server_config_free(cfg);
+        }
+    }
+
+    #[test]
     fn guards_without_a_handle() {
         assert_eq!(guard(|| panic!("deliberate panic")), SASLMECH_PANIC);
         assert_eq!(guard(|| Err(SASLMECH_ABSENT)), SASLMECH_ABSENT);
