@@ -300,6 +300,27 @@ typedef uint32_t saslmech_smtp_reply;
 // XOAUTH2 (Google, Microsoft).
 #define SASLMECH_MECH_XOAUTH2 4
 
+// SCRAM-SHA-1 (RFC 5802).
+#define SASLMECH_MECH_SCRAM_SHA_1 5
+
+// SCRAM-SHA-1-PLUS (RFC 5802, channel binding).
+#define SASLMECH_MECH_SCRAM_SHA_1_PLUS 6
+
+// SCRAM-SHA-256 (RFC 7677).
+#define SASLMECH_MECH_SCRAM_SHA_256 7
+
+// SCRAM-SHA-256-PLUS (RFC 7677, channel binding).
+#define SASLMECH_MECH_SCRAM_SHA_256_PLUS 8
+
+// OAUTHBEARER (RFC 7628).
+#define SASLMECH_MECH_OAUTHBEARER 9
+
+// EXTERNAL (RFC 4422 appendix A).
+#define SASLMECH_MECH_EXTERNAL 10
+
+// ANONYMOUS (RFC 4505).
+#define SASLMECH_MECH_ANONYMOUS 11
+
 // The connection is protected by TLS.
 #define SASLMECH_SERVER_TLS 1
 

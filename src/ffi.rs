@@ -174,8 +174,20 @@ pub const SASLMECH_MECH_LOGIN: saslmech_mechanism = 2;
 pub const SASLMECH_MECH_CRAM_MD5: saslmech_mechanism = 3;
 /// XOAUTH2 (Google, Microsoft).
 pub const SASLMECH_MECH_XOAUTH2: saslmech_mechanism = 4;
-// Reserved for the mechanisms being added: 5 SCRAM-SHA-1, 6 SCRAM-SHA-1-PLUS,
-// 7 SCRAM-SHA-256, 8 SCRAM-SHA-256-PLUS, 9 OAUTHBEARER, 10 EXTERNAL, 11 ANONYMOUS.
+/// SCRAM-SHA-1 (RFC 5802).
+pub const SASLMECH_MECH_SCRAM_SHA_1: saslmech_mechanism = 5;
+/// SCRAM-SHA-1-PLUS (RFC 5802, channel binding).
+pub const SASLMECH_MECH_SCRAM_SHA_1_PLUS: saslmech_mechanism = 6;
+/// SCRAM-SHA-256 (RFC 7677).
+pub const SASLMECH_MECH_SCRAM_SHA_256: saslmech_mechanism = 7;
+/// SCRAM-SHA-256-PLUS (RFC 7677, channel binding).
+pub const SASLMECH_MECH_SCRAM_SHA_256_PLUS: saslmech_mechanism = 8;
+/// OAUTHBEARER (RFC 7628).
+pub const SASLMECH_MECH_OAUTHBEARER: saslmech_mechanism = 9;
+/// EXTERNAL (RFC 4422 appendix A).
+pub const SASLMECH_MECH_EXTERNAL: saslmech_mechanism = 10;
+/// ANONYMOUS (RFC 4505).
+pub const SASLMECH_MECH_ANONYMOUS: saslmech_mechanism = 11;
 
 /// Server session flags for `saslmech_server_new` (and the TLS bit for the config queries).
 pub type saslmech_server_flags = u32;
@@ -246,11 +258,19 @@ pub const SASLMECH_OAUTH_RAW: saslmech_oauth_field = 5;
 /// `saslmech_server_answer_cram_md5_keys`).
 pub const SASLMECH_CRAM_MD5_KEYS_LEN: usize = 32;
 
-const MECHANISMS: [saslmech_mechanism; 4] = [
+/// Every mechanism, strongest first (the order of `saslmech::ALL_MECHANISMS`).
+const MECHANISMS: [saslmech_mechanism; 11] = [
+    SASLMECH_MECH_SCRAM_SHA_256_PLUS,
+    SASLMECH_MECH_SCRAM_SHA_256,
+    SASLMECH_MECH_SCRAM_SHA_1_PLUS,
+    SASLMECH_MECH_SCRAM_SHA_1,
+    SASLMECH_MECH_OAUTHBEARER,
     SASLMECH_MECH_XOAUTH2,
     SASLMECH_MECH_CRAM_MD5,
     SASLMECH_MECH_PLAIN,
     SASLMECH_MECH_LOGIN,
+    SASLMECH_MECH_EXTERNAL,
+    SASLMECH_MECH_ANONYMOUS,
 ];
 
 fn mechanism_from_c(m: saslmech_mechanism) -> R<Mechanism> {
@@ -259,6 +279,13 @@ fn mechanism_from_c(m: saslmech_mechanism) -> R<Mechanism> {
         SASLMECH_MECH_LOGIN => Ok(Mechanism::Login),
         SASLMECH_MECH_CRAM_MD5 => Ok(Mechanism::CramMd5),
         SASLMECH_MECH_XOAUTH2 => Ok(Mechanism::XOAuth2),
+        SASLMECH_MECH_SCRAM_SHA_1 => Ok(Mechanism::ScramSha1),
+        SASLMECH_MECH_SCRAM_SHA_1_PLUS => Ok(Mechanism::ScramSha1Plus),
+        SASLMECH_MECH_SCRAM_SHA_256 => Ok(Mechanism::ScramSha256),
+        SASLMECH_MECH_SCRAM_SHA_256_PLUS => Ok(Mechanism::ScramSha256Plus),
+        SASLMECH_MECH_OAUTHBEARER => Ok(Mechanism::OAuthBearer),
+        SASLMECH_MECH_EXTERNAL => Ok(Mechanism::External),
+        SASLMECH_MECH_ANONYMOUS => Ok(Mechanism::Anonymous),
         _ => Err(SASLMECH_UNKNOWN_MECHANISM),
     }
 }
@@ -269,6 +296,13 @@ fn mechanism_to_c(m: Mechanism) -> (saslmech_mechanism, &'static CStr) {
         Mechanism::Login => (SASLMECH_MECH_LOGIN, c"LOGIN"),
         Mechanism::CramMd5 => (SASLMECH_MECH_CRAM_MD5, c"CRAM-MD5"),
         Mechanism::XOAuth2 => (SASLMECH_MECH_XOAUTH2, c"XOAUTH2"),
+        Mechanism::ScramSha1 => (SASLMECH_MECH_SCRAM_SHA_1, c"SCRAM-SHA-1"),
+        Mechanism::ScramSha1Plus => (SASLMECH_MECH_SCRAM_SHA_1_PLUS, c"SCRAM-SHA-1-PLUS"),
+        Mechanism::ScramSha256 => (SASLMECH_MECH_SCRAM_SHA_256, c"SCRAM-SHA-256"),
+        Mechanism::ScramSha256Plus => (SASLMECH_MECH_SCRAM_SHA_256_PLUS, c"SCRAM-SHA-256-PLUS"),
+        Mechanism::OAuthBearer => (SASLMECH_MECH_OAUTHBEARER, c"OAUTHBEARER"),
+        Mechanism::External => (SASLMECH_MECH_EXTERNAL, c"EXTERNAL"),
+        Mechanism::Anonymous => (SASLMECH_MECH_ANONYMOUS, c"ANONYMOUS"),
     }
 }
 
@@ -673,6 +707,7 @@ pub unsafe extern "C" fn saslmech_select(
             token: flags & SASLMECH_SELECT_TOKEN != 0,
             tls: flags & SASLMECH_SELECT_TLS != 0,
             allow_plaintext: flags & SASLMECH_SELECT_ALLOW_PLAINTEXT != 0,
+            ..SelectOptions::default()
         };
         let names = advertised
             .split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
@@ -2112,7 +2147,10 @@ unsafe fn client_new(
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
             let creds = c.borrow();
-            let config = ClientConfig { max_challenge };
+            let config = ClientConfig {
+                max_challenge,
+                ..ClientConfig::default()
+            };
             let session =
                 ClientSession::with_config(mechanism, &creds, &config).map_err(error_to_c)?;
             let h = saslmech_client {
