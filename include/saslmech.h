@@ -239,6 +239,11 @@ typedef uint32_t saslmech_phase;
 // two threads at once.
 typedef struct saslmech_client saslmech_client;
 
+// Client settings and connection facts, for `saslmech_client_new_with_config` and the
+// protocol clients' `_new_with_config`: the TLS channel-binding data (for the SCRAM `-PLUS`
+// mechanisms), SCRAM iteration bounds, the challenge size limit. Sessions copy it when made.
+typedef struct saslmech_client_config saslmech_client_config;
+
 // What a client authenticates with. Sessions copy what they need, so the credentials may be
 // changed or freed once a session is made.
 typedef struct saslmech_credentials saslmech_credentials;
@@ -254,6 +259,11 @@ typedef struct saslmech_proto_client saslmech_proto_client;
 // Line in, reply bytes out; credential requests are answered by explicit calls, now or
 // later. It may be moved between threads but not used by two threads at once.
 typedef struct saslmech_proto_server saslmech_proto_server;
+
+// SCRAM's stored keys for one user (salt, iteration count, StoredKey, ServerKey; never the
+// password), to answer a SCRAM secret request with `saslmech_server_answer_scram_keys`.
+// Immutable once made; may be shared by threads.
+typedef struct saslmech_scram_keys saslmech_scram_keys;
 
 // One server-side authentication exchange. It may be moved between threads (for example
 // parked while a lookup runs elsewhere) but not used by two threads at once.
@@ -274,8 +284,15 @@ typedef uint32_t saslmech_properties;
 // What the client has and may do, for `saslmech_select`.
 typedef uint32_t saslmech_select_flags;
 
+// A SCRAM hash (`saslmech_scram_keys_derive`, `_generate`). Taken as an integer and validated.
+typedef uint32_t saslmech_scram_hash;
+
 // Server session flags for `saslmech_server_new` (and the TLS bit for the config queries).
 typedef uint32_t saslmech_server_flags;
+
+// A TLS channel-binding type (RFC 5056 names), for the SCRAM `-PLUS` mechanisms. Taken as an
+// integer and validated on entry.
+typedef uint32_t saslmech_channel_binding;
 
 // Client session flags for `saslmech_client_new`.
 typedef uint32_t saslmech_client_flags;
@@ -332,6 +349,17 @@ typedef uint32_t saslmech_smtp_reply;
 // data come out as base64 text (as SMTP, IMAP and POP3 carry them).
 #define SASLMECH_SERVER_BASE64 4
 
+// For `saslmech_server_config_offered` and `_check` only: the connection has TLS
+// channel-binding data (then the SCRAM `-PLUS` mechanisms may be used). A session is given
+// the data itself with `saslmech_server_set_channel_binding`; `saslmech_server_new` refuses
+// this bit.
+#define SASLMECH_SERVER_CHANNEL_BINDING 8
+
+// For `saslmech_server_config_offered` and `_check` only: the connection has an external
+// identity (then EXTERNAL may be used, if enabled). A session is given the identity with
+// `saslmech_server_set_external_identity`; `saslmech_server_new` refuses this bit.
+#define SASLMECH_SERVER_EXTERNAL 16
+
 // The session speaks base64: challenges and success data passed in are base64 text, the
 // responses that come out are base64 text.
 #define SASLMECH_CLIENT_BASE64 1
@@ -347,6 +375,15 @@ typedef uint32_t saslmech_smtp_reply;
 
 // Allow mechanisms that send the password or token in the clear without TLS (loopback tests).
 #define SASLMECH_SELECT_ALLOW_PLAINTEXT 8
+
+// TLS channel-binding data is available, so the SCRAM `-PLUS` mechanisms may be chosen.
+#define SASLMECH_SELECT_CHANNEL_BINDING 16
+
+// The client wants EXTERNAL (the transport establishes its identity). Never chosen unless set.
+#define SASLMECH_SELECT_EXTERNAL 32
+
+// The client wants ANONYMOUS. Never chosen unless set.
+#define SASLMECH_SELECT_ANONYMOUS 64
 
 // The client speaks first, so the mechanism can use an initial response.
 #define SASLMECH_PROP_CLIENT_FIRST 1
@@ -383,6 +420,22 @@ typedef uint32_t saslmech_smtp_reply;
 
 // The whole challenge as received.
 #define SASLMECH_OAUTH_RAW 5
+
+// `tls-unique` (RFC 5929): only on TLS 1.2 or older.
+#define SASLMECH_CB_TLS_UNIQUE 1
+
+// `tls-server-end-point` (RFC 5929): the hash of the server's certificate.
+#define SASLMECH_CB_TLS_SERVER_END_POINT 2
+
+// `tls-exporter` (RFC 9266): the TLS exporter with label `EXPORTER-Channel-Binding`, 32
+// octets; the one to use on TLS 1.3.
+#define SASLMECH_CB_TLS_EXPORTER 3
+
+// SHA-1 (SCRAM-SHA-1, SCRAM-SHA-1-PLUS).
+#define SASLMECH_SCRAM_SHA_1 1
+
+// SHA-256 (SCRAM-SHA-256, SCRAM-SHA-256-PLUS).
+#define SASLMECH_SCRAM_SHA_256 2
 
 // `235 2.7.0 Authentication successful`.
 #define SASLMECH_SMTP_REPLY_SUCCESS 1
@@ -522,9 +575,51 @@ saslmech_result saslmech_cram_md5_keys_from_dovecot(const uint8_t *text,
                                                     uint8_t *out,
                                                     size_t out_cap);
 
-// Make a server configuration with the defaults: XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled
-// (in that order); mechanisms that expose a secret need TLS; weak mechanisms allowed; 64 KiB
-// per message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`.
+// Derive SCRAM keys for `hash` (`SASLMECH_SCRAM_*`) from a password (UTF-8, prepared with
+// SASLprep), a salt and an iteration count, as stored when the password is set. Refused
+// (`SASLMECH_INVALID_ARGUMENT`): an empty salt, 0 iterations, a password SASLprep rejects.
+saslmech_result saslmech_scram_keys_derive(saslmech_scram_hash hash,
+                                           const uint8_t *password,
+                                           size_t password_len,
+                                           const uint8_t *salt,
+                                           size_t salt_len,
+                                           uint32_t iterations,
+                                           struct saslmech_scram_keys **out);
+
+// `saslmech_scram_keys_derive` with a fresh random 16-octet salt, for storing a new password.
+saslmech_result saslmech_scram_keys_generate(saslmech_scram_hash hash,
+                                             const uint8_t *password,
+                                             size_t password_len,
+                                             uint32_t iterations,
+                                             struct saslmech_scram_keys **out);
+
+// Read keys in the RFC 5803 form
+// `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>` (as
+// Dovecot and OpenLDAP store them). Text that does not parse is `SASLMECH_FAILED`.
+saslmech_result saslmech_scram_keys_from_rfc5803(const uint8_t *text,
+                                                 size_t text_len,
+                                                 struct saslmech_scram_keys **out);
+
+// The keys in the RFC 5803 form, to store. ASCII, not NUL-terminated; valid until the keys
+// are freed.
+saslmech_result saslmech_scram_keys_to_rfc5803(const struct saslmech_scram_keys *keys,
+                                               const uint8_t **text,
+                                               size_t *len);
+
+// The keys' hash (`SASLMECH_SCRAM_*`) and iteration count.
+saslmech_result saslmech_scram_keys_params(const struct saslmech_scram_keys *keys,
+                                           saslmech_scram_hash *hash,
+                                           uint32_t *iterations);
+
+// Free SCRAM keys (NULL is a no-op), wiping them.
+void saslmech_scram_keys_free(struct saslmech_scram_keys *keys);
+
+// Make a server configuration with the defaults: SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
+// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled (in
+// that order; EXTERNAL and ANONYMOUS only when listed with `_set_mechanisms`); mechanisms
+// that expose a secret or a bearer token need TLS; weak mechanisms allowed; 64 KiB per
+// message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`; 4096
+// SCRAM iterations and a random SCRAM fake-salt secret.
 saslmech_result saslmech_server_config_new(struct saslmech_server_config **out);
 
 // Free a server configuration (NULL is a no-op). Sessions made from it are not affected.
@@ -573,22 +668,44 @@ saslmech_result saslmech_server_config_set_nonce_fixed(struct saslmech_server_co
                                                        const uint8_t *nonce,
                                                        size_t nonce_len);
 
+// The secret that keys the salts SCRAM shows for unknown users and for users answered with a
+// plaintext password (at least 1 octet): set the same one on every server of a cluster and
+// keep it across restarts, so that a probe cannot tell a made-up user from a real one. By
+// default it is random per configuration.
+saslmech_result saslmech_server_config_set_scram_secret(struct saslmech_server_config *config,
+                                                        const uint8_t *secret,
+                                                        size_t secret_len);
+
+// The SCRAM iteration count used when a request is answered with a plaintext password and
+// for unknown users (at least 1; default 4096). Make it match the stored keys', so that
+// unknown users do not stand out.
+saslmech_result saslmech_server_config_set_scram_iterations(struct saslmech_server_config *config,
+                                                            uint32_t iterations);
+
+// The `openid-configuration` URL OAUTHBEARER error challenges carry (RFC 7628 §3.2.2), UTF-8.
+saslmech_result saslmech_server_config_set_oauth_openid_configuration(struct saslmech_server_config *config,
+                                                                      const uint8_t *url,
+                                                                      size_t url_len);
+
 // The configured maximum size of one client message.
 saslmech_result saslmech_server_config_max_message(const struct saslmech_server_config *config,
                                                    size_t *out);
 
-// The mechanisms to advertise on a channel with or without TLS (`flags`: only
-// `SASLMECH_SERVER_TLS` matters), as their names separated by single spaces, ready for an
-// EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next setter on
-// this config.
+// The mechanisms to advertise on a connection described by `flags` (`SASLMECH_SERVER_TLS`,
+// `SASLMECH_SERVER_CHANNEL_BINDING` for the `-PLUS` mechanisms, `SASLMECH_SERVER_EXTERNAL`
+// for EXTERNAL; the other bits do not matter), as their names separated by single spaces,
+// ready for an EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next
+// setter on this config.
 saslmech_result saslmech_server_config_offered(const struct saslmech_server_config *config,
                                                saslmech_server_flags flags,
                                                const uint8_t **names,
                                                size_t *names_len);
 
-// Whether `mechanism` may be used on a channel described by `flags`: writes
-// `SASLMECH_FAILURE_NONE` if so, else `MECHANISM_UNAVAILABLE`, `MECHANISM_TOO_WEAK` or
-// `ENCRYPTION_REQUIRED` (what `saslmech_server_start` would fail with).
+// Whether `mechanism` may be used on a connection described by `flags` (as for
+// `saslmech_server_config_offered`): writes `SASLMECH_FAILURE_NONE` if so, else
+// `MECHANISM_UNAVAILABLE` (also a `-PLUS` mechanism without channel binding, EXTERNAL without
+// an external identity), `MECHANISM_TOO_WEAK` or `ENCRYPTION_REQUIRED` (what
+// `saslmech_server_start` would fail with).
 saslmech_result saslmech_server_config_check(const struct saslmech_server_config *config,
                                              saslmech_mechanism mechanism,
                                              saslmech_server_flags flags,
@@ -608,6 +725,26 @@ saslmech_result saslmech_server_new(const struct saslmech_server_config *config,
 // Free a server session (NULL is a no-op), wiping everything it holds: received passwords,
 // tokens, challenges.
 void saslmech_server_free(struct saslmech_server *server);
+
+// Give the session the TLS connection's channel-binding data of one type (replacing earlier
+// data of that type), between `saslmech_server_new` and the start: supply every type the TLS
+// layer can give (`SASLMECH_CB_TLS_EXPORTER` on TLS 1.3, `_TLS_SERVER_END_POINT`, and
+// `_TLS_UNIQUE` only on TLS 1.2 or older). The SCRAM `-PLUS` mechanisms need it; with it
+// plain SCRAM refuses a client that claims the server offers no `-PLUS` (a downgrade). Only
+// with `SASLMECH_SERVER_TLS` (else `SASLMECH_INVALID_STATE`); after the start,
+// `SASLMECH_INVALID_STATE`.
+saslmech_result saslmech_server_set_channel_binding(struct saslmech_server *server,
+                                                    saslmech_channel_binding kind,
+                                                    const uint8_t *data,
+                                                    size_t data_len);
+
+// Give the session the identity the transport established (the subject of a verified TLS
+// client certificate, a local peer's user name), between `saslmech_server_new` and the
+// start: EXTERNAL authenticates as it. UTF-8, not empty. After the start,
+// `SASLMECH_INVALID_STATE`.
+saslmech_result saslmech_server_set_external_identity(struct saslmech_server *server,
+                                                      const uint8_t *identity,
+                                                      size_t identity_len);
 
 // The session's mechanism.
 saslmech_result saslmech_server_mechanism(const struct saslmech_server *server,
@@ -660,8 +797,8 @@ saslmech_result saslmech_server_request_authcid(const struct saslmech_server *se
                                                 const uint8_t **authcid,
                                                 size_t *len);
 
-// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
-// client asked for none (or the request kind has none).
+// The authorization identity of a password, token (OAUTHBEARER's GS2 header) or authorize
+// request; `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
 saslmech_result saslmech_server_request_authzid(const struct saslmech_server *server,
                                                 const uint8_t **authzid,
                                                 size_t *len);
@@ -677,6 +814,16 @@ saslmech_result saslmech_server_request_password(const struct saslmech_server *s
 saslmech_result saslmech_server_request_token(const struct saslmech_server *server,
                                               const uint8_t **token,
                                               size_t *len);
+
+// OAUTHBEARER: the `host` the client says it connected to, for a token request
+// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+saslmech_result saslmech_server_request_host(const struct saslmech_server *server,
+                                             const uint8_t **host,
+                                             size_t *len);
+
+// OAUTHBEARER: the `port` the client says it connected to, for a token request
+// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+saslmech_result saslmech_server_request_port(const struct saslmech_server *server, uint16_t *port);
 
 // Accept: the password or token is valid, or the authorization is allowed.
 saslmech_result saslmech_server_answer_accept(struct saslmech_server *server,
@@ -711,6 +858,20 @@ saslmech_result saslmech_server_answer_cram_md5_keys(struct saslmech_server *ser
                                                      const uint8_t *keys,
                                                      size_t len,
                                                      saslmech_status *status);
+
+// SCRAM's stored keys (`saslmech_scram_keys_*`), for a secret request from a SCRAM
+// mechanism: the keys' hash must be the mechanism's (else `SASLMECH_WRONG_ANSWER`). The
+// keys are copied; free them whenever convenient.
+saslmech_result saslmech_server_answer_scram_keys(struct saslmech_server *server,
+                                                  const struct saslmech_scram_keys *keys,
+                                                  saslmech_status *status);
+
+// OAUTHBEARER: the token is valid and belongs to `user` (UTF-8). Needed when the client sent
+// no authorization identity; when it did and it differs, an authorize request follows.
+saslmech_result saslmech_server_answer_token_owner(struct saslmech_server *server,
+                                                   const uint8_t *user,
+                                                   size_t user_len,
+                                                   saslmech_status *status);
 
 // The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code such
 // as `"401"`), then fail. UTF-8.
@@ -748,6 +909,12 @@ saslmech_result saslmech_server_identity_effective(const struct saslmech_server 
                                                    const uint8_t **identity,
                                                    size_t *len);
 
+// ANONYMOUS: the trace information the client sent (possibly empty), after success; for
+// logs only, the identity is always `anonymous`. `SASLMECH_ABSENT` for other mechanisms.
+saslmech_result saslmech_server_identity_trace(const struct saslmech_server *server,
+                                               const uint8_t **trace,
+                                               size_t *len);
+
 // Data to send with the success reply, after `SASLMECH_STATUS_SUCCESS` on a transport with
 // `SASLMECH_SERVER_SUCCESS_DATA` (base64 in base64 mode); `SASLMECH_ABSENT` if there is none.
 saslmech_result saslmech_server_success_data(const struct saslmech_server *server,
@@ -780,9 +947,57 @@ saslmech_result saslmech_credentials_set_token(struct saslmech_credentials *cred
                                                const uint8_t *token,
                                                size_t len);
 
+// ANONYMOUS: the trace information to send (an email address or a token, at most 255
+// characters), UTF-8.
+saslmech_result saslmech_credentials_set_trace(struct saslmech_credentials *credentials,
+                                               const uint8_t *trace,
+                                               size_t len);
+
+// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
+saslmech_result saslmech_credentials_set_host(struct saslmech_credentials *credentials,
+                                              const uint8_t *host,
+                                              size_t len);
+
+// OAUTHBEARER: the port the client connected to (`port=`).
+saslmech_result saslmech_credentials_set_port(struct saslmech_credentials *credentials,
+                                              uint16_t port);
+
+// Make a client configuration with the defaults: challenges up to 64 KiB, no channel
+// binding, SCRAM iteration counts from 4096 to 600000, OS randomness.
+saslmech_result saslmech_client_config_new(struct saslmech_client_config **out);
+
+// Free a client configuration (NULL is a no-op), wiping the channel-binding data.
+void saslmech_client_config_free(struct saslmech_client_config *config);
+
+// The TLS connection's channel-binding data (`kind`: `SASLMECH_CB_*`, data not empty). With
+// it the SCRAM `-PLUS` mechanisms bind to it, and plain SCRAM tells the server the client
+// could have (so that a stripped `-PLUS` is detected).
+saslmech_result saslmech_client_config_set_channel_binding(struct saslmech_client_config *config,
+                                                           saslmech_channel_binding kind,
+                                                           const uint8_t *data,
+                                                           size_t data_len);
+
+// The SCRAM iteration counts the client accepts from a server: at least `min` (so a server
+// cannot weaken the exchange; at least 1), at most `max` (so a hostile server cannot make the
+// client spin; at least `min`), else `SASLMECH_INVALID_ARGUMENT`.
+saslmech_result saslmech_client_config_set_scram_iterations(struct saslmech_client_config *config,
+                                                            uint32_t min,
+                                                            uint32_t max);
+
+// The largest decoded server challenge accepted, in octets (at least 1; default 65536).
+saslmech_result saslmech_client_config_set_max_challenge(struct saslmech_client_config *config,
+                                                         size_t max);
+
+// Use these bytes verbatim as SCRAM's client nonce (1 to 255 printable ASCII characters other
+// than `,`). ONLY for tests and RFC vectors.
+saslmech_result saslmech_client_config_set_nonce_fixed(struct saslmech_client_config *config,
+                                                       const uint8_t *nonce,
+                                                       size_t nonce_len);
+
 // Make a client session for `mechanism` (`flags`: `SASLMECH_CLIENT_*` bits), accepting
 // challenges up to 64 KiB. `SASLMECH_INVALID_ARGUMENT` if the credentials lack what the
-// mechanism needs (a user name, a password or token without NUL bytes).
+// mechanism needs (a user name, a password or token without NUL bytes), or for a SCRAM
+// `-PLUS` mechanism, which needs channel-binding data (`saslmech_client_new_with_config`).
 saslmech_result saslmech_client_new(saslmech_mechanism mechanism,
                                     const struct saslmech_credentials *credentials,
                                     saslmech_client_flags flags,
@@ -794,6 +1009,14 @@ saslmech_result saslmech_client_new_with_limit(saslmech_mechanism mechanism,
                                                saslmech_client_flags flags,
                                                size_t max_challenge,
                                                struct saslmech_client **out);
+
+// `saslmech_client_new` with the settings of `config` (channel binding, SCRAM iteration
+// bounds, challenge limit), copied into the session.
+saslmech_result saslmech_client_new_with_config(saslmech_mechanism mechanism,
+                                                const struct saslmech_credentials *credentials,
+                                                const struct saslmech_client_config *config,
+                                                saslmech_client_flags flags,
+                                                struct saslmech_client **out);
 
 // Free a client session (NULL is a no-op), wiping its copy of the credentials.
 void saslmech_client_free(struct saslmech_client *client);
@@ -867,9 +1090,28 @@ saslmech_result saslmech_pop3_server_new(const struct saslmech_server_config *co
 void saslmech_proto_server_free(struct saslmech_proto_server *server);
 
 // Record whether the connection is protected by TLS; call it after the STARTTLS (STLS)
-// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2) and changes
-// what `saslmech_proto_server_advertised` gives.
+// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2), any channel
+// binding and external identity given before, and changes what
+// `saslmech_proto_server_advertised` gives.
 saslmech_result saslmech_proto_server_set_tls(struct saslmech_proto_server *server, bool tls);
+
+// Give the adapter the TLS connection's channel-binding data of one type (replacing earlier
+// data of that type), after `saslmech_proto_server_set_tls(server, true)` (else
+// `SASLMECH_INVALID_STATE`): then the SCRAM `-PLUS` mechanisms are offered and usable. Supply
+// every type the TLS layer gives (see `saslmech_server_set_channel_binding`). Like
+// `_set_tls`, it forgets any exchange and authentication.
+saslmech_result saslmech_proto_server_set_channel_binding(struct saslmech_proto_server *server,
+                                                          saslmech_channel_binding kind,
+                                                          const uint8_t *data,
+                                                          size_t data_len);
+
+// Give the adapter the identity the transport established (a verified TLS client
+// certificate's subject): then EXTERNAL, if enabled, is offered and authenticates as it.
+// UTF-8, not empty. `_set_tls` forgets it, so call this after; like `_set_tls`, it forgets
+// any exchange and authentication.
+saslmech_result saslmech_proto_server_set_external_identity(struct saslmech_proto_server *server,
+                                                            const uint8_t *identity,
+                                                            size_t identity_len);
 
 // Forget the exchange in progress (a pending request included) and any authentication, as
 // when the connection's state is reset entirely.
@@ -959,8 +1201,8 @@ saslmech_result saslmech_proto_server_request_authcid(const struct saslmech_prot
                                                       const uint8_t **authcid,
                                                       size_t *len);
 
-// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
-// client asked for none (or the request kind has none).
+// The authorization identity of a password, token (OAUTHBEARER) or authorize request;
+// `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
 saslmech_result saslmech_proto_server_request_authzid(const struct saslmech_proto_server *server,
                                                       const uint8_t **authzid,
                                                       size_t *len);
@@ -975,6 +1217,17 @@ saslmech_result saslmech_proto_server_request_password(const struct saslmech_pro
 saslmech_result saslmech_proto_server_request_token(const struct saslmech_proto_server *server,
                                                     const uint8_t **token,
                                                     size_t *len);
+
+// OAUTHBEARER: the `host` the client says it connected to, for a token request (as
+// `saslmech_server_request_host`).
+saslmech_result saslmech_proto_server_request_host(const struct saslmech_proto_server *server,
+                                                   const uint8_t **host,
+                                                   size_t *len);
+
+// OAUTHBEARER: the `port` the client says it connected to, for a token request (as
+// `saslmech_server_request_port`).
+saslmech_result saslmech_proto_server_request_port(const struct saslmech_proto_server *server,
+                                                   uint16_t *port);
 
 // Accept: the password or token is valid, or the authorization is allowed. Writes the next
 // event (another request, the success or failure reply, or a challenge). An answer that does
@@ -1013,6 +1266,19 @@ saslmech_result saslmech_proto_server_answer_cram_md5_keys(struct saslmech_proto
                                                            size_t len,
                                                            saslmech_event *event);
 
+// SCRAM's stored keys, for a secret request from a SCRAM mechanism (as
+// `saslmech_server_answer_scram_keys`).
+saslmech_result saslmech_proto_server_answer_scram_keys(struct saslmech_proto_server *server,
+                                                        const struct saslmech_scram_keys *keys,
+                                                        saslmech_event *event);
+
+// OAUTHBEARER: the token is valid and belongs to `user` (as
+// `saslmech_server_answer_token_owner`).
+saslmech_result saslmech_proto_server_answer_token_owner(struct saslmech_proto_server *server,
+                                                         const uint8_t *user,
+                                                         size_t user_len,
+                                                         saslmech_event *event);
+
 // The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code
 // such as `"401"`), then fail when the client answers it. UTF-8.
 saslmech_result saslmech_proto_server_answer_token_error(struct saslmech_proto_server *server,
@@ -1046,12 +1312,26 @@ saslmech_result saslmech_proto_server_identity_effective(const struct saslmech_p
                                                          const uint8_t **identity,
                                                          size_t *len);
 
+// ANONYMOUS: the trace information the client sent (possibly empty), while authenticated;
+// `SASLMECH_ABSENT` for other mechanisms.
+saslmech_result saslmech_proto_server_identity_trace(const struct saslmech_proto_server *server,
+                                                     const uint8_t **trace,
+                                                     size_t *len);
+
 // Make an SMTP AUTH client for `mechanism`. It sends an initial response with the command
 // when the mechanism has one and the line fits 12288 octets. `SASLMECH_INVALID_ARGUMENT` if
-// the credentials lack what the mechanism needs.
+// the credentials lack what the mechanism needs (or for a SCRAM `-PLUS` mechanism, which
+// needs `saslmech_smtp_client_new_with_config` and channel-binding data).
 saslmech_result saslmech_smtp_client_new(saslmech_mechanism mechanism,
                                          const struct saslmech_credentials *credentials,
                                          struct saslmech_proto_client **out);
+
+// `saslmech_smtp_client_new` with the settings of `config` (channel binding for the SCRAM
+// `-PLUS` mechanisms, SCRAM iteration bounds, challenge limit).
+saslmech_result saslmech_smtp_client_new_with_config(saslmech_mechanism mechanism,
+                                                     const struct saslmech_credentials *credentials,
+                                                     const struct saslmech_client_config *config,
+                                                     struct saslmech_proto_client **out);
 
 // Make an IMAP AUTHENTICATE client for `mechanism` sending its command with `tag` (1 to 64
 // IMAP `ASTRING-CHAR`s other than `+`, else `SASLMECH_INVALID_ARGUMENT`). It sends an
@@ -1062,11 +1342,25 @@ saslmech_result saslmech_imap_client_new(const uint8_t *tag,
                                          const struct saslmech_credentials *credentials,
                                          struct saslmech_proto_client **out);
 
+// `saslmech_imap_client_new` with the settings of `config`.
+saslmech_result saslmech_imap_client_new_with_config(const uint8_t *tag,
+                                                     size_t tag_len,
+                                                     saslmech_mechanism mechanism,
+                                                     const struct saslmech_credentials *credentials,
+                                                     const struct saslmech_client_config *config,
+                                                     struct saslmech_proto_client **out);
+
 // Make a POP3 AUTH client for `mechanism`. It sends an initial response with the command
 // when the whole line fits POP3's 255 octets.
 saslmech_result saslmech_pop3_client_new(saslmech_mechanism mechanism,
                                          const struct saslmech_credentials *credentials,
                                          struct saslmech_proto_client **out);
+
+// `saslmech_pop3_client_new` with the settings of `config`.
+saslmech_result saslmech_pop3_client_new_with_config(saslmech_mechanism mechanism,
+                                                     const struct saslmech_credentials *credentials,
+                                                     const struct saslmech_client_config *config,
+                                                     struct saslmech_proto_client **out);
 
 // Free a client adapter (NULL is a no-op), wiping its copy of the credentials and the last
 // response.

@@ -39,8 +39,8 @@ use crate::proto::{
 };
 use crate::secret::{SecretBuf, ct_eq, ct_eq_password};
 use crate::server::{
-    Answer, CramMd5Keys, NonceSource, Request, ServerConfig, ServerSession, ServerStep, TokenError,
-    Transport,
+    Answer, ChannelBindingType, CramMd5Keys, NonceSource, Request, ScramHash, ScramKeys,
+    ServerConfig, ServerSession, ServerStep, TokenError, Transport,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +201,16 @@ pub const SASLMECH_SERVER_SUCCESS_DATA: saslmech_server_flags = 2;
 pub const SASLMECH_SERVER_BASE64: saslmech_server_flags = 4;
 const SERVER_FLAGS: u32 =
     SASLMECH_SERVER_TLS | SASLMECH_SERVER_SUCCESS_DATA | SASLMECH_SERVER_BASE64;
+/// For `saslmech_server_config_offered` and `_check` only: the connection has TLS
+/// channel-binding data (then the SCRAM `-PLUS` mechanisms may be used). A session is given
+/// the data itself with `saslmech_server_set_channel_binding`; `saslmech_server_new` refuses
+/// this bit.
+pub const SASLMECH_SERVER_CHANNEL_BINDING: saslmech_server_flags = 8;
+/// For `saslmech_server_config_offered` and `_check` only: the connection has an external
+/// identity (then EXTERNAL may be used, if enabled). A session is given the identity with
+/// `saslmech_server_set_external_identity`; `saslmech_server_new` refuses this bit.
+pub const SASLMECH_SERVER_EXTERNAL: saslmech_server_flags = 16;
+const QUERY_FLAGS: u32 = SERVER_FLAGS | SASLMECH_SERVER_CHANNEL_BINDING | SASLMECH_SERVER_EXTERNAL;
 
 /// Client session flags for `saslmech_client_new`.
 pub type saslmech_client_flags = u32;
@@ -219,10 +229,19 @@ pub const SASLMECH_SELECT_TOKEN: saslmech_select_flags = 2;
 pub const SASLMECH_SELECT_TLS: saslmech_select_flags = 4;
 /// Allow mechanisms that send the password or token in the clear without TLS (loopback tests).
 pub const SASLMECH_SELECT_ALLOW_PLAINTEXT: saslmech_select_flags = 8;
+/// TLS channel-binding data is available, so the SCRAM `-PLUS` mechanisms may be chosen.
+pub const SASLMECH_SELECT_CHANNEL_BINDING: saslmech_select_flags = 16;
+/// The client wants EXTERNAL (the transport establishes its identity). Never chosen unless set.
+pub const SASLMECH_SELECT_EXTERNAL: saslmech_select_flags = 32;
+/// The client wants ANONYMOUS. Never chosen unless set.
+pub const SASLMECH_SELECT_ANONYMOUS: saslmech_select_flags = 64;
 const SELECT_FLAGS: u32 = SASLMECH_SELECT_PASSWORD
     | SASLMECH_SELECT_TOKEN
     | SASLMECH_SELECT_TLS
-    | SASLMECH_SELECT_ALLOW_PLAINTEXT;
+    | SASLMECH_SELECT_ALLOW_PLAINTEXT
+    | SASLMECH_SELECT_CHANNEL_BINDING
+    | SASLMECH_SELECT_EXTERNAL
+    | SASLMECH_SELECT_ANONYMOUS;
 
 /// Mechanism properties reported by `saslmech_mechanism_properties`.
 pub type saslmech_properties = u32;
@@ -257,6 +276,41 @@ pub const SASLMECH_OAUTH_RAW: saslmech_oauth_field = 5;
 /// Length of a CRAM-MD5 key state (`saslmech_cram_md5_keys_*`,
 /// `saslmech_server_answer_cram_md5_keys`).
 pub const SASLMECH_CRAM_MD5_KEYS_LEN: usize = 32;
+
+/// A TLS channel-binding type (RFC 5056 names), for the SCRAM `-PLUS` mechanisms. Taken as an
+/// integer and validated on entry.
+pub type saslmech_channel_binding = u32;
+/// `tls-unique` (RFC 5929): only on TLS 1.2 or older.
+pub const SASLMECH_CB_TLS_UNIQUE: saslmech_channel_binding = 1;
+/// `tls-server-end-point` (RFC 5929): the hash of the server's certificate.
+pub const SASLMECH_CB_TLS_SERVER_END_POINT: saslmech_channel_binding = 2;
+/// `tls-exporter` (RFC 9266): the TLS exporter with label `EXPORTER-Channel-Binding`, 32
+/// octets; the one to use on TLS 1.3.
+pub const SASLMECH_CB_TLS_EXPORTER: saslmech_channel_binding = 3;
+
+/// A SCRAM hash (`saslmech_scram_keys_derive`, `_generate`). Taken as an integer and validated.
+pub type saslmech_scram_hash = u32;
+/// SHA-1 (SCRAM-SHA-1, SCRAM-SHA-1-PLUS).
+pub const SASLMECH_SCRAM_SHA_1: saslmech_scram_hash = 1;
+/// SHA-256 (SCRAM-SHA-256, SCRAM-SHA-256-PLUS).
+pub const SASLMECH_SCRAM_SHA_256: saslmech_scram_hash = 2;
+
+fn channel_binding_from_c(kind: saslmech_channel_binding) -> R<ChannelBindingType> {
+    match kind {
+        SASLMECH_CB_TLS_UNIQUE => Ok(ChannelBindingType::TlsUnique),
+        SASLMECH_CB_TLS_SERVER_END_POINT => Ok(ChannelBindingType::TlsServerEndPoint),
+        SASLMECH_CB_TLS_EXPORTER => Ok(ChannelBindingType::TlsExporter),
+        _ => Err(SASLMECH_INVALID_ARGUMENT),
+    }
+}
+
+fn scram_hash_from_c(hash: saslmech_scram_hash) -> R<ScramHash> {
+    match hash {
+        SASLMECH_SCRAM_SHA_1 => Ok(ScramHash::Sha1),
+        SASLMECH_SCRAM_SHA_256 => Ok(ScramHash::Sha256),
+        _ => Err(SASLMECH_INVALID_ARGUMENT),
+    }
+}
 
 /// Every mechanism, strongest first (the order of `saslmech::ALL_MECHANISMS`).
 const MECHANISMS: [saslmech_mechanism; 11] = [
@@ -387,6 +441,8 @@ const _: () = {
     send::<saslmech_credentials>();
     send::<saslmech_proto_server>();
     send::<saslmech_proto_client>();
+    send::<saslmech_client_config>();
+    send_and_sync::<saslmech_scram_keys>();
     send_and_sync::<saslmech_server_config>();
 };
 
@@ -707,7 +763,9 @@ pub unsafe extern "C" fn saslmech_select(
             token: flags & SASLMECH_SELECT_TOKEN != 0,
             tls: flags & SASLMECH_SELECT_TLS != 0,
             allow_plaintext: flags & SASLMECH_SELECT_ALLOW_PLAINTEXT != 0,
-            ..SelectOptions::default()
+            channel_binding: flags & SASLMECH_SELECT_CHANNEL_BINDING != 0,
+            external: flags & SASLMECH_SELECT_EXTERNAL != 0,
+            anonymous: flags & SASLMECH_SELECT_ANONYMOUS != 0,
         };
         let names = advertised
             .split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
@@ -889,6 +947,187 @@ unsafe fn copy_keys(keys: &[u8; 32], out: *mut u8, cap: usize) -> R<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SCRAM stored keys
+
+/// SCRAM's stored keys for one user (salt, iteration count, StoredKey, ServerKey; never the
+/// password), to answer a SCRAM secret request with `saslmech_server_answer_scram_keys`.
+/// Immutable once made; may be shared by threads.
+pub struct saslmech_scram_keys {
+    keys: ScramKeys,
+    /// The RFC 5803 text, made once (it holds the keys: wiped when freed).
+    rfc5803: SecretBuf,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_scram_keys {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+/// Box new keys into `out`.
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+unsafe fn put_scram_keys(out: *mut *mut saslmech_scram_keys, keys: ScramKeys) {
+    let text = keys.to_rfc5803();
+    let h = saslmech_scram_keys {
+        rfc5803: SecretBuf::from_slice(text.as_bytes()),
+        keys,
+        poisoned: Poison::default(),
+    };
+    // The String held the keys too; wipe it before it is freed.
+    let mut text = text.into_bytes();
+    zeroize::Zeroize::zeroize(&mut text);
+    // SAFETY: guaranteed by the caller.
+    unsafe { put(out, Box::into_raw(Box::new(h))) };
+}
+
+/// The keys a handle holds, for an answer.
+///
+/// # Safety
+/// `keys` is NULL or a live handle not being changed.
+unsafe fn scram_keys_ref<'a>(keys: *const saslmech_scram_keys) -> R<&'a ScramKeys> {
+    // SAFETY: guaranteed by the caller.
+    let k = unsafe { keys.as_ref() }.ok_or(SASLMECH_NULL_ARGUMENT)?;
+    if k.poisoned.get() {
+        return Err(SASLMECH_POISONED);
+    }
+    Ok(&k.keys)
+}
+
+/// A password from C for SCRAM: UTF-8 (SASLprep works on text).
+///
+/// # Safety
+/// As [`bytes`].
+unsafe fn scram_password<'a>(p: *const u8, len: usize) -> R<&'a [u8]> {
+    // SAFETY: forwarded from the caller.
+    let pw = unsafe { bytes(p, len) }?;
+    core::str::from_utf8(pw).map_err(|_| SASLMECH_INVALID_UTF8)?;
+    Ok(pw)
+}
+
+/// Derive SCRAM keys for `hash` (`SASLMECH_SCRAM_*`) from a password (UTF-8, prepared with
+/// SASLprep), a salt and an iteration count, as stored when the password is set. Refused
+/// (`SASLMECH_INVALID_ARGUMENT`): an empty salt, 0 iterations, a password SASLprep rejects.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_derive(
+    hash: saslmech_scram_hash,
+    password: *const u8,
+    password_len: usize,
+    salt: *const u8,
+    salt_len: usize,
+    iterations: u32,
+    out: *mut *mut saslmech_scram_keys,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: each pointer is valid for its length.
+        let (password, salt) = unsafe {
+            (
+                scram_password(password, password_len)?,
+                bytes(salt, salt_len)?,
+            )
+        };
+        let hash = scram_hash_from_c(hash)?;
+        let keys = ScramKeys::derive(hash, password, salt, iterations).map_err(error_to_c)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put_scram_keys(out, keys) };
+        Ok(())
+    })
+}
+
+/// `saslmech_scram_keys_derive` with a fresh random 16-octet salt, for storing a new password.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_generate(
+    hash: saslmech_scram_hash,
+    password: *const u8,
+    password_len: usize,
+    iterations: u32,
+    out: *mut *mut saslmech_scram_keys,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: `password` is valid for `password_len` bytes.
+        let password = unsafe { scram_password(password, password_len) }?;
+        let hash = scram_hash_from_c(hash)?;
+        let keys = ScramKeys::generate(hash, password, iterations).map_err(error_to_c)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put_scram_keys(out, keys) };
+        Ok(())
+    })
+}
+
+/// Read keys in the RFC 5803 form
+/// `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>` (as
+/// Dovecot and OpenLDAP store them). Text that does not parse is `SASLMECH_FAILED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_from_rfc5803(
+    text: *const u8,
+    text_len: usize,
+    out: *mut *mut saslmech_scram_keys,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: `text` is valid for `text_len` bytes.
+        let text = unsafe { self::text(text, text_len) }?;
+        let keys = ScramKeys::from_rfc5803(text).map_err(|_| SASLMECH_FAILED)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put_scram_keys(out, keys) };
+        Ok(())
+    })
+}
+
+/// The keys in the RFC 5803 form, to store. ASCII, not NUL-terminated; valid until the keys
+/// are freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_to_rfc5803(
+    keys: *const saslmech_scram_keys,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is a live handle.
+    unsafe {
+        with_ref(keys, |k| {
+            nonnull(text)?;
+            nonnull(len)?;
+            put_bytes(text, len, k.rfc5803.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// The keys' hash (`SASLMECH_SCRAM_*`) and iteration count.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_params(
+    keys: *const saslmech_scram_keys,
+    hash: *mut saslmech_scram_hash,
+    iterations: *mut u32,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is a live handle.
+    unsafe {
+        with_ref(keys, |k| {
+            nonnull(hash)?;
+            nonnull(iterations)?;
+            let h = match k.keys.hash() {
+                ScramHash::Sha1 => SASLMECH_SCRAM_SHA_1,
+                ScramHash::Sha256 => SASLMECH_SCRAM_SHA_256,
+            };
+            put(hash, h);
+            put(iterations, k.keys.iterations());
+            Ok(())
+        })
+    }
+}
+
+/// Free SCRAM keys (NULL is a no-op), wiping them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_free(keys: *mut saslmech_scram_keys) {
+    // SAFETY: the C contract: `keys` came from a `saslmech_scram_keys_*` constructor, freed once.
+    unsafe { free(keys) }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Server configuration
 
 /// Server policy and limits, shared by many sessions. Sessions take a snapshot when they are
@@ -897,8 +1136,8 @@ unsafe fn copy_keys(keys: &[u8; 32], out: *mut u8, cap: usize) -> R<()> {
 /// from several threads at once; the setters need exclusive access.
 pub struct saslmech_server_config {
     config: Arc<ServerConfig>,
-    /// The advertised lists: without TLS, with TLS (kept ready so that reads are `const`).
-    offered: [String; 2],
+    /// The advertised lists, indexed by `query_index` (kept ready so that reads are `const`).
+    offered: [String; 8],
     poisoned: Poison,
 }
 
@@ -912,7 +1151,7 @@ impl saslmech_server_config {
     fn new(config: ServerConfig) -> Self {
         let mut c = saslmech_server_config {
             config: Arc::new(config),
-            offered: [String::new(), String::new()],
+            offered: Default::default(),
             poisoned: Poison::default(),
         };
         c.refresh();
@@ -927,9 +1166,10 @@ impl saslmech_server_config {
     }
 
     fn refresh(&mut self) {
-        for (tls, list) in [false, true].into_iter().zip(self.offered.iter_mut()) {
+        for (i, list) in self.offered.iter_mut().enumerate() {
             list.clear();
-            for m in self.config.offered(tls) {
+            let transport = query_transport(i);
+            for m in self.config.offered_on(&transport) {
                 if !list.is_empty() {
                     list.push(' ');
                 }
@@ -939,9 +1179,37 @@ impl saslmech_server_config {
     }
 }
 
-/// Make a server configuration with the defaults: XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled
-/// (in that order); mechanisms that expose a secret need TLS; weak mechanisms allowed; 64 KiB
-/// per message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`.
+/// The index of the connection described by query flags (`SASLMECH_SERVER_TLS`,
+/// `_CHANNEL_BINDING`, `_EXTERNAL`) among the eight kinds.
+fn query_index(flags: saslmech_server_flags) -> usize {
+    usize::from(flags & SASLMECH_SERVER_TLS != 0)
+        | usize::from(flags & SASLMECH_SERVER_CHANNEL_BINDING != 0) << 1
+        | usize::from(flags & SASLMECH_SERVER_EXTERNAL != 0) << 2
+}
+
+/// A transport of the kind `query_index` numbers (placeholder data: only its presence
+/// matters to the policy).
+fn query_transport(index: usize) -> Transport {
+    let mut t = if index & 1 != 0 {
+        Transport::tls()
+    } else {
+        Transport::plaintext()
+    };
+    if index & 2 != 0 {
+        t = t.with_channel_binding(ChannelBindingType::TlsExporter, &[0; 32]);
+    }
+    if index & 4 != 0 {
+        t = t.with_external_identity("external");
+    }
+    t
+}
+
+/// Make a server configuration with the defaults: SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
+/// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled (in
+/// that order; EXTERNAL and ANONYMOUS only when listed with `_set_mechanisms`); mechanisms
+/// that expose a secret or a bearer token need TLS; weak mechanisms allowed; 64 KiB per
+/// message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`; 4096
+/// SCRAM iterations and a random SCRAM fake-salt secret.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_new(
     out: *mut *mut saslmech_server_config,
@@ -1137,6 +1405,68 @@ pub unsafe extern "C" fn saslmech_server_config_set_nonce_fixed(
     }
 }
 
+/// The secret that keys the salts SCRAM shows for unknown users and for users answered with a
+/// plaintext password (at least 1 octet): set the same one on every server of a cluster and
+/// keep it across restarts, so that a probe cannot tell a made-up user from a real one. By
+/// default it is random per configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_scram_secret(
+    config: *mut saslmech_server_config,
+    secret: *const u8,
+    secret_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `secret` is
+    // valid for `secret_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let secret = bytes(secret, secret_len)?;
+            if secret.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.edit(|cfg| cfg.scram_secret(secret));
+            Ok(())
+        })
+    }
+}
+
+/// The SCRAM iteration count used when a request is answered with a plaintext password and
+/// for unknown users (at least 1; default 4096). Make it match the stored keys', so that
+/// unknown users do not stand out.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_scram_iterations(
+    config: *mut saslmech_server_config,
+    iterations: u32,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if iterations == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.edit(|cfg| cfg.scram_iterations(iterations));
+            Ok(())
+        })
+    }
+}
+
+/// The `openid-configuration` URL OAUTHBEARER error challenges carry (RFC 7628 §3.2.2), UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_oauth_openid_configuration(
+    config: *mut saslmech_server_config,
+    url: *const u8,
+    url_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `url` is
+    // valid for `url_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let url = text(url, url_len)?;
+            c.edit(|cfg| cfg.oauth_openid_configuration(url));
+            Ok(())
+        })
+    }
+}
+
 /// The configured maximum size of one client message.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_max_message(
@@ -1153,10 +1483,11 @@ pub unsafe extern "C" fn saslmech_server_config_max_message(
     }
 }
 
-/// The mechanisms to advertise on a channel with or without TLS (`flags`: only
-/// `SASLMECH_SERVER_TLS` matters), as their names separated by single spaces, ready for an
-/// EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next setter on
-/// this config.
+/// The mechanisms to advertise on a connection described by `flags` (`SASLMECH_SERVER_TLS`,
+/// `SASLMECH_SERVER_CHANNEL_BINDING` for the `-PLUS` mechanisms, `SASLMECH_SERVER_EXTERNAL`
+/// for EXTERNAL; the other bits do not matter), as their names separated by single spaces,
+/// ready for an EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next
+/// setter on this config.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_offered(
     config: *const saslmech_server_config,
@@ -1169,20 +1500,21 @@ pub unsafe extern "C" fn saslmech_server_config_offered(
         with_ref(config, |c| {
             nonnull(names)?;
             nonnull(names_len)?;
-            if flags & !SERVER_FLAGS != 0 {
+            if flags & !QUERY_FLAGS != 0 {
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
-            let tls = flags & SASLMECH_SERVER_TLS != 0;
-            let list = if tls { &c.offered[1] } else { &c.offered[0] };
+            let list = c.offered.get(query_index(flags)).ok_or(SASLMECH_PANIC)?;
             put_bytes(names, names_len, list.as_bytes());
             Ok(())
         })
     }
 }
 
-/// Whether `mechanism` may be used on a channel described by `flags`: writes
-/// `SASLMECH_FAILURE_NONE` if so, else `MECHANISM_UNAVAILABLE`, `MECHANISM_TOO_WEAK` or
-/// `ENCRYPTION_REQUIRED` (what `saslmech_server_start` would fail with).
+/// Whether `mechanism` may be used on a connection described by `flags` (as for
+/// `saslmech_server_config_offered`): writes `SASLMECH_FAILURE_NONE` if so, else
+/// `MECHANISM_UNAVAILABLE` (also a `-PLUS` mechanism without channel binding, EXTERNAL without
+/// an external identity), `MECHANISM_TOO_WEAK` or `ENCRYPTION_REQUIRED` (what
+/// `saslmech_server_start` would fail with).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_check(
     config: *const saslmech_server_config,
@@ -1195,10 +1527,11 @@ pub unsafe extern "C" fn saslmech_server_config_check(
         with_ref(config, |c| {
             nonnull(verdict)?;
             let m = mechanism_from_c(mechanism)?;
-            if flags & !SERVER_FLAGS != 0 {
+            if flags & !QUERY_FLAGS != 0 {
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
-            let v = match c.config.check(m, flags & SASLMECH_SERVER_TLS != 0) {
+            let transport = query_transport(query_index(flags));
+            let v = match c.config.check_transport(m, &transport) {
                 Ok(()) => saslmech_failure::SASLMECH_FAILURE_NONE,
                 Err(f) => failure_to_c(f),
             };
@@ -1384,6 +1717,65 @@ pub unsafe extern "C" fn saslmech_server_free(server: *mut saslmech_server) {
     unsafe { free(server) }
 }
 
+/// Give the session the TLS connection's channel-binding data of one type (replacing earlier
+/// data of that type), between `saslmech_server_new` and the start: supply every type the TLS
+/// layer can give (`SASLMECH_CB_TLS_EXPORTER` on TLS 1.3, `_TLS_SERVER_END_POINT`, and
+/// `_TLS_UNIQUE` only on TLS 1.2 or older). The SCRAM `-PLUS` mechanisms need it; with it
+/// plain SCRAM refuses a client that claims the server offers no `-PLUS` (a downgrade). Only
+/// with `SASLMECH_SERVER_TLS` (else `SASLMECH_INVALID_STATE`); after the start,
+/// `SASLMECH_INVALID_STATE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_set_channel_binding(
+    server: *mut saslmech_server,
+    kind: saslmech_channel_binding,
+    data: *const u8,
+    data_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `data` is
+    // valid for `data_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let data = bytes(data, data_len)?;
+            let kind = channel_binding_from_c(kind)?;
+            if data.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            if s.session.is_some() || s.ended.is_some() || !s.transport.tls {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            s.transport = s.transport.clone().with_channel_binding(kind, data);
+            Ok(())
+        })
+    }
+}
+
+/// Give the session the identity the transport established (the subject of a verified TLS
+/// client certificate, a local peer's user name), between `saslmech_server_new` and the
+/// start: EXTERNAL authenticates as it. UTF-8, not empty. After the start,
+/// `SASLMECH_INVALID_STATE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_set_external_identity(
+    server: *mut saslmech_server,
+    identity: *const u8,
+    identity_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `identity`
+    // is valid for `identity_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let identity = text(identity, identity_len)?;
+            if identity.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            if s.session.is_some() || s.ended.is_some() {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            s.transport = s.transport.clone().with_external_identity(identity);
+            Ok(())
+        })
+    }
+}
+
 /// The session's mechanism.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_mechanism(
@@ -1556,6 +1948,8 @@ enum Part {
     Password,
     Token,
     Effective,
+    Host,
+    Trace,
 }
 
 unsafe fn server_request_part(
@@ -1577,10 +1971,12 @@ unsafe fn server_request_part(
                 (Part::Authcid, Request::Authorize(r)) => Some(r.authcid().as_bytes()),
                 (Part::Authzid, Request::VerifyPassword(r)) => r.authzid().map(str::as_bytes),
                 (Part::Authzid, Request::Authorize(r)) => Some(r.authzid().as_bytes()),
-                (Part::Authzid, Request::Secret(_) | Request::ValidateToken(_)) => None,
+                (Part::Authzid, Request::ValidateToken(r)) => r.authzid().map(str::as_bytes),
+                (Part::Authzid, Request::Secret(_)) => None,
                 (Part::Password, Request::VerifyPassword(r)) => Some(r.password()),
                 (Part::Token, Request::ValidateToken(r)) => Some(r.token()),
-                (Part::Password | Part::Token | Part::Effective, _) => {
+                (Part::Host, Request::ValidateToken(r)) => r.host().map(str::as_bytes),
+                (Part::Password | Part::Token | Part::Effective | Part::Host | Part::Trace, _) => {
                     return Err(SASLMECH_INVALID_STATE);
                 }
             };
@@ -1602,8 +1998,8 @@ pub unsafe extern "C" fn saslmech_server_request_authcid(
     unsafe { server_request_part(server, Part::Authcid, authcid, len) }
 }
 
-/// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
-/// client asked for none (or the request kind has none).
+/// The authorization identity of a password, token (OAUTHBEARER's GS2 header) or authorize
+/// request; `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_request_authzid(
     server: *const saslmech_server,
@@ -1636,6 +2032,39 @@ pub unsafe extern "C" fn saslmech_server_request_token(
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe { server_request_part(server, Part::Token, token, len) }
+}
+
+/// OAUTHBEARER: the `host` the client says it connected to, for a token request
+/// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_host(
+    server: *const saslmech_server,
+    host: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_request_part(server, Part::Host, host, len) }
+}
+
+/// OAUTHBEARER: the `port` the client says it connected to, for a token request
+/// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_port(
+    server: *const saslmech_server,
+    port: *mut u16,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(port)?;
+            let Request::ValidateToken(r) = s.session()?.request().ok_or(SASLMECH_INVALID_STATE)?
+            else {
+                return Err(SASLMECH_INVALID_STATE);
+            };
+            put(port, r.port().ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
 }
 
 /// Answer the pending request with `answer` and write what comes next to `*status`.
@@ -1744,6 +2173,42 @@ pub unsafe extern "C" fn saslmech_server_answer_cram_md5_keys(
     }
 }
 
+/// SCRAM's stored keys (`saslmech_scram_keys_*`), for a secret request from a SCRAM
+/// mechanism: the keys' hash must be the mechanism's (else `SASLMECH_WRONG_ANSWER`). The
+/// keys are copied; free them whenever convenient.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_scram_keys(
+    server: *mut saslmech_server,
+    keys: *const saslmech_scram_keys,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is NULL or a live handle not being changed; `server`
+    // forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            let keys = scram_keys_ref(keys)?;
+            s.answer(Answer::ScramKeys(keys))
+        })
+    }
+}
+
+/// OAUTHBEARER: the token is valid and belongs to `user` (UTF-8). Needed when the client sent
+/// no authorization identity; when it did and it differs, an authorize request follows.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_token_owner(
+    server: *mut saslmech_server,
+    user: *const u8,
+    user_len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `user` is valid for `user_len` bytes; `server` forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            s.answer(Answer::TokenOwner(text(user, user_len)?))
+        })
+    }
+}
+
 /// CRAM-MD5 key state from C bytes (exactly `SASLMECH_CRAM_MD5_KEYS_LEN`).
 fn cram_keys(b: &[u8]) -> R<CramMd5Keys> {
     let keys = <&[u8; 32]>::try_from(b).map_err(|_| SASLMECH_INVALID_ARGUMENT)?;
@@ -1824,11 +2289,13 @@ unsafe fn server_identity(
         with_ref(server, |s| {
             nonnull(p)?;
             nonnull(n)?;
-            let id = s.session()?.identity().ok_or(SASLMECH_INVALID_STATE)?;
+            let session = s.session()?;
+            let id = session.identity().ok_or(SASLMECH_INVALID_STATE)?;
             let value = match part {
                 Part::Authcid => Some(id.authcid()),
                 Part::Authzid => id.authzid(),
-                Part::Password | Part::Token | Part::Effective => Some(id.effective()),
+                Part::Trace => session.anonymous_trace(),
+                Part::Password | Part::Token | Part::Effective | Part::Host => Some(id.effective()),
             };
             put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
             Ok(())
@@ -1871,6 +2338,18 @@ pub unsafe extern "C" fn saslmech_server_identity_effective(
     unsafe { server_identity(server, Part::Effective, identity, len) }
 }
 
+/// ANONYMOUS: the trace information the client sent (possibly empty), after success; for
+/// logs only, the identity is always `anonymous`. `SASLMECH_ABSENT` for other mechanisms.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_identity_trace(
+    server: *const saslmech_server,
+    trace: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_identity(server, Part::Trace, trace, len) }
+}
+
 /// Data to send with the success reply, after `SASLMECH_STATUS_SUCCESS` on a transport with
 /// `SASLMECH_SERVER_SUCCESS_DATA` (base64 in base64 mode); `SASLMECH_ABSENT` if there is none.
 #[unsafe(no_mangle)]
@@ -1907,6 +2386,9 @@ pub struct saslmech_credentials {
     authzid: Option<String>,
     password: Option<SecretBuf>,
     token: Option<SecretBuf>,
+    trace: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
     poisoned: Poison,
 }
 
@@ -1953,13 +2435,31 @@ impl saslmech_credentials {
         if let Some(t) = &self.token {
             creds = creds.token(t.as_slice());
         }
+        if let Some(t) = &self.trace {
+            creds = creds.trace(t);
+        }
+        if let Some(h) = &self.host {
+            creds = creds.host(h);
+        }
+        if let Some(p) = self.port {
+            creds = creds.port(p);
+        }
         creds
     }
 }
 
+/// The text fields of credentials.
+#[derive(Clone, Copy)]
+enum Text {
+    Authcid,
+    Authzid,
+    Trace,
+    Host,
+}
+
 unsafe fn set_identity(
     credentials: *mut saslmech_credentials,
-    authzid: bool,
+    field: Text,
     value: *const u8,
     len: usize,
 ) -> saslmech_result {
@@ -1967,11 +2467,12 @@ unsafe fn set_identity(
     // is valid for `len` bytes.
     unsafe {
         with_mut(credentials, |c| {
-            let v = text(value, len)?.to_owned();
-            if authzid {
-                c.authzid = Some(v);
-            } else {
-                c.authcid = Some(v);
+            let v = Some(text(value, len)?.to_owned());
+            match field {
+                Text::Authcid => c.authcid = v,
+                Text::Authzid => c.authzid = v,
+                Text::Trace => c.trace = v,
+                Text::Host => c.host = v,
             }
             Ok(())
         })
@@ -2007,7 +2508,7 @@ pub unsafe extern "C" fn saslmech_credentials_set_authcid(
     len: usize,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { set_identity(credentials, false, authcid, len) }
+    unsafe { set_identity(credentials, Text::Authcid, authcid, len) }
 }
 
 /// The authorization identity to act as, if different from the authcid; UTF-8.
@@ -2018,7 +2519,7 @@ pub unsafe extern "C" fn saslmech_credentials_set_authzid(
     len: usize,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { set_identity(credentials, true, authzid, len) }
+    unsafe { set_identity(credentials, Text::Authzid, authzid, len) }
 }
 
 /// The password (copied into memory that is wiped when freed).
@@ -2041,6 +2542,184 @@ pub unsafe extern "C" fn saslmech_credentials_set_token(
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe { set_secret(credentials, true, token, len) }
+}
+
+/// ANONYMOUS: the trace information to send (an email address or a token, at most 255
+/// characters), UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_trace(
+    credentials: *mut saslmech_credentials,
+    trace: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_identity(credentials, Text::Trace, trace, len) }
+}
+
+/// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_host(
+    credentials: *mut saslmech_credentials,
+    host: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_identity(credentials, Text::Host, host, len) }
+}
+
+/// OAUTHBEARER: the port the client connected to (`port=`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_port(
+    credentials: *mut saslmech_credentials,
+    port: u16,
+) -> saslmech_result {
+    // SAFETY: the C contract: `credentials` is a live handle used by this thread only.
+    unsafe {
+        with_mut(credentials, |c| {
+            c.port = Some(port);
+            Ok(())
+        })
+    }
+}
+
+/// Client settings and connection facts, for `saslmech_client_new_with_config` and the
+/// protocol clients' `_new_with_config`: the TLS channel-binding data (for the SCRAM `-PLUS`
+/// mechanisms), SCRAM iteration bounds, the challenge size limit. Sessions copy it when made.
+pub struct saslmech_client_config {
+    config: ClientConfig,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_client_config {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+/// Make a client configuration with the defaults: challenges up to 64 KiB, no channel
+/// binding, SCRAM iteration counts from 4096 to 600000, OS randomness.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_new(
+    out: *mut *mut saslmech_client_config,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        let h = saslmech_client_config {
+            config: ClientConfig::default(),
+            poisoned: Poison::default(),
+        };
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put(out, Box::into_raw(Box::new(h))) };
+        Ok(())
+    })
+}
+
+/// Free a client configuration (NULL is a no-op), wiping the channel-binding data.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_free(config: *mut saslmech_client_config) {
+    // SAFETY: the C contract: `config` came from `saslmech_client_config_new`, freed once.
+    unsafe { free(config) }
+}
+
+/// The TLS connection's channel-binding data (`kind`: `SASLMECH_CB_*`, data not empty). With
+/// it the SCRAM `-PLUS` mechanisms bind to it, and plain SCRAM tells the server the client
+/// could have (so that a stripped `-PLUS` is detected).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_channel_binding(
+    config: *mut saslmech_client_config,
+    kind: saslmech_channel_binding,
+    data: *const u8,
+    data_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `data` is
+    // valid for `data_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let data = bytes(data, data_len)?;
+            let kind = channel_binding_from_c(kind)?;
+            if data.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.config = core::mem::take(&mut c.config).channel_binding(kind, data);
+            Ok(())
+        })
+    }
+}
+
+/// The SCRAM iteration counts the client accepts from a server: at least `min` (so a server
+/// cannot weaken the exchange; at least 1), at most `max` (so a hostile server cannot make the
+/// client spin; at least `min`), else `SASLMECH_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_scram_iterations(
+    config: *mut saslmech_client_config,
+    min: u32,
+    max: u32,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if min == 0 || max < min {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.config = core::mem::take(&mut c.config).scram_iterations(min, max);
+            Ok(())
+        })
+    }
+}
+
+/// The largest decoded server challenge accepted, in octets (at least 1; default 65536).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_max_challenge(
+    config: *mut saslmech_client_config,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if max == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.config.max_challenge = max;
+            Ok(())
+        })
+    }
+}
+
+/// Use these bytes verbatim as SCRAM's client nonce (1 to 255 printable ASCII characters other
+/// than `,`). ONLY for tests and RFC vectors.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_nonce_fixed(
+    config: *mut saslmech_client_config,
+    nonce: *const u8,
+    nonce_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `nonce` is
+    // valid for `nonce_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let nonce = bytes(nonce, nonce_len)?;
+            let ok = |b: &u8| b.is_ascii_graphic() && *b != b',';
+            if nonce.is_empty() || nonce.len() > 255 || !nonce.iter().all(ok) {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let source = NonceSource::Fixed(nonce.to_vec());
+            c.config = core::mem::take(&mut c.config).nonce_source(source);
+            Ok(())
+        })
+    }
+}
+
+/// A client configuration's settings.
+///
+/// # Safety
+/// `config` is NULL or a live handle not being changed.
+unsafe fn client_config_ref<'a>(config: *const saslmech_client_config) -> R<&'a ClientConfig> {
+    // SAFETY: guaranteed by the caller.
+    let c = unsafe { config.as_ref() }.ok_or(SASLMECH_NULL_ARGUMENT)?;
+    if c.poisoned.get() {
+        return Err(SASLMECH_POISONED);
+    }
+    Ok(&c.config)
 }
 
 /// One client-side authentication exchange. It may be moved between threads but not used by
@@ -2135,22 +2814,19 @@ unsafe fn client_new(
     mechanism: saslmech_mechanism,
     credentials: *const saslmech_credentials,
     flags: saslmech_client_flags,
-    max_challenge: usize,
+    config: impl FnOnce() -> R<ClientConfig>,
     out: *mut *mut saslmech_client,
 ) -> saslmech_result {
     // SAFETY: the C contract: `credentials` is a live handle not being changed.
     unsafe {
         with_ref(credentials, |c| {
             nonnull(out)?;
+            let config = config()?;
             let mechanism = mechanism_from_c(mechanism)?;
-            if flags & !CLIENT_FLAGS != 0 || max_challenge == 0 {
+            if flags & !CLIENT_FLAGS != 0 || config.max_challenge == 0 {
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
             let creds = c.borrow();
-            let config = ClientConfig {
-                max_challenge,
-                ..ClientConfig::default()
-            };
             let session =
                 ClientSession::with_config(mechanism, &creds, &config).map_err(error_to_c)?;
             let h = saslmech_client {
@@ -2168,7 +2844,8 @@ unsafe fn client_new(
 
 /// Make a client session for `mechanism` (`flags`: `SASLMECH_CLIENT_*` bits), accepting
 /// challenges up to 64 KiB. `SASLMECH_INVALID_ARGUMENT` if the credentials lack what the
-/// mechanism needs (a user name, a password or token without NUL bytes).
+/// mechanism needs (a user name, a password or token without NUL bytes), or for a SCRAM
+/// `-PLUS` mechanism, which needs channel-binding data (`saslmech_client_new_with_config`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_client_new(
     mechanism: saslmech_mechanism,
@@ -2176,9 +2853,16 @@ pub unsafe extern "C" fn saslmech_client_new(
     flags: saslmech_client_flags,
     out: *mut *mut saslmech_client,
 ) -> saslmech_result {
-    let max = ClientConfig::default().max_challenge;
     // SAFETY: forwarded C contract.
-    unsafe { client_new(mechanism, credentials, flags, max, out) }
+    unsafe {
+        client_new(
+            mechanism,
+            credentials,
+            flags,
+            || Ok(ClientConfig::default()),
+            out,
+        )
+    }
 }
 
 /// `saslmech_client_new` with a limit on the size of one decoded server challenge (at least 1).
@@ -2190,8 +2874,37 @@ pub unsafe extern "C" fn saslmech_client_new_with_limit(
     max_challenge: usize,
     out: *mut *mut saslmech_client,
 ) -> saslmech_result {
+    let config = || {
+        Ok(ClientConfig {
+            max_challenge,
+            ..ClientConfig::default()
+        })
+    };
     // SAFETY: forwarded C contract.
-    unsafe { client_new(mechanism, credentials, flags, max_challenge, out) }
+    unsafe { client_new(mechanism, credentials, flags, config, out) }
+}
+
+/// `saslmech_client_new` with the settings of `config` (channel binding, SCRAM iteration
+/// bounds, challenge limit), copied into the session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_new_with_config(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    flags: saslmech_client_flags,
+    out: *mut *mut saslmech_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed; the rest
+    // forwarded.
+    unsafe {
+        client_new(
+            mechanism,
+            credentials,
+            flags,
+            || client_config_ref(config).cloned(),
+            out,
+        )
+    }
 }
 
 /// Free a client session (NULL is a no-op), wiping its copy of the credentials.
@@ -2519,11 +3232,11 @@ impl ServerAdapter {
         }
     }
 
-    fn set_tls(&mut self, tls: bool) {
+    fn set_transport(&mut self, transport: Transport) {
         match self {
-            ServerAdapter::Smtp(a) => a.set_tls(tls),
-            ServerAdapter::Imap(a) => a.set_tls(tls),
-            ServerAdapter::Pop3(a) => a.set_tls(tls),
+            ServerAdapter::Smtp(a) => a.set_transport(transport),
+            ServerAdapter::Imap(a) => a.set_transport(transport),
+            ServerAdapter::Pop3(a) => a.set_transport(transport),
         }
     }
 
@@ -2575,6 +3288,8 @@ impl ServerAdapter {
 pub struct saslmech_proto_server {
     /// Always `Some` between calls (taken only to apply a builder method).
     adapter: Option<ServerAdapter>,
+    /// What the adapter knows about the connection (TLS, channel binding, external identity).
+    transport: Transport,
     /// The SMTP replies in force, once one was changed (SMTP only).
     replies: Option<Box<SmtpReplies>>,
     /// The advertised text, recomputed when the TLS state changes.
@@ -2603,6 +3318,7 @@ impl saslmech_proto_server {
         let advertised = adapter.advertised();
         saslmech_proto_server {
             adapter: Some(adapter),
+            transport: Transport::plaintext(),
             replies: None,
             advertised,
             mechanism: None,
@@ -2628,6 +3344,13 @@ impl saslmech_proto_server {
         let a = self.adapter.take().ok_or(SASLMECH_POISONED)?;
         self.adapter = Some(f(a));
         Ok(())
+    }
+
+    /// Give the adapter a changed transport (which forgets any exchange and authentication).
+    fn set_transport(&mut self, transport: Transport) -> R<()> {
+        self.adapter_mut()?.set_transport(transport.clone());
+        self.transport = transport;
+        self.forget()
     }
 
     /// Forget the exchange's outputs (TLS change, reset).
@@ -2775,8 +3498,9 @@ pub unsafe extern "C" fn saslmech_proto_server_free(server: *mut saslmech_proto_
 }
 
 /// Record whether the connection is protected by TLS; call it after the STARTTLS (STLS)
-/// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2) and changes
-/// what `saslmech_proto_server_advertised` gives.
+/// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2), any channel
+/// binding and external identity given before, and changes what
+/// `saslmech_proto_server_advertised` gives.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_proto_server_set_tls(
     server: *mut saslmech_proto_server,
@@ -2785,8 +3509,64 @@ pub unsafe extern "C" fn saslmech_proto_server_set_tls(
     // SAFETY: the C contract: `server` is a live handle used by this thread only.
     unsafe {
         with_mut(server, |s| {
-            s.adapter_mut()?.set_tls(tls);
-            s.forget()
+            let transport = if tls {
+                Transport::tls()
+            } else {
+                Transport::plaintext()
+            };
+            s.set_transport(transport)
+        })
+    }
+}
+
+/// Give the adapter the TLS connection's channel-binding data of one type (replacing earlier
+/// data of that type), after `saslmech_proto_server_set_tls(server, true)` (else
+/// `SASLMECH_INVALID_STATE`): then the SCRAM `-PLUS` mechanisms are offered and usable. Supply
+/// every type the TLS layer gives (see `saslmech_server_set_channel_binding`). Like
+/// `_set_tls`, it forgets any exchange and authentication.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_channel_binding(
+    server: *mut saslmech_proto_server,
+    kind: saslmech_channel_binding,
+    data: *const u8,
+    data_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `data` is
+    // valid for `data_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let data = bytes(data, data_len)?;
+            let kind = channel_binding_from_c(kind)?;
+            if data.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            if !s.transport.tls {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            s.set_transport(s.transport.clone().with_channel_binding(kind, data))
+        })
+    }
+}
+
+/// Give the adapter the identity the transport established (a verified TLS client
+/// certificate's subject): then EXTERNAL, if enabled, is offered and authenticates as it.
+/// UTF-8, not empty. `_set_tls` forgets it, so call this after; like `_set_tls`, it forgets
+/// any exchange and authentication.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_external_identity(
+    server: *mut saslmech_proto_server,
+    identity: *const u8,
+    identity_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `identity`
+    // is valid for `identity_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let identity = text(identity, identity_len)?;
+            if identity.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            s.set_transport(s.transport.clone().with_external_identity(identity))
         })
     }
 }
@@ -3081,12 +3861,18 @@ unsafe fn proto_request_part(
                     authzid.as_deref().map(str::as_bytes)
                 }
                 (Part::Authzid, AuthRequest::Authorize { authzid, .. }) => Some(authzid.as_bytes()),
-                (Part::Authzid, _) => None,
+                (Part::Authzid, AuthRequest::ValidateToken { authzid, .. }) => {
+                    authzid.as_deref().map(str::as_bytes)
+                }
+                (Part::Authzid, AuthRequest::Secret { .. }) => None,
                 (Part::Password, AuthRequest::VerifyPassword { password, .. }) => {
                     Some(password.as_slice())
                 }
                 (Part::Token, AuthRequest::ValidateToken { token, .. }) => Some(token.as_slice()),
-                (Part::Password | Part::Token | Part::Effective, _) => {
+                (Part::Host, AuthRequest::ValidateToken { host, .. }) => {
+                    host.as_deref().map(str::as_bytes)
+                }
+                (Part::Password | Part::Token | Part::Effective | Part::Host | Part::Trace, _) => {
                     return Err(SASLMECH_INVALID_STATE);
                 }
             };
@@ -3108,8 +3894,8 @@ pub unsafe extern "C" fn saslmech_proto_server_request_authcid(
     unsafe { proto_request_part(server, Part::Authcid, authcid, len) }
 }
 
-/// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
-/// client asked for none (or the request kind has none).
+/// The authorization identity of a password, token (OAUTHBEARER) or authorize request;
+/// `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_proto_server_request_authzid(
     server: *const saslmech_proto_server,
@@ -3141,6 +3927,38 @@ pub unsafe extern "C" fn saslmech_proto_server_request_token(
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe { proto_request_part(server, Part::Token, token, len) }
+}
+
+/// OAUTHBEARER: the `host` the client says it connected to, for a token request (as
+/// `saslmech_server_request_host`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_host(
+    server: *const saslmech_proto_server,
+    host: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Host, host, len) }
+}
+
+/// OAUTHBEARER: the `port` the client says it connected to, for a token request (as
+/// `saslmech_server_request_port`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_port(
+    server: *const saslmech_proto_server,
+    port: *mut u16,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(port)?;
+            let Some(AuthRequest::ValidateToken { port: p, .. }) = s.request.as_ref() else {
+                return Err(SASLMECH_INVALID_STATE);
+            };
+            put(port, p.ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
 }
 
 /// Answer the pending request and write the resulting event.
@@ -3252,6 +4070,41 @@ pub unsafe extern "C" fn saslmech_proto_server_answer_cram_md5_keys(
     }
 }
 
+/// SCRAM's stored keys, for a secret request from a SCRAM mechanism (as
+/// `saslmech_server_answer_scram_keys`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_scram_keys(
+    server: *mut saslmech_proto_server,
+    keys: *const saslmech_scram_keys,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is NULL or a live handle not being changed; `server`
+    // forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let keys = scram_keys_ref(keys)?;
+            s.answer(Answer::ScramKeys(keys))
+        })
+    }
+}
+
+/// OAUTHBEARER: the token is valid and belongs to `user` (as
+/// `saslmech_server_answer_token_owner`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_token_owner(
+    server: *mut saslmech_proto_server,
+    user: *const u8,
+    user_len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `user` is valid for `user_len` bytes; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            s.answer(Answer::TokenOwner(text(user, user_len)?))
+        })
+    }
+}
+
 /// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code
 /// such as `"401"`), then fail when the client answers it. UTF-8.
 #[unsafe(no_mangle)]
@@ -3310,7 +4163,8 @@ unsafe fn proto_identity(
             let value = match part {
                 Part::Authcid => Some(id.authcid.as_str()),
                 Part::Authzid => id.authzid.as_deref(),
-                Part::Password | Part::Token | Part::Effective => Some(id.effective()),
+                Part::Trace => id.trace.as_deref(),
+                Part::Password | Part::Token | Part::Effective | Part::Host => Some(id.effective()),
             };
             put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
             Ok(())
@@ -3352,6 +4206,18 @@ pub unsafe extern "C" fn saslmech_proto_server_identity_effective(
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe { proto_identity(server, Part::Effective, identity, len) }
+}
+
+/// ANONYMOUS: the trace information the client sent (possibly empty), while authenticated;
+/// `SASLMECH_ABSENT` for other mechanisms.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_trace(
+    server: *const saslmech_proto_server,
+    trace: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Trace, trace, len) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3444,14 +4310,16 @@ unsafe fn proto_client_new(
     mechanism: saslmech_mechanism,
     credentials: *const saslmech_credentials,
     out: *mut *mut saslmech_proto_client,
-    make: impl FnOnce(Mechanism, &Credentials<'_>) -> R<ClientAdapter>,
+    config: impl FnOnce() -> R<ClientConfig>,
+    make: impl FnOnce(Mechanism, &Credentials<'_>, &ClientConfig) -> R<ClientAdapter>,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe {
         with_ref(credentials, |c| {
             nonnull(out)?;
+            let config = config()?;
             let mechanism = mechanism_from_c(mechanism)?;
-            let adapter = make(mechanism, &c.borrow())?;
+            let adapter = make(mechanism, &c.borrow(), &config)?;
             let h = saslmech_proto_client {
                 adapter: Some(adapter),
                 mechanism,
@@ -3467,22 +4335,59 @@ unsafe fn proto_client_new(
     }
 }
 
+fn smtp_client(m: Mechanism, c: &Credentials<'_>, cfg: &ClientConfig) -> R<ClientAdapter> {
+    let a = SmtpClient::with_config(m, c, cfg).map_err(error_to_c)?;
+    Ok(ClientAdapter::Smtp(a))
+}
+
+fn pop3_client(m: Mechanism, c: &Credentials<'_>, cfg: &ClientConfig) -> R<ClientAdapter> {
+    let a = Pop3Client::with_config(m, c, cfg).map_err(error_to_c)?;
+    Ok(ClientAdapter::Pop3(a))
+}
+
+/// # Safety
+/// `tag` is NULL or valid for `tag_len` bytes.
+unsafe fn imap_client(
+    tag: *const u8,
+    tag_len: usize,
+) -> impl FnOnce(Mechanism, &Credentials<'_>, &ClientConfig) -> R<ClientAdapter> {
+    move |m, c, cfg| {
+        // SAFETY: guaranteed by the caller.
+        let tag = unsafe { text(tag, tag_len) }?;
+        let a = ImapClient::with_config(tag, m, c, cfg).map_err(error_to_c)?;
+        Ok(ClientAdapter::Imap(a))
+    }
+}
+
 /// Make an SMTP AUTH client for `mechanism`. It sends an initial response with the command
 /// when the mechanism has one and the line fits 12288 octets. `SASLMECH_INVALID_ARGUMENT` if
-/// the credentials lack what the mechanism needs.
+/// the credentials lack what the mechanism needs (or for a SCRAM `-PLUS` mechanism, which
+/// needs `saslmech_smtp_client_new_with_config` and channel-binding data).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_smtp_client_new(
     mechanism: saslmech_mechanism,
     credentials: *const saslmech_credentials,
     out: *mut *mut saslmech_proto_client,
 ) -> saslmech_result {
+    let config = || Ok(ClientConfig::default());
     // SAFETY: forwarded C contract.
+    unsafe { proto_client_new(mechanism, credentials, out, config, smtp_client) }
+}
+
+/// `saslmech_smtp_client_new` with the settings of `config` (channel binding for the SCRAM
+/// `-PLUS` mechanisms, SCRAM iteration bounds, challenge limit).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_client_new_with_config(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed; the rest
+    // forwarded.
     unsafe {
-        proto_client_new(mechanism, credentials, out, |m, c| {
-            Ok(ClientAdapter::Smtp(
-                SmtpClient::new(m, c).map_err(error_to_c)?,
-            ))
-        })
+        let config = || client_config_ref(config).cloned();
+        proto_client_new(mechanism, credentials, out, config, smtp_client)
     }
 }
 
@@ -3497,14 +4402,40 @@ pub unsafe extern "C" fn saslmech_imap_client_new(
     credentials: *const saslmech_credentials,
     out: *mut *mut saslmech_proto_client,
 ) -> saslmech_result {
+    let config = || Ok(ClientConfig::default());
     // SAFETY: forwarded C contract; `tag` is valid for `tag_len` bytes.
     unsafe {
-        proto_client_new(mechanism, credentials, out, |m, c| {
-            let tag = text(tag, tag_len)?;
-            Ok(ClientAdapter::Imap(
-                ImapClient::new(tag, m, c).map_err(error_to_c)?,
-            ))
-        })
+        proto_client_new(
+            mechanism,
+            credentials,
+            out,
+            config,
+            imap_client(tag, tag_len),
+        )
+    }
+}
+
+/// `saslmech_imap_client_new` with the settings of `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_client_new_with_config(
+    tag: *const u8,
+    tag_len: usize,
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed, `tag` is
+    // valid for `tag_len` bytes; the rest forwarded.
+    unsafe {
+        let config = || client_config_ref(config).cloned();
+        proto_client_new(
+            mechanism,
+            credentials,
+            out,
+            config,
+            imap_client(tag, tag_len),
+        )
     }
 }
 
@@ -3516,13 +4447,24 @@ pub unsafe extern "C" fn saslmech_pop3_client_new(
     credentials: *const saslmech_credentials,
     out: *mut *mut saslmech_proto_client,
 ) -> saslmech_result {
+    let config = || Ok(ClientConfig::default());
     // SAFETY: forwarded C contract.
+    unsafe { proto_client_new(mechanism, credentials, out, config, pop3_client) }
+}
+
+/// `saslmech_pop3_client_new` with the settings of `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_client_new_with_config(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed; the rest
+    // forwarded.
     unsafe {
-        proto_client_new(mechanism, credentials, out, |m, c| {
-            Ok(ClientAdapter::Pop3(
-                Pop3Client::new(m, c).map_err(error_to_c)?,
-            ))
-        })
+        let config = || client_config_ref(config).cloned();
+        proto_client_new(mechanism, credentials, out, config, pop3_client)
     }
 }
 
