@@ -994,6 +994,10 @@ saslmech_result saslmech_client_config_set_nonce_fixed(struct saslmech_client_co
                                                        const uint8_t *nonce,
                                                        size_t nonce_len);
 
+// Take SCRAM's client nonce from the operating system's random number generator (the
+// default).
+saslmech_result saslmech_client_config_set_nonce_os(struct saslmech_client_config *config);
+
 // Make a client session for `mechanism` (`flags`: `SASLMECH_CLIENT_*` bits), accepting
 // challenges up to 64 KiB. `SASLMECH_INVALID_ARGUMENT` if the credentials lack what the
 // mechanism needs (a user name, a password or token without NUL bytes), or for a SCRAM

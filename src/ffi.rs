@@ -2709,6 +2709,21 @@ pub unsafe extern "C" fn saslmech_client_config_set_nonce_fixed(
     }
 }
 
+/// Take SCRAM's client nonce from the operating system's random number generator (the
+/// default).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_nonce_os(
+    config: *mut saslmech_client_config,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            c.config = core::mem::take(&mut c.config).nonce_source(NonceSource::Os);
+            Ok(())
+        })
+    }
+}
+
 /// A client configuration's settings.
 ///
 /// # Safety

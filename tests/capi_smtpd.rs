@@ -1,7 +1,8 @@
 //! The C example server `bindings/c/examples/smtpd.c` (which runs AUTH through the SMTP
 //! adapter's C API, `saslmech_smtp_server_new`), built with AddressSanitizer and
 //! UndefinedBehaviorSanitizer against the static library, driven by real SMTP clients (swaks,
-//! python3's smtplib, curl, `gsasl --smtp`) and by a raw client checking the reply codes, and
+//! python3's smtplib, curl incl. XOAUTH2 and OAUTHBEARER, `gsasl --smtp` incl. SCRAM-SHA-1 and
+//! SCRAM-SHA-256 against stored keys) and by a raw client checking the reply codes, and
 //! shown to serve other connections while one waits on its credential lookup. Each test stops
 //! its server with SIGTERM and requires a clean exit (no sanitizer report, no leak).
 #![cfg(feature = "capi")]
@@ -244,7 +245,7 @@ fn curl(server: &Smtpd, mech: &str, creds: &[&str], sasl_ir: bool) -> (Option<i3
 }
 
 #[test]
-fn curl_plain_login_cram_md5_xoauth2() {
+fn curl_plain_login_cram_md5_xoauth2_oauthbearer() {
     require("curl", "curl");
     let server = Smtpd::start(0);
     let right = format!("{USER}:{PASSWORD}");
@@ -287,11 +288,36 @@ fn curl_plain_login_cram_md5_xoauth2() {
         );
         assert!(out.contains("< 334 eyJzdGF0dXMiOiI0MDEi"), "{out}");
     }
+    // OAUTHBEARER (RFC 7628): curl sends the GS2 authzid, host and port with the token.
+    for sasl_ir in [false, true] {
+        let (code, out) = curl(
+            &server,
+            "OAUTHBEARER",
+            &["--user", USER, "--oauth2-bearer", TOKEN],
+            sasl_ir,
+        );
+        assert_eq!(code, Some(0), "curl OAUTHBEARER ir={sasl_ir}:\n{out}");
+        assert!(out.contains("< 235 2.7.0"), "{out}");
+        expected_logins += 1;
+        // A bad token: the error challenge ({"status":"invalid_token"}), curl's ^A, 535.
+        let (code, out) = curl(
+            &server,
+            "OAUTHBEARER",
+            &["--user", USER, "--oauth2-bearer", "bad-token"],
+            sasl_ir,
+        );
+        assert_eq!(code, Some(67), "curl OAUTHBEARER with a bad token:\n{out}");
+        assert!(
+            out.contains("< 334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0="),
+            "{out}"
+        );
+        assert!(out.contains("< 535 5.7.8"), "{out}");
+    }
     assert_eq!(logins(&server.stop()), expected_logins);
 }
 
 #[test]
-fn gsasl_smtp_plain_login_cram_md5() {
+fn gsasl_smtp_plain_login_cram_md5_scram() {
     require("gsasl", "gsasl");
     let server = Smtpd::start(0);
     let gsasl = |mech: &str, password: &str| {
@@ -301,7 +327,9 @@ fn gsasl_smtp_plain_login_cram_md5() {
                 .args(["-m", mech, "-a", USER, "-p", password, "-d", "--quiet"]),
         )
     };
-    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+    // SCRAM against the keys the server stores (saslmech_scram_keys_*), not the password.
+    let mechs = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"];
+    for mech in mechs {
         let (ok, _, out) = gsasl(mech, PASSWORD);
         assert!(ok, "gsasl {mech}:\n{out}");
         assert!(out.contains("235 2.7.0 Authentication successful"), "{out}");
@@ -312,7 +340,7 @@ fn gsasl_smtp_plain_login_cram_md5() {
         );
         assert!(out.contains("535 5.7.8"), "{out}");
     }
-    assert_eq!(logins(&server.stop()), 3);
+    assert_eq!(logins(&server.stop()), mechs.len());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,7 +408,9 @@ fn reply_codes_of_rfc_4954() {
     );
     let ehlo = c.cmd("EHLO client.example");
     assert!(
-        ehlo.contains("250-AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN"),
+        ehlo.contains(
+            "250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 CRAM-MD5 PLAIN LOGIN"
+        ),
         "{ehlo}"
     );
     assert!(c.cmd("AUTH").starts_with("501 5.5.4"));

@@ -7,14 +7,16 @@
  * adapter (saslmech_smtp_server_new): the server hands it the AUTH command and the lines of
  * the exchange and writes back the reply bytes it gives (334, 235, 535, 454, ...), so there is
  * no AUTH framing, base64 or reply-code table here. When the adapter asks for credentials (a
- * password to check, a CRAM-MD5 secret, a token to validate) the connection is parked and the
+ * password to check, CRAM-MD5's or SCRAM's stored keys, a token to validate) the connection
+ * is parked and the
  * lookup is answered on a later turn of the loop, DELAY_MS milliseconds later (default 0: the
  * next turn), the way a real server would wait for its user database. Other connections are
  * served meanwhile.
  *
  * Demo only: no TLS, so the plaintext mechanisms are allowed without it (loopback), and
  * messages are accepted and thrown away. Accounts:
- *   demo@example.com      password "demo-password", OAuth token "demo-token"
+ *   demo@example.com      password "demo-password" (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1,
+ *                         SCRAM-SHA-256), OAuth token "demo-token" (XOAUTH2, OAUTHBEARER)
  *   tempfail@example.com  the "database" is down for this one (454)
  *   disabled@example.com  account disabled (525)
  */
@@ -52,8 +54,9 @@ static const char DEMO_TOKEN[] = "demo-token";
 static const char TEMPFAIL_USER[] = "tempfail@example.com";
 static const char DISABLED_USER[] = "disabled@example.com";
 
-/* What the user database stores for CRAM-MD5: the key state, not the password. */
+/* What the user database stores for CRAM-MD5 and SCRAM: keys, not the password. */
 static uint8_t demo_cram_keys[SASLMECH_CRAM_MD5_KEYS_LEN];
+static saslmech_scram_keys *demo_scram_sha1, *demo_scram_sha256;
 
 enum conn_state { ST_COMMAND, ST_DATA };
 
@@ -172,6 +175,7 @@ static void answer_lookup(struct conn *c)
     const uint8_t *user, *token;
     size_t user_len, token_len;
     bool demo, equal = false;
+    saslmech_mechanism mech;
     saslmech_result r;
 
     c->lookup_pending = false;
@@ -196,21 +200,44 @@ static void answer_lookup(struct conn *c)
                      : saslmech_proto_server_answer_unknown_user(c->smtp, &ev);
             break;
         case SASLMECH_REQUEST_SECRET:
-            r = demo ? saslmech_proto_server_answer_cram_md5_keys(c->smtp, demo_cram_keys,
-                                                                  sizeof demo_cram_keys, &ev)
-                     : saslmech_proto_server_answer_unknown_user(c->smtp, &ev);
+            /* CRAM-MD5 or SCRAM: the stored keys for the mechanism in use. */
+            if (!demo) {
+                r = saslmech_proto_server_answer_unknown_user(c->smtp, &ev);
+            } else if ((r = saslmech_proto_server_mechanism(c->smtp, &mech)) != SASLMECH_OK) {
+                break;
+            } else if (mech == SASLMECH_MECH_CRAM_MD5) {
+                r = saslmech_proto_server_answer_cram_md5_keys(c->smtp, demo_cram_keys,
+                                                               sizeof demo_cram_keys, &ev);
+            } else {
+                bool sha1 =
+                    mech == SASLMECH_MECH_SCRAM_SHA_1 || mech == SASLMECH_MECH_SCRAM_SHA_1_PLUS;
+                r = saslmech_proto_server_answer_scram_keys(
+                    c->smtp, sha1 ? demo_scram_sha1 : demo_scram_sha256, &ev);
+            }
             break;
         case SASLMECH_REQUEST_VALIDATE_TOKEN:
             r = saslmech_proto_server_request_token(c->smtp, &token, &token_len);
             if (r == SASLMECH_OK)
                 r = saslmech_ct_eq_password(token, token_len, (const uint8_t *)DEMO_TOKEN,
                                             strlen(DEMO_TOKEN), &equal);
-            /* A bad token gets XOAUTH2's error challenge; the client's reply ends it (535). */
-            if (r == SASLMECH_OK)
-                r = demo && equal
-                        ? saslmech_proto_server_answer_accept(c->smtp, &ev)
-                        : saslmech_proto_server_answer_token_error(c->smtp, (const uint8_t *)"401",
-                                                                   3, &ev);
+            if (r != SASLMECH_OK)
+                break;
+            if (equal && demo) {
+                r = saslmech_proto_server_answer_accept(c->smtp, &ev);
+            } else if (equal && user_len == 0) {
+                /* OAUTHBEARER without an authorization identity: the token says who. */
+                r = saslmech_proto_server_answer_token_owner(
+                    c->smtp, (const uint8_t *)DEMO_USER, strlen(DEMO_USER), &ev);
+            } else {
+                /* The error challenge (XOAUTH2: an HTTP status; OAUTHBEARER: RFC 6750's error
+                 * code); the client's reply to it ends the exchange with 535. */
+                const char *error = "401";
+                if (saslmech_proto_server_mechanism(c->smtp, &mech) == SASLMECH_OK &&
+                    mech == SASLMECH_MECH_OAUTHBEARER)
+                    error = "invalid_token";
+                r = saslmech_proto_server_answer_token_error(c->smtp, (const uint8_t *)error,
+                                                             strlen(error), &ev);
+            }
             break;
         case SASLMECH_REQUEST_AUTHORIZE:
         default:
@@ -481,6 +508,14 @@ static void setup_config(void)
                                              sizeof demo_cram_keys);
     if (r != SASLMECH_OK)
         die("cram_md5_keys_from_password", r);
+    /* A real server reads these from its database (saslmech_scram_keys_from_rfc5803). */
+    r = saslmech_scram_keys_generate(SASLMECH_SCRAM_SHA_1, (const uint8_t *)DEMO_PASSWORD,
+                                     strlen(DEMO_PASSWORD), 4096, &demo_scram_sha1);
+    if (r == SASLMECH_OK)
+        r = saslmech_scram_keys_generate(SASLMECH_SCRAM_SHA_256, (const uint8_t *)DEMO_PASSWORD,
+                                         strlen(DEMO_PASSWORD), 4096, &demo_scram_sha256);
+    if (r != SASLMECH_OK)
+        die("scram_keys_generate", r);
 }
 
 int main(int argc, char **argv)
@@ -587,6 +622,8 @@ int main(int argc, char **argv)
             close_conn(i);
     close(lfd);
     saslmech_server_config_free(config);
+    saslmech_scram_keys_free(demo_scram_sha1);
+    saslmech_scram_keys_free(demo_scram_sha256);
     fprintf(stderr, "smtpd: stopped\n");
     return 0;
 
