@@ -14,8 +14,8 @@
 //! for Rust callers for this reason): a pointer argument is NULL or valid for what its
 //! documentation says (`len` readable bytes, one writable value); a handle comes from the
 //! matching `_new` and is not used after its `_free`; one handle is not used by two threads at
-//! the same time, except a `saslmech_server_config` through the functions that take it as
-//! `const`.
+//! the same time, except a `saslmech_server_config`, a `saslmech_client_config` or
+//! `saslmech_scram_keys` through the functions that take it as `const`.
 //!
 //! Numbers in this file (result codes, mechanisms, statuses, request kinds, failures, flags)
 //! are part of the ABI: they are never changed or reused. New ones are appended.
@@ -441,7 +441,7 @@ const _: () = {
     send::<saslmech_credentials>();
     send::<saslmech_proto_server>();
     send::<saslmech_proto_client>();
-    send::<saslmech_client_config>();
+    send_and_sync::<saslmech_client_config>();
     send_and_sync::<saslmech_scram_keys>();
     send_and_sync::<saslmech_server_config>();
 };

@@ -31,9 +31,16 @@ struct Smtpd {
 
 impl Smtpd {
     fn start(delay_ms: u64) -> Smtpd {
+        Self::start_with(delay_ms, &[])
+    }
+
+    /// With extra options (`-m MECH,...`).
+    fn start_with(delay_ms: u64, options: &[&str]) -> Smtpd {
         let build = make_c("asan", true);
         let mut child = Command::new(build.join("smtpd"))
-            .args(["-d", &delay_ms.to_string(), "127.0.0.1", "0"])
+            .args(["-d", &delay_ms.to_string()])
+            .args(options)
+            .args(["127.0.0.1", "0"])
             .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
             .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
             .stdin(Stdio::null())
@@ -263,6 +270,12 @@ fn curl_plain_login_cram_md5_xoauth2_oauthbearer() {
             assert!(out.contains("< 535 5.7.8"), "curl {mech}:\n{out}");
         }
     }
+    assert_eq!(logins(&server.stop()), expected_logins);
+
+    // curl prefers OAUTHBEARER to XOAUTH2 whenever both are offered, whatever its
+    // --login-options say: a server offering only XOAUTH2 for tokens.
+    let server = Smtpd::start_with(0, &["-m", "XOAUTH2,PLAIN"]);
+    let mut expected_logins = 0;
     for sasl_ir in [false, true] {
         let (code, out) = curl(
             &server,
@@ -271,6 +284,7 @@ fn curl_plain_login_cram_md5_xoauth2_oauthbearer() {
             sasl_ir,
         );
         assert_eq!(code, Some(0), "curl XOAUTH2 ir={sasl_ir}:\n{out}");
+        assert!(out.contains("> AUTH XOAUTH2"), "{out}");
         assert!(out.contains("< 235 2.7.0"), "{out}");
         expected_logins += 1;
         // A bad token: the XOAUTH2 error challenge ({"status":"401",...} in base64), then
@@ -286,9 +300,14 @@ fn curl_plain_login_cram_md5_xoauth2_oauthbearer() {
             Some(0),
             "curl XOAUTH2 with a bad token succeeded:\n{out}"
         );
+        assert!(out.contains("> AUTH XOAUTH2"), "{out}");
         assert!(out.contains("< 334 eyJzdGF0dXMiOiI0MDEi"), "{out}");
     }
+    assert_eq!(logins(&server.stop()), expected_logins);
+
     // OAUTHBEARER (RFC 7628): curl sends the GS2 authzid, host and port with the token.
+    let server = Smtpd::start(0);
+    let mut expected_logins = 0;
     for sasl_ir in [false, true] {
         let (code, out) = curl(
             &server,
@@ -297,6 +316,7 @@ fn curl_plain_login_cram_md5_xoauth2_oauthbearer() {
             sasl_ir,
         );
         assert_eq!(code, Some(0), "curl OAUTHBEARER ir={sasl_ir}:\n{out}");
+        assert!(out.contains("> AUTH OAUTHBEARER"), "{out}");
         assert!(out.contains("< 235 2.7.0"), "{out}");
         expected_logins += 1;
         // A bad token: the error challenge ({"status":"invalid_token"}), curl's ^A, 535.

@@ -1,7 +1,7 @@
 /*
  * smtpd: a small SMTP submission server showing how a C mail server uses saslmech.
  *
- *   smtpd [-d DELAY_MS] ADDRESS PORT      (PORT 0 picks a free port)
+ *   smtpd [-d DELAY_MS] [-m MECH,MECH,...] ADDRESS PORT      (PORT 0 picks a free port)
  *
  * One thread, one poll() loop, many connections. Each connection owns a saslmech SMTP AUTH
  * adapter (saslmech_smtp_server_new): the server hands it the AUTH command and the lines of
@@ -11,7 +11,8 @@
  * is parked and the
  * lookup is answered on a later turn of the loop, DELAY_MS milliseconds later (default 0: the
  * next turn), the way a real server would wait for its user database. Other connections are
- * served meanwhile.
+ * served meanwhile. -m enables only the mechanisms listed, in that order (default: the
+ * library's, SCRAM-SHA-256 first).
  *
  * Demo only: no TLS, so the plaintext mechanisms are allowed without it (loopback), and
  * messages are accepted and thrown away. Accounts:
@@ -491,7 +492,28 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
-static void setup_config(void)
+/* Enable the mechanisms named in a comma-separated list, in its order. */
+static void set_mechanisms(const char *list)
+{
+    saslmech_mechanism mechs[16];
+    size_t n = 0;
+    saslmech_result r;
+
+    while (*list != '\0') {
+        size_t len = strcspn(list, ",");
+        if (n == sizeof mechs / sizeof mechs[0] ||
+            saslmech_mechanism_from_name((const uint8_t *)list, len, &mechs[n]) != SASLMECH_OK) {
+            fprintf(stderr, "smtpd: unknown mechanism or too many: %.*s\n", (int)len, list);
+            exit(2);
+        }
+        n++;
+        list += len + (list[len] == ',');
+    }
+    if ((r = saslmech_server_config_set_mechanisms(config, mechs, n)) != SASLMECH_OK)
+        die("set_mechanisms", r);
+}
+
+static void setup_config(const char *mechanisms)
 {
     saslmech_result r;
 
@@ -500,6 +522,8 @@ static void setup_config(void)
     /* Loopback demo without TLS: allow the mechanisms that send the password. */
     if ((r = saslmech_server_config_set_allow_plaintext(config, true)) != SASLMECH_OK)
         die("set_allow_plaintext", r);
+    if (mechanisms != NULL)
+        set_mechanisms(mechanisms);
     if ((r = saslmech_server_config_set_hostname(config, (const uint8_t *)HOSTNAME,
                                                  strlen(HOSTNAME))) != SASLMECH_OK)
         die("set_hostname", r);
@@ -520,13 +544,16 @@ static void setup_config(void)
 
 int main(int argc, char **argv)
 {
+    const char *mechanisms = NULL;
     int lfd, opt;
     struct sigaction sa;
     size_t i;
 
-    while ((opt = getopt(argc, argv, "d:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:m:")) != -1) {
         if (opt == 'd')
             lookup_delay_ms = atoll(optarg);
+        else if (opt == 'm')
+            mechanisms = optarg;
         else
             goto usage;
     }
@@ -540,7 +567,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    setup_config();
+    setup_config(mechanisms);
     lfd = listen_on(argv[optind], argv[optind + 1]);
 
     while (!stopping) {
@@ -628,6 +655,6 @@ int main(int argc, char **argv)
     return 0;
 
 usage:
-    fprintf(stderr, "usage: smtpd [-d DELAY_MS] ADDRESS PORT\n");
+    fprintf(stderr, "usage: smtpd [-d DELAY_MS] [-m MECH,MECH,...] ADDRESS PORT\n");
     return 2;
 }
