@@ -47,10 +47,7 @@ pub fn shape(mechanism: Mechanism) -> Option<Shape> {
         },
         Mechanism::CramMd5 => one(PASSWORD, "user:password or user:{CRAM-MD5}hash"),
         Mechanism::ScramSha1 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-1$keys"),
-        Mechanism::ScramSha256 => scram(
-            PASSWORD_AUTHZ,
-            "user:password or user:SCRAM-SHA-256$keys",
-        ),
+        Mechanism::ScramSha256 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-256$keys"),
         Mechanism::ScramSha1Plus => scram(
             PASSWORD_CB,
             "as SCRAM-SHA-1, and --cb-type T --cb-data-hex H",
@@ -164,7 +161,11 @@ mod tests {
                 },
                 "{m}"
             );
-            assert_eq!(s.client_flags.contains("--cb-type"), m.channel_binding(), "{m}");
+            assert_eq!(
+                s.client_flags.contains("--cb-type"),
+                m.channel_binding(),
+                "{m}"
+            );
         }
         assert_eq!(supported().count(), saslmech::ALL_MECHANISMS.len());
     }

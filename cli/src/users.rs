@@ -205,10 +205,7 @@ impl Directory {
             Verdict::BadToken
         };
         if user.is_empty() {
-            let owner = self
-                .tokens
-                .iter()
-                .find(|(_, t)| ct_eq(t.as_slice(), token));
+            let owner = self.tokens.iter().find(|(_, t)| ct_eq(t.as_slice(), token));
             return owner.map_or(bad, |(u, _)| Verdict::Owner(u.clone()));
         }
         match self.tokens.get(user) {
@@ -310,10 +307,7 @@ mod tests {
             d.secret(Mechanism::ScramSha256, "carol"),
             Verdict::UnknownUser
         ));
-        assert!(matches!(
-            d.verify_password("dave", b"x"),
-            Verdict::Reject
-        ));
+        assert!(matches!(d.verify_password("dave", b"x"), Verdict::Reject));
         assert!(matches!(
             d.verify_password("dave", b"dave pw"),
             Verdict::Accept
@@ -363,7 +357,10 @@ mod tests {
                 d.validate_token(m, "alice", b"tok"),
                 Verdict::Accept
             ));
-            assert!(matches!(d.validate_token(m, "bob", b"tok"), Verdict::BadToken | Verdict::BadBearer));
+            assert!(matches!(
+                d.validate_token(m, "bob", b"tok"),
+                Verdict::BadToken | Verdict::BadBearer
+            ));
         }
         assert!(matches!(
             d.validate_token(Mechanism::OAuthBearer, "", b"tok2"),
@@ -377,9 +374,7 @@ mod tests {
             d.validate_token(Mechanism::XOAuth2, "alice", b"tok2"),
             Verdict::BadToken
         ));
-        assert!(
-            matches!(Verdict::BadToken.answer(), Answer::TokenError(e) if e.status == "401")
-        );
+        assert!(matches!(Verdict::BadToken.answer(), Answer::TokenError(e) if e.status == "401"));
         assert!(
             matches!(Verdict::BadBearer.answer(), Answer::TokenError(e) if e.status == "invalid_token")
         );

@@ -118,7 +118,11 @@ fn gsasl_client_flags(mechanism: &str, right: bool) -> Vec<String> {
     let password = if right { PASSWORD } else { WRONG };
     match mechanism {
         "ANONYMOUS" => {
-            let trace = if right { TRACE.to_owned() } else { long_trace() };
+            let trace = if right {
+                TRACE.to_owned()
+            } else {
+                long_trace()
+            };
             vec!["-n".into(), trace]
         }
         "EXTERNAL" if right => Vec::new(),
@@ -628,9 +632,8 @@ fn cyrus_client(mechanism: &str, right: bool) {
     if m == Mechanism::External {
         transport = transport.with_external_identity(USER);
     }
-    let keys = ScramHash::of(m).map(|h| {
-        ScramKeys::derive(h, PASSWORD.as_bytes(), b"interop salt", 4096).unwrap()
-    });
+    let keys = ScramHash::of(m)
+        .map(|h| ScramKeys::derive(h, PASSWORD.as_bytes(), b"interop salt", 4096).unwrap());
     let mut server = ServerSession::new(&config, m, &transport).unwrap();
     let mut step = server.start(ir);
     let outcome = loop {
