@@ -443,6 +443,61 @@ mod tests {
     }
 
     #[test]
+    fn per_mechanism_flags() {
+        let e = |args: &[&str]| run(args).err().unwrap();
+        let Command::Client(c) =
+            run(&["client", "--mechanism", "anonymous", "--trace", "t@x"]).unwrap()
+        else {
+            panic!("not a client")
+        };
+        assert_eq!(c.trace.as_deref(), Some("t@x"));
+        assert!(matches!(
+            run(&["client", "--mechanism", "EXTERNAL", "--authzid", "z"]),
+            Ok(Command::Client(ClientArgs { authcid: None, .. }))
+        ));
+        assert!(e(&["client", "--mechanism", "EXTERNAL", "--authcid", "u"]).contains("--authcid"));
+        assert!(e(&["client", "--mechanism", "ANONYMOUS", "--authcid", "u"]).contains("--authcid"));
+        assert!(e(&["client", "--mechanism", "ANONYMOUS", "--authzid", "u"]).contains("--authzid"));
+        assert!(e(&["client", "--mechanism", "EXTERNAL", "--trace", "t"]).contains("--trace"));
+        assert!(e(&["client", "--mechanism", "OAUTHBEARER", "--token", "t"]).contains("--authcid"));
+        assert!(
+            e(&[
+                "client",
+                "--mechanism",
+                "SCRAM-SHA-1-PLUS",
+                "--authcid",
+                "u",
+                "--password",
+                "p"
+            ])
+            .contains("needs channel binding")
+        );
+        assert!(e(&["server", "--mechanism", "EXTERNAL"]).contains("--external-id"));
+        assert!(e(&["server", "--mechanism", "EXTERNAL", "--external-id", ""]).contains("empty"));
+        assert!(
+            e(&["server", "--mechanism", "ANONYMOUS", "--external-id", "x"])
+                .contains("takes no --external-id")
+        );
+        assert!(
+            e(&["server", "--mechanism", "ANONYMOUS", "--no-success-data=1"])
+                .contains("takes no value")
+        );
+        assert!(
+            e(&[
+                "server",
+                "--mechanism",
+                "ANONYMOUS",
+                "--no-success-data",
+                "--no-success-data"
+            ])
+            .contains("twice")
+        );
+        assert!(
+            e(&["client", "--mechanism", "PLAIN", "--no-success-data"]).contains("unknown option")
+        );
+    }
+
+    #[test]
     fn help_and_version() {
         assert!(matches!(run(&["--help"]), Ok(Command::Help)));
         assert!(matches!(run(&["help"]), Ok(Command::Help)));

@@ -134,7 +134,7 @@ Client flags, by mechanism (names are case-insensitive):
   --password-file F reads the first line of F; prefer it to --password, which other users
   can see in the process list.
   SCRAM: the client checks the server's signature (exit 0 only if it verifies) and
-  computes at most 600000 iterations. OAUTHBEARER: the token's user (a=) is --authzid Z if
+  accepts an iteration count from 4096 to 600000. OAUTHBEARER: the token's user (a=) is --authzid Z if
   given, else --authcid U. EXTERNAL: the identity is the transport's; --authzid asks to act
   as Z. ANONYMOUS: --trace is optional trace information, at most 255 characters.
 
