@@ -31,10 +31,11 @@
 //!
 //! A user may have several lines (say a `SCRAM-SHA-1$…` and a `SCRAM-SHA-256$…` entry). With
 //! only stored SCRAM keys, PLAIN and LOGIN still work (the password is checked against the
-//! keys), CRAM-MD5 does not.
+//! keys), CRAM-MD5 does not. The parser is `cli/src/users.rs`, included below and shared with
+//! the `saslmech server` command-line tool.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -44,10 +45,7 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use saslmech::proto::smtp::SmtpServer;
 use saslmech::proto::{AuthRequest, Phase, ServerEvent};
-use saslmech::{
-    Answer, ChannelBindingType, CramMd5Keys, Failure, Mechanism, ScramHash, ScramKeys, SecretBuf,
-    ServerConfig, TokenError, Transport, ct_eq,
-};
+use saslmech::{ChannelBindingType, Failure, Mechanism, ServerConfig, Transport};
 use sha2::{Digest, Sha256};
 
 const DEMO_USER: &str = "demo@example.com";
@@ -68,234 +66,38 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------
 // Accounts and the lookup backend
 
-/// What is stored for one user; several `--users` lines may fill it.
-#[derive(Default)]
-struct Account {
-    plain: Option<SecretBuf>,
-    cram: Option<CramMd5Keys>,
-    scram_sha1: Option<ScramKeys>,
-    scram_sha256: Option<ScramKeys>,
+// The users file (`--users`) and the answers it gives: one parser, shared with the
+// `saslmech server` command-line tool.
+#[path = "../cli/src/users.rs"]
+mod users;
+
+use users::{Directory, Verdict};
+
+/// The built-in account: the demo user's password (its SCRAM keys derived at start, like
+/// any plaintext entry) and bearer token, in the users-file format.
+fn demo_directory() -> Result<Directory, String> {
+    let text = format!("{DEMO_USER}:{DEMO_PASSWORD}\n{DEMO_USER}:{{BEARER}}{DEMO_TOKEN}\n");
+    Directory::parse(text.as_bytes(), "built-in account")
 }
 
-impl Account {
-    fn scram(&self, hash: ScramHash) -> Option<&ScramKeys> {
-        match hash {
-            ScramHash::Sha1 => self.scram_sha1.as_ref(),
-            _ => self.scram_sha256.as_ref(),
-        }
-    }
-
-    /// Check a password sent in the clear (PLAIN, LOGIN) against whatever is stored.
-    fn check_password(&self, given: &[u8]) -> Verdict {
-        if let Some(p) = &self.plain {
-            // The engine compares in constant time.
-            return Verdict::Password(p.clone());
-        }
-        if let Some(k) = &self.cram {
-            // Only the CRAM-MD5 hash is stored: hash the given password the same way.
-            let ok = ct_eq(&CramMd5Keys::from_password(given).to_bytes(), &k.to_bytes());
-            return if ok { Verdict::Accept } else { Verdict::Reject };
-        }
-        if let Some(k) = self.scram_sha256.as_ref().or(self.scram_sha1.as_ref()) {
-            // Only SCRAM keys: derive them from the given password with the stored salt.
-            let ok = ScramKeys::derive(k.hash(), given, k.salt(), k.iterations())
-                .is_ok_and(|d| ct_eq(d.stored_key(), k.stored_key()));
-            return if ok { Verdict::Accept } else { Verdict::Reject };
-        }
-        Verdict::UnknownUser
-    }
-
-    /// Derive SCRAM keys (fresh salt, the engine's default count) from the plaintext password
-    /// for each hash without stored keys, so SCRAM runs against stored keys.
-    fn derive_scram(&mut self) -> Result<(), String> {
-        let Some(p) = &self.plain else {
-            return Ok(());
-        };
-        let n = ServerConfig::DEFAULT_SCRAM_ITERATIONS;
-        if self.scram_sha1.is_none() {
-            self.scram_sha1 = Some(
-                ScramKeys::generate(ScramHash::Sha1, p.as_slice(), n).map_err(|e| e.to_string())?,
-            );
-        }
-        if self.scram_sha256.is_none() {
-            self.scram_sha256 = Some(
-                ScramKeys::generate(ScramHash::Sha256, p.as_slice(), n)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Directory {
-    accounts: HashMap<String, Account>,
-    tokens: HashMap<String, SecretBuf>,
-}
-
-impl Directory {
-    fn demo() -> Result<Directory, String> {
-        let mut d = Directory::default();
-        let mut account = Account {
-            plain: Some(SecretBuf::from_slice(DEMO_PASSWORD.as_bytes())),
-            ..Account::default()
-        };
-        account.derive_scram()?;
-        d.accounts.insert(DEMO_USER.into(), account);
-        d.tokens.insert(
-            DEMO_USER.into(),
-            SecretBuf::from_slice(DEMO_TOKEN.as_bytes()),
-        );
-        Ok(d)
-    }
-
-    fn load(path: &Path) -> Result<Directory, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut d = Directory::default();
-        for (n, line) in io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
-            let line = line.strip_suffix('\r').unwrap_or(&line);
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
-            let bad = |what: &str| format!("{}:{}: {what}", path.display(), n + 1);
-            let (user, secret) = line
-                .split_once(':')
-                .ok_or_else(|| bad("expected user:secret"))?;
-            let user = user.trim();
-            if user.is_empty() {
-                return Err(bad("empty user name"));
-            }
-            if let Some(token) = secret.strip_prefix("{BEARER}") {
-                d.tokens
-                    .insert(user.into(), SecretBuf::from_slice(token.as_bytes()));
-                continue;
-            }
-            let account = d.accounts.entry(user.into()).or_default();
-            if secret.starts_with("{CRAM-MD5}") {
-                let keys = CramMd5Keys::from_dovecot(secret)
-                    .ok_or_else(|| bad("{CRAM-MD5} needs 64 hex digits"))?;
-                account.cram = Some(keys);
-            } else if secret.starts_with("SCRAM-SHA-") {
-                let keys = ScramKeys::from_rfc5803(secret).map_err(|_| {
-                    bad("expected SCRAM-SHA-1$ or SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>")
-                })?;
-                match keys.hash() {
-                    ScramHash::Sha1 => account.scram_sha1 = Some(keys),
-                    _ => account.scram_sha256 = Some(keys),
-                }
-            } else {
-                let plain = secret.strip_prefix("{PLAIN}").unwrap_or(secret);
-                if plain.is_empty() {
-                    return Err(bad("empty password"));
-                }
-                account.plain = Some(SecretBuf::from_slice(plain.as_bytes()));
-            }
-        }
-        for account in d.accounts.values_mut() {
-            account.derive_scram()?;
-        }
-        Ok(d)
-    }
-
-    /// Decide a request. Runs on the directory thread.
-    fn decide(&self, request: &AuthRequest) -> Verdict {
-        match request {
-            AuthRequest::VerifyPassword {
-                authcid, password, ..
-            } => match self.accounts.get(authcid) {
-                Some(a) => a.check_password(password.as_slice()),
-                None => Verdict::UnknownUser,
-            },
-            AuthRequest::Secret {
-                authcid, mechanism, ..
-            } => {
-                let Some(a) = self.accounts.get(authcid) else {
-                    return Verdict::UnknownUser;
-                };
-                let scram = match mechanism {
-                    Mechanism::ScramSha1 | Mechanism::ScramSha1Plus => Some(ScramHash::Sha1),
-                    Mechanism::ScramSha256 | Mechanism::ScramSha256Plus => Some(ScramHash::Sha256),
-                    _ => None,
-                };
-                match (scram, a) {
-                    (Some(h), a) => match (a.scram(h), &a.plain) {
-                        (Some(k), _) => Verdict::Scram(k.clone()),
-                        (None, Some(p)) => Verdict::Password(p.clone()),
-                        (None, None) => Verdict::UnknownUser,
-                    },
-                    (None, Account { plain: Some(p), .. }) => Verdict::Password(p.clone()),
-                    (None, Account { cram: Some(k), .. }) => Verdict::Cram(k.clone()),
-                    (None, _) => Verdict::UnknownUser,
-                }
-            }
-            AuthRequest::ValidateToken {
-                user,
-                token,
-                mechanism,
-                ..
-            } => {
-                let bad = if *mechanism == Mechanism::OAuthBearer {
-                    Verdict::BadBearer
-                } else {
-                    Verdict::BadToken
-                };
-                if user.is_empty() {
-                    // OAUTHBEARER without an authzid: the token says whose it is.
-                    let owner = self
-                        .tokens
-                        .iter()
-                        .find(|(_, t)| ct_eq(t.as_slice(), token.as_slice()));
-                    return owner.map_or(bad, |(u, _)| Verdict::Owner(u.clone()));
-                }
-                match self.tokens.get(user) {
-                    Some(t) if ct_eq(t.as_slice(), token.as_slice()) => Verdict::Accept,
-                    _ => bad,
-                }
-            }
-            // Nobody may act as somebody else here.
-            AuthRequest::Authorize { .. } => Verdict::Reject,
-            _ => Verdict::Reject,
-        }
-    }
-}
-
-/// An owned answer, sent back from the directory thread.
-enum Verdict {
-    Accept,
-    Reject,
-    UnknownUser,
-    /// XOAUTH2's error challenge.
-    BadToken,
-    /// OAUTHBEARER's error challenge.
-    BadBearer,
-    Owner(String),
-    Password(SecretBuf),
-    Cram(CramMd5Keys),
-    Scram(ScramKeys),
-    Unavailable,
-}
-
-impl Verdict {
-    fn answer(&self) -> Answer<'_> {
-        match self {
-            Verdict::Accept => Answer::Accept,
-            Verdict::Reject => Answer::Reject,
-            Verdict::UnknownUser => Answer::UnknownUser,
-            Verdict::BadToken => Answer::TokenError(TokenError {
-                status: "401",
-                scope: Some("https://mail.google.com/"),
-            }),
-            Verdict::BadBearer => Answer::TokenError(TokenError {
-                status: "invalid_token",
-                scope: Some("mail"),
-            }),
-            Verdict::Owner(u) => Answer::TokenOwner(u),
-            Verdict::Password(p) => Answer::Password(p.as_slice()),
-            Verdict::Cram(k) => Answer::CramMd5Keys(k),
-            Verdict::Scram(k) => Answer::ScramKeys(k),
-            Verdict::Unavailable => Answer::TemporaryFailure,
-        }
+/// Decide a request. Runs on the directory thread.
+fn decide(dir: &Directory, request: &AuthRequest) -> Verdict {
+    match request {
+        AuthRequest::VerifyPassword {
+            authcid, password, ..
+        } => dir.verify_password(authcid, password.as_slice()),
+        AuthRequest::Secret {
+            authcid, mechanism, ..
+        } => dir.secret(*mechanism, authcid),
+        AuthRequest::ValidateToken {
+            user,
+            token,
+            mechanism,
+            ..
+        } => dir.validate_token(*mechanism, user, token.as_slice()),
+        // Nobody may act as somebody else here.
+        AuthRequest::Authorize { .. } => Verdict::Reject,
+        _ => Verdict::Reject,
     }
 }
 
@@ -306,7 +108,7 @@ fn spawn_directory(dir: Directory) -> mpsc::Sender<Lookup> {
     let (tx, rx) = mpsc::channel::<Lookup>();
     std::thread::spawn(move || {
         for (request, reply) in rx {
-            let _ = reply.send(dir.decide(&request));
+            let _ = reply.send(decide(&dir, &request));
         }
     });
     tx
@@ -920,10 +722,10 @@ fn main() {
     let args = parse_args();
     let loaded = match &args.users {
         Some(path) => Directory::load(path).map(|d| {
-            let n = d.accounts.len() + d.tokens.len();
+            let n = d.len();
             (d, format!("{n} credentials from {}", path.display()))
         }),
-        None => Directory::demo().map(|d| {
+        None => demo_directory().map(|d| {
             (
                 d,
                 format!(

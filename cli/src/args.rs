@@ -1,4 +1,5 @@
-//! Command-line arguments: `--flag VALUE` or `--flag=VALUE`, each at most once.
+//! Command-line arguments: `--flag VALUE` or `--flag=VALUE` (switches: `--flag`), each at
+//! most once.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -22,14 +23,20 @@ pub struct ClientArgs {
     pub authzid: Option<String>,
     pub password: Option<SecretBuf>,
     pub token: Option<SecretBuf>,
+    pub trace: Option<String>,
     pub cb: Option<ChannelBinding>,
 }
 
 /// `saslmech server …`
 pub struct ServerArgs {
     pub mechanism: Mechanism,
-    pub users: PathBuf,
+    /// `None` only for the mechanisms that need no accounts (EXTERNAL, ANONYMOUS).
+    pub users: Option<PathBuf>,
     pub cb: Option<ChannelBinding>,
+    /// EXTERNAL: the identity the transport established.
+    pub external_id: Option<String>,
+    /// The protocol carries success data (`--no-success-data` clears it).
+    pub success_data: bool,
 }
 
 /// The flags one subcommand accepts, as given.
@@ -52,10 +59,20 @@ const CLIENT_FLAGS: &[&str] = &[
     "--password",
     "--password-file",
     "--token",
+    "--trace",
     "--cb-type",
     "--cb-data-hex",
 ];
-const SERVER_FLAGS: &[&str] = &["--mechanism", "--users", "--cb-type", "--cb-data-hex"];
+const SERVER_FLAGS: &[&str] = &[
+    "--mechanism",
+    "--users",
+    "--cb-type",
+    "--cb-data-hex",
+    "--external-id",
+    "--no-success-data",
+];
+/// Flags without a value.
+const SWITCHES: &[&str] = &["--no-success-data"];
 
 /// Parse the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
@@ -91,7 +108,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             });
         };
         let value = match inline {
+            Some(_) if SWITCHES.contains(&name) => return Err(format!("{name} takes no value")),
             Some(v) => v,
+            None if SWITCHES.contains(&name) => String::new(),
             None => args
                 .next()
                 .transpose()?
@@ -125,13 +144,30 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     mechs::check_channel_binding(mechanism, cb.as_ref())?;
 
     if sub == "server" {
-        let users = flags
-            .take("--users")
-            .ok_or("server: --users FILE is required")?;
+        let needs_accounts = !matches!(mechanism, Mechanism::External | Mechanism::Anonymous);
+        let users = flags.take("--users").map(PathBuf::from);
+        if needs_accounts && users.is_none() {
+            return Err("server: --users FILE is required".into());
+        }
+        let external_id = flags.take("--external-id");
+        match (mechanism == Mechanism::External, &external_id) {
+            (true, None) => {
+                return Err(
+                    "EXTERNAL needs --external-id ID (the identity the transport established)"
+                        .into(),
+                );
+            }
+            (true, Some(id)) if id.is_empty() => return Err("--external-id is empty".into()),
+            (false, Some(_)) => return Err(format!("{mechanism} takes no --external-id")),
+            _ => {}
+        }
+        let success_data = flags.take("--no-success-data").is_none();
         return Ok(Command::Server(ServerArgs {
             mechanism,
-            users: users.into(),
+            users,
             cb,
+            external_id,
+            success_data,
         }));
     }
 
@@ -146,6 +182,22 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let token = flags.take("--token").map(secret_from);
     let authcid = flags.take("--authcid");
     let authzid = flags.take("--authzid");
+    let trace = flags.take("--trace");
+    if trace.is_some() && mechanism != Mechanism::Anonymous {
+        return Err(format!("{mechanism} takes no --trace; see --help"));
+    }
+    if let Some(why) = match mechanism {
+        Mechanism::External => Some("the identity comes from the transport"),
+        Mechanism::Anonymous => Some("it authenticates nobody"),
+        _ => None,
+    } {
+        if authcid.is_some() {
+            return Err(format!("{mechanism} takes no --authcid ({why})"));
+        }
+        if mechanism == Mechanism::Anonymous && authzid.is_some() {
+            return Err(format!("{mechanism} takes no --authzid ({why})"));
+        }
+    }
     if password.is_some() && !mechanism.uses_password() {
         return Err(format!("{mechanism} takes no password; see --help"));
     }
@@ -169,6 +221,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         authzid,
         password,
         token,
+        trace,
         cb,
     }))
 }
@@ -247,7 +300,43 @@ mod tests {
             panic!("not a server")
         };
         assert_eq!(s.mechanism, Mechanism::CramMd5);
-        assert_eq!(s.users, PathBuf::from("/x"));
+        assert_eq!(s.users, Some(PathBuf::from("/x")));
+        assert!(s.success_data && s.external_id.is_none() && s.cb.is_none());
+
+        let Command::Server(s) = run(&[
+            "server",
+            "--mechanism=EXTERNAL",
+            "--external-id",
+            "alice",
+            "--no-success-data",
+        ])
+        .unwrap() else {
+            panic!("not a server")
+        };
+        assert_eq!(s.external_id.as_deref(), Some("alice"));
+        assert!(!s.success_data && s.users.is_none());
+
+        let Command::Server(s) = run(&[
+            "server",
+            "--mechanism",
+            "SCRAM-SHA-256-PLUS",
+            "--users",
+            "/x",
+            "--cb-type",
+            "tls-exporter",
+            "--cb-data-hex",
+            "0a0B",
+        ])
+        .unwrap() else {
+            panic!("not a server")
+        };
+        let cb = s.cb.unwrap();
+        assert_eq!(cb.kind, saslmech::ChannelBindingType::TlsExporter);
+        assert_eq!(cb.data, [10, 11]);
+        assert!(matches!(
+            run(&["server", "--mechanism", "anonymous"]),
+            Ok(Command::Server(ServerArgs { users: None, .. }))
+        ));
     }
 
     #[test]
@@ -350,6 +439,61 @@ mod tests {
                 "0011"
             ])
             .contains("takes no channel binding")
+        );
+    }
+
+    #[test]
+    fn per_mechanism_flags() {
+        let e = |args: &[&str]| run(args).err().unwrap();
+        let Command::Client(c) =
+            run(&["client", "--mechanism", "anonymous", "--trace", "t@x"]).unwrap()
+        else {
+            panic!("not a client")
+        };
+        assert_eq!(c.trace.as_deref(), Some("t@x"));
+        assert!(matches!(
+            run(&["client", "--mechanism", "EXTERNAL", "--authzid", "z"]),
+            Ok(Command::Client(ClientArgs { authcid: None, .. }))
+        ));
+        assert!(e(&["client", "--mechanism", "EXTERNAL", "--authcid", "u"]).contains("--authcid"));
+        assert!(e(&["client", "--mechanism", "ANONYMOUS", "--authcid", "u"]).contains("--authcid"));
+        assert!(e(&["client", "--mechanism", "ANONYMOUS", "--authzid", "u"]).contains("--authzid"));
+        assert!(e(&["client", "--mechanism", "EXTERNAL", "--trace", "t"]).contains("--trace"));
+        assert!(e(&["client", "--mechanism", "OAUTHBEARER", "--token", "t"]).contains("--authcid"));
+        assert!(
+            e(&[
+                "client",
+                "--mechanism",
+                "SCRAM-SHA-1-PLUS",
+                "--authcid",
+                "u",
+                "--password",
+                "p"
+            ])
+            .contains("needs channel binding")
+        );
+        assert!(e(&["server", "--mechanism", "EXTERNAL"]).contains("--external-id"));
+        assert!(e(&["server", "--mechanism", "EXTERNAL", "--external-id", ""]).contains("empty"));
+        assert!(
+            e(&["server", "--mechanism", "ANONYMOUS", "--external-id", "x"])
+                .contains("takes no --external-id")
+        );
+        assert!(
+            e(&["server", "--mechanism", "ANONYMOUS", "--no-success-data=1"])
+                .contains("takes no value")
+        );
+        assert!(
+            e(&[
+                "server",
+                "--mechanism",
+                "ANONYMOUS",
+                "--no-success-data",
+                "--no-success-data"
+            ])
+            .contains("twice")
+        );
+        assert!(
+            e(&["client", "--mechanism", "PLAIN", "--no-success-data"]).contains("unknown option")
         );
     }
 

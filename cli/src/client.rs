@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, Write};
 
-use saslmech::{ClientSession, Credentials, Error, Failure, SecretBuf, b64};
+use saslmech::{ClientConfig, ClientSession, Credentials, Error, Failure, SecretBuf, b64};
 
 use crate::args::ClientArgs;
 use crate::lines::{read_line, write_line};
@@ -36,13 +36,19 @@ pub fn run<R: BufRead, W: Write>(
     if let Some(t) = &args.token {
         creds = creds.token(t.as_slice());
     }
-    // Channel binding: where `args.cb` goes into the credentials once the engine takes it;
-    // until then every mechanism refuses it (see mechs::check_channel_binding).
+    if let Some(t) = &args.trace {
+        creds = creds.trace(t);
+    }
+    // Channel binding (the -PLUS mechanisms only; see mechs::check_channel_binding).
     if let Err(e) = mechs::check_channel_binding(m, args.cb.as_ref()) {
         report(log, format_args!("{e}"));
         return Exit::Usage;
     }
-    let mut session = match ClientSession::new(m, &creds) {
+    let mut config = ClientConfig::new();
+    if let Some(cb) = &args.cb {
+        config = config.channel_binding(cb.kind, &cb.data);
+    }
+    let mut session = match ClientSession::with_config(m, &creds, &config) {
         Ok(s) => s,
         Err(e) => {
             report(log, format_args!("{e}"));

@@ -64,7 +64,11 @@ fn main() -> ExitCode {
             &mut io::stdout().lock(),
             &mut io::stderr(),
         ),
-        Ok(Command::Server(a)) => match users::Directory::load(&a.users) {
+        Ok(Command::Server(a)) => match a
+            .users
+            .as_deref()
+            .map_or(Ok(users::Directory::default()), users::Directory::load)
+        {
             Ok(dir) => server::run(
                 &a,
                 &dir,
@@ -96,7 +100,7 @@ fn help() -> String {
     for m in mechs::supported() {
         if let Some(s) = mechs::shape(m) {
             let _ = writeln!(client_lines, "  {:<width$} {}", m.name(), s.client_flags);
-            let _ = writeln!(server_lines, "  {:<width$} {}", m.name(), s.users_file);
+            let _ = writeln!(server_lines, "  {:<width$} {}", m.name(), s.server_needs);
         }
     }
     format!(
@@ -105,8 +109,9 @@ saslmech {version}: one SASL exchange over standard input and output
 
 Usage:
   saslmech client --mechanism M [--authcid U] [--password P | --password-file F]
-                  [--token T] [--authzid Z] [--cb-type T --cb-data-hex H]
-  saslmech server --mechanism M --users FILE [--cb-type T --cb-data-hex H]
+                  [--token T] [--authzid Z] [--trace T] [--cb-type T --cb-data-hex H]
+  saslmech server --mechanism M [--users FILE] [--cb-type T --cb-data-hex H]
+                  [--external-id ID] [--no-success-data]
   saslmech --help | --version
 
 The client reads the server's challenges from standard input and writes its responses to
@@ -116,8 +121,8 @@ protocol of the GNU SASL tool (gsasl --client / gsasl --server):
     for a client-first mechanism such as PLAIN), the client answers it (with its initial
     response, for a client-first mechanism), and so on;
   - one base64 token a line; an empty line is an empty token; nothing else on stdout;
-  - on success the server writes one final line: empty, or the mechanism's success data;
-    on failure it writes nothing more and exits;
+  - on success the server writes one final line: empty, or the mechanism's success data
+    (SCRAM's server signature); on failure it writes nothing more and exits;
   - after the server's final line the client writes one empty line (gsasl's server reads
     one more line after its last step) and exits; the server exits after its final line,
     and if that line carried success data it first reads the client's acknowledgement:
@@ -128,19 +133,35 @@ Client flags, by mechanism (names are case-insensitive):
 {client_lines}
   --password-file F reads the first line of F; prefer it to --password, which other users
   can see in the process list.
+  SCRAM: the client checks the server's signature (exit 0 only if it verifies) and
+  accepts an iteration count from 4096 to 600000. OAUTHBEARER: the token's user (a=) is --authzid Z if
+  given, else --authcid U. EXTERNAL: the identity is the transport's; --authzid asks to act
+  as Z. ANONYMOUS: --trace is optional trace information, at most 255 characters.
 
 Server: FILE holds accounts, one user:secret a line ('#' starts a comment line; split at
 the first colon; a user may have several lines):
-  user:password             a plaintext password ({{PLAIN}}password if it starts with '{{')
+  user:password             a plaintext password ({{PLAIN}}password if it starts with '{{'
+                            or 'SCRAM-'); SCRAM keys are derived from it at load
   user:{{CRAM-MD5}}<64 hex>   Dovecot's CRAM-MD5 hash (doveadm pw -s CRAM-MD5)
-  user:{{BEARER}}token        a bearer token (XOAUTH2)
-What each mechanism needs from it:
+  user:SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
+                            RFC 5803 stored keys (likewise SCRAM-SHA-1$...); they also
+                            check PLAIN and LOGIN passwords
+  user:{{BEARER}}token        a bearer token (OAUTHBEARER, XOAUTH2)
+What each mechanism needs:
 {server_lines}
-  No account may act as another: an authzid other than the authcid is refused.
+  --users is optional for EXTERNAL and ANONYMOUS, required for the others.
+  --external-id ID: EXTERNAL only, the identity the transport established (say, a TLS
+  client certificate's subject).
+  --no-success-data: behave like SMTP, IMAP and POP3, which cannot carry success data:
+  SCRAM's server signature goes out as one more challenge, which the client answers with
+  an empty line, and the final line is empty.
+  No account may act as another: an authzid other than the authenticated identity is
+  refused. ANONYMOUS authenticates as \"anonymous\" and reports the client's trace.
 
 Channel binding: --cb-type (tls-exporter, tls-server-end-point or tls-unique) with
---cb-data-hex (the binding data in hex) is for the SCRAM -PLUS mechanisms; mechanisms
-without channel binding refuse it.
+--cb-data-hex (the binding data in hex, as the TLS layer would give it) is for the SCRAM
+-PLUS mechanisms, which need it on both sides; the data must be equal on both sides.
+The other mechanisms refuse it.
 
 Exit status:
   0  client: the mechanism completed (for mutual authentication, the server's proof was
@@ -150,10 +171,10 @@ Exit status:
   2  usage or input error (bad arguments, unreadable users or password file, a line that
      is not base64 or is too long, input after the end of the exchange)
 
-Example (a CRAM-MD5 exchange between two saslmech processes):
+Example (a SCRAM-SHA-256 exchange between two saslmech processes):
   mkfifo c2s s2c
-  saslmech server --mechanism CRAM-MD5 --users users.txt <c2s >s2c &
-  saslmech client --mechanism CRAM-MD5 --authcid alice --password-file pw >c2s <s2c
+  saslmech server --mechanism SCRAM-SHA-256 --users users.txt <c2s >s2c &
+  saslmech client --mechanism SCRAM-SHA-256 --authcid alice --password-file pw >c2s <s2c
 ",
         version = env!("CARGO_PKG_VERSION"),
     )
@@ -176,7 +197,7 @@ mod tests {
                     .any(|l| l.split_whitespace().next() == Some(m.name()) && l.ends_with(what))
             };
             assert!(listed(s.client_flags), "{m}");
-            assert!(listed(s.users_file), "{m}");
+            assert!(listed(s.server_needs), "{m}");
         }
         for flag in [
             "--mechanism",
@@ -188,6 +209,10 @@ mod tests {
             "--cb-type",
             "--cb-data-hex",
             "--users",
+            "--trace",
+            "--external-id",
+            "--no-success-data",
+            "SCRAM-SHA-256$",
         ] {
             assert!(h.contains(flag), "{flag}");
         }

@@ -1,7 +1,7 @@
 //! What the command-line tool knows about each mechanism: the shape of its exchange on the
 //! line protocol, and the flags it takes. A new mechanism is one more arm in [`shape`].
 
-use saslmech::Mechanism;
+use saslmech::{ChannelBindingType, Mechanism};
 
 /// A mechanism's exchange as the line protocol sees it, and its flags for `--help`.
 #[derive(Clone, Copy, Debug)]
@@ -15,40 +15,51 @@ pub struct Shape {
     pub success_data: bool,
     /// The client's flags, for `--help`.
     pub client_flags: &'static str,
-    /// What the server needs in the users file, for `--help`.
-    pub users_file: &'static str,
+    /// What the server needs (in the users file, and flags), for `--help`.
+    pub server_needs: &'static str,
 }
 
-/// The shape of `mechanism`, or `None` if the command-line tool does not drive it (yet).
+/// The shape of `mechanism`, or `None` if the command-line tool does not drive it.
 pub fn shape(mechanism: Mechanism) -> Option<Shape> {
-    const PASSWORD_LINE: &str = "user:password (or {CRAM-MD5} hash)";
+    const PASSWORD: &str = "--authcid U (--password P | --password-file F)";
+    const PASSWORD_AUTHZ: &str = "--authcid U (--password P | --password-file F) [--authzid Z]";
+    const PASSWORD_CB: &str =
+        "--authcid U (--password P | --password-file F) [--authzid Z] --cb-type T --cb-data-hex H";
+    const ANY_PASSWORD: &str = "user:password, user:{CRAM-MD5}hash or user:SCRAM-SHA-*$keys";
+    const TOKEN: &str = "user:{BEARER}token";
+    let scram = |client_flags, server_needs| Shape {
+        client_messages: 2,
+        success_data: true,
+        client_flags,
+        server_needs,
+    };
+    let one = |client_flags, server_needs| Shape {
+        client_messages: 1,
+        success_data: false,
+        client_flags,
+        server_needs,
+    };
     Some(match mechanism {
-        Mechanism::Plain => Shape {
-            client_messages: 1,
-            success_data: false,
-            client_flags: "--authcid U (--password P | --password-file F) [--authzid Z]",
-            users_file: PASSWORD_LINE,
-        },
+        Mechanism::Plain => one(PASSWORD_AUTHZ, ANY_PASSWORD),
         Mechanism::Login => Shape {
             client_messages: 2,
-            success_data: false,
-            client_flags: "--authcid U (--password P | --password-file F)",
-            users_file: PASSWORD_LINE,
+            ..one(PASSWORD, ANY_PASSWORD)
         },
-        Mechanism::CramMd5 => Shape {
-            client_messages: 1,
-            success_data: false,
-            client_flags: "--authcid U (--password P | --password-file F)",
-            users_file: PASSWORD_LINE,
-        },
-        Mechanism::XOAuth2 => Shape {
-            client_messages: 1,
-            success_data: false,
-            client_flags: "--authcid U --token T",
-            users_file: "user:{BEARER}token",
-        },
-        // New mechanisms are one arm each (SCRAM-SHA-*: client_messages 2, success_data
-        // true; OAUTHBEARER, EXTERNAL, ANONYMOUS: 1, false).
+        Mechanism::CramMd5 => one(PASSWORD, "user:password or user:{CRAM-MD5}hash"),
+        Mechanism::ScramSha1 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-1$keys"),
+        Mechanism::ScramSha256 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-256$keys"),
+        Mechanism::ScramSha1Plus => scram(
+            PASSWORD_CB,
+            "as SCRAM-SHA-1, and --cb-type T --cb-data-hex H",
+        ),
+        Mechanism::ScramSha256Plus => scram(
+            PASSWORD_CB,
+            "as SCRAM-SHA-256, and --cb-type T --cb-data-hex H",
+        ),
+        Mechanism::OAuthBearer => one("--authcid U --token T [--authzid Z]", TOKEN),
+        Mechanism::XOAuth2 => one("--authcid U --token T", TOKEN),
+        Mechanism::External => one("[--authzid Z]", "no users file; --external-id ID"),
+        Mechanism::Anonymous => one("[--trace T]", "no users file"),
         _ => return None,
     })
 }
@@ -61,42 +72,13 @@ pub fn supported() -> impl Iterator<Item = Mechanism> {
         .filter(|m| shape(*m).is_some())
 }
 
-/// A channel-binding type (`--cb-type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CbType {
-    /// RFC 9266 (TLS 1.3).
-    Exporter,
-    /// RFC 5929 (a hash of the server's certificate).
-    ServerEndPoint,
-    /// RFC 5929 (TLS 1.2 and older).
-    Unique,
-}
-
-impl CbType {
-    pub const NAMES: &'static str = "tls-exporter, tls-server-end-point, tls-unique";
-
-    pub fn parse(s: &str) -> Option<CbType> {
-        match s {
-            "tls-exporter" => Some(CbType::Exporter),
-            "tls-server-end-point" => Some(CbType::ServerEndPoint),
-            "tls-unique" => Some(CbType::Unique),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CbType::Exporter => "tls-exporter",
-            CbType::ServerEndPoint => "tls-server-end-point",
-            CbType::Unique => "tls-unique",
-        }
-    }
-}
+/// The `--cb-type` names.
+pub const CB_TYPES: &str = "tls-exporter, tls-server-end-point, tls-unique";
 
 /// Channel-binding data from `--cb-type T --cb-data-hex H`, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelBinding {
-    pub kind: CbType,
+    pub kind: ChannelBindingType,
     pub data: Vec<u8>,
 }
 
@@ -107,8 +89,8 @@ pub const MAX_CB_DATA: usize = 1024;
 impl ChannelBinding {
     /// Validate the pair of flags.
     pub fn parse(kind: &str, hex: &str) -> Result<ChannelBinding, String> {
-        let kind = CbType::parse(kind)
-            .ok_or_else(|| format!("--cb-type {kind:?}: expected one of {}", CbType::NAMES))?;
+        let kind = ChannelBindingType::from_name(kind.as_bytes())
+            .ok_or_else(|| format!("--cb-type {kind:?}: expected one of {CB_TYPES}"))?;
         let data = decode_hex(hex).ok_or_else(|| {
             "--cb-data-hex: expected an even number of hex digits, at least 2".to_owned()
         })?;
@@ -136,26 +118,21 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Whether `mechanism` can run with (or without) the given channel binding.
-///
-/// This is where channel binding plugs in: when the engine takes channel-binding data (the
-/// SCRAM `-PLUS` mechanisms), the last arm hands `cb` to it (client: with the credentials;
-/// server: with the transport) instead of refusing.
+/// Whether `mechanism` can run with (or without) the given channel binding: the SCRAM
+/// `-PLUS` mechanisms need it (the client hands it to `ClientConfig::channel_binding`, the
+/// server to `Transport::with_channel_binding`), the others refuse it.
 pub fn check_channel_binding(
     mechanism: Mechanism,
     cb: Option<&ChannelBinding>,
 ) -> Result<(), String> {
     match (mechanism.channel_binding(), cb) {
-        (false, None) => Ok(()),
+        (false, None) | (true, Some(_)) => Ok(()),
         (false, Some(cb)) => Err(format!(
             "{mechanism} takes no channel binding (--cb-type {} is for the -PLUS mechanisms)",
             cb.kind.name()
         )),
         (true, None) => Err(format!(
             "{mechanism} needs channel binding: --cb-type T --cb-data-hex H"
-        )),
-        (true, Some(_)) => Err(format!(
-            "{mechanism}: this build of the engine takes no channel-binding data yet"
         )),
     }
 }
@@ -165,12 +142,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_engine_mechanism_of_today_has_a_shape() {
+    fn every_engine_mechanism_has_a_shape() {
         for m in saslmech::ALL_MECHANISMS {
             let s = shape(*m).unwrap();
             assert!(s.client_messages >= 1, "{m}");
             assert!(
-                !s.client_flags.is_empty() && !s.users_file.is_empty(),
+                !s.client_flags.is_empty() && !s.server_needs.is_empty(),
+                "{m}"
+            );
+            // Only SCRAM has a second client message and success data.
+            assert_eq!(s.success_data, m.is_scram(), "{m}");
+            assert_eq!(
+                s.client_messages,
+                if m.is_scram() || *m == Mechanism::Login {
+                    2
+                } else {
+                    1
+                },
+                "{m}"
+            );
+            assert_eq!(
+                s.client_flags.contains("--cb-type"),
+                m.channel_binding(),
                 "{m}"
             );
         }
@@ -180,10 +173,11 @@ mod tests {
     #[test]
     fn channel_binding_flags_are_validated() {
         let cb = ChannelBinding::parse("tls-exporter", "00ff7A").unwrap();
-        assert_eq!(cb.kind, CbType::Exporter);
+        assert_eq!(cb.kind, ChannelBindingType::TlsExporter);
         assert_eq!(cb.data, [0x00, 0xff, 0x7a]);
         for t in ["tls-exporter", "tls-server-end-point", "tls-unique"] {
-            assert_eq!(CbType::parse(t).unwrap().name(), t);
+            assert_eq!(ChannelBinding::parse(t, "00").unwrap().kind.name(), t);
+            assert!(CB_TYPES.contains(t));
         }
         assert!(ChannelBinding::parse("tls-foo", "00").is_err());
         assert!(ChannelBinding::parse("TLS-EXPORTER", "00").is_err());
@@ -196,12 +190,18 @@ mod tests {
     }
 
     #[test]
-    fn mechanisms_without_channel_binding_refuse_it() {
+    fn only_the_plus_mechanisms_take_channel_binding() {
         let cb = ChannelBinding::parse("tls-unique", "0102").unwrap();
         for m in saslmech::ALL_MECHANISMS {
-            assert!(check_channel_binding(*m, None).is_ok());
-            let e = check_channel_binding(*m, Some(&cb)).unwrap_err();
-            assert!(e.contains("takes no channel binding"), "{e}");
+            if m.channel_binding() {
+                assert!(check_channel_binding(*m, Some(&cb)).is_ok(), "{m}");
+                let e = check_channel_binding(*m, None).unwrap_err();
+                assert!(e.contains("needs channel binding"), "{e}");
+            } else {
+                assert!(check_channel_binding(*m, None).is_ok());
+                let e = check_channel_binding(*m, Some(&cb)).unwrap_err();
+                assert!(e.contains("takes no channel binding"), "{e}");
+            }
         }
     }
 }

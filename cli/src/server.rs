@@ -37,20 +37,27 @@ pub fn run<R: BufRead, W: Write>(
     let report = |log: &mut dyn Write, msg: std::fmt::Arguments<'_>| {
         say(log, "server", format_args!("{m}: {msg}"))
     };
-    // Channel binding: where `args.cb` goes into the transport once the engine takes it;
-    // until then every mechanism refuses it (see mechs::check_channel_binding).
+    // Channel binding (the -PLUS mechanisms only; see mechs::check_channel_binding).
     if let Err(e) = mechs::check_channel_binding(m, args.cb.as_ref()) {
         report(log, format_args!("{e}"));
         return Exit::Usage;
     }
-    // A local pipe: no TLS, so the plaintext mechanisms are allowed explicitly; the final
-    // line carries success data.
+    // A local pipe: no TLS, so the mechanisms that need it are allowed explicitly; listing
+    // the mechanism enables it (EXTERNAL and ANONYMOUS are off by default). The final line
+    // carries success data unless --no-success-data.
     let config = Arc::new(
         ServerConfig::new()
             .mechanisms(&[m])
             .allow_plaintext_without_tls(true),
     );
-    let mut session = match ServerSession::new(&config, m, &Transport::plaintext()) {
+    let mut transport = Transport::plaintext().with_success_data(args.success_data);
+    if let Some(cb) = &args.cb {
+        transport = transport.with_channel_binding(cb.kind, &cb.data);
+    }
+    if let Some(id) = &args.external_id {
+        transport = transport.with_external_identity(id);
+    }
+    let mut session = match ServerSession::new(&config, m, &transport) {
         Ok(s) => s,
         Err(f) => {
             report(log, format_args!("{f}"));
@@ -118,10 +125,13 @@ pub fn run<R: BufRead, W: Write>(
                     ),
                     None => report(log, format_args!("authenticated authcid={authcid:?}")),
                 }
-                // Success data (SCRAM's v=) is acknowledged by the client with one line;
-                // otherwise there is nothing left to read.
+                if let Some(t) = session.anonymous_trace() {
+                    report(log, format_args!("trace={t:?}"));
+                }
+                // Success data (SCRAM's v=) is acknowledged by the client with one line,
+                // answered with one more; otherwise there is nothing left to read.
                 return if data.is_some() {
-                    finish(input, &mut line, log, &report)
+                    finish(input, output, &mut line, log, &report)
                 } else {
                     Exit::Success
                 };
@@ -168,17 +178,23 @@ fn read_response<R: BufRead>(
 }
 
 /// After success data: accept the client's acknowledgement, one empty line (what a gsasl
-/// client sends), or end of input. Reads nothing more: a gsasl peer waits for end of input
-/// from us before it closes its side.
-fn finish<R: BufRead>(
+/// client sends), or end of input. An empty line is answered with one empty line: a gsasl
+/// client reads one more line after its last step (if the client has gone, that is fine).
+/// Reads nothing more: a gsasl peer waits for end of input from us before it closes its
+/// side.
+fn finish<R: BufRead, W: Write>(
     input: &mut R,
+    output: &mut W,
     line: &mut SecretBuf,
     log: &mut dyn Write,
     report: &Report<'_>,
 ) -> Exit {
     match read_line(input, line) {
         Ok(false) => Exit::Success,
-        Ok(true) if line.is_empty() => Exit::Success,
+        Ok(true) if line.is_empty() => {
+            let _ = write_line(output, b"");
+            Exit::Success
+        }
         Ok(true) => {
             report(
                 log,
@@ -197,8 +213,8 @@ fn finish<R: BufRead>(
 fn decide(dir: &Directory, request: &Request<'_>) -> Verdict {
     match request {
         Request::VerifyPassword(p) => dir.verify_password(p.authcid(), p.password()),
-        Request::Secret(s) => dir.secret(s.authcid()),
-        Request::ValidateToken(t) => dir.validate_token(t.user(), t.token()),
+        Request::Secret(s) => dir.secret(s.mechanism(), s.authcid()),
+        Request::ValidateToken(t) => dir.validate_token(t.mechanism(), t.user(), t.token()),
         // The users file says nothing about who may act as whom: nobody may.
         Request::Authorize(_) => Verdict::Reject,
         _ => Verdict::Reject,
