@@ -97,7 +97,7 @@ pub mod saslprep;
 mod secret;
 mod server;
 
-pub use client::{ClientConfig, ClientSession, Credentials, OAuthError};
+pub use client::{ClientConfig, ClientSession, Credentials, OAuthError, ScramClientCache};
 pub use error::{Error, Failure};
 pub use mechanism::{ALL as ALL_MECHANISMS, Mechanism, SelectOptions, UnknownMechanism, select};
 pub use secret::{SecretBuf, ct_eq, ct_eq_password};

@@ -258,6 +258,13 @@ impl Client {
         dispatch!(self, m => m.finish(data))
     }
 
+    pub(crate) fn scram_cache(&self) -> Option<&scram::ScramClientCache> {
+        match self {
+            Client::Scram(m) => m.cache(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn oauth_error(&self) -> Option<&oauth::OAuthError> {
         match self {
             Client::XOAuth2(m) => m.error(),

@@ -353,6 +353,99 @@ impl ScramKeys {
     }
 }
 
+/// What a SCRAM client may keep between logins so that it need not run PBKDF2 again: the
+/// server's salt and iteration count, and the ClientKey and ServerKey derived from them.
+///
+/// Get it from [`ClientSession::scram_cache`](crate::ClientSession::scram_cache) after an
+/// exchange; give it back with [`Credentials::scram_cache`](crate::Credentials::scram_cache).
+/// It is used only while the server announces the same salt and iteration count; otherwise the
+/// client derives the keys from the password again (and fails with
+/// [`Failure::BadCredentials`] if it has none). Like a password, it lets its holder log in:
+/// store it as carefully.
+///
+/// ```
+/// use saslmech::{ClientSession, Credentials, Mechanism};
+/// let creds = Credentials::new().authcid("user").password(b"pencil");
+/// let mut c = ClientSession::new(Mechanism::ScramSha1, &creds).unwrap();
+/// let _ = c.start().unwrap();
+/// assert!(c.scram_cache().is_none()); // known once the server has proved itself
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScramClientCache {
+    hash: ScramHash,
+    iterations: u32,
+    salt: Vec<u8>,
+    client_key: Block,
+    server_key: Block,
+}
+
+impl fmt::Debug for ScramClientCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramClientCache")
+            .field("hash", &self.hash)
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScramClientCache {
+    /// The hash these keys belong to.
+    pub fn hash(&self) -> ScramHash {
+        self.hash
+    }
+
+    /// The iteration count the server announced.
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// The salt the server announced.
+    pub fn salt(&self) -> &[u8] {
+        &self.salt
+    }
+
+    /// The keys from a `SaltedPassword` computed elsewhere (for example by an older cache
+    /// that stored SaltedPassword itself).
+    pub fn from_salted_password(
+        hash: ScramHash,
+        salted_password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<ScramClientCache, Error> {
+        if salted_password.len() != hash.output_len() || salt.is_empty() || iterations == 0 {
+            return Err(Error::InvalidArgument(
+                "salted password of the wrong length, empty salt or zero iterations",
+            ));
+        }
+        Ok(Self::from_salted(
+            hash,
+            &Block::from(salted_password),
+            salt,
+            iterations,
+        ))
+    }
+
+    fn from_salted(hash: ScramHash, salted: &Block, salt: &[u8], iterations: u32) -> Self {
+        ScramClientCache {
+            hash,
+            iterations,
+            salt: salt.to_vec(),
+            client_key: hash.hmac(salted.as_slice(), &[b"Client Key"]),
+            server_key: hash.hmac(salted.as_slice(), &[b"Server Key"]),
+        }
+    }
+
+    fn fits(&self, hash: ScramHash, salt: &[u8], iterations: u32) -> bool {
+        self.hash == hash && self.iterations == iterations && self.salt == salt
+    }
+}
+
+impl Drop for ScramClientCache {
+    fn drop(&mut self) {
+        self.salt.zeroize();
+    }
+}
+
 /// A channel-binding type (RFC 5056 names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -938,6 +1031,8 @@ pub struct Client {
     server_signature: Block,
     min_iterations: u32,
     max_iterations: u32,
+    /// Keys from an earlier login (given), or the ones derived in this one (to give back).
+    cache: Option<ScramClientCache>,
 }
 
 impl fmt::Debug for Client {
@@ -958,7 +1053,12 @@ impl Client {
         let hash = ScramHash::of(mechanism).ok_or(Error::InvalidArgument("not SCRAM"))?;
         let authcid = creds.need_authcid()?;
         let mut password = SecretBuf::new();
-        prepare_password(creds.need_password()?, Mode::Query, &mut password)?;
+        let cache = creds.scram_cache.filter(|c| c.hash == hash).cloned();
+        match (creds.password, &cache) {
+            // With cached keys the password is needed only if the server's salt changed.
+            (None, Some(_)) => {}
+            _ => prepare_password(creds.need_password()?, Mode::Query, &mut password)?,
+        }
         let user = saslprep::saslprep(authcid, Mode::Query)
             .map_err(|_| Error::InvalidArgument("authcid refused by SASLprep"))?;
         if let Some(z) = creds.authzid
@@ -1026,6 +1126,7 @@ impl Client {
             server_signature: Block::default(),
             min_iterations: config.min_iterations,
             max_iterations: config.max_iterations,
+            cache,
         })
     }
 
@@ -1100,10 +1201,22 @@ impl Client {
             return Err(Failure::MechanismTooWeak);
         }
         let hash = self.hash;
-        let salted = hash.hi(self.password.as_slice(), salt.as_slice(), iterations);
-        let client_key = hash.hmac(salted.as_slice(), &[b"Client Key"]);
+        let cached = self
+            .cache
+            .take()
+            .filter(|c| c.fits(hash, salt.as_slice(), iterations));
+        let keys = match cached {
+            Some(keys) => keys,
+            None if self.password.is_empty() => return Err(Failure::BadCredentials),
+            None => {
+                let salted = hash.hi(self.password.as_slice(), salt.as_slice(), iterations);
+                ScramClientCache::from_salted(hash, &salted, salt.as_slice(), iterations)
+            }
+        };
+        let client_key = keys.client_key.clone();
+        let server_key = keys.server_key.clone();
         let stored_key = hash.h(client_key.as_slice());
-        let server_key = hash.hmac(salted.as_slice(), &[b"Server Key"]);
+        self.cache = Some(keys);
         let mut response =
             SecretBuf::with_capacity(b64::encoded_len(self.cbind_input.len()) + nonce.len() + 64);
         response.extend(b"c=");
@@ -1147,6 +1260,15 @@ impl Client {
             return Err(Failure::ServerAuthentication);
         }
         Ok(())
+    }
+
+    /// The keys to cache, once the server's salt and iteration count are known.
+    pub(crate) fn cache(&self) -> Option<&ScramClientCache> {
+        match self.state {
+            // Only keys the server proved it shares are worth keeping.
+            ClientState::Verified => self.cache.as_ref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
