@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use saslmech::{
     Answer, ChannelBindingType, ClientConfig, ClientSession, CramMd5Keys, Credentials, Mechanism,
-    Request, ScramClientCache, ScramHash, ScramKeys, ServerConfig, ServerSession, ServerStep,
-    Transport,
+    NonceSource, Request, ScramClientCache, ScramHash, ScramKeys, ServerConfig, ServerSession,
+    ServerStep, Transport, b64,
 };
 
 /// Counts allocations and live bytes; forwards to `System`.
@@ -117,6 +117,10 @@ pub struct Fixture {
     pub server: Arc<ServerConfig>,
     pub client: ClientConfig,
     pub client_plus: ClientConfig,
+    /// Fixed nonces on both sides, so that recorded messages verify when replayed.
+    pub server_fixed: Arc<ServerConfig>,
+    pub client_fixed: ClientConfig,
+    pub client_plus_fixed: ClientConfig,
     pub cram: CramMd5Keys,
     pub scram1: ScramKeys,
     pub scram256: ScramKeys,
@@ -130,14 +134,22 @@ impl Fixture {
             ScramKeys::derive(ScramHash::Sha1, PASSWORD, b"0123456789abcdef", 4096).unwrap();
         let scram256 =
             ScramKeys::derive(ScramHash::Sha256, PASSWORD, b"0123456789abcdef", 4096).unwrap();
+        let server = || {
+            ServerConfig::new()
+                .mechanisms(saslmech::ALL_MECHANISMS)
+                .allow_plaintext_without_tls(true)
+        };
+        let fixed = || NonceSource::Fixed(b"fyko+d2lbbFgONRv9qkxdawL".to_vec());
+        let plus = || ClientConfig::new().channel_binding(ChannelBindingType::TlsExporter, &CB);
         let mut f = Fixture {
-            server: Arc::new(
-                ServerConfig::new()
-                    .mechanisms(saslmech::ALL_MECHANISMS)
-                    .allow_plaintext_without_tls(true),
-            ),
+            server: Arc::new(server()),
             client: ClientConfig::new(),
-            client_plus: ClientConfig::new().channel_binding(ChannelBindingType::TlsExporter, &CB),
+            client_plus: plus(),
+            server_fixed: Arc::new(
+                server().nonce_source(NonceSource::Fixed(b"3rfcNHYJY1ZVvWVs7j".to_vec())),
+            ),
+            client_fixed: ClientConfig::new().nonce_source(fixed()),
+            client_plus_fixed: plus().nonce_source(fixed()),
             cram: CramMd5Keys::from_password(PASSWORD),
             cache1: ScramClientCache::from_salted_password(ScramHash::Sha1, &[0; 20], b"x", 1)
                 .unwrap(),
@@ -193,6 +205,14 @@ impl Fixture {
             &self.client_plus
         } else {
             &self.client
+        }
+    }
+
+    pub fn client_config_fixed(&self, m: Mechanism) -> &ClientConfig {
+        if m.channel_binding() {
+            &self.client_plus_fixed
+        } else {
+            &self.client_fixed
         }
     }
 
@@ -260,5 +280,129 @@ pub fn allocations(f: &Fixture, case: &Case) -> usize {
     handshake(f, case);
     let before = ALLOCS.load(Ordering::Relaxed);
     handshake(f, case);
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+/// What each side sent in one handshake run with fixed nonces, raw and base64: replaying one
+/// side against the other's recorded messages verifies.
+pub struct Recording {
+    pub ir: Option<Vec<u8>>,
+    /// The client's responses to the server's challenges, in order.
+    pub responses: Vec<Vec<u8>>,
+    /// The server's challenges, in order.
+    pub challenges: Vec<Vec<u8>>,
+    pub success_data: Option<Vec<u8>>,
+    pub ir_b64: Option<Vec<u8>>,
+    pub responses_b64: Vec<Vec<u8>>,
+    pub challenges_b64: Vec<Vec<u8>>,
+}
+
+/// Run a handshake with the fixed-nonce configurations and record both sides.
+pub fn record(f: &Fixture, case: &Case) -> Recording {
+    let m = case.mechanism;
+    let creds = f.credentials(case);
+    let mut c = ClientSession::with_config(m, &creds, f.client_config_fixed(m)).unwrap();
+    let mut s = ServerSession::new(&f.server_fixed, m, &f.transport(m)).unwrap();
+    let ir = c.start().unwrap().map(<[u8]>::to_vec);
+    let mut rec = Recording {
+        ir: ir.clone(),
+        responses: Vec::new(),
+        challenges: Vec::new(),
+        success_data: None,
+        ir_b64: None,
+        responses_b64: Vec::new(),
+        challenges_b64: Vec::new(),
+    };
+    let mut step = s.start(ir.as_deref()).unwrap();
+    loop {
+        step = match step {
+            ServerStep::Challenge(ch) => {
+                rec.challenges.push(ch.to_vec());
+                let r = c.step(ch).unwrap();
+                rec.responses.push(r.to_vec());
+                s.step(r).unwrap()
+            }
+            ServerStep::Request(r) => {
+                let a = f.answer(case, &r);
+                s.answer(a).unwrap()
+            }
+            ServerStep::Success(ok) => {
+                rec.success_data = ok.data.map(<[u8]>::to_vec);
+                c.finish(ok.data).unwrap();
+                break;
+            }
+            other => panic!("{}: {other:?}", case.name),
+        }
+    }
+    let enc = |v: &Vec<u8>| b64::encode(v).into_bytes();
+    rec.ir_b64 = rec.ir.as_ref().map(enc);
+    rec.responses_b64 = rec.responses.iter().map(enc).collect();
+    rec.challenges_b64 = rec.challenges.iter().map(enc).collect();
+    rec
+}
+
+/// The server side alone, fed the recorded client messages (raw or base64). Returns the
+/// identity's length (so the work is not optimised away).
+pub fn replay_server(f: &Fixture, case: &Case, rec: &Recording, base64: bool) -> usize {
+    let m = case.mechanism;
+    let mut s = ServerSession::new(&f.server_fixed, m, &f.transport(m)).unwrap();
+    let mut responses = if base64 {
+        rec.responses_b64.iter()
+    } else {
+        rec.responses.iter()
+    };
+    let mut step = if base64 {
+        s.start_b64(rec.ir_b64.as_deref()).unwrap()
+    } else {
+        s.start(rec.ir.as_deref()).unwrap()
+    };
+    loop {
+        step = match step {
+            ServerStep::Challenge(_) => {
+                let r = responses.next().unwrap();
+                if base64 {
+                    s.step_b64(r).unwrap()
+                } else {
+                    s.step(r).unwrap()
+                }
+            }
+            ServerStep::Request(r) => {
+                let a = f.answer(case, &r);
+                if base64 {
+                    s.answer_b64(a).unwrap()
+                } else {
+                    s.answer(a).unwrap()
+                }
+            }
+            ServerStep::Success(ok) => break ok.identity.authcid().len(),
+            other => panic!("{}: {other:?}", case.name),
+        }
+    }
+}
+
+/// The client side alone, fed the recorded server challenges (raw or base64).
+pub fn replay_client(f: &Fixture, case: &Case, rec: &Recording, base64: bool) {
+    let m = case.mechanism;
+    let creds = f.credentials(case);
+    let mut c = ClientSession::with_config(m, &creds, f.client_config_fixed(m)).unwrap();
+    if base64 {
+        black_box(c.start_b64().unwrap());
+        for ch in &rec.challenges_b64 {
+            black_box(c.step_b64(ch).unwrap());
+        }
+    } else {
+        black_box(c.start().unwrap());
+        for ch in &rec.challenges {
+            black_box(c.step(ch).unwrap());
+        }
+    }
+    c.finish(rec.success_data.as_deref()).unwrap();
+}
+
+/// Heap allocations made by `run` (after a warm-up call).
+pub fn count_allocations(mut run: impl FnMut()) -> usize {
+    run();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    run();
     ALLOCS.load(Ordering::Relaxed) - before
 }

@@ -1,0 +1,55 @@
+//! A driver for instruction counts: run one case's full handshake, server side or client side
+//! `REPS` times inside `measured`, for `valgrind --tool=callgrind --collect-atstart=no
+//! --toggle-collect='*measured*'` (see `scripts/bench.sh`). Without arguments (as
+//! `cargo bench` runs it) it runs every case once and prints the case list.
+//!
+//! Usage: `instructions CASE-INDEX full|server|client`.
+
+mod support;
+
+use std::hint::black_box;
+
+use support::{Counting, Fixture, cases, handshake, record, replay_client, replay_server};
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+pub const REPS: usize = 20;
+
+#[inline(never)]
+fn measured(run: &mut dyn FnMut()) {
+    for _ in 0..REPS {
+        run();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let f = Fixture::new();
+    let all = cases();
+    let (Some(index), Some(side)) = (
+        args.first().and_then(|a| a.parse::<usize>().ok()),
+        args.get(1),
+    ) else {
+        for (i, case) in all.iter().enumerate() {
+            handshake(&f, case);
+            println!("{i}\t{}", case.name);
+        }
+        return;
+    };
+    let case = &all[index];
+    let rec = record(&f, case);
+    let mut run: Box<dyn FnMut()> = match side.as_str() {
+        "full" => Box::new(|| {
+            black_box(handshake(&f, case));
+        }),
+        "server" => Box::new(|| {
+            black_box(replay_server(&f, case, &rec, false));
+        }),
+        "client" => Box::new(|| replay_client(&f, case, &rec, false)),
+        other => panic!("unknown side {other}"),
+    };
+    // Warm up (lazy initialisation, the random pool) outside the measured region.
+    run();
+    measured(&mut run);
+}
