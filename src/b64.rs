@@ -70,6 +70,83 @@ pub fn decode_into(text: &[u8], out: &mut SecretBuf) -> Result<(), Failure> {
     }
 }
 
+/// Decode strictly into `out`, returning the decoded length. Fails if the text is not strict
+/// base64 or does not fit in `out` (for fixed-size fields: proofs, signatures, short salts).
+pub(crate) fn decode_to(text: &[u8], out: &mut [u8]) -> Result<usize, Failure> {
+    if !text.len().is_multiple_of(4) {
+        return Err(Failure::InvalidBase64);
+    }
+    STANDARD
+        .decode_slice(text, out)
+        .map_err(|_| Failure::InvalidBase64)
+}
+
+/// Decode strictly, without a buffer, and compare in constant time with the concatenation of
+/// `expected`: `Ok(true)` if equal, `Ok(false)` if not (lengths included), an error if the
+/// text is not strict base64. The text is decoded 64 characters at a time on the stack.
+pub(crate) fn decode_matches(text: &[u8], expected: &[&[u8]]) -> Result<bool, Failure> {
+    use subtle::ConstantTimeEq;
+    if !text.len().is_multiple_of(4) {
+        return Err(Failure::InvalidBase64);
+    }
+    let mut want = expected.iter().flat_map(|part| part.iter());
+    let mut equal = subtle::Choice::from(1);
+    let mut buf = [0u8; 48];
+    let mut chunks = text.chunks(64).peekable();
+    let mut result = Ok(());
+    while let Some(chunk) = chunks.next() {
+        let n = match STANDARD.decode_slice(chunk, &mut buf) {
+            // Only the last chunk may be short: padding ends the text.
+            Ok(n) if n == buf.len() || chunks.peek().is_none() => n,
+            _ => {
+                result = Err(Failure::InvalidBase64);
+                break;
+            }
+        };
+        for got in buf.iter().take(n) {
+            match want.next() {
+                Some(w) => equal &= got.ct_eq(w),
+                None => equal = subtle::Choice::from(0),
+            }
+        }
+    }
+    buf.fill(0);
+    result?;
+    Ok(bool::from(equal) && want.next().is_none())
+}
+
+/// Append to `buf` the base64 of its own bytes `buf[from..to]` followed by `extra` (SCRAM's
+/// `c=`: the gs2 header already in the buffer, then the channel-binding data).
+pub(crate) fn encode_within(buf: &mut SecretBuf, from: usize, to: usize, extra: &[u8]) {
+    let start = buf.len();
+    let n = encoded_len(to.saturating_sub(from).saturating_add(extra.len()));
+    buf.reserve(n);
+    let v = buf.vec_mut();
+    v.resize(start.saturating_add(n), 0);
+    let (head, mut dst) = v.split_at_mut(start);
+    let mut src = head.get(from..to).unwrap_or_default().iter().chain(extra);
+    // Whole groups of 48 bytes become 64 characters; the last group is padded.
+    let mut group = [0u8; 48];
+    loop {
+        let mut len = 0;
+        for (slot, b) in group.iter_mut().zip(&mut src) {
+            *slot = *b;
+            len += 1;
+        }
+        if len == 0 {
+            break;
+        }
+        let written = STANDARD
+            .encode_slice(group.get(..len).unwrap_or_default(), dst)
+            .unwrap_or(0);
+        dst = dst.get_mut(written..).unwrap_or_default();
+        if len < group.len() {
+            break;
+        }
+    }
+    group.fill(0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +172,45 @@ mod tests {
         let mut o = SecretBuf::new();
         encode_into(b"\0tim\0tanstaaftanstaaf", &mut o);
         assert_eq!(o.as_slice(), b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+    }
+
+    #[test]
+    fn pieces() {
+        // Lengths around the 48-byte group and the 3-byte quantum, split anywhere.
+        for len in [0usize, 1, 2, 3, 47, 48, 49, 95, 96, 97, 200] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+            let text = encode(&data);
+            for cut in [0, len / 3, len / 2, len] {
+                let (a, b) = data.split_at(cut);
+                let mut buf = SecretBuf::from_slice(b"xx");
+                buf.extend(a);
+                encode_within(&mut buf, 2, 2 + cut, b);
+                assert_eq!(&buf.as_slice()[2 + cut..], text.as_bytes(), "{len} {cut}");
+                assert_eq!(decode_matches(text.as_bytes(), &[a, b]), Ok(true));
+            }
+            let mut longer = data.clone();
+            longer.push(0);
+            assert_eq!(decode_matches(text.as_bytes(), &[&longer]), Ok(false));
+            if len > 0 {
+                assert_eq!(decode_matches(text.as_bytes(), &[&data[1..]]), Ok(false));
+                let mut other = data.clone();
+                other[len - 1] ^= 1;
+                assert_eq!(decode_matches(text.as_bytes(), &[&other]), Ok(false));
+            }
+            let mut out = [0u8; 200];
+            assert_eq!(decode_to(text.as_bytes(), &mut out), Ok(len));
+            assert_eq!(&out[..len], &data[..]);
+            if len > 0 {
+                assert!(decode_to(text.as_bytes(), &mut out[..len - 1]).is_err());
+            }
+        }
+        // Padding inside the text, even at a 64-character boundary, is refused.
+        let mut padded = encode(&[1u8; 47]).into_bytes();
+        padded.extend_from_slice(b"AAAA");
+        assert_eq!(decode_matches(&padded, &[]), Err(Failure::InvalidBase64));
+        for bad in [&b"=AAA"[..], b"AAA=BBB=", b"dGm=", b"dGl"] {
+            assert_eq!(decode_matches(bad, &[]), Err(Failure::InvalidBase64));
+            assert_eq!(decode_to(bad, &mut [0; 8]), Err(Failure::InvalidBase64));
+        }
     }
 }

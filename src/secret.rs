@@ -86,6 +86,14 @@ impl SecretBuf {
         }
     }
 
+    /// Keep the first `len` bytes, wiping the rest.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if let Some(tail) = self.0.get_mut(len..) {
+            tail.zeroize();
+        }
+        self.0.truncate(len);
+    }
+
     /// Mutable access to the underlying vector for writers that do not grow it past its
     /// reserved capacity (base64 decoding into reserved space).
     pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
