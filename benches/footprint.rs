@@ -36,7 +36,7 @@ fn server_heap(f: &Fixture, case: &support::Case, rec: &Recording) -> Vec<(&'sta
     // Allocated before the count starts, and never grown: only the session's heap is counted.
     let mut marks = Vec::with_capacity(16);
     let base = live();
-    let mut s = ServerSession::new(&f.server_fixed, m, &transport).unwrap();
+    let mut s = ServerSession::new(&f.server_fixed, m, transport).unwrap();
     marks.push(("new", live() - base));
     let mut responses = rec.responses.iter();
     let mut what = "start";

@@ -86,6 +86,22 @@ impl SecretBuf {
         }
     }
 
+    /// Append `n` in decimal.
+    pub(crate) fn extend_decimal(&mut self, n: u32) {
+        let mut digits = [0u8; 10];
+        let mut at = digits.len();
+        let mut n = n;
+        while let Some(d) = at.checked_sub(1).and_then(|i| digits.get_mut(i)) {
+            *d = b'0' + (n % 10) as u8;
+            at -= 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.extend(digits.get(at..).unwrap_or_default());
+    }
+
     /// Keep the first `len` bytes, wiping the rest.
     pub(crate) fn truncate(&mut self, len: usize) {
         if let Some(tail) = self.0.get_mut(len..) {
@@ -186,5 +202,10 @@ mod tests {
         assert_eq!(format!("{b:?}"), "SecretBuf(103 bytes, redacted)");
         b.clear();
         assert!(b.is_empty());
+        for n in [0u32, 7, 10, 4096, 65535, u32::MAX] {
+            let mut b = SecretBuf::new();
+            b.extend_decimal(n);
+            assert_eq!(b.as_slice(), n.to_string().as_bytes());
+        }
     }
 }

@@ -126,6 +126,10 @@ pub struct Fixture {
     pub scram256: ScramKeys,
     pub cache1: ScramClientCache,
     pub cache256: ScramClientCache,
+    /// The connection facts, made once (a server has them before AUTH).
+    pub tls: Transport,
+    pub tls_external: Transport,
+    pub tls_plus: Transport,
 }
 
 impl Fixture {
@@ -157,6 +161,9 @@ impl Fixture {
                 .unwrap(),
             scram1,
             scram256,
+            tls: Transport::tls(),
+            tls_external: Transport::tls().with_external_identity(USER),
+            tls_plus: Transport::tls().with_channel_binding(ChannelBindingType::TlsExporter, &CB),
         };
         // Fill the caches the way a client would: one login with the password.
         for m in [Mechanism::ScramSha1, Mechanism::ScramSha256] {
@@ -175,14 +182,11 @@ impl Fixture {
         f
     }
 
-    pub fn transport(&self, m: Mechanism) -> Transport {
-        let t = Transport::tls();
+    pub fn transport(&self, m: Mechanism) -> &Transport {
         match m {
-            Mechanism::External => t.with_external_identity(USER),
-            m if m.channel_binding() => {
-                t.with_channel_binding(ChannelBindingType::TlsExporter, &CB)
-            }
-            _ => t,
+            Mechanism::External => &self.tls_external,
+            m if m.channel_binding() => &self.tls_plus,
+            _ => &self.tls,
         }
     }
 
@@ -251,7 +255,7 @@ pub fn handshake(f: &Fixture, case: &Case) -> Option<ScramClientCache> {
     let m = case.mechanism;
     let creds = f.credentials(case);
     let mut c = ClientSession::with_config(m, &creds, f.client_config(m)).unwrap();
-    let mut s = ServerSession::new(&f.server, m, &f.transport(m)).unwrap();
+    let mut s = ServerSession::new(&f.server, m, f.transport(m)).unwrap();
     let ir = c.start().unwrap();
     let mut step = s.start(ir).unwrap();
     loop {
@@ -302,7 +306,7 @@ pub fn record(f: &Fixture, case: &Case) -> Recording {
     let m = case.mechanism;
     let creds = f.credentials(case);
     let mut c = ClientSession::with_config(m, &creds, f.client_config_fixed(m)).unwrap();
-    let mut s = ServerSession::new(&f.server_fixed, m, &f.transport(m)).unwrap();
+    let mut s = ServerSession::new(&f.server_fixed, m, f.transport(m)).unwrap();
     let ir = c.start().unwrap().map(<[u8]>::to_vec);
     let mut rec = Recording {
         ir: ir.clone(),
@@ -345,7 +349,7 @@ pub fn record(f: &Fixture, case: &Case) -> Recording {
 /// identity's length (so the work is not optimised away).
 pub fn replay_server(f: &Fixture, case: &Case, rec: &Recording, base64: bool) -> usize {
     let m = case.mechanism;
-    let mut s = ServerSession::new(&f.server_fixed, m, &f.transport(m)).unwrap();
+    let mut s = ServerSession::new(&f.server_fixed, m, f.transport(m)).unwrap();
     let mut responses = if base64 {
         rec.responses_b64.iter()
     } else {

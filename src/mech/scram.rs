@@ -1299,15 +1299,9 @@ impl Server {
         // server-first-message = nonce "," salt "," iteration-count
         let client_nonce = self.client_nonce.bytes(self.buf.as_slice());
         let server_nonce = self.part(Part::ServerNonce);
-        let mut digits = [0u8; 10];
-        let digits = decimal(iterations, &mut digits);
         out.clear();
         out.reserve(
-            client_nonce.len()
-                + server_nonce.len()
-                + b64::encoded_len(salt.as_slice().len())
-                + digits.len()
-                + 8,
+            client_nonce.len() + server_nonce.len() + b64::encoded_len(salt.as_slice().len()) + 18,
         );
         out.extend(b"r=");
         out.extend(client_nonce);
@@ -1315,7 +1309,7 @@ impl Server {
         out.extend(b",s=");
         b64::encode_into(salt.as_slice(), out);
         out.extend(b",i=");
-        out.extend(digits);
+        out.extend_decimal(iterations);
         self.state = State::WantFinal;
         Ok(Next::Challenge)
     }
@@ -1439,22 +1433,6 @@ impl Server {
 
 fn as_str(b: &[u8]) -> &str {
     core::str::from_utf8(b).unwrap_or_default()
-}
-
-/// `n` in decimal, in `buf`.
-fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        if let Some(d) = buf.get_mut(at) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || at == 0 {
-            break;
-        }
-    }
-    buf.get(at..).unwrap_or_default()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1849,13 +1827,6 @@ mod tests {
             assert_eq!(Salt::new(&salt).as_slice(), &salt[..]);
         }
         assert!(Salt::decode(b"AA=A").is_err());
-    }
-
-    #[test]
-    fn decimals() {
-        for n in [0u32, 7, 10, 4096, u32::MAX] {
-            assert_eq!(decimal(n, &mut [0; 10]), n.to_string().as_bytes());
-        }
     }
 
     #[test]
