@@ -1443,6 +1443,46 @@ enum ClientState {
     Verified,
 }
 
+/// OS randomness for client nonces, fetched 512 bytes at a time into a pool per thread: one
+/// `getrandom` call per 28 sessions instead of one each, as the server's pool does. The pool
+/// is discarded if the process id changes, so a forked child never reuses its parent's
+/// bytes, and bytes are wiped as they are used.
+fn thread_random(out: &mut [u8]) -> bool {
+    struct Pool {
+        pid: u32,
+        pos: usize,
+        buf: [u8; 512],
+    }
+    std::thread_local! {
+        static POOL: core::cell::RefCell<Pool> = const {
+            core::cell::RefCell::new(Pool { pid: 0, pos: 512, buf: [0; 512] })
+        };
+    }
+    POOL.with(|pool| {
+        let Ok(mut pool) = pool.try_borrow_mut() else {
+            return getrandom::fill(out).is_ok();
+        };
+        let pid = std::process::id();
+        if pid != pool.pid || pool.pos.saturating_add(out.len()) > pool.buf.len() {
+            if getrandom::fill(&mut pool.buf).is_err() {
+                return false;
+            }
+            pool.pid = pid;
+            pool.pos = 0;
+        }
+        let (pos, end) = (pool.pos, pool.pos.saturating_add(out.len()));
+        match pool.buf.get_mut(pos..end) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                src.fill(0);
+                pool.pos = end;
+                true
+            }
+            None => false,
+        }
+    })
+}
+
 /// Room kept for the server's part of the nonce when the client's buffer is sized (other
 /// servers use 16 to 48 characters; a longer one only costs a reallocation).
 const SERVER_NONCE_ROOM: usize = 64;
@@ -1517,7 +1557,9 @@ impl Client {
             NonceSource::Fixed(v) => Nonce::Fixed(v),
             NonceSource::Os => {
                 let mut buf = [0u8; 18];
-                getrandom::fill(&mut buf).map_err(|_| Error::Failed(Failure::TemporaryFailure))?;
+                if !thread_random(&mut buf) {
+                    return Err(Error::Failed(Failure::TemporaryFailure));
+                }
                 Nonce::Random(buf)
             }
             NonceSource::Function(f) => {
