@@ -122,7 +122,9 @@ pub(crate) fn decode_matches(text: &[u8], expected: &[&[u8]]) -> Result<bool, Fa
         return Err(Failure::InvalidBase64);
     }
     let mut want = expected.iter().flat_map(|part| part.iter());
-    let mut equal = subtle::Choice::from(1);
+    // OR of the differences, and whether the lengths agree: no branch on the data.
+    let mut diff = 0u8;
+    let mut same_len = true;
     let mut buf = [0u8; 48];
     let mut chunks = text.chunks(64).peekable();
     let mut result = Ok(());
@@ -137,14 +139,14 @@ pub(crate) fn decode_matches(text: &[u8], expected: &[&[u8]]) -> Result<bool, Fa
         };
         for got in buf.iter().take(n) {
             match want.next() {
-                Some(w) => equal &= got.ct_eq(w),
-                None => equal = subtle::Choice::from(0),
+                Some(w) => diff |= got ^ w,
+                None => same_len = false,
             }
         }
     }
     buf.fill(0);
     result?;
-    Ok(bool::from(equal) && want.next().is_none())
+    Ok(bool::from(diff.ct_eq(&0)) && same_len && want.next().is_none())
 }
 
 /// Append to `buf` the base64 of its own bytes `buf[from..to]` followed by `extra` (SCRAM's

@@ -121,7 +121,7 @@ impl ScramHash {
             ),
             _ => {}
         }
-        block.zeroize();
+        block.as_mut_slice().zeroize();
         result
     }
 }
@@ -148,7 +148,7 @@ fn iterate<const W: usize>(
             *a ^= u;
         }
     }
-    state.zeroize();
+    state.as_mut_slice().zeroize();
 }
 
 /// Write hash state words big-endian at the front of `out`.
@@ -227,8 +227,8 @@ impl HashState {
 
     fn wipe(&mut self) {
         match self {
-            HashState::Sha1(s) => s.zeroize(),
-            HashState::Sha256(s) => s.zeroize(),
+            HashState::Sha1(s) => s.as_mut_slice().zeroize(),
+            HashState::Sha256(s) => s.as_mut_slice().zeroize(),
         }
     }
 }
@@ -293,7 +293,7 @@ impl Hasher {
 impl Drop for Hasher {
     fn drop(&mut self) {
         self.state.wipe();
-        self.block.zeroize();
+        self.block.as_mut_slice().zeroize();
     }
 }
 
@@ -323,8 +323,8 @@ impl HmacKey {
         pad = k.map(|b| b ^ 0x5c);
         let mut outer = HashState::initial(hash);
         outer.compress(&pad);
-        k.zeroize();
-        pad.zeroize();
+        k.as_mut_slice().zeroize();
+        pad.as_mut_slice().zeroize();
         HmacKey { inner, outer }
     }
 
@@ -443,7 +443,7 @@ impl Eq for Salt {}
 impl Drop for Salt {
     fn drop(&mut self) {
         match self {
-            Salt::Inline { bytes, .. } => bytes.zeroize(),
+            Salt::Inline { bytes, .. } => bytes.as_mut_slice().zeroize(),
             Salt::Heap(b) => b.zeroize(),
         }
     }
@@ -451,7 +451,7 @@ impl Drop for Salt {
 
 impl Drop for Block {
     fn drop(&mut self) {
-        self.bytes.zeroize();
+        self.bytes.as_mut_slice().zeroize();
     }
 }
 
@@ -1381,14 +1381,12 @@ impl Server {
         ];
         let client_signature = hash.hmac(self.stored_key.as_slice(), &am);
         let client_key = client_signature.xor(proof);
-        let ok = bool::from(
-            subtle::ConstantTimeEq::ct_eq(
-                hash.h(client_key.as_slice()).as_slice(),
-                self.stored_key.as_slice(),
-            ) & subtle::Choice::from(u8::from(self.known)),
-        );
+        let ok = ct_eq(
+            hash.h(client_key.as_slice()).as_slice(),
+            self.stored_key.as_slice(),
+        ) & self.known;
         let server_signature = hash.hmac(self.server_key.as_slice(), &am);
-        proof_buf.zeroize();
+        proof_buf.as_mut_slice().zeroize();
         self.stored_key = Block::default();
         self.server_key = Block::default();
         if !ok {
