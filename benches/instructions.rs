@@ -3,7 +3,7 @@
 //! --toggle-collect='*measured*'` (see `scripts/bench.sh`). Without arguments (as
 //! `cargo bench` runs it) it runs every case once and prints the case list.
 //!
-//! Usage: `instructions CASE-INDEX full|server|client [time]`. With `time` it prints the best
+//! Usage: `instructions CASE-INDEX full|server|client|derive|pbkdf2-crate [time]`. With `time` it prints the best
 //! time per run over 200 batches instead (a quick check that a loaded machine disturbs
 //! less than it does a mean).
 
@@ -49,6 +49,16 @@ fn main() {
             black_box(replay_server(&f, case, &rec, false));
         }),
         "client" => Box::new(|| replay_client(&f, case, &rec, false)),
+        // Key derivation alone (4096 iterations, the case's hash): ours and the pbkdf2 crate's.
+        "derive" => Box::new(|| {
+            let hash = saslmech::ScramHash::of(case.mechanism).unwrap();
+            black_box(saslmech::ScramKeys::derive(hash, support::PASSWORD, b"salt", 4096).unwrap());
+        }),
+        "pbkdf2-crate" => Box::new(|| {
+            let mut out = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(support::PASSWORD, b"salt", 4096, &mut out);
+            black_box(out);
+        }),
         other => panic!("unknown side {other}"),
     };
     // Warm up (lazy initialisation, the random pool) outside the measured region.
