@@ -14,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use saslmech::Answer;
 use saslmech::proto::smtp::{SmtpClient, SmtpServer};
 use saslmech::proto::{AuthRequest, ClientEvent, ServerEvent};
-use support::{Backend, Counting, Fixture, PASSWORD, TOKEN, USER, cases, count_allocations};
+use support::{Backend, Counting, Fixture, PASSWORD, TOKEN, cases, count_allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -91,7 +91,7 @@ fn bench(c: &mut Criterion) {
             exchange(&f, &mut server, &case);
         });
         eprintln!("allocations: smtp {}: {n}", case.name);
-        assert_eq!(exchange(&f, &mut server, &case), USER.len());
+        assert!(exchange(&f, &mut server, &case) > 0, "{}", case.name);
         g.bench_function(case.name, |b| {
             b.iter(|| exchange(&f, &mut server, black_box(&case)))
         });

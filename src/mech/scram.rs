@@ -1517,8 +1517,8 @@ pub struct Client {
     nonce: Span,
     /// Where client-final begins (the end of client-first).
     final_at: u32,
-    /// The password in `buf`, until server-first (empty with cached keys).
-    password: Span,
+    /// Where `c=` ends: the password follows, until server-first (none with cached keys).
+    c_end: u32,
     server_signature: Block,
     min_iterations: u32,
     max_iterations: u32,
@@ -1615,7 +1615,7 @@ impl Client {
         // client-final starts with `c=`: the gs2 header and channel-binding data, in base64.
         buf.extend(b"c=");
         b64::encode_within(&mut buf, 0, bare_at, cb_data);
-        let password_at = buf.len();
+        let c_end = buf.len();
         buf.extend(password);
         Ok(Client {
             state: ClientState::Start,
@@ -1623,7 +1623,7 @@ impl Client {
             bare_at: bare_at as u32,
             nonce: Span::at(nonce_at, final_at - nonce_at),
             final_at: final_at as u32,
-            password: Span::at(password_at, password.len()),
+            c_end: c_end as u32,
             buf,
             server_signature: Block::default(),
             min_iterations: config.min_iterations,
@@ -1673,12 +1673,17 @@ impl Client {
         }
     }
 
-    /// Wipe the password and everything after `c=` from the buffer.
+    /// The password, until server-first has been answered (empty with cached keys).
+    fn password(&self) -> &[u8] {
+        self.buf
+            .as_slice()
+            .get(self.c_end as usize..)
+            .unwrap_or_default()
+    }
+
+    /// Wipe the password (everything after `c=`) from the buffer.
     fn forget_password(&mut self) {
-        let c_end = self.password.bytes(self.buf.as_slice()).as_ptr() as usize
-            - self.buf.as_slice().as_ptr() as usize;
-        self.buf.truncate(c_end);
-        self.password = Span::at(c_end, 0);
+        self.buf.truncate(self.c_end as usize);
     }
 
     /// Parse server-first (`[ "m=" ... ] "r=" nonce ",s=" salt ",i=" count [ "," ext ]`) and
@@ -1725,12 +1730,9 @@ impl Client {
             .filter(|c| c.fits(hash, salt.as_slice(), iterations));
         let keys = match cached {
             Some(keys) => keys,
-            None if self.password.bytes(self.buf.as_slice()).is_empty() => {
-                return Err(Failure::BadCredentials);
-            }
+            None if self.password().is_empty() => return Err(Failure::BadCredentials),
             None => {
-                let password = self.password.bytes(self.buf.as_slice());
-                let salted = hash.hi(password, salt.as_slice(), iterations);
+                let salted = hash.hi(self.password(), salt.as_slice(), iterations);
                 ScramClientCache::from_salted(hash, &salted, salt, iterations)
             }
         };
