@@ -340,13 +340,19 @@ impl Client {
         message.extend(b"n,");
         if let Some(user) = user {
             message.extend(b"a=");
-            for &b in user.as_bytes() {
-                match b {
-                    b',' => message.extend(b"=2C"),
-                    b'=' => message.extend(b"=3D"),
-                    _ => message.push(b),
-                }
+            // A GS2 saslname: runs of plain bytes as they are, `,` and `=` escaped.
+            let mut rest = user.as_bytes();
+            while let Some(at) = rest.iter().position(|b| matches!(b, b',' | b'=')) {
+                let (plain, special) = rest.split_at(at);
+                message.extend(plain);
+                message.extend(if special.first() == Some(&b',') {
+                    b"=2C"
+                } else {
+                    b"=3D"
+                });
+                rest = special.get(1..).unwrap_or_default();
             }
+            message.extend(rest);
         }
         message.extend(b",\x01");
         if let Some(host) = host {
