@@ -226,6 +226,7 @@ pub(crate) enum Client {
 }
 
 impl Client {
+    #[inline]
     pub(crate) fn new(
         mechanism: Mechanism,
         creds: &crate::Credentials<'_>,
