@@ -28,7 +28,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-rm -rf "$out" target/criterion
+target=${CARGO_TARGET_DIR:-target}
+rm -rf "$out" "$target/criterion"
 mkdir -p "$out"
 load=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average: $load"
@@ -49,9 +50,19 @@ done
 echo "==> footprint"
 cargo bench --quiet --bench footprint >"$out/footprint.md"
 echo "==> callgrind instruction counts"
-scripts/bench-instructions.sh >"$out/instructions.tsv"
+bin=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "instructions":
+        print(m["executable"])')
+scripts/bench-instructions.sh "$bin" >"$out/instructions.tsv"
+echo "==> best-of-batches times"
+"$bin" | while IFS=$'\t' read -r index _name; do
+    for side in full server client; do "$bin" "$index" "$side" time; done
+done >"$out/best.tsv"
 
-python3 scripts/bench-summary.py collect "$out" target/criterion >"$out/figures.json"
+python3 scripts/bench-summary.py collect "$out" "$target/criterion" >"$out/figures.json"
 if [ -f "$before" ]; then
     python3 scripts/bench-summary.py render "$out/figures.json" "$before" >"$out/section.md"
 else
