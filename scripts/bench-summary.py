@@ -61,9 +61,12 @@ def collect(out_dir, criterion_dir):
         figures["allocations"].update(allocation_lines(os.path.join(out_dir, bench + ".stderr")))
     tsv = os.path.join(out_dir, "instructions.tsv")
     if os.path.exists(tsv):
+        figures["cases"] = []
         for line in open(tsv):
             _index, name, side, n = line.rstrip("\n").split("\t")
             figures["instructions"][side + "/" + name] = int(n)
+            if name not in figures["cases"]:
+                figures["cases"].append(name)
     figures["best"] = {}
     best = os.path.join(out_dir, "best.tsv")
     if os.path.exists(best):
@@ -97,6 +100,8 @@ def num(v):
 
 def cases(figures):
     """Case names in bench order (as the instruction driver lists them)."""
+    if figures.get("cases"):
+        return figures["cases"]
     seen = []
     for key in figures["instructions"]:
         name = key.split("/", 1)[1]
