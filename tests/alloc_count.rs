@@ -6,9 +6,9 @@
 //!
 //! * PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, ANONYMOUS: the client's message buffer and the
 //!   server's copy of the decoded message (2).
-//! * CRAM-MD5: the server's challenge and the client's response, and the server's copy of the
+//! * CRAM-MD5: the server's challenge, the client's response, and the server's copy of the
 //!   response (3).
-//! * EXTERNAL: the client's authzid buffer (1; the server reads the transport's identity).
+//! * EXTERNAL: the server's copy of the transport's identity (1; the client sends nothing).
 //! * SCRAM (with stored keys, a password answer, or the client's cached keys): the client's
 //!   one buffer (client-first then client-final), the server's one buffer (everything it keeps
 //!   from client-first, and its nonce), and the server's output buffer (server-first, then
