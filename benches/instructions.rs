@@ -3,7 +3,7 @@
 //! --toggle-collect='*measured*'` (see `scripts/bench.sh`). Without arguments (as
 //! `cargo bench` runs it) it runs every case once and prints the case list.
 //!
-//! Usage: `instructions CASE-INDEX full|server|client|derive|pbkdf2-crate [time]`. With `time` it prints the best
+//! Usage: `instructions CASE-INDEX full|server|client|derive|pbkdf2-crate|compress-floor [time]`. With `time` it prints the best
 //! time per run over 200 batches instead (a quick check that a loaded machine disturbs
 //! less than it does a mean).
 
@@ -53,6 +53,15 @@ fn main() {
         "derive" => Box::new(|| {
             let hash = saslmech::ScramHash::of(case.mechanism).unwrap();
             black_box(saslmech::ScramKeys::derive(hash, support::PASSWORD, b"salt", 4096).unwrap());
+        }),
+        // The floor of a 4096-iteration derivation: 8,192 SHA-256 compressions.
+        "compress-floor" => Box::new(|| {
+            let mut state = [0u32; 8];
+            let block = [[7u8; 64]];
+            for _ in 0..8192 {
+                sha2::block_api::compress256(&mut state, black_box(&block));
+            }
+            black_box(state);
         }),
         "pbkdf2-crate" => Box::new(|| {
             let mut out = [0u8; 32];
