@@ -197,6 +197,21 @@ def render(figures, before=None):
     for key in sorted(k for k in t if k.startswith("pbkdf2/")):
         lines.append("| %s | %s |" % (key.split("/", 1)[1], ns(t[key])))
     lines.append("")
+    derive = [(side, v) for k, v in b.items() for side in [k.split("/", 1)[0]]
+              if side in ("derive", "pbkdf2-crate", "compress-floor")]
+    if derive:
+        names = {
+            "derive": "`ScramKeys::derive` (SCRAM-SHA-256)",
+            "pbkdf2-crate": "the `pbkdf2` crate (HMAC-SHA-256)",
+            "compress-floor": "8,192 SHA-256 compressions (the floor)",
+        }
+        lines.append("Best of 200 batches, SHA-256, 4096 iterations:")
+        lines.append("")
+        lines.append("| what | best |")
+        lines.append("|---|---:|")
+        for side, v in derive:
+            lines.append("| %s | %s |" % (names[side], ns(v)))
+        lines.append("")
     if figures.get("footprint"):
         fp = figures["footprint"].strip().splitlines()
         lines.append("### Memory")
