@@ -19,6 +19,12 @@
 //!
 //! The client bounds the iteration count a server may demand and verifies the server's
 //! signature before reporting success.
+//!
+//! Cost: each side keeps what it needs in one buffer sized from the messages, with offsets
+//! into it, and fixed-size blocks for keys, so a handshake makes three heap allocations (four
+//! with `-PLUS`). HMAC and PBKDF2 run directly on the hash crates' compression functions: one
+//! PBKDF2 iteration is two compressions, and an HMAC key reused across logins
+//! ([`ScramClientCache`]) keeps its padded blocks compressed.
 
 use core::fmt;
 
