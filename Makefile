@@ -5,8 +5,9 @@
 check:
 	scripts/check.sh
 
+# Every Rust benchmark; writes the "Rust benchmarks" section of docs/PERFORMANCE.md.
 bench:
-	cargo bench --bench handshake
+	scripts/bench.sh
 
 demo:
 	cargo run --example submission

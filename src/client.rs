@@ -16,6 +16,7 @@ use core::fmt;
 use crate::b64;
 use crate::error::{Error, Failure};
 use crate::mech;
+pub use crate::mech::scram::ScramClientCache;
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
 use crate::server::{ChannelBinding, ChannelBindingType, NonceSource};
@@ -33,12 +34,20 @@ pub struct Credentials<'a> {
     pub(crate) trace: Option<&'a str>,
     pub(crate) host: Option<&'a str>,
     pub(crate) port: Option<u16>,
+    pub(crate) scram_cache: Option<&'a ScramClientCache>,
 }
 
 impl<'a> Credentials<'a> {
     /// No credentials yet; add them with the builder methods.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// SCRAM keys cached from an earlier login ([`ClientSession::scram_cache`]): used instead of
+    /// running PBKDF2 while the server's salt and iteration count are unchanged.
+    pub fn scram_cache(mut self, cache: &'a ScramClientCache) -> Self {
+        self.scram_cache = Some(cache);
+        self
     }
 
     /// The authentication identity (user name).
@@ -112,6 +121,7 @@ impl fmt::Debug for Credentials<'_> {
             .field("trace", &self.trace)
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("scram_cache", &self.scram_cache.map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -336,6 +346,12 @@ impl ClientSession {
     /// The parsed error challenge of an OAuth mechanism, if the server sent one.
     pub fn oauth_error(&self) -> Option<&OAuthError> {
         self.mech.oauth_error()
+    }
+
+    /// For SCRAM, once the server has proved itself: the keys to keep for the next login to
+    /// this server (see [`ScramClientCache`]), so that it skips PBKDF2.
+    pub fn scram_cache(&self) -> Option<&ScramClientCache> {
+        self.mech.scram_cache()
     }
 
     /// True once [`finish`](Self::finish) succeeded.

@@ -113,7 +113,7 @@ mod secret;
 #[forbid(unsafe_code)]
 mod server;
 
-pub use client::{ClientConfig, ClientSession, Credentials, OAuthError};
+pub use client::{ClientConfig, ClientSession, Credentials, OAuthError, ScramClientCache};
 pub use error::{Error, Failure};
 pub use mechanism::{ALL as ALL_MECHANISMS, Mechanism, SelectOptions, UnknownMechanism, select};
 pub use secret::{SecretBuf, ct_eq, ct_eq_password};

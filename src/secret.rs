@@ -59,7 +59,11 @@ impl SecretBuf {
     /// Wipe the contents (capacity is kept, and the old bytes are zeroed first).
     pub fn clear(&mut self) {
         if self.0.capacity() != 0 {
-            self.0.zeroize();
+            // Slices are wiped in bulk (a fill, then an optimisation barrier); `Vec::zeroize`
+            // writes byte by byte.
+            self.0.as_mut_slice().zeroize();
+            self.0.spare_capacity_mut().zeroize();
+            self.0.clear();
         }
     }
 
@@ -84,6 +88,30 @@ impl SecretBuf {
             // The old allocation is wiped as its SecretBuf is dropped here.
             drop(SecretBuf(core::mem::replace(&mut self.0, grown)));
         }
+    }
+
+    /// Append `n` in decimal.
+    pub(crate) fn extend_decimal(&mut self, n: u32) {
+        let mut digits = [0u8; 10];
+        let mut at = digits.len();
+        let mut n = n;
+        while let Some(d) = at.checked_sub(1).and_then(|i| digits.get_mut(i)) {
+            *d = b'0' + (n % 10) as u8;
+            at -= 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.extend(digits.get(at..).unwrap_or_default());
+    }
+
+    /// Keep the first `len` bytes, wiping the rest.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if let Some(tail) = self.0.get_mut(len..) {
+            tail.zeroize();
+        }
+        self.0.truncate(len);
     }
 
     /// Mutable access to the underlying vector for writers that do not grow it past its
@@ -118,7 +146,10 @@ impl Drop for SecretStr {
     fn drop(&mut self) {
         // As for SecretBuf: never touch the dangling pointer of an empty string.
         if self.0.capacity() != 0 {
-            self.0.zeroize();
+            // Wiped as bytes, in bulk, like SecretBuf (the string is not used again).
+            let mut bytes = core::mem::take(&mut self.0).into_bytes();
+            bytes.as_mut_slice().zeroize();
+            bytes.spare_capacity_mut().zeroize();
         }
     }
 }
@@ -134,7 +165,10 @@ impl fmt::Debug for SecretStr {
 /// Use this for fixed-size values (digests, proofs): when the lengths differ the result is
 /// `false` immediately, which reveals only the (public) lengths.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && bool::from(a.ct_eq(b))
+    // The OR of all differences, then one constant-time test of it: no branch on the data,
+    // and one optimisation barrier instead of one per byte.
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    a.len() == b.len() && bool::from(diff.ct_eq(&0))
 }
 
 /// Constant-time comparison of a password the client sent with the one the application
@@ -178,5 +212,10 @@ mod tests {
         assert_eq!(format!("{b:?}"), "SecretBuf(103 bytes, redacted)");
         b.clear();
         assert!(b.is_empty());
+        for n in [0u32, 7, 10, 4096, 65535, u32::MAX] {
+            let mut b = SecretBuf::new();
+            b.extend_decimal(n);
+            assert_eq!(b.as_slice(), n.to_string().as_bytes());
+        }
     }
 }

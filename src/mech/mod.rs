@@ -12,6 +12,8 @@
 //!
 //! The client side produces its responses from its own buffers.
 
+use std::sync::Arc;
+
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
@@ -138,7 +140,7 @@ pub(crate) enum Server {
     Login(login::Server),
     CramMd5(cram_md5::Server),
     XOAuth2(xoauth2::Server),
-    Scram(Box<scram::Server>),
+    Scram(scram::Server),
     OAuthBearer(oauthbearer::Server),
     External(external::Server),
     Anonymous(anonymous::Server),
@@ -147,7 +149,7 @@ pub(crate) enum Server {
 impl Server {
     pub(crate) fn new(
         mechanism: Mechanism,
-        config: &ServerConfig,
+        config: &Arc<ServerConfig>,
         transport: &Transport,
     ) -> Server {
         match mechanism {
@@ -159,7 +161,7 @@ impl Server {
             | Mechanism::ScramSha1Plus
             | Mechanism::ScramSha256
             | Mechanism::ScramSha256Plus => {
-                Server::Scram(Box::new(scram::Server::new(mechanism, config, transport)))
+                Server::Scram(scram::Server::new(mechanism, config, transport))
             }
             Mechanism::OAuthBearer => Server::OAuthBearer(oauthbearer::Server::default()),
             Mechanism::External => Server::External(external::Server::new(transport)),
@@ -217,13 +219,14 @@ pub(crate) enum Client {
     Login(login::Client),
     CramMd5(cram_md5::Client),
     XOAuth2(xoauth2::Client),
-    Scram(Box<scram::Client>),
+    Scram(scram::Client),
     OAuthBearer(oauthbearer::Client),
     External(external::Client),
     Anonymous(anonymous::Client),
 }
 
 impl Client {
+    #[inline]
     pub(crate) fn new(
         mechanism: Mechanism,
         creds: &crate::Credentials<'_>,
@@ -238,7 +241,7 @@ impl Client {
             | Mechanism::ScramSha1Plus
             | Mechanism::ScramSha256
             | Mechanism::ScramSha256Plus => {
-                Client::Scram(Box::new(scram::Client::new(mechanism, creds, config)?))
+                Client::Scram(scram::Client::new(mechanism, creds, config)?)
             }
             Mechanism::OAuthBearer => Client::OAuthBearer(oauthbearer::Client::new(creds)?),
             Mechanism::External => Client::External(external::Client::new(creds)?),
@@ -256,6 +259,13 @@ impl Client {
 
     pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
         dispatch!(self, m => m.finish(data))
+    }
+
+    pub(crate) fn scram_cache(&self) -> Option<&scram::ScramClientCache> {
+        match self {
+            Client::Scram(m) => m.cache(),
+            _ => None,
+        }
     }
 
     pub(crate) fn oauth_error(&self) -> Option<&oauth::OAuthError> {

@@ -45,9 +45,8 @@ struct Fields {
 #[derive(Debug, Default)]
 pub struct Server {
     state: State,
-    /// The client message (authzid unescaped in `authzid_buf`).
+    /// The client message, then its authzid unescaped.
     message: SecretBuf,
-    authzid_buf: SecretBuf,
     fields: Fields,
     /// The token's owner, when the application named one.
     owner: SecretBuf,
@@ -79,17 +78,19 @@ impl Server {
     }
 
     fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
-        match parse(c, message, &mut self.authzid_buf) {
+        // One buffer: the message, then room for the authzid, which unescapes no longer than
+        // its field (the text between the first two commas).
+        let room = message.iter().skip(2).position(|b| *b == b',').unwrap_or(0);
+        let mut buf = SecretBuf::with_capacity(message.len() + room);
+        buf.extend(message);
+        match parse(c, message, &mut buf) {
             Ok(fields) => {
-                self.message = SecretBuf::from_slice(message);
+                self.message = buf;
                 self.fields = fields;
                 self.state = State::Validating;
                 Next::Request
             }
-            Err(f) => {
-                self.authzid_buf.clear();
-                Next::Failure(f)
-            }
+            Err(f) => Next::Failure(f),
         }
     }
 
@@ -137,7 +138,6 @@ impl Server {
         }
         out.push(b'}');
         self.message.clear();
-        self.authzid_buf.clear();
         self.state = State::WantAck;
         Ok(Next::Challenge)
     }
@@ -158,9 +158,7 @@ impl Server {
     }
 
     fn authzid(&self) -> Option<&str> {
-        self.fields
-            .authzid
-            .map(|z| z.str(self.authzid_buf.as_slice()))
+        self.fields.authzid.map(|z| z.str(self.message.as_slice()))
     }
 
     pub(crate) fn identity(&self) -> Option<Identity<'_>> {
@@ -186,8 +184,8 @@ impl Server {
     }
 }
 
-/// Parse `gs2-header ^A *(key=value ^A) ^A`. The authzid, unescaped, goes to `authzid_buf`.
-fn parse(c: &ServerConfig, message: &[u8], authzid_buf: &mut SecretBuf) -> Result<Fields, Failure> {
+/// Parse `gs2-header ^A *(key=value ^A) ^A`. The authzid, unescaped, is appended to `buf`.
+fn parse(c: &ServerConfig, message: &[u8], buf: &mut SecretBuf) -> Result<Fields, Failure> {
     let mut fields = Fields::default();
     // gs2-cbind-flag: `n` or `y`; `p=` asks for channel binding this mechanism lacks.
     let rest = match message {
@@ -200,13 +198,16 @@ fn parse(c: &ServerConfig, message: &[u8], authzid_buf: &mut SecretBuf) -> Resul
         .ok_or(Failure::Malformed)?;
     let (authzid, rest) = rest.split_at(comma);
     let rest = rest.get(1..).unwrap_or_default();
-    authzid_buf.clear();
     match authzid {
         [] => {}
         [b'a', b'=', name @ ..] => {
-            unescape(name, authzid_buf)?;
-            check_identity(authzid_buf.as_slice(), c.max_identity)?;
-            fields.authzid = Some(super::Span::at(0, authzid_buf.len()));
+            let start = buf.len();
+            unescape(name, buf)?;
+            check_identity(
+                buf.as_slice().get(start..).unwrap_or_default(),
+                c.max_identity,
+            )?;
+            fields.authzid = Some(super::Span::at(start, buf.len() - start));
         }
         _ => return Err(Failure::Malformed),
     }
@@ -329,17 +330,29 @@ impl Client {
         if host.is_some_and(|h| !h.bytes().all(|b| matches!(b, 0x21..=0x7e))) {
             return Err(Error::InvalidArgument("host is not printable ASCII"));
         }
-        let mut message = SecretBuf::with_capacity(token.len() + 64);
+        // Sized for the worst case: every user byte escaped, a five-digit port.
+        let mut message = SecretBuf::with_capacity(
+            token.len()
+                + user.map_or(0, |u| 2 + 3 * u.len())
+                + host.map_or(0, |h| 6 + h.len())
+                + "n,,\x01port=65535\x01auth=Bearer \x01\x01".len(),
+        );
         message.extend(b"n,");
         if let Some(user) = user {
             message.extend(b"a=");
-            for &b in user.as_bytes() {
-                match b {
-                    b',' => message.extend(b"=2C"),
-                    b'=' => message.extend(b"=3D"),
-                    _ => message.push(b),
-                }
+            // A GS2 saslname: runs of plain bytes as they are, `,` and `=` escaped.
+            let mut rest = user.as_bytes();
+            while let Some(at) = rest.iter().position(|b| matches!(b, b',' | b'=')) {
+                let (plain, special) = rest.split_at(at);
+                message.extend(plain);
+                message.extend(if special.first() == Some(&b',') {
+                    b"=2C"
+                } else {
+                    b"=3D"
+                });
+                rest = special.get(1..).unwrap_or_default();
             }
+            message.extend(rest);
         }
         message.extend(b",\x01");
         if let Some(host) = host {
@@ -349,7 +362,7 @@ impl Client {
         }
         if let Some(port) = creds.port {
             message.extend(b"port=");
-            message.extend(port.to_string().as_bytes());
+            message.extend_decimal(u32::from(port));
             message.push(1);
         }
         message.extend(b"auth=Bearer ");

@@ -19,15 +19,20 @@
 //!
 //! The client bounds the iteration count a server may demand and verifies the server's
 //! signature before reporting success.
+//!
+//! Cost: each side keeps what it needs in one buffer sized from the messages, with offsets
+//! into it, and fixed-size blocks for keys, so a handshake makes three heap allocations (four
+//! with `-PLUS`). HMAC and PBKDF2 run directly on the hash crates' compression functions: one
+//! PBKDF2 iteration is two compressions, and an HMAC key reused across logins
+//! ([`ScramClientCache`]) keeps its padded blocks compressed.
 
 use core::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
-use super::{Next, check_identity};
+use std::sync::Arc;
+
+use super::{Next, Span};
 use crate::b64;
 use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
@@ -76,45 +81,291 @@ impl ScramHash {
 
     /// `HMAC(key, parts[0] || parts[1] || ...)`.
     fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Block {
-        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Block {
-            // HMAC takes keys of any length; the error arm cannot happen.
-            let Ok(mut mac) = <M as KeyInit>::new_from_slice(key) else {
-                return Block::default();
-            };
-            for p in parts {
-                mac.update(p);
-            }
-            Block::from(mac.finalize().into_bytes().as_slice())
-        }
-        match self {
-            ScramHash::Sha1 => run::<Hmac<Sha1>>(key, parts),
-            ScramHash::Sha256 => run::<Hmac<Sha256>>(key, parts),
-        }
+        HmacKey::new(self, key).mac(parts)
     }
 
     /// `H(data)`.
     fn h(self, data: &[u8]) -> Block {
-        match self {
-            ScramHash::Sha1 => Block::from(Sha1::digest(data).as_slice()),
-            ScramHash::Sha256 => Block::from(Sha256::digest(data).as_slice()),
+        let mut h = Hasher::new(HashState::initial(self), 0);
+        h.update(data);
+        h.finish()
+    }
+
+    /// `Hi(password, salt, i)`: PBKDF2 with HMAC of this hash, one block (RFC 5802 §2.2).
+    ///
+    /// `U1 = HMAC(password, salt || INT(1))`, each later `U` the HMAC of the one before, the
+    /// result their XOR. Every later `U` is the HMAC of exactly one digest, so its padded
+    /// block is the same but for the digest at its front: each iteration is two compressions
+    /// (inner, outer) from the key's precomputed states, with no buffering. That is the floor:
+    /// `2 * iterations` compressions.
+    fn hi(self, password: &[u8], salt: &[u8], iterations: u32) -> Block {
+        let key = HmacKey::new(self, password);
+        let mut result = key.mac(&[salt, &1u32.to_be_bytes()]);
+        let n = result.as_slice().len();
+        let mut block = [0u8; 64];
+        if let Some(front) = block.get_mut(..n) {
+            front.copy_from_slice(result.as_slice());
+        }
+        pad_block(&mut block, n, 64 + n as u64);
+        let rounds = iterations.saturating_sub(1);
+        match (&key.inner, &key.outer) {
+            (HashState::Sha1(i), HashState::Sha1(o)) => iterate(
+                i,
+                o,
+                sha1::block_api::compress,
+                &mut block,
+                &mut result,
+                rounds,
+            ),
+            (HashState::Sha256(i), HashState::Sha256(o)) => iterate(
+                i,
+                o,
+                sha2::block_api::compress256,
+                &mut block,
+                &mut result,
+                rounds,
+            ),
+            _ => {}
+        }
+        block.as_mut_slice().zeroize();
+        result
+    }
+}
+
+/// The PBKDF2 loop of [`ScramHash::hi`] for one state size: `block` holds `U` (padded),
+/// `acc` the XOR so far.
+fn iterate<const W: usize>(
+    inner: &[u32; W],
+    outer: &[u32; W],
+    compress: fn(&mut [u32; W], &[[u8; 64]]),
+    block: &mut [u8; 64],
+    acc: &mut Block,
+    rounds: u32,
+) {
+    let mut state = *inner;
+    for _ in 0..rounds {
+        state = *inner;
+        compress(&mut state, core::slice::from_ref(block));
+        write_words(&state, block);
+        state = *outer;
+        compress(&mut state, core::slice::from_ref(block));
+        write_words(&state, block);
+        for (a, u) in acc.as_mut().iter_mut().zip(block.iter()) {
+            *a ^= u;
+        }
+    }
+    state.as_mut_slice().zeroize();
+}
+
+/// Write hash state words big-endian at the front of `out`.
+fn write_words(words: &[u32], out: &mut [u8]) {
+    for (dst, w) in out.chunks_exact_mut(4).zip(words) {
+        dst.copy_from_slice(&w.to_be_bytes());
+    }
+}
+
+/// The padding SHA-1 and SHA-256 share, for a message whose last `fill < 56` bytes are in
+/// `block`: `0x80`, zeros, and the message length in bits, big-endian, in the last 8 bytes.
+fn pad_block(block: &mut [u8; 64], fill: usize, message_len: u64) {
+    if let Some(tail) = block.get_mut(fill..) {
+        tail.fill(0);
+        if let Some(first) = tail.first_mut() {
+            *first = 0x80;
+        }
+    }
+    if let Some(len) = block.get_mut(56..) {
+        len.copy_from_slice(&message_len.wrapping_mul(8).to_be_bytes());
+    }
+}
+
+/// A SHA-1 or SHA-256 chaining state, advanced block by block with the hash crates' own
+/// compression functions (which use the CPU's SHA extensions when it has them).
+#[derive(Clone, Copy)]
+enum HashState {
+    Sha1([u32; 5]),
+    Sha256([u32; 8]),
+}
+
+impl HashState {
+    fn initial(hash: ScramHash) -> HashState {
+        match hash {
+            ScramHash::Sha1 => HashState::Sha1([
+                0x6745_2301,
+                0xefcd_ab89,
+                0x98ba_dcfe,
+                0x1032_5476,
+                0xc3d2_e1f0,
+            ]),
+            ScramHash::Sha256 => HashState::Sha256([
+                0x6a09_e667,
+                0xbb67_ae85,
+                0x3c6e_f372,
+                0xa54f_f53a,
+                0x510e_527f,
+                0x9b05_688c,
+                0x1f83_d9ab,
+                0x5be0_cd19,
+            ]),
         }
     }
 
-    /// `Hi(password, salt, i)`: PBKDF2 with HMAC of this hash, one block.
-    fn hi(self, password: &[u8], salt: &[u8], iterations: u32) -> Block {
-        let mut b = Block {
-            bytes: [0; 32],
-            len: self.output_len() as u8,
-        };
+    fn compress(&mut self, block: &[u8; 64]) {
+        let blocks = core::slice::from_ref(block);
         match self {
-            ScramHash::Sha1 => {
-                pbkdf2::pbkdf2_hmac::<Sha1>(password, salt, iterations, b.as_mut());
+            HashState::Sha1(s) => sha1::block_api::compress(s, blocks),
+            HashState::Sha256(s) => sha2::block_api::compress256(s, blocks),
+        }
+    }
+
+    fn words(&self) -> &[u32] {
+        match self {
+            HashState::Sha1(s) => s,
+            HashState::Sha256(s) => s,
+        }
+    }
+
+    fn digest(&self) -> Block {
+        let mut b = Block::default();
+        write_words(self.words(), &mut b.bytes);
+        b.len = (self.words().len() * 4) as u8;
+        b
+    }
+
+    fn wipe(&mut self) {
+        match self {
+            HashState::Sha1(s) => s.as_mut_slice().zeroize(),
+            HashState::Sha256(s) => s.as_mut_slice().zeroize(),
+        }
+    }
+}
+
+/// A running hash: a state, the partial block, and the length so far. Wiped on drop.
+struct Hasher {
+    state: HashState,
+    block: [u8; 64],
+    fill: usize,
+    len: u64,
+}
+
+impl Hasher {
+    /// Continue from `state`, after `len` bytes already compressed into it.
+    fn new(state: HashState, len: u64) -> Hasher {
+        Hasher {
+            state,
+            block: [0; 64],
+            fill: 0,
+            len,
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.len = self.len.wrapping_add(data.len() as u64);
+        while !data.is_empty() {
+            let take = (64 - self.fill).min(data.len());
+            let (now, rest) = data.split_at(take);
+            if let Some(dst) = self.block.get_mut(self.fill..self.fill + take) {
+                dst.copy_from_slice(now);
             }
-            ScramHash::Sha256 => {
-                pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, b.as_mut());
+            self.fill += take;
+            data = rest;
+            if self.fill == 64 {
+                self.state.compress(&self.block);
+                self.fill = 0;
             }
         }
-        b
+    }
+
+    fn finish(mut self) -> Block {
+        // 0x80 and zeros; the length goes in the last 8 bytes, of a block of its own if the
+        // message's last block has no room for it.
+        if let Some(tail) = self.block.get_mut(self.fill..) {
+            tail.fill(0);
+            if let Some(first) = tail.first_mut() {
+                *first = 0x80;
+            }
+        }
+        if self.fill >= 56 {
+            self.state.compress(&self.block);
+            self.block = [0; 64];
+        }
+        if let Some(len) = self.block.get_mut(56..) {
+            len.copy_from_slice(&self.len.wrapping_mul(8).to_be_bytes());
+        }
+        self.state.compress(&self.block);
+        self.state.digest()
+    }
+}
+
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        self.state.wipe();
+        self.block.as_mut_slice().zeroize();
+    }
+}
+
+/// An HMAC key (RFC 2104) with its padded blocks already compressed: the inner and outer
+/// states. Wiped on drop; compared in constant time.
+#[derive(Clone)]
+struct HmacKey {
+    inner: HashState,
+    outer: HashState,
+}
+
+impl HmacKey {
+    fn new(hash: ScramHash, key: &[u8]) -> HmacKey {
+        let mut k = [0u8; 64];
+        let long;
+        let key = if key.len() > 64 {
+            long = hash.h(key);
+            long.as_slice()
+        } else {
+            key
+        };
+        if let Some(dst) = k.get_mut(..key.len()) {
+            dst.copy_from_slice(key);
+        }
+        let mut pad = k.map(|b| b ^ 0x36);
+        let mut inner = HashState::initial(hash);
+        inner.compress(&pad);
+        pad = k.map(|b| b ^ 0x5c);
+        let mut outer = HashState::initial(hash);
+        outer.compress(&pad);
+        k.as_mut_slice().zeroize();
+        pad.as_mut_slice().zeroize();
+        HmacKey { inner, outer }
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> Block {
+        let mut h = Hasher::new(self.inner, 64);
+        for p in parts {
+            h.update(p);
+        }
+        let inner = h.finish();
+        let mut h = Hasher::new(self.outer, 64);
+        h.update(inner.as_slice());
+        h.finish()
+    }
+}
+
+impl PartialEq for HmacKey {
+    fn eq(&self, other: &Self) -> bool {
+        fn words(k: &HmacKey) -> impl Iterator<Item = u32> + '_ {
+            k.inner.words().iter().chain(k.outer.words()).copied()
+        }
+        let diff = words(self)
+            .zip(words(other))
+            .fold(0, |d, (a, b)| d | (a ^ b));
+        self.inner.words().len() == other.inner.words().len()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(&diff, &0))
+    }
+}
+
+impl Eq for HmacKey {}
+
+impl Drop for HmacKey {
+    fn drop(&mut self) {
+        self.inner.wipe();
+        self.outer.wipe();
     }
 }
 
@@ -155,9 +406,74 @@ impl Block {
     }
 }
 
+/// A salt: inline up to 64 octets (servers use 16 to 32), on the heap beyond.
+#[derive(Clone)]
+enum Salt {
+    Inline { len: u8, bytes: [u8; Salt::INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Salt {
+    const INLINE: usize = 64;
+
+    fn new(salt: &[u8]) -> Salt {
+        let mut bytes = [0u8; Salt::INLINE];
+        match bytes.get_mut(..salt.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(salt);
+                Salt::Inline {
+                    len: salt.len() as u8,
+                    bytes,
+                }
+            }
+            None => Salt::Heap(salt.into()),
+        }
+    }
+
+    /// Decode a salt's base64 text (strict).
+    fn decode(text: &[u8]) -> Result<Salt, Failure> {
+        let mut bytes = [0u8; Salt::INLINE];
+        match b64::decode_to(text, &mut bytes) {
+            Ok(n) => Ok(Salt::Inline {
+                len: n as u8,
+                bytes,
+            }),
+            // Possibly too long for inline storage: decode on the heap.
+            Err(_) if text.len() / 4 * 3 > Salt::INLINE => {
+                Ok(Salt::new(b64::decode(text)?.as_slice()))
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Salt::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Salt::Heap(b) => b,
+        }
+    }
+}
+
+impl PartialEq for Salt {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Salt {}
+
+impl Drop for Salt {
+    fn drop(&mut self) {
+        match self {
+            Salt::Inline { bytes, .. } => bytes.as_mut_slice().zeroize(),
+            Salt::Heap(b) => b.zeroize(),
+        }
+    }
+}
+
 impl Drop for Block {
     fn drop(&mut self) {
-        self.bytes.zeroize();
+        self.bytes.as_mut_slice().zeroize();
     }
 }
 
@@ -188,7 +504,7 @@ impl Eq for Block {}
 pub struct ScramKeys {
     hash: ScramHash,
     iterations: u32,
-    salt: Vec<u8>,
+    salt: Salt,
     stored_key: Block,
     server_key: Block,
 }
@@ -198,7 +514,7 @@ impl fmt::Debug for ScramKeys {
         f.debug_struct("ScramKeys")
             .field("hash", &self.hash)
             .field("iterations", &self.iterations)
-            .field("salt", &format_args!("<{} bytes>", self.salt.len()))
+            .field("salt", &format_args!("<{} bytes>", self.salt().len()))
             .finish_non_exhaustive()
     }
 }
@@ -218,12 +534,12 @@ impl ScramKeys {
         salt: &[u8],
         iterations: u32,
     ) -> Result<ScramKeys, Error> {
-        let mut prepared = SecretBuf::new();
-        prepare_password(password, Mode::Stored, &mut prepared)?;
+        let mut buf = SecretBuf::new();
+        let prepared = prepare_password(password, Mode::Stored, &mut buf)?;
         if salt.is_empty() || iterations == 0 {
             return Err(Error::InvalidArgument("empty salt or zero iteration count"));
         }
-        let salted = hash.hi(prepared.as_slice(), salt, iterations);
+        let salted = hash.hi(prepared, salt, iterations);
         Ok(Self::from_salted(hash, &salted, salt, iterations))
     }
 
@@ -256,13 +572,13 @@ impl ScramKeys {
     }
 
     fn from_salted(hash: ScramHash, salted: &Block, salt: &[u8], iterations: u32) -> ScramKeys {
-        let client_key = hash.hmac(salted.as_slice(), &[b"Client Key"]);
+        let [_, stored_key, server_key] = keys_from_salted(hash, salted);
         ScramKeys {
             hash,
             iterations,
-            salt: salt.to_vec(),
-            stored_key: hash.h(client_key.as_slice()),
-            server_key: hash.hmac(salted.as_slice(), &[b"Server Key"]),
+            salt: Salt::new(salt),
+            stored_key,
+            server_key,
         }
     }
 
@@ -284,7 +600,7 @@ impl ScramKeys {
         Ok(ScramKeys {
             hash,
             iterations,
-            salt: salt.to_vec(),
+            salt: Salt::new(salt),
             stored_key: Block::from(stored_key),
             server_key: Block::from(server_key),
         })
@@ -321,7 +637,7 @@ impl ScramKeys {
             "{}${}:{}${}:{}",
             self.hash.name(),
             self.iterations,
-            b64::encode(&self.salt),
+            b64::encode(self.salt()),
             b64::encode(self.stored_key.as_slice()),
             b64::encode(self.server_key.as_slice())
         )
@@ -339,7 +655,7 @@ impl ScramKeys {
 
     /// The salt.
     pub fn salt(&self) -> &[u8] {
-        &self.salt
+        self.salt.as_slice()
     }
 
     /// `StoredKey = H(HMAC(SaltedPassword, "Client Key"))`.
@@ -351,6 +667,106 @@ impl ScramKeys {
     pub fn server_key(&self) -> &[u8] {
         self.server_key.as_slice()
     }
+}
+
+/// What a SCRAM client may keep between logins so that it need not run PBKDF2 again: the
+/// server's salt and iteration count, and the ClientKey and ServerKey derived from them.
+///
+/// Get it from [`ClientSession::scram_cache`](crate::ClientSession::scram_cache) after an
+/// exchange; give it back with [`Credentials::scram_cache`](crate::Credentials::scram_cache).
+/// It is used only while the server announces the same salt and iteration count; otherwise the
+/// client derives the keys from the password again (and fails with
+/// [`Failure::BadCredentials`] if it has none). Like a password, it lets its holder log in:
+/// store it as carefully.
+///
+/// ```
+/// use saslmech::{ClientSession, Credentials, Mechanism};
+/// let creds = Credentials::new().authcid("user").password(b"pencil");
+/// let mut c = ClientSession::new(Mechanism::ScramSha1, &creds).unwrap();
+/// let _ = c.start().unwrap();
+/// assert!(c.scram_cache().is_none()); // known once the server has proved itself
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScramClientCache {
+    hash: ScramHash,
+    iterations: u32,
+    salt: Salt,
+    client_key: Block,
+    /// HMAC keys `StoredKey = H(ClientKey)` and `ServerKey` with their padded blocks already
+    /// compressed: a login from the cache costs two compressions less for each.
+    stored_key: HmacKey,
+    server_key: HmacKey,
+}
+
+impl fmt::Debug for ScramClientCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramClientCache")
+            .field("hash", &self.hash)
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScramClientCache {
+    /// The hash these keys belong to.
+    pub fn hash(&self) -> ScramHash {
+        self.hash
+    }
+
+    /// The iteration count the server announced.
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// The salt the server announced.
+    pub fn salt(&self) -> &[u8] {
+        self.salt.as_slice()
+    }
+
+    /// The keys from a `SaltedPassword` computed elsewhere (for example by an older cache
+    /// that stored SaltedPassword itself).
+    pub fn from_salted_password(
+        hash: ScramHash,
+        salted_password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<ScramClientCache, Error> {
+        if salted_password.len() != hash.output_len() || salt.is_empty() || iterations == 0 {
+            return Err(Error::InvalidArgument(
+                "salted password of the wrong length, empty salt or zero iterations",
+            ));
+        }
+        Ok(Self::from_salted(
+            hash,
+            &Block::from(salted_password),
+            Salt::new(salt),
+            iterations,
+        ))
+    }
+
+    fn from_salted(hash: ScramHash, salted: &Block, salt: Salt, iterations: u32) -> Self {
+        let [client_key, stored_key, server_key] = keys_from_salted(hash, salted);
+        ScramClientCache {
+            hash,
+            iterations,
+            salt,
+            client_key,
+            stored_key: HmacKey::new(hash, stored_key.as_slice()),
+            server_key: HmacKey::new(hash, server_key.as_slice()),
+        }
+    }
+
+    fn fits(&self, hash: ScramHash, salt: &[u8], iterations: u32) -> bool {
+        self.hash == hash && self.iterations == iterations && self.salt.as_slice() == salt
+    }
+}
+
+/// `[ClientKey, StoredKey, ServerKey]` from `SaltedPassword` (RFC 5802 §3).
+fn keys_from_salted(hash: ScramHash, salted: &Block) -> [Block; 3] {
+    let key = HmacKey::new(hash, salted.as_slice());
+    let client_key = key.mac(&[b"Client Key"]);
+    let stored_key = hash.h(client_key.as_slice());
+    [client_key, stored_key, key.mac(&[b"Server Key"])]
 }
 
 /// A channel-binding type (RFC 5056 names).
@@ -427,12 +843,21 @@ impl fmt::Debug for ChannelBinding {
     }
 }
 
-/// SASLprep a password into `out` (query or stored).
-fn prepare_password(password: &[u8], mode: Mode, out: &mut SecretBuf) -> Result<(), Error> {
+/// SASLprep a password (query or stored). Printable ASCII, which SASLprep leaves as it is, is
+/// returned as given; anything else is prepared into `buf`.
+fn prepare_password<'a>(
+    password: &'a [u8],
+    mode: Mode,
+    buf: &'a mut SecretBuf,
+) -> Result<&'a [u8], Error> {
+    if password.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return Ok(password);
+    }
     let text = core::str::from_utf8(password)
         .map_err(|_| Error::InvalidArgument("password is not UTF-8"))?;
-    saslprep::prepare_into(text, mode, out)
-        .map_err(|_| Error::InvalidArgument("password refused by SASLprep"))
+    saslprep::prepare_into(text, mode, buf)
+        .map_err(|_| Error::InvalidArgument("password refused by SASLprep"))?;
+    Ok(buf.as_slice())
 }
 
 /// `posit-number = %x31-39 *DIGIT`, as a `u32`.
@@ -456,42 +881,63 @@ fn is_printable(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|b| matches!(b, 0x21..=0x2b | 0x2d..=0x7e))
 }
 
-/// Decode a `saslname` (`=2C` is `,`, `=3D` is `=`; no other `=`, no `,`, no NUL) into `out`.
-fn unescape_saslname(s: &[u8], out: &mut SecretBuf) -> Result<(), Failure> {
-    out.clear();
+/// Check a `saslname` (`=2C` is `,`, `=3D` is `=`; no other `=`, no `,`, no NUL; UTF-8, not
+/// empty) and return its length once unescaped.
+fn saslname_len(s: &[u8]) -> Result<usize, Failure> {
+    let mut len = 0;
     let mut i = 0;
     while let Some(&b) = s.get(i) {
         match b {
-            b'=' => {
-                match s.get(i + 1..i + 3) {
-                    Some(b"2C") => out.push(b','),
-                    Some(b"3D") => out.push(b'='),
-                    _ => return Err(Failure::Malformed),
-                }
-                i += 3;
-            }
+            b'=' => match s.get(i + 1..i + 3) {
+                Some(b"2C" | b"3D") => i += 3,
+                _ => return Err(Failure::Malformed),
+            },
             b',' | 0 => return Err(Failure::Malformed),
-            _ => {
-                out.push(b);
-                i += 1;
-            }
+            _ => i += 1,
         }
+        len += 1;
     }
-    if out.is_empty() || core::str::from_utf8(out.as_slice()).is_err() {
+    if len == 0 || core::str::from_utf8(s).is_err() {
         return Err(Failure::Malformed);
     }
-    Ok(())
+    Ok(len)
+}
+
+/// Append a `saslname` that [`saslname_len`] accepted, unescaped.
+fn push_unescaped(out: &mut SecretBuf, s: &[u8]) {
+    let mut rest = s;
+    while let Some(at) = rest.iter().position(|b| *b == b'=') {
+        let (plain, escape) = rest.split_at(at);
+        out.extend(plain);
+        out.push(if escape.get(1..3) == Some(b"2C") {
+            b','
+        } else {
+            b'='
+        });
+        rest = escape.get(3..).unwrap_or_default();
+    }
+    out.extend(rest);
+}
+
+/// The length of `s` as a `saslname`.
+fn escaped_len(s: &str) -> usize {
+    s.len() + 2 * s.bytes().filter(|b| matches!(b, b',' | b'=')).count()
 }
 
 /// Append `s` as a `saslname`.
 fn push_saslname(out: &mut SecretBuf, s: &str) {
-    for &b in s.as_bytes() {
-        match b {
-            b',' => out.extend(b"=2C"),
-            b'=' => out.extend(b"=3D"),
-            _ => out.push(b),
-        }
+    let mut rest = s.as_bytes();
+    while let Some(at) = rest.iter().position(|b| matches!(b, b',' | b'=')) {
+        let (plain, special) = rest.split_at(at);
+        out.extend(plain);
+        out.extend(if special.first() == Some(&b',') {
+            b"=2C"
+        } else {
+            b"=3D"
+        });
+        rest = special.get(1..).unwrap_or_default();
     }
+    out.extend(rest);
 }
 
 /// Split `s` at the first comma: the attribute before it and the rest after it.
@@ -505,6 +951,14 @@ fn next_attr(s: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// `attr-val = ALPHA "=" value`: an extension attribute. Returns false if `a` is not one.
 fn is_extension(a: &[u8]) -> bool {
     matches!(a, [k, b'=', ..] if k.is_ascii_alphabetic())
+}
+
+/// The length of a nonce as text.
+fn nonce_len(nonce: &Nonce<'_>) -> usize {
+    match nonce {
+        Nonce::Fixed(text) => text.len(),
+        Nonce::Random(bytes) => b64::encoded_len(bytes.len()),
+    }
 }
 
 /// A random or fixed nonce, as printable text.
@@ -539,28 +993,57 @@ enum State {
     Verified,
 }
 
+/// The parts of a server session's buffer, in order: each ends where the next begins.
+#[derive(Clone, Copy)]
+enum Part {
+    /// The channel-binding data the client bound to (`-PLUS` only).
+    Binding,
+    /// The gs2 header of client-first.
+    Header,
+    /// `client-first-message-bare`.
+    Bare,
+    /// The nonce the server appends to the client's.
+    ServerNonce,
+    /// The user name, unescaped.
+    User,
+    /// The authzid, unescaped (empty if none).
+    Authzid,
+}
+
 /// The server side of the SCRAM family.
+///
+/// Everything it keeps from the client, and its own nonce, lives in one buffer sized from
+/// client-first; keys are fixed-size blocks; server-first stays in the session's output buffer
+/// until client-final arrives (the AuthMessage needs it).
 pub struct Server {
     state: State,
     hash: ScramHash,
     plus: bool,
     /// The server offers the matching `-PLUS` mechanism on this connection.
     plus_offered: bool,
-    bindings: Vec<ChannelBinding>,
-    /// What `c=` must decode to: the gs2 header, then the channel-binding data if bound.
-    cbind_input: SecretBuf,
-    username: SecretBuf,
-    authzid: Option<SecretBuf>,
-    /// The client nonce, then the server's appended to it.
-    nonce: SecretBuf,
-    /// `client-first-message-bare "," server-first-message ","`: the AuthMessage prefix.
-    transcript: SecretBuf,
-    /// For a password answer or an unknown user.
-    fake_salt: [u8; ScramKeys::SALT_LEN],
-    fake_secret: Block,
-    default_iterations: u32,
-    keys: Option<ScramKeys>,
+    /// False for an unknown user: no proof verifies.
     known: bool,
+    /// The `-PLUS` channel-binding types the transport has (bit `cb_index(t)`).
+    bindings: u8,
+    config: Arc<ServerConfig>,
+    /// Before client-first (`-PLUS` only): each type's channel-binding data, at `cb_spans`.
+    /// After: the parts of [`Part`], back to back.
+    buf: SecretBuf,
+    cb_spans: [Span; 3],
+    ends: [u32; 6],
+    /// The client's nonce, inside client-first-message-bare.
+    client_nonce: Span,
+    stored_key: Block,
+    server_key: Block,
+}
+
+/// The slot of a channel-binding type in [`Server::cb_spans`].
+fn cb_index(t: ChannelBindingType) -> usize {
+    match t {
+        ChannelBindingType::TlsExporter => 0,
+        ChannelBindingType::TlsServerEndPoint => 1,
+        ChannelBindingType::TlsUnique => 2,
+    }
 }
 
 impl fmt::Debug for Server {
@@ -573,35 +1056,67 @@ impl fmt::Debug for Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.fake_salt.zeroize();
-    }
-}
-
 impl Server {
-    pub(crate) fn new(mechanism: Mechanism, c: &ServerConfig, transport: &Transport) -> Server {
+    pub(crate) fn new(
+        mechanism: Mechanism,
+        c: &Arc<ServerConfig>,
+        transport: &Transport,
+    ) -> Server {
         let plus_mech = match mechanism {
             Mechanism::ScramSha1 | Mechanism::ScramSha1Plus => Mechanism::ScramSha1Plus,
             _ => Mechanism::ScramSha256Plus,
         };
+        let plus = mechanism.channel_binding();
+        let mut buf = SecretBuf::new();
+        let mut bindings = 0;
+        let mut cb_spans = [Span::default(); 3];
+        if plus {
+            // Keep the data of every type on offer: the client picks one in client-first.
+            buf.reserve(
+                transport
+                    .channel_bindings
+                    .iter()
+                    .map(|b| b.data().len())
+                    .sum(),
+            );
+            for b in &transport.channel_bindings {
+                let i = cb_index(b.kind());
+                if bindings & (1 << i) == 0 {
+                    bindings |= 1 << i;
+                    if let Some(span) = cb_spans.get_mut(i) {
+                        *span = Span::at(buf.len(), b.data().len());
+                    }
+                    buf.extend(b.data());
+                }
+            }
+        }
         Server {
             state: State::Start,
             hash: ScramHash::of(mechanism).unwrap_or(ScramHash::Sha256),
-            plus: mechanism.channel_binding(),
+            plus,
             plus_offered: c.check_transport(plus_mech, transport).is_ok(),
-            bindings: transport.channel_bindings.clone(),
-            cbind_input: SecretBuf::new(),
-            username: SecretBuf::new(),
-            authzid: None,
-            nonce: SecretBuf::new(),
-            transcript: SecretBuf::new(),
-            fake_salt: [0; ScramKeys::SALT_LEN],
-            fake_secret: Block::default(),
-            default_iterations: c.scram_iterations,
-            keys: None,
             known: false,
+            bindings,
+            config: Arc::clone(c),
+            buf,
+            cb_spans,
+            ends: [0; 6],
+            client_nonce: Span::default(),
+            stored_key: Block::default(),
+            server_key: Block::default(),
         }
+    }
+
+    /// A part of the buffer.
+    fn part(&self, part: Part) -> &[u8] {
+        let i = part as usize;
+        let start = i.checked_sub(1).and_then(|p| self.ends.get(p)).copied();
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        Span::at(
+            start.unwrap_or(0) as usize,
+            end.saturating_sub(start.unwrap_or(0)) as usize,
+        )
+        .bytes(self.buf.as_slice())
     }
 
     pub(crate) fn start(
@@ -665,17 +1180,16 @@ impl Server {
         let (authzid, rest) = next_attr(rest);
         let bare = rest.ok_or(Failure::Malformed)?;
         let authzid = match authzid {
-            [] => None,
+            [] => &[][..],
             [b'a', b'=', name @ ..] => {
-                let mut buf = SecretBuf::new();
-                unescape_saslname(name, &mut buf)?;
-                check_identity(buf.as_slice(), c.max_identity)?;
-                Some(buf)
+                if saslname_len(name)? > c.max_identity {
+                    return Err(Failure::TooLarge);
+                }
+                name
             }
             _ => return Err(Failure::Malformed),
         };
-        let gs2_len = msg.len().saturating_sub(bare.len());
-        let gs2_header = msg.get(..gs2_len).unwrap_or_default();
+        let header = msg.get(..msg.len() - bare.len()).unwrap_or_default();
         // client-first-message-bare
         let (user, rest) = next_attr(bare);
         if user.starts_with(b"m=") {
@@ -683,9 +1197,9 @@ impl Server {
             return Err(Failure::Malformed);
         }
         let user = user.strip_prefix(b"n=").ok_or(Failure::Malformed)?;
-        let mut username = SecretBuf::new();
-        unescape_saslname(user, &mut username)?;
-        check_identity(username.as_slice(), c.max_identity)?;
+        if saslname_len(user)? > c.max_identity {
+            return Err(Failure::TooLarge);
+        }
         let (nonce, mut rest) = next_attr(rest.ok_or(Failure::Malformed)?);
         let nonce = nonce.strip_prefix(b"r=").ok_or(Failure::Malformed)?;
         if !is_printable(nonce) {
@@ -699,50 +1213,51 @@ impl Server {
             rest = more;
         }
         // Channel-binding policy (RFC 5802 §6), after the grammar.
-        let cb_data = match flag {
+        let binding = match flag {
             CbFlag::No if self.plus => return Err(Failure::ChannelBinding),
             CbFlag::NotOffered if self.plus || self.plus_offered => {
                 return Err(Failure::ChannelBinding);
             }
-            CbFlag::No | CbFlag::NotOffered => None,
+            CbFlag::No | CbFlag::NotOffered => &[][..],
             CbFlag::Bound(_) if !self.plus => return Err(Failure::ChannelBinding),
             CbFlag::Bound(None) => return Err(Failure::ChannelBinding),
-            CbFlag::Bound(Some(t)) => Some(
-                self.bindings
-                    .iter()
-                    .find(|b| b.kind == t)
-                    .ok_or(Failure::ChannelBinding)?,
-            ),
+            CbFlag::Bound(Some(t)) if self.bindings & (1 << cb_index(t)) == 0 => {
+                return Err(Failure::ChannelBinding);
+            }
+            CbFlag::Bound(Some(t)) => self
+                .cb_spans
+                .get(cb_index(t))
+                .map(|s| s.bytes(self.buf.as_slice()))
+                .unwrap_or_default(),
         };
-        let mut cbind_input = SecretBuf::with_capacity(gs2_header.len() + 32);
-        cbind_input.extend(gs2_header);
-        if let Some(cb) = cb_data {
-            cbind_input.extend(cb.data());
-        }
-        // The server nonce, and what a password answer or an unknown user needs.
-        let mut full_nonce = SecretBuf::with_capacity(nonce.len() + 32);
-        full_nonce.extend(nonce);
-        push_nonce(&mut full_nonce, c.nonce()?)?;
-        let fake = ScramHash::Sha256.hmac(
-            c.scram_secret.as_slice(),
-            &[
-                b"saslmech scram fake salt\0",
-                self.hash.name().as_bytes(),
-                b"\0",
-                username.as_slice(),
-            ],
+        // One buffer for all of it, sized from the message (the names unescape shorter).
+        let server_nonce = c.nonce()?;
+        let mut buf = SecretBuf::with_capacity(
+            binding.len() + msg.len() + nonce_len(&server_nonce) + user.len() + authzid.len(),
         );
-        for (d, s) in self.fake_salt.iter_mut().zip(fake.as_slice()) {
-            *d = *s;
-        }
-        self.fake_secret = ScramHash::Sha256.hmac(fake.as_slice(), &[b"keys"]);
-        let mut transcript = SecretBuf::with_capacity(bare.len() + 160);
-        transcript.extend(bare);
-        self.transcript = transcript;
-        self.cbind_input = cbind_input;
-        self.username = username;
-        self.authzid = authzid;
-        self.nonce = full_nonce;
+        let mut ends = [0u32; 6];
+        let mut mark = |buf: &SecretBuf, part: Part| {
+            if let Some(e) = ends.get_mut(part as usize) {
+                *e = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+            }
+        };
+        buf.extend(binding);
+        mark(&buf, Part::Binding);
+        buf.extend(header);
+        mark(&buf, Part::Header);
+        let bare_at = buf.len();
+        buf.extend(bare);
+        mark(&buf, Part::Bare);
+        push_nonce(&mut buf, server_nonce)?;
+        mark(&buf, Part::ServerNonce);
+        push_unescaped(&mut buf, user);
+        mark(&buf, Part::User);
+        push_unescaped(&mut buf, authzid);
+        mark(&buf, Part::Authzid);
+        let nonce_at = (nonce.as_ptr() as usize).saturating_sub(bare.as_ptr() as usize);
+        self.client_nonce = Span::at(bare_at + nonce_at, nonce.len());
+        self.buf = buf;
+        self.ends = ends;
         Ok(())
     }
 
@@ -754,62 +1269,77 @@ impl Server {
         if self.state != State::WantSecret {
             return Err(Error::InvalidState);
         }
-        let (keys, known) = match answer {
-            Answer::ScramKeys(k) if k.hash == self.hash => (k.clone(), true),
+        let hash = self.hash;
+        // A password answer or an unknown user gets the salt made from the server secret.
+        let fake_salt = || {
+            let user = self.part(Part::User);
+            let fake = ScramHash::Sha256.hmac(
+                self.config.scram_secret.as_slice(),
+                &[
+                    b"saslmech scram fake salt\0",
+                    hash.name().as_bytes(),
+                    b"\0",
+                    user,
+                ],
+            );
+            Block::from(
+                fake.as_slice()
+                    .get(..ScramKeys::SALT_LEN)
+                    .unwrap_or_default(),
+            )
+        };
+        let iterations = self.config.scram_iterations;
+        let (salt, iterations) = match answer {
+            Answer::ScramKeys(k) if k.hash == hash => {
+                self.stored_key = k.stored_key.clone();
+                self.server_key = k.server_key.clone();
+                self.known = true;
+                (Salt::new(k.salt()), k.iterations)
+            }
             Answer::ScramKeys(_) => return Err(Error::WrongAnswer),
             Answer::Password(p) => {
-                let mut prepared = SecretBuf::new();
-                let ok = prepare_password(p, Mode::Query, &mut prepared).is_ok();
-                let salted = self.hash.hi(
-                    prepared.as_slice(),
-                    &self.fake_salt,
-                    self.default_iterations,
-                );
-                let keys = ScramKeys::from_salted(
-                    self.hash,
-                    &salted,
-                    &self.fake_salt,
-                    self.default_iterations,
-                );
-                (keys, ok)
+                let salt = fake_salt();
+                let mut buf = SecretBuf::new();
+                let prepared = prepare_password(p, Mode::Query, &mut buf);
+                self.known = prepared.is_ok();
+                let salted = hash.hi(prepared.unwrap_or_default(), salt.as_slice(), iterations);
+                let [_, stored_key, server_key] = keys_from_salted(hash, &salted);
+                self.stored_key = stored_key;
+                self.server_key = server_key;
+                (Salt::new(salt.as_slice()), iterations)
             }
-            Answer::UnknownUser | Answer::Reject => (self.fake_keys(), false),
+            Answer::UnknownUser | Answer::Reject => {
+                // Keys no proof can match (`known` is false); the work is the same.
+                let salt = fake_salt();
+                self.stored_key =
+                    Block::from([0xa5; 32].get(..hash.output_len()).unwrap_or_default());
+                self.server_key = self.stored_key.clone();
+                self.known = false;
+                (Salt::new(salt.as_slice()), iterations)
+            }
             _ => return Err(Error::WrongAnswer),
         };
         // server-first-message = nonce "," salt "," iteration-count
+        let client_nonce = self.client_nonce.bytes(self.buf.as_slice());
+        let server_nonce = self.part(Part::ServerNonce);
         out.clear();
-        out.reserve(self.nonce.len() + keys.salt.len() * 2 + 24);
+        out.reserve(
+            client_nonce.len() + server_nonce.len() + b64::encoded_len(salt.as_slice().len()) + 18,
+        );
         out.extend(b"r=");
-        out.extend(self.nonce.as_slice());
+        out.extend(client_nonce);
+        out.extend(server_nonce);
         out.extend(b",s=");
-        b64::encode_into(&keys.salt, out);
+        b64::encode_into(salt.as_slice(), out);
         out.extend(b",i=");
-        out.extend(keys.iterations.to_string().as_bytes());
-        self.transcript.push(b',');
-        self.transcript.extend(out.as_slice());
-        self.transcript.push(b',');
-        self.keys = Some(keys);
-        self.known = known;
+        out.extend_decimal(iterations);
         self.state = State::WantFinal;
         Ok(Next::Challenge)
     }
 
-    /// Keys for a user who does not exist: the same salt as a password answer would get, the
-    /// default iteration count, and keys no proof can match.
-    fn fake_keys(&self) -> ScramKeys {
-        let n = self.hash.output_len();
-        let key = Block::from(self.fake_secret.as_slice().get(..n).unwrap_or_default());
-        ScramKeys {
-            hash: self.hash,
-            iterations: self.default_iterations,
-            salt: self.fake_salt.to_vec(),
-            stored_key: key.clone(),
-            server_key: key,
-        }
-    }
-
     /// Parse and verify the client-final message:
-    /// `"c=" base64 ",r=" nonce [ "," extensions ] ",p=" base64`.
+    /// `"c=" base64 ",r=" nonce [ "," extensions ] ",p=" base64`. `out` still holds
+    /// server-first.
     fn receive_final(&mut self, out: &mut SecretBuf, msg: &[u8]) -> Next {
         match self.verify_final(out, msg) {
             Ok(()) => {
@@ -843,32 +1373,45 @@ impl Server {
             }
             rest = more.ok_or(Failure::Malformed)?;
         };
-        let proof = b64::decode(proof).map_err(|_| Failure::Malformed)?;
-        if proof.len() != self.hash.output_len() {
+        let hash = self.hash;
+        let mut proof_buf = [0u8; 32];
+        let proof = match b64::decode_to(proof, &mut proof_buf) {
+            Ok(n) if n == hash.output_len() => proof_buf.get(..n).unwrap_or_default(),
+            _ => return Err(Failure::Malformed),
+        };
+        // `c=` must be the gs2 header and the channel-binding data, in base64.
+        let cbind_ok =
+            b64::decode_matches(cbind, &[self.part(Part::Header), self.part(Part::Binding)])
+                .map_err(|_| Failure::Malformed)?;
+        let client_nonce = self.client_nonce.bytes(self.buf.as_slice());
+        let server_nonce = self.part(Part::ServerNonce);
+        if nonce.len() != client_nonce.len() + server_nonce.len()
+            || !nonce.starts_with(client_nonce)
+            || !nonce.ends_with(server_nonce)
+        {
             return Err(Failure::Malformed);
         }
-        let cbind = b64::decode(cbind).map_err(|_| Failure::Malformed)?;
-        if nonce != self.nonce.as_slice() {
-            return Err(Failure::Malformed);
-        }
-        if !ct_eq(cbind.as_slice(), self.cbind_input.as_slice()) {
+        if !cbind_ok {
             return Err(Failure::ChannelBinding);
         }
-        let keys = self.keys.as_ref().ok_or(Failure::Malformed)?;
         // AuthMessage = client-first-bare "," server-first "," client-final-without-proof
-        let hash = self.hash;
-        let am: [&[u8]; 2] = [self.transcript.as_slice(), without_proof];
-        let client_signature = hash.hmac(keys.stored_key(), &am);
-        let client_key = client_signature.xor(proof.as_slice());
-        let ok = bool::from(
-            subtle::ConstantTimeEq::ct_eq(
-                hash.h(client_key.as_slice()).as_slice(),
-                keys.stored_key(),
-            ) & subtle::Choice::from(u8::from(self.known)),
-        );
-        let server_signature = hash.hmac(keys.server_key(), &am);
-        self.transcript.clear();
-        self.keys = None;
+        let am: [&[u8]; 5] = [
+            self.part(Part::Bare),
+            b",",
+            out.as_slice(),
+            b",",
+            without_proof,
+        ];
+        let client_signature = hash.hmac(self.stored_key.as_slice(), &am);
+        let client_key = client_signature.xor(proof);
+        let ok = ct_eq(
+            hash.h(client_key.as_slice()).as_slice(),
+            self.stored_key.as_slice(),
+        ) & self.known;
+        let server_signature = hash.hmac(self.server_key.as_slice(), &am);
+        proof_buf.as_mut_slice().zeroize();
+        self.stored_key = Block::default();
+        self.server_key = Block::default();
         if !ok {
             return Err(Failure::BadCredentials);
         }
@@ -882,34 +1425,35 @@ impl Server {
         (self.state == State::WantSecret).then(|| {
             Request::Secret(SecretRequest {
                 mechanism,
-                authcid: as_str(&self.username),
+                authcid: as_str(self.part(Part::User)),
             })
         })
     }
 
     pub(crate) fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Verified).then(|| Identity {
-            authcid: as_str(&self.username),
-            authzid: self.authzid.as_ref().map(as_str),
+        (self.state == State::Verified).then(|| {
+            let authzid = self.part(Part::Authzid);
+            Identity {
+                authcid: as_str(self.part(Part::User)),
+                authzid: (!authzid.is_empty()).then(|| as_str(authzid)),
+            }
         })
     }
 
     pub(crate) fn wipe(&mut self) {
         self.state = State::Start;
-        self.cbind_input.clear();
-        self.username.clear();
-        self.authzid = None;
-        self.nonce.clear();
-        self.transcript.clear();
-        self.fake_salt.zeroize();
-        self.fake_secret = Block::default();
-        self.keys = None;
+        self.buf.clear();
+        self.bindings = 0;
+        self.ends = [0; 6];
+        self.client_nonce = Span::default();
+        self.stored_key = Block::default();
+        self.server_key = Block::default();
         self.known = false;
     }
 }
 
-fn as_str(b: &SecretBuf) -> &str {
-    core::str::from_utf8(b.as_slice()).unwrap_or_default()
+fn as_str(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or_default()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -920,24 +1464,72 @@ enum ClientState {
     Verified,
 }
 
+/// OS randomness for client nonces, fetched 512 bytes at a time into a pool per thread: one
+/// `getrandom` call per 28 sessions instead of one each, as the server's pool does. The pool
+/// is discarded if the process id changes, so a forked child never reuses its parent's
+/// bytes, and bytes are wiped as they are used.
+fn thread_random(out: &mut [u8]) -> bool {
+    struct Pool {
+        pid: u32,
+        pos: usize,
+        buf: [u8; 512],
+    }
+    std::thread_local! {
+        static POOL: core::cell::RefCell<Pool> = const {
+            core::cell::RefCell::new(Pool { pid: 0, pos: 512, buf: [0; 512] })
+        };
+    }
+    POOL.with(|pool| {
+        let Ok(mut pool) = pool.try_borrow_mut() else {
+            return getrandom::fill(out).is_ok();
+        };
+        let pid = std::process::id();
+        if pid != pool.pid || pool.pos.saturating_add(out.len()) > pool.buf.len() {
+            if getrandom::fill(&mut pool.buf).is_err() {
+                return false;
+            }
+            pool.pid = pid;
+            pool.pos = 0;
+        }
+        let (pos, end) = (pool.pos, pool.pos.saturating_add(out.len()));
+        match pool.buf.get_mut(pos..end) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                src.fill(0);
+                pool.pos = end;
+                true
+            }
+            None => false,
+        }
+    })
+}
+
+/// Room kept for the server's part of the nonce when the client's buffer is sized (other
+/// servers use 16 to 48 characters; a longer one only costs a reallocation).
+const SERVER_NONCE_ROOM: usize = 64;
+
 /// The client side of the SCRAM family.
+///
+/// One buffer holds client-first, then client-final: `c=` is written when the session is
+/// made, the rest once server-first arrives. Until then the SASLprep'd password (if the keys
+/// are not cached) waits where the rest of client-final will go, and is wiped when used.
 pub struct Client {
     state: ClientState,
     hash: ScramHash,
-    /// The SASLprep'd password; wiped once the proof is computed.
-    password: SecretBuf,
-    /// gs2 header then channel-binding data: `c=` is its base64.
-    cbind_input: SecretBuf,
-    /// The client-first message; the bare part starts at `gs2_len`.
-    first: SecretBuf,
-    gs2_len: usize,
-    /// Where the client nonce starts in `first` (it runs to the end).
-    nonce_at: usize,
-    /// The client-final message, then nothing (an empty response to server-final).
-    response: SecretBuf,
+    buf: SecretBuf,
+    /// Where client-first-message-bare begins.
+    bare_at: u32,
+    /// The client nonce, at the end of client-first.
+    nonce: Span,
+    /// Where client-final begins (the end of client-first).
+    final_at: u32,
+    /// Where `c=` ends: the password follows, until server-first (none with cached keys).
+    c_end: u32,
     server_signature: Block,
     min_iterations: u32,
     max_iterations: u32,
+    /// Keys from an earlier login (given), or the ones derived in this one (to give back).
+    cache: Option<ScramClientCache>,
 }
 
 impl fmt::Debug for Client {
@@ -957,8 +1549,13 @@ impl Client {
     ) -> Result<Client, Error> {
         let hash = ScramHash::of(mechanism).ok_or(Error::InvalidArgument("not SCRAM"))?;
         let authcid = creds.need_authcid()?;
-        let mut password = SecretBuf::new();
-        prepare_password(creds.need_password()?, Mode::Query, &mut password)?;
+        let cache = creds.scram_cache.filter(|c| c.hash == hash).cloned();
+        // With cached keys the password is needed only if the server's salt changed.
+        let mut prepared = SecretBuf::new();
+        let password = match (creds.password, &cache) {
+            (None, Some(_)) => &[][..],
+            _ => prepare_password(creds.need_password()?, Mode::Query, &mut prepared)?,
+        };
         let user = saslprep::saslprep(authcid, Mode::Query)
             .map_err(|_| Error::InvalidArgument("authcid refused by SASLprep"))?;
         if let Some(z) = creds.authzid
@@ -966,39 +1563,24 @@ impl Client {
         {
             return Err(Error::InvalidArgument("authzid empty or containing NUL"));
         }
-        let mut cbind_input = SecretBuf::new();
         let binding = config.channel_binding.as_ref();
-        match binding {
-            Some(cb) if mechanism.channel_binding() => {
-                cbind_input.extend(b"p=");
-                cbind_input.extend(cb.kind.name().as_bytes());
-            }
+        let (flag, cb_data): (&[u8], &[u8]) = match binding {
+            Some(cb) if mechanism.channel_binding() => (cb.kind.name().as_bytes(), cb.data()),
             None if mechanism.channel_binding() => {
                 return Err(Error::InvalidArgument(
                     "a -PLUS mechanism needs channel-binding data in the ClientConfig",
                 ));
             }
-            Some(_) => cbind_input.push(b'y'),
-            None => cbind_input.push(b'n'),
-        }
-        cbind_input.push(b',');
-        if let Some(z) = creds.authzid {
-            cbind_input.extend(b"a=");
-            push_saslname(&mut cbind_input, z);
-        }
-        cbind_input.push(b',');
-        let mut first = SecretBuf::with_capacity(cbind_input.len() + user.len() + 40);
-        first.extend(cbind_input.as_slice());
-        let gs2_len = first.len();
-        first.extend(b"n=");
-        push_saslname(&mut first, &user);
-        first.extend(b",r=");
-        let nonce_at = first.len();
+            Some(_) => (b"y", b""),
+            None => (b"n", b""),
+        };
         let nonce = match &config.nonce {
             NonceSource::Fixed(v) => Nonce::Fixed(v),
             NonceSource::Os => {
                 let mut buf = [0u8; 18];
-                getrandom::fill(&mut buf).map_err(|_| Error::Failed(Failure::TemporaryFailure))?;
+                if !thread_random(&mut buf) {
+                    return Err(Error::Failed(Failure::TemporaryFailure));
+                }
                 Nonce::Random(buf)
             }
             NonceSource::Function(f) => {
@@ -1009,53 +1591,105 @@ impl Client {
                 Nonce::Random(buf)
             }
         };
-        push_nonce(&mut first, nonce)
-            .map_err(|_| Error::InvalidArgument("fixed nonce is not printable"))?;
-        if let (Some(cb), true) = (binding, mechanism.channel_binding()) {
-            cbind_input.extend(cb.data());
+        // Size the buffer once: client-first, `c=`, and the larger of the password and the
+        // rest of client-final (`,r=` nonce `,p=` proof).
+        let header_len = 2 + flag.len() + creds.authzid.map_or(0, |z| 2 + escaped_len(z)) + 2;
+        let nonce_len = nonce_len(&nonce);
+        let first_len = header_len + 5 + escaped_len(&user) + nonce_len;
+        let c_len = 2 + b64::encoded_len(header_len + cb_data.len());
+        let rest_len = 6 + nonce_len + SERVER_NONCE_ROOM + b64::encoded_len(32);
+        let mut buf = SecretBuf::with_capacity(first_len + c_len + rest_len.max(password.len()));
+        // gs2-header: gs2-cbind-flag "," [ "a=" saslname ] ","
+        if mechanism.channel_binding() {
+            buf.extend(b"p=");
         }
+        buf.extend(flag);
+        buf.push(b',');
+        if let Some(z) = creds.authzid {
+            buf.extend(b"a=");
+            push_saslname(&mut buf, z);
+        }
+        buf.push(b',');
+        let bare_at = buf.len();
+        buf.extend(b"n=");
+        push_saslname(&mut buf, &user);
+        buf.extend(b",r=");
+        let nonce_at = buf.len();
+        push_nonce(&mut buf, nonce)
+            .map_err(|_| Error::InvalidArgument("fixed nonce is not printable"))?;
+        let final_at = buf.len();
+        // client-final starts with `c=`: the gs2 header and channel-binding data, in base64.
+        buf.extend(b"c=");
+        b64::encode_within(&mut buf, 0, bare_at, cb_data);
+        let c_end = buf.len();
+        buf.extend(password);
         Ok(Client {
             state: ClientState::Start,
             hash,
-            password,
-            cbind_input,
-            first,
-            gs2_len,
-            nonce_at,
-            response: SecretBuf::new(),
+            bare_at: bare_at as u32,
+            nonce: Span::at(nonce_at, final_at - nonce_at),
+            final_at: final_at as u32,
+            c_end: c_end as u32,
+            buf,
             server_signature: Block::default(),
             min_iterations: config.min_iterations,
             max_iterations: config.max_iterations,
+            cache,
         })
+    }
+
+    fn first(&self) -> &[u8] {
+        self.buf
+            .as_slice()
+            .get(..self.final_at as usize)
+            .unwrap_or_default()
     }
 
     pub(crate) fn start(&mut self) -> Option<&[u8]> {
         self.state = ClientState::SentFirst;
-        Some(self.first.as_slice())
+        Some(self.first())
     }
 
     pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
         match self.state {
             ClientState::Start if challenge.is_empty() => {
                 self.state = ClientState::SentFirst;
-                Ok(self.first.as_slice())
+                Ok(self.first())
             }
             ClientState::SentFirst => {
                 let r = self.client_final(challenge);
-                self.password.clear();
+                if r.is_err() {
+                    self.forget_password();
+                }
                 r?;
                 self.state = ClientState::SentFinal;
-                Ok(self.response.as_slice())
+                Ok(self
+                    .buf
+                    .as_slice()
+                    .get(self.final_at as usize..)
+                    .unwrap_or_default())
             }
             ClientState::SentFinal => {
                 // Server-final as a challenge (SMTP, IMAP, POP3): verify, answer empty.
                 self.verify(challenge)?;
                 self.state = ClientState::Verified;
-                self.response.clear();
                 Ok(b"")
             }
             _ => Err(Failure::Malformed),
         }
+    }
+
+    /// The password, until server-first has been answered (empty with cached keys).
+    fn password(&self) -> &[u8] {
+        self.buf
+            .as_slice()
+            .get(self.c_end as usize..)
+            .unwrap_or_default()
+    }
+
+    /// Wipe the password (everything after `c=`) from the buffer.
+    fn forget_password(&mut self) {
+        self.buf.truncate(self.c_end as usize);
     }
 
     /// Parse server-first (`[ "m=" ... ] "r=" nonce ",s=" salt ",i=" count [ "," ext ]`) and
@@ -1063,11 +1697,7 @@ impl Client {
     fn client_final(&mut self, msg: &[u8]) -> Result<(), Failure> {
         let (nonce, rest) = next_attr(msg);
         let nonce = nonce.strip_prefix(b"r=").ok_or(Failure::Malformed)?;
-        let client_nonce = self
-            .first
-            .as_slice()
-            .get(self.nonce_at..)
-            .unwrap_or_default();
+        let client_nonce = self.nonce.bytes(self.buf.as_slice());
         if !is_printable(nonce)
             || nonce.len() <= client_nonce.len()
             || !nonce.starts_with(client_nonce)
@@ -1076,8 +1706,8 @@ impl Client {
         }
         let (salt, rest) = next_attr(rest.ok_or(Failure::Malformed)?);
         let salt = salt.strip_prefix(b"s=").ok_or(Failure::Malformed)?;
-        let salt = b64::decode(salt).map_err(|_| Failure::Malformed)?;
-        if salt.is_empty() {
+        let salt = Salt::decode(salt).map_err(|_| Failure::Malformed)?;
+        if salt.as_slice().is_empty() {
             return Err(Failure::Malformed);
         }
         let (count, mut rest) = next_attr(rest.ok_or(Failure::Malformed)?);
@@ -1100,28 +1730,34 @@ impl Client {
             return Err(Failure::MechanismTooWeak);
         }
         let hash = self.hash;
-        let salted = hash.hi(self.password.as_slice(), salt.as_slice(), iterations);
-        let client_key = hash.hmac(salted.as_slice(), &[b"Client Key"]);
-        let stored_key = hash.h(client_key.as_slice());
-        let server_key = hash.hmac(salted.as_slice(), &[b"Server Key"]);
-        let mut response =
-            SecretBuf::with_capacity(b64::encoded_len(self.cbind_input.len()) + nonce.len() + 64);
-        response.extend(b"c=");
-        b64::encode_into(self.cbind_input.as_slice(), &mut response);
-        response.extend(b",r=");
-        response.extend(nonce);
-        let bare = self
-            .first
-            .as_slice()
-            .get(self.gs2_len..)
+        let cached = self
+            .cache
+            .take()
+            .filter(|c| c.fits(hash, salt.as_slice(), iterations));
+        let keys = match cached {
+            Some(keys) => keys,
+            None if self.password().is_empty() => return Err(Failure::BadCredentials),
+            None => {
+                let salted = hash.hi(self.password(), salt.as_slice(), iterations);
+                ScramClientCache::from_salted(hash, &salted, salt, iterations)
+            }
+        };
+        self.forget_password();
+        // client-final-without-proof = "c=" ... (already there) ",r=" nonce
+        self.buf.extend(b",r=");
+        self.buf.extend(nonce);
+        let buf = self.buf.as_slice();
+        let bare = buf
+            .get(self.bare_at as usize..self.final_at as usize)
             .unwrap_or_default();
-        let am: [&[u8]; 5] = [bare, b",", msg, b",", response.as_slice()];
-        let client_signature = hash.hmac(stored_key.as_slice(), &am);
-        self.server_signature = hash.hmac(server_key.as_slice(), &am);
-        let proof = client_key.xor(client_signature.as_slice());
-        response.extend(b",p=");
-        b64::encode_into(proof.as_slice(), &mut response);
-        self.response = response;
+        let without_proof = buf.get(self.final_at as usize..).unwrap_or_default();
+        let am: [&[u8]; 5] = [bare, b",", msg, b",", without_proof];
+        let client_signature = keys.stored_key.mac(&am);
+        self.server_signature = keys.server_key.mac(&am);
+        let proof = keys.client_key.xor(client_signature.as_slice());
+        self.cache = Some(keys);
+        self.buf.extend(b",p=");
+        b64::encode_into(proof.as_slice(), &mut self.buf);
         Ok(())
     }
 
@@ -1140,13 +1776,26 @@ impl Client {
         let v = attr
             .strip_prefix(b"v=")
             .ok_or(Failure::ServerAuthentication)?;
-        let v = b64::decode(v).map_err(|_| Failure::ServerAuthentication)?;
-        if !ct_eq(v.as_slice(), self.server_signature.as_slice())
+        let mut v_buf = [0u8; 32];
+        let v = match b64::decode_to(v, &mut v_buf) {
+            Ok(n) => v_buf.get(..n).unwrap_or_default(),
+            Err(_) => return Err(Failure::ServerAuthentication),
+        };
+        if !ct_eq(v, self.server_signature.as_slice())
             || self.server_signature.as_slice().is_empty()
         {
             return Err(Failure::ServerAuthentication);
         }
         Ok(())
+    }
+
+    /// The keys to cache, once the server's salt and iteration count are known.
+    pub(crate) fn cache(&self) -> Option<&ScramClientCache> {
+        match self.state {
+            // Only keys the server proved it shares are worth keeping.
+            ClientState::Verified => self.cache.as_ref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
@@ -1171,7 +1820,8 @@ mod tests {
     #[test]
     fn saslname_escapes() {
         let mut b = SecretBuf::new();
-        unescape_saslname(b"a=2Cb=3Dc", &mut b).unwrap();
+        assert_eq!(saslname_len(b"a=2Cb=3Dc"), Ok(5));
+        push_unescaped(&mut b, b"a=2Cb=3Dc");
         assert_eq!(b.as_slice(), b"a,b=c");
         for bad in [
             &b"a=2"[..],
@@ -1183,15 +1833,65 @@ mod tests {
             b"a\0",
             b"\xff",
         ] {
-            assert_eq!(
-                unescape_saslname(bad, &mut b),
-                Err(Failure::Malformed),
-                "{bad:?}"
-            );
+            assert_eq!(saslname_len(bad), Err(Failure::Malformed), "{bad:?}");
         }
         let mut o = SecretBuf::new();
         push_saslname(&mut o, "a,b=c");
         assert_eq!(o.as_slice(), b"a=2Cb=3Dc");
+        assert_eq!(escaped_len("a,b=c"), o.len());
+    }
+
+    #[test]
+    fn hashes_match_the_crates() {
+        use hmac::{Hmac, KeyInit, Mac};
+        use sha2::Digest;
+        for len in [0usize, 1, 55, 56, 63, 64, 65, 119, 120, 200] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            assert_eq!(
+                ScramHash::Sha256.h(&data).as_slice(),
+                sha2::Sha256::digest(&data).as_slice()
+            );
+            assert_eq!(
+                ScramHash::Sha1.h(&data).as_slice(),
+                sha1::Sha1::digest(&data).as_slice()
+            );
+            for key in [&b"k"[..], &[7u8; 64], &[9u8; 100]] {
+                let mut m = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
+                m.update(&data);
+                let (a, b) = data.split_at(len / 2);
+                assert_eq!(
+                    ScramHash::Sha256.hmac(key, &[a, b]).as_slice(),
+                    m.finalize().into_bytes().as_slice()
+                );
+            }
+        }
+        for iterations in [1u32, 2, 3, 4096] {
+            for salt in [&b"salt"[..], &[1u8; 80]] {
+                let mut want = [0u8; 32];
+                pbkdf2::pbkdf2_hmac::<sha2::Sha256>(b"pencil", salt, iterations, &mut want);
+                assert_eq!(
+                    ScramHash::Sha256.hi(b"pencil", salt, iterations).as_slice(),
+                    want
+                );
+                let mut want = [0u8; 20];
+                pbkdf2::pbkdf2_hmac::<sha1::Sha1>(b"pencil", salt, iterations, &mut want);
+                assert_eq!(
+                    ScramHash::Sha1.hi(b"pencil", salt, iterations).as_slice(),
+                    want
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn salts_inline_and_long() {
+        for len in [1usize, 16, 64, 65, 200] {
+            let salt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let text = b64::encode(&salt);
+            assert_eq!(Salt::decode(text.as_bytes()).unwrap().as_slice(), &salt[..]);
+            assert_eq!(Salt::new(&salt).as_slice(), &salt[..]);
+        }
+        assert!(Salt::decode(b"AA=A").is_err());
     }
 
     #[test]
