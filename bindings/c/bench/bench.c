@@ -11,8 +11,8 @@
  * its callbacks and the in-memory auxprop plugin that holds the user database.
  *
  * Cells (a mechanism with a library) are measured in round-robin: each round runs one batch of
- * every cell, starting from a different cell each round, so that machine noise (other
- * processes, frequency changes) falls on all of them alike. A cell's figure is the median over
+ * every cell, in an order shuffled anew each round, so that machine noise (other processes,
+ * frequency changes) falls on all of them alike. A cell's figure is the median over
  * the rounds of the batch's mean time per handshake. Heap allocations per handshake are
  * counted afterwards by the LD_PRELOAD counter malloc_count.so (the program re-executes itself
  * with it preloaded if it is not).
@@ -803,7 +803,7 @@ static void meta_cpu(FILE *out)
 
 int main(int argc, char **argv)
 {
-    unsigned rounds = 41, batch_us = 5000, alloc_runs = 64;
+    unsigned rounds = 101, batch_us = 5000, alloc_runs = 64;
     const char *out_path = NULL;
     bool preload = true;
     count_begin_fn count_begin;
@@ -921,13 +921,28 @@ int main(int argc, char **argv)
     }
     fprintf(out, "meta\topenssl\t%s\n", OpenSSL_version(OPENSSL_VERSION));
 
-    /* The rounds: one batch of every cell per round, starting one cell later each round. */
-    for (unsigned r = 0; r < rounds; r++) {
-        for (size_t k = 0; k < NCELLS; k++) {
-            struct cell *c = &cells[(k + r) % NCELLS];
+    /* The rounds: one batch of every cell per round, in an order shuffled anew each round
+     * (Fisher-Yates with a fixed-seed xorshift, so runs are comparable). */
+    {
+        size_t order[NCELLS];
+        uint64_t x = 0x9e3779b97f4a7c15u;
 
-            if (c->unsupported == NULL)
-                c->samples[r] = time_batch(c, c->batch);
+        for (size_t k = 0; k < NCELLS; k++)
+            order[k] = k;
+        for (unsigned r = 0; r < rounds; r++) {
+            for (size_t k = NCELLS - 1; k > 0; k--) {
+                size_t j, t;
+
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                j = (size_t)(x % (k + 1));
+                t = order[k], order[k] = order[j], order[j] = t;
+            }
+            for (size_t k = 0; k < NCELLS; k++) {
+                struct cell *c = &cells[order[k]];
+
+                if (c->unsupported == NULL)
+                    c->samples[r] = time_batch(c, c->batch);
+            }
         }
     }
 
