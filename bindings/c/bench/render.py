@@ -124,7 +124,7 @@ def check(meta, rows):
 
 
 def fmt_ns(ns):
-    if ns >= 1_000_000:
+    if ns >= 100_000:
         return f"{ns / 1_000_000:.2f} ms"
     if ns >= 10_000:
         return f"{ns / 1000:.1f} µs"
