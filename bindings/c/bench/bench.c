@@ -158,6 +158,10 @@ static int fail(const char *fmt, ...)
 
 static saslmech_server_config *sm_config;
 static saslmech_credentials *sm_credentials;
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+/* The server's stored keys (RFC 5803 text read once, as from a user database). */
+static saslmech_scram_keys *sm_keys_good, *sm_keys_bad;
+#endif
 
 #define SM(call)                                                                              \
     do {                                                                                      \
@@ -186,6 +190,12 @@ static int sm_setup(void)
     SM(saslmech_credentials_set_authcid(sm_credentials, (const uint8_t *)USER, strlen(USER)));
     SM(saslmech_credentials_set_password(sm_credentials, (const uint8_t *)PASSWORD,
                                          strlen(PASSWORD)));
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+    SM(saslmech_scram_keys_from_rfc5803((const uint8_t *)good.cyrus_auth_password,
+                                        strlen(good.cyrus_auth_password), &sm_keys_good));
+    SM(saslmech_scram_keys_from_rfc5803((const uint8_t *)bad.cyrus_auth_password,
+                                        strlen(bad.cyrus_auth_password), &sm_keys_bad));
+#endif
 out:
     return rc;
 }
@@ -217,6 +227,12 @@ static int sm_handshake(enum group g)
     case G_CRAM_MD5:
         mech = SASLMECH_MECH_CRAM_MD5;
         break;
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+    case G_SCRAM:
+        mech = SASLMECH_MECH_SCRAM_SHA_256;
+        sflags = SASLMECH_SERVER_SUCCESS_DATA; /* server-final with the success reply */
+        break;
+#endif
     default:
         return fail("no such group");
     }
@@ -247,9 +263,16 @@ static int sm_handshake(enum group g)
                 SM(saslmech_server_answer_unknown_user(server, &status));
                 continue;
             }
-            if (kind == SASLMECH_REQUEST_VERIFY_PASSWORD || kind == SASLMECH_REQUEST_SECRET) {
+            if (kind == SASLMECH_REQUEST_VERIFY_PASSWORD ||
+                (kind == SASLMECH_REQUEST_SECRET && mech == SASLMECH_MECH_CRAM_MD5)) {
                 SM(saslmech_server_answer_password(server, (const uint8_t *)stored,
                                                    strlen(stored), &status));
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+            } else if (kind == SASLMECH_REQUEST_SECRET) {
+                SM(saslmech_server_answer_scram_keys(
+                    server, server_secrets("saslmech") == &good ? sm_keys_good : sm_keys_bad,
+                    &status));
+#endif
             } else {
                 rc = fail("unexpected request %u", (unsigned)kind);
                 goto out;
@@ -671,6 +694,29 @@ static int ossl_pbkdf2(enum group g)
     return 0;
 }
 
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+/* saslmech's derivation through its C API: SaltedPassword, then ClientKey, StoredKey and
+ * ServerKey (as gsasl_scram_secrets_from_password), checked against OpenSSL's. */
+static int sm_pbkdf2(enum group g)
+{
+    saslmech_scram_keys *keys = NULL;
+    const uint8_t *text;
+    size_t len;
+    int rc = 0;
+
+    (void)g;
+    SM(saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_256, (const uint8_t *)PASSWORD,
+                                  strlen(PASSWORD), good.salt, good.salt_len, ITERATIONS,
+                                  &keys));
+    SM(saslmech_scram_keys_to_rfc5803(keys, &text, &len));
+    if (!bytes_eq(text, len, good.cyrus_auth_password))
+        rc = fail("saslmech_scram_keys_derive: wrong keys");
+out:
+    saslmech_scram_keys_free(keys);
+    return rc;
+}
+#endif
+
 static int gs_pbkdf2(enum group g)
 {
     char salted[32], client_key[32], server_key[32], stored_key[32];
@@ -712,15 +758,24 @@ static struct cell cells[] = {
     {G_CRAM_MD5, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
     {G_CRAM_MD5, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_CRAM_MD5, "cyrus", cy_handshake, NULL, 0, NULL, 0, 0},
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+    {G_SCRAM, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
+#else
     {G_SCRAM, "saslmech", NULL, NO_SCRAM_CAPI, 0, NULL, 0, 0},
+#endif
     {G_SCRAM, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_SCRAM, "cyrus", cy_handshake, NULL, 0, NULL, 0, 0},
-    {G_SCRAM_PROTO, "saslmech", NULL, NO_SCRAM_CAPI, 0, NULL, 0, 0},
+    {G_SCRAM_PROTO, "saslmech", NULL,
+     "saslmech's C API cannot give a SCRAM client its salted password yet", 0, NULL, 0, 0},
     {G_SCRAM_PROTO, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_SCRAM_PROTO, "cyrus", NULL,
      "Cyrus SASL's SCRAM client takes only the password (SASL_CB_PASS), not a salted one", 0,
      NULL, 0, 0},
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+    {G_PBKDF2, "saslmech", sm_pbkdf2, NULL, 0, NULL, 0, 0},
+#else
     {G_PBKDF2, "saslmech", NULL, NO_SCRAM_CAPI, 0, NULL, 0, 0},
+#endif
     {G_PBKDF2, "openssl", ossl_pbkdf2, NULL, 0, NULL, 0, 0},
     {G_PBKDF2, "gsasl", gs_pbkdf2, NULL, 0, NULL, 0, 0},
 };
