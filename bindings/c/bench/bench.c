@@ -14,8 +14,8 @@
  * every cell, in an order shuffled anew each round, so that machine noise (other processes,
  * frequency changes) falls on all of them alike. A cell's figure is the median over
  * the rounds of the batch's mean time per handshake. Heap allocations per handshake are
- * counted afterwards by the LD_PRELOAD counter malloc_count.so (the program re-executes itself
- * with it preloaded if it is not).
+ * counted afterwards in a child process (this program again, with --count-only) that runs
+ * with the LD_PRELOAD counter malloc_count.so, so the timed process is not slowed by it.
  *
  * Any failed handshake ends the program with status 2 and a message naming the cell: a broken
  * library never shows up as a fast row.
@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gsasl.h>
@@ -829,7 +830,7 @@ typedef void (*count_end_fn)(uint64_t *, uint64_t *);
 static void usage(void)
 {
     fputs("usage: bench [--rounds N] [--batch-us US] [--alloc-runs N] [--smoke]\n"
-          "             [--out FILE] [--sabotage saslmech|gsasl|cyrus] [--no-preload]\n",
+          "             [--out FILE] [--sabotage saslmech|gsasl|cyrus] [--no-alloc-count]\n",
           stderr);
     exit(64);
 }
@@ -856,13 +857,99 @@ static void meta_cpu(FILE *out)
     fclose(f);
 }
 
+/* In the counting child (malloc_count.so preloaded): allocations per handshake of every
+ * cell, after a warm-up run so that one-time caches are not counted, written to stdout. */
+static void count_allocations(unsigned alloc_runs)
+{
+    count_begin_fn count_begin = (count_begin_fn)dlsym(RTLD_DEFAULT, "malloc_count_begin");
+    count_end_fn count_end = (count_end_fn)dlsym(RTLD_DEFAULT, "malloc_count_end");
+
+    if (count_begin == NULL || count_end == NULL)
+        die("--count-only needs malloc_count.so in LD_PRELOAD");
+    for (size_t i = 0; i < NCELLS; i++) {
+        struct cell *c = &cells[i];
+        uint64_t calls = 0, bytes = 0;
+
+        if (c->unsupported != NULL)
+            continue;
+        run_once(c);
+        count_begin();
+        for (unsigned k = 0; k < alloc_runs; k++)
+            run_once(c);
+        count_end(&calls, &bytes);
+        printf("count\t%zu\t%.2f\t%.1f\n", i, (double)calls / alloc_runs,
+               (double)bytes / alloc_runs);
+    }
+    fflush(stdout);
+}
+
+/* Run this program again as the counting child, with malloc_count.so (next to it) preloaded
+ * in the child only, so that the timed process runs the C library's allocator untouched. */
+static void counts_from_child(unsigned alloc_runs)
+{
+    char exe[PATH_MAX], so[PATH_MAX + 32], runs[16], line[256];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash;
+    int fds[2], status;
+    size_t got = 0, want = 0;
+    pid_t pid;
+    FILE *in;
+
+    if (n <= 0)
+        die("readlink /proc/self/exe: %s", strerror(errno));
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash == NULL)
+        die("odd executable path %s", exe);
+    snprintf(so, sizeof so, "%.*s/malloc_count.so", (int)(slash - exe), exe);
+    if (access(so, R_OK) != 0)
+        die("%s not found (build it with the Makefile, or pass --no-alloc-count)", so);
+    snprintf(runs, sizeof runs, "%u", alloc_runs);
+    fflush(NULL);
+    if (pipe(fds) != 0)
+        die("pipe: %s", strerror(errno));
+    pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        char *args[] = {exe, "--count-only", "--alloc-runs", runs, NULL, NULL, NULL};
+
+        if (sabotage != NULL)
+            args[4] = "--sabotage", args[5] = (char *)sabotage;
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        setenv("LD_PRELOAD", so, 1);
+        execv(exe, args);
+        _exit(127);
+    }
+    close(fds[1]);
+    in = fdopen(fds[0], "r");
+    if (in == NULL)
+        die("fdopen: %s", strerror(errno));
+    while (fgets(line, sizeof line, in) != NULL) {
+        size_t i;
+        double allocs, bytes;
+
+        if (sscanf(line, "count\t%zu\t%lf\t%lf", &i, &allocs, &bytes) != 3 || i >= NCELLS)
+            die("counting child: unexpected output %s", line);
+        cells[i].allocs = allocs, cells[i].bytes = bytes;
+        got++;
+    }
+    fclose(in);
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("the allocation-counting run failed (status %d)", status);
+    for (size_t i = 0; i < NCELLS; i++)
+        want += cells[i].unsupported == NULL;
+    if (got != want)
+        die("counting child reported %zu of %zu cells", got, want);
+}
+
 int main(int argc, char **argv)
 {
     unsigned rounds = 101, batch_us = 5000, alloc_runs = 64;
     const char *out_path = NULL;
-    bool preload = true;
-    count_begin_fn count_begin;
-    count_end_fn count_end;
+    bool alloc_count = true, count_only = false;
     FILE *out = stdout;
     double load[3] = {0, 0, 0};
 
@@ -879,45 +966,26 @@ int main(int argc, char **argv)
             out_path = argv[++i];
         else if (strcmp(argv[i], "--sabotage") == 0 && i + 1 < argc)
             sabotage = argv[++i];
-        else if (strcmp(argv[i], "--no-preload") == 0)
-            preload = false;
+        else if (strcmp(argv[i], "--no-alloc-count") == 0)
+            alloc_count = false;
+        else if (strcmp(argv[i], "--count-only") == 0)
+            count_only = true;
         else
             usage();
     }
     if (rounds < 1 || batch_us < 1 || alloc_runs < 1)
         usage();
-
-    /* The allocation counter: re-execute with malloc_count.so preloaded if it is absent. */
-    count_begin = (count_begin_fn)dlsym(RTLD_DEFAULT, "malloc_count_begin");
-    count_end = (count_end_fn)dlsym(RTLD_DEFAULT, "malloc_count_end");
-    if ((count_begin == NULL || count_end == NULL) && preload) {
-        char exe[PATH_MAX], so[PATH_MAX + 32];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        char *slash;
-
-        if (n <= 0)
-            die("readlink /proc/self/exe: %s", strerror(errno));
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (slash == NULL)
-            die("odd executable path %s", exe);
-        snprintf(so, sizeof so, "%.*s/malloc_count.so", (int)(slash - exe), exe);
-        if (access(so, R_OK) != 0)
-            die("%s not found (build it with the Makefile, or pass --no-preload)", so);
-        if (getenv("BENCH_REEXECED") != NULL)
-            die("LD_PRELOAD=%s did not take effect", so);
-        setenv("LD_PRELOAD", so, 1);
-        setenv("BENCH_REEXECED", "1", 1);
-        execv(exe, argv);
-        die("execv %s: %s", exe, strerror(errno));
-    }
-    /* The preload is for this process only, not for anything the libraries might run. */
-    unsetenv("LD_PRELOAD");
+    if (!count_only && dlsym(RTLD_DEFAULT, "malloc_count_begin") != NULL)
+        die("run bench without LD_PRELOAD: it preloads the counter in its counting child only");
 
     derive_secrets(&good, PASSWORD);
     derive_secrets(&bad, WRONG_PASSWORD);
     if (sm_setup() != 0 || gs_setup() != 0 || cy_setup() != 0)
         die("setup: %s", errbuf);
+    if (count_only) {
+        count_allocations(alloc_runs);
+        return 0;
+    }
 
     if (out_path != NULL && (out = fopen(out_path, "w")) == NULL)
         die("%s: %s", out_path, strerror(errno));
@@ -1001,25 +1069,11 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Allocations per handshake (after a warm-up run, so one-time caches are not counted). */
-    for (size_t i = 0; i < NCELLS; i++) {
-        struct cell *c = &cells[i];
-        uint64_t calls = 0, bytes = 0;
-
-        if (c->unsupported != NULL)
-            continue;
-        if (count_begin == NULL) {
-            c->allocs = c->bytes = -1;
-            continue;
-        }
-        run_once(c);
-        count_begin();
-        for (unsigned k = 0; k < alloc_runs; k++)
-            run_once(c);
-        count_end(&calls, &bytes);
-        c->allocs = (double)calls / alloc_runs;
-        c->bytes = (double)bytes / alloc_runs;
-    }
+    /* Allocations per handshake, counted in a child process. */
+    for (size_t i = 0; i < NCELLS; i++)
+        cells[i].allocs = cells[i].bytes = -1;
+    if (alloc_count)
+        counts_from_child(alloc_runs);
 
     if (getloadavg(load, 3) < 0)
         load[0] = load[1] = load[2] = -1;
