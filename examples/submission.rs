@@ -4,25 +4,38 @@
 //! cargo run --example submission [-- --listen 127.0.0.1:2587] [--users FILE] [--allow-insecure-auth]
 //! ```
 //!
-//! EHLO, STARTTLS (rustls with a self-signed certificate made at start), AUTH (PLAIN, LOGIN,
-//! CRAM-MD5, XOAUTH2), MAIL/RCPT/DATA (messages are written to a temporary directory it
-//! reports), RSET, NOOP, QUIT. One thread per connection; credential lookups go to a separate
-//! directory thread over a channel and come back as answers, the way an asynchronous backend
-//! would answer the engine's requests.
+//! EHLO, STARTTLS (rustls with a self-signed certificate made at start), AUTH, MAIL/RCPT/DATA
+//! (messages are written to a temporary directory it reports), RSET, NOOP, QUIT. One thread
+//! per connection; credential lookups go to a separate directory thread over a channel and
+//! come back as answers, the way an asynchronous backend would answer the engine's requests.
 //!
-//! Built-in account: `demo@example.com` / `demo-password`, XOAUTH2 bearer token `demo-token`.
-//! `--users FILE` replaces it with the accounts in FILE, one `user:secret` a line:
+//! Mechanisms: before STARTTLS SCRAM-SHA-256, SCRAM-SHA-1 and CRAM-MD5 (they expose no
+//! reusable secret); after it also SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (channel binding
+//! `tls-exporter` on TLS 1.3, and `tls-server-end-point`), OAUTHBEARER, XOAUTH2, PLAIN and
+//! LOGIN, and EXTERNAL when the client presented the demo client certificate.
+//!
+//! Built-in account: `demo@example.com` / `demo-password` (its SCRAM keys are derived at
+//! start, so SCRAM runs against stored keys), bearer token `demo-token` for OAUTHBEARER and
+//! XOAUTH2, and a client certificate for EXTERNAL, issued at start by a demo CA and written
+//! next to the server certificate. `--users FILE` replaces them with the accounts in FILE,
+//! one `user:secret` a line (no client certificates then):
 //!
 //! ```text
 //! # comments and blank lines are ignored
-//! alice@example.com:correct horse          # plaintext password
-//! bob@example.com:{PLAIN}{braces}ok        # {PLAIN}: plaintext, even if it starts with {
+//! alice@example.com:correct horse          # plaintext password (SCRAM keys derived at start)
+//! bob@example.com:{PLAIN}{braces}ok        # {PLAIN}: plaintext, even if it starts with { or SCRAM-
 //! carol@example.com:{CRAM-MD5}<64 hex>     # Dovecot's CRAM-MD5 hash (doveadm pw -s CRAM-MD5)
-//! alice@example.com:{BEARER}some-token     # an XOAUTH2 bearer token for that user
+//! dave@example.com:SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>   # RFC 5803 stored keys
+//! alice@example.com:{BEARER}some-token     # a bearer token (OAUTHBEARER, XOAUTH2) for that user
 //! ```
+//!
+//! A user may have several lines (say a `SCRAM-SHA-1$…` and a `SCRAM-SHA-256$…` entry). With
+//! only stored SCRAM keys, PLAIN and LOGIN still work (the password is checked against the
+//! keys), CRAM-MD5 does not. The parser is `cli/src/users.rs`, included below and shared with
+//! the `saslmech server` command-line tool.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -32,7 +45,8 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use saslmech::proto::smtp::SmtpServer;
 use saslmech::proto::{AuthRequest, Phase, ServerEvent};
-use saslmech::{Answer, CramMd5Keys, Failure, SecretBuf, ServerConfig, TokenError, ct_eq};
+use saslmech::{ChannelBindingType, Failure, Mechanism, ServerConfig, Transport};
+use sha2::{Digest, Sha256};
 
 const DEMO_USER: &str = "demo@example.com";
 const DEMO_PASSWORD: &str = "demo-password";
@@ -52,129 +66,38 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------
 // Accounts and the lookup backend
 
-enum Secret {
-    Plain(SecretBuf),
-    Cram(CramMd5Keys),
+// The users file (`--users`) and the answers it gives: one parser, shared with the
+// `saslmech server` command-line tool.
+#[path = "../cli/src/users.rs"]
+mod users;
+
+use users::{Directory, Verdict};
+
+/// The built-in account: the demo user's password (its SCRAM keys derived at start, like
+/// any plaintext entry) and bearer token, in the users-file format.
+fn demo_directory() -> Result<Directory, String> {
+    let text = format!("{DEMO_USER}:{DEMO_PASSWORD}\n{DEMO_USER}:{{BEARER}}{DEMO_TOKEN}\n");
+    Directory::parse(text.as_bytes(), "built-in account")
 }
 
-#[derive(Default)]
-struct Directory {
-    secrets: HashMap<String, Secret>,
-    tokens: HashMap<String, SecretBuf>,
-}
-
-impl Directory {
-    fn demo() -> Directory {
-        let mut d = Directory::default();
-        d.secrets.insert(
-            DEMO_USER.into(),
-            Secret::Plain(SecretBuf::from_slice(DEMO_PASSWORD.as_bytes())),
-        );
-        d.tokens.insert(
-            DEMO_USER.into(),
-            SecretBuf::from_slice(DEMO_TOKEN.as_bytes()),
-        );
-        d
-    }
-
-    fn load(path: &Path) -> Result<Directory, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut d = Directory::default();
-        for (n, line) in io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
-            let line = line.strip_suffix('\r').unwrap_or(&line);
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
-            let bad = |what: &str| format!("{}:{}: {what}", path.display(), n + 1);
-            let (user, secret) = line
-                .split_once(':')
-                .ok_or_else(|| bad("expected user:secret"))?;
-            let user = user.trim();
-            if user.is_empty() {
-                return Err(bad("empty user name"));
-            }
-            if let Some(token) = secret.strip_prefix("{BEARER}") {
-                d.tokens
-                    .insert(user.into(), SecretBuf::from_slice(token.as_bytes()));
-            } else if secret.starts_with("{CRAM-MD5}") {
-                let keys = CramMd5Keys::from_dovecot(secret)
-                    .ok_or_else(|| bad("{CRAM-MD5} needs 64 hex digits"))?;
-                d.secrets.insert(user.into(), Secret::Cram(keys));
-            } else {
-                let plain = secret.strip_prefix("{PLAIN}").unwrap_or(secret);
-                if plain.is_empty() {
-                    return Err(bad("empty password"));
-                }
-                d.secrets.insert(
-                    user.into(),
-                    Secret::Plain(SecretBuf::from_slice(plain.as_bytes())),
-                );
-            }
-        }
-        Ok(d)
-    }
-
-    /// Decide a request. Runs on the directory thread.
-    fn decide(&self, request: &AuthRequest) -> Verdict {
-        match request {
-            AuthRequest::VerifyPassword {
-                authcid, password, ..
-            } => match self.secrets.get(authcid) {
-                // The engine compares in constant time.
-                Some(Secret::Plain(p)) => Verdict::Password(p.clone()),
-                // Only the CRAM-MD5 hash is stored: hash the given password the same way.
-                Some(Secret::Cram(k)) => {
-                    let given = CramMd5Keys::from_password(password.as_slice());
-                    if ct_eq(&given.to_bytes(), &k.to_bytes()) {
-                        Verdict::Accept
-                    } else {
-                        Verdict::Reject
-                    }
-                }
-                None => Verdict::UnknownUser,
-            },
-            AuthRequest::Secret { authcid, .. } => match self.secrets.get(authcid) {
-                Some(Secret::Plain(p)) => Verdict::Password(p.clone()),
-                Some(Secret::Cram(k)) => Verdict::Cram(k.clone()),
-                None => Verdict::UnknownUser,
-            },
-            AuthRequest::ValidateToken { user, token, .. } => match self.tokens.get(user) {
-                Some(t) if ct_eq(t.as_slice(), token.as_slice()) => Verdict::Accept,
-                _ => Verdict::BadToken,
-            },
-            // Nobody may act as somebody else here.
-            AuthRequest::Authorize { .. } => Verdict::Reject,
-            _ => Verdict::Reject,
-        }
-    }
-}
-
-/// An owned answer, sent back from the directory thread.
-enum Verdict {
-    Accept,
-    Reject,
-    UnknownUser,
-    BadToken,
-    Password(SecretBuf),
-    Cram(CramMd5Keys),
-    Unavailable,
-}
-
-impl Verdict {
-    fn answer(&self) -> Answer<'_> {
-        match self {
-            Verdict::Accept => Answer::Accept,
-            Verdict::Reject => Answer::Reject,
-            Verdict::UnknownUser => Answer::UnknownUser,
-            Verdict::BadToken => Answer::TokenError(TokenError {
-                status: "401",
-                scope: Some("https://mail.google.com/"),
-            }),
-            Verdict::Password(p) => Answer::Password(p.as_slice()),
-            Verdict::Cram(k) => Answer::CramMd5Keys(k),
-            Verdict::Unavailable => Answer::TemporaryFailure,
-        }
+/// Decide a request. Runs on the directory thread.
+fn decide(dir: &Directory, request: &AuthRequest) -> Verdict {
+    match request {
+        AuthRequest::VerifyPassword {
+            authcid, password, ..
+        } => dir.verify_password(authcid, password.as_slice()),
+        AuthRequest::Secret {
+            authcid, mechanism, ..
+        } => dir.secret(*mechanism, authcid),
+        AuthRequest::ValidateToken {
+            user,
+            token,
+            mechanism,
+            ..
+        } => dir.validate_token(*mechanism, user, token.as_slice()),
+        // Nobody may act as somebody else here.
+        AuthRequest::Authorize { .. } => Verdict::Reject,
+        _ => Verdict::Reject,
     }
 }
 
@@ -185,7 +108,7 @@ fn spawn_directory(dir: Directory) -> mpsc::Sender<Lookup> {
     let (tx, rx) = mpsc::channel::<Lookup>();
     std::thread::spawn(move || {
         for (request, reply) in rx {
-            let _ = reply.send(dir.decide(&request));
+            let _ = reply.send(decide(&dir, &request));
         }
     });
     tx
@@ -290,7 +213,7 @@ impl Conn {
 
 struct Shared {
     config: Arc<ServerConfig>,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Tls,
     directory: mpsc::Sender<Lookup>,
     spool: PathBuf,
     messages: AtomicU64,
@@ -382,19 +305,41 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                 let Stream::Plain(tcp) = std::mem::replace(&mut conn.stream, Stream::Closed) else {
                     return Ok(());
                 };
-                let server = rustls::ServerConnection::new(Arc::clone(&shared.tls))
+                let server = rustls::ServerConnection::new(Arc::clone(&shared.tls.config))
                     .map_err(io::Error::other)?;
                 let mut stream = rustls::StreamOwned::new(server, tcp);
                 while stream.conn.is_handshaking() {
                     stream.conn.complete_io(&mut stream.sock)?;
                 }
+                let transport = shared.tls.transport(&stream.conn);
+                log(
+                    id,
+                    &format!(
+                        "TLS established ({:?}; channel binding: {}{}{})",
+                        stream.conn.protocol_version(),
+                        if transport
+                            .channel_binding(ChannelBindingType::TlsExporter)
+                            .is_some()
+                        {
+                            "tls-exporter, "
+                        } else {
+                            ""
+                        },
+                        "tls-server-end-point",
+                        transport
+                            .external_identity()
+                            .map(|i| format!("; client certificate for {i}"))
+                            .unwrap_or_default(),
+                    ),
+                );
                 conn.stream = Stream::Tls(Box::new(stream));
                 tls = true;
                 greeted = false;
                 mail_from = None;
                 rcpts.clear();
-                auth.set_tls(true);
-                log(id, "TLS established");
+                // Channel binding for the -PLUS mechanisms, the certificate's identity for
+                // EXTERNAL; this also forgets any authentication (RFC 3207 §4.2).
+                auth.set_transport(transport);
             }
             "AUTH" => {
                 if !greeted {
@@ -552,19 +497,38 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
 // ---------------------------------------------------------------------------------------
 // Start-up
 
+/// Every mechanism the demo enables by default, in the order it advertises them. EXTERNAL
+/// is offered only to a client that presented the demo client certificate.
+const DEFAULT_MECHANISMS: [Mechanism; 10] = [
+    Mechanism::ScramSha256Plus,
+    Mechanism::ScramSha256,
+    Mechanism::ScramSha1Plus,
+    Mechanism::ScramSha1,
+    Mechanism::OAuthBearer,
+    Mechanism::XOAuth2,
+    Mechanism::CramMd5,
+    Mechanism::Plain,
+    Mechanism::Login,
+    Mechanism::External,
+];
+
 struct Args {
     listen: String,
     users: Option<PathBuf>,
     allow_insecure_auth: bool,
+    mechanisms: Vec<Mechanism>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: submission [--listen ADDR] [--users FILE] [--allow-insecure-auth]\n\
+        "usage: submission [--listen ADDR] [--users FILE] [--allow-insecure-auth] [--mechanisms LIST]\n\
          \n\
          --listen ADDR          address to listen on (default 127.0.0.1:2587; port 0 picks one)\n\
          --users FILE           accounts, one user:secret a line (see the README)\n\
-         --allow-insecure-auth  allow PLAIN, LOGIN and XOAUTH2 without STARTTLS (testing only)"
+         --allow-insecure-auth  allow PLAIN, LOGIN, OAUTHBEARER and XOAUTH2 without STARTTLS (testing only)\n\
+         --mechanisms LIST      enable only these, comma-separated, in this order (default:\n\
+         \x20                      SCRAM-SHA-256-PLUS,SCRAM-SHA-256,SCRAM-SHA-1-PLUS,SCRAM-SHA-1,\n\
+         \x20                      OAUTHBEARER,XOAUTH2,CRAM-MD5,PLAIN,LOGIN,EXTERNAL)"
     );
     std::process::exit(2)
 }
@@ -574,6 +538,7 @@ fn parse_args() -> Args {
         listen: "127.0.0.1:2587".into(),
         users: None,
         allow_insecure_auth: false,
+        mechanisms: DEFAULT_MECHANISMS.to_vec(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -581,58 +546,201 @@ fn parse_args() -> Args {
             "--listen" => args.listen = it.next().unwrap_or_else(|| usage()),
             "--users" => args.users = Some(it.next().unwrap_or_else(|| usage()).into()),
             "--allow-insecure-auth" => args.allow_insecure_auth = true,
+            "--mechanisms" => {
+                let list = it.next().unwrap_or_else(|| usage());
+                args.mechanisms = list
+                    .split(',')
+                    .map(|name| {
+                        Mechanism::from_name(name.trim().as_bytes()).unwrap_or_else(|| {
+                            eprintln!("submission: unknown mechanism {name:?}");
+                            usage()
+                        })
+                    })
+                    .collect();
+            }
             _ => usage(),
         }
     }
     args
 }
 
-/// A self-signed certificate for `localhost` and `127.0.0.1`, and the TLS configuration using
-/// it. Also returns the certificate in PEM, for clients that verify (`gsasl --x509-ca-file`).
-fn tls_config() -> Result<(Arc<rustls::ServerConfig>, String), String> {
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    let certified =
-        rcgen::generate_simple_self_signed(names).map_err(|e| format!("certificate: {e}"))?;
-    let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    let b64 = saslmech::b64::encode(&cert);
+/// PEM armour for DER bytes.
+fn pem(label: &str, der: &[u8]) -> String {
+    let mut out = format!("-----BEGIN {label}-----\n");
+    let b64 = saslmech::b64::encode(der);
     for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(chunk));
-        pem.push('\n');
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
     }
-    pem.push_str("-----END CERTIFICATE-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The TLS side of the server: configuration, and what a connection's handshake tells the
+/// SASL layer.
+struct Tls {
+    config: Arc<rustls::ServerConfig>,
+    /// `tls-server-end-point` (RFC 5929): SHA-256 of the server certificate (its signature
+    /// uses SHA-256).
+    end_point: [u8; 32],
+    /// The client certificates the demo CA issued: SHA-256 of the DER -> the identity.
+    client_certs: HashMap<[u8; 32], String>,
+}
+
+impl Tls {
+    /// The transport after a completed handshake: channel-binding data and, for a client
+    /// certificate the demo issued (its chain already verified by rustls), the identity.
+    fn transport(&self, conn: &rustls::ServerConnection) -> Transport {
+        let mut transport = Transport::tls()
+            .with_channel_binding(ChannelBindingType::TlsServerEndPoint, &self.end_point);
+        // RFC 9266: tls-exporter is defined for TLS 1.3 only.
+        if conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+            && let Ok(ekm) =
+                conn.export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(b""))
+        {
+            transport = transport.with_channel_binding(ChannelBindingType::TlsExporter, &ekm);
+        }
+        let identity = conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|cert| self.client_certs.get(&sha256(cert)));
+        if let Some(identity) = identity {
+            transport = transport.with_external_identity(identity);
+        }
+        transport
+    }
+}
+
+/// Files the server writes for clients: its certificate and, in demo mode, a client
+/// certificate and key for EXTERNAL.
+struct TlsFiles {
+    server_cert_pem: String,
+    client: Option<(String, String)>,
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, and the TLS configuration using
+/// it. With `client_identity`, also a demo CA that issues one client certificate for that
+/// identity: clients may present it (client certificates are optional), and rustls verifies
+/// its chain against the demo CA.
+fn tls_config(client_identity: Option<&str>) -> Result<(Tls, TlsFiles), String> {
+    let err = |e: &dyn std::fmt::Display| format!("TLS: {e}");
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| err(&e))?;
+    let cert: CertificateDer<'static> = certified.cert.der().clone();
+    let server_cert_pem = pem("CERTIFICATE", &cert);
+    let end_point = sha256(&cert);
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
     ));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
+        .map_err(|e| err(&e))?;
+    let mut client_certs = HashMap::new();
+    let mut client = None;
+    let builder = match client_identity {
+        None => builder.with_no_client_auth(),
+        Some(identity) => {
+            use rcgen::{
+                BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+                KeyPair, KeyUsagePurpose, SanType,
+            };
+            let mut ca = CertificateParams::default();
+            ca.distinguished_name
+                .push(DnType::CommonName, "saslmech demo client CA");
+            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            ca.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+            let ca_key = KeyPair::generate().map_err(|e| err(&e))?;
+            let ca_cert = ca.self_signed(&ca_key).map_err(|e| err(&e))?;
+            let issuer = Issuer::new(ca, ca_key);
+            let mut leaf = CertificateParams::default();
+            leaf.distinguished_name.push(DnType::CommonName, identity);
+            leaf.subject_alt_names = vec![SanType::Rfc822Name(
+                identity.try_into().map_err(|e| err(&e))?,
+            )];
+            leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            let leaf_key = KeyPair::generate().map_err(|e| err(&e))?;
+            let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(|e| err(&e))?;
+            client_certs.insert(sha256(leaf_cert.der()), identity.to_owned());
+            client = Some((
+                pem("CERTIFICATE", leaf_cert.der()),
+                pem("PRIVATE KEY", &leaf_key.serialize_der()),
+            ));
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca_cert.der().clone()).map_err(|e| err(&e))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| err(&e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
         .with_single_cert(vec![cert], key)
-        .map_err(|e| format!("TLS: {e}"))?;
-    Ok((Arc::new(config), pem))
+        .map_err(|e| err(&e))?;
+    Ok((
+        Tls {
+            config: Arc::new(config),
+            end_point,
+            client_certs,
+        },
+        TlsFiles {
+            server_cert_pem,
+            client,
+        },
+    ))
+}
+
+/// Write `contents` to `path`, readable by the owner only when `private`; exit on error.
+fn write_file(path: &Path, contents: &str, private: bool) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if private { 0o600 } else { 0o644 })
+        .open(path)
+        .and_then(|mut f| f.write_all(contents.as_bytes()));
+    if let Err(e) = result {
+        eprintln!("submission: {}: {e}", path.display());
+        std::process::exit(1);
+    }
 }
 
 fn main() {
     let args = parse_args();
-    let (directory, accounts) = match &args.users {
-        Some(path) => match Directory::load(path) {
-            Ok(d) => {
-                let n = d.secrets.len() + d.tokens.len();
-                (d, format!("{n} credentials from {}", path.display()))
-            }
-            Err(e) => {
-                eprintln!("submission: {e}");
-                std::process::exit(1);
-            }
-        },
-        None => (
-            Directory::demo(),
-            format!("{DEMO_USER} / {DEMO_PASSWORD}, XOAUTH2 bearer token {DEMO_TOKEN}"),
-        ),
+    let loaded = match &args.users {
+        Some(path) => Directory::load(path).map(|d| {
+            let n = d.len();
+            (d, format!("{n} credentials from {}", path.display()))
+        }),
+        None => demo_directory().map(|d| {
+            (
+                d,
+                format!(
+                    "{DEMO_USER} / {DEMO_PASSWORD}, bearer token {DEMO_TOKEN} (OAUTHBEARER, XOAUTH2), \
+                     client certificate for EXTERNAL"
+                ),
+            )
+        }),
     };
-    let (tls, pem) = tls_config().unwrap_or_else(|e| {
+    let (directory, accounts) = loaded.unwrap_or_else(|e| {
+        eprintln!("submission: {e}");
+        std::process::exit(1)
+    });
+    let client_identity = args.users.is_none().then_some(DEMO_USER);
+    let (tls, files) = tls_config(client_identity).unwrap_or_else(|e| {
         eprintln!("submission: {e}");
         std::process::exit(1)
     });
@@ -642,11 +750,15 @@ fn main() {
         std::process::exit(1);
     }
     let cert_file = spool.join("cert.pem");
-    if let Err(e) = std::fs::write(&cert_file, pem) {
-        eprintln!("submission: {}: {e}", cert_file.display());
-        std::process::exit(1);
-    }
+    write_file(&cert_file, &files.server_cert_pem, false);
+    let client_files = files.client.as_ref().map(|(cert, key)| {
+        let (cert_path, key_path) = (spool.join("client-cert.pem"), spool.join("client-key.pem"));
+        write_file(&cert_path, cert, false);
+        write_file(&key_path, key, true);
+        (cert_path, key_path)
+    });
     let config = ServerConfig::new()
+        .mechanisms(&args.mechanisms)
         .hostname("localhost")
         .allow_plaintext_without_tls(args.allow_insecure_auth);
     let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| {
@@ -675,6 +787,7 @@ fn main() {
     } else {
         DEMO_PASSWORD
     };
+    let (host, port) = addr.rsplit_once(':').unwrap_or((&addr, "2587"));
     println!("saslmech demo submission server");
     println!("accounts: {accounts}");
     println!("messages are written to {}", shared.spool.display());
@@ -682,10 +795,32 @@ fn main() {
         "TLS certificate (self-signed, made at start): {}",
         cert_file.display()
     );
-    if args.allow_insecure_auth {
-        println!("PLAIN, LOGIN and XOAUTH2 are allowed without TLS (--allow-insecure-auth)");
-    } else {
-        println!("PLAIN, LOGIN and XOAUTH2 need STARTTLS first (CRAM-MD5 does not)");
+    if let Some((cert, key)) = &client_files {
+        println!(
+            "client certificate for EXTERNAL: {} key {}",
+            cert.display(),
+            key.display()
+        );
+    }
+    // What EHLO advertises before STARTTLS, and after it on TLS 1.3 with and without the
+    // demo client certificate (the binding data here only stand in for the real ones).
+    let offered = |t: &Transport| -> String {
+        let names: Vec<&str> = shared.config.offered_on(t).map(Mechanism::name).collect();
+        if names.is_empty() {
+            "(none)".to_owned()
+        } else {
+            names.join(" ")
+        }
+    };
+    let after = Transport::tls().with_channel_binding(ChannelBindingType::TlsExporter, &[0; 32]);
+    println!("before STARTTLS: {}", offered(&Transport::plaintext()));
+    println!("after STARTTLS: {}", offered(&after));
+    if client_files.is_some() {
+        let with_cert = after.with_external_identity(DEMO_USER);
+        println!(
+            "after STARTTLS with the client certificate: {}",
+            offered(&with_cert)
+        );
     }
     println!("listening on {addr}");
     println!("try:");
@@ -696,12 +831,24 @@ fn main() {
         "  curl -sS --url smtp://{addr} --ssl-reqd -k --user {user}:{pass} --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"
     );
     println!(
-        "  gsasl --smtp --connect {addr} --x509-ca-file {} -m CRAM-MD5 -a {user} -p {pass}",
+        "  gsasl --smtp --connect {addr} --x509-ca-file {} -m SCRAM-SHA-256-PLUS -a {user} -p {pass}",
+        cert_file.display()
+    );
+    println!(
+        "  msmtp --host={host} --port={port} --tls=on --tls-starttls=on --tls-trust-file={} --auth=scram-sha-256 --user={user} --passwordeval='echo {pass}' --from={user} friend@example.com <<< 'Subject: hello'",
         cert_file.display()
     );
     if args.users.is_none() {
         println!(
             "  curl -sS --url smtp://{addr} --ssl-reqd -k --user {user} --oauth2-bearer {DEMO_TOKEN} --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"
+        );
+    }
+    if let Some((cert, key)) = &client_files {
+        println!(
+            "  msmtp --host={host} --port={port} --tls=on --tls-starttls=on --tls-trust-file={} --tls-cert-file={} --tls-key-file={} --auth=external --user={user} --from={user} friend@example.com <<< 'Subject: hello'",
+            cert_file.display(),
+            cert.display(),
+            key.display()
         );
     }
     let _ = io::stdout().flush();

@@ -171,13 +171,99 @@ typedef uint32_t saslmech_request;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What a protocol adapter produced (`saslmech_proto_server_*` gives 1 to 5,
+// `saslmech_proto_client_*` 6 to 8).
+enum saslmech_event
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // (Server) Write the challenge line (`saslmech_proto_server_reply`: `334 ...`, `+ ...`),
+    // then pass the client's next line to `saslmech_proto_server_line`.
+    SASLMECH_EVENT_CHALLENGE = 1,
+    // (Server) A request waits for the application (`saslmech_proto_server_request` says
+    // which kind): answer it with a `saslmech_proto_server_answer_*` call, now or from a
+    // later turn of the event loop. Nothing is written meanwhile; keep the client's further
+    // input until then.
+    SASLMECH_EVENT_REQUEST = 2,
+    // (Server) Write the success reply: the client is authenticated
+    // (`saslmech_proto_server_identity_*`).
+    SASLMECH_EVENT_SUCCESS = 3,
+    // (Server) Write the failure reply (`saslmech_proto_server_failure` says why); the
+    // adapter is ready for another attempt.
+    SASLMECH_EVENT_FAILURE = 4,
+    // (Server) Write the reply; no exchange took place (a syntax error, already
+    // authenticated, POP3's mechanism list).
+    SASLMECH_EVENT_REPLY = 5,
+    // (Client) Write the bytes `saslmech_proto_client_output` gives, then pass the server's
+    // next line in.
+    SASLMECH_EVENT_SEND = 6,
+    // (Client) Nothing to write: pass the server's next line in (a multi-line reply goes on,
+    // or an unrelated untagged response arrived).
+    SASLMECH_EVENT_MORE = 7,
+    // (Client) The exchange is over: `saslmech_proto_client_outcome`.
+    SASLMECH_EVENT_DONE = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum saslmech_event saslmech_event;
+#else
+typedef uint32_t saslmech_event;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Where a server adapter stands: which call takes the connection's next line.
+enum saslmech_phase
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // No exchange: an AUTH command goes to `saslmech_proto_server_command`.
+    SASLMECH_PHASE_IDLE = 1,
+    // A challenge went out: the client's next line goes to `saslmech_proto_server_line`.
+    SASLMECH_PHASE_EXCHANGE = 2,
+    // A request waits for a `saslmech_proto_server_answer_*` call.
+    SASLMECH_PHASE_REQUEST = 3,
+    // The client authenticated; a further AUTH command is refused (`503`, `BAD`, `-ERR`).
+    SASLMECH_PHASE_AUTHENTICATED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum saslmech_phase saslmech_phase;
+#else
+typedef uint32_t saslmech_phase;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // One client-side authentication exchange. It may be moved between threads but not used by
 // two threads at once.
 typedef struct saslmech_client saslmech_client;
 
+// Client settings and connection facts, for `saslmech_client_new_with_config` and the
+// protocol clients' `_new_with_config`: the TLS channel-binding data (for the SCRAM `-PLUS`
+// mechanisms), SCRAM iteration bounds, the challenge size limit. Sessions copy it when made.
+typedef struct saslmech_client_config saslmech_client_config;
+
 // What a client authenticates with. Sessions copy what they need, so the credentials may be
 // changed or freed once a session is made.
 typedef struct saslmech_credentials saslmech_credentials;
+
+// The client side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH (made by
+// `saslmech_smtp_client_new`, `saslmech_imap_client_new` or `saslmech_pop3_client_new`): it
+// builds the command, takes the server's reply lines, and gives the responses to write and
+// the outcome. It may be moved between threads but not used by two threads at once.
+typedef struct saslmech_proto_client saslmech_proto_client;
+
+// The server side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH for one connection (made by
+// `saslmech_smtp_server_new`, `saslmech_imap_server_new` or `saslmech_pop3_server_new`).
+// Line in, reply bytes out; credential requests are answered by explicit calls, now or
+// later. It may be moved between threads but not used by two threads at once.
+typedef struct saslmech_proto_server saslmech_proto_server;
+
+// SCRAM's stored keys for one user (salt, iteration count, StoredKey, ServerKey; never the
+// password), to answer a SCRAM secret request with `saslmech_server_answer_scram_keys`.
+// Immutable once made; may be shared by threads.
+typedef struct saslmech_scram_keys saslmech_scram_keys;
 
 // One server-side authentication exchange. It may be moved between threads (for example
 // parked while a lookup runs elsewhere) but not used by two threads at once.
@@ -198,14 +284,26 @@ typedef uint32_t saslmech_properties;
 // What the client has and may do, for `saslmech_select`.
 typedef uint32_t saslmech_select_flags;
 
+// A SCRAM hash (`saslmech_scram_keys_derive`, `_generate`). Taken as an integer and validated.
+typedef uint32_t saslmech_scram_hash;
+
 // Server session flags for `saslmech_server_new` (and the TLS bit for the config queries).
 typedef uint32_t saslmech_server_flags;
+
+// A TLS channel-binding type (RFC 5056 names), for the SCRAM `-PLUS` mechanisms. Taken as an
+// integer and validated on entry.
+typedef uint32_t saslmech_channel_binding;
 
 // Client session flags for `saslmech_client_new`.
 typedef uint32_t saslmech_client_flags;
 
 // A member of a server's OAuth error challenge, for `saslmech_client_oauth_error`.
 typedef uint32_t saslmech_oauth_field;
+
+// A configurable reply of the SMTP server adapter (`SASLMECH_SMTP_REPLY_*`), for
+// `saslmech_smtp_server_set_reply`. Taken as an integer and validated on entry. The defaults
+// are RFC 4954's and RFC 5248's.
+typedef uint32_t saslmech_smtp_reply;
 
 // PLAIN (RFC 4616).
 #define SASLMECH_MECH_PLAIN 1
@@ -219,6 +317,27 @@ typedef uint32_t saslmech_oauth_field;
 // XOAUTH2 (Google, Microsoft).
 #define SASLMECH_MECH_XOAUTH2 4
 
+// SCRAM-SHA-1 (RFC 5802).
+#define SASLMECH_MECH_SCRAM_SHA_1 5
+
+// SCRAM-SHA-1-PLUS (RFC 5802, channel binding).
+#define SASLMECH_MECH_SCRAM_SHA_1_PLUS 6
+
+// SCRAM-SHA-256 (RFC 7677).
+#define SASLMECH_MECH_SCRAM_SHA_256 7
+
+// SCRAM-SHA-256-PLUS (RFC 7677, channel binding).
+#define SASLMECH_MECH_SCRAM_SHA_256_PLUS 8
+
+// OAUTHBEARER (RFC 7628).
+#define SASLMECH_MECH_OAUTHBEARER 9
+
+// EXTERNAL (RFC 4422 appendix A).
+#define SASLMECH_MECH_EXTERNAL 10
+
+// ANONYMOUS (RFC 4505).
+#define SASLMECH_MECH_ANONYMOUS 11
+
 // The connection is protected by TLS.
 #define SASLMECH_SERVER_TLS 1
 
@@ -229,6 +348,17 @@ typedef uint32_t saslmech_oauth_field;
 // The session speaks base64: responses passed in are base64 text, challenges and success
 // data come out as base64 text (as SMTP, IMAP and POP3 carry them).
 #define SASLMECH_SERVER_BASE64 4
+
+// For `saslmech_server_config_offered` and `_check` only: the connection has TLS
+// channel-binding data (then the SCRAM `-PLUS` mechanisms may be used). A session is given
+// the data itself with `saslmech_server_set_channel_binding`; `saslmech_server_new` refuses
+// this bit.
+#define SASLMECH_SERVER_CHANNEL_BINDING 8
+
+// For `saslmech_server_config_offered` and `_check` only: the connection has an external
+// identity (then EXTERNAL may be used, if enabled). A session is given the identity with
+// `saslmech_server_set_external_identity`; `saslmech_server_new` refuses this bit.
+#define SASLMECH_SERVER_EXTERNAL 16
 
 // The session speaks base64: challenges and success data passed in are base64 text, the
 // responses that come out are base64 text.
@@ -245,6 +375,15 @@ typedef uint32_t saslmech_oauth_field;
 
 // Allow mechanisms that send the password or token in the clear without TLS (loopback tests).
 #define SASLMECH_SELECT_ALLOW_PLAINTEXT 8
+
+// TLS channel-binding data is available, so the SCRAM `-PLUS` mechanisms may be chosen.
+#define SASLMECH_SELECT_CHANNEL_BINDING 16
+
+// The client wants EXTERNAL (the transport establishes its identity). Never chosen unless set.
+#define SASLMECH_SELECT_EXTERNAL 32
+
+// The client wants ANONYMOUS. Never chosen unless set.
+#define SASLMECH_SELECT_ANONYMOUS 64
 
 // The client speaks first, so the mechanism can use an initial response.
 #define SASLMECH_PROP_CLIENT_FIRST 1
@@ -281,6 +420,65 @@ typedef uint32_t saslmech_oauth_field;
 
 // The whole challenge as received.
 #define SASLMECH_OAUTH_RAW 5
+
+// `tls-unique` (RFC 5929): only on TLS 1.2 or older.
+#define SASLMECH_CB_TLS_UNIQUE 1
+
+// `tls-server-end-point` (RFC 5929): the hash of the server's certificate.
+#define SASLMECH_CB_TLS_SERVER_END_POINT 2
+
+// `tls-exporter` (RFC 9266): the TLS exporter with label `EXPORTER-Channel-Binding`, 32
+// octets; the one to use on TLS 1.3.
+#define SASLMECH_CB_TLS_EXPORTER 3
+
+// SHA-1 (SCRAM-SHA-1, SCRAM-SHA-1-PLUS).
+#define SASLMECH_SCRAM_SHA_1 1
+
+// SHA-256 (SCRAM-SHA-256, SCRAM-SHA-256-PLUS).
+#define SASLMECH_SCRAM_SHA_256 2
+
+// `235 2.7.0 Authentication successful`.
+#define SASLMECH_SMTP_REPLY_SUCCESS 1
+
+// `535 5.7.8 Authentication credentials invalid` (also for malformed messages).
+#define SASLMECH_SMTP_REPLY_BAD_CREDENTIALS 2
+
+// The authorization identity was refused (by default the same as `BAD_CREDENTIALS`).
+#define SASLMECH_SMTP_REPLY_AUTHZ_DENIED 3
+
+// `525 5.7.13 User account disabled`.
+#define SASLMECH_SMTP_REPLY_ACCOUNT_DISABLED 4
+
+// `501 5.5.2 Invalid base64 data`.
+#define SASLMECH_SMTP_REPLY_INVALID_BASE64 5
+
+// `501 5.7.0 Initial response not allowed for this mechanism`.
+#define SASLMECH_SMTP_REPLY_UNEXPECTED_INITIAL_RESPONSE 6
+
+// `501 5.0.0 Authentication cancelled`.
+#define SASLMECH_SMTP_REPLY_CANCELLED 7
+
+// `504 5.5.4 Unrecognized authentication type`.
+#define SASLMECH_SMTP_REPLY_MECHANISM_UNAVAILABLE 8
+
+// `534 5.7.9 Authentication mechanism is too weak`.
+#define SASLMECH_SMTP_REPLY_MECHANISM_TOO_WEAK 9
+
+// `538 5.7.11 Encryption required for requested authentication mechanism` (RFC 5248's
+// `523 5.7.10 Encryption needed` is the other choice).
+#define SASLMECH_SMTP_REPLY_ENCRYPTION_REQUIRED 10
+
+// `454 4.7.0 Temporary authentication failure`.
+#define SASLMECH_SMTP_REPLY_TEMPORARY_FAILURE 11
+
+// `500 5.5.6 Authentication Exchange line is too long`.
+#define SASLMECH_SMTP_REPLY_LINE_TOO_LONG 12
+
+// `503 5.5.1 Already authenticated`.
+#define SASLMECH_SMTP_REPLY_ALREADY_AUTHENTICATED 13
+
+// `501 5.5.4 Syntax: AUTH mechanism [initial-response]`.
+#define SASLMECH_SMTP_REPLY_SYNTAX 14
 
 #ifdef __cplusplus
 extern "C" {
@@ -377,9 +575,51 @@ saslmech_result saslmech_cram_md5_keys_from_dovecot(const uint8_t *text,
                                                     uint8_t *out,
                                                     size_t out_cap);
 
-// Make a server configuration with the defaults: XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled
-// (in that order); mechanisms that expose a secret need TLS; weak mechanisms allowed; 64 KiB
-// per message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`.
+// Derive SCRAM keys for `hash` (`SASLMECH_SCRAM_*`) from a password (UTF-8, prepared with
+// SASLprep), a salt and an iteration count, as stored when the password is set. Refused
+// (`SASLMECH_INVALID_ARGUMENT`): an empty salt, 0 iterations, a password SASLprep rejects.
+saslmech_result saslmech_scram_keys_derive(saslmech_scram_hash hash,
+                                           const uint8_t *password,
+                                           size_t password_len,
+                                           const uint8_t *salt,
+                                           size_t salt_len,
+                                           uint32_t iterations,
+                                           struct saslmech_scram_keys **out);
+
+// `saslmech_scram_keys_derive` with a fresh random 16-octet salt, for storing a new password.
+saslmech_result saslmech_scram_keys_generate(saslmech_scram_hash hash,
+                                             const uint8_t *password,
+                                             size_t password_len,
+                                             uint32_t iterations,
+                                             struct saslmech_scram_keys **out);
+
+// Read keys in the RFC 5803 form
+// `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>` (as
+// Dovecot and OpenLDAP store them). Text that does not parse is `SASLMECH_FAILED`.
+saslmech_result saslmech_scram_keys_from_rfc5803(const uint8_t *text,
+                                                 size_t text_len,
+                                                 struct saslmech_scram_keys **out);
+
+// The keys in the RFC 5803 form, to store. ASCII, not NUL-terminated; valid until the keys
+// are freed.
+saslmech_result saslmech_scram_keys_to_rfc5803(const struct saslmech_scram_keys *keys,
+                                               const uint8_t **text,
+                                               size_t *len);
+
+// The keys' hash (`SASLMECH_SCRAM_*`) and iteration count.
+saslmech_result saslmech_scram_keys_params(const struct saslmech_scram_keys *keys,
+                                           saslmech_scram_hash *hash,
+                                           uint32_t *iterations);
+
+// Free SCRAM keys (NULL is a no-op), wiping them.
+void saslmech_scram_keys_free(struct saslmech_scram_keys *keys);
+
+// Make a server configuration with the defaults: SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
+// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled (in
+// that order; EXTERNAL and ANONYMOUS only when listed with `_set_mechanisms`); mechanisms
+// that expose a secret or a bearer token need TLS; weak mechanisms allowed; 64 KiB per
+// message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`; 4096
+// SCRAM iterations and a random SCRAM fake-salt secret.
 saslmech_result saslmech_server_config_new(struct saslmech_server_config **out);
 
 // Free a server configuration (NULL is a no-op). Sessions made from it are not affected.
@@ -428,22 +668,44 @@ saslmech_result saslmech_server_config_set_nonce_fixed(struct saslmech_server_co
                                                        const uint8_t *nonce,
                                                        size_t nonce_len);
 
+// The secret that keys the salts SCRAM shows for unknown users and for users answered with a
+// plaintext password (at least 1 octet): set the same one on every server of a cluster and
+// keep it across restarts, so that a probe cannot tell a made-up user from a real one. By
+// default it is random per configuration.
+saslmech_result saslmech_server_config_set_scram_secret(struct saslmech_server_config *config,
+                                                        const uint8_t *secret,
+                                                        size_t secret_len);
+
+// The SCRAM iteration count used when a request is answered with a plaintext password and
+// for unknown users (at least 1; default 4096). Make it match the stored keys', so that
+// unknown users do not stand out.
+saslmech_result saslmech_server_config_set_scram_iterations(struct saslmech_server_config *config,
+                                                            uint32_t iterations);
+
+// The `openid-configuration` URL OAUTHBEARER error challenges carry (RFC 7628 §3.2.2), UTF-8.
+saslmech_result saslmech_server_config_set_oauth_openid_configuration(struct saslmech_server_config *config,
+                                                                      const uint8_t *url,
+                                                                      size_t url_len);
+
 // The configured maximum size of one client message.
 saslmech_result saslmech_server_config_max_message(const struct saslmech_server_config *config,
                                                    size_t *out);
 
-// The mechanisms to advertise on a channel with or without TLS (`flags`: only
-// `SASLMECH_SERVER_TLS` matters), as their names separated by single spaces, ready for an
-// EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next setter on
-// this config.
+// The mechanisms to advertise on a connection described by `flags` (`SASLMECH_SERVER_TLS`,
+// `SASLMECH_SERVER_CHANNEL_BINDING` for the `-PLUS` mechanisms, `SASLMECH_SERVER_EXTERNAL`
+// for EXTERNAL; the other bits do not matter), as their names separated by single spaces,
+// ready for an EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next
+// setter on this config.
 saslmech_result saslmech_server_config_offered(const struct saslmech_server_config *config,
                                                saslmech_server_flags flags,
                                                const uint8_t **names,
                                                size_t *names_len);
 
-// Whether `mechanism` may be used on a channel described by `flags`: writes
-// `SASLMECH_FAILURE_NONE` if so, else `MECHANISM_UNAVAILABLE`, `MECHANISM_TOO_WEAK` or
-// `ENCRYPTION_REQUIRED` (what `saslmech_server_start` would fail with).
+// Whether `mechanism` may be used on a connection described by `flags` (as for
+// `saslmech_server_config_offered`): writes `SASLMECH_FAILURE_NONE` if so, else
+// `MECHANISM_UNAVAILABLE` (also a `-PLUS` mechanism without channel binding, EXTERNAL without
+// an external identity), `MECHANISM_TOO_WEAK` or `ENCRYPTION_REQUIRED` (what
+// `saslmech_server_start` would fail with).
 saslmech_result saslmech_server_config_check(const struct saslmech_server_config *config,
                                              saslmech_mechanism mechanism,
                                              saslmech_server_flags flags,
@@ -463,6 +725,26 @@ saslmech_result saslmech_server_new(const struct saslmech_server_config *config,
 // Free a server session (NULL is a no-op), wiping everything it holds: received passwords,
 // tokens, challenges.
 void saslmech_server_free(struct saslmech_server *server);
+
+// Give the session the TLS connection's channel-binding data of one type (replacing earlier
+// data of that type), between `saslmech_server_new` and the start: supply every type the TLS
+// layer can give (`SASLMECH_CB_TLS_EXPORTER` on TLS 1.3, `_TLS_SERVER_END_POINT`, and
+// `_TLS_UNIQUE` only on TLS 1.2 or older). The SCRAM `-PLUS` mechanisms need it; with it
+// plain SCRAM refuses a client that claims the server offers no `-PLUS` (a downgrade). Only
+// with `SASLMECH_SERVER_TLS` (else `SASLMECH_INVALID_STATE`); after the start,
+// `SASLMECH_INVALID_STATE`.
+saslmech_result saslmech_server_set_channel_binding(struct saslmech_server *server,
+                                                    saslmech_channel_binding kind,
+                                                    const uint8_t *data,
+                                                    size_t data_len);
+
+// Give the session the identity the transport established (the subject of a verified TLS
+// client certificate, a local peer's user name), between `saslmech_server_new` and the
+// start: EXTERNAL authenticates as it. UTF-8, not empty. After the start,
+// `SASLMECH_INVALID_STATE`.
+saslmech_result saslmech_server_set_external_identity(struct saslmech_server *server,
+                                                      const uint8_t *identity,
+                                                      size_t identity_len);
 
 // The session's mechanism.
 saslmech_result saslmech_server_mechanism(const struct saslmech_server *server,
@@ -515,8 +797,8 @@ saslmech_result saslmech_server_request_authcid(const struct saslmech_server *se
                                                 const uint8_t **authcid,
                                                 size_t *len);
 
-// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
-// client asked for none (or the request kind has none).
+// The authorization identity of a password, token (OAUTHBEARER's GS2 header) or authorize
+// request; `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
 saslmech_result saslmech_server_request_authzid(const struct saslmech_server *server,
                                                 const uint8_t **authzid,
                                                 size_t *len);
@@ -532,6 +814,16 @@ saslmech_result saslmech_server_request_password(const struct saslmech_server *s
 saslmech_result saslmech_server_request_token(const struct saslmech_server *server,
                                               const uint8_t **token,
                                               size_t *len);
+
+// OAUTHBEARER: the `host` the client says it connected to, for a token request
+// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+saslmech_result saslmech_server_request_host(const struct saslmech_server *server,
+                                             const uint8_t **host,
+                                             size_t *len);
+
+// OAUTHBEARER: the `port` the client says it connected to, for a token request
+// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+saslmech_result saslmech_server_request_port(const struct saslmech_server *server, uint16_t *port);
 
 // Accept: the password or token is valid, or the authorization is allowed.
 saslmech_result saslmech_server_answer_accept(struct saslmech_server *server,
@@ -566,6 +858,20 @@ saslmech_result saslmech_server_answer_cram_md5_keys(struct saslmech_server *ser
                                                      const uint8_t *keys,
                                                      size_t len,
                                                      saslmech_status *status);
+
+// SCRAM's stored keys (`saslmech_scram_keys_*`), for a secret request from a SCRAM
+// mechanism: the keys' hash must be the mechanism's (else `SASLMECH_WRONG_ANSWER`). The
+// keys are copied; free them whenever convenient.
+saslmech_result saslmech_server_answer_scram_keys(struct saslmech_server *server,
+                                                  const struct saslmech_scram_keys *keys,
+                                                  saslmech_status *status);
+
+// OAUTHBEARER: the token is valid and belongs to `user` (UTF-8). Needed when the client sent
+// no authorization identity; when it did and it differs, an authorize request follows.
+saslmech_result saslmech_server_answer_token_owner(struct saslmech_server *server,
+                                                   const uint8_t *user,
+                                                   size_t user_len,
+                                                   saslmech_status *status);
 
 // The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code such
 // as `"401"`), then fail. UTF-8.
@@ -603,6 +909,12 @@ saslmech_result saslmech_server_identity_effective(const struct saslmech_server 
                                                    const uint8_t **identity,
                                                    size_t *len);
 
+// ANONYMOUS: the trace information the client sent (possibly empty), after success; for
+// logs only, the identity is always `anonymous`. `SASLMECH_ABSENT` for other mechanisms.
+saslmech_result saslmech_server_identity_trace(const struct saslmech_server *server,
+                                               const uint8_t **trace,
+                                               size_t *len);
+
 // Data to send with the success reply, after `SASLMECH_STATUS_SUCCESS` on a transport with
 // `SASLMECH_SERVER_SUCCESS_DATA` (base64 in base64 mode); `SASLMECH_ABSENT` if there is none.
 saslmech_result saslmech_server_success_data(const struct saslmech_server *server,
@@ -635,9 +947,61 @@ saslmech_result saslmech_credentials_set_token(struct saslmech_credentials *cred
                                                const uint8_t *token,
                                                size_t len);
 
+// ANONYMOUS: the trace information to send (an email address or a token, at most 255
+// characters), UTF-8.
+saslmech_result saslmech_credentials_set_trace(struct saslmech_credentials *credentials,
+                                               const uint8_t *trace,
+                                               size_t len);
+
+// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
+saslmech_result saslmech_credentials_set_host(struct saslmech_credentials *credentials,
+                                              const uint8_t *host,
+                                              size_t len);
+
+// OAUTHBEARER: the port the client connected to (`port=`).
+saslmech_result saslmech_credentials_set_port(struct saslmech_credentials *credentials,
+                                              uint16_t port);
+
+// Make a client configuration with the defaults: challenges up to 64 KiB, no channel
+// binding, SCRAM iteration counts from 4096 to 600000, OS randomness.
+saslmech_result saslmech_client_config_new(struct saslmech_client_config **out);
+
+// Free a client configuration (NULL is a no-op), wiping the channel-binding data.
+void saslmech_client_config_free(struct saslmech_client_config *config);
+
+// The TLS connection's channel-binding data (`kind`: `SASLMECH_CB_*`, data not empty). With
+// it the SCRAM `-PLUS` mechanisms bind to it, and plain SCRAM tells the server the client
+// could have (so that a stripped `-PLUS` is detected).
+saslmech_result saslmech_client_config_set_channel_binding(struct saslmech_client_config *config,
+                                                           saslmech_channel_binding kind,
+                                                           const uint8_t *data,
+                                                           size_t data_len);
+
+// The SCRAM iteration counts the client accepts from a server: at least `min` (so a server
+// cannot weaken the exchange; at least 1), at most `max` (so a hostile server cannot make the
+// client spin; at least `min`), else `SASLMECH_INVALID_ARGUMENT`.
+saslmech_result saslmech_client_config_set_scram_iterations(struct saslmech_client_config *config,
+                                                            uint32_t min,
+                                                            uint32_t max);
+
+// The largest decoded server challenge accepted, in octets (at least 1; default 65536).
+saslmech_result saslmech_client_config_set_max_challenge(struct saslmech_client_config *config,
+                                                         size_t max);
+
+// Use these bytes verbatim as SCRAM's client nonce (1 to 255 printable ASCII characters other
+// than `,`). ONLY for tests and RFC vectors.
+saslmech_result saslmech_client_config_set_nonce_fixed(struct saslmech_client_config *config,
+                                                       const uint8_t *nonce,
+                                                       size_t nonce_len);
+
+// Take SCRAM's client nonce from the operating system's random number generator (the
+// default).
+saslmech_result saslmech_client_config_set_nonce_os(struct saslmech_client_config *config);
+
 // Make a client session for `mechanism` (`flags`: `SASLMECH_CLIENT_*` bits), accepting
 // challenges up to 64 KiB. `SASLMECH_INVALID_ARGUMENT` if the credentials lack what the
-// mechanism needs (a user name, a password or token without NUL bytes).
+// mechanism needs (a user name, a password or token without NUL bytes), or for a SCRAM
+// `-PLUS` mechanism, which needs channel-binding data (`saslmech_client_new_with_config`).
 saslmech_result saslmech_client_new(saslmech_mechanism mechanism,
                                     const struct saslmech_credentials *credentials,
                                     saslmech_client_flags flags,
@@ -649,6 +1013,14 @@ saslmech_result saslmech_client_new_with_limit(saslmech_mechanism mechanism,
                                                saslmech_client_flags flags,
                                                size_t max_challenge,
                                                struct saslmech_client **out);
+
+// `saslmech_client_new` with the settings of `config` (channel binding, SCRAM iteration
+// bounds, challenge limit), copied into the session.
+saslmech_result saslmech_client_new_with_config(saslmech_mechanism mechanism,
+                                                const struct saslmech_credentials *credentials,
+                                                const struct saslmech_client_config *config,
+                                                saslmech_client_flags flags,
+                                                struct saslmech_client **out);
 
 // Free a client session (NULL is a no-op), wiping its copy of the credentials.
 void saslmech_client_free(struct saslmech_client *client);
@@ -700,6 +1072,399 @@ saslmech_result saslmech_client_oauth_error(const struct saslmech_client *client
                                             saslmech_oauth_field field,
                                             const uint8_t **value,
                                             size_t *len);
+
+// Make an SMTP AUTH server adapter (RFC 4954) for a new connection without TLS, with the
+// configuration's policy (a snapshot, as for `saslmech_server_new`) and the default replies.
+// Lines up to 12288 octets are accepted.
+saslmech_result saslmech_smtp_server_new(const struct saslmech_server_config *config,
+                                         struct saslmech_proto_server **out);
+
+// Make an IMAP AUTHENTICATE server adapter (RFC 9051, SASL-IR RFC 4959, response codes
+// RFC 5530) for a new connection without TLS. Replies carry the command's tag.
+saslmech_result saslmech_imap_server_new(const struct saslmech_server_config *config,
+                                         struct saslmech_proto_server **out);
+
+// Make a POP3 AUTH server adapter (RFC 5034, response codes RFC 2449 and RFC 3206) for a
+// new connection without TLS.
+saslmech_result saslmech_pop3_server_new(const struct saslmech_server_config *config,
+                                         struct saslmech_proto_server **out);
+
+// Free a server adapter (NULL is a no-op), wiping what it holds: a pending request's
+// password or token, the last reply.
+void saslmech_proto_server_free(struct saslmech_proto_server *server);
+
+// Record whether the connection is protected by TLS; call it after the STARTTLS (STLS)
+// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2), any channel
+// binding and external identity given before, and changes what
+// `saslmech_proto_server_advertised` gives.
+saslmech_result saslmech_proto_server_set_tls(struct saslmech_proto_server *server, bool tls);
+
+// Give the adapter the TLS connection's channel-binding data of one type (replacing earlier
+// data of that type), after `saslmech_proto_server_set_tls(server, true)` (else
+// `SASLMECH_INVALID_STATE`): then the SCRAM `-PLUS` mechanisms are offered and usable. Supply
+// every type the TLS layer gives (see `saslmech_server_set_channel_binding`). Like
+// `_set_tls`, it forgets any exchange and authentication.
+saslmech_result saslmech_proto_server_set_channel_binding(struct saslmech_proto_server *server,
+                                                          saslmech_channel_binding kind,
+                                                          const uint8_t *data,
+                                                          size_t data_len);
+
+// Give the adapter the identity the transport established (a verified TLS client
+// certificate's subject): then EXTERNAL, if enabled, is offered and authenticates as it.
+// UTF-8, not empty. `_set_tls` forgets it, so call this after; like `_set_tls`, it forgets
+// any exchange and authentication.
+saslmech_result saslmech_proto_server_set_external_identity(struct saslmech_proto_server *server,
+                                                            const uint8_t *identity,
+                                                            size_t identity_len);
+
+// Forget the exchange in progress (a pending request included) and any authentication, as
+// when the connection's state is reset entirely.
+saslmech_result saslmech_proto_server_reset(struct saslmech_proto_server *server);
+
+// The longest line accepted, in octets without CRLF (at least 1; default 12288). A longer
+// line ends the exchange with `SASLMECH_FAILURE_TOO_LARGE` and its reply.
+saslmech_result saslmech_proto_server_set_max_line(struct saslmech_proto_server *server,
+                                                   size_t max);
+
+// Replace one of the SMTP adapter's replies (`which`: `SASLMECH_SMTP_*`) with `text`,
+// without CRLF: UTF-8 starting with a reply code and a space (`"535 5.7.8 No"`); CR and LF
+// in it become spaces. `SASLMECH_INVALID_ARGUMENT` for an IMAP or POP3 adapter, an unknown
+// `which`, or text that does not start with a code. Only this adapter changes.
+saslmech_result saslmech_smtp_server_set_reply(struct saslmech_proto_server *server,
+                                               saslmech_smtp_reply which,
+                                               const uint8_t *text,
+                                               size_t text_len);
+
+// What to advertise now, from the policy and the TLS state: SMTP's EHLO keyword line
+// without the `250-` (`AUTH PLAIN LOGIN`), IMAP's capability tokens (`AUTH=PLAIN SASL-IR`),
+// POP3's CAPA line (`SASL PLAIN LOGIN`). `SASLMECH_ABSENT` for SMTP and POP3 when no
+// mechanism may be used now (then advertise nothing). Valid until the next non-const call.
+saslmech_result saslmech_proto_server_advertised(const struct saslmech_proto_server *server,
+                                                 const uint8_t **text,
+                                                 size_t *len);
+
+// Pass a command line from the client (with or without its CRLF): SMTP's and POP3's
+// `AUTH <mechanism> [<initial-response> | =]` (POP3 also a bare `AUTH`), IMAP's
+// `<tag> AUTHENTICATE <mechanism> [<initial-response> | =]`. Writes what happened to
+// `*event`; write `saslmech_proto_server_reply` unless it is `SASLMECH_EVENT_REQUEST`.
+//
+// `SASLMECH_INVALID_ARGUMENT` if the line is not that command (handle it yourself);
+// `SASLMECH_INVALID_STATE` during an exchange (`saslmech_proto_server_phase`). What the
+// adapter cannot know stays with the caller: refusing AUTH before EHLO or during a mail
+// transaction, closing the connection after repeated failures.
+saslmech_result saslmech_proto_server_command(struct saslmech_proto_server *server,
+                                              const uint8_t *line,
+                                              size_t len,
+                                              saslmech_event *event);
+
+// Pass a client line during the exchange (`SASLMECH_PHASE_EXCHANGE`): base64, an empty line,
+// or `*` to cancel, with or without its CRLF. A line longer than the limit ends the exchange
+// (`SASLMECH_FAILURE_TOO_LARGE`): a server that cannot buffer a whole overlong line passes
+// the part it has, which is enough to get that reply. `SASLMECH_INVALID_STATE` in any other
+// phase.
+saslmech_result saslmech_proto_server_line(struct saslmech_proto_server *server,
+                                           const uint8_t *line,
+                                           size_t len,
+                                           saslmech_event *event);
+
+// Where the adapter stands (which call takes the next line).
+saslmech_result saslmech_proto_server_phase(const struct saslmech_proto_server *server,
+                                            saslmech_phase *phase);
+
+// The event the last call that advanced the adapter produced (for a connection parked in an
+// event loop). `SASLMECH_INVALID_STATE` before the first, and after `_set_tls` or `_reset`.
+saslmech_result saslmech_proto_server_event(const struct saslmech_proto_server *server,
+                                            saslmech_event *event);
+
+// The bytes to write to the client for the last event, CRLF included (POP3's mechanism list
+// is several lines). `SASLMECH_INVALID_STATE` after `SASLMECH_EVENT_REQUEST` (nothing to
+// write) or before any event. Valid until the next non-const call on this adapter.
+saslmech_result saslmech_proto_server_reply(const struct saslmech_proto_server *server,
+                                            const uint8_t **reply,
+                                            size_t *len);
+
+// Why the exchange failed, after `SASLMECH_EVENT_FAILURE` (else `SASLMECH_INVALID_STATE`):
+// for logs and for counting failed attempts.
+saslmech_result saslmech_proto_server_failure(const struct saslmech_proto_server *server,
+                                              saslmech_failure *failure);
+
+// The mechanism the last AUTH command that began an exchange named; it stays while the
+// client is authenticated. `SASLMECH_ABSENT` if none did (or its name is not a mechanism
+// this library implements).
+saslmech_result saslmech_proto_server_mechanism(const struct saslmech_proto_server *server,
+                                                saslmech_mechanism *mechanism);
+
+// The kind of the pending request (`SASLMECH_REQUEST_*`, as for the engine's sessions),
+// after `SASLMECH_EVENT_REQUEST`; `SASLMECH_INVALID_STATE` when none is pending.
+saslmech_result saslmech_proto_server_request(const struct saslmech_proto_server *server,
+                                              saslmech_request *kind);
+
+// The user the pending request is about (as `saslmech_server_request_authcid`). UTF-8, not
+// NUL-terminated; valid until the next non-const call on this adapter.
+saslmech_result saslmech_proto_server_request_authcid(const struct saslmech_proto_server *server,
+                                                      const uint8_t **authcid,
+                                                      size_t *len);
+
+// The authorization identity of a password, token (OAUTHBEARER) or authorize request;
+// `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
+saslmech_result saslmech_proto_server_request_authzid(const struct saslmech_proto_server *server,
+                                                      const uint8_t **authzid,
+                                                      size_t *len);
+
+// The password the client sent, for `SASLMECH_REQUEST_VERIFY_PASSWORD` (else
+// `SASLMECH_INVALID_STATE`). Never log it.
+saslmech_result saslmech_proto_server_request_password(const struct saslmech_proto_server *server,
+                                                       const uint8_t **password,
+                                                       size_t *len);
+
+// The bearer token, for `SASLMECH_REQUEST_VALIDATE_TOKEN` (else `SASLMECH_INVALID_STATE`).
+saslmech_result saslmech_proto_server_request_token(const struct saslmech_proto_server *server,
+                                                    const uint8_t **token,
+                                                    size_t *len);
+
+// OAUTHBEARER: the `host` the client says it connected to, for a token request (as
+// `saslmech_server_request_host`).
+saslmech_result saslmech_proto_server_request_host(const struct saslmech_proto_server *server,
+                                                   const uint8_t **host,
+                                                   size_t *len);
+
+// OAUTHBEARER: the `port` the client says it connected to, for a token request (as
+// `saslmech_server_request_port`).
+saslmech_result saslmech_proto_server_request_port(const struct saslmech_proto_server *server,
+                                                   uint16_t *port);
+
+// Accept: the password or token is valid, or the authorization is allowed. Writes the next
+// event (another request, the success or failure reply, or a challenge). An answer that does
+// not fit the request is `SASLMECH_WRONG_ANSWER` and leaves it pending; with no request
+// pending, `SASLMECH_INVALID_STATE`. The same holds for every `saslmech_proto_server_answer_*`.
+saslmech_result saslmech_proto_server_answer_accept(struct saslmech_proto_server *server,
+                                                    saslmech_event *event);
+
+// Reject: the password or token is invalid, or the authorization is denied.
+saslmech_result saslmech_proto_server_answer_reject(struct saslmech_proto_server *server,
+                                                    saslmech_event *event);
+
+// No such user: fails exactly like a wrong password.
+saslmech_result saslmech_proto_server_answer_unknown_user(struct saslmech_proto_server *server,
+                                                          saslmech_event *event);
+
+// The account exists but is disabled (SMTP `525 5.7.13`).
+saslmech_result saslmech_proto_server_answer_account_disabled(struct saslmech_proto_server *server,
+                                                              saslmech_event *event);
+
+// The backend cannot answer now (SMTP `454 4.7.0`, IMAP `[UNAVAILABLE]`, POP3 `[SYS/TEMP]`).
+saslmech_result saslmech_proto_server_answer_temporary_failure(struct saslmech_proto_server *server,
+                                                               saslmech_event *event);
+
+// The stored plaintext password, for the library to compare in constant time (password
+// requests) or to verify the CRAM-MD5 digest with (secret requests).
+saslmech_result saslmech_proto_server_answer_password(struct saslmech_proto_server *server,
+                                                      const uint8_t *password,
+                                                      size_t len,
+                                                      saslmech_event *event);
+
+// CRAM-MD5's precomputed key state (`SASLMECH_CRAM_MD5_KEYS_LEN` bytes), for a secret
+// request.
+saslmech_result saslmech_proto_server_answer_cram_md5_keys(struct saslmech_proto_server *server,
+                                                           const uint8_t *keys,
+                                                           size_t len,
+                                                           saslmech_event *event);
+
+// SCRAM's stored keys, for a secret request from a SCRAM mechanism (as
+// `saslmech_server_answer_scram_keys`).
+saslmech_result saslmech_proto_server_answer_scram_keys(struct saslmech_proto_server *server,
+                                                        const struct saslmech_scram_keys *keys,
+                                                        saslmech_event *event);
+
+// OAUTHBEARER: the token is valid and belongs to `user` (as
+// `saslmech_server_answer_token_owner`).
+saslmech_result saslmech_proto_server_answer_token_owner(struct saslmech_proto_server *server,
+                                                         const uint8_t *user,
+                                                         size_t user_len,
+                                                         saslmech_event *event);
+
+// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code
+// such as `"401"`), then fail when the client answers it. UTF-8.
+saslmech_result saslmech_proto_server_answer_token_error(struct saslmech_proto_server *server,
+                                                         const uint8_t *error_status,
+                                                         size_t error_status_len,
+                                                         saslmech_event *event);
+
+// `saslmech_proto_server_answer_token_error` with the scope the token needs. UTF-8.
+saslmech_result saslmech_proto_server_answer_token_error_scope(struct saslmech_proto_server *server,
+                                                               const uint8_t *error_status,
+                                                               size_t error_status_len,
+                                                               const uint8_t *scope,
+                                                               size_t scope_len,
+                                                               saslmech_event *event);
+
+// Who authenticated (the authentication identity), while the adapter is in
+// `SASLMECH_PHASE_AUTHENTICATED` (else `SASLMECH_INVALID_STATE`). UTF-8, not NUL-terminated;
+// valid until the next non-const call on this adapter.
+saslmech_result saslmech_proto_server_identity_authcid(const struct saslmech_proto_server *server,
+                                                       const uint8_t **authcid,
+                                                       size_t *len);
+
+// The authorization identity the client asked to act as (and was allowed to);
+// `SASLMECH_ABSENT` if it asked for none.
+saslmech_result saslmech_proto_server_identity_authzid(const struct saslmech_proto_server *server,
+                                                       const uint8_t **authzid,
+                                                       size_t *len);
+
+// The identity to act as: the authzid if one was given, else the authcid.
+saslmech_result saslmech_proto_server_identity_effective(const struct saslmech_proto_server *server,
+                                                         const uint8_t **identity,
+                                                         size_t *len);
+
+// ANONYMOUS: the trace information the client sent (possibly empty), while authenticated;
+// `SASLMECH_ABSENT` for other mechanisms.
+saslmech_result saslmech_proto_server_identity_trace(const struct saslmech_proto_server *server,
+                                                     const uint8_t **trace,
+                                                     size_t *len);
+
+// Make an SMTP AUTH client for `mechanism`. It sends an initial response with the command
+// when the mechanism has one and the line fits 12288 octets. `SASLMECH_INVALID_ARGUMENT` if
+// the credentials lack what the mechanism needs (or for a SCRAM `-PLUS` mechanism, which
+// needs `saslmech_smtp_client_new_with_config` and channel-binding data).
+saslmech_result saslmech_smtp_client_new(saslmech_mechanism mechanism,
+                                         const struct saslmech_credentials *credentials,
+                                         struct saslmech_proto_client **out);
+
+// `saslmech_smtp_client_new` with the settings of `config` (channel binding for the SCRAM
+// `-PLUS` mechanisms, SCRAM iteration bounds, challenge limit).
+saslmech_result saslmech_smtp_client_new_with_config(saslmech_mechanism mechanism,
+                                                     const struct saslmech_credentials *credentials,
+                                                     const struct saslmech_client_config *config,
+                                                     struct saslmech_proto_client **out);
+
+// Make an IMAP AUTHENTICATE client for `mechanism` sending its command with `tag` (1 to 64
+// IMAP `ASTRING-CHAR`s other than `+`, else `SASLMECH_INVALID_ARGUMENT`). It sends an
+// initial response (SASL-IR) by default.
+saslmech_result saslmech_imap_client_new(const uint8_t *tag,
+                                         size_t tag_len,
+                                         saslmech_mechanism mechanism,
+                                         const struct saslmech_credentials *credentials,
+                                         struct saslmech_proto_client **out);
+
+// `saslmech_imap_client_new` with the settings of `config`.
+saslmech_result saslmech_imap_client_new_with_config(const uint8_t *tag,
+                                                     size_t tag_len,
+                                                     saslmech_mechanism mechanism,
+                                                     const struct saslmech_credentials *credentials,
+                                                     const struct saslmech_client_config *config,
+                                                     struct saslmech_proto_client **out);
+
+// Make a POP3 AUTH client for `mechanism`. It sends an initial response with the command
+// when the whole line fits POP3's 255 octets.
+saslmech_result saslmech_pop3_client_new(saslmech_mechanism mechanism,
+                                         const struct saslmech_credentials *credentials,
+                                         struct saslmech_proto_client **out);
+
+// `saslmech_pop3_client_new` with the settings of `config`.
+saslmech_result saslmech_pop3_client_new_with_config(saslmech_mechanism mechanism,
+                                                     const struct saslmech_credentials *credentials,
+                                                     const struct saslmech_client_config *config,
+                                                     struct saslmech_proto_client **out);
+
+// Free a client adapter (NULL is a no-op), wiping its copy of the credentials and the last
+// response.
+void saslmech_proto_client_free(struct saslmech_proto_client *client);
+
+// Whether to send an initial response with the command when the mechanism has one (on by
+// default; for IMAP turn it off for a server that does not list `SASL-IR`, see
+// `saslmech_imap_has_sasl_ir`). Without it the response follows the server's empty
+// challenge. Only before `saslmech_proto_client_start` (else `SASLMECH_INVALID_STATE`).
+saslmech_result saslmech_proto_client_set_initial_response(struct saslmech_proto_client *client,
+                                                           bool use_initial_response);
+
+// The longest SMTP command line, CRLF included, that may carry an initial response (at
+// least 1; default 12288); a longer one goes without it. `SASLMECH_INVALID_ARGUMENT` for an
+// IMAP client (no limit) or a POP3 client (RFC 2449's 255, fixed). Only before
+// `saslmech_proto_client_start`.
+saslmech_result saslmech_smtp_client_set_max_line(struct saslmech_proto_client *client, size_t max);
+
+// The client's mechanism.
+saslmech_result saslmech_proto_client_mechanism(const struct saslmech_proto_client *client,
+                                                saslmech_mechanism *mechanism);
+
+// The command to send (`AUTH PLAIN AHRpbQ...`, `a1 AUTHENTICATE PLAIN ...`), CRLF included;
+// then pass each server line to `saslmech_proto_client_line`. Only once. Valid until the
+// next non-const call on this client.
+saslmech_result saslmech_proto_client_start(struct saslmech_proto_client *client,
+                                            const uint8_t **command,
+                                            size_t *len);
+
+// Pass a line from the server (with or without its CRLF) and write what follows to `*event`:
+// `SASLMECH_EVENT_SEND` (write `saslmech_proto_client_output`), `SASLMECH_EVENT_MORE` (read
+// another line) or `SASLMECH_EVENT_DONE` (`saslmech_proto_client_outcome`). A line that
+// cannot be parsed ends the exchange (`SASLMECH_FAILURE_MALFORMED`); a challenge the
+// mechanism cannot answer is answered with `*` and the exchange ends at the server's reply.
+// `SASLMECH_INVALID_STATE` before start or after the end.
+saslmech_result saslmech_proto_client_line(struct saslmech_proto_client *client,
+                                           const uint8_t *line,
+                                           size_t len,
+                                           saslmech_event *event);
+
+// The bytes to write after `SASLMECH_EVENT_SEND` (a response line with CRLF, or `*\r\n`);
+// `SASLMECH_INVALID_STATE` after any other event. Valid until the next non-const call.
+saslmech_result saslmech_proto_client_output(const struct saslmech_proto_client *client,
+                                             const uint8_t **output,
+                                             size_t *len);
+
+// How the exchange ended, after `SASLMECH_EVENT_DONE` (else `SASLMECH_INVALID_STATE`):
+// `*authenticated` is true if the server accepted the client and the client has nothing
+// against the server; `*failure` is why not (`SASLMECH_FAILURE_NONE` when authenticated):
+// the client's own reason if it gave up, else what the server's reply indicates.
+saslmech_result saslmech_proto_client_outcome(const struct saslmech_proto_client *client,
+                                              bool *authenticated,
+                                              saslmech_failure *failure);
+
+// The server's final status, after `SASLMECH_EVENT_DONE`: the SMTP reply code (`"235"`,
+// `"535"`), IMAP's `"OK"`/`"NO"`/`"BAD"`, POP3's `"+OK"`/`"-ERR"`; empty if the server's
+// reply could not be parsed. ASCII, valid until the client is freed.
+saslmech_result saslmech_proto_client_outcome_status(const struct saslmech_proto_client *client,
+                                                     const uint8_t **status,
+                                                     size_t *len);
+
+// The server's text after the status (an SMTP multi-line reply's lines joined by `\n`, at
+// most 4096 octets), after `SASLMECH_EVENT_DONE`. Printable ASCII (other bytes the server
+// sent become `?`), valid until the client is freed.
+saslmech_result saslmech_proto_client_outcome_text(const struct saslmech_proto_client *client,
+                                                   const uint8_t **text,
+                                                   size_t *len);
+
+// The mechanisms a server advertises in its EHLO reply (`reply`: the whole reply with its
+// lines separated by CRLF or LF, or a single line; `250-AUTH PLAIN LOGIN` and the old
+// `250-AUTH=PLAIN` forms), upper-cased, without duplicates, in order, separated by single
+// spaces into `out` (capacity `out_cap`; as many octets as the reply always suffice), ready
+// for `saslmech_select`. Empty if the server advertises none.
+saslmech_result saslmech_smtp_ehlo_mechanisms(const uint8_t *reply,
+                                              size_t reply_len,
+                                              uint8_t *out,
+                                              size_t out_cap,
+                                              size_t *out_len);
+
+// The mechanisms in an IMAP `CAPABILITY` response (`AUTH=PLAIN` tokens; one line, or
+// several separated by LF), as `saslmech_smtp_ehlo_mechanisms` gives them.
+saslmech_result saslmech_imap_capability_mechanisms(const uint8_t *capability,
+                                                    size_t capability_len,
+                                                    uint8_t *out,
+                                                    size_t out_cap,
+                                                    size_t *out_len);
+
+// Whether an IMAP `CAPABILITY` response lists `SASL-IR` (or `IMAP4rev2`, where it is core):
+// if not, turn initial responses off (`saslmech_proto_client_set_initial_response`).
+saslmech_result saslmech_imap_has_sasl_ir(const uint8_t *capability,
+                                          size_t capability_len,
+                                          bool *has);
+
+// The mechanisms in a POP3 `CAPA` response's `SASL` line (the whole response with its lines
+// separated by CRLF or LF, or the one line), as `saslmech_smtp_ehlo_mechanisms` gives them.
+saslmech_result saslmech_pop3_capa_mechanisms(const uint8_t *capa,
+                                              size_t capa_len,
+                                              uint8_t *out,
+                                              size_t out_cap,
+                                              size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

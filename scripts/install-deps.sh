@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
   # real SASL peers and mail clients the tests drive
-  gsasl sasl2-bin libsasl2-modules swaks msmtp curl
+  gsasl sasl2-bin libsasl2-modules libsasl2-modules-db swaks msmtp curl
   # C toolchain and checkers for the C ABI tests (g++ for the header's C++11 check, binutils
   # for nm/readelf on the shared library, libc6-dev for the fully static link)
   gcc g++ make pkg-config binutils libc6-dev valgrind clang libclang-rt-14-dev

@@ -18,6 +18,7 @@ use crate::error::{Error, Failure};
 use crate::mech;
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
+use crate::server::{ChannelBinding, ChannelBindingType, NonceSource};
 
 pub use crate::mech::oauth::OAuthError;
 
@@ -29,6 +30,9 @@ pub struct Credentials<'a> {
     pub(crate) authzid: Option<&'a str>,
     pub(crate) password: Option<&'a [u8]>,
     pub(crate) token: Option<&'a [u8]>,
+    pub(crate) trace: Option<&'a str>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) port: Option<u16>,
 }
 
 impl<'a> Credentials<'a> {
@@ -61,6 +65,24 @@ impl<'a> Credentials<'a> {
         self
     }
 
+    /// ANONYMOUS trace information: an email address or a token, at most 255 characters.
+    pub fn trace(mut self, trace: &'a str) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// OAUTHBEARER: the host name the client connected to (`host=`).
+    pub fn host(mut self, host: &'a str) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// OAUTHBEARER: the port the client connected to (`port=`).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
     pub(crate) fn need_authcid(&self) -> Result<&'a str, Error> {
         match self.authcid {
             Some(a) if !a.is_empty() && !mech::has_byte(a.as_bytes(), 0) => Ok(a),
@@ -87,23 +109,81 @@ impl fmt::Debug for Credentials<'_> {
             .field("authzid", &self.authzid)
             .field("password", &self.password.map(|_| "<redacted>"))
             .field("token", &self.token.map(|_| "<redacted>"))
+            .field("trace", &self.trace)
+            .field("host", &self.host)
+            .field("port", &self.port)
             .finish()
     }
 }
 
-/// Client limits.
+/// Client limits and connection facts.
+///
+/// ```
+/// use saslmech::{ChannelBindingType, ClientConfig};
+/// let config = ClientConfig::new()
+///     .channel_binding(ChannelBindingType::TlsExporter, &[0u8; 32])
+///     .scram_iterations(4096, 100_000);
+/// assert_eq!(config.min_iterations, 4096);
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// Maximum size of one decoded server challenge.
     pub max_challenge: usize,
+    /// Where SCRAM's client nonce comes from (OS randomness by default; `Fixed` only for
+    /// tests and vectors).
+    pub nonce: NonceSource,
+    /// The TLS connection's channel-binding data, if the client has it. With it the SCRAM
+    /// `-PLUS` mechanisms bind to it, and plain SCRAM tells the server so (the `y` flag).
+    pub channel_binding: Option<ChannelBinding>,
+    /// The smallest SCRAM iteration count the client accepts (default 4096).
+    pub min_iterations: u32,
+    /// The largest SCRAM iteration count the client computes, so a hostile server cannot make
+    /// it spin (default 600 000).
+    pub max_iterations: u32,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             max_challenge: 64 * 1024,
+            nonce: NonceSource::Os,
+            channel_binding: None,
+            min_iterations: Self::DEFAULT_MIN_ITERATIONS,
+            max_iterations: Self::DEFAULT_MAX_ITERATIONS,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Default lower bound on a server's SCRAM iteration count (RFC 7677 §4).
+    pub const DEFAULT_MIN_ITERATIONS: u32 = 4096;
+    /// Default upper bound on a server's SCRAM iteration count.
+    pub const DEFAULT_MAX_ITERATIONS: u32 = 600_000;
+
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the TLS channel-binding data.
+    pub fn channel_binding(mut self, kind: ChannelBindingType, data: &[u8]) -> Self {
+        self.channel_binding = Some(ChannelBinding::new(kind, data));
+        self
+    }
+
+    /// Bound the SCRAM iteration count a server may ask for (`min` is raised to 1, `max` to
+    /// `min`).
+    pub fn scram_iterations(mut self, min: u32, max: u32) -> Self {
+        self.min_iterations = min.max(1);
+        self.max_iterations = max.max(self.min_iterations);
+        self
+    }
+
+    /// Where the client nonce comes from.
+    pub fn nonce_source(mut self, source: NonceSource) -> Self {
+        self.nonce = source;
+        self
     }
 }
 
@@ -156,7 +236,7 @@ impl ClientSession {
             mechanism,
             state: State::Start,
             max_challenge: config.max_challenge,
-            mech: mech::Client::new(mechanism, credentials)?,
+            mech: mech::Client::new(mechanism, credentials, config)?,
             b64: SecretBuf::new(),
         })
     }

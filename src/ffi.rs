@@ -14,8 +14,8 @@
 //! for Rust callers for this reason): a pointer argument is NULL or valid for what its
 //! documentation says (`len` readable bytes, one writable value); a handle comes from the
 //! matching `_new` and is not used after its `_free`; one handle is not used by two threads at
-//! the same time, except a `saslmech_server_config` through the functions that take it as
-//! `const`.
+//! the same time, except a `saslmech_server_config`, a `saslmech_client_config` or
+//! `saslmech_scram_keys` through the functions that take it as `const`.
 //!
 //! Numbers in this file (result codes, mechanisms, statuses, request kinds, failures, flags)
 //! are part of the ABI: they are never changed or reused. New ones are appended.
@@ -31,10 +31,16 @@ use crate::b64;
 use crate::client::{ClientConfig, ClientSession, Credentials};
 use crate::error::{Error, Failure};
 use crate::mechanism::{self, Mechanism, SelectOptions};
+use crate::proto::imap::{ImapClient, ImapServer};
+use crate::proto::pop3::{Pop3Client, Pop3Server};
+use crate::proto::smtp::{SmtpClient, SmtpReplies, SmtpServer};
+use crate::proto::{
+    self, AuthIdentity, AuthRequest, ClientEvent, ClientOutcome, Phase, ServerEvent,
+};
 use crate::secret::{SecretBuf, ct_eq, ct_eq_password};
 use crate::server::{
-    Answer, CramMd5Keys, NonceSource, Request, ServerConfig, ServerSession, ServerStep, TokenError,
-    Transport,
+    Answer, ChannelBindingType, CramMd5Keys, NonceSource, Request, ScramHash, ScramKeys,
+    ServerConfig, ServerSession, ServerStep, TokenError, Transport,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -168,8 +174,20 @@ pub const SASLMECH_MECH_LOGIN: saslmech_mechanism = 2;
 pub const SASLMECH_MECH_CRAM_MD5: saslmech_mechanism = 3;
 /// XOAUTH2 (Google, Microsoft).
 pub const SASLMECH_MECH_XOAUTH2: saslmech_mechanism = 4;
-// Reserved for the mechanisms being added: 5 SCRAM-SHA-1, 6 SCRAM-SHA-1-PLUS,
-// 7 SCRAM-SHA-256, 8 SCRAM-SHA-256-PLUS, 9 OAUTHBEARER, 10 EXTERNAL, 11 ANONYMOUS.
+/// SCRAM-SHA-1 (RFC 5802).
+pub const SASLMECH_MECH_SCRAM_SHA_1: saslmech_mechanism = 5;
+/// SCRAM-SHA-1-PLUS (RFC 5802, channel binding).
+pub const SASLMECH_MECH_SCRAM_SHA_1_PLUS: saslmech_mechanism = 6;
+/// SCRAM-SHA-256 (RFC 7677).
+pub const SASLMECH_MECH_SCRAM_SHA_256: saslmech_mechanism = 7;
+/// SCRAM-SHA-256-PLUS (RFC 7677, channel binding).
+pub const SASLMECH_MECH_SCRAM_SHA_256_PLUS: saslmech_mechanism = 8;
+/// OAUTHBEARER (RFC 7628).
+pub const SASLMECH_MECH_OAUTHBEARER: saslmech_mechanism = 9;
+/// EXTERNAL (RFC 4422 appendix A).
+pub const SASLMECH_MECH_EXTERNAL: saslmech_mechanism = 10;
+/// ANONYMOUS (RFC 4505).
+pub const SASLMECH_MECH_ANONYMOUS: saslmech_mechanism = 11;
 
 /// Server session flags for `saslmech_server_new` (and the TLS bit for the config queries).
 pub type saslmech_server_flags = u32;
@@ -183,6 +201,16 @@ pub const SASLMECH_SERVER_SUCCESS_DATA: saslmech_server_flags = 2;
 pub const SASLMECH_SERVER_BASE64: saslmech_server_flags = 4;
 const SERVER_FLAGS: u32 =
     SASLMECH_SERVER_TLS | SASLMECH_SERVER_SUCCESS_DATA | SASLMECH_SERVER_BASE64;
+/// For `saslmech_server_config_offered` and `_check` only: the connection has TLS
+/// channel-binding data (then the SCRAM `-PLUS` mechanisms may be used). A session is given
+/// the data itself with `saslmech_server_set_channel_binding`; `saslmech_server_new` refuses
+/// this bit.
+pub const SASLMECH_SERVER_CHANNEL_BINDING: saslmech_server_flags = 8;
+/// For `saslmech_server_config_offered` and `_check` only: the connection has an external
+/// identity (then EXTERNAL may be used, if enabled). A session is given the identity with
+/// `saslmech_server_set_external_identity`; `saslmech_server_new` refuses this bit.
+pub const SASLMECH_SERVER_EXTERNAL: saslmech_server_flags = 16;
+const QUERY_FLAGS: u32 = SERVER_FLAGS | SASLMECH_SERVER_CHANNEL_BINDING | SASLMECH_SERVER_EXTERNAL;
 
 /// Client session flags for `saslmech_client_new`.
 pub type saslmech_client_flags = u32;
@@ -201,10 +229,19 @@ pub const SASLMECH_SELECT_TOKEN: saslmech_select_flags = 2;
 pub const SASLMECH_SELECT_TLS: saslmech_select_flags = 4;
 /// Allow mechanisms that send the password or token in the clear without TLS (loopback tests).
 pub const SASLMECH_SELECT_ALLOW_PLAINTEXT: saslmech_select_flags = 8;
+/// TLS channel-binding data is available, so the SCRAM `-PLUS` mechanisms may be chosen.
+pub const SASLMECH_SELECT_CHANNEL_BINDING: saslmech_select_flags = 16;
+/// The client wants EXTERNAL (the transport establishes its identity). Never chosen unless set.
+pub const SASLMECH_SELECT_EXTERNAL: saslmech_select_flags = 32;
+/// The client wants ANONYMOUS. Never chosen unless set.
+pub const SASLMECH_SELECT_ANONYMOUS: saslmech_select_flags = 64;
 const SELECT_FLAGS: u32 = SASLMECH_SELECT_PASSWORD
     | SASLMECH_SELECT_TOKEN
     | SASLMECH_SELECT_TLS
-    | SASLMECH_SELECT_ALLOW_PLAINTEXT;
+    | SASLMECH_SELECT_ALLOW_PLAINTEXT
+    | SASLMECH_SELECT_CHANNEL_BINDING
+    | SASLMECH_SELECT_EXTERNAL
+    | SASLMECH_SELECT_ANONYMOUS;
 
 /// Mechanism properties reported by `saslmech_mechanism_properties`.
 pub type saslmech_properties = u32;
@@ -240,11 +277,54 @@ pub const SASLMECH_OAUTH_RAW: saslmech_oauth_field = 5;
 /// `saslmech_server_answer_cram_md5_keys`).
 pub const SASLMECH_CRAM_MD5_KEYS_LEN: usize = 32;
 
-const MECHANISMS: [saslmech_mechanism; 4] = [
+/// A TLS channel-binding type (RFC 5056 names), for the SCRAM `-PLUS` mechanisms. Taken as an
+/// integer and validated on entry.
+pub type saslmech_channel_binding = u32;
+/// `tls-unique` (RFC 5929): only on TLS 1.2 or older.
+pub const SASLMECH_CB_TLS_UNIQUE: saslmech_channel_binding = 1;
+/// `tls-server-end-point` (RFC 5929): the hash of the server's certificate.
+pub const SASLMECH_CB_TLS_SERVER_END_POINT: saslmech_channel_binding = 2;
+/// `tls-exporter` (RFC 9266): the TLS exporter with label `EXPORTER-Channel-Binding`, 32
+/// octets; the one to use on TLS 1.3.
+pub const SASLMECH_CB_TLS_EXPORTER: saslmech_channel_binding = 3;
+
+/// A SCRAM hash (`saslmech_scram_keys_derive`, `_generate`). Taken as an integer and validated.
+pub type saslmech_scram_hash = u32;
+/// SHA-1 (SCRAM-SHA-1, SCRAM-SHA-1-PLUS).
+pub const SASLMECH_SCRAM_SHA_1: saslmech_scram_hash = 1;
+/// SHA-256 (SCRAM-SHA-256, SCRAM-SHA-256-PLUS).
+pub const SASLMECH_SCRAM_SHA_256: saslmech_scram_hash = 2;
+
+fn channel_binding_from_c(kind: saslmech_channel_binding) -> R<ChannelBindingType> {
+    match kind {
+        SASLMECH_CB_TLS_UNIQUE => Ok(ChannelBindingType::TlsUnique),
+        SASLMECH_CB_TLS_SERVER_END_POINT => Ok(ChannelBindingType::TlsServerEndPoint),
+        SASLMECH_CB_TLS_EXPORTER => Ok(ChannelBindingType::TlsExporter),
+        _ => Err(SASLMECH_INVALID_ARGUMENT),
+    }
+}
+
+fn scram_hash_from_c(hash: saslmech_scram_hash) -> R<ScramHash> {
+    match hash {
+        SASLMECH_SCRAM_SHA_1 => Ok(ScramHash::Sha1),
+        SASLMECH_SCRAM_SHA_256 => Ok(ScramHash::Sha256),
+        _ => Err(SASLMECH_INVALID_ARGUMENT),
+    }
+}
+
+/// Every mechanism, strongest first (the order of `saslmech::ALL_MECHANISMS`).
+const MECHANISMS: [saslmech_mechanism; 11] = [
+    SASLMECH_MECH_SCRAM_SHA_256_PLUS,
+    SASLMECH_MECH_SCRAM_SHA_256,
+    SASLMECH_MECH_SCRAM_SHA_1_PLUS,
+    SASLMECH_MECH_SCRAM_SHA_1,
+    SASLMECH_MECH_OAUTHBEARER,
     SASLMECH_MECH_XOAUTH2,
     SASLMECH_MECH_CRAM_MD5,
     SASLMECH_MECH_PLAIN,
     SASLMECH_MECH_LOGIN,
+    SASLMECH_MECH_EXTERNAL,
+    SASLMECH_MECH_ANONYMOUS,
 ];
 
 fn mechanism_from_c(m: saslmech_mechanism) -> R<Mechanism> {
@@ -253,6 +333,13 @@ fn mechanism_from_c(m: saslmech_mechanism) -> R<Mechanism> {
         SASLMECH_MECH_LOGIN => Ok(Mechanism::Login),
         SASLMECH_MECH_CRAM_MD5 => Ok(Mechanism::CramMd5),
         SASLMECH_MECH_XOAUTH2 => Ok(Mechanism::XOAuth2),
+        SASLMECH_MECH_SCRAM_SHA_1 => Ok(Mechanism::ScramSha1),
+        SASLMECH_MECH_SCRAM_SHA_1_PLUS => Ok(Mechanism::ScramSha1Plus),
+        SASLMECH_MECH_SCRAM_SHA_256 => Ok(Mechanism::ScramSha256),
+        SASLMECH_MECH_SCRAM_SHA_256_PLUS => Ok(Mechanism::ScramSha256Plus),
+        SASLMECH_MECH_OAUTHBEARER => Ok(Mechanism::OAuthBearer),
+        SASLMECH_MECH_EXTERNAL => Ok(Mechanism::External),
+        SASLMECH_MECH_ANONYMOUS => Ok(Mechanism::Anonymous),
         _ => Err(SASLMECH_UNKNOWN_MECHANISM),
     }
 }
@@ -263,6 +350,13 @@ fn mechanism_to_c(m: Mechanism) -> (saslmech_mechanism, &'static CStr) {
         Mechanism::Login => (SASLMECH_MECH_LOGIN, c"LOGIN"),
         Mechanism::CramMd5 => (SASLMECH_MECH_CRAM_MD5, c"CRAM-MD5"),
         Mechanism::XOAuth2 => (SASLMECH_MECH_XOAUTH2, c"XOAUTH2"),
+        Mechanism::ScramSha1 => (SASLMECH_MECH_SCRAM_SHA_1, c"SCRAM-SHA-1"),
+        Mechanism::ScramSha1Plus => (SASLMECH_MECH_SCRAM_SHA_1_PLUS, c"SCRAM-SHA-1-PLUS"),
+        Mechanism::ScramSha256 => (SASLMECH_MECH_SCRAM_SHA_256, c"SCRAM-SHA-256"),
+        Mechanism::ScramSha256Plus => (SASLMECH_MECH_SCRAM_SHA_256_PLUS, c"SCRAM-SHA-256-PLUS"),
+        Mechanism::OAuthBearer => (SASLMECH_MECH_OAUTHBEARER, c"OAUTHBEARER"),
+        Mechanism::External => (SASLMECH_MECH_EXTERNAL, c"EXTERNAL"),
+        Mechanism::Anonymous => (SASLMECH_MECH_ANONYMOUS, c"ANONYMOUS"),
     }
 }
 
@@ -345,6 +439,10 @@ const _: () = {
     send::<saslmech_server>();
     send::<saslmech_client>();
     send::<saslmech_credentials>();
+    send::<saslmech_proto_server>();
+    send::<saslmech_proto_client>();
+    send_and_sync::<saslmech_client_config>();
+    send_and_sync::<saslmech_scram_keys>();
     send_and_sync::<saslmech_server_config>();
 };
 
@@ -665,6 +763,9 @@ pub unsafe extern "C" fn saslmech_select(
             token: flags & SASLMECH_SELECT_TOKEN != 0,
             tls: flags & SASLMECH_SELECT_TLS != 0,
             allow_plaintext: flags & SASLMECH_SELECT_ALLOW_PLAINTEXT != 0,
+            channel_binding: flags & SASLMECH_SELECT_CHANNEL_BINDING != 0,
+            external: flags & SASLMECH_SELECT_EXTERNAL != 0,
+            anonymous: flags & SASLMECH_SELECT_ANONYMOUS != 0,
         };
         let names = advertised
             .split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
@@ -846,6 +947,187 @@ unsafe fn copy_keys(keys: &[u8; 32], out: *mut u8, cap: usize) -> R<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SCRAM stored keys
+
+/// SCRAM's stored keys for one user (salt, iteration count, StoredKey, ServerKey; never the
+/// password), to answer a SCRAM secret request with `saslmech_server_answer_scram_keys`.
+/// Immutable once made; may be shared by threads.
+pub struct saslmech_scram_keys {
+    keys: ScramKeys,
+    /// The RFC 5803 text, made once (it holds the keys: wiped when freed).
+    rfc5803: SecretBuf,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_scram_keys {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+/// Box new keys into `out`.
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+unsafe fn put_scram_keys(out: *mut *mut saslmech_scram_keys, keys: ScramKeys) {
+    let text = keys.to_rfc5803();
+    let h = saslmech_scram_keys {
+        rfc5803: SecretBuf::from_slice(text.as_bytes()),
+        keys,
+        poisoned: Poison::default(),
+    };
+    // The String held the keys too; wipe it before it is freed.
+    let mut text = text.into_bytes();
+    zeroize::Zeroize::zeroize(&mut text);
+    // SAFETY: guaranteed by the caller.
+    unsafe { put(out, Box::into_raw(Box::new(h))) };
+}
+
+/// The keys a handle holds, for an answer.
+///
+/// # Safety
+/// `keys` is NULL or a live handle not being changed.
+unsafe fn scram_keys_ref<'a>(keys: *const saslmech_scram_keys) -> R<&'a ScramKeys> {
+    // SAFETY: guaranteed by the caller.
+    let k = unsafe { keys.as_ref() }.ok_or(SASLMECH_NULL_ARGUMENT)?;
+    if k.poisoned.get() {
+        return Err(SASLMECH_POISONED);
+    }
+    Ok(&k.keys)
+}
+
+/// A password from C for SCRAM: UTF-8 (SASLprep works on text).
+///
+/// # Safety
+/// As [`bytes`].
+unsafe fn scram_password<'a>(p: *const u8, len: usize) -> R<&'a [u8]> {
+    // SAFETY: forwarded from the caller.
+    let pw = unsafe { bytes(p, len) }?;
+    core::str::from_utf8(pw).map_err(|_| SASLMECH_INVALID_UTF8)?;
+    Ok(pw)
+}
+
+/// Derive SCRAM keys for `hash` (`SASLMECH_SCRAM_*`) from a password (UTF-8, prepared with
+/// SASLprep), a salt and an iteration count, as stored when the password is set. Refused
+/// (`SASLMECH_INVALID_ARGUMENT`): an empty salt, 0 iterations, a password SASLprep rejects.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_derive(
+    hash: saslmech_scram_hash,
+    password: *const u8,
+    password_len: usize,
+    salt: *const u8,
+    salt_len: usize,
+    iterations: u32,
+    out: *mut *mut saslmech_scram_keys,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: each pointer is valid for its length.
+        let (password, salt) = unsafe {
+            (
+                scram_password(password, password_len)?,
+                bytes(salt, salt_len)?,
+            )
+        };
+        let hash = scram_hash_from_c(hash)?;
+        let keys = ScramKeys::derive(hash, password, salt, iterations).map_err(error_to_c)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put_scram_keys(out, keys) };
+        Ok(())
+    })
+}
+
+/// `saslmech_scram_keys_derive` with a fresh random 16-octet salt, for storing a new password.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_generate(
+    hash: saslmech_scram_hash,
+    password: *const u8,
+    password_len: usize,
+    iterations: u32,
+    out: *mut *mut saslmech_scram_keys,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: `password` is valid for `password_len` bytes.
+        let password = unsafe { scram_password(password, password_len) }?;
+        let hash = scram_hash_from_c(hash)?;
+        let keys = ScramKeys::generate(hash, password, iterations).map_err(error_to_c)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put_scram_keys(out, keys) };
+        Ok(())
+    })
+}
+
+/// Read keys in the RFC 5803 form
+/// `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>` (as
+/// Dovecot and OpenLDAP store them). Text that does not parse is `SASLMECH_FAILED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_from_rfc5803(
+    text: *const u8,
+    text_len: usize,
+    out: *mut *mut saslmech_scram_keys,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: `text` is valid for `text_len` bytes.
+        let text = unsafe { self::text(text, text_len) }?;
+        let keys = ScramKeys::from_rfc5803(text).map_err(|_| SASLMECH_FAILED)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put_scram_keys(out, keys) };
+        Ok(())
+    })
+}
+
+/// The keys in the RFC 5803 form, to store. ASCII, not NUL-terminated; valid until the keys
+/// are freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_to_rfc5803(
+    keys: *const saslmech_scram_keys,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is a live handle.
+    unsafe {
+        with_ref(keys, |k| {
+            nonnull(text)?;
+            nonnull(len)?;
+            put_bytes(text, len, k.rfc5803.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// The keys' hash (`SASLMECH_SCRAM_*`) and iteration count.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_params(
+    keys: *const saslmech_scram_keys,
+    hash: *mut saslmech_scram_hash,
+    iterations: *mut u32,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is a live handle.
+    unsafe {
+        with_ref(keys, |k| {
+            nonnull(hash)?;
+            nonnull(iterations)?;
+            let h = match k.keys.hash() {
+                ScramHash::Sha1 => SASLMECH_SCRAM_SHA_1,
+                ScramHash::Sha256 => SASLMECH_SCRAM_SHA_256,
+            };
+            put(hash, h);
+            put(iterations, k.keys.iterations());
+            Ok(())
+        })
+    }
+}
+
+/// Free SCRAM keys (NULL is a no-op), wiping them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_keys_free(keys: *mut saslmech_scram_keys) {
+    // SAFETY: the C contract: `keys` came from a `saslmech_scram_keys_*` constructor, freed once.
+    unsafe { free(keys) }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Server configuration
 
 /// Server policy and limits, shared by many sessions. Sessions take a snapshot when they are
@@ -854,8 +1136,8 @@ unsafe fn copy_keys(keys: &[u8; 32], out: *mut u8, cap: usize) -> R<()> {
 /// from several threads at once; the setters need exclusive access.
 pub struct saslmech_server_config {
     config: Arc<ServerConfig>,
-    /// The advertised lists: without TLS, with TLS (kept ready so that reads are `const`).
-    offered: [String; 2],
+    /// The advertised lists, indexed by `query_index` (kept ready so that reads are `const`).
+    offered: [String; 8],
     poisoned: Poison,
 }
 
@@ -869,7 +1151,7 @@ impl saslmech_server_config {
     fn new(config: ServerConfig) -> Self {
         let mut c = saslmech_server_config {
             config: Arc::new(config),
-            offered: [String::new(), String::new()],
+            offered: Default::default(),
             poisoned: Poison::default(),
         };
         c.refresh();
@@ -884,9 +1166,10 @@ impl saslmech_server_config {
     }
 
     fn refresh(&mut self) {
-        for (tls, list) in [false, true].into_iter().zip(self.offered.iter_mut()) {
+        for (i, list) in self.offered.iter_mut().enumerate() {
             list.clear();
-            for m in self.config.offered(tls) {
+            let transport = query_transport(i);
+            for m in self.config.offered_on(&transport) {
                 if !list.is_empty() {
                     list.push(' ');
                 }
@@ -896,9 +1179,37 @@ impl saslmech_server_config {
     }
 }
 
-/// Make a server configuration with the defaults: XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled
-/// (in that order); mechanisms that expose a secret need TLS; weak mechanisms allowed; 64 KiB
-/// per message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`.
+/// The index of the connection described by query flags (`SASLMECH_SERVER_TLS`,
+/// `_CHANNEL_BINDING`, `_EXTERNAL`) among the eight kinds.
+fn query_index(flags: saslmech_server_flags) -> usize {
+    usize::from(flags & SASLMECH_SERVER_TLS != 0)
+        | usize::from(flags & SASLMECH_SERVER_CHANNEL_BINDING != 0) << 1
+        | usize::from(flags & SASLMECH_SERVER_EXTERNAL != 0) << 2
+}
+
+/// A transport of the kind `query_index` numbers (placeholder data: only its presence
+/// matters to the policy).
+fn query_transport(index: usize) -> Transport {
+    let mut t = if index & 1 != 0 {
+        Transport::tls()
+    } else {
+        Transport::plaintext()
+    };
+    if index & 2 != 0 {
+        t = t.with_channel_binding(ChannelBindingType::TlsExporter, &[0; 32]);
+    }
+    if index & 4 != 0 {
+        t = t.with_external_identity("external");
+    }
+    t
+}
+
+/// Make a server configuration with the defaults: SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
+/// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled (in
+/// that order; EXTERNAL and ANONYMOUS only when listed with `_set_mechanisms`); mechanisms
+/// that expose a secret or a bearer token need TLS; weak mechanisms allowed; 64 KiB per
+/// message, 1024-octet identities, 10 round trips; OS randomness; host name `localhost`; 4096
+/// SCRAM iterations and a random SCRAM fake-salt secret.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_new(
     out: *mut *mut saslmech_server_config,
@@ -1094,6 +1405,68 @@ pub unsafe extern "C" fn saslmech_server_config_set_nonce_fixed(
     }
 }
 
+/// The secret that keys the salts SCRAM shows for unknown users and for users answered with a
+/// plaintext password (at least 1 octet): set the same one on every server of a cluster and
+/// keep it across restarts, so that a probe cannot tell a made-up user from a real one. By
+/// default it is random per configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_scram_secret(
+    config: *mut saslmech_server_config,
+    secret: *const u8,
+    secret_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `secret` is
+    // valid for `secret_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let secret = bytes(secret, secret_len)?;
+            if secret.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.edit(|cfg| cfg.scram_secret(secret));
+            Ok(())
+        })
+    }
+}
+
+/// The SCRAM iteration count used when a request is answered with a plaintext password and
+/// for unknown users (at least 1; default 4096). Make it match the stored keys', so that
+/// unknown users do not stand out.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_scram_iterations(
+    config: *mut saslmech_server_config,
+    iterations: u32,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if iterations == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.edit(|cfg| cfg.scram_iterations(iterations));
+            Ok(())
+        })
+    }
+}
+
+/// The `openid-configuration` URL OAUTHBEARER error challenges carry (RFC 7628 §3.2.2), UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_oauth_openid_configuration(
+    config: *mut saslmech_server_config,
+    url: *const u8,
+    url_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `url` is
+    // valid for `url_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let url = text(url, url_len)?;
+            c.edit(|cfg| cfg.oauth_openid_configuration(url));
+            Ok(())
+        })
+    }
+}
+
 /// The configured maximum size of one client message.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_max_message(
@@ -1110,10 +1483,11 @@ pub unsafe extern "C" fn saslmech_server_config_max_message(
     }
 }
 
-/// The mechanisms to advertise on a channel with or without TLS (`flags`: only
-/// `SASLMECH_SERVER_TLS` matters), as their names separated by single spaces, ready for an
-/// EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next setter on
-/// this config.
+/// The mechanisms to advertise on a connection described by `flags` (`SASLMECH_SERVER_TLS`,
+/// `SASLMECH_SERVER_CHANNEL_BINDING` for the `-PLUS` mechanisms, `SASLMECH_SERVER_EXTERNAL`
+/// for EXTERNAL; the other bits do not matter), as their names separated by single spaces,
+/// ready for an EHLO `AUTH` line or an IMAP `CAPABILITY`; empty if none. Valid until the next
+/// setter on this config.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_offered(
     config: *const saslmech_server_config,
@@ -1126,20 +1500,21 @@ pub unsafe extern "C" fn saslmech_server_config_offered(
         with_ref(config, |c| {
             nonnull(names)?;
             nonnull(names_len)?;
-            if flags & !SERVER_FLAGS != 0 {
+            if flags & !QUERY_FLAGS != 0 {
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
-            let tls = flags & SASLMECH_SERVER_TLS != 0;
-            let list = if tls { &c.offered[1] } else { &c.offered[0] };
+            let list = c.offered.get(query_index(flags)).ok_or(SASLMECH_PANIC)?;
             put_bytes(names, names_len, list.as_bytes());
             Ok(())
         })
     }
 }
 
-/// Whether `mechanism` may be used on a channel described by `flags`: writes
-/// `SASLMECH_FAILURE_NONE` if so, else `MECHANISM_UNAVAILABLE`, `MECHANISM_TOO_WEAK` or
-/// `ENCRYPTION_REQUIRED` (what `saslmech_server_start` would fail with).
+/// Whether `mechanism` may be used on a connection described by `flags` (as for
+/// `saslmech_server_config_offered`): writes `SASLMECH_FAILURE_NONE` if so, else
+/// `MECHANISM_UNAVAILABLE` (also a `-PLUS` mechanism without channel binding, EXTERNAL without
+/// an external identity), `MECHANISM_TOO_WEAK` or `ENCRYPTION_REQUIRED` (what
+/// `saslmech_server_start` would fail with).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_config_check(
     config: *const saslmech_server_config,
@@ -1152,10 +1527,11 @@ pub unsafe extern "C" fn saslmech_server_config_check(
         with_ref(config, |c| {
             nonnull(verdict)?;
             let m = mechanism_from_c(mechanism)?;
-            if flags & !SERVER_FLAGS != 0 {
+            if flags & !QUERY_FLAGS != 0 {
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
-            let v = match c.config.check(m, flags & SASLMECH_SERVER_TLS != 0) {
+            let transport = query_transport(query_index(flags));
+            let v = match c.config.check_transport(m, &transport) {
                 Ok(()) => saslmech_failure::SASLMECH_FAILURE_NONE,
                 Err(f) => failure_to_c(f),
             };
@@ -1341,6 +1717,65 @@ pub unsafe extern "C" fn saslmech_server_free(server: *mut saslmech_server) {
     unsafe { free(server) }
 }
 
+/// Give the session the TLS connection's channel-binding data of one type (replacing earlier
+/// data of that type), between `saslmech_server_new` and the start: supply every type the TLS
+/// layer can give (`SASLMECH_CB_TLS_EXPORTER` on TLS 1.3, `_TLS_SERVER_END_POINT`, and
+/// `_TLS_UNIQUE` only on TLS 1.2 or older). The SCRAM `-PLUS` mechanisms need it; with it
+/// plain SCRAM refuses a client that claims the server offers no `-PLUS` (a downgrade). Only
+/// with `SASLMECH_SERVER_TLS` (else `SASLMECH_INVALID_STATE`); after the start,
+/// `SASLMECH_INVALID_STATE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_set_channel_binding(
+    server: *mut saslmech_server,
+    kind: saslmech_channel_binding,
+    data: *const u8,
+    data_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `data` is
+    // valid for `data_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let data = bytes(data, data_len)?;
+            let kind = channel_binding_from_c(kind)?;
+            if data.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            if s.session.is_some() || s.ended.is_some() || !s.transport.tls {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            s.transport = s.transport.clone().with_channel_binding(kind, data);
+            Ok(())
+        })
+    }
+}
+
+/// Give the session the identity the transport established (the subject of a verified TLS
+/// client certificate, a local peer's user name), between `saslmech_server_new` and the
+/// start: EXTERNAL authenticates as it. UTF-8, not empty. After the start,
+/// `SASLMECH_INVALID_STATE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_set_external_identity(
+    server: *mut saslmech_server,
+    identity: *const u8,
+    identity_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `identity`
+    // is valid for `identity_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let identity = text(identity, identity_len)?;
+            if identity.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            if s.session.is_some() || s.ended.is_some() {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            s.transport = s.transport.clone().with_external_identity(identity);
+            Ok(())
+        })
+    }
+}
+
 /// The session's mechanism.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_mechanism(
@@ -1513,6 +1948,8 @@ enum Part {
     Password,
     Token,
     Effective,
+    Host,
+    Trace,
 }
 
 unsafe fn server_request_part(
@@ -1534,10 +1971,12 @@ unsafe fn server_request_part(
                 (Part::Authcid, Request::Authorize(r)) => Some(r.authcid().as_bytes()),
                 (Part::Authzid, Request::VerifyPassword(r)) => r.authzid().map(str::as_bytes),
                 (Part::Authzid, Request::Authorize(r)) => Some(r.authzid().as_bytes()),
-                (Part::Authzid, Request::Secret(_) | Request::ValidateToken(_)) => None,
+                (Part::Authzid, Request::ValidateToken(r)) => r.authzid().map(str::as_bytes),
+                (Part::Authzid, Request::Secret(_)) => None,
                 (Part::Password, Request::VerifyPassword(r)) => Some(r.password()),
                 (Part::Token, Request::ValidateToken(r)) => Some(r.token()),
-                (Part::Password | Part::Token | Part::Effective, _) => {
+                (Part::Host, Request::ValidateToken(r)) => r.host().map(str::as_bytes),
+                (Part::Password | Part::Token | Part::Effective | Part::Host | Part::Trace, _) => {
                     return Err(SASLMECH_INVALID_STATE);
                 }
             };
@@ -1559,8 +1998,8 @@ pub unsafe extern "C" fn saslmech_server_request_authcid(
     unsafe { server_request_part(server, Part::Authcid, authcid, len) }
 }
 
-/// The authorization identity of a password or authorize request; `SASLMECH_ABSENT` if the
-/// client asked for none (or the request kind has none).
+/// The authorization identity of a password, token (OAUTHBEARER's GS2 header) or authorize
+/// request; `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_server_request_authzid(
     server: *const saslmech_server,
@@ -1593,6 +2032,39 @@ pub unsafe extern "C" fn saslmech_server_request_token(
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe { server_request_part(server, Part::Token, token, len) }
+}
+
+/// OAUTHBEARER: the `host` the client says it connected to, for a token request
+/// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_host(
+    server: *const saslmech_server,
+    host: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_request_part(server, Part::Host, host, len) }
+}
+
+/// OAUTHBEARER: the `port` the client says it connected to, for a token request
+/// (`SASLMECH_ABSENT` if it did not say; `SASLMECH_INVALID_STATE` for other requests).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_request_port(
+    server: *const saslmech_server,
+    port: *mut u16,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(port)?;
+            let Request::ValidateToken(r) = s.session()?.request().ok_or(SASLMECH_INVALID_STATE)?
+            else {
+                return Err(SASLMECH_INVALID_STATE);
+            };
+            put(port, r.port().ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
 }
 
 /// Answer the pending request with `answer` and write what comes next to `*status`.
@@ -1695,12 +2167,52 @@ pub unsafe extern "C" fn saslmech_server_answer_cram_md5_keys(
     // SAFETY: the C contract: `keys` is valid for `len` bytes; `server` forwarded.
     unsafe {
         server_answer(server, status, |s| {
-            let keys =
-                <&[u8; 32]>::try_from(bytes(keys, len)?).map_err(|_| SASLMECH_INVALID_ARGUMENT)?;
-            let keys = CramMd5Keys::from_bytes(keys); // wiped when dropped
+            let keys = cram_keys(bytes(keys, len)?)?; // wiped when dropped
             s.answer(Answer::CramMd5Keys(&keys))
         })
     }
+}
+
+/// SCRAM's stored keys (`saslmech_scram_keys_*`), for a secret request from a SCRAM
+/// mechanism: the keys' hash must be the mechanism's (else `SASLMECH_WRONG_ANSWER`). The
+/// keys are copied; free them whenever convenient.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_scram_keys(
+    server: *mut saslmech_server,
+    keys: *const saslmech_scram_keys,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is NULL or a live handle not being changed; `server`
+    // forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            let keys = scram_keys_ref(keys)?;
+            s.answer(Answer::ScramKeys(keys))
+        })
+    }
+}
+
+/// OAUTHBEARER: the token is valid and belongs to `user` (UTF-8). Needed when the client sent
+/// no authorization identity; when it did and it differs, an authorize request follows.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_answer_token_owner(
+    server: *mut saslmech_server,
+    user: *const u8,
+    user_len: usize,
+    status: *mut saslmech_status,
+) -> saslmech_result {
+    // SAFETY: the C contract: `user` is valid for `user_len` bytes; `server` forwarded.
+    unsafe {
+        server_answer(server, status, |s| {
+            s.answer(Answer::TokenOwner(text(user, user_len)?))
+        })
+    }
+}
+
+/// CRAM-MD5 key state from C bytes (exactly `SASLMECH_CRAM_MD5_KEYS_LEN`).
+fn cram_keys(b: &[u8]) -> R<CramMd5Keys> {
+    let keys = <&[u8; 32]>::try_from(b).map_err(|_| SASLMECH_INVALID_ARGUMENT)?;
+    Ok(CramMd5Keys::from_bytes(keys))
 }
 
 /// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code such
@@ -1777,11 +2289,13 @@ unsafe fn server_identity(
         with_ref(server, |s| {
             nonnull(p)?;
             nonnull(n)?;
-            let id = s.session()?.identity().ok_or(SASLMECH_INVALID_STATE)?;
+            let session = s.session()?;
+            let id = session.identity().ok_or(SASLMECH_INVALID_STATE)?;
             let value = match part {
                 Part::Authcid => Some(id.authcid()),
                 Part::Authzid => id.authzid(),
-                Part::Password | Part::Token | Part::Effective => Some(id.effective()),
+                Part::Trace => session.anonymous_trace(),
+                Part::Password | Part::Token | Part::Effective | Part::Host => Some(id.effective()),
             };
             put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
             Ok(())
@@ -1824,6 +2338,18 @@ pub unsafe extern "C" fn saslmech_server_identity_effective(
     unsafe { server_identity(server, Part::Effective, identity, len) }
 }
 
+/// ANONYMOUS: the trace information the client sent (possibly empty), after success; for
+/// logs only, the identity is always `anonymous`. `SASLMECH_ABSENT` for other mechanisms.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_identity_trace(
+    server: *const saslmech_server,
+    trace: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { server_identity(server, Part::Trace, trace, len) }
+}
+
 /// Data to send with the success reply, after `SASLMECH_STATUS_SUCCESS` on a transport with
 /// `SASLMECH_SERVER_SUCCESS_DATA` (base64 in base64 mode); `SASLMECH_ABSENT` if there is none.
 #[unsafe(no_mangle)]
@@ -1860,6 +2386,9 @@ pub struct saslmech_credentials {
     authzid: Option<String>,
     password: Option<SecretBuf>,
     token: Option<SecretBuf>,
+    trace: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
     poisoned: Poison,
 }
 
@@ -1890,9 +2419,47 @@ pub unsafe extern "C" fn saslmech_credentials_free(credentials: *mut saslmech_cr
     unsafe { free(credentials) }
 }
 
+impl saslmech_credentials {
+    /// The credentials as the Rust API takes them.
+    fn borrow(&self) -> Credentials<'_> {
+        let mut creds = Credentials::new();
+        if let Some(a) = &self.authcid {
+            creds = creds.authcid(a);
+        }
+        if let Some(z) = &self.authzid {
+            creds = creds.authzid(z);
+        }
+        if let Some(p) = &self.password {
+            creds = creds.password(p.as_slice());
+        }
+        if let Some(t) = &self.token {
+            creds = creds.token(t.as_slice());
+        }
+        if let Some(t) = &self.trace {
+            creds = creds.trace(t);
+        }
+        if let Some(h) = &self.host {
+            creds = creds.host(h);
+        }
+        if let Some(p) = self.port {
+            creds = creds.port(p);
+        }
+        creds
+    }
+}
+
+/// The text fields of credentials.
+#[derive(Clone, Copy)]
+enum Text {
+    Authcid,
+    Authzid,
+    Trace,
+    Host,
+}
+
 unsafe fn set_identity(
     credentials: *mut saslmech_credentials,
-    authzid: bool,
+    field: Text,
     value: *const u8,
     len: usize,
 ) -> saslmech_result {
@@ -1900,11 +2467,12 @@ unsafe fn set_identity(
     // is valid for `len` bytes.
     unsafe {
         with_mut(credentials, |c| {
-            let v = text(value, len)?.to_owned();
-            if authzid {
-                c.authzid = Some(v);
-            } else {
-                c.authcid = Some(v);
+            let v = Some(text(value, len)?.to_owned());
+            match field {
+                Text::Authcid => c.authcid = v,
+                Text::Authzid => c.authzid = v,
+                Text::Trace => c.trace = v,
+                Text::Host => c.host = v,
             }
             Ok(())
         })
@@ -1940,7 +2508,7 @@ pub unsafe extern "C" fn saslmech_credentials_set_authcid(
     len: usize,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { set_identity(credentials, false, authcid, len) }
+    unsafe { set_identity(credentials, Text::Authcid, authcid, len) }
 }
 
 /// The authorization identity to act as, if different from the authcid; UTF-8.
@@ -1951,7 +2519,7 @@ pub unsafe extern "C" fn saslmech_credentials_set_authzid(
     len: usize,
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
-    unsafe { set_identity(credentials, true, authzid, len) }
+    unsafe { set_identity(credentials, Text::Authzid, authzid, len) }
 }
 
 /// The password (copied into memory that is wiped when freed).
@@ -1974,6 +2542,199 @@ pub unsafe extern "C" fn saslmech_credentials_set_token(
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe { set_secret(credentials, true, token, len) }
+}
+
+/// ANONYMOUS: the trace information to send (an email address or a token, at most 255
+/// characters), UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_trace(
+    credentials: *mut saslmech_credentials,
+    trace: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_identity(credentials, Text::Trace, trace, len) }
+}
+
+/// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_host(
+    credentials: *mut saslmech_credentials,
+    host: *const u8,
+    len: usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { set_identity(credentials, Text::Host, host, len) }
+}
+
+/// OAUTHBEARER: the port the client connected to (`port=`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_port(
+    credentials: *mut saslmech_credentials,
+    port: u16,
+) -> saslmech_result {
+    // SAFETY: the C contract: `credentials` is a live handle used by this thread only.
+    unsafe {
+        with_mut(credentials, |c| {
+            c.port = Some(port);
+            Ok(())
+        })
+    }
+}
+
+/// Client settings and connection facts, for `saslmech_client_new_with_config` and the
+/// protocol clients' `_new_with_config`: the TLS channel-binding data (for the SCRAM `-PLUS`
+/// mechanisms), SCRAM iteration bounds, the challenge size limit. Sessions copy it when made.
+pub struct saslmech_client_config {
+    config: ClientConfig,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_client_config {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+/// Make a client configuration with the defaults: challenges up to 64 KiB, no channel
+/// binding, SCRAM iteration counts from 4096 to 600000, OS randomness.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_new(
+    out: *mut *mut saslmech_client_config,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        let h = saslmech_client_config {
+            config: ClientConfig::default(),
+            poisoned: Poison::default(),
+        };
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put(out, Box::into_raw(Box::new(h))) };
+        Ok(())
+    })
+}
+
+/// Free a client configuration (NULL is a no-op), wiping the channel-binding data.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_free(config: *mut saslmech_client_config) {
+    // SAFETY: the C contract: `config` came from `saslmech_client_config_new`, freed once.
+    unsafe { free(config) }
+}
+
+/// The TLS connection's channel-binding data (`kind`: `SASLMECH_CB_*`, data not empty). With
+/// it the SCRAM `-PLUS` mechanisms bind to it, and plain SCRAM tells the server the client
+/// could have (so that a stripped `-PLUS` is detected).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_channel_binding(
+    config: *mut saslmech_client_config,
+    kind: saslmech_channel_binding,
+    data: *const u8,
+    data_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `data` is
+    // valid for `data_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let data = bytes(data, data_len)?;
+            let kind = channel_binding_from_c(kind)?;
+            if data.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.config = core::mem::take(&mut c.config).channel_binding(kind, data);
+            Ok(())
+        })
+    }
+}
+
+/// The SCRAM iteration counts the client accepts from a server: at least `min` (so a server
+/// cannot weaken the exchange; at least 1), at most `max` (so a hostile server cannot make the
+/// client spin; at least `min`), else `SASLMECH_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_scram_iterations(
+    config: *mut saslmech_client_config,
+    min: u32,
+    max: u32,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if min == 0 || max < min {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.config = core::mem::take(&mut c.config).scram_iterations(min, max);
+            Ok(())
+        })
+    }
+}
+
+/// The largest decoded server challenge accepted, in octets (at least 1; default 65536).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_max_challenge(
+    config: *mut saslmech_client_config,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            if max == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.config.max_challenge = max;
+            Ok(())
+        })
+    }
+}
+
+/// Use these bytes verbatim as SCRAM's client nonce (1 to 255 printable ASCII characters other
+/// than `,`). ONLY for tests and RFC vectors.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_nonce_fixed(
+    config: *mut saslmech_client_config,
+    nonce: *const u8,
+    nonce_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only, `nonce` is
+    // valid for `nonce_len` bytes.
+    unsafe {
+        with_mut(config, |c| {
+            let nonce = bytes(nonce, nonce_len)?;
+            let ok = |b: &u8| b.is_ascii_graphic() && *b != b',';
+            if nonce.is_empty() || nonce.len() > 255 || !nonce.iter().all(ok) {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let source = NonceSource::Fixed(nonce.to_vec());
+            c.config = core::mem::take(&mut c.config).nonce_source(source);
+            Ok(())
+        })
+    }
+}
+
+/// Take SCRAM's client nonce from the operating system's random number generator (the
+/// default).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_config_set_nonce_os(
+    config: *mut saslmech_client_config,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            c.config = core::mem::take(&mut c.config).nonce_source(NonceSource::Os);
+            Ok(())
+        })
+    }
+}
+
+/// A client configuration's settings.
+///
+/// # Safety
+/// `config` is NULL or a live handle not being changed.
+unsafe fn client_config_ref<'a>(config: *const saslmech_client_config) -> R<&'a ClientConfig> {
+    // SAFETY: guaranteed by the caller.
+    let c = unsafe { config.as_ref() }.ok_or(SASLMECH_NULL_ARGUMENT)?;
+    if c.poisoned.get() {
+        return Err(SASLMECH_POISONED);
+    }
+    Ok(&c.config)
 }
 
 /// One client-side authentication exchange. It may be moved between threads but not used by
@@ -2068,31 +2829,19 @@ unsafe fn client_new(
     mechanism: saslmech_mechanism,
     credentials: *const saslmech_credentials,
     flags: saslmech_client_flags,
-    max_challenge: usize,
+    config: impl FnOnce() -> R<ClientConfig>,
     out: *mut *mut saslmech_client,
 ) -> saslmech_result {
     // SAFETY: the C contract: `credentials` is a live handle not being changed.
     unsafe {
         with_ref(credentials, |c| {
             nonnull(out)?;
+            let config = config()?;
             let mechanism = mechanism_from_c(mechanism)?;
-            if flags & !CLIENT_FLAGS != 0 || max_challenge == 0 {
+            if flags & !CLIENT_FLAGS != 0 || config.max_challenge == 0 {
                 return Err(SASLMECH_INVALID_ARGUMENT);
             }
-            let mut creds = Credentials::new();
-            if let Some(a) = &c.authcid {
-                creds = creds.authcid(a);
-            }
-            if let Some(z) = &c.authzid {
-                creds = creds.authzid(z);
-            }
-            if let Some(p) = &c.password {
-                creds = creds.password(p.as_slice());
-            }
-            if let Some(t) = &c.token {
-                creds = creds.token(t.as_slice());
-            }
-            let config = ClientConfig { max_challenge };
+            let creds = c.borrow();
             let session =
                 ClientSession::with_config(mechanism, &creds, &config).map_err(error_to_c)?;
             let h = saslmech_client {
@@ -2110,7 +2859,8 @@ unsafe fn client_new(
 
 /// Make a client session for `mechanism` (`flags`: `SASLMECH_CLIENT_*` bits), accepting
 /// challenges up to 64 KiB. `SASLMECH_INVALID_ARGUMENT` if the credentials lack what the
-/// mechanism needs (a user name, a password or token without NUL bytes).
+/// mechanism needs (a user name, a password or token without NUL bytes), or for a SCRAM
+/// `-PLUS` mechanism, which needs channel-binding data (`saslmech_client_new_with_config`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_client_new(
     mechanism: saslmech_mechanism,
@@ -2118,9 +2868,16 @@ pub unsafe extern "C" fn saslmech_client_new(
     flags: saslmech_client_flags,
     out: *mut *mut saslmech_client,
 ) -> saslmech_result {
-    let max = ClientConfig::default().max_challenge;
     // SAFETY: forwarded C contract.
-    unsafe { client_new(mechanism, credentials, flags, max, out) }
+    unsafe {
+        client_new(
+            mechanism,
+            credentials,
+            flags,
+            || Ok(ClientConfig::default()),
+            out,
+        )
+    }
 }
 
 /// `saslmech_client_new` with a limit on the size of one decoded server challenge (at least 1).
@@ -2132,8 +2889,37 @@ pub unsafe extern "C" fn saslmech_client_new_with_limit(
     max_challenge: usize,
     out: *mut *mut saslmech_client,
 ) -> saslmech_result {
+    let config = || {
+        Ok(ClientConfig {
+            max_challenge,
+            ..ClientConfig::default()
+        })
+    };
     // SAFETY: forwarded C contract.
-    unsafe { client_new(mechanism, credentials, flags, max_challenge, out) }
+    unsafe { client_new(mechanism, credentials, flags, config, out) }
+}
+
+/// `saslmech_client_new` with the settings of `config` (channel binding, SCRAM iteration
+/// bounds, challenge limit), copied into the session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_new_with_config(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    flags: saslmech_client_flags,
+    out: *mut *mut saslmech_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed; the rest
+    // forwarded.
+    unsafe {
+        client_new(
+            mechanism,
+            credentials,
+            flags,
+            || client_config_ref(config).cloned(),
+            out,
+        )
+    }
 }
 
 /// Free a client session (NULL is a no-op), wiping its copy of the credentials.
@@ -2305,6 +3091,1721 @@ pub unsafe extern "C" fn saslmech_client_oauth_error(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Protocol adapters: SMTP AUTH, IMAP AUTHENTICATE, POP3 AUTH
+
+/// What a protocol adapter produced (`saslmech_proto_server_*` gives 1 to 5,
+/// `saslmech_proto_client_*` 6 to 8).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_event {
+    /// (Server) Write the challenge line (`saslmech_proto_server_reply`: `334 ...`, `+ ...`),
+    /// then pass the client's next line to `saslmech_proto_server_line`.
+    SASLMECH_EVENT_CHALLENGE = 1,
+    /// (Server) A request waits for the application (`saslmech_proto_server_request` says
+    /// which kind): answer it with a `saslmech_proto_server_answer_*` call, now or from a
+    /// later turn of the event loop. Nothing is written meanwhile; keep the client's further
+    /// input until then.
+    SASLMECH_EVENT_REQUEST = 2,
+    /// (Server) Write the success reply: the client is authenticated
+    /// (`saslmech_proto_server_identity_*`).
+    SASLMECH_EVENT_SUCCESS = 3,
+    /// (Server) Write the failure reply (`saslmech_proto_server_failure` says why); the
+    /// adapter is ready for another attempt.
+    SASLMECH_EVENT_FAILURE = 4,
+    /// (Server) Write the reply; no exchange took place (a syntax error, already
+    /// authenticated, POP3's mechanism list).
+    SASLMECH_EVENT_REPLY = 5,
+    /// (Client) Write the bytes `saslmech_proto_client_output` gives, then pass the server's
+    /// next line in.
+    SASLMECH_EVENT_SEND = 6,
+    /// (Client) Nothing to write: pass the server's next line in (a multi-line reply goes on,
+    /// or an unrelated untagged response arrived).
+    SASLMECH_EVENT_MORE = 7,
+    /// (Client) The exchange is over: `saslmech_proto_client_outcome`.
+    SASLMECH_EVENT_DONE = 8,
+}
+
+use saslmech_event::*;
+
+/// Where a server adapter stands: which call takes the connection's next line.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum saslmech_phase {
+    /// No exchange: an AUTH command goes to `saslmech_proto_server_command`.
+    SASLMECH_PHASE_IDLE = 1,
+    /// A challenge went out: the client's next line goes to `saslmech_proto_server_line`.
+    SASLMECH_PHASE_EXCHANGE = 2,
+    /// A request waits for a `saslmech_proto_server_answer_*` call.
+    SASLMECH_PHASE_REQUEST = 3,
+    /// The client authenticated; a further AUTH command is refused (`503`, `BAD`, `-ERR`).
+    SASLMECH_PHASE_AUTHENTICATED = 4,
+}
+
+/// A configurable reply of the SMTP server adapter (`SASLMECH_SMTP_REPLY_*`), for
+/// `saslmech_smtp_server_set_reply`. Taken as an integer and validated on entry. The defaults
+/// are RFC 4954's and RFC 5248's.
+pub type saslmech_smtp_reply = u32;
+/// `235 2.7.0 Authentication successful`.
+pub const SASLMECH_SMTP_REPLY_SUCCESS: saslmech_smtp_reply = 1;
+/// `535 5.7.8 Authentication credentials invalid` (also for malformed messages).
+pub const SASLMECH_SMTP_REPLY_BAD_CREDENTIALS: saslmech_smtp_reply = 2;
+/// The authorization identity was refused (by default the same as `BAD_CREDENTIALS`).
+pub const SASLMECH_SMTP_REPLY_AUTHZ_DENIED: saslmech_smtp_reply = 3;
+/// `525 5.7.13 User account disabled`.
+pub const SASLMECH_SMTP_REPLY_ACCOUNT_DISABLED: saslmech_smtp_reply = 4;
+/// `501 5.5.2 Invalid base64 data`.
+pub const SASLMECH_SMTP_REPLY_INVALID_BASE64: saslmech_smtp_reply = 5;
+/// `501 5.7.0 Initial response not allowed for this mechanism`.
+pub const SASLMECH_SMTP_REPLY_UNEXPECTED_INITIAL_RESPONSE: saslmech_smtp_reply = 6;
+/// `501 5.0.0 Authentication cancelled`.
+pub const SASLMECH_SMTP_REPLY_CANCELLED: saslmech_smtp_reply = 7;
+/// `504 5.5.4 Unrecognized authentication type`.
+pub const SASLMECH_SMTP_REPLY_MECHANISM_UNAVAILABLE: saslmech_smtp_reply = 8;
+/// `534 5.7.9 Authentication mechanism is too weak`.
+pub const SASLMECH_SMTP_REPLY_MECHANISM_TOO_WEAK: saslmech_smtp_reply = 9;
+/// `538 5.7.11 Encryption required for requested authentication mechanism` (RFC 5248's
+/// `523 5.7.10 Encryption needed` is the other choice).
+pub const SASLMECH_SMTP_REPLY_ENCRYPTION_REQUIRED: saslmech_smtp_reply = 10;
+/// `454 4.7.0 Temporary authentication failure`.
+pub const SASLMECH_SMTP_REPLY_TEMPORARY_FAILURE: saslmech_smtp_reply = 11;
+/// `500 5.5.6 Authentication Exchange line is too long`.
+pub const SASLMECH_SMTP_REPLY_LINE_TOO_LONG: saslmech_smtp_reply = 12;
+/// `503 5.5.1 Already authenticated`.
+pub const SASLMECH_SMTP_REPLY_ALREADY_AUTHENTICATED: saslmech_smtp_reply = 13;
+/// `501 5.5.4 Syntax: AUTH mechanism [initial-response]`.
+pub const SASLMECH_SMTP_REPLY_SYNTAX: saslmech_smtp_reply = 14;
+
+/// The field of `SmtpReplies` a `saslmech_smtp_reply` names.
+fn smtp_reply_field(r: &mut SmtpReplies, which: saslmech_smtp_reply) -> R<&mut String> {
+    Ok(match which {
+        SASLMECH_SMTP_REPLY_SUCCESS => &mut r.success,
+        SASLMECH_SMTP_REPLY_BAD_CREDENTIALS => &mut r.bad_credentials,
+        SASLMECH_SMTP_REPLY_AUTHZ_DENIED => &mut r.authz_denied,
+        SASLMECH_SMTP_REPLY_ACCOUNT_DISABLED => &mut r.account_disabled,
+        SASLMECH_SMTP_REPLY_INVALID_BASE64 => &mut r.invalid_base64,
+        SASLMECH_SMTP_REPLY_UNEXPECTED_INITIAL_RESPONSE => &mut r.unexpected_initial_response,
+        SASLMECH_SMTP_REPLY_CANCELLED => &mut r.cancelled,
+        SASLMECH_SMTP_REPLY_MECHANISM_UNAVAILABLE => &mut r.mechanism_unavailable,
+        SASLMECH_SMTP_REPLY_MECHANISM_TOO_WEAK => &mut r.mechanism_too_weak,
+        SASLMECH_SMTP_REPLY_ENCRYPTION_REQUIRED => &mut r.encryption_required,
+        SASLMECH_SMTP_REPLY_TEMPORARY_FAILURE => &mut r.temporary_failure,
+        SASLMECH_SMTP_REPLY_LINE_TOO_LONG => &mut r.line_too_long,
+        SASLMECH_SMTP_REPLY_ALREADY_AUTHENTICATED => &mut r.already_authenticated,
+        SASLMECH_SMTP_REPLY_SYNTAX => &mut r.syntax,
+        _ => return Err(SASLMECH_INVALID_ARGUMENT),
+    })
+}
+
+/// The protocol an adapter speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Smtp,
+    Imap,
+    Pop3,
+}
+
+// Lives in the boxed handle, where the variants' size difference costs nothing worth a
+// second allocation.
+#[allow(clippy::large_enum_variant)]
+enum ServerAdapter {
+    Smtp(SmtpServer),
+    Imap(ImapServer),
+    Pop3(Pop3Server),
+}
+
+impl ServerAdapter {
+    fn protocol(&self) -> Protocol {
+        match self {
+            ServerAdapter::Smtp(_) => Protocol::Smtp,
+            ServerAdapter::Imap(_) => Protocol::Imap,
+            ServerAdapter::Pop3(_) => Protocol::Pop3,
+        }
+    }
+
+    fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+        match self {
+            ServerAdapter::Smtp(a) => a.command(line),
+            ServerAdapter::Imap(a) => a.command(line),
+            ServerAdapter::Pop3(a) => a.command(line),
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
+        match self {
+            ServerAdapter::Smtp(a) => a.line(line),
+            ServerAdapter::Imap(a) => a.line(line),
+            ServerAdapter::Pop3(a) => a.line(line),
+        }
+    }
+
+    fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
+        match self {
+            ServerAdapter::Smtp(a) => a.answer(answer),
+            ServerAdapter::Imap(a) => a.answer(answer),
+            ServerAdapter::Pop3(a) => a.answer(answer),
+        }
+    }
+
+    fn set_transport(&mut self, transport: Transport) {
+        match self {
+            ServerAdapter::Smtp(a) => a.set_transport(transport),
+            ServerAdapter::Imap(a) => a.set_transport(transport),
+            ServerAdapter::Pop3(a) => a.set_transport(transport),
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            ServerAdapter::Smtp(a) => a.reset(),
+            ServerAdapter::Imap(a) => a.reset(),
+            ServerAdapter::Pop3(a) => a.reset(),
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        match self {
+            ServerAdapter::Smtp(a) => a.phase(),
+            ServerAdapter::Imap(a) => a.phase(),
+            ServerAdapter::Pop3(a) => a.phase(),
+        }
+    }
+
+    fn identity(&self) -> Option<&AuthIdentity> {
+        match self {
+            ServerAdapter::Smtp(a) => a.identity(),
+            ServerAdapter::Imap(a) => a.identity(),
+            ServerAdapter::Pop3(a) => a.identity(),
+        }
+    }
+
+    fn advertised(&self) -> Option<String> {
+        match self {
+            ServerAdapter::Smtp(a) => a.ehlo_keyword(),
+            ServerAdapter::Imap(a) => Some(a.capabilities()),
+            ServerAdapter::Pop3(a) => a.capa_line(),
+        }
+    }
+
+    fn with_max_line(self, max: usize) -> Self {
+        match self {
+            ServerAdapter::Smtp(a) => ServerAdapter::Smtp(a.with_max_line(max)),
+            ServerAdapter::Imap(a) => ServerAdapter::Imap(a.with_max_line(max)),
+            ServerAdapter::Pop3(a) => ServerAdapter::Pop3(a.with_max_line(max)),
+        }
+    }
+}
+
+/// The server side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH for one connection (made by
+/// `saslmech_smtp_server_new`, `saslmech_imap_server_new` or `saslmech_pop3_server_new`).
+/// Line in, reply bytes out; credential requests are answered by explicit calls, now or
+/// later. It may be moved between threads but not used by two threads at once.
+pub struct saslmech_proto_server {
+    /// Always `Some` between calls (taken only to apply a builder method).
+    adapter: Option<ServerAdapter>,
+    /// What the adapter knows about the connection (TLS, channel binding, external identity).
+    transport: Transport,
+    /// The SMTP replies in force, once one was changed (SMTP only).
+    replies: Option<Box<SmtpReplies>>,
+    /// The advertised text, recomputed when the TLS state changes.
+    advertised: Option<String>,
+    /// The mechanism the last AUTH command named, if it is one this library implements.
+    mechanism: Option<Mechanism>,
+    /// What the last call that advanced the adapter produced.
+    event: Option<saslmech_event>,
+    /// The reply bytes of that event (challenges may carry server secrets' derivatives: wiped).
+    reply: SecretBuf,
+    /// The pending request, after `SASLMECH_EVENT_REQUEST`.
+    request: Option<AuthRequest>,
+    /// Why the last exchange failed, after `SASLMECH_EVENT_FAILURE`.
+    failure: Option<Failure>,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_proto_server {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+impl saslmech_proto_server {
+    fn new(adapter: ServerAdapter) -> Self {
+        let advertised = adapter.advertised();
+        saslmech_proto_server {
+            adapter: Some(adapter),
+            transport: Transport::plaintext(),
+            replies: None,
+            advertised,
+            mechanism: None,
+            event: None,
+            reply: SecretBuf::new(),
+            request: None,
+            failure: None,
+            poisoned: Poison::default(),
+        }
+    }
+
+    /// The adapter. `None` only after a panic inside `rebuild`, which poisons the handle.
+    fn adapter(&self) -> R<&ServerAdapter> {
+        self.adapter.as_ref().ok_or(SASLMECH_POISONED)
+    }
+
+    fn adapter_mut(&mut self) -> R<&mut ServerAdapter> {
+        self.adapter.as_mut().ok_or(SASLMECH_POISONED)
+    }
+
+    /// Apply a builder method to the adapter (its state is kept).
+    fn rebuild(&mut self, f: impl FnOnce(ServerAdapter) -> ServerAdapter) -> R<()> {
+        let a = self.adapter.take().ok_or(SASLMECH_POISONED)?;
+        self.adapter = Some(f(a));
+        Ok(())
+    }
+
+    /// Give the adapter a changed transport (which forgets any exchange and authentication).
+    fn set_transport(&mut self, transport: Transport) -> R<()> {
+        self.adapter_mut()?.set_transport(transport.clone());
+        self.transport = transport;
+        self.forget()
+    }
+
+    /// Forget the exchange's outputs (TLS change, reset).
+    fn forget(&mut self) -> R<()> {
+        self.advertised = self.adapter()?.advertised();
+        self.mechanism = None;
+        self.event = None;
+        self.reply.clear();
+        self.request = None;
+        self.failure = None;
+        Ok(())
+    }
+
+    /// Record what a call produced; an error changes nothing.
+    fn record(&mut self, event: Result<ServerEvent, Error>) -> R<saslmech_event> {
+        let event = event.map_err(error_to_c)?;
+        self.reply.clear();
+        self.request = None;
+        self.failure = None;
+        let kind = match event {
+            ServerEvent::Challenge(r) => {
+                self.reply.extend(&r);
+                SASLMECH_EVENT_CHALLENGE
+            }
+            ServerEvent::Request(r) => {
+                self.request = Some(r);
+                SASLMECH_EVENT_REQUEST
+            }
+            ServerEvent::Success { reply, .. } => {
+                self.reply.extend(&reply);
+                SASLMECH_EVENT_SUCCESS
+            }
+            ServerEvent::Failure { reply, failure } => {
+                self.reply.extend(&reply);
+                self.failure = Some(failure);
+                SASLMECH_EVENT_FAILURE
+            }
+            ServerEvent::Reply(r) => {
+                self.reply.extend(&r);
+                SASLMECH_EVENT_REPLY
+            }
+        };
+        self.event = Some(kind);
+        Ok(kind)
+    }
+
+    fn command(&mut self, line: &[u8]) -> R<saslmech_event> {
+        let protocol = self.adapter()?.protocol();
+        let r = self.adapter_mut()?.command(line);
+        let began = matches!(
+            r,
+            Ok(ServerEvent::Challenge(_)
+                | ServerEvent::Request(_)
+                | ServerEvent::Success { .. }
+                | ServerEvent::Failure { .. })
+        );
+        let kind = self.record(r)?;
+        if began {
+            self.mechanism = command_mechanism(protocol, line);
+        }
+        Ok(kind)
+    }
+
+    fn line(&mut self, line: &[u8]) -> R<saslmech_event> {
+        let r = self.adapter_mut()?.line(line);
+        self.record(r)
+    }
+
+    fn answer(&mut self, answer: Answer<'_>) -> R<saslmech_event> {
+        let r = self.adapter_mut()?.answer(answer);
+        self.record(r)
+    }
+}
+
+/// The mechanism an AUTH / AUTHENTICATE command line names.
+fn command_mechanism(protocol: Protocol, line: &[u8]) -> Option<Mechanism> {
+    let line = proto::strip_eol(line);
+    let args = match protocol {
+        Protocol::Smtp | Protocol::Pop3 => proto::word(line).1,
+        Protocol::Imap => proto::word(proto::word(line).1).1,
+    };
+    Mechanism::from_name(proto::word(args).0)
+}
+
+/// Make a server adapter of the given kind from a configuration snapshot.
+///
+/// # Safety
+/// The C contract: `config` is a live handle not being changed; `out` is NULL or writable.
+unsafe fn proto_server_new(
+    config: *const saslmech_server_config,
+    make: impl FnOnce(Arc<ServerConfig>) -> ServerAdapter,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe {
+        with_ref(config, |c| {
+            nonnull(out)?;
+            let h = saslmech_proto_server::new(make(Arc::clone(&c.config)));
+            put(out, Box::into_raw(Box::new(h)));
+            Ok(())
+        })
+    }
+}
+
+/// Make an SMTP AUTH server adapter (RFC 4954) for a new connection without TLS, with the
+/// configuration's policy (a snapshot, as for `saslmech_server_new`) and the default replies.
+/// Lines up to 12288 octets are accepted.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_server_new(
+    config: *const saslmech_server_config,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_server_new(config, |c| ServerAdapter::Smtp(SmtpServer::new(c)), out) }
+}
+
+/// Make an IMAP AUTHENTICATE server adapter (RFC 9051, SASL-IR RFC 4959, response codes
+/// RFC 5530) for a new connection without TLS. Replies carry the command's tag.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_server_new(
+    config: *const saslmech_server_config,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_server_new(config, |c| ServerAdapter::Imap(ImapServer::new(c)), out) }
+}
+
+/// Make a POP3 AUTH server adapter (RFC 5034, response codes RFC 2449 and RFC 3206) for a
+/// new connection without TLS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_server_new(
+    config: *const saslmech_server_config,
+    out: *mut *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_server_new(config, |c| ServerAdapter::Pop3(Pop3Server::new(c)), out) }
+}
+
+/// Free a server adapter (NULL is a no-op), wiping what it holds: a pending request's
+/// password or token, the last reply.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_free(server: *mut saslmech_proto_server) {
+    // SAFETY: the C contract: `server` came from a `saslmech_*_server_new`, freed once.
+    unsafe { free(server) }
+}
+
+/// Record whether the connection is protected by TLS; call it after the STARTTLS (STLS)
+/// handshake. It also forgets any exchange and authentication (RFC 3207 §4.2), any channel
+/// binding and external identity given before, and changes what
+/// `saslmech_proto_server_advertised` gives.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_tls(
+    server: *mut saslmech_proto_server,
+    tls: bool,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    unsafe {
+        with_mut(server, |s| {
+            let transport = if tls {
+                Transport::tls()
+            } else {
+                Transport::plaintext()
+            };
+            s.set_transport(transport)
+        })
+    }
+}
+
+/// Give the adapter the TLS connection's channel-binding data of one type (replacing earlier
+/// data of that type), after `saslmech_proto_server_set_tls(server, true)` (else
+/// `SASLMECH_INVALID_STATE`): then the SCRAM `-PLUS` mechanisms are offered and usable. Supply
+/// every type the TLS layer gives (see `saslmech_server_set_channel_binding`). Like
+/// `_set_tls`, it forgets any exchange and authentication.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_channel_binding(
+    server: *mut saslmech_proto_server,
+    kind: saslmech_channel_binding,
+    data: *const u8,
+    data_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `data` is
+    // valid for `data_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let data = bytes(data, data_len)?;
+            let kind = channel_binding_from_c(kind)?;
+            if data.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            if !s.transport.tls {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            s.set_transport(s.transport.clone().with_channel_binding(kind, data))
+        })
+    }
+}
+
+/// Give the adapter the identity the transport established (a verified TLS client
+/// certificate's subject): then EXTERNAL, if enabled, is offered and authenticates as it.
+/// UTF-8, not empty. `_set_tls` forgets it, so call this after; like `_set_tls`, it forgets
+/// any exchange and authentication.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_external_identity(
+    server: *mut saslmech_proto_server,
+    identity: *const u8,
+    identity_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only, `identity`
+    // is valid for `identity_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let identity = text(identity, identity_len)?;
+            if identity.is_empty() {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            s.set_transport(s.transport.clone().with_external_identity(identity))
+        })
+    }
+}
+
+/// Forget the exchange in progress (a pending request included) and any authentication, as
+/// when the connection's state is reset entirely.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_reset(
+    server: *mut saslmech_proto_server,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    unsafe {
+        with_mut(server, |s| {
+            s.adapter_mut()?.reset();
+            s.forget()
+        })
+    }
+}
+
+/// The longest line accepted, in octets without CRLF (at least 1; default 12288). A longer
+/// line ends the exchange with `SASLMECH_FAILURE_TOO_LARGE` and its reply.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_set_max_line(
+    server: *mut saslmech_proto_server,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only.
+    unsafe {
+        with_mut(server, |s| {
+            if max == 0 {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            s.rebuild(|a| a.with_max_line(max))
+        })
+    }
+}
+
+/// Replace one of the SMTP adapter's replies (`which`: `SASLMECH_SMTP_*`) with `text`,
+/// without CRLF: UTF-8 starting with a reply code and a space (`"535 5.7.8 No"`); CR and LF
+/// in it become spaces. `SASLMECH_INVALID_ARGUMENT` for an IMAP or POP3 adapter, an unknown
+/// `which`, or text that does not start with a code. Only this adapter changes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_server_set_reply(
+    server: *mut saslmech_proto_server,
+    which: saslmech_smtp_reply,
+    text: *const u8,
+    text_len: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only; `text` is
+    // valid for `text_len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            let t = self::text(text, text_len)?;
+            if s.adapter()?.protocol() != Protocol::Smtp {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let code_ok = matches!(
+                t.as_bytes(),
+                [b'2'..=b'5', b'0'..=b'9', b'0'..=b'9', b' ', ..]
+            );
+            if !code_ok {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            let replies = s.replies.get_or_insert_with(Box::default);
+            t.clone_into(smtp_reply_field(replies, which)?);
+            let applied = SmtpReplies::clone(replies);
+            s.rebuild(|a| match a {
+                ServerAdapter::Smtp(a) => ServerAdapter::Smtp(a.with_replies(applied)),
+                other => other,
+            })
+        })
+    }
+}
+
+/// What to advertise now, from the policy and the TLS state: SMTP's EHLO keyword line
+/// without the `250-` (`AUTH PLAIN LOGIN`), IMAP's capability tokens (`AUTH=PLAIN SASL-IR`),
+/// POP3's CAPA line (`SASL PLAIN LOGIN`). `SASLMECH_ABSENT` for SMTP and POP3 when no
+/// mechanism may be used now (then advertise nothing). Valid until the next non-const call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_advertised(
+    server: *const saslmech_proto_server,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(text)?;
+            nonnull(len)?;
+            let a = s.advertised.as_deref().ok_or(SASLMECH_ABSENT)?;
+            put_bytes(text, len, a.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// Pass a command line from the client (with or without its CRLF): SMTP's and POP3's
+/// `AUTH <mechanism> [<initial-response> | =]` (POP3 also a bare `AUTH`), IMAP's
+/// `<tag> AUTHENTICATE <mechanism> [<initial-response> | =]`. Writes what happened to
+/// `*event`; write `saslmech_proto_server_reply` unless it is `SASLMECH_EVENT_REQUEST`.
+///
+/// `SASLMECH_INVALID_ARGUMENT` if the line is not that command (handle it yourself);
+/// `SASLMECH_INVALID_STATE` during an exchange (`saslmech_proto_server_phase`). What the
+/// adapter cannot know stays with the caller: refusing AUTH before EHLO or during a mail
+/// transaction, closing the connection after repeated failures.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_command(
+    server: *mut saslmech_proto_server,
+    line: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only; `line` is
+    // valid for `len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(event)?;
+            let line = bytes(line, len)?;
+            put(event, s.command(line)?);
+            Ok(())
+        })
+    }
+}
+
+/// Pass a client line during the exchange (`SASLMECH_PHASE_EXCHANGE`): base64, an empty line,
+/// or `*` to cancel, with or without its CRLF. A line longer than the limit ends the exchange
+/// (`SASLMECH_FAILURE_TOO_LARGE`): a server that cannot buffer a whole overlong line passes
+/// the part it has, which is enough to get that reply. `SASLMECH_INVALID_STATE` in any other
+/// phase.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_line(
+    server: *mut saslmech_proto_server,
+    line: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle used by this thread only; `line` is
+    // valid for `len` bytes.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(event)?;
+            let line = bytes(line, len)?;
+            put(event, s.line(line)?);
+            Ok(())
+        })
+    }
+}
+
+/// Where the adapter stands (which call takes the next line).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_phase(
+    server: *const saslmech_proto_server,
+    phase: *mut saslmech_phase,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(phase)?;
+            let p = match s.adapter()?.phase() {
+                Phase::Idle => saslmech_phase::SASLMECH_PHASE_IDLE,
+                Phase::Exchange => saslmech_phase::SASLMECH_PHASE_EXCHANGE,
+                Phase::Request => saslmech_phase::SASLMECH_PHASE_REQUEST,
+                Phase::Authenticated => saslmech_phase::SASLMECH_PHASE_AUTHENTICATED,
+            };
+            put(phase, p);
+            Ok(())
+        })
+    }
+}
+
+/// The event the last call that advanced the adapter produced (for a connection parked in an
+/// event loop). `SASLMECH_INVALID_STATE` before the first, and after `_set_tls` or `_reset`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_event(
+    server: *const saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(event)?;
+            put(event, s.event.ok_or(SASLMECH_INVALID_STATE)?);
+            Ok(())
+        })
+    }
+}
+
+/// The bytes to write to the client for the last event, CRLF included (POP3's mechanism list
+/// is several lines). `SASLMECH_INVALID_STATE` after `SASLMECH_EVENT_REQUEST` (nothing to
+/// write) or before any event. Valid until the next non-const call on this adapter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_reply(
+    server: *const saslmech_proto_server,
+    reply: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(reply)?;
+            nonnull(len)?;
+            match s.event {
+                None | Some(SASLMECH_EVENT_REQUEST) => return Err(SASLMECH_INVALID_STATE),
+                Some(_) => put_bytes(reply, len, s.reply.as_slice()),
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Why the exchange failed, after `SASLMECH_EVENT_FAILURE` (else `SASLMECH_INVALID_STATE`):
+/// for logs and for counting failed attempts.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_failure(
+    server: *const saslmech_proto_server,
+    failure: *mut saslmech_failure,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(failure)?;
+            put(
+                failure,
+                failure_to_c(s.failure.ok_or(SASLMECH_INVALID_STATE)?),
+            );
+            Ok(())
+        })
+    }
+}
+
+/// The mechanism the last AUTH command that began an exchange named; it stays while the
+/// client is authenticated. `SASLMECH_ABSENT` if none did (or its name is not a mechanism
+/// this library implements).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_mechanism(
+    server: *const saslmech_proto_server,
+    mechanism: *mut saslmech_mechanism,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(mechanism)?;
+            let m = s.mechanism.ok_or(SASLMECH_ABSENT)?;
+            put(mechanism, mechanism_to_c(m).0);
+            Ok(())
+        })
+    }
+}
+
+/// The kind of the pending request (`SASLMECH_REQUEST_*`, as for the engine's sessions),
+/// after `SASLMECH_EVENT_REQUEST`; `SASLMECH_INVALID_STATE` when none is pending.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request(
+    server: *const saslmech_proto_server,
+    kind: *mut saslmech_request,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(kind)?;
+            let k = match s.request.as_ref().ok_or(SASLMECH_INVALID_STATE)? {
+                AuthRequest::VerifyPassword { .. } => {
+                    saslmech_request::SASLMECH_REQUEST_VERIFY_PASSWORD
+                }
+                AuthRequest::Secret { .. } => saslmech_request::SASLMECH_REQUEST_SECRET,
+                AuthRequest::ValidateToken { .. } => {
+                    saslmech_request::SASLMECH_REQUEST_VALIDATE_TOKEN
+                }
+                AuthRequest::Authorize { .. } => saslmech_request::SASLMECH_REQUEST_AUTHORIZE,
+            };
+            put(kind, k);
+            Ok(())
+        })
+    }
+}
+
+unsafe fn proto_request_part(
+    server: *const saslmech_proto_server,
+    part: Part,
+    p: *mut *const u8,
+    n: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(p)?;
+            nonnull(n)?;
+            let request = s.request.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            let value: Option<&[u8]> = match (part, request) {
+                (Part::Authcid, r) => Some(r.user().as_bytes()),
+                (Part::Authzid, AuthRequest::VerifyPassword { authzid, .. }) => {
+                    authzid.as_deref().map(str::as_bytes)
+                }
+                (Part::Authzid, AuthRequest::Authorize { authzid, .. }) => Some(authzid.as_bytes()),
+                (Part::Authzid, AuthRequest::ValidateToken { authzid, .. }) => {
+                    authzid.as_deref().map(str::as_bytes)
+                }
+                (Part::Authzid, AuthRequest::Secret { .. }) => None,
+                (Part::Password, AuthRequest::VerifyPassword { password, .. }) => {
+                    Some(password.as_slice())
+                }
+                (Part::Token, AuthRequest::ValidateToken { token, .. }) => Some(token.as_slice()),
+                (Part::Host, AuthRequest::ValidateToken { host, .. }) => {
+                    host.as_deref().map(str::as_bytes)
+                }
+                (Part::Password | Part::Token | Part::Effective | Part::Host | Part::Trace, _) => {
+                    return Err(SASLMECH_INVALID_STATE);
+                }
+            };
+            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
+}
+
+/// The user the pending request is about (as `saslmech_server_request_authcid`). UTF-8, not
+/// NUL-terminated; valid until the next non-const call on this adapter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_authcid(
+    server: *const saslmech_proto_server,
+    authcid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Authcid, authcid, len) }
+}
+
+/// The authorization identity of a password, token (OAUTHBEARER) or authorize request;
+/// `SASLMECH_ABSENT` if the client asked for none (or the request kind has none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_authzid(
+    server: *const saslmech_proto_server,
+    authzid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Authzid, authzid, len) }
+}
+
+/// The password the client sent, for `SASLMECH_REQUEST_VERIFY_PASSWORD` (else
+/// `SASLMECH_INVALID_STATE`). Never log it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_password(
+    server: *const saslmech_proto_server,
+    password: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Password, password, len) }
+}
+
+/// The bearer token, for `SASLMECH_REQUEST_VALIDATE_TOKEN` (else `SASLMECH_INVALID_STATE`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_token(
+    server: *const saslmech_proto_server,
+    token: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Token, token, len) }
+}
+
+/// OAUTHBEARER: the `host` the client says it connected to, for a token request (as
+/// `saslmech_server_request_host`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_host(
+    server: *const saslmech_proto_server,
+    host: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_request_part(server, Part::Host, host, len) }
+}
+
+/// OAUTHBEARER: the `port` the client says it connected to, for a token request (as
+/// `saslmech_server_request_port`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_request_port(
+    server: *const saslmech_proto_server,
+    port: *mut u16,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(port)?;
+            let Some(AuthRequest::ValidateToken { port: p, .. }) = s.request.as_ref() else {
+                return Err(SASLMECH_INVALID_STATE);
+            };
+            put(port, p.ok_or(SASLMECH_ABSENT)?);
+            Ok(())
+        })
+    }
+}
+
+/// Answer the pending request and write the resulting event.
+///
+/// # Safety
+/// The C contract: `server` is a live handle used by this thread only; `event` is NULL or
+/// writable.
+unsafe fn proto_answer(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+    answer: impl FnOnce(&mut saslmech_proto_server) -> R<saslmech_event>,
+) -> saslmech_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_mut(server, |s| {
+            nonnull(event)?;
+            let e = answer(s)?;
+            put(event, e);
+            Ok(())
+        })
+    }
+}
+
+/// Accept: the password or token is valid, or the authorization is allowed. Writes the next
+/// event (another request, the success or failure reply, or a challenge). An answer that does
+/// not fit the request is `SASLMECH_WRONG_ANSWER` and leaves it pending; with no request
+/// pending, `SASLMECH_INVALID_STATE`. The same holds for every `saslmech_proto_server_answer_*`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_accept(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::Accept)) }
+}
+
+/// Reject: the password or token is invalid, or the authorization is denied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_reject(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::Reject)) }
+}
+
+/// No such user: fails exactly like a wrong password.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_unknown_user(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::UnknownUser)) }
+}
+
+/// The account exists but is disabled (SMTP `525 5.7.13`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_account_disabled(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::AccountDisabled)) }
+}
+
+/// The backend cannot answer now (SMTP `454 4.7.0`, IMAP `[UNAVAILABLE]`, POP3 `[SYS/TEMP]`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_temporary_failure(
+    server: *mut saslmech_proto_server,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_answer(server, event, |s| s.answer(Answer::TemporaryFailure)) }
+}
+
+/// The stored plaintext password, for the library to compare in constant time (password
+/// requests) or to verify the CRAM-MD5 digest with (secret requests).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_password(
+    server: *mut saslmech_proto_server,
+    password: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `password` is valid for `len` bytes; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            s.answer(Answer::Password(bytes(password, len)?))
+        })
+    }
+}
+
+/// CRAM-MD5's precomputed key state (`SASLMECH_CRAM_MD5_KEYS_LEN` bytes), for a secret
+/// request.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_cram_md5_keys(
+    server: *mut saslmech_proto_server,
+    keys: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is valid for `len` bytes; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let keys = cram_keys(bytes(keys, len)?)?; // wiped when dropped
+            s.answer(Answer::CramMd5Keys(&keys))
+        })
+    }
+}
+
+/// SCRAM's stored keys, for a secret request from a SCRAM mechanism (as
+/// `saslmech_server_answer_scram_keys`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_scram_keys(
+    server: *mut saslmech_proto_server,
+    keys: *const saslmech_scram_keys,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `keys` is NULL or a live handle not being changed; `server`
+    // forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let keys = scram_keys_ref(keys)?;
+            s.answer(Answer::ScramKeys(keys))
+        })
+    }
+}
+
+/// OAUTHBEARER: the token is valid and belongs to `user` (as
+/// `saslmech_server_answer_token_owner`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_token_owner(
+    server: *mut saslmech_proto_server,
+    user: *const u8,
+    user_len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `user` is valid for `user_len` bytes; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            s.answer(Answer::TokenOwner(text(user, user_len)?))
+        })
+    }
+}
+
+/// The token is invalid: send an error challenge with this `status` (XOAUTH2: an HTTP code
+/// such as `"401"`), then fail when the client answers it. UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_token_error(
+    server: *mut saslmech_proto_server,
+    error_status: *const u8,
+    error_status_len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `error_status` is valid for its length; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: None,
+            };
+            s.answer(Answer::TokenError(e))
+        })
+    }
+}
+
+/// `saslmech_proto_server_answer_token_error` with the scope the token needs. UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_answer_token_error_scope(
+    server: *mut saslmech_proto_server,
+    error_status: *const u8,
+    error_status_len: usize,
+    scope: *const u8,
+    scope_len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: both texts are valid for their lengths; `server` forwarded.
+    unsafe {
+        proto_answer(server, event, |s| {
+            let e = TokenError {
+                status: text(error_status, error_status_len)?,
+                scope: Some(text(scope, scope_len)?),
+            };
+            s.answer(Answer::TokenError(e))
+        })
+    }
+}
+
+unsafe fn proto_identity(
+    server: *const saslmech_proto_server,
+    part: Part,
+    p: *mut *const u8,
+    n: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `server` is a live handle not being changed.
+    unsafe {
+        with_ref(server, |s| {
+            nonnull(p)?;
+            nonnull(n)?;
+            let id = s.adapter()?.identity().ok_or(SASLMECH_INVALID_STATE)?;
+            let value = match part {
+                Part::Authcid => Some(id.authcid.as_str()),
+                Part::Authzid => id.authzid.as_deref(),
+                Part::Trace => id.trace.as_deref(),
+                Part::Password | Part::Token | Part::Effective | Part::Host => Some(id.effective()),
+            };
+            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// Who authenticated (the authentication identity), while the adapter is in
+/// `SASLMECH_PHASE_AUTHENTICATED` (else `SASLMECH_INVALID_STATE`). UTF-8, not NUL-terminated;
+/// valid until the next non-const call on this adapter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_authcid(
+    server: *const saslmech_proto_server,
+    authcid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Authcid, authcid, len) }
+}
+
+/// The authorization identity the client asked to act as (and was allowed to);
+/// `SASLMECH_ABSENT` if it asked for none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_authzid(
+    server: *const saslmech_proto_server,
+    authzid: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Authzid, authzid, len) }
+}
+
+/// The identity to act as: the authzid if one was given, else the authcid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_effective(
+    server: *const saslmech_proto_server,
+    identity: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Effective, identity, len) }
+}
+
+/// ANONYMOUS: the trace information the client sent (possibly empty), while authenticated;
+/// `SASLMECH_ABSENT` for other mechanisms.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_server_identity_trace(
+    server: *const saslmech_proto_server,
+    trace: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe { proto_identity(server, Part::Trace, trace, len) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protocol adapters, client side
+
+enum ClientAdapter {
+    Smtp(SmtpClient),
+    Imap(ImapClient),
+    Pop3(Pop3Client),
+}
+
+/// The client side of SMTP AUTH, IMAP AUTHENTICATE or POP3 AUTH (made by
+/// `saslmech_smtp_client_new`, `saslmech_imap_client_new` or `saslmech_pop3_client_new`): it
+/// builds the command, takes the server's reply lines, and gives the responses to write and
+/// the outcome. It may be moved between threads but not used by two threads at once.
+pub struct saslmech_proto_client {
+    /// Always `Some` between calls (taken only to apply a builder method).
+    adapter: Option<ClientAdapter>,
+    mechanism: Mechanism,
+    started: bool,
+    event: Option<saslmech_event>,
+    /// The command or response to write (carries passwords: wiped).
+    out: SecretBuf,
+    outcome: Option<ClientOutcome>,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_proto_client {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+impl saslmech_proto_client {
+    fn adapter_mut(&mut self) -> R<&mut ClientAdapter> {
+        self.adapter.as_mut().ok_or(SASLMECH_POISONED)
+    }
+
+    /// Apply a builder method before the command is built.
+    fn configure(&mut self, f: impl FnOnce(ClientAdapter) -> R<ClientAdapter>) -> R<()> {
+        if self.started {
+            return Err(SASLMECH_INVALID_STATE);
+        }
+        let a = self.adapter.take().ok_or(SASLMECH_POISONED)?;
+        self.adapter = Some(f(a)?);
+        Ok(())
+    }
+
+    fn start(&mut self) -> R<()> {
+        let cmd = match self.adapter_mut()? {
+            ClientAdapter::Smtp(a) => a.start(),
+            ClientAdapter::Imap(a) => a.start(),
+            ClientAdapter::Pop3(a) => a.start(),
+        }
+        .map_err(error_to_c)?;
+        self.started = true;
+        self.out = cmd;
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> R<saslmech_event> {
+        let event = match self.adapter_mut()? {
+            ClientAdapter::Smtp(a) => a.reply(line),
+            ClientAdapter::Imap(a) => a.line(line),
+            ClientAdapter::Pop3(a) => a.line(line),
+        }
+        .map_err(error_to_c)?;
+        self.out.clear();
+        let kind = match event {
+            ClientEvent::Send(bytes) => {
+                self.out = bytes;
+                SASLMECH_EVENT_SEND
+            }
+            ClientEvent::More => SASLMECH_EVENT_MORE,
+            ClientEvent::Done(outcome) => {
+                self.outcome = Some(outcome);
+                SASLMECH_EVENT_DONE
+            }
+        };
+        self.event = Some(kind);
+        Ok(kind)
+    }
+}
+
+/// A client adapter from C arguments.
+///
+/// # Safety
+/// The C contract: `credentials` is a live handle not being changed; `out` NULL or writable.
+unsafe fn proto_client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+    config: impl FnOnce() -> R<ClientConfig>,
+    make: impl FnOnce(Mechanism, &Credentials<'_>, &ClientConfig) -> R<ClientAdapter>,
+) -> saslmech_result {
+    // SAFETY: forwarded C contract.
+    unsafe {
+        with_ref(credentials, |c| {
+            nonnull(out)?;
+            let config = config()?;
+            let mechanism = mechanism_from_c(mechanism)?;
+            let adapter = make(mechanism, &c.borrow(), &config)?;
+            let h = saslmech_proto_client {
+                adapter: Some(adapter),
+                mechanism,
+                started: false,
+                event: None,
+                out: SecretBuf::new(),
+                outcome: None,
+                poisoned: Poison::default(),
+            };
+            put(out, Box::into_raw(Box::new(h)));
+            Ok(())
+        })
+    }
+}
+
+fn smtp_client(m: Mechanism, c: &Credentials<'_>, cfg: &ClientConfig) -> R<ClientAdapter> {
+    let a = SmtpClient::with_config(m, c, cfg).map_err(error_to_c)?;
+    Ok(ClientAdapter::Smtp(a))
+}
+
+fn pop3_client(m: Mechanism, c: &Credentials<'_>, cfg: &ClientConfig) -> R<ClientAdapter> {
+    let a = Pop3Client::with_config(m, c, cfg).map_err(error_to_c)?;
+    Ok(ClientAdapter::Pop3(a))
+}
+
+/// # Safety
+/// `tag` is NULL or valid for `tag_len` bytes.
+unsafe fn imap_client(
+    tag: *const u8,
+    tag_len: usize,
+) -> impl FnOnce(Mechanism, &Credentials<'_>, &ClientConfig) -> R<ClientAdapter> {
+    move |m, c, cfg| {
+        // SAFETY: guaranteed by the caller.
+        let tag = unsafe { text(tag, tag_len) }?;
+        let a = ImapClient::with_config(tag, m, c, cfg).map_err(error_to_c)?;
+        Ok(ClientAdapter::Imap(a))
+    }
+}
+
+/// Make an SMTP AUTH client for `mechanism`. It sends an initial response with the command
+/// when the mechanism has one and the line fits 12288 octets. `SASLMECH_INVALID_ARGUMENT` if
+/// the credentials lack what the mechanism needs (or for a SCRAM `-PLUS` mechanism, which
+/// needs `saslmech_smtp_client_new_with_config` and channel-binding data).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    let config = || Ok(ClientConfig::default());
+    // SAFETY: forwarded C contract.
+    unsafe { proto_client_new(mechanism, credentials, out, config, smtp_client) }
+}
+
+/// `saslmech_smtp_client_new` with the settings of `config` (channel binding for the SCRAM
+/// `-PLUS` mechanisms, SCRAM iteration bounds, challenge limit).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_client_new_with_config(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed; the rest
+    // forwarded.
+    unsafe {
+        let config = || client_config_ref(config).cloned();
+        proto_client_new(mechanism, credentials, out, config, smtp_client)
+    }
+}
+
+/// Make an IMAP AUTHENTICATE client for `mechanism` sending its command with `tag` (1 to 64
+/// IMAP `ASTRING-CHAR`s other than `+`, else `SASLMECH_INVALID_ARGUMENT`). It sends an
+/// initial response (SASL-IR) by default.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_client_new(
+    tag: *const u8,
+    tag_len: usize,
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    let config = || Ok(ClientConfig::default());
+    // SAFETY: forwarded C contract; `tag` is valid for `tag_len` bytes.
+    unsafe {
+        proto_client_new(
+            mechanism,
+            credentials,
+            out,
+            config,
+            imap_client(tag, tag_len),
+        )
+    }
+}
+
+/// `saslmech_imap_client_new` with the settings of `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_client_new_with_config(
+    tag: *const u8,
+    tag_len: usize,
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed, `tag` is
+    // valid for `tag_len` bytes; the rest forwarded.
+    unsafe {
+        let config = || client_config_ref(config).cloned();
+        proto_client_new(
+            mechanism,
+            credentials,
+            out,
+            config,
+            imap_client(tag, tag_len),
+        )
+    }
+}
+
+/// Make a POP3 AUTH client for `mechanism`. It sends an initial response with the command
+/// when the whole line fits POP3's 255 octets.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_client_new(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    let config = || Ok(ClientConfig::default());
+    // SAFETY: forwarded C contract.
+    unsafe { proto_client_new(mechanism, credentials, out, config, pop3_client) }
+}
+
+/// `saslmech_pop3_client_new` with the settings of `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_client_new_with_config(
+    mechanism: saslmech_mechanism,
+    credentials: *const saslmech_credentials,
+    config: *const saslmech_client_config,
+    out: *mut *mut saslmech_proto_client,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is NULL or a live handle not being changed; the rest
+    // forwarded.
+    unsafe {
+        let config = || client_config_ref(config).cloned();
+        proto_client_new(mechanism, credentials, out, config, pop3_client)
+    }
+}
+
+/// Free a client adapter (NULL is a no-op), wiping its copy of the credentials and the last
+/// response.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_free(client: *mut saslmech_proto_client) {
+    // SAFETY: the C contract: `client` came from a `saslmech_*_client_new`, freed once.
+    unsafe { free(client) }
+}
+
+/// Whether to send an initial response with the command when the mechanism has one (on by
+/// default; for IMAP turn it off for a server that does not list `SASL-IR`, see
+/// `saslmech_imap_has_sasl_ir`). Without it the response follows the server's empty
+/// challenge. Only before `saslmech_proto_client_start` (else `SASLMECH_INVALID_STATE`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_set_initial_response(
+    client: *mut saslmech_proto_client,
+    use_initial_response: bool,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe {
+        with_mut(client, |c| {
+            c.configure(|a| {
+                Ok(match a {
+                    ClientAdapter::Smtp(a) => {
+                        ClientAdapter::Smtp(a.initial_response(use_initial_response))
+                    }
+                    ClientAdapter::Imap(a) => ClientAdapter::Imap(a.sasl_ir(use_initial_response)),
+                    ClientAdapter::Pop3(a) => {
+                        ClientAdapter::Pop3(a.initial_response(use_initial_response))
+                    }
+                })
+            })
+        })
+    }
+}
+
+/// The longest SMTP command line, CRLF included, that may carry an initial response (at
+/// least 1; default 12288); a longer one goes without it. `SASLMECH_INVALID_ARGUMENT` for an
+/// IMAP client (no limit) or a POP3 client (RFC 2449's 255, fixed). Only before
+/// `saslmech_proto_client_start`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_client_set_max_line(
+    client: *mut saslmech_proto_client,
+    max: usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe {
+        with_mut(client, |c| {
+            if max == 0 || !matches!(c.adapter, Some(ClientAdapter::Smtp(_))) {
+                return Err(SASLMECH_INVALID_ARGUMENT);
+            }
+            c.configure(|a| match a {
+                ClientAdapter::Smtp(a) => Ok(ClientAdapter::Smtp(a.max_line(max))),
+                other => Ok(other),
+            })
+        })
+    }
+}
+
+/// The client's mechanism.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_mechanism(
+    client: *const saslmech_proto_client,
+    mechanism: *mut saslmech_mechanism,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(mechanism)?;
+            put(mechanism, mechanism_to_c(c.mechanism).0);
+            Ok(())
+        })
+    }
+}
+
+/// The command to send (`AUTH PLAIN AHRpbQ...`, `a1 AUTHENTICATE PLAIN ...`), CRLF included;
+/// then pass each server line to `saslmech_proto_client_line`. Only once. Valid until the
+/// next non-const call on this client.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_start(
+    client: *mut saslmech_proto_client,
+    command: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only.
+    unsafe {
+        with_mut(client, |c| {
+            nonnull(command)?;
+            nonnull(len)?;
+            c.start()?;
+            put_bytes(command, len, c.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// Pass a line from the server (with or without its CRLF) and write what follows to `*event`:
+/// `SASLMECH_EVENT_SEND` (write `saslmech_proto_client_output`), `SASLMECH_EVENT_MORE` (read
+/// another line) or `SASLMECH_EVENT_DONE` (`saslmech_proto_client_outcome`). A line that
+/// cannot be parsed ends the exchange (`SASLMECH_FAILURE_MALFORMED`); a challenge the
+/// mechanism cannot answer is answered with `*` and the exchange ends at the server's reply.
+/// `SASLMECH_INVALID_STATE` before start or after the end.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_line(
+    client: *mut saslmech_proto_client,
+    line: *const u8,
+    len: usize,
+    event: *mut saslmech_event,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle used by this thread only; `line` is
+    // valid for `len` bytes.
+    unsafe {
+        with_mut(client, |c| {
+            nonnull(event)?;
+            let line = bytes(line, len)?;
+            put(event, c.line(line)?);
+            Ok(())
+        })
+    }
+}
+
+/// The bytes to write after `SASLMECH_EVENT_SEND` (a response line with CRLF, or `*\r\n`);
+/// `SASLMECH_INVALID_STATE` after any other event. Valid until the next non-const call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_output(
+    client: *const saslmech_proto_client,
+    output: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(output)?;
+            nonnull(len)?;
+            if c.event != Some(SASLMECH_EVENT_SEND) {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+            put_bytes(output, len, c.out.as_slice());
+            Ok(())
+        })
+    }
+}
+
+/// How the exchange ended, after `SASLMECH_EVENT_DONE` (else `SASLMECH_INVALID_STATE`):
+/// `*authenticated` is true if the server accepted the client and the client has nothing
+/// against the server; `*failure` is why not (`SASLMECH_FAILURE_NONE` when authenticated):
+/// the client's own reason if it gave up, else what the server's reply indicates.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_outcome(
+    client: *const saslmech_proto_client,
+    authenticated: *mut bool,
+    failure: *mut saslmech_failure,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(authenticated)?;
+            nonnull(failure)?;
+            let o = c.outcome.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            let f = o
+                .failure
+                .map_or(saslmech_failure::SASLMECH_FAILURE_NONE, failure_to_c);
+            put(authenticated, o.authenticated);
+            put(failure, f);
+            Ok(())
+        })
+    }
+}
+
+/// The server's final status, after `SASLMECH_EVENT_DONE`: the SMTP reply code (`"235"`,
+/// `"535"`), IMAP's `"OK"`/`"NO"`/`"BAD"`, POP3's `"+OK"`/`"-ERR"`; empty if the server's
+/// reply could not be parsed. ASCII, valid until the client is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_outcome_status(
+    client: *const saslmech_proto_client,
+    status: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(status)?;
+            nonnull(len)?;
+            let o = c.outcome.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            put_bytes(status, len, o.status.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+/// The server's text after the status (an SMTP multi-line reply's lines joined by `\n`, at
+/// most 4096 octets), after `SASLMECH_EVENT_DONE`. Printable ASCII (other bytes the server
+/// sent become `?`), valid until the client is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_proto_client_outcome_text(
+    client: *const saslmech_proto_client,
+    text: *mut *const u8,
+    len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(text)?;
+            nonnull(len)?;
+            let o = c.outcome.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
+            put_bytes(text, len, o.text.as_bytes());
+            Ok(())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What servers advertise
+
+/// Join `names` with single spaces into the caller's buffer.
+///
+/// # Safety
+/// `out` is non-NULL and valid for `cap` byte writes; `out_len` non-NULL and writable.
+unsafe fn put_names(names: &[String], out: *mut u8, cap: usize, out_len: *mut usize) -> R<()> {
+    let joined = names.join(" ");
+    // SAFETY: forwarded from the caller.
+    unsafe { copy_out(joined.as_bytes(), out, cap, out_len) }
+}
+
+/// Lines of a (possibly multi-line) response.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|b| *b == b'\n')
+}
+
+/// The mechanisms a server advertises in its EHLO reply (`reply`: the whole reply with its
+/// lines separated by CRLF or LF, or a single line; `250-AUTH PLAIN LOGIN` and the old
+/// `250-AUTH=PLAIN` forms), upper-cased, without duplicates, in order, separated by single
+/// spaces into `out` (capacity `out_cap`; as many octets as the reply always suffice), ready
+/// for `saslmech_select`. Empty if the server advertises none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_smtp_ehlo_mechanisms(
+    reply: *const u8,
+    reply_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `reply` is valid for `reply_len` bytes.
+        let reply = unsafe { bytes(reply, reply_len) }?;
+        let names = proto::smtp::ehlo_mechanisms(lines(reply));
+        // SAFETY: as above, for `out` and `out_len`.
+        unsafe { put_names(&names, out, out_cap, out_len) }
+    })
+}
+
+/// The mechanisms in an IMAP `CAPABILITY` response (`AUTH=PLAIN` tokens; one line, or
+/// several separated by LF), as `saslmech_smtp_ehlo_mechanisms` gives them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_capability_mechanisms(
+    capability: *const u8,
+    capability_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `capability` is valid for `capability_len` bytes.
+        let capability = unsafe { bytes(capability, capability_len) }?;
+        let mut names: Vec<String> = Vec::new();
+        for name in lines(capability).flat_map(proto::imap::capability_mechanisms) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        // SAFETY: as above, for `out` and `out_len`.
+        unsafe { put_names(&names, out, out_cap, out_len) }
+    })
+}
+
+/// Whether an IMAP `CAPABILITY` response lists `SASL-IR` (or `IMAP4rev2`, where it is core):
+/// if not, turn initial responses off (`saslmech_proto_client_set_initial_response`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_imap_has_sasl_ir(
+    capability: *const u8,
+    capability_len: usize,
+    has: *mut bool,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(has)?;
+        // SAFETY: the C contract: `capability` is valid for `capability_len` bytes.
+        let capability = unsafe { bytes(capability, capability_len) }?;
+        let found = lines(capability).any(proto::imap::has_sasl_ir);
+        // SAFETY: `has` checked non-NULL above.
+        unsafe { put(has, found) };
+        Ok(())
+    })
+}
+
+/// The mechanisms in a POP3 `CAPA` response's `SASL` line (the whole response with its lines
+/// separated by CRLF or LF, or the one line), as `saslmech_smtp_ehlo_mechanisms` gives them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_pop3_capa_mechanisms(
+    capa: *const u8,
+    capa_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        nonnull(out_len)?;
+        // SAFETY: the C contract: `capa` is valid for `capa_len` bytes.
+        let capa = unsafe { bytes(capa, capa_len) }?;
+        let mut names: Vec<String> = Vec::new();
+        for name in lines(capa).flat_map(proto::pop3::capa_mechanisms) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        // SAFETY: as above, for `out` and `out_len`.
+        unsafe { put_names(&names, out, out_cap, out_len) }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2357,6 +4858,28 @@ mod tests {
                 SASLMECH_OK
             );
             saslmech_server_free(s);
+            saslmech_server_config_free(cfg);
+        }
+    }
+
+    #[test]
+    fn a_panic_poisons_an_adapter_and_free_still_works() {
+        let mut cfg = null_mut();
+        let mut s = null_mut();
+        let mut ev = SASLMECH_EVENT_MORE;
+        // SAFETY: valid out-pointers; `s` is live and used by this thread only.
+        unsafe {
+            assert_eq!(saslmech_server_config_new(&mut cfg), SASLMECH_OK);
+            assert_eq!(saslmech_smtp_server_new(cfg, &mut s), SASLMECH_OK);
+            let line = b"AUTH PLAIN";
+            let r = with_mut(s, |_| -> R<()> { panic!("deliberate panic in a test") });
+            assert_eq!(r, SASLMECH_PANIC);
+            assert_eq!(
+                saslmech_proto_server_command(s, line.as_ptr(), line.len(), &mut ev),
+                SASLMECH_POISONED
+            );
+            assert_eq!(ev, SASLMECH_EVENT_MORE, "out-parameter written");
+            saslmech_proto_server_free(s);
             saslmech_server_config_free(cfg);
         }
     }

@@ -6,7 +6,8 @@
 //! [`Request`] and waits for [`ServerSession::answer`], which may come much later, from an
 //! event loop, after an asynchronous lookup. Nothing calls back into the application.
 //!
-//! Mechanisms: PLAIN, LOGIN, CRAM-MD5 and XOAUTH2, client and server.
+//! Mechanisms, client and server: SCRAM-SHA-256, SCRAM-SHA-1 and their `-PLUS` variants with
+//! channel binding, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN, LOGIN, EXTERNAL and ANONYMOUS.
 //!
 //! ## A server drive loop
 //!
@@ -106,6 +107,8 @@ mod mechanism;
 #[forbid(unsafe_code)]
 pub mod proto;
 #[forbid(unsafe_code)]
+pub mod saslprep;
+#[forbid(unsafe_code)]
 mod secret;
 #[forbid(unsafe_code)]
 mod server;
@@ -115,7 +118,7 @@ pub use error::{Error, Failure};
 pub use mechanism::{ALL as ALL_MECHANISMS, Mechanism, SelectOptions, UnknownMechanism, select};
 pub use secret::{SecretBuf, ct_eq, ct_eq_password};
 pub use server::{
-    Answer, AuthorizeRequest, CramMd5Keys, Identity, NonceSource, PasswordRequest, Request,
-    SecretRequest, ServerConfig, ServerSession, ServerStep, Success, TokenError, TokenRequest,
-    Transport,
+    Answer, AuthorizeRequest, ChannelBinding, ChannelBindingType, CramMd5Keys, Identity,
+    NonceSource, PasswordRequest, Request, ScramHash, ScramKeys, SecretRequest, ServerConfig,
+    ServerSession, ServerStep, Success, TokenError, TokenRequest, Transport,
 };

@@ -27,14 +27,37 @@ pub enum Mechanism {
     CramMd5,
     /// XOAUTH2 (Google, Microsoft).
     XOAuth2,
+    /// SCRAM-SHA-1 (RFC 5802).
+    ScramSha1,
+    /// SCRAM-SHA-1-PLUS: SCRAM-SHA-1 with TLS channel binding (RFC 5802).
+    ScramSha1Plus,
+    /// SCRAM-SHA-256 (RFC 7677).
+    ScramSha256,
+    /// SCRAM-SHA-256-PLUS: SCRAM-SHA-256 with TLS channel binding (RFC 7677).
+    ScramSha256Plus,
+    /// OAUTHBEARER (RFC 7628).
+    OAuthBearer,
+    /// EXTERNAL (RFC 4422 Appendix A): the identity comes from the transport (a TLS client
+    /// certificate).
+    External,
+    /// ANONYMOUS (RFC 4505).
+    Anonymous,
 }
 
 /// Every mechanism the engine implements, strongest first (the order [`select`] prefers).
+/// EXTERNAL and ANONYMOUS come last: [`select`] picks them only when asked for explicitly.
 pub const ALL: &[Mechanism] = &[
+    Mechanism::ScramSha256Plus,
+    Mechanism::ScramSha256,
+    Mechanism::ScramSha1Plus,
+    Mechanism::ScramSha1,
+    Mechanism::OAuthBearer,
     Mechanism::XOAuth2,
     Mechanism::CramMd5,
     Mechanism::Plain,
     Mechanism::Login,
+    Mechanism::External,
+    Mechanism::Anonymous,
 ];
 
 impl Mechanism {
@@ -45,6 +68,13 @@ impl Mechanism {
             Mechanism::Login => "LOGIN",
             Mechanism::CramMd5 => "CRAM-MD5",
             Mechanism::XOAuth2 => "XOAUTH2",
+            Mechanism::ScramSha1 => "SCRAM-SHA-1",
+            Mechanism::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
+            Mechanism::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
+            Mechanism::External => "EXTERNAL",
+            Mechanism::Anonymous => "ANONYMOUS",
         }
     }
 
@@ -59,10 +89,7 @@ impl Mechanism {
     /// True if the client speaks first, so the mechanism can use an initial response.
     /// (LOGIN is server-first, though servers accept the username as an initial response.)
     pub const fn client_first(self) -> bool {
-        match self {
-            Mechanism::Plain | Mechanism::XOAuth2 => true,
-            Mechanism::Login | Mechanism::CramMd5 => false,
-        }
+        !matches!(self, Mechanism::Login | Mechanism::CramMd5)
     }
 
     /// True if the password itself crosses the wire, so an eavesdropper could reuse it.
@@ -76,7 +103,7 @@ impl Mechanism {
     pub const fn requires_tls(self) -> bool {
         matches!(
             self,
-            Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2
+            Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2 | Mechanism::OAuthBearer
         )
     }
 
@@ -88,7 +115,18 @@ impl Mechanism {
 
     /// True if the mechanism takes TLS channel binding (the SCRAM `-PLUS` family).
     pub const fn channel_binding(self) -> bool {
-        false
+        matches!(self, Mechanism::ScramSha1Plus | Mechanism::ScramSha256Plus)
+    }
+
+    /// True for the SCRAM family (with or without channel binding).
+    pub const fn is_scram(self) -> bool {
+        matches!(
+            self,
+            Mechanism::ScramSha1
+                | Mechanism::ScramSha1Plus
+                | Mechanism::ScramSha256
+                | Mechanism::ScramSha256Plus
+        )
     }
 
     /// True if the mechanism authenticates with a password (as opposed to a token or the
@@ -96,13 +134,19 @@ impl Mechanism {
     pub const fn uses_password(self) -> bool {
         matches!(
             self,
-            Mechanism::Plain | Mechanism::Login | Mechanism::CramMd5
+            Mechanism::Plain
+                | Mechanism::Login
+                | Mechanism::CramMd5
+                | Mechanism::ScramSha1
+                | Mechanism::ScramSha1Plus
+                | Mechanism::ScramSha256
+                | Mechanism::ScramSha256Plus
         )
     }
 
     /// True if the mechanism authenticates with an OAuth 2.0 bearer token.
     pub const fn uses_token(self) -> bool {
-        matches!(self, Mechanism::XOAuth2)
+        matches!(self, Mechanism::XOAuth2 | Mechanism::OAuthBearer)
     }
 }
 
@@ -143,6 +187,13 @@ pub struct SelectOptions {
     pub tls: bool,
     /// Allow mechanisms that send the password or token in the clear without TLS.
     pub allow_plaintext: bool,
+    /// TLS channel-binding data is available, so the SCRAM `-PLUS` mechanisms may be chosen.
+    pub channel_binding: bool,
+    /// The client wants EXTERNAL (its identity is established by the transport, such as a
+    /// TLS client certificate). Never chosen unless set.
+    pub external: bool,
+    /// The client wants ANONYMOUS. Never chosen unless set.
+    pub anonymous: bool,
 }
 
 impl SelectOptions {
@@ -169,17 +220,40 @@ impl SelectOptions {
         self.allow_plaintext = allow;
         self
     }
+
+    /// Say whether channel-binding data is available (enables the SCRAM `-PLUS` mechanisms).
+    pub fn channel_binding(mut self, available: bool) -> Self {
+        self.channel_binding = available;
+        self
+    }
+
+    /// Allow EXTERNAL.
+    pub fn external(mut self, allow: bool) -> Self {
+        self.external = allow;
+        self
+    }
+
+    /// Allow ANONYMOUS.
+    pub fn anonymous(mut self, allow: bool) -> Self {
+        self.anonymous = allow;
+        self
+    }
 }
 
 /// Pick the strongest mechanism from a server's advertised list that the client can use.
 ///
 /// Names the engine does not know are ignored; mechanisms that need TLS are skipped on a
-/// plaintext channel unless `allow_plaintext` is set.
+/// plaintext channel unless `allow_plaintext` is set; the `-PLUS` mechanisms need
+/// `channel_binding`; EXTERNAL and ANONYMOUS are chosen only when asked for.
 ///
 /// ```
 /// use saslmech::{select, Mechanism, SelectOptions};
 /// let advertised = "PLAIN LOGIN CRAM-MD5 GSSAPI".split(' ');
 /// assert_eq!(select(advertised.clone(), SelectOptions::password(true)), Some(Mechanism::CramMd5));
+/// let modern = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN"];
+/// assert_eq!(select(modern, SelectOptions::password(true)), Some(Mechanism::ScramSha256));
+/// let opts = SelectOptions::password(true).channel_binding(true);
+/// assert_eq!(select(modern, opts), Some(Mechanism::ScramSha256Plus));
 /// // Without TLS only CRAM-MD5 is safe to use.
 /// let only_plain = ["PLAIN", "LOGIN"];
 /// assert_eq!(select(only_plain, SelectOptions::password(false)), None);
@@ -194,8 +268,14 @@ where
         let Some(m) = Mechanism::from_name(name.trim().as_bytes()) else {
             continue;
         };
-        let usable = (m.uses_password() && opts.password) || (m.uses_token() && opts.token);
-        if !usable || (m.requires_tls() && !opts.tls && !opts.allow_plaintext) {
+        let usable = (m.uses_password() && opts.password)
+            || (m.uses_token() && opts.token)
+            || (m == Mechanism::External && opts.external)
+            || (m == Mechanism::Anonymous && opts.anonymous);
+        if !usable
+            || (m.requires_tls() && !opts.tls && !opts.allow_plaintext)
+            || (m.channel_binding() && !opts.channel_binding)
+        {
             continue;
         }
         let rank = ALL.iter().position(|x| *x == m).unwrap_or(usize::MAX);
@@ -241,5 +321,61 @@ mod tests {
             Some(Mechanism::Login)
         );
         assert_eq!(select([], SelectOptions::password(true)), None);
+    }
+
+    #[test]
+    fn strength_order() {
+        let all: Vec<&str> = ALL.iter().map(|m| m.name()).collect();
+        // Advertised in reverse order: the rank decides, not the position.
+        let reversed: Vec<&str> = all.iter().rev().copied().collect();
+        let cb = SelectOptions::password(true).channel_binding(true);
+        assert_eq!(
+            select(reversed.clone(), cb),
+            Some(Mechanism::ScramSha256Plus)
+        );
+        assert_eq!(
+            select(reversed.clone(), SelectOptions::password(true)),
+            Some(Mechanism::ScramSha256)
+        );
+        assert_eq!(
+            select(["SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "CRAM-MD5"], cb),
+            Some(Mechanism::ScramSha1Plus)
+        );
+        assert_eq!(
+            select(
+                ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "CRAM-MD5"],
+                SelectOptions::password(false)
+            ),
+            Some(Mechanism::ScramSha1)
+        );
+        assert_eq!(
+            select(reversed.clone(), SelectOptions::token(true)),
+            Some(Mechanism::OAuthBearer)
+        );
+        // OAUTHBEARER's bearer token needs TLS (RFC 7628 §5).
+        assert_eq!(select(["OAUTHBEARER"], SelectOptions::token(false)), None);
+        // EXTERNAL and ANONYMOUS only when asked.
+        assert_eq!(
+            select(["EXTERNAL", "ANONYMOUS"], SelectOptions::password(true)),
+            None
+        );
+        assert_eq!(
+            select(
+                ["EXTERNAL", "ANONYMOUS"],
+                SelectOptions::default().external(true)
+            ),
+            Some(Mechanism::External)
+        );
+        assert_eq!(
+            select(
+                ["EXTERNAL", "ANONYMOUS"],
+                SelectOptions::default().anonymous(true)
+            ),
+            Some(Mechanism::Anonymous)
+        );
+        for m in ALL {
+            assert_eq!(m.channel_binding(), m.name().ends_with("-PLUS"));
+            assert!(m.client_first() || matches!(m, Mechanism::Login | Mechanism::CramMd5));
+        }
     }
 }

@@ -43,6 +43,7 @@ use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
 
 pub use crate::mech::cram_md5::CramMd5Keys;
+pub use crate::mech::scram::{ChannelBinding, ChannelBindingType, ScramHash, ScramKeys};
 
 /// Where a server's random nonces come from.
 #[derive(Clone, Default)]
@@ -130,6 +131,9 @@ pub struct ServerConfig {
     pub(crate) max_steps: u16,
     pub(crate) nonce: NonceSource,
     pool: Pool,
+    pub(crate) scram_iterations: u32,
+    pub(crate) scram_secret: SecretBuf,
+    pub(crate) oauth_openid_configuration: Option<String>,
 }
 
 /// The random pool, behind a lock so a config can be shared by sessions on many threads.
@@ -154,6 +158,9 @@ impl Clone for ServerConfig {
             max_identity: self.max_identity,
             max_steps: self.max_steps,
             nonce: self.nonce.clone(),
+            scram_iterations: self.scram_iterations,
+            scram_secret: self.scram_secret.clone(),
+            oauth_openid_configuration: self.oauth_openid_configuration.clone(),
             pool: Pool::default(),
         }
     }
@@ -172,12 +179,23 @@ impl ServerConfig {
     pub const DEFAULT_MAX_IDENTITY: usize = 1024;
     /// Default maximum number of client messages in one exchange.
     pub const DEFAULT_MAX_STEPS: u16 = 10;
+    /// Default SCRAM iteration count for keys derived from a plaintext password and for
+    /// unknown users (RFC 7677 recommends at least 4096).
+    pub const DEFAULT_SCRAM_ITERATIONS: u32 = 4096;
 
-    /// PLAIN, LOGIN, CRAM-MD5 and XOAUTH2 enabled; mechanisms that expose a secret need TLS;
-    /// default limits; OS randomness; hostname `localhost`.
+    /// SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN and LOGIN
+    /// enabled (EXTERNAL and ANONYMOUS only when listed with [`mechanisms`](Self::mechanisms));
+    /// mechanisms that expose a secret need TLS; default limits; OS randomness; hostname
+    /// `localhost`; a random SCRAM fake-salt secret (set a stable one with
+    /// [`scram_secret`](Self::scram_secret)).
     pub fn new() -> Self {
         ServerConfig {
             mechanisms: vec![
+                Mechanism::ScramSha256Plus,
+                Mechanism::ScramSha256,
+                Mechanism::ScramSha1Plus,
+                Mechanism::ScramSha1,
+                Mechanism::OAuthBearer,
                 Mechanism::XOAuth2,
                 Mechanism::CramMd5,
                 Mechanism::Plain,
@@ -191,10 +209,14 @@ impl ServerConfig {
             max_steps: Self::DEFAULT_MAX_STEPS,
             nonce: NonceSource::Os,
             pool: Pool::default(),
+            scram_iterations: Self::DEFAULT_SCRAM_ITERATIONS,
+            scram_secret: random_secret(),
+            oauth_openid_configuration: None,
         }
     }
 
-    /// The mechanisms to enable, in the order they are advertised.
+    /// The mechanisms to enable, in the order they are advertised. EXTERNAL and ANONYMOUS are
+    /// enabled only by listing them here.
     pub fn mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
         self.mechanisms = mechanisms.to_vec();
         self
@@ -245,6 +267,29 @@ impl ServerConfig {
         self
     }
 
+    /// The secret that keys the salts SCRAM shows for unknown users and for users whose
+    /// plaintext password the application supplies ([`Answer::Password`]): `HMAC-SHA-256(secret,
+    /// mechanism, user name)`. The same user always gets the same salt, so a probe cannot tell
+    /// a made-up user from a real one. Set the same secret on every server of a cluster and
+    /// keep it across restarts; by default it is random per configuration.
+    pub fn scram_secret(mut self, secret: &[u8]) -> Self {
+        self.scram_secret = SecretBuf::from_slice(secret);
+        self
+    }
+
+    /// The SCRAM iteration count used with [`Answer::Password`] and for unknown users. Should
+    /// match what stored keys use, so unknown users do not stand out. At least 1.
+    pub fn scram_iterations(mut self, iterations: u32) -> Self {
+        self.scram_iterations = iterations.max(1);
+        self
+    }
+
+    /// The `openid-configuration` URL that OAUTHBEARER error challenges carry (RFC 7628 §3.2.2).
+    pub fn oauth_openid_configuration(mut self, url: &str) -> Self {
+        self.oauth_openid_configuration = Some(url.to_owned());
+        self
+    }
+
     /// The configured maximum size of one client message.
     pub fn max_message_len(&self) -> usize {
         self.max_message
@@ -264,12 +309,41 @@ impl ServerConfig {
         Ok(())
     }
 
-    /// The mechanisms to advertise on a channel with or without TLS.
+    /// Check whether `mechanism` may be used on `transport`: [`check`](Self::check), and the
+    /// `-PLUS` mechanisms need channel-binding data, EXTERNAL an external identity.
+    pub fn check_transport(
+        &self,
+        mechanism: Mechanism,
+        transport: &Transport,
+    ) -> Result<(), Failure> {
+        self.check(mechanism, transport.tls)?;
+        if (mechanism.channel_binding() && transport.channel_bindings.is_empty())
+            || (mechanism == Mechanism::External && transport.external_identity.is_none())
+        {
+            return Err(Failure::MechanismUnavailable);
+        }
+        Ok(())
+    }
+
+    /// The mechanisms to advertise on a channel with or without TLS. Leaves out those that
+    /// need more than TLS (the `-PLUS` mechanisms, EXTERNAL): use
+    /// [`offered_on`](Self::offered_on) to include them.
     pub fn offered(&self, tls: bool) -> impl Iterator<Item = Mechanism> + '_ {
+        self.mechanisms.iter().copied().filter(move |m| {
+            !m.channel_binding() && *m != Mechanism::External && self.check(*m, tls).is_ok()
+        })
+    }
+
+    /// The mechanisms to advertise on `transport` (RFC 5802 §6: `-PLUS` only where channel
+    /// binding is possible).
+    pub fn offered_on<'a>(
+        &'a self,
+        transport: &'a Transport,
+    ) -> impl Iterator<Item = Mechanism> + 'a {
         self.mechanisms
             .iter()
             .copied()
-            .filter(move |m| self.check(*m, tls).is_ok())
+            .filter(move |m| self.check_transport(*m, transport).is_ok())
     }
 
     pub(crate) fn nonce(&self) -> Result<Nonce<'_>, Failure> {
@@ -295,7 +369,36 @@ impl ServerConfig {
     }
 }
 
+/// A random secret for SCRAM's fake salts (see [`ServerConfig::scram_secret`]).
+fn random_secret() -> SecretBuf {
+    let mut buf = [0u8; 32];
+    if getrandom::fill(&mut buf).is_err() {
+        // No OS randomness now: fall back to the standard library's per-process random keys.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in buf.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(chunk.as_ptr() as usize);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    let s = SecretBuf::from_slice(&buf);
+    zeroize::Zeroize::zeroize(&mut buf);
+    s
+}
+
 /// What the server knows about the connection the exchange runs on.
+///
+/// ```
+/// use saslmech::{ChannelBindingType, Transport};
+/// // A STARTTLS'd SMTP connection whose client presented a certificate.
+/// let t = Transport::tls()
+///     .with_success_data(false)
+///     .with_channel_binding(ChannelBindingType::TlsExporter, &[7u8; 32])
+///     .with_external_identity("mail.example.net");
+/// assert_eq!(t.external_identity(), Some("mail.example.net"));
+/// assert!(t.channel_binding(ChannelBindingType::TlsExporter).is_some());
+/// assert!(t.channel_binding(ChannelBindingType::TlsUnique).is_none());
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Transport {
@@ -305,6 +408,10 @@ pub struct Transport {
     /// server-final data goes out as one more challenge that the client answers with an
     /// empty response.
     pub success_data: bool,
+    /// Channel-binding data the TLS layer provides (for the SCRAM `-PLUS` mechanisms).
+    pub(crate) channel_bindings: Vec<ChannelBinding>,
+    /// The identity the transport established (for EXTERNAL).
+    pub(crate) external_identity: Option<String>,
 }
 
 impl Transport {
@@ -313,6 +420,8 @@ impl Transport {
         Transport {
             tls: true,
             success_data: true,
+            channel_bindings: Vec::new(),
+            external_identity: None,
         }
     }
 
@@ -321,6 +430,8 @@ impl Transport {
         Transport {
             tls: false,
             success_data: true,
+            channel_bindings: Vec::new(),
+            external_identity: None,
         }
     }
 
@@ -328,6 +439,36 @@ impl Transport {
     pub fn with_success_data(mut self, success_data: bool) -> Self {
         self.success_data = success_data;
         self
+    }
+
+    /// Add channel-binding data of one type (replacing earlier data of that type). Supply every
+    /// type the TLS layer can give: `tls-exporter` (TLS 1.3), `tls-server-end-point`, and
+    /// `tls-unique` only on TLS 1.2 or older. With any, the server offers the `-PLUS`
+    /// mechanisms and refuses a client that claims it could not find them (the `y` flag).
+    pub fn with_channel_binding(mut self, kind: ChannelBindingType, data: &[u8]) -> Self {
+        self.channel_bindings.retain(|b| b.kind() != kind);
+        self.channel_bindings.push(ChannelBinding::new(kind, data));
+        self
+    }
+
+    /// The identity the transport established, such as the subject of a verified TLS client
+    /// certificate: EXTERNAL authenticates as it.
+    pub fn with_external_identity(mut self, identity: &str) -> Self {
+        self.external_identity = Some(identity.to_owned());
+        self
+    }
+
+    /// The channel-binding data of type `kind`, if supplied.
+    pub fn channel_binding(&self, kind: ChannelBindingType) -> Option<&[u8]> {
+        self.channel_bindings
+            .iter()
+            .find(|b| b.kind() == kind)
+            .map(ChannelBinding::data)
+    }
+
+    /// The external identity, if supplied.
+    pub fn external_identity(&self) -> Option<&str> {
+        self.external_identity.as_deref()
     }
 }
 
@@ -404,11 +545,13 @@ pub enum Request<'a> {
     /// checking it yourself, or [`Answer::Password`] with the stored password for the engine to
     /// compare in constant time, or [`Answer::UnknownUser`].
     VerifyPassword(PasswordRequest<'a>),
-    /// Supply the user's secret (CRAM-MD5): [`Answer::Password`] with the plaintext,
-    /// [`Answer::CramMd5Keys`] with the precomputed HMAC state, or [`Answer::UnknownUser`].
+    /// Supply the user's secret (CRAM-MD5, SCRAM): [`Answer::Password`] with the plaintext,
+    /// [`Answer::CramMd5Keys`] (CRAM-MD5) or [`Answer::ScramKeys`] (SCRAM, for the
+    /// mechanism's hash) with the stored keys, or [`Answer::UnknownUser`].
     Secret(SecretRequest<'a>),
-    /// Validate a bearer token (XOAUTH2): [`Answer::Accept`], [`Answer::Reject`], or
-    /// [`Answer::TokenError`] with what the error challenge should say.
+    /// Validate a bearer token (XOAUTH2, OAUTHBEARER): [`Answer::Accept`], [`Answer::Reject`],
+    /// or [`Answer::TokenError`] with what the error challenge should say. For OAUTHBEARER
+    /// without an authzid, [`Answer::TokenOwner`] names the user the token belongs to.
     ValidateToken(TokenRequest<'a>),
     /// May `authcid` act as `authzid`? [`Answer::Accept`] or [`Answer::Reject`].
     Authorize(AuthorizeRequest<'a>),
@@ -481,6 +624,9 @@ pub struct TokenRequest<'a> {
     pub(crate) mechanism: Mechanism,
     pub(crate) user: &'a str,
     pub(crate) token: &'a [u8],
+    pub(crate) authzid: Option<&'a str>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) port: Option<u16>,
 }
 
 impl<'a> TokenRequest<'a> {
@@ -488,13 +634,27 @@ impl<'a> TokenRequest<'a> {
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
     }
-    /// The user the client names.
+    /// The user the client names: XOAUTH2's `user=`, OAUTHBEARER's authzid (empty if the
+    /// client sent none: then the token alone says who it is).
     pub fn user(&self) -> &'a str {
         self.user
     }
-    /// The token (without the `Bearer ` scheme).
+    /// The token (without the `Bearer ` scheme). Empty for an OAUTHBEARER client asking
+    /// which scope it needs (RFC 7628 §4.3); the engine never accepts an empty token.
     pub fn token(&self) -> &'a [u8] {
         self.token
+    }
+    /// OAUTHBEARER: the authorization identity of the GS2 header (`a=`), if any.
+    pub fn authzid(&self) -> Option<&'a str> {
+        self.authzid
+    }
+    /// OAUTHBEARER: the `host` the client connected to, if it said.
+    pub fn host(&self) -> Option<&'a str> {
+        self.host
+    }
+    /// OAUTHBEARER: the `port` the client connected to, if it said.
+    pub fn port(&self) -> Option<u16> {
+        self.port
     }
 }
 
@@ -503,6 +663,9 @@ impl fmt::Debug for TokenRequest<'_> {
         f.debug_struct("TokenRequest")
             .field("mechanism", &self.mechanism)
             .field("user", &self.user)
+            .field("authzid", &self.authzid)
+            .field("host", &self.host)
+            .field("port", &self.port)
             .field(
                 "token",
                 &format_args!("<{} bytes redacted>", self.token.len()),
@@ -558,6 +721,12 @@ pub enum Answer<'a> {
     Password(&'a [u8]),
     /// CRAM-MD5's precomputed HMAC-MD5 state, as Dovecot stores it (`{CRAM-MD5}`).
     CramMd5Keys(&'a CramMd5Keys),
+    /// SCRAM's stored keys (for [`Request::Secret`] from a SCRAM mechanism; their hash must be
+    /// the mechanism's, else [`Error::WrongAnswer`]).
+    ScramKeys(&'a ScramKeys),
+    /// OAUTHBEARER: the token is valid and belongs to this user. Needed when the client sent
+    /// no authzid; when it did and it differs, the session asks [`Request::Authorize`].
+    TokenOwner(&'a str),
     /// The token is invalid: send an error challenge with this content, then fail.
     TokenError(TokenError<'a>),
 }
@@ -572,6 +741,8 @@ impl fmt::Debug for Answer<'_> {
             Answer::TemporaryFailure => f.write_str("TemporaryFailure"),
             Answer::Password(p) => write!(f, "Password(<{} bytes redacted>)", p.len()),
             Answer::CramMd5Keys(_) => f.write_str("CramMd5Keys(<redacted>)"),
+            Answer::ScramKeys(k) => f.debug_tuple("ScramKeys").field(k).finish(),
+            Answer::TokenOwner(u) => f.debug_tuple("TokenOwner").field(u).finish(),
             Answer::TokenError(e) => f.debug_tuple("TokenError").field(e).finish(),
         }
     }
@@ -641,21 +812,22 @@ impl fmt::Debug for ServerSession {
 impl ServerSession {
     /// Begin an exchange with `mechanism` if the configuration allows it on this transport.
     ///
-    /// Fails with [`Failure::MechanismUnavailable`], [`Failure::MechanismTooWeak`] or
-    /// [`Failure::EncryptionRequired`] (SMTP 504, 534, 538).
+    /// Fails with [`Failure::MechanismUnavailable`] (also for a `-PLUS` mechanism without
+    /// channel-binding data, and EXTERNAL without an external identity),
+    /// [`Failure::MechanismTooWeak`] or [`Failure::EncryptionRequired`] (SMTP 504, 534, 538).
     pub fn new(
         config: &Arc<ServerConfig>,
         mechanism: Mechanism,
         transport: &Transport,
     ) -> Result<ServerSession, Failure> {
-        config.check(mechanism, transport.tls)?;
+        config.check_transport(mechanism, transport)?;
         Ok(ServerSession {
             config: Arc::clone(config),
             mechanism,
             success_data: transport.success_data,
             state: State::Start,
             steps: 0,
-            mech: mech::Server::new(mechanism),
+            mech: mech::Server::new(mechanism, config, transport),
             out: SecretBuf::new(),
             b64: SecretBuf::new(),
         })
@@ -758,6 +930,15 @@ impl ServerSession {
     pub fn identity(&self) -> Option<Identity<'_>> {
         match self.state {
             State::Done { .. } => self.mech.identity(),
+            _ => None,
+        }
+    }
+
+    /// ANONYMOUS: the trace information the client sent (possibly empty), once the exchange
+    /// succeeded. Log it; the identity is always `anonymous`.
+    pub fn anonymous_trace(&self) -> Option<&str> {
+        match self.state {
+            State::Done { .. } => self.mech.anonymous_trace(),
             _ => None,
         }
     }

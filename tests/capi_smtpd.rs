@@ -1,6 +1,8 @@
-//! The C example server `bindings/c/examples/smtpd.c`, built with AddressSanitizer and
+//! The C example server `bindings/c/examples/smtpd.c` (which runs AUTH through the SMTP
+//! adapter's C API, `saslmech_smtp_server_new`), built with AddressSanitizer and
 //! UndefinedBehaviorSanitizer against the static library, driven by real SMTP clients (swaks,
-//! python3's smtplib, curl, `gsasl --smtp`) and by a raw client checking the reply codes, and
+//! python3's smtplib, curl incl. XOAUTH2 and OAUTHBEARER, `gsasl --smtp` incl. SCRAM-SHA-1 and
+//! SCRAM-SHA-256 against stored keys) and by a raw client checking the reply codes, and
 //! shown to serve other connections while one waits on its credential lookup. Each test stops
 //! its server with SIGTERM and requires a clean exit (no sanitizer report, no leak).
 #![cfg(feature = "capi")]
@@ -29,9 +31,16 @@ struct Smtpd {
 
 impl Smtpd {
     fn start(delay_ms: u64) -> Smtpd {
+        Self::start_with(delay_ms, &[])
+    }
+
+    /// With extra options (`-m MECH,...`).
+    fn start_with(delay_ms: u64, options: &[&str]) -> Smtpd {
         let build = make_c("asan", true);
         let mut child = Command::new(build.join("smtpd"))
-            .args(["-d", &delay_ms.to_string(), "127.0.0.1", "0"])
+            .args(["-d", &delay_ms.to_string()])
+            .args(options)
+            .args(["127.0.0.1", "0"])
             .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
             .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
             .stdin(Stdio::null())
@@ -243,7 +252,7 @@ fn curl(server: &Smtpd, mech: &str, creds: &[&str], sasl_ir: bool) -> (Option<i3
 }
 
 #[test]
-fn curl_plain_login_cram_md5_xoauth2() {
+fn curl_plain_login_cram_md5_xoauth2_oauthbearer() {
     require("curl", "curl");
     let server = Smtpd::start(0);
     let right = format!("{USER}:{PASSWORD}");
@@ -261,6 +270,12 @@ fn curl_plain_login_cram_md5_xoauth2() {
             assert!(out.contains("< 535 5.7.8"), "curl {mech}:\n{out}");
         }
     }
+    assert_eq!(logins(&server.stop()), expected_logins);
+
+    // curl prefers OAUTHBEARER to XOAUTH2 whenever both are offered, whatever its
+    // --login-options say: a server offering only XOAUTH2 for tokens.
+    let server = Smtpd::start_with(0, &["-m", "XOAUTH2,PLAIN"]);
+    let mut expected_logins = 0;
     for sasl_ir in [false, true] {
         let (code, out) = curl(
             &server,
@@ -269,6 +284,7 @@ fn curl_plain_login_cram_md5_xoauth2() {
             sasl_ir,
         );
         assert_eq!(code, Some(0), "curl XOAUTH2 ir={sasl_ir}:\n{out}");
+        assert!(out.contains("> AUTH XOAUTH2"), "{out}");
         assert!(out.contains("< 235 2.7.0"), "{out}");
         expected_logins += 1;
         // A bad token: the XOAUTH2 error challenge ({"status":"401",...} in base64), then
@@ -284,13 +300,44 @@ fn curl_plain_login_cram_md5_xoauth2() {
             Some(0),
             "curl XOAUTH2 with a bad token succeeded:\n{out}"
         );
+        assert!(out.contains("> AUTH XOAUTH2"), "{out}");
         assert!(out.contains("< 334 eyJzdGF0dXMiOiI0MDEi"), "{out}");
+    }
+    assert_eq!(logins(&server.stop()), expected_logins);
+
+    // OAUTHBEARER (RFC 7628): curl sends the GS2 authzid, host and port with the token.
+    let server = Smtpd::start(0);
+    let mut expected_logins = 0;
+    for sasl_ir in [false, true] {
+        let (code, out) = curl(
+            &server,
+            "OAUTHBEARER",
+            &["--user", USER, "--oauth2-bearer", TOKEN],
+            sasl_ir,
+        );
+        assert_eq!(code, Some(0), "curl OAUTHBEARER ir={sasl_ir}:\n{out}");
+        assert!(out.contains("> AUTH OAUTHBEARER"), "{out}");
+        assert!(out.contains("< 235 2.7.0"), "{out}");
+        expected_logins += 1;
+        // A bad token: the error challenge ({"status":"invalid_token"}), curl's ^A, 535.
+        let (code, out) = curl(
+            &server,
+            "OAUTHBEARER",
+            &["--user", USER, "--oauth2-bearer", "bad-token"],
+            sasl_ir,
+        );
+        assert_eq!(code, Some(67), "curl OAUTHBEARER with a bad token:\n{out}");
+        assert!(
+            out.contains("< 334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0="),
+            "{out}"
+        );
+        assert!(out.contains("< 535 5.7.8"), "{out}");
     }
     assert_eq!(logins(&server.stop()), expected_logins);
 }
 
 #[test]
-fn gsasl_smtp_plain_login_cram_md5() {
+fn gsasl_smtp_plain_login_cram_md5_scram() {
     require("gsasl", "gsasl");
     let server = Smtpd::start(0);
     let gsasl = |mech: &str, password: &str| {
@@ -300,7 +347,9 @@ fn gsasl_smtp_plain_login_cram_md5() {
                 .args(["-m", mech, "-a", USER, "-p", password, "-d", "--quiet"]),
         )
     };
-    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+    // SCRAM against the keys the server stores (saslmech_scram_keys_*), not the password.
+    let mechs = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"];
+    for mech in mechs {
         let (ok, _, out) = gsasl(mech, PASSWORD);
         assert!(ok, "gsasl {mech}:\n{out}");
         assert!(out.contains("235 2.7.0 Authentication successful"), "{out}");
@@ -311,7 +360,7 @@ fn gsasl_smtp_plain_login_cram_md5() {
         );
         assert!(out.contains("535 5.7.8"), "{out}");
     }
-    assert_eq!(logins(&server.stop()), 3);
+    assert_eq!(logins(&server.stop()), mechs.len());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,7 +428,9 @@ fn reply_codes_of_rfc_4954() {
     );
     let ehlo = c.cmd("EHLO client.example");
     assert!(
-        ehlo.contains("250-AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN"),
+        ehlo.contains(
+            "250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 CRAM-MD5 PLAIN LOGIN"
+        ),
         "{ehlo}"
     );
     assert!(c.cmd("AUTH").starts_with("501 5.5.4"));
@@ -388,15 +439,19 @@ fn reply_codes_of_rfc_4954() {
         "504 5.5.4 Unrecognized authentication type"
     );
 
-    // An empty challenge is "334 " with the space; "*" cancels with 501.
+    // An empty challenge is "334 " with the space; "*" cancels with 501. (These replies are
+    // the SMTP adapter's, which the server writes as they come.)
     assert_eq!(c.cmd("AUTH PLAIN"), "334 ");
-    assert_eq!(c.cmd("*"), "501 5.5.2 Authentication cancelled");
-    // Bad base64, an empty initial response PLAIN cannot parse, an initial response
-    // CRAM-MD5 does not take.
-    assert!(c.cmd("AUTH PLAIN ****").starts_with("501 5.5.2"));
+    assert_eq!(c.cmd("*"), "501 5.0.0 Authentication cancelled");
+    // Bad base64, an empty initial response PLAIN cannot parse (a malformed message fails
+    // like wrong credentials), an initial response CRAM-MD5 does not take.
+    assert_eq!(c.cmd("AUTH PLAIN ****"), "501 5.5.2 Invalid base64 data");
     assert_eq!(c.cmd("AUTH PLAIN"), "334 ");
-    assert!(c.cmd("AHRpbQ=").starts_with("501 5.5.2"));
-    assert!(c.cmd("AUTH PLAIN =").starts_with("501 5.5.2"));
+    assert_eq!(c.cmd("AHRpbQ="), "501 5.5.2 Invalid base64 data");
+    assert_eq!(
+        c.cmd("AUTH PLAIN ="),
+        "535 5.7.8 Authentication credentials invalid"
+    );
     assert!(c.cmd("AUTH CRAM-MD5 =").starts_with("501 5.7.0"));
 
     // LOGIN with a wrong password, then the backend's other answers.

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use saslmech::proto::imap::ImapServer;
 use saslmech::proto::pop3::Pop3Server;
 use saslmech::proto::smtp::{SmtpReplies, SmtpServer};
-use saslmech::proto::{Phase, ServerEvent};
-use saslmech::{Answer, Failure, Mechanism, ServerConfig};
+use saslmech::proto::{AuthRequest, Phase, ServerEvent};
+use saslmech::{
+    Answer, ChannelBindingType, ClientConfig, ClientSession, Credentials, Failure, Mechanism,
+    ServerConfig, TokenError, Transport,
+};
 
 /// `AHRpbQB0YW5zdGFhZnRhbnN0YWFm` = base64("\0tim\0tanstaaftanstaaf").
 const PLAIN_IR: &str = "AHRpbQB0YW5zdGFhZnRhbnN0YWFm";
@@ -158,7 +161,7 @@ fn smtp_534_too_weak() {
     s.set_tls(true);
     assert_eq!(
         s.ehlo_keyword().as_deref(),
-        Some("AUTH XOAUTH2 PLAIN LOGIN")
+        Some("AUTH SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 PLAIN LOGIN")
     );
     let ev = s.command(b"AUTH CRAM-MD5").unwrap();
     assert_eq!(
@@ -170,8 +173,12 @@ fn smtp_534_too_weak() {
 #[test]
 fn smtp_538_or_523_before_tls_and_the_ehlo_keyword() {
     let mut s = smtp(false);
-    assert_eq!(s.ehlo_keyword().as_deref(), Some("AUTH CRAM-MD5"));
-    for m in ["PLAIN", "LOGIN", "XOAUTH2"] {
+    // SCRAM and CRAM-MD5 expose no reusable secret: offered before STARTTLS.
+    assert_eq!(
+        s.ehlo_keyword().as_deref(),
+        Some("AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5")
+    );
+    for m in ["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"] {
         let ev = s.command(format!("AUTH {m}").as_bytes()).unwrap();
         assert_eq!(
             text(&ev),
@@ -187,18 +194,19 @@ fn smtp_538_or_523_before_tls_and_the_ehlo_keyword() {
         ),
         "523 5.7.10 Encryption needed\r\n"
     );
-    // After STARTTLS: everything is offered.
+    // After STARTTLS: everything enabled by default is offered, except the -PLUS
+    // mechanisms, which need channel-binding data (see `plus_and_external_follow_the_transport`).
     s.set_tls(true);
     assert_eq!(
         s.ehlo_keyword().as_deref(),
-        Some("AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN")
+        Some("AUTH SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 CRAM-MD5 PLAIN LOGIN")
     );
     // Operators may allow plaintext mechanisms without TLS.
     let config = ServerConfig::new().allow_plaintext_without_tls(true);
     let mut s = SmtpServer::new(Arc::new(config));
     assert_eq!(
         s.ehlo_keyword().as_deref(),
-        Some("AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN")
+        Some("AUTH SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 CRAM-MD5 PLAIN LOGIN")
     );
     assert!(matches!(
         s.command(format!("AUTH PLAIN {PLAIN_IR}").as_bytes())
@@ -366,7 +374,10 @@ fn imap_replies() {
     );
 
     let mut s = new(false);
-    assert_eq!(s.capabilities(), "AUTH=CRAM-MD5 SASL-IR");
+    assert_eq!(
+        s.capabilities(),
+        "AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 SASL-IR"
+    );
     assert_eq!(
         text(&s.command(b"a AUTHENTICATE PLAIN").unwrap()),
         "a NO [PRIVACYREQUIRED] Encryption required for this mechanism\r\n"
@@ -380,7 +391,10 @@ fn imap_replies() {
 #[test]
 fn pop3_replies() {
     let mut s = Pop3Server::new(Arc::new(ServerConfig::new()));
-    assert_eq!(s.capa_line().as_deref(), Some("SASL CRAM-MD5"));
+    assert_eq!(
+        s.capa_line().as_deref(),
+        Some("SASL SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5")
+    );
     assert_eq!(
         text(&s.command(b"AUTH PLAIN").unwrap()),
         "-ERR [AUTH] Plaintext authentication disallowed without TLS\r\n"
@@ -425,4 +439,382 @@ fn pop3_replies() {
         text(&s.command(b"AUTH").unwrap()),
         "-ERR Already authenticated\r\n"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The later mechanisms: SCRAM (+PLUS), OAUTHBEARER, EXTERNAL, ANONYMOUS.
+
+const EXPORTER: [u8; 32] = [0x42; 32];
+
+fn later_config() -> Arc<ServerConfig> {
+    Arc::new(ServerConfig::new().mechanisms(&[
+        Mechanism::ScramSha256Plus,
+        Mechanism::ScramSha256,
+        Mechanism::OAuthBearer,
+        Mechanism::External,
+        Mechanism::Anonymous,
+        Mechanism::Plain,
+    ]))
+}
+
+fn bound() -> Transport {
+    Transport::tls().with_channel_binding(ChannelBindingType::TlsExporter, &EXPORTER)
+}
+
+#[test]
+fn plus_and_external_follow_the_transport() {
+    let states: [(Transport, &str); 4] = [
+        (Transport::plaintext(), "SCRAM-SHA-256 ANONYMOUS"),
+        (
+            Transport::tls(),
+            "SCRAM-SHA-256 OAUTHBEARER ANONYMOUS PLAIN",
+        ),
+        (
+            bound(),
+            "SCRAM-SHA-256-PLUS SCRAM-SHA-256 OAUTHBEARER ANONYMOUS PLAIN",
+        ),
+        (
+            bound().with_external_identity("client.example.net"),
+            "SCRAM-SHA-256-PLUS SCRAM-SHA-256 OAUTHBEARER EXTERNAL ANONYMOUS PLAIN",
+        ),
+    ];
+    for (transport, names) in states {
+        let mut smtp = SmtpServer::new(later_config());
+        smtp.set_transport(transport.clone());
+        assert_eq!(smtp.ehlo_keyword().unwrap(), format!("AUTH {names}"));
+        let mut imap = ImapServer::new(later_config());
+        imap.set_transport(transport.clone());
+        let caps: Vec<String> = names.split(' ').map(|n| format!("AUTH={n}")).collect();
+        assert_eq!(imap.capabilities(), format!("{} SASL-IR", caps.join(" ")));
+        let mut pop3 = Pop3Server::new(later_config());
+        pop3.set_transport(transport.clone());
+        assert_eq!(pop3.capa_line().unwrap(), format!("SASL {names}"));
+        // What is not offered is refused as unavailable.
+        if transport
+            .channel_binding(ChannelBindingType::TlsExporter)
+            .is_none()
+        {
+            let ev = smtp.command(b"AUTH SCRAM-SHA-256-PLUS").unwrap();
+            assert_eq!(text(&ev), "504 5.5.4 Unrecognized authentication type\r\n");
+            assert_eq!(failure(&ev), Some(Failure::MechanismUnavailable));
+            assert_eq!(
+                text(&imap.command(b"a AUTHENTICATE SCRAM-SHA-256-PLUS").unwrap()),
+                "a NO Unsupported authentication mechanism\r\n"
+            );
+        }
+        if transport.external_identity().is_none() {
+            let ev = smtp.command(b"AUTH EXTERNAL =").unwrap();
+            assert_eq!(text(&ev), "504 5.5.4 Unrecognized authentication type\r\n");
+            assert_eq!(
+                text(&pop3.command(b"AUTH EXTERNAL =").unwrap()),
+                "-ERR Unsupported authentication mechanism\r\n"
+            );
+        }
+    }
+    // set_tls drops what set_transport gave.
+    let mut smtp = SmtpServer::new(later_config());
+    smtp.set_transport(bound().with_external_identity("x"));
+    smtp.set_tls(true);
+    assert_eq!(
+        smtp.ehlo_keyword().unwrap(),
+        "AUTH SCRAM-SHA-256 OAUTHBEARER ANONYMOUS PLAIN"
+    );
+}
+
+/// Run SCRAM-SHA-256(-PLUS) up to the server-final challenge on any protocol. Returns the
+/// server-final challenge line.
+fn scram_to_final(
+    command: &dyn Fn(&[u8]) -> Vec<u8>,
+    server: &mut dyn FnMut(Step) -> ServerEvent,
+    prefix: &str,
+    plus: bool,
+) -> Vec<u8> {
+    let creds = Credentials::new()
+        .authcid("tim")
+        .password(b"tanstaaftanstaaf");
+    let cc = if plus {
+        ClientConfig::new().channel_binding(ChannelBindingType::TlsExporter, &EXPORTER)
+    } else {
+        ClientConfig::new()
+    };
+    let m = if plus {
+        Mechanism::ScramSha256Plus
+    } else {
+        Mechanism::ScramSha256
+    };
+    let mut client = ClientSession::with_config(m, &creds, &cc).unwrap();
+    let first = client.start_b64().unwrap().unwrap().to_vec();
+    let ServerEvent::Request(AuthRequest::Secret { mechanism, .. }) =
+        server(Step::Command(command(&first)))
+    else {
+        panic!("no Secret request")
+    };
+    assert_eq!(mechanism, m);
+    let ServerEvent::Challenge(server_first) =
+        server(Step::Answer(Answer::Password(b"tanstaaftanstaaf")))
+    else {
+        panic!()
+    };
+    let b64 = std::str::from_utf8(&server_first)
+        .unwrap()
+        .strip_prefix(prefix)
+        .unwrap()
+        .trim_end();
+    let client_final = client.step_b64(b64.as_bytes()).unwrap().to_vec();
+    let ServerEvent::Challenge(server_final) = server(Step::Line(client_final)) else {
+        panic!()
+    };
+    // The client verifies it and answers with an empty response.
+    let b64 = std::str::from_utf8(&server_final)
+        .unwrap()
+        .strip_prefix(prefix)
+        .unwrap()
+        .trim_end();
+    assert!(
+        saslmech::b64::decode(b64.as_bytes())
+            .unwrap()
+            .as_slice()
+            .starts_with(b"v=")
+    );
+    assert_eq!(client.step_b64(b64.as_bytes()).unwrap(), b"");
+    client.finish(None).unwrap();
+    server_final
+}
+
+enum Step {
+    Command(Vec<u8>),
+    Line(Vec<u8>),
+    Answer(Answer<'static>),
+}
+
+#[test]
+fn scram_server_final_is_one_more_challenge_in_every_protocol() {
+    for plus in [false, true] {
+        // SMTP: 334 v=…, then an empty line gives 235; `*` gives 501 5.0.0; anything else
+        // 535.
+        for (ack, reply) in [
+            (&b""[..], "235 2.7.0 Authentication successful\r\n"),
+            (b"*", "501 5.0.0 Authentication cancelled\r\n"),
+            (b"dGlt", "535 5.7.8 Authentication credentials invalid\r\n"),
+        ] {
+            let mut s = SmtpServer::new(later_config());
+            s.set_transport(bound());
+            let mut drive = |step: Step| match step {
+                Step::Command(c) => {
+                    let mut line = if plus {
+                        b"AUTH SCRAM-SHA-256-PLUS ".to_vec()
+                    } else {
+                        b"AUTH SCRAM-SHA-256 ".to_vec()
+                    };
+                    line.extend(c);
+                    s.command(&line).unwrap()
+                }
+                Step::Line(l) => s.line(&l).unwrap(),
+                Step::Answer(a) => s.answer(a).unwrap(),
+            };
+            let fin = scram_to_final(&|ir| ir.to_vec(), &mut drive, "334 ", plus);
+            assert!(fin.starts_with(b"334 dj"), "{fin:?}");
+            let ev = s.line(ack).unwrap();
+            assert_eq!(text(&ev), reply, "ack {ack:?}");
+            let authenticated = ack.is_empty();
+            assert_eq!(s.phase() == Phase::Authenticated, authenticated);
+            if authenticated {
+                assert_eq!(s.identity().unwrap().authcid, "tim");
+            }
+        }
+        // IMAP: `+ v=…`, then `a OK`.
+        let mut s = ImapServer::new(later_config());
+        s.set_transport(bound());
+        let mut drive = |step: Step| match step {
+            Step::Command(c) => {
+                let mech = if plus {
+                    "SCRAM-SHA-256-PLUS"
+                } else {
+                    "SCRAM-SHA-256"
+                };
+                let mut line = format!("a AUTHENTICATE {mech} ").into_bytes();
+                line.extend(c);
+                s.command(&line).unwrap()
+            }
+            Step::Line(l) => s.line(&l).unwrap(),
+            Step::Answer(a) => s.answer(a).unwrap(),
+        };
+        let fin = scram_to_final(&|ir| ir.to_vec(), &mut drive, "+ ", plus);
+        assert!(fin.starts_with(b"+ dj"));
+        assert_eq!(
+            text(&s.line(b"").unwrap()),
+            "a OK AUTHENTICATE completed\r\n"
+        );
+        // POP3: `+ v=…`, then `+OK`; `*` gives -ERR.
+        for (ack, reply) in [
+            (&b""[..], "+OK Authentication successful\r\n"),
+            (b"*", "-ERR Authentication cancelled\r\n"),
+        ] {
+            let mut s = Pop3Server::new(later_config());
+            s.set_transport(bound());
+            let mut drive = |step: Step| match step {
+                Step::Command(c) => {
+                    let mech = if plus {
+                        "SCRAM-SHA-256-PLUS"
+                    } else {
+                        "SCRAM-SHA-256"
+                    };
+                    let mut line = format!("AUTH {mech} ").into_bytes();
+                    line.extend(c);
+                    s.command(&line).unwrap()
+                }
+                Step::Line(l) => s.line(&l).unwrap(),
+                Step::Answer(a) => s.answer(a).unwrap(),
+            };
+            let fin = scram_to_final(&|ir| ir.to_vec(), &mut drive, "+ ", plus);
+            assert!(fin.starts_with(b"+ dj"));
+            assert_eq!(text(&s.line(ack).unwrap()), reply);
+        }
+    }
+}
+
+#[test]
+fn oauthbearer_error_challenge_then_ack_empty_or_cancel() {
+    // n,a=tim,^Aauth=Bearer xx^A^A
+    let ir = "bixhPXRpbSwBYXV0aD1CZWFyZXIgeHgBAQ==";
+    let error = TokenError {
+        status: "invalid_token",
+        scope: Some("mail"),
+    };
+    for (ack, smtp_reply, imap_reply, pop3_reply) in [
+        (
+            "AQ==",
+            "535 5.7.8 Authentication credentials invalid\r\n",
+            "a NO [AUTHENTICATIONFAILED] Authentication failed\r\n",
+            "-ERR [AUTH] Authentication failed\r\n",
+        ),
+        (
+            "",
+            "535 5.7.8 Authentication credentials invalid\r\n",
+            "a NO [AUTHENTICATIONFAILED] Authentication failed\r\n",
+            "-ERR [AUTH] Authentication failed\r\n",
+        ),
+        (
+            "*",
+            "501 5.0.0 Authentication cancelled\r\n",
+            "a BAD Authentication cancelled\r\n",
+            "-ERR Authentication cancelled\r\n",
+        ),
+    ] {
+        let mut s = smtp(true);
+        let ServerEvent::Request(r) = s
+            .command(format!("AUTH OAUTHBEARER {ir}").as_bytes())
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.user(), "tim");
+        let ev = s.answer(Answer::TokenError(error)).unwrap();
+        let challenge = text(&ev);
+        let json = saslmech::b64::decode(&challenge.trim_end().as_bytes()[4..]).unwrap();
+        assert_eq!(
+            json.as_slice(),
+            br#"{"status":"invalid_token","scope":"mail"}"#
+        );
+        assert!(challenge.starts_with("334 "));
+        assert_eq!(text(&s.line(ack.as_bytes()).unwrap()), smtp_reply, "{ack}");
+        assert_eq!(s.phase(), Phase::Idle);
+
+        let mut s = ImapServer::new(later_config());
+        s.set_tls(true);
+        let ServerEvent::Request(_) = s
+            .command(format!("a AUTHENTICATE OAUTHBEARER {ir}").as_bytes())
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(text(&s.answer(Answer::TokenError(error)).unwrap()).starts_with("+ eyJ"));
+        assert_eq!(text(&s.line(ack.as_bytes()).unwrap()), imap_reply, "{ack}");
+
+        let mut s = Pop3Server::new(later_config());
+        s.set_tls(true);
+        let ServerEvent::Request(_) = s
+            .command(format!("AUTH OAUTHBEARER {ir}").as_bytes())
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(text(&s.answer(Answer::TokenError(error)).unwrap()).starts_with("+ eyJ"));
+        assert_eq!(text(&s.line(ack.as_bytes()).unwrap()), pop3_reply, "{ack}");
+    }
+}
+
+#[test]
+fn external_and_anonymous() {
+    let cert = bound().with_external_identity("client.example.net");
+    // EXTERNAL with `=`: act as the certificate's identity.
+    let mut s = SmtpServer::new(later_config());
+    s.set_transport(cert.clone());
+    let ServerEvent::Success { reply, identity } = s.command(b"AUTH EXTERNAL =").unwrap() else {
+        panic!()
+    };
+    assert_eq!(reply, b"235 2.7.0 Authentication successful\r\n");
+    assert_eq!(identity.authcid, "client.example.net");
+    // Without an initial response: an empty challenge, an empty line.
+    let mut s = ImapServer::new(later_config());
+    s.set_transport(cert.clone());
+    assert_eq!(
+        text(&s.command(b"a AUTHENTICATE EXTERNAL").unwrap()),
+        "+ \r\n"
+    );
+    assert_eq!(
+        text(&s.line(b"").unwrap()),
+        "a OK AUTHENTICATE completed\r\n"
+    );
+    // An authzid goes to the application; refused, it is an authorization failure.
+    let mut s = ImapServer::new(later_config());
+    s.set_transport(cert.clone());
+    let ServerEvent::Request(AuthRequest::Authorize { authcid, authzid }) = s
+        .command(b"b AUTHENTICATE EXTERNAL cG9zdG1hc3Rlcg==")
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (authcid.as_str(), authzid.as_str()),
+        ("client.example.net", "postmaster")
+    );
+    assert_eq!(
+        text(&s.answer(Answer::Reject).unwrap()),
+        "b NO [AUTHORIZATIONFAILED] Authorization failed\r\n"
+    );
+    let mut s = Pop3Server::new(later_config());
+    s.set_transport(cert);
+    let ServerEvent::Request(_) = s.command(b"AUTH EXTERNAL cG9zdG1hc3Rlcg==").unwrap() else {
+        panic!()
+    };
+    let ServerEvent::Success { identity, .. } = s.answer(Answer::Accept).unwrap() else {
+        panic!()
+    };
+    assert_eq!(identity.effective(), "postmaster");
+
+    // ANONYMOUS: no TLS needed, the identity is always `anonymous`, the trace is kept.
+    let mut s = SmtpServer::new(later_config());
+    let trace = saslmech::b64::encode(b"postmaster");
+    let ServerEvent::Success { identity, .. } = s
+        .command(format!("AUTH ANONYMOUS {trace}").as_bytes())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(identity.authcid, "anonymous");
+    assert_eq!(identity.trace.as_deref(), Some("postmaster"));
+    // A trace over 255 characters is refused.
+    let mut s = Pop3Server::new(later_config());
+    let long = saslmech::b64::encode("x".repeat(256).as_bytes());
+    let ev = s
+        .command(format!("AUTH ANONYMOUS {long}").as_bytes())
+        .unwrap();
+    assert_eq!(failure(&ev), Some(Failure::TooLarge));
+    // Not enabled (the default): not offered, refused.
+    let mut s = smtp(true);
+    let ev = s
+        .command(format!("AUTH ANONYMOUS {trace}").as_bytes())
+        .unwrap();
+    assert_eq!(text(&ev), "504 5.5.4 Unrecognized authentication type\r\n");
 }

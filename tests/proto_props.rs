@@ -8,7 +8,11 @@ use saslmech::proto::imap::{ImapClient, ImapServer};
 use saslmech::proto::pop3::{Pop3Client, Pop3Server};
 use saslmech::proto::smtp::{SmtpClient, SmtpServer};
 use saslmech::proto::{ClientEvent, ServerEvent};
-use saslmech::{ALL_MECHANISMS, Answer, Credentials, Error, Mechanism, ServerConfig};
+use saslmech::{
+    ALL_MECHANISMS, Answer, ChannelBindingType, ClientConfig, Credentials, Error, Mechanism,
+    ScramHash, ScramKeys, ServerConfig, TokenError, Transport,
+};
+use std::sync::LazyLock;
 
 /// Inputs that reach deep states more often than uniform bytes do.
 fn line() -> impl Strategy<Value = Vec<u8>> {
@@ -44,6 +48,23 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
             "* OK",
             "+ eyJzdGF0dXMiOiI0MDEifQ==",
             "dXNlcj10aW0BYXV0aD1CZWFyZXIgeHgBAQ==",
+            // The later mechanisms: SCRAM client-firsts (plain, `y`, bound), OAUTHBEARER,
+            // EXTERNAL, ANONYMOUS, and acknowledgements.
+            "AUTH SCRAM-SHA-256 biwsbj10aW0scj1hYmNkZWZnaA==",
+            "AUTH SCRAM-SHA-1 eSwsbj10aW0scj1hYmNkZWZnaA==",
+            "AUTH SCRAM-SHA-256-PLUS cD10bHMtZXhwb3J0ZXIsLG49dGltLHI9YWJjZGVmZ2g=",
+            "a AUTHENTICATE SCRAM-SHA-1-PLUS",
+            "biwsbj10aW0scj1hYmNkZWZnaA==",
+            "AUTH OAUTHBEARER bixhPXRpbSwBYXV0aD1CZWFyZXIgeHgBAQ==",
+            "AUTH OAUTHBEARER",
+            "AQ==",
+            "AUTH EXTERNAL =",
+            "AUTH EXTERNAL dGlt",
+            "AUTH ANONYMOUS dGlt",
+            "a AUTHENTICATE ANONYMOUS",
+            "334 cj1hYmNkZWZnaHh5eixzPVFTWENSK1E2c2VrOGJmOTIsaT00MDk2",
+            "334 dj1ybUY5cHFWOFM3c3VBb1pXamE0ZEpSa0ZzS1E9",
+            "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=",
         ])
         .prop_map(|s| s.as_bytes().to_vec()),
     ]
@@ -55,6 +76,8 @@ enum Op {
     Line(Vec<u8>),
     Answer(u8),
     Tls(bool),
+    /// TLS with channel-binding data and an external identity.
+    Transport,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -63,19 +86,39 @@ fn op() -> impl Strategy<Value = Op> {
         line().prop_map(Op::Line),
         any::<u8>().prop_map(Op::Answer),
         any::<bool>().prop_map(Op::Tls),
+        Just(Op::Transport),
     ]
 }
 
+static KEYS_SHA1: LazyLock<ScramKeys> =
+    LazyLock::new(|| ScramKeys::generate(ScramHash::Sha1, b"tim", 64).unwrap());
+static KEYS_SHA256: LazyLock<ScramKeys> =
+    LazyLock::new(|| ScramKeys::generate(ScramHash::Sha256, b"tim", 64).unwrap());
+
 fn answer(n: u8) -> Answer<'static> {
-    match n % 7 {
+    match n % 12 {
         0 => Answer::Accept,
         1 => Answer::Reject,
         2 => Answer::UnknownUser,
         3 => Answer::TemporaryFailure,
         4 => Answer::Password(b"tim"),
         5 => Answer::AccountDisabled,
+        6 => Answer::ScramKeys(&KEYS_SHA1),
+        7 => Answer::ScramKeys(&KEYS_SHA256),
+        8 => Answer::TokenOwner("tim"),
+        9 => Answer::TokenError(TokenError {
+            status: "invalid_token",
+            scope: Some("mail"),
+        }),
+        10 => Answer::TokenOwner(""),
         _ => Answer::Password(b""),
     }
+}
+
+fn transport() -> Transport {
+    Transport::tls()
+        .with_channel_binding(ChannelBindingType::TlsExporter, &[7; 32])
+        .with_external_identity("tim")
 }
 
 fn check(ev: Result<ServerEvent, Error>) {
@@ -98,6 +141,7 @@ macro_rules! drive_server {
                 Op::Line(l) => check($s.line(&l)),
                 Op::Answer(n) => check($s.answer(answer(n))),
                 Op::Tls(t) => $s.set_tls(t),
+                Op::Transport => $s.set_transport(transport()),
             }
         }
     };
@@ -105,10 +149,11 @@ macro_rules! drive_server {
 
 fn creds(m: Mechanism) -> Credentials<'static> {
     let c = Credentials::new().authcid("tim");
-    if m.uses_token() {
-        c.token(b"tok")
-    } else {
-        c.password(b"pw")
+    match m {
+        Mechanism::External => Credentials::new(),
+        Mechanism::Anonymous => Credentials::new().trace("tim"),
+        _ if m.uses_token() => c.token(b"tok"),
+        _ => c.password(b"pw"),
     }
 }
 
@@ -117,7 +162,7 @@ proptest! {
 
     #[test]
     fn servers_never_panic(ops in proptest::collection::vec(op(), 0..24)) {
-        let config = Arc::new(ServerConfig::new());
+        let config = Arc::new(ServerConfig::new().mechanisms(ALL_MECHANISMS).scram_iterations(64));
         let mut smtp = SmtpServer::new(config.clone());
         drive_server!(smtp, ops.clone());
         let mut imap = ImapServer::new(config.clone());
@@ -135,9 +180,11 @@ proptest! {
         lines in proptest::collection::vec(line(), 0..16),
     ) {
         let c = creds(m);
-        let mut smtp = SmtpClient::new(m, &c).unwrap();
-        let mut imap = ImapClient::new("a", m, &c).unwrap();
-        let mut pop3 = Pop3Client::new(m, &c).unwrap();
+        // With binding data, so the -PLUS mechanisms can start too.
+        let cc = ClientConfig::new().channel_binding(ChannelBindingType::TlsExporter, &[7; 32]);
+        let mut smtp = SmtpClient::with_config(m, &c, &cc).unwrap();
+        let mut imap = ImapClient::with_config("a", m, &c, &cc).unwrap();
+        let mut pop3 = Pop3Client::with_config(m, &c, &cc).unwrap();
         let _ = smtp.start().unwrap();
         let _ = imap.start().unwrap();
         let _ = pop3.start().unwrap();

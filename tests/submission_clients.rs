@@ -1,6 +1,9 @@
 //! The demo submission server (`examples/submission.rs`) against real mail clients: swaks,
 //! curl, msmtp, python3's smtplib and `gsasl --smtp`, plus the crate's own SMTP client
-//! adapter over a raw socket.
+//! adapter over a raw socket and over a rustls STARTTLS (channel binding, client
+//! certificate). Every mechanism the server offers is driven by at least one real client:
+//! PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1/-256 and their -PLUS variants
+//! (gsasl, `tls-exporter`), EXTERNAL (msmtp with the demo client certificate).
 //!
 //! Each test starts the server on an ephemeral loopback port. A missing client fails the test
 //! naming the Debian package (`scripts/install-deps.sh` installs them); nothing is skipped.
@@ -15,7 +18,8 @@ use std::time::Duration;
 
 use saslmech::proto::ClientEvent;
 use saslmech::proto::smtp::SmtpClient;
-use saslmech::{Credentials, Mechanism};
+use saslmech::{ChannelBindingType, ClientConfig, Credentials, Mechanism};
+use sha2::Digest;
 
 const USER: &str = "demo@example.com";
 const PASSWORD: &str = "demo-password";
@@ -30,6 +34,8 @@ struct Server {
     addr: String,
     spool: PathBuf,
     cert: PathBuf,
+    /// The demo client certificate and key for EXTERNAL (demo accounts only).
+    client_cert: Option<(PathBuf, PathBuf)>,
     log: Arc<Mutex<String>>,
 }
 
@@ -102,7 +108,7 @@ impl Server {
         });
         // Read the banner until `listening on ADDR` (bounded: the server prints a few lines).
         let mut out = BufReader::new(child.stdout.take().unwrap());
-        let (mut addr, mut spool, mut cert) = (None, None, None);
+        let (mut addr, mut spool, mut cert, mut client_cert) = (None, None, None, None);
         let mut banner = String::new();
         for _ in 0..20 {
             let mut line = String::new();
@@ -116,6 +122,12 @@ impl Server {
             }
             if let Some(c) = line.strip_prefix("TLS certificate (self-signed, made at start): ") {
                 cert = Some(PathBuf::from(c));
+            }
+            if let Some((c, k)) = line
+                .strip_prefix("client certificate for EXTERNAL: ")
+                .and_then(|l| l.split_once(" key "))
+            {
+                client_cert = Some((PathBuf::from(c), PathBuf::from(k)));
             }
             if let Some(a) = line.strip_prefix("listening on ") {
                 addr = Some(a.to_owned());
@@ -137,6 +149,7 @@ impl Server {
             addr,
             spool: spool.expect("spool directory line"),
             cert: cert.expect("certificate line"),
+            client_cert,
             log,
         }
     }
@@ -327,11 +340,13 @@ fn swaks_with_starttls_and_insecure() {
     );
 
     // Without TLS and without --allow-insecure-auth, PLAIN is not advertised, so swaks does
-    // not even try; CRAM-MD5 is, and works.
+    // not even try; SCRAM and CRAM-MD5 are, and CRAM-MD5 works.
     let (out, text) = swaks(&server, "PLAIN", PASSWORD, false, &marker("x"));
     assert!(!out.status.success(), "{text}");
     assert!(
-        text.contains("250-AUTH CRAM-MD5\r") || text.contains("250-AUTH CRAM-MD5\n"),
+        text.lines().any(|l| l
+            .trim_end()
+            .ends_with("250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5")),
         "{text}"
     );
     assert!(!text.contains("AUTH PLAIN"), "{text}");
@@ -356,7 +371,9 @@ fn curl(
     let login = format!("AUTH={mech}");
     let mut args = vec!["-v", "--url", &url, "--ssl-reqd", "-k", "--mail-from", USER];
     args.extend(["--mail-rcpt", "friend@example.com", "-T", "-"]);
-    if mech == "XOAUTH2" {
+    if mech == "XOAUTH2" || mech == "OAUTHBEARER" {
+        // curl picks the bearer mechanism itself: OAUTHBEARER when offered, else XOAUTH2
+        // (it ignores `--login-options AUTH=XOAUTH2` then), so the server decides which.
         args.extend(["--user", USER, "--oauth2-bearer", secret]);
     } else {
         args.extend(["--user", &userpass, "--login-options", &login]);
@@ -367,21 +384,34 @@ fn curl(
     run("curl", &args, &message(marker))
 }
 
+/// The mechanisms the demo offered before this issue: a server offering no OAUTHBEARER, so
+/// curl's `--oauth2-bearer` uses XOAUTH2.
+const WITHOUT_OAUTHBEARER: &str = "PLAIN,LOGIN,CRAM-MD5,XOAUTH2";
+
 #[test]
 fn curl_every_mechanism_with_and_without_sasl_ir() {
     require("curl", "curl");
     let server = Server::start(&[]);
-    let mechs = ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"];
+    let xoauth2_server = Server::start(&["--mechanisms", WITHOUT_OAUTHBEARER]);
+    let mechs = ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"];
+    let server_for = |m: &str| {
+        if m == "XOAUTH2" {
+            &xoauth2_server
+        } else {
+            &server
+        }
+    };
     let mut jobs: Vec<Job<'_, (String, (Output, String))>> = Vec::new();
     for m in mechs {
-        let secret = if m == "XOAUTH2" { TOKEN } else { PASSWORD };
+        let bearer = m == "XOAUTH2" || m == "OAUTHBEARER";
+        let secret = if bearer { TOKEN } else { PASSWORD };
         for ir in [false, true] {
-            let s = &server;
+            let s = server_for(m);
             let mk = marker("curl");
             jobs.push(Box::new(move || (mk.clone(), curl(s, m, secret, ir, &mk))));
         }
-        let s = &server;
-        let wrong = if m == "XOAUTH2" {
+        let s = server_for(m);
+        let wrong = if bearer {
             "wrong-token"
         } else {
             "wrong-password"
@@ -392,6 +422,7 @@ fn curl_every_mechanism_with_and_without_sasl_ir() {
     }
     let results = parallel(jobs);
     for (i, m) in mechs.iter().enumerate() {
+        let server = server_for(m);
         for (k, ir) in [false, true].into_iter().enumerate() {
             let (marker, (out, text)) = &results[i * 3 + k];
             let what = format!("curl {m} sasl-ir={ir}");
@@ -401,6 +432,13 @@ fn curl_every_mechanism_with_and_without_sasl_ir() {
                 "{what}:\n{text}"
             );
             server.assert_delivered(marker, &what);
+            // The mechanism is the one asked for (for the bearer token: the one the server
+            // offers).
+            assert!(
+                text.lines().any(|l| l.trim_end() == format!("> AUTH {m}")
+                    || l.starts_with(&format!("> AUTH {m} "))),
+                "{what}:\n{text}"
+            );
             let sent_ir = text.lines().any(|l| l.starts_with(&format!("> AUTH {m} ")));
             // curl sends an initial response only with --sasl-ir; for LOGIN it is the user
             // name (a habit the server must accept), CRAM-MD5 never has one.
@@ -409,17 +447,38 @@ fn curl_every_mechanism_with_and_without_sasl_ir() {
         let (_, (out, text)) = &results[i * 3 + 2];
         let what = format!("curl {m} wrong secret");
         assert_eq!(out.status.code(), Some(67), "{what}:\n{text}");
-        if *m == "XOAUTH2" {
-            // The error challenge goes out; curl drops the connection instead of answering.
-            assert!(
-                text.contains("< 334 eyJzdGF0dXMiOiI0MDEi"),
-                "{what}:\n{text}"
-            );
-        } else {
-            assert!(
-                text.contains("< 535 5.7.8 Authentication credentials invalid"),
-                "{what}:\n{text}"
-            );
+        match *m {
+            "XOAUTH2" => {
+                // The error challenge goes out; curl drops the connection instead of
+                // answering.
+                assert!(
+                    text.contains("< 334 eyJzdGF0dXMiOiI0MDEi"),
+                    "{what}:\n{text}"
+                );
+            }
+            "OAUTHBEARER" => {
+                // The RFC 7628 error challenge, curl's ^A, then 535.
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim_end)
+                    .filter(|l| l.starts_with("> ") || l.starts_with("< "))
+                    .collect();
+                let at = lines
+                    .iter()
+                    .position(|l| l.starts_with("< 334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIi"))
+                    .unwrap_or_else(|| panic!("{what}:\n{text}"));
+                assert_eq!(lines[at + 1], "> AQ==", "{what}:\n{text}");
+                assert!(
+                    lines[at + 2..].contains(&"< 535 5.7.8 Authentication credentials invalid"),
+                    "{what}:\n{text}"
+                );
+            }
+            _ => {
+                assert!(
+                    text.contains("< 535 5.7.8 Authentication credentials invalid"),
+                    "{what}:\n{text}"
+                );
+            }
         }
     }
     let (_, text) = &results[4].1; // LOGIN with --sasl-ir
@@ -429,45 +488,85 @@ fn curl_every_mechanism_with_and_without_sasl_ir() {
     );
     // The dropped XOAUTH2 connection did not hurt the server.
     let m = marker("curl-after");
-    let (out, text) = curl(&server, "PLAIN", PASSWORD, true, &m);
+    let (out, text) = curl(&xoauth2_server, "PLAIN", PASSWORD, true, &m);
     assert!(out.status.success(), "{text}");
-    server.assert_delivered(&m, "curl after a dropped connection");
+    xoauth2_server.assert_delivered(&m, "curl after a dropped connection");
 }
 
 // ---------------------------------------------------------------------------------------
 // msmtp
 
 fn msmtp(server: &Server, mech: &str, secret: &str, marker: &str) -> (Output, String) {
+    msmtp_with(server, mech, USER, Some(secret), false, marker)
+}
+
+/// msmtp over STARTTLS (the server certificate not checked). `secret: None` sends no
+/// password (EXTERNAL); `client_cert` presents the demo client certificate.
+fn msmtp_with(
+    server: &Server,
+    mech: &str,
+    user: &str,
+    secret: Option<&str>,
+    client_cert: bool,
+    marker: &str,
+) -> (Output, String) {
     let host = format!("--host={}", server.host());
     let port = format!("--port={}", server.port());
     let auth = format!("--auth={mech}");
-    let user = format!("--user={USER}");
-    let pass = format!("--passwordeval=echo {secret}");
+    let user = format!("--user={user}");
     let from = format!("--from={USER}");
-    let args = [
-        "-v",
-        &host,
-        &port,
-        "--tls=on",
-        "--tls-starttls=on",
-        "--tls-certcheck=off",
-        &auth,
-        &user,
-        &pass,
-        &from,
-        "friend@example.com",
+    let mut args = vec![
+        "-v".to_owned(),
+        host,
+        port,
+        "--tls=on".into(),
+        "--tls-starttls=on".into(),
+        "--tls-certcheck=off".into(),
+        auth,
+        user,
     ];
+    if let Some(secret) = secret {
+        args.push(format!("--passwordeval=echo {secret}"));
+    }
+    if client_cert {
+        let (cert, key) = server
+            .client_cert
+            .as_ref()
+            .expect("demo client certificate");
+        args.push(format!("--tls-cert-file={}", cert.display()));
+        args.push(format!("--tls-key-file={}", key.display()));
+    }
+    args.extend([from, "friend@example.com".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run("msmtp", &args, &message(marker))
+}
+
+/// The lines msmtp sent (`--> `) and received (`<-- `), trimmed.
+fn dialogue(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|l| l.starts_with("--> ") || l.starts_with("<-- ") || *l == "-->")
+        .collect()
 }
 
 #[test]
 fn msmtp_every_mechanism() {
     require("msmtp", "msmtp");
     let server = Server::start(&[]);
-    let mechs = ["plain", "login", "cram-md5", "xoauth2"];
+    // msmtp has no -PLUS mechanisms (it gives GNU SASL no channel binding data): it picks
+    // plain SCRAM, with the `n` flag.
+    let mechs = [
+        "plain",
+        "login",
+        "cram-md5",
+        "xoauth2",
+        "scram-sha-256",
+        "scram-sha-1",
+        "oauthbearer",
+    ];
     let mut jobs: Vec<Job<'_, (String, (Output, String))>> = Vec::new();
     for m in mechs {
-        let (good, bad) = if m == "xoauth2" {
+        let (good, bad) = if m == "xoauth2" || m == "oauthbearer" {
             (TOKEN, "wrong-token")
         } else {
             (PASSWORD, "wrong-password")
@@ -477,6 +576,26 @@ fn msmtp_every_mechanism() {
         jobs.push(Box::new(move || (mk.clone(), msmtp(s, m, good, &mk))));
         jobs.push(Box::new(move || (String::new(), msmtp(s, m, bad, "never"))));
     }
+    // EXTERNAL: with the demo client certificate; without one (not offered); and asking to
+    // act as somebody else (refused).
+    let s = &server;
+    let mk = marker("msmtp-external");
+    jobs.push(Box::new(move || {
+        (mk.clone(), msmtp_with(s, "external", USER, None, true, &mk))
+    }));
+    jobs.push(Box::new(move || {
+        (
+            String::new(),
+            msmtp_with(s, "external", USER, None, false, "never"),
+        )
+    }));
+    jobs.push(Box::new(move || {
+        let other = "postmaster@example.com";
+        (
+            String::new(),
+            msmtp_with(s, "external", other, None, true, "never"),
+        )
+    }));
     let results = parallel(jobs);
     for (i, m) in mechs.iter().enumerate() {
         let (marker, (out, text)) = &results[i * 2];
@@ -484,6 +603,14 @@ fn msmtp_every_mechanism() {
         assert!(out.status.success(), "{what}:\n{text}");
         assert!(
             text.contains("<-- 235 2.7.0 Authentication successful"),
+            "{what}:\n{text}"
+        );
+        let upper = m.to_ascii_uppercase();
+        assert!(
+            dialogue(text)
+                .iter()
+                .any(|l| *l == format!("--> AUTH {upper}")
+                    || l.starts_with(&format!("--> AUTH {upper} "))),
             "{what}:\n{text}"
         );
         server.assert_delivered(marker, &what);
@@ -494,20 +621,83 @@ fn msmtp_every_mechanism() {
             "{what} wrong:\n{text}"
         );
     }
-    // Habits: msmtp sends PLAIN's initial response; it answers the XOAUTH2 error challenge
-    // with an empty line before the 535.
+    // Habits: msmtp sends PLAIN's initial response; it answers the XOAUTH2 and the
+    // OAUTHBEARER error challenges with an empty line (RFC 7628 asks for ^A; the server takes
+    // both) before the 535.
     assert!(
         results[0]
             .1
             .1
             .contains("--> AUTH PLAIN AGRlbW9AZXhhbXBsZS5jb20AZGVtby1wYXNzd29yZA==")
     );
-    let xo_wrong = &results[7].1.1;
+    for (k, status) in [
+        (7, "eyJzdGF0dXMiOiI0MDEi"),
+        (13, "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIi"),
+    ] {
+        let wrong = &results[k].1.1;
+        let d = dialogue(wrong);
+        let at = d
+            .iter()
+            .position(|l| l.starts_with(&format!("<-- 334 {status}")))
+            .unwrap_or_else(|| panic!("{wrong}"));
+        assert!(d[at + 1] == "-->" || d[at + 1] == "--> ", "{wrong}");
+        assert_eq!(
+            d[at + 2],
+            "<-- 535 5.7.8 Authentication credentials invalid"
+        );
+    }
+    // SCRAM: the server-final goes out as one more 334, msmtp (GNU SASL) verifies it and
+    // answers with an empty line, then 235. No channel binding from msmtp: the `n` flag.
+    for k in [8, 10] {
+        let text = &results[k].1.1;
+        let d = dialogue(text);
+        let at = d
+            .iter()
+            .position(|l| *l == "<-- 235 2.7.0 Authentication successful")
+            .unwrap();
+        assert!(d[at - 1] == "-->" || d[at - 1] == "--> ", "{text}");
+        let v = d[at - 2].strip_prefix("<-- 334 ").expect("server-final");
+        let v = saslmech::b64::decode(v.as_bytes()).unwrap();
+        assert!(v.as_slice().starts_with(b"v="), "{text}");
+        let client_first = d.iter().find_map(|l| {
+            let b = saslmech::b64::decode(l.strip_prefix("--> ")?.as_bytes()).ok()?;
+            b.as_slice().starts_with(b"n,,n=").then_some(())
+        });
+        assert!(client_first.is_some(), "{text}");
+    }
+    // EXTERNAL with the client certificate: offered, `AUTH EXTERNAL`, the empty challenge,
+    // msmtp's authzid (the certificate's own identity), 235.
+    let (marker, (out, text)) = &results[14];
+    assert!(out.status.success(), "msmtp external:\n{text}");
+    let d = dialogue(text);
     assert!(
-        xo_wrong.contains("<-- 334 eyJzdGF0dXMiOiI0MDEi"),
-        "{xo_wrong}"
+        d.iter()
+            .any(|l| l.starts_with("<-- 250-AUTH ") && l.ends_with(" EXTERNAL")),
+        "{text}"
     );
-    assert!(xo_wrong.lines().any(|l| l == "--> "), "{xo_wrong}");
+    let at = d.iter().position(|l| *l == "--> AUTH EXTERNAL").unwrap();
+    assert_eq!(d[at + 1], "<-- 334");
+    assert_eq!(d[at + 2], "--> ZGVtb0BleGFtcGxlLmNvbQ==", "{text}");
+    assert_eq!(d[at + 3], "<-- 235 2.7.0 Authentication successful");
+    server.assert_delivered(marker, "msmtp external");
+    // Without a certificate EXTERNAL is not offered.
+    let (_, (out, text)) = &results[15];
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        !dialogue(text).iter().any(|l| l.contains("EXTERNAL")),
+        "{text}"
+    );
+    assert!(
+        text.contains("does not support authentication method EXTERNAL"),
+        "{text}"
+    );
+    // Asking to act as somebody else: 535.
+    let (_, (out, text)) = &results[16];
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("<-- 535 5.7.8 Authentication credentials invalid"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -628,6 +818,16 @@ fn python_smtplib_retry_on_the_same_connection_and_538() {
 // gsasl --smtp
 
 fn gsasl(server: &Server, mech: &str, password: &str, starttls: bool) -> (Output, String) {
+    gsasl_with(server, mech, password, starttls, &[])
+}
+
+fn gsasl_with(
+    server: &Server,
+    mech: &str,
+    password: &str,
+    starttls: bool,
+    extra: &[&str],
+) -> (Output, String) {
     let cert = server.cert.to_str().unwrap().to_owned();
     let mut args = vec![
         "--smtp",
@@ -645,6 +845,7 @@ fn gsasl(server: &Server, mech: &str, password: &str, starttls: bool) -> (Output
     } else {
         args.push("--no-starttls");
     }
+    args.extend(extra);
     run("gsasl", &args, "")
 }
 
@@ -701,11 +902,80 @@ fn gsasl_smtp_every_mechanism() {
     }
 }
 
+#[test]
+fn gsasl_smtp_scram_with_and_without_channel_binding() {
+    require("gsasl", "gsasl");
+    let server = Server::start(&[]);
+    // (mechanism, STARTTLS, extra flags). Over STARTTLS gsasl has channel-binding data, so
+    // plain SCRAM needs --no-cb (with it gsasl would claim it could bind, which a server
+    // offering -PLUS must refuse); the -PLUS mechanisms bind to tls-exporter (TLS 1.3).
+    let cases: [(&str, bool, &[&str]); 5] = [
+        ("SCRAM-SHA-256", true, &["--no-cb"]),
+        ("SCRAM-SHA-1", true, &["--no-cb"]),
+        ("SCRAM-SHA-256-PLUS", true, &[]),
+        ("SCRAM-SHA-1-PLUS", true, &[]),
+        // SCRAM exposes no reusable secret: offered before STARTTLS too.
+        ("SCRAM-SHA-256", false, &[]),
+    ];
+    let mut jobs: Vec<Job<'_, (Output, String)>> = Vec::new();
+    for (m, tls, extra) in cases {
+        let s = &server;
+        jobs.push(Box::new(move || gsasl_with(s, m, PASSWORD, tls, extra)));
+        jobs.push(Box::new(move || {
+            gsasl_with(s, m, "wrong-password", tls, extra)
+        }));
+    }
+    let results = parallel(jobs);
+    for (i, (m, tls, _)) in cases.iter().enumerate() {
+        let what = format!("gsasl {m} starttls={tls}");
+        let (out, text) = &results[i * 2];
+        assert!(out.status.success(), "{what}:\n{text}");
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == "235 2.7.0 Authentication successful")
+            .unwrap_or_else(|| panic!("{what}:\n{text}"));
+        // Server-final as one more 334, verified by gsasl, answered by an empty line.
+        assert_eq!(lines[at - 1], "", "{what}:\n{text}");
+        let v = lines[at - 2].strip_prefix("334 ").expect("server-final");
+        assert!(
+            saslmech::b64::decode(v.as_bytes())
+                .unwrap()
+                .as_slice()
+                .starts_with(b"v="),
+            "{what}:\n{text}"
+        );
+        // The GS2 header says how the client bound: p=tls-exporter for -PLUS, n otherwise.
+        let first = lines[lines
+            .iter()
+            .position(|l| *l == format!("AUTH {m}"))
+            .unwrap()
+            + 2];
+        let first = saslmech::b64::decode(first.as_bytes()).unwrap();
+        let header: &[u8] = if m.ends_with("-PLUS") {
+            b"p=tls-exporter,,n="
+        } else {
+            b"n,,n="
+        };
+        assert!(first.as_slice().starts_with(header), "{what}:\n{text}");
+        let (out, text) = &results[i * 2 + 1];
+        assert_eq!(out.status.code(), Some(1), "{what} wrong:\n{text}");
+        assert!(
+            text.contains("535 5.7.8 Authentication credentials invalid"),
+            "{what} wrong:\n{text}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The crate's own client adapter over a raw socket, and abuse
 
+/// Anything a connection can be: TCP, or TLS over it.
+trait Duplex: Read + Write + Send {}
+impl<T: Read + Write + Send> Duplex for T {}
+
 struct Raw {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Box<dyn Duplex>>,
 }
 
 impl Raw {
@@ -714,7 +984,7 @@ impl Raw {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut raw = Raw {
-            stream: BufReader::new(s),
+            stream: BufReader::new(Box::new(s)),
         };
         assert!(raw.line().starts_with("220 "));
         raw
@@ -728,6 +998,77 @@ impl Raw {
         let mut l = String::new();
         self.stream.read_line(&mut l).unwrap();
         l
+    }
+
+    /// Connect, EHLO, STARTTLS with a rustls client that trusts exactly the demo's server
+    /// certificate (optionally presenting the demo client certificate), EHLO again. Returns
+    /// the connection and its channel-binding data: the `tls-exporter` value (RFC 9266) and
+    /// the `tls-server-end-point` hash (RFC 5929).
+    fn connect_tls(server: &Server, client_cert: bool) -> (Raw, [u8; 32], [u8; 32]) {
+        let tcp = TcpStream::connect(&server.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        tcp.set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut plain = BufReader::new(tcp);
+        let mut line = String::new();
+        let mut expect = |plain: &mut BufReader<TcpStream>, send: &[u8], code: &str| {
+            plain.get_mut().write_all(send).unwrap();
+            loop {
+                line.clear();
+                plain.read_line(&mut line).unwrap();
+                assert!(line.starts_with(code), "{line}");
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    break;
+                }
+            }
+        };
+        expect(&mut plain, b"", "220 ");
+        expect(&mut plain, b"EHLO tls\r\n", "250");
+        expect(&mut plain, b"STARTTLS\r\n", "220 ");
+        let tcp = plain.into_inner();
+
+        let pinned = pem_blocks(&std::fs::read_to_string(&server.cert).unwrap()).remove(0);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                cert: pinned,
+                provider,
+            }));
+        let config = if client_cert {
+            let (cert, key) = server.client_cert.as_ref().unwrap();
+            let cert = pem_blocks(&std::fs::read_to_string(cert).unwrap()).remove(0);
+            let key = pem_blocks(&std::fs::read_to_string(key).unwrap()).remove(0);
+            let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.into());
+            builder
+                .with_client_auth_cert(vec![cert.into()], key)
+                .unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).unwrap();
+        }
+        assert_eq!(
+            tls.conn.protocol_version(),
+            Some(rustls::ProtocolVersion::TLSv1_3)
+        );
+        let exporter = tls
+            .conn
+            .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(b""))
+            .unwrap();
+        let server_cert = &tls.conn.peer_certificates().unwrap()[0];
+        let end_point: [u8; 32] = sha2::Sha256::digest(server_cert.as_ref()).into();
+        let mut raw = Raw {
+            stream: BufReader::new(Box::new(tls)),
+        };
+        assert!(raw.cmd("EHLO tls")[0].starts_with("250"));
+        (raw, exporter, end_point)
     }
 
     /// Send a command, return the reply's lines.
@@ -760,6 +1101,193 @@ impl Raw {
     }
 }
 
+/// The DER contents of the PEM blocks in `text`.
+fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut b64 = None::<String>;
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN ") {
+            b64 = Some(String::new());
+        } else if line.starts_with("-----END ") {
+            let data = b64.take().unwrap();
+            out.push(
+                saslmech::b64::decode(data.as_bytes())
+                    .unwrap()
+                    .as_slice()
+                    .to_vec(),
+            );
+        } else if let Some(b) = b64.as_mut() {
+            b.push_str(line.trim());
+        }
+    }
+    out
+}
+
+/// Trust exactly one server certificate (the demo's self-signed one), checking the handshake
+/// signatures as usual.
+#[derive(Debug)]
+struct Pinned {
+    cert: Vec<u8>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_slice() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("not the pinned certificate".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[test]
+fn own_client_adapter_binds_to_the_tls_channel() {
+    // The crate's SMTP client over a real STARTTLS: SCRAM -PLUS with both binding types the
+    // demo supplies, what must fail (other binding data; plain SCRAM from a client that could
+    // bind), and EXTERNAL with the demo client certificate.
+    let server = Server::start(&[]);
+    let creds = Credentials::new()
+        .authcid(USER)
+        .password(PASSWORD.as_bytes());
+    type Case = (Mechanism, Option<ChannelBindingType>, bool, bool);
+    let cases: [Case; 6] = [
+        // (mechanism, binding type, tamper with the data, expected success)
+        (
+            Mechanism::ScramSha256Plus,
+            Some(ChannelBindingType::TlsExporter),
+            false,
+            true,
+        ),
+        (
+            Mechanism::ScramSha256Plus,
+            Some(ChannelBindingType::TlsServerEndPoint),
+            false,
+            true,
+        ),
+        (
+            Mechanism::ScramSha1Plus,
+            Some(ChannelBindingType::TlsExporter),
+            false,
+            true,
+        ),
+        (
+            Mechanism::ScramSha256Plus,
+            Some(ChannelBindingType::TlsExporter),
+            true,
+            false,
+        ),
+        // A client with binding data that picks plain SCRAM (`y`): a downgrade, refused.
+        (
+            Mechanism::ScramSha256,
+            Some(ChannelBindingType::TlsExporter),
+            false,
+            false,
+        ),
+        (Mechanism::ScramSha256, None, false, true),
+    ];
+    std::thread::scope(|scope| {
+        for (m, kind, tamper, ok) in cases {
+            let (server, creds) = (&server, &creds);
+            scope.spawn(move || {
+                let (mut raw, exporter, end_point) = Raw::connect_tls(server, false);
+                let ehlo = raw.cmd("EHLO again");
+                let names =
+                    saslmech::proto::smtp::ehlo_mechanisms(ehlo.iter().map(|l| l.as_bytes()));
+                assert!(names.contains(&"SCRAM-SHA-256-PLUS".to_owned()), "{ehlo:?}");
+                assert!(!names.contains(&"EXTERNAL".to_owned()), "{ehlo:?}");
+                let mut config = ClientConfig::new();
+                if let Some(kind) = kind {
+                    let mut data = match kind {
+                        ChannelBindingType::TlsExporter => exporter,
+                        _ => end_point,
+                    };
+                    if tamper {
+                        data[0] ^= 1;
+                    }
+                    config = config.channel_binding(kind, &data);
+                }
+                let mut client = SmtpClient::with_config(m, creds, &config).unwrap();
+                let o = raw.auth(&mut client);
+                let what = format!("{m} {kind:?} tamper={tamper}: {o:?}");
+                assert_eq!(o.authenticated, ok, "{what}");
+                assert_eq!(o.smtp_code(), Some(if ok { 235 } else { 535 }), "{what}");
+                if ok {
+                    let mk = marker("own-tls");
+                    assert!(raw.cmd("MAIL FROM:<demo@example.com>")[0].starts_with("250"));
+                    assert!(raw.cmd("RCPT TO:<friend@example.com>")[0].starts_with("250"));
+                    assert!(raw.cmd("DATA")[0].starts_with("354"));
+                    assert!(
+                        raw.cmd(&format!("Subject: {mk}\r\n\r\nbody\r\n."))[0]
+                            .starts_with("250 2.0.0")
+                    );
+                    server.assert_delivered(&mk, &what);
+                }
+            });
+        }
+        // EXTERNAL: offered only with the client certificate, and then it names the user.
+        let server = &server;
+        scope.spawn(move || {
+            let (mut raw, _, _) = Raw::connect_tls(server, true);
+            let ehlo = raw.cmd("EHLO again");
+            assert!(
+                ehlo.iter().any(|l| l.trim_end().ends_with(" EXTERNAL")),
+                "{ehlo:?}"
+            );
+            let mut client = SmtpClient::new(Mechanism::External, &Credentials::new()).unwrap();
+            assert_eq!(client.start().unwrap().as_slice(), b"AUTH EXTERNAL =\r\n");
+            let mut client = SmtpClient::new(Mechanism::External, &Credentials::new()).unwrap();
+            let o = raw.auth(&mut client);
+            assert!(o.authenticated, "{o:?}");
+            assert_eq!(
+                raw.cmd("AUTH PLAIN =")[0],
+                "503 5.5.1 Already authenticated\r\n"
+            );
+        });
+    });
+}
+
 #[test]
 fn own_client_adapter_retries_on_the_same_connection_for_every_mechanism() {
     let server = Server::start(&["--allow-insecure-auth"]);
@@ -768,6 +1296,9 @@ fn own_client_adapter_retries_on_the_same_connection_for_every_mechanism() {
         Mechanism::Login,
         Mechanism::CramMd5,
         Mechanism::XOAuth2,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha1,
+        Mechanism::OAuthBearer,
     ] {
         let mut raw = Raw::connect(&server);
         let ehlo = raw.cmd("EHLO test");
@@ -879,23 +1410,63 @@ fn bad_input_ends_only_that_exchange_and_connections_run_concurrently() {
 }
 
 #[test]
-fn users_file_with_plaintext_and_cram_md5_secrets() {
+fn users_file_with_plaintext_cram_md5_and_scram_secrets() {
     let dir = std::env::temp_dir().join(format!("saslmech-users-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("users");
     let hashed = saslmech::CramMd5Keys::from_password(b"hashed secret").to_dovecot();
+    // RFC 5803 stored keys, as `ScramKeys::to_rfc5803` writes them.
+    let scram = saslmech::ScramKeys::generate(saslmech::ScramHash::Sha256, b"dave pw", 4096)
+        .unwrap()
+        .to_rfc5803();
+    assert!(scram.starts_with("SCRAM-SHA-256$4096:"));
     std::fs::write(
         &file,
         format!(
             "# test accounts\n\nalice@example.com:alice pw\nbob@example.com:{hashed}\n\
-             carol@example.com:{{PLAIN}}{{braces}}\ncarol@example.com:{{BEARER}}carol-token\n"
+             carol@example.com:{{PLAIN}}{{braces}}\ncarol@example.com:{{BEARER}}carol-token\n\
+             dave@example.com:{scram}\n"
         ),
     )
     .unwrap();
     let server = Server::start(&["--users", file.to_str().unwrap(), "--allow-insecure-auth"]);
-    let cases: [(Mechanism, &str, &[u8], bool); 8] = [
+    let cases: [(Mechanism, &str, &[u8], bool); 18] = [
         (Mechanism::Plain, "alice@example.com", b"alice pw", true),
         (Mechanism::CramMd5, "alice@example.com", b"alice pw", true),
+        // A plaintext password also gets SCRAM keys derived at start.
+        (
+            Mechanism::ScramSha256,
+            "alice@example.com",
+            b"alice pw",
+            true,
+        ),
+        (Mechanism::ScramSha1, "alice@example.com", b"alice pw", true),
+        (
+            Mechanism::ScramSha1,
+            "alice@example.com",
+            b"alice pW",
+            false,
+        ),
+        // Stored SCRAM-SHA-256 keys serve SCRAM-SHA-256 and PLAIN/LOGIN (deriving from the
+        // password with the stored salt), not SCRAM-SHA-1 or CRAM-MD5.
+        (Mechanism::ScramSha256, "dave@example.com", b"dave pw", true),
+        (
+            Mechanism::ScramSha256,
+            "dave@example.com",
+            b"dave pW",
+            false,
+        ),
+        (Mechanism::Plain, "dave@example.com", b"dave pw", true),
+        (Mechanism::Login, "dave@example.com", b"dave pW", false),
+        (Mechanism::ScramSha1, "dave@example.com", b"dave pw", false),
+        (Mechanism::CramMd5, "dave@example.com", b"dave pw", false),
+        // OAUTHBEARER with the token of the {BEARER} line.
+        (
+            Mechanism::OAuthBearer,
+            "carol@example.com",
+            b"carol-token",
+            true,
+        ),
         // A {CRAM-MD5} secret serves CRAM-MD5 and also PLAIN/LOGIN (hashing the password).
         (
             Mechanism::CramMd5,
@@ -935,6 +1506,20 @@ fn users_file_with_plaintext_and_cram_md5_secrets() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(":2: expected user:secret"));
+    std::fs::write(
+        &file,
+        "x@example.com:SCRAM-SHA-256$4096:c2FsdA==$short:keys\n",
+    )
+    .unwrap();
+    let out = Command::new(example_binary())
+        .args(["--listen", "127.0.0.1:0", "--users", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(":1: expected SCRAM-SHA-1$ or SCRAM-SHA-256$")
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = Path::new(&dir);
 }

@@ -15,12 +15,16 @@
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
-use crate::server::{Answer, Identity, Request, ServerConfig};
+use crate::server::{Answer, Identity, Request, ServerConfig, Transport};
 
+pub mod anonymous;
 pub mod cram_md5;
+pub mod external;
 pub mod login;
 pub(crate) mod oauth;
+pub mod oauthbearer;
 pub mod plain;
+pub mod scram;
 pub mod xoauth2;
 
 /// What a server mechanism produced.
@@ -35,7 +39,6 @@ pub(crate) enum Next {
     /// Authenticated, no success data.
     Success,
     /// Authenticated; `out` holds success data for the client (SCRAM's server-final message).
-    #[allow(dead_code)] // produced by the SCRAM mechanisms
     SuccessData,
     /// Failed.
     Failure(Failure),
@@ -120,6 +123,10 @@ macro_rules! dispatch {
             Self::Login($m) => $e,
             Self::CramMd5($m) => $e,
             Self::XOAuth2($m) => $e,
+            Self::Scram($m) => $e,
+            Self::OAuthBearer($m) => $e,
+            Self::External($m) => $e,
+            Self::Anonymous($m) => $e,
         }
     };
 }
@@ -131,15 +138,32 @@ pub(crate) enum Server {
     Login(login::Server),
     CramMd5(cram_md5::Server),
     XOAuth2(xoauth2::Server),
+    Scram(Box<scram::Server>),
+    OAuthBearer(oauthbearer::Server),
+    External(external::Server),
+    Anonymous(anonymous::Server),
 }
 
 impl Server {
-    pub(crate) fn new(mechanism: Mechanism) -> Server {
+    pub(crate) fn new(
+        mechanism: Mechanism,
+        config: &ServerConfig,
+        transport: &Transport,
+    ) -> Server {
         match mechanism {
             Mechanism::Plain => Server::Plain(plain::Server::default()),
             Mechanism::Login => Server::Login(login::Server::default()),
             Mechanism::CramMd5 => Server::CramMd5(cram_md5::Server::default()),
             Mechanism::XOAuth2 => Server::XOAuth2(xoauth2::Server::default()),
+            Mechanism::ScramSha1
+            | Mechanism::ScramSha1Plus
+            | Mechanism::ScramSha256
+            | Mechanism::ScramSha256Plus => {
+                Server::Scram(Box::new(scram::Server::new(mechanism, config, transport)))
+            }
+            Mechanism::OAuthBearer => Server::OAuthBearer(oauthbearer::Server::default()),
+            Mechanism::External => Server::External(external::Server::new(transport)),
+            Mechanism::Anonymous => Server::Anonymous(anonymous::Server::default()),
         }
     }
 
@@ -176,6 +200,14 @@ impl Server {
     pub(crate) fn wipe(&mut self) {
         dispatch!(self, m => m.wipe())
     }
+
+    /// ANONYMOUS's trace, after success.
+    pub(crate) fn anonymous_trace(&self) -> Option<&str> {
+        match self {
+            Server::Anonymous(m) => m.trace(),
+            _ => None,
+        }
+    }
 }
 
 /// The client side of each mechanism.
@@ -185,18 +217,32 @@ pub(crate) enum Client {
     Login(login::Client),
     CramMd5(cram_md5::Client),
     XOAuth2(xoauth2::Client),
+    Scram(Box<scram::Client>),
+    OAuthBearer(oauthbearer::Client),
+    External(external::Client),
+    Anonymous(anonymous::Client),
 }
 
 impl Client {
     pub(crate) fn new(
         mechanism: Mechanism,
         creds: &crate::Credentials<'_>,
+        config: &crate::ClientConfig,
     ) -> Result<Client, Error> {
         Ok(match mechanism {
             Mechanism::Plain => Client::Plain(plain::Client::new(creds)?),
             Mechanism::Login => Client::Login(login::Client::new(creds)?),
             Mechanism::CramMd5 => Client::CramMd5(cram_md5::Client::new(creds)?),
             Mechanism::XOAuth2 => Client::XOAuth2(xoauth2::Client::new(creds)?),
+            Mechanism::ScramSha1
+            | Mechanism::ScramSha1Plus
+            | Mechanism::ScramSha256
+            | Mechanism::ScramSha256Plus => {
+                Client::Scram(Box::new(scram::Client::new(mechanism, creds, config)?))
+            }
+            Mechanism::OAuthBearer => Client::OAuthBearer(oauthbearer::Client::new(creds)?),
+            Mechanism::External => Client::External(external::Client::new(creds)?),
+            Mechanism::Anonymous => Client::Anonymous(anonymous::Client::new(creds)?),
         })
     }
 
@@ -215,6 +261,7 @@ impl Client {
     pub(crate) fn oauth_error(&self) -> Option<&oauth::OAuthError> {
         match self {
             Client::XOAuth2(m) => m.error(),
+            Client::OAuthBearer(m) => m.error(),
             _ => None,
         }
     }

@@ -128,6 +128,9 @@ impl Server {
                 mechanism,
                 user: self.user.text(m),
                 token: self.token.text(m).as_bytes(),
+                authzid: None,
+                host: None,
+                port: None,
             })
         })
     }

@@ -22,11 +22,11 @@ use super::{
     AuthIdentity, ClientDriver, ClientEvent, Phase, ServerDriver, ServerEvent, Step, lossy, reply,
     strip_eol, word,
 };
-use crate::client::Credentials;
+use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
-use crate::server::{Answer, ServerConfig};
+use crate::server::{Answer, ServerConfig, Transport};
 
 /// The default longest line accepted, in octets without CRLF.
 pub const MAX_LINE: usize = 12288;
@@ -72,7 +72,11 @@ fn valid_tag(tag: &[u8]) -> bool {
 ///
 /// let mut server = ImapServer::new(Arc::new(ServerConfig::new()));
 /// server.set_tls(true);
-/// assert_eq!(server.capabilities(), "AUTH=XOAUTH2 AUTH=CRAM-MD5 AUTH=PLAIN AUTH=LOGIN SASL-IR");
+/// assert_eq!(
+///     server.capabilities(),
+///     "AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=OAUTHBEARER AUTH=XOAUTH2 AUTH=CRAM-MD5 \
+///      AUTH=PLAIN AUTH=LOGIN SASL-IR"
+/// );
 /// let ServerEvent::Challenge(c) = server.command(b"a1 AUTHENTICATE PLAIN\r\n").unwrap() else { panic!() };
 /// assert_eq!(c, b"+ \r\n");
 /// assert_eq!(server.line(b"*\r\n").unwrap().reply().unwrap(), b"a1 BAD Authentication cancelled\r\n");
@@ -109,9 +113,17 @@ impl ImapServer {
     }
 
     /// Record whether the connection is protected by TLS (after STARTTLS); forgets any
-    /// authentication.
+    /// authentication, channel binding and external identity.
     pub fn set_tls(&mut self, tls: bool) {
         self.driver.set_tls(tls);
+    }
+
+    /// Describe the connection fully (after STARTTLS, or for an implicit-TLS port): TLS, the
+    /// channel-binding data for the SCRAM `-PLUS` mechanisms, the external identity for
+    /// EXTERNAL. Forgets any authentication. See
+    /// [`SmtpServer::set_transport`](super::smtp::SmtpServer::set_transport).
+    pub fn set_transport(&mut self, transport: Transport) {
+        self.driver.set_transport(transport);
     }
 
     /// Forget the exchange and any authentication.
@@ -120,7 +132,7 @@ impl ImapServer {
     }
 
     /// The capability tokens to advertise now: `AUTH=<mech>` for each mechanism allowed by
-    /// policy and TLS state, then `SASL-IR`.
+    /// policy and the transport, then `SASL-IR`.
     pub fn capabilities(&self) -> String {
         let mut out = String::new();
         for m in self.driver.offered() {
@@ -307,11 +319,22 @@ impl ImapClient {
         mechanism: Mechanism,
         credentials: &Credentials<'_>,
     ) -> Result<Self, Error> {
+        Self::with_config(tag, mechanism, credentials, &ClientConfig::default())
+    }
+
+    /// A client with explicit settings (channel binding for the SCRAM `-PLUS` mechanisms,
+    /// SCRAM iteration bounds, limits).
+    pub fn with_config(
+        tag: &str,
+        mechanism: Mechanism,
+        credentials: &Credentials<'_>,
+        config: &ClientConfig,
+    ) -> Result<Self, Error> {
         if !valid_tag(tag.as_bytes()) {
             return Err(Error::InvalidArgument("invalid IMAP tag"));
         }
         Ok(ImapClient {
-            driver: ClientDriver::new(mechanism, credentials)?,
+            driver: ClientDriver::new(mechanism, credentials, config)?,
             tag: tag.to_owned(),
             use_ir: true,
         })

@@ -25,7 +25,10 @@
 //!
 //! let mut server = SmtpServer::new(Arc::new(ServerConfig::new()));
 //! server.set_tls(true); // after STARTTLS
-//! assert_eq!(server.ehlo_keyword().as_deref(), Some("AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN"));
+//! assert_eq!(
+//!     server.ehlo_keyword().as_deref(),
+//!     Some("AUTH SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 CRAM-MD5 PLAIN LOGIN")
+//! );
 //!
 //! let event = server.command(b"AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n").unwrap();
 //! let ServerEvent::Request(request) = event else { panic!() };
@@ -39,10 +42,48 @@
 //!     other => panic!("{other:?}"),
 //! }
 //! ```
+//!
+//! None of the three protocols can carry data with its success reply, so a mechanism that
+//! ends with server data (SCRAM's server-final `v=…`) sends it as one more challenge, which
+//! the client answers with an empty line before the success reply. The client adapters
+//! verify it (for SCRAM, the server's signature) and report `authenticated` only if it holds:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use saslmech::proto::{ClientEvent, ServerEvent, smtp::{SmtpClient, SmtpServer}};
+//! use saslmech::{Answer, Credentials, Mechanism, ScramHash, ScramKeys, ServerConfig};
+//!
+//! let keys = ScramKeys::generate(ScramHash::Sha256, b"pencil", 4096).unwrap();
+//! let mut server = SmtpServer::new(Arc::new(ServerConfig::new()));
+//! let creds = Credentials::new().authcid("user").password(b"pencil");
+//! let mut client = SmtpClient::new(Mechanism::ScramSha256, &creds).unwrap();
+//!
+//! let mut transcript = Vec::new();
+//! let mut event = server.command(client.start().unwrap().as_slice()).unwrap();
+//! let outcome = loop {
+//!     event = match event {
+//!         // The stored keys, looked up by user name (never the plaintext password).
+//!         ServerEvent::Request(_) => server.answer(Answer::ScramKeys(&keys)).unwrap(),
+//!         other => {
+//!             let reply = other.reply().unwrap().to_vec();
+//!             transcript.push(String::from_utf8_lossy(&reply[..3]).into_owned());
+//!             match client.reply(&reply).unwrap() {
+//!                 ClientEvent::Send(line) => server.line(line.as_slice()).unwrap(),
+//!                 ClientEvent::Done(outcome) => break outcome,
+//!                 ClientEvent::More => unreachable!("single-line replies"),
+//!                 _ => unreachable!(),
+//!             }
+//!         }
+//!     };
+//! };
+//! // server-first, server-final (answered with an empty line), then success.
+//! assert_eq!(transcript, ["334", "334", "235"]);
+//! assert!(outcome.authenticated);
+//! ```
 
 use std::sync::Arc;
 
-use crate::client::{ClientSession, Credentials};
+use crate::client::{ClientConfig, ClientSession, Credentials};
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
@@ -60,6 +101,9 @@ pub struct AuthIdentity {
     pub authcid: String,
     /// The authorization identity the client asked to act as (already authorized), if any.
     pub authzid: Option<String>,
+    /// ANONYMOUS: the trace information the client sent (for logs only: the identity is
+    /// always `anonymous`).
+    pub trace: Option<String>,
 }
 
 impl AuthIdentity {
@@ -87,23 +131,32 @@ pub enum AuthRequest {
         /// The password the client sent.
         password: SecretBuf,
     },
-    /// Supply the user's secret (CRAM-MD5): [`Answer::Password`], [`Answer::CramMd5Keys`] or
-    /// [`Answer::UnknownUser`].
+    /// Supply the user's secret (CRAM-MD5, SCRAM): [`Answer::Password`],
+    /// [`Answer::CramMd5Keys`] (CRAM-MD5), [`Answer::ScramKeys`] (SCRAM, for the mechanism's
+    /// hash) or [`Answer::UnknownUser`].
     Secret {
         /// The mechanism asking.
         mechanism: Mechanism,
         /// The user.
         authcid: String,
     },
-    /// Validate a bearer token (XOAUTH2): [`Answer::Accept`], [`Answer::Reject`] or
-    /// [`Answer::TokenError`].
+    /// Validate a bearer token (XOAUTH2, OAUTHBEARER): [`Answer::Accept`], [`Answer::Reject`]
+    /// or [`Answer::TokenError`]; for OAUTHBEARER without an authzid, [`Answer::TokenOwner`]
+    /// names the user the token belongs to.
     ValidateToken {
         /// The mechanism asking.
         mechanism: Mechanism,
-        /// The user the client names.
+        /// The user the client names: XOAUTH2's `user=`, OAUTHBEARER's authzid (empty if the
+        /// client sent none: then the token alone says who it is).
         user: String,
         /// The token.
         token: SecretBuf,
+        /// OAUTHBEARER: the authorization identity of the GS2 header, if any.
+        authzid: Option<String>,
+        /// OAUTHBEARER: the `host` the client says it connected to, if it said.
+        host: Option<String>,
+        /// OAUTHBEARER: the `port` the client says it connected to, if it said.
+        port: Option<u16>,
     },
     /// May `authcid` act as `authzid`? [`Answer::Accept`] or [`Answer::Reject`].
     Authorize {
@@ -141,6 +194,9 @@ impl AuthRequest {
                 mechanism: t.mechanism(),
                 user: t.user().to_owned(),
                 token: SecretBuf::from_slice(t.token()),
+                authzid: t.authzid().map(str::to_owned),
+                host: t.host().map(str::to_owned),
+                port: t.port(),
             },
             Request::Authorize(a) => AuthRequest::Authorize {
                 authcid: a.authcid().to_owned(),
@@ -227,7 +283,8 @@ enum DriverState {
 /// requests, and what state follows each outcome.
 pub(crate) struct ServerDriver {
     config: Arc<ServerConfig>,
-    tls: bool,
+    /// Always without success data: none of the three protocols can carry it.
+    transport: Transport,
     state: DriverState,
 }
 
@@ -235,13 +292,22 @@ impl ServerDriver {
     pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
         ServerDriver {
             config,
-            tls: false,
+            transport: Transport::plaintext().with_success_data(false),
             state: DriverState::Idle,
         }
     }
 
     pub(crate) fn set_tls(&mut self, tls: bool) {
-        self.tls = tls;
+        let transport = if tls {
+            Transport::tls()
+        } else {
+            Transport::plaintext()
+        };
+        self.set_transport(transport);
+    }
+
+    pub(crate) fn set_transport(&mut self, transport: Transport) {
+        self.transport = transport.with_success_data(false);
         self.state = DriverState::Idle;
     }
 
@@ -250,7 +316,7 @@ impl ServerDriver {
     }
 
     pub(crate) fn tls(&self) -> bool {
-        self.tls
+        self.transport.tls
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -269,9 +335,11 @@ impl ServerDriver {
         }
     }
 
-    /// The mechanisms to advertise now.
+    /// The mechanisms to advertise now: those the policy allows on this transport (the
+    /// `-PLUS` mechanisms only with channel-binding data, EXTERNAL only with an external
+    /// identity).
     pub(crate) fn offered(&self) -> impl Iterator<Item = Mechanism> + '_ {
-        self.config.offered(self.tls)
+        self.config.offered_on(&self.transport)
     }
 
     /// Begin an exchange. `ir` is the initial response as sent (`=` for an empty one).
@@ -279,13 +347,7 @@ impl ServerDriver {
         let Some(mechanism) = Mechanism::from_name(name) else {
             return Step::Failure(Failure::MechanismUnavailable);
         };
-        let transport = if self.tls {
-            Transport::tls()
-        } else {
-            Transport::plaintext()
-        }
-        .with_success_data(false);
-        let mut session = match ServerSession::new(&self.config, mechanism, &transport) {
+        let mut session = match ServerSession::new(&self.config, mechanism, &self.transport) {
             Ok(s) => s,
             Err(f) => return Step::Failure(f),
         };
@@ -337,11 +399,14 @@ impl ServerDriver {
     }
 
     /// Keep the session if the exchange goes on.
-    fn keep(&mut self, session: ServerSession, step: Step) -> Step {
-        self.state = match &step {
+    fn keep(&mut self, session: ServerSession, mut step: Step) -> Step {
+        self.state = match &mut step {
             Step::Challenge(_) => DriverState::Exchange(session),
             Step::Request(_) => DriverState::Request(session),
-            Step::Success(id) => DriverState::Authenticated(id.clone()),
+            Step::Success(id) => {
+                id.trace = session.anonymous_trace().map(str::to_owned);
+                DriverState::Authenticated(id.clone())
+            }
             Step::Failure(_) => DriverState::Idle,
         };
         step
@@ -361,6 +426,7 @@ fn own(result: Result<ServerStep<'_>, Error>) -> Result<Step, Error> {
         ServerStep::Success(ok) => Step::Success(AuthIdentity {
             authcid: ok.identity.authcid().to_owned(),
             authzid: ok.identity.authzid().map(str::to_owned),
+            trace: None,
         }),
         ServerStep::Failure(f) => Step::Failure(f),
     })
@@ -438,9 +504,13 @@ pub(crate) struct ClientDriver {
 }
 
 impl ClientDriver {
-    pub(crate) fn new(mechanism: Mechanism, credentials: &Credentials<'_>) -> Result<Self, Error> {
+    pub(crate) fn new(
+        mechanism: Mechanism,
+        credentials: &Credentials<'_>,
+        config: &ClientConfig,
+    ) -> Result<Self, Error> {
         Ok(ClientDriver {
-            session: ClientSession::new(mechanism, credentials)?,
+            session: ClientSession::with_config(mechanism, credentials, config)?,
             state: ClientState::Start,
             challenges: 0,
             deferred: None,

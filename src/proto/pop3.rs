@@ -20,11 +20,11 @@ use super::{
     AuthIdentity, ClientDriver, ClientEvent, Phase, ServerDriver, ServerEvent, Step, lossy, reply,
     strip_eol, word,
 };
-use crate::client::Credentials;
+use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
-use crate::server::{Answer, ServerConfig};
+use crate::server::{Answer, ServerConfig, Transport};
 
 /// The default longest exchange line a server accepts, in octets without CRLF.
 pub const MAX_LINE: usize = 12288;
@@ -103,9 +103,17 @@ impl Pop3Server {
     }
 
     /// Record whether the connection is protected by TLS (after STLS); forgets any
-    /// authentication.
+    /// authentication, channel binding and external identity.
     pub fn set_tls(&mut self, tls: bool) {
         self.driver.set_tls(tls);
+    }
+
+    /// Describe the connection fully (after STLS, or for an implicit-TLS port): TLS, the
+    /// channel-binding data for the SCRAM `-PLUS` mechanisms, the external identity for
+    /// EXTERNAL. Forgets any authentication. See
+    /// [`SmtpServer::set_transport`](super::smtp::SmtpServer::set_transport).
+    pub fn set_transport(&mut self, transport: Transport) {
+        self.driver.set_transport(transport);
     }
 
     /// Forget the exchange and any authentication.
@@ -269,8 +277,18 @@ impl core::fmt::Debug for Pop3Client {
 impl Pop3Client {
     /// A client for `mechanism`; fails if the credentials lack what it needs.
     pub fn new(mechanism: Mechanism, credentials: &Credentials<'_>) -> Result<Self, Error> {
+        Self::with_config(mechanism, credentials, &ClientConfig::default())
+    }
+
+    /// A client with explicit settings (channel binding for the SCRAM `-PLUS` mechanisms,
+    /// SCRAM iteration bounds, limits).
+    pub fn with_config(
+        mechanism: Mechanism,
+        credentials: &Credentials<'_>,
+        config: &ClientConfig,
+    ) -> Result<Self, Error> {
         Ok(Pop3Client {
-            driver: ClientDriver::new(mechanism, credentials)?,
+            driver: ClientDriver::new(mechanism, credentials, config)?,
             use_ir: true,
         })
     }

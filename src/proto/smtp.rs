@@ -29,11 +29,11 @@ use super::{
     AuthIdentity, ClientDriver, ClientEvent, Phase, ServerDriver, ServerEvent, Step, reply,
     strip_eol, word,
 };
-use crate::client::Credentials;
+use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
-use crate::server::{Answer, ServerConfig};
+use crate::server::{Answer, ServerConfig, Transport};
 
 /// RFC 4954 §4: "12288 octets is considered to be a sufficient line length limit".
 pub const MAX_LINE: usize = 12288;
@@ -153,8 +153,12 @@ fn line(text: &str) -> Vec<u8> {
 /// use saslmech::{Answer, ServerConfig};
 ///
 /// let mut server = SmtpServer::new(Arc::new(ServerConfig::new()));
-/// // Before STARTTLS only CRAM-MD5 is offered; PLAIN is refused.
-/// assert_eq!(server.ehlo_keyword().as_deref(), Some("AUTH CRAM-MD5"));
+/// // Before STARTTLS only mechanisms that expose no reusable secret are offered; PLAIN is
+/// // refused.
+/// assert_eq!(
+///     server.ehlo_keyword().as_deref(),
+///     Some("AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5")
+/// );
 /// let refused = server.command(b"AUTH PLAIN AHRpbQB0aW0=").unwrap();
 /// assert!(refused.reply().unwrap().starts_with(b"538 5.7.11 "));
 ///
@@ -206,9 +210,45 @@ impl SmtpServer {
     }
 
     /// Record whether the connection is protected by TLS; call it after the STARTTLS
-    /// handshake. This also forgets any authentication, as RFC 3207 §4.2 requires.
+    /// handshake. This also forgets any authentication, as RFC 3207 §4.2 requires, and any
+    /// channel binding or external identity set before.
     pub fn set_tls(&mut self, tls: bool) {
         self.driver.set_tls(tls);
+    }
+
+    /// Describe the connection fully, after the STARTTLS handshake: TLS, the channel-binding
+    /// data the TLS layer gives (then the SCRAM `-PLUS` mechanisms are offered) and the
+    /// identity a client certificate established (then EXTERNAL is offered, if enabled). Its
+    /// success-data flag is ignored: SMTP has none. Forgets any authentication, as
+    /// [`set_tls`](Self::set_tls) does.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use saslmech::proto::smtp::SmtpServer;
+    /// use saslmech::{ChannelBindingType, Mechanism, ServerConfig, Transport};
+    ///
+    /// let config = ServerConfig::new().mechanisms(&[
+    ///     Mechanism::ScramSha256Plus,
+    ///     Mechanism::ScramSha256,
+    ///     Mechanism::External,
+    ///     Mechanism::Plain,
+    /// ]);
+    /// let mut server = SmtpServer::new(Arc::new(config));
+    /// assert_eq!(server.ehlo_keyword().as_deref(), Some("AUTH SCRAM-SHA-256"));
+    /// // After STARTTLS: the exporter value (RFC 9266) and the client certificate's subject.
+    /// let exporter = [0x5au8; 32];
+    /// server.set_transport(
+    ///     Transport::tls()
+    ///         .with_channel_binding(ChannelBindingType::TlsExporter, &exporter)
+    ///         .with_external_identity("client.example.net"),
+    /// );
+    /// assert_eq!(
+    ///     server.ehlo_keyword().as_deref(),
+    ///     Some("AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 EXTERNAL PLAIN")
+    /// );
+    /// ```
+    pub fn set_transport(&mut self, transport: Transport) {
+        self.driver.set_transport(transport);
     }
 
     /// Forget the exchange and any authentication (for example after `RSET` is *not* enough:
@@ -218,7 +258,8 @@ impl SmtpServer {
     }
 
     /// The EHLO keyword line without the `250-` prefix (`AUTH PLAIN LOGIN`), from the policy
-    /// and the TLS state; `None` if no mechanism may be used now (then do not advertise AUTH).
+    /// and the transport (TLS, channel binding, external identity); `None` if no mechanism
+    /// may be used now (then do not advertise AUTH).
     pub fn ehlo_keyword(&self) -> Option<String> {
         let mut out = String::from("AUTH");
         for m in self.driver.offered() {
@@ -430,8 +471,18 @@ impl core::fmt::Debug for SmtpClient {
 impl SmtpClient {
     /// A client for `mechanism`; fails if the credentials lack what it needs.
     pub fn new(mechanism: Mechanism, credentials: &Credentials<'_>) -> Result<Self, Error> {
+        Self::with_config(mechanism, credentials, &ClientConfig::default())
+    }
+
+    /// A client with explicit settings: the TLS channel-binding data for the SCRAM `-PLUS`
+    /// mechanisms ([`ClientConfig::channel_binding`]), SCRAM iteration bounds, limits.
+    pub fn with_config(
+        mechanism: Mechanism,
+        credentials: &Credentials<'_>,
+        config: &ClientConfig,
+    ) -> Result<Self, Error> {
         Ok(SmtpClient {
-            driver: ClientDriver::new(mechanism, credentials)?,
+            driver: ClientDriver::new(mechanism, credentials, config)?,
             use_ir: true,
             max_line: MAX_LINE,
             text: String::new(),

@@ -6,7 +6,8 @@ use saslmech::proto::imap::{ImapClient, ImapServer};
 use saslmech::proto::pop3::{Pop3Client, Pop3Server};
 use saslmech::proto::smtp::{SmtpClient, SmtpServer};
 use saslmech::proto::{AuthIdentity, AuthRequest, ClientEvent, ClientOutcome, ServerEvent};
-use saslmech::{Answer, Error, Failure, SecretBuf, TokenError};
+use saslmech::{Answer, Error, Failure, Mechanism, ScramHash, ScramKeys, SecretBuf, TokenError};
+use std::sync::LazyLock;
 
 pub const USER: &str = "tim";
 pub const PASSWORD: &[u8] = b"tanstaaftanstaaf";
@@ -69,9 +70,24 @@ impl ClientSide for Pop3Client {
     }
 }
 
+/// The stored SCRAM-SHA-256 keys of `tim` (SCRAM-SHA-1 is answered with the plaintext
+/// password, so both ways of answering a SCRAM `Secret` request are exercised).
+pub static SCRAM_SHA256_KEYS: LazyLock<ScramKeys> =
+    LazyLock::new(|| ScramKeys::generate(ScramHash::Sha256, PASSWORD, 4096).unwrap());
+
 /// The test backend: user `tim` with `PASSWORD` and `TOKEN`.
 pub fn backend(request: &AuthRequest) -> Answer<'static> {
     match request {
+        AuthRequest::Secret {
+            authcid, mechanism, ..
+        } if authcid == USER
+            && matches!(
+                mechanism,
+                Mechanism::ScramSha256 | Mechanism::ScramSha256Plus
+            ) =>
+        {
+            Answer::ScramKeys(&SCRAM_SHA256_KEYS)
+        }
         AuthRequest::VerifyPassword { authcid, .. } | AuthRequest::Secret { authcid, .. } => {
             if authcid == USER {
                 Answer::Password(PASSWORD)
@@ -79,14 +95,28 @@ pub fn backend(request: &AuthRequest) -> Answer<'static> {
                 Answer::UnknownUser
             }
         }
-        AuthRequest::ValidateToken { user, token, .. } => {
-            if user == USER && token.as_slice() == TOKEN {
-                Answer::Accept
-            } else {
+        AuthRequest::ValidateToken {
+            user,
+            token,
+            mechanism,
+            ..
+        } => {
+            if token.as_slice() != TOKEN {
                 Answer::TokenError(TokenError {
-                    status: "401",
+                    status: if *mechanism == Mechanism::OAuthBearer {
+                        "invalid_token"
+                    } else {
+                        "401"
+                    },
                     scope: None,
                 })
+            } else if user.is_empty() {
+                // OAUTHBEARER without an authzid: the token alone names its owner.
+                Answer::TokenOwner(USER)
+            } else if user == USER {
+                Answer::Accept
+            } else {
+                Answer::Reject
             }
         }
         AuthRequest::Authorize { .. } => Answer::Reject,

@@ -1,0 +1,131 @@
+//! EXTERNAL (RFC 4422 Appendix A): the client is authenticated by the transport, typically a
+//! TLS client certificate, and the application hands the identity it derived to the session
+//! ([`Transport::with_external_identity`](crate::Transport::with_external_identity)).
+//!
+//! The client's one message is an authorization identity or empty. Empty means "act as the
+//! derived identity"; a differing authzid is put to the application as
+//! [`Request::Authorize`](crate::Request::Authorize) by the session.
+
+use super::plain::finish_without_data;
+use super::{Next, check_identity};
+use crate::client::Credentials;
+use crate::error::{Error, Failure};
+use crate::mechanism::Mechanism;
+use crate::secret::SecretBuf;
+use crate::server::{Answer, Identity, Request, ServerConfig, Transport};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Start,
+    WantMessage,
+    Done,
+}
+
+/// The server side of EXTERNAL.
+#[derive(Debug, Default)]
+pub struct Server {
+    state: State,
+    /// The identity the transport established.
+    external: String,
+    authzid: SecretBuf,
+}
+
+impl Server {
+    pub(crate) fn new(transport: &Transport) -> Server {
+        Server {
+            external: transport.external_identity.clone().unwrap_or_default(),
+            ..Server::default()
+        }
+    }
+
+    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn receive(&mut self, c: &ServerConfig, authzid: &[u8]) -> Next {
+        if self.external.is_empty() {
+            return Next::Failure(Failure::BadCredentials);
+        }
+        if !authzid.is_empty() {
+            if let Err(f) = check_identity(authzid, c.max_identity) {
+                return Next::Failure(f);
+            }
+            self.authzid = SecretBuf::from_slice(authzid);
+        }
+        self.state = State::Done;
+        // The session asks for authorization when the authzid differs.
+        Next::Success
+    }
+
+    pub(crate) fn answer(&mut self, _: &mut SecretBuf, _: Answer<'_>) -> Result<Next, Error> {
+        Err(Error::InvalidState)
+    }
+
+    pub(crate) fn request(&self, _: Mechanism) -> Option<Request<'_>> {
+        None
+    }
+
+    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+        (self.state == State::Done).then(|| Identity {
+            authcid: &self.external,
+            authzid: (!self.authzid.is_empty())
+                .then(|| core::str::from_utf8(self.authzid.as_slice()).unwrap_or_default()),
+        })
+    }
+
+    pub(crate) fn wipe(&mut self) {
+        self.state = State::Start;
+        self.authzid.clear();
+    }
+}
+
+/// The client side of EXTERNAL: its message is the authzid, or empty.
+#[derive(Debug)]
+pub struct Client {
+    authzid: String,
+    sent: bool,
+}
+
+impl Client {
+    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
+        let authzid = creds.authzid.unwrap_or("");
+        if authzid.contains('\0') {
+            return Err(Error::InvalidArgument("authzid contains NUL"));
+        }
+        Ok(Client {
+            authzid: authzid.to_owned(),
+            sent: false,
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+        self.sent = true;
+        Some(self.authzid.as_bytes())
+    }
+
+    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+        if self.sent || !challenge.is_empty() {
+            return Err(Failure::Malformed);
+        }
+        self.sent = true;
+        Ok(self.authzid.as_bytes())
+    }
+
+    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+        finish_without_data(self.sent, data)
+    }
+}

@@ -1,0 +1,394 @@
+//! OAUTHBEARER (RFC 7628): a GS2 header, then `key=value` pairs separated by `^A`, ending in
+//! `^A^A`, in one client message:
+//!
+//! ```text
+//! n,a=user@example.com,^Ahost=server.example.com^Aport=143^Aauth=Bearer <token>^A^A
+//! ```
+//!
+//! The server parses strictly: a full GS2 header (`n` or `y`, never `p=`: the mechanism has no
+//! channel binding), keys of letters only, values of printable characters, `auth` present
+//! exactly once, the final `^A` and nothing after it. The token, host, port and authzid go to
+//! the application in [`Request::ValidateToken`]. An invalid token is answered with a JSON
+//! error challenge (`status`, `scope`, `openid-configuration`), to which the client sends
+//! `^A` (or an empty response, or cancels); then the exchange fails.
+
+use super::oauth::{OAuthError, is_b64token, push_json_string};
+use super::plain::finish_without_data;
+use super::{Next, check_identity};
+use crate::client::Credentials;
+use crate::error::{Error, Failure};
+use crate::mechanism::Mechanism;
+use crate::secret::SecretBuf;
+use crate::server::{Answer, Identity, Request, ServerConfig, TokenRequest};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Start,
+    WantMessage,
+    Validating,
+    /// The error challenge went out; the client's `^A` comes next.
+    WantAck,
+    Valid,
+}
+
+/// Where each field lies in the kept message.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fields {
+    authzid: Option<super::Span>,
+    host: Option<super::Span>,
+    port: Option<u16>,
+    token: super::Span,
+}
+
+/// The server side of OAUTHBEARER.
+#[derive(Debug, Default)]
+pub struct Server {
+    state: State,
+    /// The client message (authzid unescaped in `authzid_buf`).
+    message: SecretBuf,
+    authzid_buf: SecretBuf,
+    fields: Fields,
+    /// The token's owner, when the application named one.
+    owner: SecretBuf,
+    openid_configuration: Option<String>,
+}
+
+impl Server {
+    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        self.openid_configuration = c.oauth_openid_configuration.clone();
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            // RFC 7628 §3.2.3: the client answers the error challenge with `^A`; some send an
+            // empty response. Either way the exchange fails.
+            State::WantAck if input == b"\x01" || input.is_empty() => {
+                Next::Failure(Failure::BadCredentials)
+            }
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
+        match parse(c, message, &mut self.authzid_buf) {
+            Ok(fields) => {
+                self.message = SecretBuf::from_slice(message);
+                self.fields = fields;
+                self.state = State::Validating;
+                Next::Request
+            }
+            Err(f) => {
+                self.authzid_buf.clear();
+                Next::Failure(f)
+            }
+        }
+    }
+
+    pub(crate) fn answer(
+        &mut self,
+        out: &mut SecretBuf,
+        answer: Answer<'_>,
+    ) -> Result<Next, Error> {
+        if self.state != State::Validating {
+            return Err(Error::InvalidState);
+        }
+        let empty_token = self.fields.token.bytes(self.message.as_slice()).is_empty();
+        let (status, scope) = match answer {
+            // An empty token (`auth=`, used to discover the scope) is never valid.
+            Answer::Accept | Answer::TokenOwner(_) if empty_token => ("invalid_token", None),
+            Answer::Accept if self.fields.authzid.is_none() => return Err(Error::WrongAnswer),
+            Answer::Accept => {
+                self.state = State::Valid;
+                return Ok(Next::Success);
+            }
+            Answer::TokenOwner(owner) => {
+                if owner.is_empty() || owner.contains('\0') {
+                    return Err(Error::InvalidArgument(
+                        "token owner empty or containing NUL",
+                    ));
+                }
+                self.owner = SecretBuf::from_slice(owner.as_bytes());
+                self.state = State::Valid;
+                return Ok(Next::Success);
+            }
+            Answer::Reject | Answer::UnknownUser => ("invalid_token", None),
+            Answer::TokenError(e) => (e.status, e.scope),
+            _ => return Err(Error::WrongAnswer),
+        };
+        out.clear();
+        out.extend(b"{\"status\":");
+        push_json_string(out, status);
+        if let Some(scope) = scope {
+            out.extend(b",\"scope\":");
+            push_json_string(out, scope);
+        }
+        if let Some(url) = &self.openid_configuration {
+            out.extend(b",\"openid-configuration\":");
+            push_json_string(out, url);
+        }
+        out.push(b'}');
+        self.message.clear();
+        self.authzid_buf.clear();
+        self.state = State::WantAck;
+        Ok(Next::Challenge)
+    }
+
+    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        (self.state == State::Validating).then(|| {
+            let m = self.message.as_slice();
+            let authzid = self.authzid();
+            Request::ValidateToken(TokenRequest {
+                mechanism,
+                user: authzid.unwrap_or(""),
+                token: self.fields.token.bytes(m),
+                authzid,
+                host: self.fields.host.map(|h| h.str(m)),
+                port: self.fields.port,
+            })
+        })
+    }
+
+    fn authzid(&self) -> Option<&str> {
+        self.fields
+            .authzid
+            .map(|z| z.str(self.authzid_buf.as_slice()))
+    }
+
+    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+        if self.state != State::Valid {
+            return None;
+        }
+        let authzid = self.authzid();
+        Some(if self.owner.is_empty() {
+            Identity {
+                authcid: authzid.unwrap_or(""),
+                authzid: None,
+            }
+        } else {
+            Identity {
+                authcid: core::str::from_utf8(self.owner.as_slice()).unwrap_or_default(),
+                authzid,
+            }
+        })
+    }
+
+    pub(crate) fn wipe(&mut self) {
+        *self = Server::default();
+    }
+}
+
+/// Parse `gs2-header ^A *(key=value ^A) ^A`. The authzid, unescaped, goes to `authzid_buf`.
+fn parse(c: &ServerConfig, message: &[u8], authzid_buf: &mut SecretBuf) -> Result<Fields, Failure> {
+    let mut fields = Fields::default();
+    // gs2-cbind-flag: `n` or `y`; `p=` asks for channel binding this mechanism lacks.
+    let rest = match message {
+        [b'n' | b'y', b',', rest @ ..] => rest,
+        _ => return Err(Failure::Malformed),
+    };
+    let comma = rest
+        .iter()
+        .position(|b| *b == b',')
+        .ok_or(Failure::Malformed)?;
+    let (authzid, rest) = rest.split_at(comma);
+    let rest = rest.get(1..).unwrap_or_default();
+    authzid_buf.clear();
+    match authzid {
+        [] => {}
+        [b'a', b'=', name @ ..] => {
+            unescape(name, authzid_buf)?;
+            check_identity(authzid_buf.as_slice(), c.max_identity)?;
+            fields.authzid = Some(super::Span::at(0, authzid_buf.len()));
+        }
+        _ => return Err(Failure::Malformed),
+    }
+    let mut rest = rest.strip_prefix(b"\x01").ok_or(Failure::Malformed)?;
+    let mut auth = None;
+    loop {
+        if rest == b"\x01" {
+            break;
+        }
+        let end = rest
+            .iter()
+            .position(|b| *b == 1)
+            .ok_or(Failure::Malformed)?;
+        let (pair, more) = rest.split_at(end);
+        rest = more.get(1..).unwrap_or_default();
+        let eq = pair
+            .iter()
+            .position(|b| *b == b'=')
+            .ok_or(Failure::Malformed)?;
+        let (key, value) = pair.split_at(eq);
+        let value = value.get(1..).unwrap_or_default();
+        if key.is_empty()
+            || !key.iter().all(u8::is_ascii_alphabetic)
+            || !value
+                .iter()
+                .all(|b| matches!(b, 0x21..=0x7e | b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return Err(Failure::Malformed);
+        }
+        let span = super::Span::of(message, value);
+        match key {
+            b"auth" if auth.is_none() => auth = Some(value),
+            b"host" if fields.host.is_none() => fields.host = Some(span),
+            b"port" if fields.port.is_none() => {
+                let port = match value.first() {
+                    Some(b'0'..=b'9') if value.len() <= 5 => core::str::from_utf8(value)
+                        .ok()
+                        .and_then(|p| p.parse::<u16>().ok()),
+                    _ => None,
+                };
+                fields.port = Some(port.ok_or(Failure::Malformed)?);
+            }
+            b"auth" | b"host" | b"port" => return Err(Failure::Malformed),
+            // Unknown keys are ignored (RFC 7628 §3.1).
+            _ => {}
+        }
+    }
+    let auth = auth.ok_or(Failure::Malformed)?;
+    let token = if auth.is_empty() {
+        auth
+    } else {
+        let space = auth
+            .iter()
+            .position(|b| *b == b' ')
+            .ok_or(Failure::Malformed)?;
+        let (scheme, token) = auth.split_at(space);
+        let token = token.get(1..).unwrap_or_default();
+        if !scheme.eq_ignore_ascii_case(b"Bearer") || !is_b64token(token) {
+            return Err(Failure::Malformed);
+        }
+        token
+    };
+    fields.token = super::Span::of(message, token);
+    Ok(fields)
+}
+
+/// A GS2 `saslname`: `=2C` is `,`, `=3D` is `=`.
+fn unescape(s: &[u8], out: &mut SecretBuf) -> Result<(), Failure> {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'=' => {
+                match s.get(i + 1..i + 3) {
+                    Some(b"2C") => out.push(b','),
+                    Some(b"3D") => out.push(b'='),
+                    _ => return Err(Failure::Malformed),
+                }
+                i += 3;
+            }
+            b',' => return Err(Failure::Malformed),
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientState {
+    Start,
+    Sent,
+    Acknowledged,
+}
+
+/// The client side of OAUTHBEARER.
+#[derive(Debug)]
+pub struct Client {
+    state: ClientState,
+    message: SecretBuf,
+    error: Option<OAuthError>,
+}
+
+impl Client {
+    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
+        let token = match creds.token {
+            Some(t) if is_b64token(t) => t,
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "token missing or not a bearer token",
+                ));
+            }
+        };
+        let user = creds.authzid.or(creds.authcid).filter(|u| !u.is_empty());
+        if user.is_some_and(|u| u.contains(['\0', '\x01'])) {
+            return Err(Error::InvalidArgument("user contains NUL or ^A"));
+        }
+        let host = creds.host.filter(|h| !h.is_empty());
+        if host.is_some_and(|h| !h.bytes().all(|b| matches!(b, 0x21..=0x7e))) {
+            return Err(Error::InvalidArgument("host is not printable ASCII"));
+        }
+        let mut message = SecretBuf::with_capacity(token.len() + 64);
+        message.extend(b"n,");
+        if let Some(user) = user {
+            message.extend(b"a=");
+            for &b in user.as_bytes() {
+                match b {
+                    b',' => message.extend(b"=2C"),
+                    b'=' => message.extend(b"=3D"),
+                    _ => message.push(b),
+                }
+            }
+        }
+        message.extend(b",\x01");
+        if let Some(host) = host {
+            message.extend(b"host=");
+            message.extend(host.as_bytes());
+            message.push(1);
+        }
+        if let Some(port) = creds.port {
+            message.extend(b"port=");
+            message.extend(port.to_string().as_bytes());
+            message.push(1);
+        }
+        message.extend(b"auth=Bearer ");
+        message.extend(token);
+        message.extend(b"\x01\x01");
+        Ok(Client {
+            state: ClientState::Start,
+            message,
+            error: None,
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+        self.state = ClientState::Sent;
+        Some(self.message.as_slice())
+    }
+
+    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+        match self.state {
+            ClientState::Start if challenge.is_empty() => {
+                self.state = ClientState::Sent;
+                Ok(self.message.as_slice())
+            }
+            ClientState::Sent => {
+                // The error challenge: keep it and acknowledge it with `^A` (RFC 7628 §3.2.3).
+                self.error = Some(OAuthError::parse(challenge).ok_or(Failure::Malformed)?);
+                self.message.clear();
+                self.state = ClientState::Acknowledged;
+                Ok(b"\x01")
+            }
+            _ => Err(Failure::Malformed),
+        }
+    }
+
+    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+        finish_without_data(self.state == ClientState::Sent, data)
+    }
+
+    pub(crate) fn error(&self) -> Option<&OAuthError> {
+        self.error.as_ref()
+    }
+}

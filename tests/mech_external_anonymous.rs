@@ -1,0 +1,272 @@
+//! EXTERNAL (RFC 4422 Appendix A) and ANONYMOUS (RFC 4505).
+
+mod mech_common;
+
+use std::sync::Arc;
+
+use mech_common::{Out, own, pair};
+use proptest::prelude::*;
+use saslmech::{
+    Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism, Request,
+    SelectOptions, ServerConfig, ServerSession, Transport, select,
+};
+
+fn config() -> Arc<ServerConfig> {
+    Arc::new(ServerConfig::new().mechanisms(&[
+        Mechanism::External,
+        Mechanism::Anonymous,
+        Mechanism::Plain,
+    ]))
+}
+
+fn cert() -> Transport {
+    Transport::tls().with_external_identity("fred@example.com")
+}
+
+#[test]
+fn external_rfc4422_example_1_empty_response() {
+    // `AUTHENTICATE EXTERNAL`, `+ ""`, `+ ""`: the derived identity.
+    let mut s = ServerSession::new(&config(), Mechanism::External, &cert()).unwrap();
+    assert_eq!(own(s.start(None).unwrap()), Out::Challenge(Vec::new()));
+    assert_eq!(
+        own(s.step(b"").unwrap()),
+        Out::Success {
+            authcid: "fred@example.com".into(),
+            authzid: None,
+            data: None
+        }
+    );
+    // SMTP `AUTH EXTERNAL =`: an empty initial response, in base64.
+    let mut s = ServerSession::new(&config(), Mechanism::External, &cert()).unwrap();
+    assert!(matches!(
+        own(s.start_b64(Some(b"")).unwrap()),
+        Out::Success { .. }
+    ));
+    // The client: an empty initial response.
+    let mut c = ClientSession::new(Mechanism::External, &Credentials::new()).unwrap();
+    assert_eq!(c.start_b64().unwrap(), Some(&b""[..]));
+    c.finish(None).unwrap();
+}
+
+#[test]
+fn external_authzid_goes_through_authorize() {
+    for (decision, expected) in [
+        (Answer::Accept, Ok(())),
+        (Answer::Reject, Err(Failure::AuthzDenied)),
+    ] {
+        let mut s = ServerSession::new(&config(), Mechanism::External, &cert()).unwrap();
+        assert_eq!(own(s.start(Some(b"postmaster")).unwrap()), Out::Request);
+        match s.request().unwrap() {
+            Request::Authorize(a) => {
+                assert_eq!(a.authcid(), "fred@example.com");
+                assert_eq!(a.authzid(), "postmaster");
+            }
+            other => panic!("{other:?}"),
+        }
+        let out = own(s.answer(decision).unwrap());
+        match expected {
+            Ok(()) => assert_eq!(
+                out,
+                Out::Success {
+                    authcid: "fred@example.com".into(),
+                    authzid: Some("postmaster".into()),
+                    data: None
+                }
+            ),
+            Err(f) => assert_eq!(out, Out::Failure(f)),
+        }
+    }
+    // The authzid equal to the derived identity needs no decision.
+    let mut s = ServerSession::new(&config(), Mechanism::External, &cert()).unwrap();
+    assert!(matches!(
+        own(s.start(Some(b"fred@example.com")).unwrap()),
+        Out::Success { .. }
+    ));
+    // Malformed authzids.
+    for bad in [&b"a\0b"[..], b"\xff"] {
+        let mut s = ServerSession::new(&config(), Mechanism::External, &cert()).unwrap();
+        assert_eq!(
+            own(s.start(Some(bad)).unwrap()),
+            Out::Failure(Failure::Malformed)
+        );
+    }
+    let long = vec![b'a'; 5000];
+    let mut s = ServerSession::new(&config(), Mechanism::External, &cert()).unwrap();
+    assert_eq!(
+        own(s.start(Some(&long)).unwrap()),
+        Out::Failure(Failure::TooLarge)
+    );
+}
+
+#[test]
+fn external_needs_an_identity_and_a_listing() {
+    let no_cert = Transport::tls();
+    assert_eq!(
+        ServerSession::new(&config(), Mechanism::External, &no_cert).unwrap_err(),
+        Failure::MechanismUnavailable
+    );
+    let offered: Vec<_> = config().offered_on(&no_cert).collect();
+    assert!(!offered.contains(&Mechanism::External));
+    let offered: Vec<_> = config().offered_on(&cert()).collect();
+    assert!(offered.contains(&Mechanism::External));
+    // Not enabled by default.
+    let default = Arc::new(ServerConfig::new());
+    assert_eq!(
+        ServerSession::new(&default, Mechanism::External, &cert()).unwrap_err(),
+        Failure::MechanismUnavailable
+    );
+}
+
+#[test]
+fn external_pairs() {
+    for success_data in [true, false] {
+        for authzid in [None, Some("fred@example.com"), Some("other")] {
+            let mut creds = Credentials::new();
+            if let Some(z) = authzid {
+                creds = creds.authzid(z);
+            }
+            let o = pair(
+                Mechanism::External,
+                &creds,
+                &ClientConfig::new(),
+                ServerConfig::new().mechanisms(&[Mechanism::External]),
+                &cert().with_success_data(success_data),
+                |req| match req {
+                    Request::Authorize(a) if a.authzid() == "other" => Answer::Reject,
+                    other => panic!("{other:?}"),
+                },
+            );
+            if authzid == Some("other") {
+                assert_eq!(o.server, Err(Failure::AuthzDenied));
+            } else {
+                assert_eq!(o.server.unwrap().0, "fred@example.com");
+                o.client.unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn anonymous_rfc4505_example() {
+    // `AUTHENTICATE ANONYMOUS`, `+`, `c2lyaGM=` ("sirhc").
+    let mut s =
+        ServerSession::new(&config(), Mechanism::Anonymous, &Transport::plaintext()).unwrap();
+    assert_eq!(own(s.start_b64(None).unwrap()), Out::Challenge(Vec::new()));
+    assert_eq!(
+        own(s.step_b64(b"c2lyaGM=").unwrap()),
+        Out::Success {
+            authcid: "anonymous".into(),
+            authzid: None,
+            data: None
+        }
+    );
+    assert_eq!(s.anonymous_trace(), Some("sirhc"));
+    // The client produces the same token.
+    let creds = Credentials::new().trace("sirhc");
+    let mut c = ClientSession::new(Mechanism::Anonymous, &creds).unwrap();
+    assert_eq!(c.start().unwrap(), Some(&b"sirhc"[..]));
+    c.finish(None).unwrap();
+}
+
+#[test]
+fn anonymous_trace_rules() {
+    let start = |trace: &[u8]| {
+        let mut s =
+            ServerSession::new(&config(), Mechanism::Anonymous, &Transport::plaintext()).unwrap();
+        let out = own(s.start(Some(trace)).unwrap());
+        (out, s.anonymous_trace().map(str::to_owned))
+    };
+    // Empty is allowed; 255 characters (not octets) is the limit.
+    assert_eq!(start(b"").1.as_deref(), Some(""));
+    let max: String = "é".repeat(255);
+    assert_eq!(start(max.as_bytes()).1.as_deref(), Some(max.as_str()));
+    assert_eq!(
+        start("é".repeat(256).as_bytes()).0,
+        Out::Failure(Failure::TooLarge)
+    );
+    assert!(matches!(start(b"user@example.com").0, Out::Success { .. }));
+    for bad in [&b"a\0b"[..], b"a\nb", b"\xff"] {
+        assert_eq!(start(bad).0, Out::Failure(Failure::Malformed), "{bad:?}");
+    }
+    // The identity is never the trace: "postmaster" as a trace is still anonymous.
+    assert_eq!(
+        start(b"postmaster").0,
+        Out::Success {
+            authcid: "anonymous".into(),
+            authzid: None,
+            data: None
+        }
+    );
+    // Off unless listed.
+    let default = Arc::new(ServerConfig::new());
+    assert_eq!(
+        ServerSession::new(&default, Mechanism::Anonymous, &Transport::tls()).unwrap_err(),
+        Failure::MechanismUnavailable
+    );
+    assert!(!default.offered(true).any(|m| m == Mechanism::Anonymous));
+    // The client refuses a trace it may not send.
+    for bad in ["x".repeat(256), "a\nb".to_owned()] {
+        let creds = Credentials::new().trace(&bad);
+        assert!(matches!(
+            ClientSession::new(Mechanism::Anonymous, &creds),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}
+
+#[test]
+fn anonymous_pairs() {
+    for success_data in [true, false] {
+        for trace in ["", "sirhc", "user@example.com"] {
+            let creds = Credentials::new().trace(trace);
+            let o = pair(
+                Mechanism::Anonymous,
+                &creds,
+                &ClientConfig::new(),
+                ServerConfig::new().mechanisms(&[Mechanism::Anonymous]),
+                &Transport::plaintext().with_success_data(success_data),
+                |req| panic!("{req:?}"),
+            );
+            assert_eq!(o.server, Ok(("anonymous".into(), None)));
+            o.client.unwrap();
+        }
+    }
+}
+
+#[test]
+fn selected_only_when_asked() {
+    let adv = ["EXTERNAL", "ANONYMOUS", "PLAIN"];
+    assert_eq!(
+        select(adv, SelectOptions::password(true)),
+        Some(Mechanism::Plain)
+    );
+    assert_eq!(
+        select(adv, SelectOptions::default().external(true)),
+        Some(Mechanism::External)
+    );
+    assert_eq!(
+        select(adv, SelectOptions::default().anonymous(true)),
+        Some(Mechanism::Anonymous)
+    );
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_input_never_panics(a in prop::collection::vec(any::<u8>(), 0..400), ext in any::<bool>()) {
+        let m = if ext { Mechanism::External } else { Mechanism::Anonymous };
+        let mut s = ServerSession::new(&config(), m, &cert()).unwrap();
+        let out = own(s.start(Some(&a)).unwrap());
+        match out {
+            Out::Success { authcid, .. } => {
+                prop_assert_eq!(authcid, if ext { "fred@example.com" } else { "anonymous" });
+            }
+            Out::Request => {
+                prop_assert!(ext);
+                let out = own(s.answer(Answer::Reject).unwrap());
+                prop_assert_eq!(out, Out::Failure(Failure::AuthzDenied));
+            }
+            Out::Failure(_) => {}
+            Out::Challenge(_) => prop_assert!(false, "no challenge after a message"),
+        }
+    }
+}
