@@ -99,9 +99,9 @@ fn every_row_is_present_and_every_handshake_succeeds() {
                 .iter()
                 .find(|r| r.0 == group && r.1 == lib)
                 .unwrap_or_else(|| panic!("no row for {group} / {lib}:\n{results}"));
-            let must_measure = ["PLAIN", "LOGIN", "CRAM-MD5"].contains(&group)
-                || (lib == "gsasl")
-                || (lib == "cyrus" && group == "SCRAM-SHA-256");
+            // Not measurable: Cyrus SASL's client takes no salted password, and saslmech's C
+            // API cannot give one yet.
+            let must_measure = group != "SCRAM-SHA-256 protocol only" || lib == "gsasl";
             if !must_measure {
                 continue;
             }
@@ -115,7 +115,7 @@ fn every_row_is_present_and_every_handshake_succeeds() {
             );
         }
     }
-    for lib in ["openssl", "gsasl"] {
+    for lib in ["saslmech", "openssl", "gsasl"] {
         assert!(
             rows.iter()
                 .any(|r| r.0 == "PBKDF2-SHA-256 4096" && r.1 == lib && r.2 == "ok"),
