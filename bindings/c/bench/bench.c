@@ -830,7 +830,8 @@ typedef void (*count_end_fn)(uint64_t *, uint64_t *);
 static void usage(void)
 {
     fputs("usage: bench [--rounds N] [--batch-us US] [--alloc-runs N] [--smoke]\n"
-          "             [--out FILE] [--sabotage saslmech|gsasl|cyrus] [--no-alloc-count]\n",
+          "             [--out FILE] [--sabotage saslmech|gsasl|cyrus] [--only GROUP]\n"
+          "             [--no-alloc-count]\n",
           stderr);
     exit(64);
 }
@@ -885,7 +886,7 @@ static void count_allocations(unsigned alloc_runs)
 
 /* Run this program again as the counting child, with malloc_count.so (next to it) preloaded
  * in the child only, so that the timed process runs the C library's allocator untouched. */
-static void counts_from_child(unsigned alloc_runs)
+static void counts_from_child(unsigned alloc_runs, const char *only)
 {
     char exe[PATH_MAX], so[PATH_MAX + 32], runs[16], line[256];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -912,10 +913,14 @@ static void counts_from_child(unsigned alloc_runs)
     if (pid < 0)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
-        char *args[] = {exe, "--count-only", "--alloc-runs", runs, NULL, NULL, NULL};
+        char *args[9] = {exe, "--count-only", "--alloc-runs", runs};
+        int k = 4;
 
         if (sabotage != NULL)
-            args[4] = "--sabotage", args[5] = (char *)sabotage;
+            args[k++] = "--sabotage", args[k++] = (char *)sabotage;
+        if (only != NULL)
+            args[k++] = "--only", args[k++] = (char *)only;
+        args[k] = NULL;
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
@@ -950,6 +955,7 @@ int main(int argc, char **argv)
     unsigned rounds = 101, batch_us = 5000, alloc_runs = 64;
     const char *out_path = NULL;
     bool alloc_count = true, count_only = false;
+    const char *only = NULL;
     FILE *out = stdout;
     double load[3] = {0, 0, 0};
 
@@ -970,11 +976,26 @@ int main(int argc, char **argv)
             alloc_count = false;
         else if (strcmp(argv[i], "--count-only") == 0)
             count_only = true;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else
             usage();
     }
     if (rounds < 1 || batch_us < 1 || alloc_runs < 1)
         usage();
+    if (only != NULL) {
+        /* One handshake group only (for checks); the others are not run. */
+        bool known = false;
+
+        for (size_t i = 0; i < NCELLS; i++) {
+            if (strcmp(group_names[cells[i].group], only) == 0)
+                known = true;
+            else
+                cells[i].unsupported = "not selected (--only)";
+        }
+        if (!known)
+            die("--only: no group named %s", only);
+    }
     if (!count_only && dlsym(RTLD_DEFAULT, "malloc_count_begin") != NULL)
         die("run bench without LD_PRELOAD: it preloads the counter in its counting child only");
 
@@ -1073,7 +1094,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCELLS; i++)
         cells[i].allocs = cells[i].bytes = -1;
     if (alloc_count)
-        counts_from_child(alloc_runs);
+        counts_from_child(alloc_runs, only);
 
     if (getloadavg(load, 3) < 0)
         load[0] = load[1] = load[2] = -1;
