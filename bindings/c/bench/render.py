@@ -291,14 +291,14 @@ def svg(meta, rows):
     values = [r["median"] for r in rows.values() if r["ok"]]
     lo = 10 ** math.floor(math.log10(min(values)))
     hi = max(values) * 1.15
-    left, right, top, bar, gap = 220, 150, 64, 15, 16
-    width = 960
+    left, right, top, bar, gap = 220, 250, 64, 15, 16
+    width = 1000
     plot = width - left - right
 
     def x(ns):
         return left + plot * (math.log10(ns) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
 
-    height = top + sum(len(LIBS if g != PBKDF2 else PBKDF2_LIBS) * bar + gap for g in groups) + 40
+    height = top + sum(len(LIBS if g != PBKDF2 else PBKDF2_LIBS) * bar + gap for g in groups) + 58
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
@@ -314,7 +314,7 @@ def svg(meta, rows):
         out.append(f'<text x="{lx + 16}" y="42">{escape(NAMES[lib])}</text>')
         lx += 30 + 8 * len(NAMES[lib])
     # Grid.
-    bottom = height - 30
+    bottom = height - 48
     decade = lo
     while decade <= hi:
         gx = x(decade)
@@ -350,6 +350,15 @@ def svg(meta, rows):
                            f"{escape(NAMES[lib])}: n/a</text>")
             y += bar
         y += gap
+    load = meta.get("load_start", "?").split(" ")[0]
+    foot = (
+        f"{meta.get('date', '?')}, {meta.get('cpu', '?')}, load {load}; saslmech "
+        f"{meta.get('saslmech', '?')}, GNU SASL {meta.get('gsasl', '?')}, "
+        f"{meta.get('cyrus', '?')}, {' '.join(meta.get('openssl', '?').split(' ')[:2])}; "
+        f"bindings/c/bench"
+    )
+    out.append(f'<text x="{left}" y="{height - 8}" font-size="11" fill="#868e96">'
+               f"{escape(foot)}</text>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
