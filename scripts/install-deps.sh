@@ -12,7 +12,7 @@ APT_PACKAGES=(
   # flock (serialises the C builds between test processes) and kill (stops the C smtpd)
   util-linux procps
   # incumbents' libraries for the side-by-side benchmark
-  libgsasl-dev libsasl2-dev
+  libgsasl-dev libsasl2-dev libssl-dev
   # python3 for smtplib-based tests
   python3
 )
