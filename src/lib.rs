@@ -89,6 +89,8 @@
 pub mod b64;
 mod client;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod mech;
 mod mechanism;
 mod secret;
