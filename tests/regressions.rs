@@ -33,3 +33,21 @@ fn client_step_b64_after_the_end_is_invalid_state() {
         assert!(c.is_finished(), "{m}: a refused call changed the session");
     }
 }
+
+/// The PLAIN client sent passwords that are not UTF-8, which RFC 4616 forbids and the PLAIN
+/// server (rightly) refuses as malformed: a clean exchange between the engine's own client
+/// and server failed. The client now refuses such a password when it is created.
+#[test]
+fn plain_client_refuses_a_password_its_server_would_refuse() {
+    let creds = Credentials::new().authcid("tim").password(b"\xff");
+    assert_eq!(
+        ClientSession::new(Mechanism::Plain, &creds).err(),
+        Some(Error::InvalidArgument("PLAIN password is not UTF-8"))
+    );
+    // UTF-8 beyond ASCII is fine.
+    let creds = Credentials::new()
+        .authcid("tim")
+        .password("pässwörd".as_bytes());
+    let mut c = ClientSession::new(Mechanism::Plain, &creds).unwrap();
+    assert_eq!(c.start().unwrap(), Some("\0tim\0pässwörd".as_bytes()));
+}
