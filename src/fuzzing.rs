@@ -63,6 +63,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_xoauth2", client_xoauth2),
     ("differential", differential),
     ("base64", base64),
+    ("mechanism_list", mechanism_list),
 ];
 
 /// The mechanisms the differential target chooses from (by its first byte, modulo the length).
@@ -336,7 +337,7 @@ impl<'a> OwnedAnswer<'a> {
             ans::PASSWORD => OwnedAnswer::Password(input.bytes()),
             ans::CRAM_MD5_KEYS => {
                 let p = input.bytes();
-                OwnedAnswer::Keys(p, CramMd5Keys::from_password(p))
+                OwnedAnswer::Keys(p, keys_round_trip(p))
             }
             ans::TOKEN_ERROR => OwnedAnswer::TokenError(input.text(), input.text()),
             k => OwnedAnswer::Simple(k),
@@ -358,6 +359,26 @@ impl<'a> OwnedAnswer<'a> {
             }),
         }
     }
+}
+
+/// `CramMd5Keys::from_password(p)`, after checking that its stored forms (Dovecot's text and
+/// bytes) round-trip, and that `p` read as stored text parses only if it is well formed.
+fn keys_round_trip(p: &[u8]) -> CramMd5Keys {
+    let keys = CramMd5Keys::from_password(p);
+    let text = keys.to_dovecot();
+    assert_eq!(CramMd5Keys::from_dovecot(&text).as_ref(), Some(&keys));
+    assert_eq!(CramMd5Keys::from_bytes(&keys.to_bytes()), keys);
+    let stored = utf8_prefix(p);
+    if let Some(k) = CramMd5Keys::from_dovecot(stored) {
+        let hex = stored.strip_prefix("{CRAM-MD5}").unwrap_or(stored);
+        assert_eq!(
+            k.to_dovecot().get(10..),
+            Some(hex),
+            "from_dovecot accepted {stored:?}"
+        );
+    }
+    let _ = format!("{keys:?}");
+    keys
 }
 
 /// What the oracle remembers of a pending request, owned.
@@ -385,7 +406,10 @@ enum Pending {
 fn pending_of(r: &Request<'_>) -> Pending {
     match r {
         Request::VerifyPassword(p) => Pending::Password {
-            authcid: p.authcid().to_owned(),
+            authcid: {
+                let _ = (p.mechanism(), p.authzid());
+                p.authcid().to_owned()
+            },
             password: p.password().to_vec(),
         },
         Request::Secret(s) => Pending::Secret {
@@ -393,7 +417,10 @@ fn pending_of(r: &Request<'_>) -> Pending {
             authcid: s.authcid().to_owned(),
         },
         Request::ValidateToken(t) => Pending::Token {
-            user: t.user().to_owned(),
+            user: {
+                let _ = t.mechanism();
+                t.user().to_owned()
+            },
             token: t.token().to_vec(),
         },
         Request::Authorize(a) => Pending::Authorize {
@@ -466,9 +493,12 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
                 "policy failure {f:?}"
             );
             assert!(config.check(mechanism, transport.tls).is_err());
+            assert!(!config.offered(transport.tls).any(|m| m == mechanism));
             return;
         }
     };
+    let _ = format!("{config:?}{transport:?}");
+    assert!(config.offered(transport.tls).any(|m| m == mechanism));
     let max_message = config.max_message_len();
     let max_identity = config_max_identity(&config);
     let mut oracle = ServerOracle::default();
@@ -524,6 +554,9 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
                 | op::STEP_B64_BIG
                 | op::START_BIG
         );
+        if let Some(a) = &answer {
+            let _ = format!("{:?}", a.answer());
+        }
         let result = match op {
             op::START => s.start(None),
             op::START_IR | op::START_BIG => s.start(Some(msg)),
@@ -740,6 +773,9 @@ impl Outcome {
                 authcid, authzid, ..
             } => {
                 assert!(after.finished && after.failure.is_none() && after.request.is_none());
+                if let Some(id) = s.identity() {
+                    assert_eq!(id.effective(), authzid.as_deref().unwrap_or(authcid));
+                }
                 check_identity("success", authcid, max_identity);
                 if let Some(z) = authzid {
                     check_identity("success authzid", z, max_identity);
@@ -752,6 +788,9 @@ impl Outcome {
                 let _ = format!("{:?}", s.identity());
             }
             Outcome::Failure(f) => {
+                assert!(!f.as_str().is_empty() && f.to_string() == f.as_str());
+                assert_eq!(f.is_temporary(), *f == Failure::TemporaryFailure);
+                assert_eq!(Error::from(*f).failure(), Some(*f));
                 assert!(after.finished, "failure but not finished");
                 assert_eq!(after.failure, Some(*f), "failure() disagrees");
                 assert!(after.identity.is_none() && after.request.is_none());
@@ -944,6 +983,7 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
         }
     };
     let _ = format!("{creds:?}{c:?}{c:#?}");
+    assert_eq!(c.mechanism(), mechanism);
     let expect = Expected::new(mechanism, authcid, authzid, password, token);
     let mut started = false;
     let mut over = false; // finished or failed
@@ -1025,8 +1065,9 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
                         expect.check_response(responses, &resp, &d);
                         responses += 1;
                     }
-                    Err(Error::Failed(f)) => {
+                    Err(e @ Error::Failed(f)) => {
                         over = true;
+                        assert_eq!(e.to_string(), f.as_str());
                         match decoded {
                             None => assert!(
                                 matches!(f, Failure::InvalidBase64 | Failure::TooLarge),
@@ -1503,6 +1544,64 @@ pub fn differential(data: &[u8]) {
         assert_eq!(client.finish(None), Err(Error::InvalidState));
     }
     let _ = format!("{server:?}{client:?}");
+}
+
+/// Mechanism names and the client's choice from an advertised list (an EHLO `AUTH` line, an
+/// IMAP `AUTH=` capability list, a POP3 `SASL` line), split on spaces.
+///
+/// Oracles: a parsed name round-trips case-insensitively through `name`, `Display` and
+/// `FromStr`; `select` picks a listed, usable mechanism (TLS policy and credentials
+/// respected) and none stronger was listed; its choice does not depend on the list's order.
+pub fn mechanism_list(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let names: Vec<&str> = text.split(' ').collect();
+    let mut listed = Vec::new();
+    for n in &names {
+        let parsed = Mechanism::from_name(n.as_bytes());
+        assert_eq!(parsed, n.parse::<Mechanism>().ok());
+        if let Some(m) = parsed {
+            assert!(m.name().eq_ignore_ascii_case(n));
+            assert_eq!(m.to_string(), m.name());
+            assert!(crate::ALL_MECHANISMS.contains(&m));
+            let _ = (m.exposes_secret(), m.channel_binding(), format!("{m:?}"));
+            listed.push(m);
+        }
+        if let Some(m) = Mechanism::from_name(n.trim().as_bytes()) {
+            listed.push(m);
+        }
+    }
+    let mut reversed = names.clone();
+    reversed.reverse();
+    for bits in 0..16u8 {
+        let mut opts = if bits & 1 != 0 {
+            crate::SelectOptions::password(bits & 4 != 0)
+        } else {
+            crate::SelectOptions::token(bits & 4 != 0)
+        };
+        opts.password |= bits & 2 != 0;
+        opts = opts.allow_plaintext(bits & 8 != 0);
+        let usable = |m: &Mechanism| {
+            ((m.uses_password() && opts.password) || (m.uses_token() && opts.token))
+                && (!m.requires_tls() || opts.tls || opts.allow_plaintext)
+        };
+        let chosen = crate::select(names.iter().copied(), opts);
+        assert_eq!(
+            chosen,
+            crate::select(reversed.iter().copied(), opts),
+            "order matters"
+        );
+        let _ = format!("{opts:?}");
+        match chosen {
+            Some(m) => {
+                assert!(listed.contains(&m) && usable(&m), "{m} chosen");
+                let rank = |x: &Mechanism| crate::ALL_MECHANISMS.iter().position(|y| y == x);
+                for other in listed.iter().filter(|o| usable(o)) {
+                    assert!(rank(&m) <= rank(other), "{m} chosen over {other}");
+                }
+            }
+            None => assert!(!listed.iter().any(usable), "nothing chosen from {listed:?}"),
+        }
+    }
 }
 
 /// A strict base64 decoder written for the oracle, independent of the `base64` crate: the
