@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke-run every cargo-fuzz target on stable (no sanitizer, debug assertions on) for
 # FUZZ_SECONDS (default 20) each, starting from its committed corpus; fail on any crash.
+# Memory is bounded by -rss_limit_mb=512 and time by -timeout=10 s per input (more is a crash).
 # New inputs go to a scratch directory, not the committed corpus. A crash is saved under
 # fuzz/artifacts/<target>/ (see fuzz/README.md for reproducing and minimizing it).
 set -euo pipefail
@@ -29,7 +30,7 @@ for t in $targets; do
   mkdir -p "$scratch/$t" "corpus/$t"
   echo "==> fuzz $t for ${secs}s"
   if ! cargo fuzz run "${flags[@]}" "$t" "$scratch/$t" "corpus/$t" -- \
-      -max_total_time="$secs" -dict="$dict" -print_final_stats=1 -close_fd_mask=1 \
+      -max_total_time="$secs" -dict="$dict" -rss_limit_mb=512 -timeout=10 -print_final_stats=1 -close_fd_mask=1 \
       >"$scratch/$t.log" 2>&1; then
     tail -n 40 "$scratch/$t.log"
     failed+=("$t")
