@@ -217,6 +217,8 @@ impl ClientSession {
         }
         let mut buf = core::mem::take(&mut self.b64);
         let result = match b64::decode_into(challenge, &mut buf) {
+            // The text's length bounds the decoded length only to within two bytes.
+            Ok(()) if buf.len() > self.max_challenge => Err(Failure::TooLarge),
             Ok(()) => match self.mech.step(buf.as_slice()) {
                 Ok(response) => {
                     // The decoded challenge is no longer needed: reuse its buffer.

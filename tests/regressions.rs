@@ -51,3 +51,37 @@ fn plain_client_refuses_a_password_its_server_would_refuse() {
     let mut c = ClientSession::new(Mechanism::Plain, &creds).unwrap();
     assert_eq!(c.start().unwrap(), Some("\0tim\0pässwörd".as_bytes()));
 }
+
+/// `ClientSession::step_b64` bounded the base64 text, not the decoded challenge: a challenge
+/// up to two bytes over `max_challenge` reached the mechanism (which then failed with
+/// `Malformed`, or answered it). Now it is `TooLarge`, exactly as on the raw path.
+#[test]
+fn client_step_b64_bounds_the_decoded_challenge() {
+    let creds = Credentials::new()
+        .authcid("tim")
+        .password(b"tanstaaftanstaaf")
+        .token(b"ya29.token");
+    let mut config = ClientConfig::default();
+    config.max_challenge = 16;
+    // 24 characters of base64 (the encoded length of 16 bytes) decoding to 18 bytes.
+    let text = b"PDEuMjM0NTY3ODlAaG9zdD4=";
+    assert_eq!(saslmech::b64::decode(text).unwrap().len(), 17);
+    let text18 = b"PDEuMjM0NTY3ODkwQGhvc3Q+";
+    assert_eq!(saslmech::b64::decode(text18).unwrap().len(), 18);
+    for m in saslmech::ALL_MECHANISMS {
+        for t in [&text[..], &text18[..]] {
+            let mut c = ClientSession::with_config(*m, &creds, &config).unwrap();
+            assert_eq!(c.step_b64(t), Err(Error::Failed(Failure::TooLarge)), "{m}");
+            let raw = saslmech::b64::decode(t).unwrap();
+            let mut c = ClientSession::with_config(*m, &creds, &config).unwrap();
+            assert_eq!(
+                c.step(raw.as_slice()),
+                Err(Error::Failed(Failure::TooLarge)),
+                "{m}"
+            );
+        }
+    }
+    // At the limit it is answered.
+    let mut c = ClientSession::with_config(Mechanism::CramMd5, &creds, &config).unwrap();
+    assert!(c.step_b64(b"PDEyMzQ1Njc4OUBob3N0Pg==").is_ok());
+}
