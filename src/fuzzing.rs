@@ -26,7 +26,7 @@
 //! * [`client`]: a flags byte, optional credentials, then operations ([`cop`]).
 //! * [`differential`]: a mechanism byte, a flags byte, credentials, then one mutation byte
 //!   (plus operands) per message in flight.
-//! * [`base64`]: the raw bytes, used both as text to decode and as data to encode.
+//! * [`base64()`]: the raw bytes, used both as text to decode and as data to encode.
 //!
 //! # Adding a target
 //!
