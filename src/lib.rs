@@ -100,6 +100,9 @@ mod error;
 #[cfg(feature = "capi")]
 #[allow(unsafe_code)]
 pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[forbid(unsafe_code)]
+pub mod fuzzing;
 #[forbid(unsafe_code)]
 mod mech;
 #[forbid(unsafe_code)]

@@ -1,0 +1,227 @@
+//! Limits: every input path refuses oversized messages, too many round trips and over-long
+//! identities with the typed failure, and never allocates in proportion to what the peer
+//! sends beyond the limit (a counting global allocator measures each call).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+
+use saslmech::{
+    ALL_MECHANISMS, Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism,
+    ServerConfig, ServerSession, ServerStep, Transport,
+};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count(n: usize) {
+    let _ = ALLOCATED.try_with(|a| a.set(a.get().saturating_add(n)));
+}
+
+// SAFETY: every method forwards to the system allocator unchanged; the counter is a
+// const-initialized thread-local `Cell` without a destructor, so touching it never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        count(l.size());
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        count(l.size());
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        count(new);
+        unsafe { System.realloc(p, l, new) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Bytes allocated on this thread while `f` runs.
+fn allocated<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATED.with(Cell::get);
+    let r = f();
+    (r, ALLOCATED.with(Cell::get) - before)
+}
+
+const TEN_MIB: usize = 10 << 20;
+/// What one refused call may allocate at most, whatever the input's size.
+const SMALL: usize = 4096;
+
+fn config() -> Arc<ServerConfig> {
+    Arc::new(ServerConfig::new())
+}
+
+fn failure(step: Result<ServerStep<'_>, Error>) -> Option<Failure> {
+    match step {
+        Ok(ServerStep::Failure(f)) => Some(f),
+        _ => None,
+    }
+}
+
+/// A session waiting for a client message (after `start(None)` if the mechanism needs it).
+fn waiting(m: Mechanism) -> ServerSession {
+    let mut s = ServerSession::new(&config(), m, &Transport::tls()).unwrap();
+    let _ = s.start(None).unwrap();
+    s
+}
+
+#[test]
+fn oversized_messages_fail_without_proportional_allocation() {
+    let raw = vec![b'A'; TEN_MIB];
+    // Valid base64 (of 7.5 MiB of zeros), so only the size can refuse it.
+    let text = vec![b'A'; TEN_MIB];
+    for &m in ALL_MECHANISMS {
+        // Initial response, raw and base64.
+        let mut s = ServerSession::new(&config(), m, &Transport::tls()).unwrap();
+        let (f, n) = allocated(|| failure(s.start(Some(&raw))));
+        assert_eq!(f, Some(Failure::TooLarge), "{m} start");
+        assert!(n <= SMALL, "{m} start allocated {n} bytes");
+        let mut s = ServerSession::new(&config(), m, &Transport::tls()).unwrap();
+        let (f, n) = allocated(|| failure(s.start_b64(Some(&text))));
+        assert_eq!(f, Some(Failure::TooLarge), "{m} start_b64");
+        assert!(n <= SMALL, "{m} start_b64 allocated {n} bytes");
+        // Responses, raw and base64.
+        let mut s = waiting(m);
+        let (f, n) = allocated(|| failure(s.step(&raw)));
+        assert_eq!(f, Some(Failure::TooLarge), "{m} step");
+        assert!(n <= SMALL, "{m} step allocated {n} bytes");
+        let mut s = waiting(m);
+        let (f, n) = allocated(|| failure(s.step_b64(&text)));
+        assert_eq!(f, Some(Failure::TooLarge), "{m} step_b64");
+        assert!(n <= SMALL, "{m} step_b64 allocated {n} bytes");
+        // Clients.
+        let creds = Credentials::new()
+            .authcid("tim")
+            .password(b"pw")
+            .token(b"token");
+        let mut c = ClientSession::new(m, &creds).unwrap();
+        let (r, n) = allocated(|| c.step(&raw).map(|_| ()));
+        assert_eq!(r, Err(Error::Failed(Failure::TooLarge)), "{m} client step");
+        assert!(n <= SMALL, "{m} client step allocated {n} bytes");
+        let mut c = ClientSession::new(m, &creds).unwrap();
+        let (r, n) = allocated(|| c.step_b64(&text).map(|_| ()));
+        assert_eq!(
+            r,
+            Err(Error::Failed(Failure::TooLarge)),
+            "{m} client step_b64"
+        );
+        assert!(n <= SMALL, "{m} client step_b64 allocated {n} bytes");
+    }
+}
+
+#[test]
+fn messages_within_the_limit_cost_a_small_multiple_of_their_size() {
+    let max = 4096;
+    let config = Arc::new(ServerConfig::new().max_message(max));
+    let text = vec![b'A'; max / 3 * 4]; // decodes to max - 1 bytes
+    for &m in ALL_MECHANISMS {
+        let mut s = ServerSession::new(&config, m, &Transport::tls()).unwrap();
+        let _ = s.start(None).unwrap();
+        let (f, n) = allocated(|| failure(s.step_b64(&text)));
+        assert_ne!(
+            f,
+            Some(Failure::TooLarge),
+            "{m}: a message at the limit is not too large"
+        );
+        assert!(n <= 4 * max, "{m}: {n} bytes for a {max}-byte message");
+        // The counter does count: decoding needed room for the message.
+        assert!(n >= max - 1, "{m}: only {n} bytes counted");
+        // One byte over is refused.
+        let mut s = ServerSession::new(&config, m, &Transport::tls()).unwrap();
+        let _ = s.start(None).unwrap();
+        assert_eq!(
+            failure(s.step(&vec![b'A'; max + 1])),
+            Some(Failure::TooLarge),
+            "{m}"
+        );
+    }
+    // The client's limit.
+    let mut cc = ClientConfig::default();
+    cc.max_challenge = 100;
+    let creds = Credentials::new().authcid("tim").password(b"pw");
+    let mut c = ClientSession::with_config(Mechanism::CramMd5, &creds, &cc).unwrap();
+    assert_eq!(c.step(&[b'<'; 101]), Err(Error::Failed(Failure::TooLarge)));
+    let mut c = ClientSession::with_config(Mechanism::CramMd5, &creds, &cc).unwrap();
+    assert!(c.step(&[b'<'; 100]).is_ok());
+}
+
+#[test]
+fn too_many_round_trips() {
+    // LOGIN takes two messages: with a limit of one, the second fails, with or without the
+    // user name as initial response.
+    let one = Arc::new(ServerConfig::new().max_steps(1));
+    let mut s = ServerSession::new(&one, Mechanism::Login, &Transport::tls()).unwrap();
+    let _ = s.start(None).unwrap();
+    assert!(matches!(
+        s.step(b"tim"),
+        Ok(ServerStep::Challenge(b"Password:"))
+    ));
+    assert_eq!(failure(s.step(b"pw")), Some(Failure::TooManySteps));
+    let mut s = ServerSession::new(&one, Mechanism::Login, &Transport::tls()).unwrap();
+    let _ = s.start(Some(b"tim")).unwrap();
+    assert_eq!(failure(s.step_b64(b"cHc=")), Some(Failure::TooManySteps));
+    // XOAUTH2: the acknowledgement of the error challenge is a second message.
+    let mut s = ServerSession::new(&one, Mechanism::XOAuth2, &Transport::tls()).unwrap();
+    let _ = s
+        .start(Some(b"user=tim\x01auth=Bearer abc\x01\x01"))
+        .unwrap();
+    assert!(matches!(
+        s.answer(Answer::Reject),
+        Ok(ServerStep::Challenge(_))
+    ));
+    assert_eq!(failure(s.step(b"")), Some(Failure::TooManySteps));
+    // At the default limit every mechanism completes.
+    let mut s = ServerSession::new(&config(), Mechanism::Login, &Transport::tls()).unwrap();
+    let _ = s.start(Some(b"tim")).unwrap();
+    assert!(matches!(s.step(b"pw"), Ok(ServerStep::Request(_))));
+}
+
+#[test]
+fn over_long_identities() {
+    fn first_message(m: Mechanism, id: &str) -> Vec<u8> {
+        match m {
+            Mechanism::Plain => format!("\0{id}\0pw").into_bytes(),
+            Mechanism::Login => id.as_bytes().to_vec(),
+            Mechanism::CramMd5 => format!("{id} 0123456789abcdef0123456789abcdef").into_bytes(),
+            Mechanism::XOAuth2 => format!("user={id}\x01auth=Bearer abc\x01\x01").into_bytes(),
+            _ => unreachable!(),
+        }
+    }
+    for (limit, config) in [
+        (ServerConfig::DEFAULT_MAX_IDENTITY, config()),
+        (255, Arc::new(ServerConfig::new().max_identity(255))),
+        // Below 255 is raised to 255, which RFC 4616 requires servers to accept.
+        (255, Arc::new(ServerConfig::new().max_identity(10))),
+    ] {
+        for &m in ALL_MECHANISMS {
+            for (len, refused) in [(limit, false), (limit + 1, true)] {
+                let id = "u".repeat(len);
+                let mut s = ServerSession::new(&config, m, &Transport::tls()).unwrap();
+                let _ = s.start(None).unwrap();
+                let msg = first_message(m, &id);
+                let f = failure(s.step(&msg));
+                assert_eq!(
+                    f == Some(Failure::TooLarge),
+                    refused,
+                    "{m} identity of {len}: {f:?}"
+                );
+            }
+        }
+        // PLAIN's authzid too.
+        let id = "z".repeat(limit + 1);
+        let mut s = ServerSession::new(&config, Mechanism::Plain, &Transport::tls()).unwrap();
+        let msg = format!("{id}\0tim\0pw");
+        assert_eq!(
+            failure(s.start(Some(msg.as_bytes()))),
+            Some(Failure::TooLarge)
+        );
+    }
+}
