@@ -43,9 +43,18 @@
 use std::sync::Arc;
 
 use crate::b64;
+use crate::saslprep::{self, Mode};
 use crate::{
-    Answer, ClientConfig, ClientSession, CramMd5Keys, Credentials, Error, Failure, Mechanism,
-    NonceSource, Request, ServerConfig, ServerSession, ServerStep, TokenError, Transport,
+    Answer, ChannelBindingType, ClientConfig, ClientSession, CramMd5Keys, Credentials, Error,
+    Failure, Mechanism, NonceSource, Request, ScramHash, ScramKeys, ServerConfig, ServerSession,
+    ServerStep, TokenError, Transport,
+};
+
+mod adapters;
+#[cfg(feature = "capi")]
+pub use crate::fuzzing_capi::capi;
+pub use adapters::{
+    imap_client, imap_server, lop, pop3_client, pop3_server, smtp_client, smtp_server, sop,
 };
 
 /// A fuzz target body.
@@ -64,6 +73,28 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("differential", differential),
     ("base64", base64),
     ("mechanism_list", mechanism_list),
+    ("server_scram_sha_1", server_scram_sha_1),
+    ("server_scram_sha_256", server_scram_sha_256),
+    ("server_scram_sha_1_plus", server_scram_sha_1_plus),
+    ("server_scram_sha_256_plus", server_scram_sha_256_plus),
+    ("server_oauthbearer", server_oauthbearer),
+    ("server_external", server_external),
+    ("server_anonymous", server_anonymous),
+    ("client_scram_sha_1", client_scram_sha_1),
+    ("client_scram_sha_256", client_scram_sha_256),
+    ("client_scram_sha_1_plus", client_scram_sha_1_plus),
+    ("client_scram_sha_256_plus", client_scram_sha_256_plus),
+    ("client_oauthbearer", client_oauthbearer),
+    ("client_external", client_external),
+    ("client_anonymous", client_anonymous),
+    ("smtp_server", smtp_server),
+    ("imap_server", imap_server),
+    ("pop3_server", pop3_server),
+    ("smtp_client", smtp_client),
+    ("imap_client", imap_client),
+    ("pop3_client", pop3_client),
+    #[cfg(feature = "capi")]
+    ("capi", capi),
 ];
 
 /// The mechanisms the differential target chooses from (by its first byte, modulo the length).
@@ -73,6 +104,13 @@ pub const MECHANISMS: &[Mechanism] = &[
     Mechanism::Login,
     Mechanism::CramMd5,
     Mechanism::XOAuth2,
+    Mechanism::ScramSha1,
+    Mechanism::ScramSha256,
+    Mechanism::ScramSha1Plus,
+    Mechanism::ScramSha256Plus,
+    Mechanism::OAuthBearer,
+    Mechanism::External,
+    Mechanism::Anonymous,
 ];
 
 /// The server target for PLAIN.
@@ -107,6 +145,62 @@ pub fn client_cram_md5(data: &[u8]) {
 pub fn client_xoauth2(data: &[u8]) {
     client(Mechanism::XOAuth2, data)
 }
+/// The server target for SCRAM-SHA-1.
+pub fn server_scram_sha_1(data: &[u8]) {
+    server(Mechanism::ScramSha1, data)
+}
+/// The server target for SCRAM-SHA-256.
+pub fn server_scram_sha_256(data: &[u8]) {
+    server(Mechanism::ScramSha256, data)
+}
+/// The server target for SCRAM-SHA-1-PLUS.
+pub fn server_scram_sha_1_plus(data: &[u8]) {
+    server(Mechanism::ScramSha1Plus, data)
+}
+/// The server target for SCRAM-SHA-256-PLUS.
+pub fn server_scram_sha_256_plus(data: &[u8]) {
+    server(Mechanism::ScramSha256Plus, data)
+}
+/// The server target for OAUTHBEARER.
+pub fn server_oauthbearer(data: &[u8]) {
+    server(Mechanism::OAuthBearer, data)
+}
+/// The server target for EXTERNAL.
+pub fn server_external(data: &[u8]) {
+    server(Mechanism::External, data)
+}
+/// The server target for ANONYMOUS.
+pub fn server_anonymous(data: &[u8]) {
+    server(Mechanism::Anonymous, data)
+}
+/// The client target for SCRAM-SHA-1.
+pub fn client_scram_sha_1(data: &[u8]) {
+    client(Mechanism::ScramSha1, data)
+}
+/// The client target for SCRAM-SHA-256.
+pub fn client_scram_sha_256(data: &[u8]) {
+    client(Mechanism::ScramSha256, data)
+}
+/// The client target for SCRAM-SHA-1-PLUS.
+pub fn client_scram_sha_1_plus(data: &[u8]) {
+    client(Mechanism::ScramSha1Plus, data)
+}
+/// The client target for SCRAM-SHA-256-PLUS.
+pub fn client_scram_sha_256_plus(data: &[u8]) {
+    client(Mechanism::ScramSha256Plus, data)
+}
+/// The client target for OAUTHBEARER.
+pub fn client_oauthbearer(data: &[u8]) {
+    client(Mechanism::OAuthBearer, data)
+}
+/// The client target for EXTERNAL.
+pub fn client_external(data: &[u8]) {
+    client(Mechanism::External, data)
+}
+/// The client target for ANONYMOUS.
+pub fn client_anonymous(data: &[u8]) {
+    client(Mechanism::Anonymous, data)
+}
 
 /// The most operations one input may drive (keeps every run short).
 pub const MAX_OPS: usize = 48;
@@ -116,6 +210,40 @@ pub const MAX_BIG: usize = 80 * 1024;
 pub const RFC2195_HOST: &str = "postoffice.reston.mci.net";
 /// See [`RFC2195_HOST`].
 pub const RFC2195_NONCE: &[u8] = b"1896.697170952";
+/// The external identity the server targets' transport carries (config byte `b` bit 5).
+pub const EXTERNAL_IDENTITY: &str = "client.example.net";
+/// The SCRAM fake-salt secret of every server target (fixed, so runs are reproducible).
+pub const SCRAM_SECRET: &[u8] = b"saslmech fuzzing scram secret";
+/// The channel-binding data of the targets: `tls-exporter` (32 bytes), `tls-server-end-point`
+/// (a SHA-256 certificate hash) and `tls-unique` (a 12-byte Finished message).
+pub const CB_EXPORTER: &[u8] = &[0xe5; 32];
+/// See [`CB_EXPORTER`].
+pub const CB_END_POINT: &[u8] = &[0x5e; 32];
+/// See [`CB_EXPORTER`].
+pub const CB_UNIQUE: &[u8] = b"\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c";
+/// RFC 5802's client nonce (the SCRAM-SHA-1 client targets' fixed nonce).
+pub const RFC5802_CLIENT_NONCE: &[u8] = b"fyko+d2lbbFgONRv9qkxdawL";
+/// RFC 7677's client nonce (the SCRAM-SHA-256 client targets' fixed nonce).
+pub const RFC7677_CLIENT_NONCE: &[u8] = b"rOprNGfwEbeRWgbNEkqO";
+
+/// The channel-binding type and data for a two-bit selector: 0 none, 1 `tls-exporter`,
+/// 2 `tls-server-end-point`, 3 `tls-unique`.
+pub fn channel_binding(sel: u8) -> Option<(ChannelBindingType, &'static [u8])> {
+    match sel & 3 {
+        1 => Some((ChannelBindingType::TlsExporter, CB_EXPORTER)),
+        2 => Some((ChannelBindingType::TlsServerEndPoint, CB_END_POINT)),
+        3 => Some((ChannelBindingType::TlsUnique, CB_UNIQUE)),
+        _ => None,
+    }
+}
+
+/// A counter pattern as nonce bytes (deterministic "random" nonces).
+fn counter_nonce(buf: &mut [u8]) -> bool {
+    for (i, x) in buf.iter_mut().enumerate() {
+        *x = i as u8;
+    }
+    true
+}
 
 /// A reader over fuzz input. Reading past the end yields `0` and empty strings.
 #[derive(Clone, Debug)]
@@ -272,8 +400,14 @@ pub mod ans {
     pub const CRAM_MD5_KEYS: u8 = 6;
     /// `Answer::TokenError { status: text, scope: text or None if empty }`.
     pub const TOKEN_ERROR: u8 = 7;
+    /// `Answer::ScramKeys`: a hash byte (even SHA-1, odd SHA-256), password, salt and an
+    /// iteration byte (1 + byte % 16) for `ScramKeys::derive`; if that refuses them, keys from
+    /// `ScramKeys::new` with the password bytes repeated as StoredKey and ServerKey.
+    pub const SCRAM_KEYS: u8 = 8;
+    /// `Answer::TokenOwner(text)`.
+    pub const TOKEN_OWNER: u8 = 9;
     /// Number of answer kinds.
-    pub const COUNT: u8 = 8;
+    pub const COUNT: u8 = 10;
 }
 
 /// The server configuration and transport two bytes select.
@@ -281,7 +415,10 @@ pub mod ans {
 /// `a`: bit 0 TLS, bit 1 success data, bit 2 allow plaintext without TLS, bit 3 refuse weak
 /// mechanisms, bits 4–5 `max_message` (default, 64, 512, 4096), bits 6–7 `max_steps`
 /// (default, 1, 2, 3). `b`: bit 0 `max_identity` 255, bits 1–2 nonce (fixed RFC 2195 nonce,
-/// OS, a source that fails, a counter pattern).
+/// OS, a source that fails, a counter pattern), bits 3–4 channel-binding data on the
+/// transport ([`channel_binding`]; 3 gives all three types), bit 5 the external identity
+/// [`EXTERNAL_IDENTITY`], bits 6–7 the SCRAM iteration count (1, 2, 3, 16: cheap, so that a
+/// campaign gets deep).
 pub fn server_config(a: u8, b: u8) -> (ServerConfig, Transport) {
     let max_message = match (a >> 4) & 3 {
         0 => ServerConfig::DEFAULT_MAX_MESSAGE,
@@ -297,12 +434,7 @@ pub fn server_config(a: u8, b: u8) -> (ServerConfig, Transport) {
         0 => NonceSource::Fixed(RFC2195_NONCE.to_vec()),
         1 => NonceSource::Os,
         2 => NonceSource::Function(|_| false),
-        _ => NonceSource::Function(|buf| {
-            for (i, x) in buf.iter_mut().enumerate() {
-                *x = i as u8;
-            }
-            true
-        }),
+        _ => NonceSource::Function(counter_nonce),
     };
     let mut config = ServerConfig::new()
         .mechanisms(crate::ALL_MECHANISMS)
@@ -311,16 +443,79 @@ pub fn server_config(a: u8, b: u8) -> (ServerConfig, Transport) {
         .hostname(RFC2195_HOST)
         .max_message(max_message)
         .max_steps(max_steps)
-        .nonce_source(nonce);
+        .nonce_source(nonce)
+        .scram_secret(SCRAM_SECRET)
+        .scram_iterations(match b >> 6 {
+            3 => 16,
+            n => u32::from(n) + 1,
+        });
     if b & 1 != 0 {
         config = config.max_identity(255);
     }
-    let transport = if a & 1 != 0 {
+    let mut transport = if a & 1 != 0 {
         Transport::tls()
     } else {
         Transport::plaintext()
     };
+    match (b >> 3) & 3 {
+        0 => {}
+        3 => {
+            for sel in 1..=3 {
+                if let Some((kind, data)) = channel_binding(sel) {
+                    transport = transport.with_channel_binding(kind, data);
+                }
+            }
+        }
+        sel => {
+            if let Some((kind, data)) = channel_binding(sel) {
+                transport = transport.with_channel_binding(kind, data);
+            }
+        }
+    }
+    if b & 0x20 != 0 {
+        transport = transport.with_external_identity(EXTERNAL_IDENTITY);
+    }
     (config, transport.with_success_data(a & 2 != 0))
+}
+
+/// Read an `Answer::ScramKeys` operand (see [`ans::SCRAM_KEYS`]).
+fn read_scram_keys(input: &mut Input<'_>) -> ScramKeys {
+    let hash = if input.byte() & 1 == 0 {
+        ScramHash::Sha1
+    } else {
+        ScramHash::Sha256
+    };
+    let password = input.bytes();
+    let salt = input.bytes();
+    let iterations = u32::from(input.byte() % 16) + 1;
+    let keys = match ScramKeys::derive(hash, password, salt, iterations) {
+        Ok(k) => k,
+        Err(e) => {
+            assert!(matches!(e, Error::InvalidArgument(_)), "derive: {e:?}");
+            let n = hash.output_len();
+            let fill: Vec<u8> = password
+                .iter()
+                .copied()
+                .chain([0x5a])
+                .cycle()
+                .take(n)
+                .collect();
+            let salt = if salt.is_empty() { b"salt" } else { salt };
+            match ScramKeys::new(hash, salt, iterations, &fill, &fill) {
+                Ok(k) => k,
+                Err(e) => panic!("ScramKeys::new refused valid keys: {e:?}"),
+            }
+        }
+    };
+    // The stored form round-trips.
+    let text = keys.to_rfc5803();
+    assert_eq!(
+        ScramKeys::from_rfc5803(&text).as_ref(),
+        Ok(&keys),
+        "RFC 5803 round trip"
+    );
+    let _ = format!("{keys:?}");
+    keys
 }
 
 /// An answer as read from the input; owns what the `Answer` borrows.
@@ -329,6 +524,8 @@ enum OwnedAnswer<'a> {
     Password(&'a [u8]),
     Keys(&'a [u8], CramMd5Keys),
     TokenError(&'a str, &'a str),
+    ScramKeys(ScramKeys),
+    TokenOwner(&'a str),
 }
 
 impl<'a> OwnedAnswer<'a> {
@@ -340,6 +537,8 @@ impl<'a> OwnedAnswer<'a> {
                 OwnedAnswer::Keys(p, keys_round_trip(p))
             }
             ans::TOKEN_ERROR => OwnedAnswer::TokenError(input.text(), input.text()),
+            ans::SCRAM_KEYS => OwnedAnswer::ScramKeys(read_scram_keys(input)),
+            ans::TOKEN_OWNER => OwnedAnswer::TokenOwner(input.text()),
             k => OwnedAnswer::Simple(k),
         }
     }
@@ -357,7 +556,14 @@ impl<'a> OwnedAnswer<'a> {
                 status,
                 scope: (!scope.is_empty()).then_some(*scope),
             }),
+            OwnedAnswer::ScramKeys(k) => Answer::ScramKeys(k),
+            OwnedAnswer::TokenOwner(o) => Answer::TokenOwner(o),
         }
+    }
+
+    /// A token owner the engine must refuse as an argument (empty, or with NUL).
+    fn bad_owner(&self) -> bool {
+        matches!(self, OwnedAnswer::TokenOwner(o) if o.is_empty() || o.contains('\0'))
     }
 }
 
@@ -393,8 +599,10 @@ enum Pending {
         authcid: String,
     },
     Token {
+        mechanism: Mechanism,
         user: String,
         token: Vec<u8>,
+        authzid: Option<String>,
     },
     Authorize {
         authcid: String,
@@ -417,11 +625,13 @@ fn pending_of(r: &Request<'_>) -> Pending {
             authcid: s.authcid().to_owned(),
         },
         Request::ValidateToken(t) => Pending::Token {
-            user: {
-                let _ = t.mechanism();
-                t.user().to_owned()
+            mechanism: {
+                let _ = (t.host(), t.port());
+                t.mechanism()
             },
+            user: t.user().to_owned(),
             token: t.token().to_vec(),
+            authzid: t.authzid().map(str::to_owned),
         },
         Request::Authorize(a) => Pending::Authorize {
             authcid: a.authcid().to_owned(),
@@ -492,16 +702,39 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
                 ),
                 "policy failure {f:?}"
             );
-            assert!(config.check(mechanism, transport.tls).is_err());
+            assert_eq!(config.check_transport(mechanism, &transport), Err(f));
+            assert!(!config.offered_on(&transport).any(|m| m == mechanism));
             assert!(!config.offered(transport.tls).any(|m| m == mechanism));
             return;
         }
     };
     let _ = format!("{config:?}{transport:?}");
-    assert!(config.offered(transport.tls).any(|m| m == mechanism));
+    assert!(config.offered_on(&transport).any(|m| m == mechanism));
+    assert_eq!(
+        config.offered(transport.tls).any(|m| m == mechanism),
+        !mechanism.channel_binding() && mechanism != Mechanism::External
+    );
     let max_message = config.max_message_len();
     let max_identity = config_max_identity(&config);
-    let mut oracle = ServerOracle::default();
+    let mut oracle = ServerOracle {
+        mechanism,
+        transport: transport.clone(),
+        scram_iterations: config.scram_iterations,
+        ..ServerOracle::default()
+    };
+    // Mechanisms whose credential is the transport's (EXTERNAL) or none (ANONYMOUS): the
+    // identity is fixed in advance.
+    match mechanism {
+        Mechanism::Anonymous => {
+            oracle.positive_answer = true;
+            oracle.expected_authcid = Some(crate::mech::anonymous::ANONYMOUS_IDENTITY.to_owned());
+        }
+        Mechanism::External => {
+            oracle.positive_answer = transport.external_identity().is_some_and(|i| !i.is_empty());
+            oracle.expected_authcid = transport.external_identity().map(str::to_owned);
+        }
+        _ => {}
+    }
     for _ in 0..MAX_OPS {
         if input.is_empty() {
             break;
@@ -572,8 +805,12 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         };
         let outcome = match result {
             Err(e) => {
+                // A token owner that is no identity is the application's mistake: refused as
+                // an argument, with the request still pending.
+                let bad_owner = answer.as_ref().is_some_and(OwnedAnswer::bad_owner);
                 assert!(
-                    matches!(e, Error::InvalidState | Error::WrongAnswer),
+                    matches!(e, Error::InvalidState | Error::WrongAnswer)
+                        || (matches!(e, Error::InvalidArgument(_)) && bad_owner && before.pending),
                     "server call error {e:?}"
                 );
                 if e == Error::WrongAnswer {
@@ -595,7 +832,16 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
             continue;
         }
         let after = Snapshot::of(&s);
-        outcome.check_consistent(&s, &after, max_message, max_identity);
+        outcome.check_consistent(
+            &s,
+            &after,
+            max_message,
+            max_identity,
+            oracle.expected_authcid.as_deref(),
+        );
+        if mechanism.is_scram() {
+            oracle.check_scram(is_message, raw_msg.as_deref(), &outcome, &after);
+        }
         // Size limit and base64 strictness on message-carrying calls.
         if is_message {
             match &raw_msg {
@@ -641,9 +887,14 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
                 oracle.positive_answer,
                 "success without a positive answer to a credential request"
             );
+            if mechanism == Mechanism::Anonymous {
+                assert!(s.anonymous_trace().is_some(), "ANONYMOUS without its trace");
+            } else {
+                assert_eq!(s.anonymous_trace(), None);
+            }
         }
     }
-    let _ = format!("{s:?}{s:#?}");
+    let _ = format!("{s:?}{s:#?}{:?}", s.anonymous_trace());
 }
 
 fn config_max_identity(c: &ServerConfig) -> usize {
@@ -731,13 +982,27 @@ impl Outcome {
     }
 
     /// The step agrees with the session's own view of itself, and is bounded.
+    /// `trusted`: the authcid that comes from the application or the transport, not from the
+    /// peer (EXTERNAL's certificate identity, OAUTHBEARER's token owner, ANONYMOUS's fixed
+    /// `anonymous`): the identity must be exactly it, and the peer's limits do not apply.
     fn check_consistent(
         &self,
         s: &ServerSession,
         after: &Snapshot,
         max_message: usize,
         max_identity: usize,
+        trusted: Option<&str>,
     ) {
+        let check_authcid = |what: &str, id: &str| match trusted {
+            Some(t) => {
+                assert_eq!(
+                    id, t,
+                    "{what}: not the identity the application or transport gave"
+                );
+                assert!(!id.is_empty() && !id.contains('\0'), "{what}: {id:?}");
+            }
+            None => check_identity(what, id, max_identity),
+        };
         match self {
             Outcome::Refused => {}
             Outcome::Challenge(c) => {
@@ -757,12 +1022,32 @@ impl Outcome {
                     Pending::Secret { authcid, .. } => {
                         check_identity("secret request", authcid, max_identity)
                     }
-                    Pending::Token { user, token } => {
+                    Pending::Token {
+                        mechanism: Mechanism::OAuthBearer,
+                        user,
+                        token,
+                        authzid,
+                    } => {
+                        // The user is the authzid, or empty: then the token names the user. An
+                        // empty token asks which scope to use (RFC 7628 §4.3).
+                        assert_eq!(authzid.as_deref().unwrap_or(""), user);
+                        if let Some(z) = authzid {
+                            check_identity("token request authzid", z, max_identity);
+                        }
+                        assert!(token.len() <= max_message);
+                    }
+                    Pending::Token {
+                        user,
+                        token,
+                        authzid,
+                        ..
+                    } => {
                         check_identity("token request", user, max_identity);
                         assert!(!token.is_empty() && token.len() <= max_message);
+                        assert_eq!(authzid, &None);
                     }
                     Pending::Authorize { authcid, authzid } => {
-                        check_identity("authorize request", authcid, max_identity);
+                        check_authcid("authorize request", authcid);
                         check_identity("authorize request", authzid, max_identity);
                         assert_ne!(authcid, authzid, "authorization asked for the same id");
                     }
@@ -776,7 +1061,7 @@ impl Outcome {
                 if let Some(id) = s.identity() {
                     assert_eq!(id.effective(), authzid.as_deref().unwrap_or(authcid));
                 }
-                check_identity("success", authcid, max_identity);
+                check_authcid("success", authcid);
                 if let Some(z) = authzid {
                     check_identity("success authzid", z, max_identity);
                 }
@@ -800,14 +1085,50 @@ impl Outcome {
 }
 
 /// What the server target remembers across calls.
-#[derive(Default)]
 struct ServerOracle {
+    mechanism: Mechanism,
+    transport: Transport,
+    scram_iterations: u32,
     /// Client messages accepted so far (the initial response counts).
     messages: u32,
     last_message: Vec<u8>,
     last_challenge: Vec<u8>,
     /// An answer that vouched for the credentials was given (and accepted).
     positive_answer: bool,
+    /// The authcid the application or transport fixed (see `Outcome::check_consistent`).
+    expected_authcid: Option<String>,
+    scram: ScramOracle,
+}
+
+impl Default for ServerOracle {
+    fn default() -> Self {
+        ServerOracle {
+            mechanism: Mechanism::Plain,
+            transport: Transport::plaintext(),
+            scram_iterations: ServerConfig::DEFAULT_SCRAM_ITERATIONS,
+            messages: 0,
+            last_message: Vec::new(),
+            last_challenge: Vec::new(),
+            positive_answer: false,
+            expected_authcid: None,
+            scram: ScramOracle::default(),
+        }
+    }
+}
+
+/// What the SCRAM oracle tracks: the exchange as RFC 5802 defines it, recomputed here.
+#[derive(Default)]
+struct ScramOracle {
+    /// 0 nothing yet, 1 client-first taken (secret requested), 2 server-first sent,
+    /// 3 client-final verified.
+    phase: u8,
+    first: Vec<u8>,
+    server_first: Vec<u8>,
+    /// StoredKey and ServerKey the server must verify against; `None` for an unknown user
+    /// (no proof may then succeed).
+    keys: Option<(Vec<u8>, Vec<u8>)>,
+    /// The server-final message the server must send: `v=` and the reference signature.
+    server_final: Option<Vec<u8>>,
 }
 
 impl ServerOracle {
@@ -838,7 +1159,22 @@ impl ServerOracle {
         };
         let failed = |f: Failure| assert_eq!(outcome, &Outcome::Failure(f), "after {pending:?}");
         let cram = mechanism == Mechanism::CramMd5;
+        let scram = mechanism.is_scram();
+        let hash = ScramHash::of(mechanism);
         let mut positive = false;
+        let challenged = |what: &str| -> Vec<u8> {
+            match outcome {
+                Outcome::Challenge(c) => c.clone(),
+                _ => panic!("{what}: no server-first message but {outcome:?}"),
+            }
+        };
+        let oauth_error = |status: &str| {
+            let Outcome::Challenge(c) = outcome else {
+                panic!("an invalid token gave {outcome:?}, not an error challenge");
+            };
+            let e = crate::OAuthError::parse(c).unwrap_or_default();
+            assert_eq!(e.status.as_deref(), Some(status), "error challenge status");
+        };
         match (pending, a) {
             (Pending::Authorize { .. }, A::Simple(ans::ACCEPT)) => assert!(succeeded),
             (Pending::Authorize { .. }, A::Simple(ans::REJECT)) => failed(Failure::AuthzDenied),
@@ -875,6 +1211,62 @@ impl ServerOracle {
                 failed(Failure::BadCredentials)
             }
             (Pending::Secret { .. }, _) if cram => refused(),
+            // SCRAM: keys of the mechanism's hash, a password to derive them from, or an
+            // unknown user (fake keys) all give the server-first message.
+            (Pending::Secret { .. }, A::ScramKeys(k)) if scram && Some(k.hash()) == hash => {
+                let c = challenged("stored keys");
+                self.scram_answered(Some((k.stored_key().to_vec(), k.server_key().to_vec())));
+                self.check_scram_salt(c, Some(k));
+            }
+            (Pending::Secret { .. }, A::Password(p)) if scram => {
+                let c = challenged("a password");
+                let keys = self.scram_keys_from_password(p, &c);
+                self.scram_answered(keys);
+                self.check_scram_salt(c, None);
+            }
+            (Pending::Secret { .. }, A::Simple(ans::REJECT | ans::UNKNOWN_USER)) if scram => {
+                let c = challenged("an unknown user");
+                self.scram_answered(None);
+                self.check_scram_salt(c, None);
+            }
+            (Pending::Secret { .. }, _) if scram => refused(),
+            // OAUTHBEARER: an empty token (a scope query) is never valid; `Accept` needs an
+            // authzid to name the user, else `TokenOwner` must.
+            (
+                Pending::Token {
+                    mechanism: Mechanism::OAuthBearer,
+                    token,
+                    authzid,
+                    ..
+                },
+                a @ (A::Simple(ans::ACCEPT) | A::TokenOwner(_)),
+            ) => {
+                if token.is_empty() {
+                    oauth_error("invalid_token");
+                } else if a.bad_owner() || (authzid.is_none() && matches!(a, A::Simple(_))) {
+                    refused();
+                } else {
+                    assert!(
+                        matches!(
+                            outcome,
+                            Outcome::Success { .. } | Outcome::Request(Pending::Authorize { .. })
+                        ),
+                        "an accepted token did not succeed: {outcome:?}"
+                    );
+                    if let A::TokenOwner(o) = a {
+                        self.expected_authcid = Some((*o).to_owned());
+                    }
+                    positive = true;
+                }
+            }
+            (
+                Pending::Token {
+                    mechanism: Mechanism::OAuthBearer,
+                    ..
+                },
+                A::Simple(ans::REJECT | ans::UNKNOWN_USER),
+            ) => oauth_error("invalid_token"),
+            (Pending::Token { .. }, A::TokenOwner(_)) => refused(),
             (Pending::Token { .. }, A::Simple(ans::ACCEPT)) => {
                 assert!(
                     matches!(
@@ -894,21 +1286,313 @@ impl ServerOracle {
                     "error challenge not JSON"
                 );
             }
-            (Pending::Token { .. }, A::TokenError(status, _)) => {
-                let Outcome::Challenge(c) = outcome else {
-                    panic!("a token error gave {outcome:?}, not an error challenge");
-                };
-                let e = crate::OAuthError::parse(c).unwrap_or_default();
-                assert_eq!(e.status.as_deref(), Some(*status), "error challenge status");
-            }
+            (Pending::Token { .. }, A::TokenError(status, _)) => oauth_error(status),
             (Pending::Token { .. }, _) => refused(),
-            // Requests of mechanisms to come: no mechanism-specific oracle yet.
-            _ => positive = succeeded,
+            (Pending::Other, _) => panic!("a request this oracle does not know"),
+            (p, a) => panic!("no oracle for answering {p:?} with {}", a.answer_name()),
         }
         if positive {
             self.positive_answer = true;
         }
     }
+
+    fn scram_answered(&mut self, keys: Option<(Vec<u8>, Vec<u8>)>) {
+        self.scram.keys = keys;
+        self.scram.phase = 2;
+    }
+
+    /// The keys a password answer stands for: SASLprep (query), then `Hi` with the salt and
+    /// iteration count the server-first message shows. `None` if SASLprep refuses it.
+    fn scram_keys_from_password(
+        &self,
+        p: &[u8],
+        server_first: &[u8],
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        let hash = ScramHash::of(self.mechanism)?;
+        let (salt, iterations) = scram_salt_and_iterations(server_first)?;
+        let prepared = saslprep::saslprep(core::str::from_utf8(p).ok()?, Mode::Query).ok()?;
+        let salted = reference_hi(hash, prepared.as_bytes(), &salt, iterations);
+        let client_key = reference_hmac(hash, &salted, &[b"Client Key"]);
+        Some((
+            reference_h(hash, &client_key),
+            reference_hmac(hash, &salted, &[b"Server Key"]),
+        ))
+    }
+
+    /// The server-first message just sent: `r=` the client's nonce and more, then the salt
+    /// and iteration count of the stored keys; for a password answer or an unknown user the
+    /// same fake salt (HMAC-SHA-256 of the configured secret and the user name) and the
+    /// configured count, so a probe cannot tell them apart.
+    fn check_scram_salt(&mut self, server_first: Vec<u8>, keys: Option<&ScramKeys>) {
+        self.scram.server_first = server_first.clone();
+        let client_nonce = scram_attr(&self.scram.first, b"r=").unwrap_or_default();
+        let nonce = scram_attr(&server_first, b"r=").unwrap_or_default();
+        assert!(
+            server_first.starts_with(b"r=")
+                && nonce.len() > client_nonce.len()
+                && nonce.starts_with(&client_nonce)
+                && nonce.iter().all(|c| matches!(c, 0x21..=0x2b | 0x2d..=0x7e)),
+            "server-first nonce"
+        );
+        let Some((salt, iterations)) = scram_salt_and_iterations(&server_first) else {
+            panic!("server-first message without salt and iteration count");
+        };
+        match keys {
+            Some(k) => {
+                assert_eq!(salt, k.salt(), "salt of the stored keys");
+                assert_eq!(iterations, k.iterations());
+            }
+            None => {
+                let Some(hash) = ScramHash::of(self.mechanism) else {
+                    return;
+                };
+                let user = scram_username(&self.scram.first).unwrap_or_default();
+                let fake = reference_hmac(
+                    ScramHash::Sha256,
+                    SCRAM_SECRET,
+                    &[
+                        b"saslmech scram fake salt\0",
+                        hash.name().as_bytes(),
+                        b"\0",
+                        &user,
+                    ],
+                );
+                assert_eq!(
+                    salt.as_slice(),
+                    fake.get(..16).unwrap_or_default(),
+                    "fake salt"
+                );
+                assert_eq!(iterations, self.scram_iterations, "fake iteration count");
+            }
+        }
+    }
+
+    /// Follow a SCRAM exchange: remember client-first, and when the server takes a
+    /// client-final message, check it by RFC 5802 against the keys the application gave:
+    /// channel binding (RFC 5802 §6, RFC 5929, RFC 9266), nonce, proof; then that the
+    /// server-final message carries the reference signature.
+    fn check_scram(
+        &mut self,
+        is_message: bool,
+        raw: Option<&[u8]>,
+        outcome: &Outcome,
+        after: &Snapshot,
+    ) {
+        let accepted = !matches!(outcome, Outcome::Refused | Outcome::Failure(_));
+        if is_message && accepted {
+            let raw = raw.unwrap_or_default();
+            match self.scram.phase {
+                0 => {
+                    assert!(
+                        matches!(outcome, Outcome::Request(Pending::Secret { .. })),
+                        "client-first gave {outcome:?}"
+                    );
+                    self.scram.first = raw.to_vec();
+                    self.scram.phase = 1;
+                }
+                2 => {
+                    self.verify_client_final(raw);
+                    self.scram.phase = 3;
+                    self.positive_answer = true;
+                }
+                _ => {}
+            }
+        }
+        // Server-final: success data, or a final challenge.
+        let data = match outcome {
+            Outcome::Success { data: Some(d), .. } => Some(d),
+            Outcome::Challenge(c) if after.final_challenge() => Some(c),
+            _ => None,
+        };
+        if let Some(d) = data {
+            assert_eq!(self.scram.phase, 3, "server-final before client-final");
+            assert_eq!(
+                Some(d),
+                self.scram.server_final.as_ref(),
+                "server-final is not v= the reference ServerSignature"
+            );
+        }
+    }
+
+    fn verify_client_final(&mut self, msg: &[u8]) {
+        let Some(hash) = ScramHash::of(self.mechanism) else {
+            return;
+        };
+        let Some((stored, server_key)) = self.scram.keys.clone() else {
+            panic!("a client-final message passed for an unknown user or refused password");
+        };
+        let Some(cut) = msg.windows(3).rposition(|w| w == b",p=") else {
+            panic!("client-final without a proof passed");
+        };
+        let without_proof = msg.get(..cut).unwrap_or_default();
+        let proof = reference_decode(msg.get(cut + 3..).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(proof.len(), hash.output_len(), "proof length");
+        // Channel binding: c= is the gs2 header, plus the data of the type a `p=` names,
+        // which this connection must have; a -PLUS mechanism needs `p=`; `y` is a downgrade
+        // when the server offers -PLUS here (it has channel-binding data).
+        let first = &self.scram.first;
+        let gs2_len = first
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == b',')
+            .nth(1)
+            .map_or(0, |(i, _)| i + 1);
+        let gs2 = first.get(..gs2_len).unwrap_or_default();
+        let mut cbind = gs2.to_vec();
+        match gs2.first() {
+            Some(b'p') => {
+                assert!(
+                    self.mechanism.channel_binding(),
+                    "p= accepted without -PLUS"
+                );
+                let name = gs2
+                    .get(2..)
+                    .and_then(|g| g.split(|c| *c == b',').next())
+                    .unwrap_or_default();
+                let kind = ChannelBindingType::from_name(name);
+                let data = kind.and_then(|k| self.transport.channel_binding(k));
+                let Some(data) = data else {
+                    panic!("channel binding to a type this connection lacks passed");
+                };
+                cbind.extend_from_slice(data);
+            }
+            Some(b'y') => {
+                assert!(!self.mechanism.channel_binding(), "y accepted for -PLUS");
+                assert!(
+                    self.transport
+                        .channel_binding(ChannelBindingType::TlsExporter)
+                        .is_none()
+                        && self
+                            .transport
+                            .channel_binding(ChannelBindingType::TlsServerEndPoint)
+                            .is_none()
+                        && self
+                            .transport
+                            .channel_binding(ChannelBindingType::TlsUnique)
+                            .is_none(),
+                    "a y flag (downgrade) accepted where -PLUS is offered"
+                );
+            }
+            Some(b'n') => assert!(!self.mechanism.channel_binding(), "n accepted for -PLUS"),
+            _ => panic!("client-first without a gs2 flag passed"),
+        }
+        let c = scram_attr(without_proof, b"c=").unwrap_or_default();
+        assert!(
+            without_proof.starts_with(b"c="),
+            "client-final must start with c="
+        );
+        assert_eq!(reference_decode(&c), Some(cbind), "channel-binding data");
+        assert_eq!(
+            scram_attr(without_proof, b"r="),
+            scram_attr(&self.scram.server_first, b"r="),
+            "client-final nonce"
+        );
+        // The proof: H(ClientProof XOR HMAC(StoredKey, AuthMessage)) == StoredKey.
+        let bare = first.get(gs2_len..).unwrap_or_default();
+        let am: [&[u8]; 5] = [bare, b",", &self.scram.server_first, b",", without_proof];
+        let signature = reference_hmac(hash, &stored, &am);
+        let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+        assert_eq!(
+            reference_h(hash, &client_key),
+            stored,
+            "a wrong SCRAM proof passed"
+        );
+        let mut v = b"v=".to_vec();
+        v.extend_from_slice(b64::encode(&reference_hmac(hash, &server_key, &am)).as_bytes());
+        self.scram.server_final = Some(v);
+    }
+}
+
+impl OwnedAnswer<'_> {
+    fn answer_name(&self) -> &'static str {
+        match self {
+            OwnedAnswer::Simple(_) => "a simple answer",
+            OwnedAnswer::Password(_) => "Password",
+            OwnedAnswer::Keys(..) => "CramMd5Keys",
+            OwnedAnswer::TokenError(..) => "TokenError",
+            OwnedAnswer::ScramKeys(_) => "ScramKeys",
+            OwnedAnswer::TokenOwner(_) => "TokenOwner",
+        }
+    }
+}
+
+/// The value of the first attribute `name` (`r=`, `s=`, ...) in a SCRAM message.
+fn scram_attr(msg: &[u8], name: &[u8]) -> Option<Vec<u8>> {
+    msg.split(|c| *c == b',')
+        .find_map(|a| a.strip_prefix(name))
+        .map(<[u8]>::to_vec)
+}
+
+/// The decoded salt and the iteration count of a server-first message.
+fn scram_salt_and_iterations(server_first: &[u8]) -> Option<(Vec<u8>, u32)> {
+    let salt = reference_decode(&scram_attr(server_first, b"s=")?)?;
+    let i = core::str::from_utf8(&scram_attr(server_first, b"i=")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((salt, i))
+}
+
+/// The user name of a client-first message, `=2C` and `=3D` decoded.
+fn scram_username(first: &[u8]) -> Option<Vec<u8>> {
+    let bare = first.splitn(3, |c| *c == b',').nth(2)?;
+    let n = scram_attr(bare, b"n=")?;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = n.get(i) {
+        match (c, n.get(i + 1..i + 3)) {
+            (b'=', Some(b"2C")) => {
+                out.push(b',');
+                i += 3;
+            }
+            (b'=', Some(b"3D")) => {
+                out.push(b'=');
+                i += 3;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// HMAC by the `hmac` crate over the concatenated parts: SCRAM's reference.
+pub fn reference_hmac(hash: ScramHash, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::{KeyInit, Mac};
+    fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let Ok(mut mac) = <M as KeyInit>::new_from_slice(key) else {
+            return Vec::new();
+        };
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+    match hash {
+        ScramHash::Sha1 => run::<hmac::Hmac<sha1::Sha1>>(key, parts),
+        _ => run::<hmac::Hmac<sha2::Sha256>>(key, parts),
+    }
+}
+
+/// `H(data)` by the hash crates.
+pub fn reference_h(hash: ScramHash, data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    match hash {
+        ScramHash::Sha1 => sha1::Sha1::digest(data).to_vec(),
+        _ => sha2::Sha256::digest(data).to_vec(),
+    }
+}
+
+/// `Hi(password, salt, i)` by the `pbkdf2` crate.
+pub fn reference_hi(hash: ScramHash, password: &[u8], salt: &[u8], i: u32) -> Vec<u8> {
+    let mut out = vec![0u8; hash.output_len()];
+    match hash {
+        ScramHash::Sha1 => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, salt, i, &mut out),
+        _ => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, i, &mut out),
+    }
+    out
 }
 
 /// Client operations (the `op` byte, modulo [`cop::COUNT`]).
@@ -943,13 +1627,18 @@ pub const DEFAULT_TOKEN: &[u8] = b"ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg
 /// A client-side session driven by arbitrary server challenges.
 ///
 /// Flags byte: bit 0 read credentials from the input (authcid, authzid or empty, password,
-/// token) instead of the defaults; bits 1–2 `max_challenge` (64 KiB, 16, 100, 4096).
+/// token) instead of the defaults; bits 1–2 `max_challenge` (64 KiB, 16, 100, 4096); bit 3
+/// read an ANONYMOUS trace, an OAUTHBEARER host and a port byte pair; bits 4–5 the
+/// channel-binding data of the client config ([`channel_binding`]); bit 6 SCRAM iteration
+/// bounds 4096..=4096 (the RFC vectors) instead of 1..=64; bit 7 a counter-pattern nonce
+/// instead of the RFC 5802 / RFC 7677 client nonce.
 ///
 /// Oracles, beyond no panic: only `InvalidArgument` refuses credentials; errors are
 /// `InvalidState` (nothing changes) or `Failed` (the session is over); after the end every
 /// call is `InvalidState`; base64 outputs are strict and match the raw output; each response
 /// is exactly what the mechanism prescribes for these credentials (CRAM-MD5 checked against
-/// the reference HMAC).
+/// the reference HMAC, SCRAM against a reference RFC 5802 computation); a SCRAM client
+/// reports success only after the server proved the reference ServerSignature.
 pub fn client(mechanism: Mechanism, data: &[u8]) {
     let mut input = Input::new(data);
     let flags = input.byte();
@@ -960,6 +1649,14 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
     } else {
         (DEFAULT_AUTHCID, "", DEFAULT_PASSWORD, DEFAULT_TOKEN)
     };
+    let (trace, host, port) = if flags & 8 != 0 {
+        let trace = input.text();
+        let host = input.text();
+        let port = u16::from(input.byte()) << 8 | u16::from(input.byte());
+        (Some(trace), Some(host), Some(port))
+    } else {
+        (None, None, None)
+    };
     let mut creds = Credentials::new()
         .authcid(authcid)
         .password(password)
@@ -967,12 +1664,40 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
     if !authzid.is_empty() {
         creds = creds.authzid(authzid);
     }
+    if let Some(t) = trace {
+        creds = creds.trace(t);
+    }
+    if let (Some(h), Some(p)) = (host, port) {
+        creds = creds.host(h).port(p);
+    }
     let mut config = ClientConfig::default();
     config.max_challenge = match (flags >> 1) & 3 {
         0 => config.max_challenge,
         1 => 16,
         2 => 100,
         _ => 4096,
+    };
+    let binding = channel_binding(flags >> 4);
+    if let Some((kind, data)) = binding {
+        config = config.channel_binding(kind, data);
+    }
+    config = if flags & 0x40 != 0 {
+        config.scram_iterations(4096, 4096)
+    } else {
+        config.scram_iterations(1, 64)
+    };
+    let nonce: Vec<u8> = if flags & 0x80 != 0 {
+        config = config.nonce_source(NonceSource::Function(counter_nonce));
+        let mut n = [0u8; 18];
+        counter_nonce(&mut n);
+        b64::encode(&n).into_bytes()
+    } else {
+        let n = match ScramHash::of(mechanism) {
+            Some(ScramHash::Sha1) => RFC5802_CLIENT_NONCE,
+            _ => RFC7677_CLIENT_NONCE,
+        };
+        config = config.nonce_source(NonceSource::Fixed(n.to_vec()));
+        n.to_vec()
     };
     let max_challenge = config.max_challenge;
     let mut c = match ClientSession::with_config(mechanism, &creds, &config) {
@@ -982,9 +1707,29 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
             return;
         }
     };
-    let _ = format!("{creds:?}{c:?}{c:#?}");
+    let _ = format!("{creds:?}{c:?}{c:#?}{config:?}");
     assert_eq!(c.mechanism(), mechanism);
-    let expect = Expected::new(mechanism, authcid, authzid, password, token);
+    let mut expect = Expected {
+        mechanism,
+        authcid,
+        authzid,
+        password,
+        token,
+        trace: trace.unwrap_or(""),
+        host: host.filter(|h| !h.is_empty()),
+        port,
+        binding: if mechanism.channel_binding() {
+            binding
+        } else {
+            None
+        },
+        has_binding: binding.is_some(),
+        nonce,
+        min_iterations: config.min_iterations,
+        max_iterations: config.max_iterations,
+        server_signature: None,
+        verified: false,
+    };
     let mut started = false;
     let mut over = false; // finished or failed
     let mut responses = 0usize;
@@ -1076,7 +1821,7 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
                             Some(d) if d.len() > max_challenge => {
                                 assert_eq!(f, Failure::TooLarge)
                             }
-                            Some(_) => {}
+                            Some(d) => expect.check_refusal(responses, &d, f),
                         }
                     }
                     Err(e) => panic!("step error {e:?}"),
@@ -1102,9 +1847,10 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
                     Ok(()) => {
                         assert!(c.is_finished());
                         assert!(
-                            responses >= expect.messages,
+                            responses >= expect.messages(),
                             "finished before sending everything"
                         );
+                        expect.check_finish(data);
                         over = true;
                     }
                     Err(Error::Failed(_)) => {
@@ -1126,34 +1872,75 @@ struct Expected<'a> {
     authzid: &'a str,
     password: &'a [u8],
     token: &'a [u8],
-    /// Messages the client must have sent before `finish` may succeed.
-    messages: usize,
+    trace: &'a str,
+    host: Option<&'a str>,
+    port: Option<u16>,
+    /// The channel binding a `-PLUS` client binds to.
+    binding: Option<(ChannelBindingType, &'static [u8])>,
+    /// The client config has channel-binding data (a non-PLUS SCRAM client then says `y`).
+    has_binding: bool,
+    /// The SCRAM client nonce.
+    nonce: Vec<u8>,
+    min_iterations: u32,
+    max_iterations: u32,
+    /// SCRAM: the reference ServerSignature, once client-final went out.
+    server_signature: Option<Vec<u8>>,
+    /// SCRAM: the client accepted a server-final message (as a challenge).
+    verified: bool,
 }
 
-impl<'a> Expected<'a> {
-    fn new(
-        mechanism: Mechanism,
-        authcid: &'a str,
-        authzid: &'a str,
-        password: &'a [u8],
-        token: &'a [u8],
-    ) -> Self {
-        let messages = match mechanism {
+/// `s` as a GS2/SCRAM `saslname`: `,` as `=2C`, `=` as `=3D`.
+fn saslname(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b',' => out.extend_from_slice(b"=2C"),
+            b'=' => out.extend_from_slice(b"=3D"),
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
+impl Expected<'_> {
+    /// Messages the client must have sent before `finish` may succeed.
+    fn messages(&self) -> usize {
+        match self.mechanism {
             Mechanism::Login => 2,
+            m if m.is_scram() => 2,
             _ => 1,
-        };
-        Expected {
-            mechanism,
-            authcid,
-            authzid,
-            password,
-            token,
-            messages,
         }
     }
 
+    /// The SCRAM gs2 header this client must send.
+    fn gs2_header(&self) -> Vec<u8> {
+        let mut h = match self.binding {
+            Some((kind, _)) => format!("p={}", kind.name()).into_bytes(),
+            None if self.has_binding => b"y".to_vec(),
+            None => b"n".to_vec(),
+        };
+        h.push(b',');
+        if !self.authzid.is_empty() {
+            h.extend_from_slice(b"a=");
+            h.extend_from_slice(&saslname(self.authzid));
+        }
+        h.push(b',');
+        h
+    }
+
+    /// The SCRAM client-first message.
+    fn scram_first(&self) -> Vec<u8> {
+        let user = saslprep::saslprep(self.authcid, Mode::Query).unwrap_or_default();
+        let mut m = self.gs2_header();
+        m.extend_from_slice(b"n=");
+        m.extend_from_slice(&saslname(&user));
+        m.extend_from_slice(b",r=");
+        m.extend_from_slice(&self.nonce);
+        m
+    }
+
     /// Response number `n` (0 = the first message, initial response or not).
-    fn check_response(&self, n: usize, response: &[u8], challenge: &[u8]) {
+    fn check_response(&mut self, n: usize, response: &[u8], challenge: &[u8]) {
         match (self.mechanism, n) {
             (Mechanism::Plain, 0) => {
                 let mut m = self.authzid.as_bytes().to_vec();
@@ -1187,10 +1974,161 @@ impl<'a> Expected<'a> {
                 assert!(response.is_empty(), "XOAUTH2 acknowledgement");
                 assert!(crate::OAuthError::parse(challenge).is_some());
             }
-            (m, n) if n >= self.messages => {
-                panic!("{m} sent a response number {n}")
+            (Mechanism::OAuthBearer, 0) => {
+                let mut m = b"n,".to_vec();
+                let user = if self.authzid.is_empty() {
+                    self.authcid
+                } else {
+                    self.authzid
+                };
+                if !user.is_empty() {
+                    m.extend_from_slice(b"a=");
+                    m.extend_from_slice(&saslname(user));
+                }
+                m.extend_from_slice(b",\x01");
+                if let Some(h) = self.host {
+                    m.extend_from_slice(format!("host={h}\x01").as_bytes());
+                }
+                if let Some(p) = self.port {
+                    m.extend_from_slice(format!("port={p}\x01").as_bytes());
+                }
+                m.extend_from_slice(b"auth=Bearer ");
+                m.extend_from_slice(self.token);
+                m.extend_from_slice(b"\x01\x01");
+                assert_eq!(response, m.as_slice(), "OAUTHBEARER message");
             }
-            _ => {}
+            (Mechanism::OAuthBearer, 1) => {
+                assert_eq!(response, b"\x01", "OAUTHBEARER acknowledgement");
+                assert!(crate::OAuthError::parse(challenge).is_some());
+            }
+            (Mechanism::External, 0) => assert_eq!(response, self.authzid.as_bytes()),
+            (Mechanism::Anonymous, 0) => assert_eq!(response, self.trace.as_bytes()),
+            (m, 0) if m.is_scram() => {
+                assert_eq!(response, self.scram_first().as_slice(), "client-first");
+            }
+            (m, 1) if m.is_scram() => self.check_client_final(response, challenge),
+            (m, 2) if m.is_scram() => {
+                assert!(response.is_empty(), "acknowledgement of server-final");
+                self.check_server_final(challenge);
+                self.verified = true;
+            }
+            (m, n) => panic!("{m} sent a response number {n}"),
+        }
+    }
+
+    /// Client-final, computed here by RFC 5802 from the server-first message.
+    fn check_client_final(&mut self, response: &[u8], server_first: &[u8]) {
+        let Some(hash) = ScramHash::of(self.mechanism) else {
+            return;
+        };
+        let nonce = scram_attr(server_first, b"r=").unwrap_or_default();
+        assert!(
+            server_first.starts_with(b"r=")
+                && nonce.len() > self.nonce.len()
+                && nonce.starts_with(&self.nonce),
+            "client-final after a server-first message with a bad nonce"
+        );
+        let Some((salt, iterations)) = scram_salt_and_iterations(server_first) else {
+            panic!("client-final without salt and iteration count");
+        };
+        assert!(!salt.is_empty(), "empty salt accepted");
+        assert!(
+            (self.min_iterations..=self.max_iterations).contains(&iterations),
+            "iteration count {iterations} accepted"
+        );
+        let password = core::str::from_utf8(self.password).unwrap_or_default();
+        let prepared = saslprep::saslprep(password, Mode::Query).unwrap_or_default();
+        let salted = reference_hi(hash, prepared.as_bytes(), &salt, iterations);
+        let client_key = reference_hmac(hash, &salted, &[b"Client Key"]);
+        let stored = reference_h(hash, &client_key);
+        let server_key = reference_hmac(hash, &salted, &[b"Server Key"]);
+        let mut cbind = self.gs2_header();
+        if let Some((_, data)) = self.binding {
+            cbind.extend_from_slice(data);
+        }
+        let mut without_proof = b"c=".to_vec();
+        without_proof.extend_from_slice(b64::encode(&cbind).as_bytes());
+        without_proof.extend_from_slice(b",r=");
+        without_proof.extend_from_slice(&nonce);
+        let first = self.scram_first();
+        let bare = first.get(self.gs2_header().len()..).unwrap_or_default();
+        let am: [&[u8]; 5] = [bare, b",", server_first, b",", &without_proof];
+        let signature = reference_hmac(hash, &stored, &am);
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let mut m = without_proof.clone();
+        m.extend_from_slice(b",p=");
+        m.extend_from_slice(b64::encode(&proof).as_bytes());
+        assert_eq!(response, m.as_slice(), "SCRAM client-final");
+        self.server_signature = Some(reference_hmac(hash, &server_key, &am));
+    }
+
+    /// A server-final message the client took: its first attribute is `v=` and the
+    /// reference ServerSignature.
+    fn check_server_final(&self, msg: &[u8]) {
+        let v = msg.split(|c| *c == b',').next().unwrap_or_default();
+        let v = v.strip_prefix(b"v=").and_then(reference_decode);
+        assert!(
+            v.is_some() && v == self.server_signature,
+            "server-final without the reference ServerSignature accepted"
+        );
+    }
+
+    /// The client gave up on challenge `d` before response number `n`: for SCRAM, a
+    /// server-first message that is well formed (by a strict reference grammar, no
+    /// extensions) with an acceptable iteration count must not be refused.
+    fn check_refusal(&self, n: usize, d: &[u8], f: Failure) {
+        if !self.mechanism.is_scram() || n != 1 {
+            return;
+        }
+        let attrs: Vec<&[u8]> = d.split(|c| *c == b',').collect();
+        let [r, s, i] = attrs.as_slice() else {
+            return;
+        };
+        let (Some(r), Some(s), Some(i)) = (
+            r.strip_prefix(b"r="),
+            s.strip_prefix(b"s="),
+            i.strip_prefix(b"i="),
+        ) else {
+            return;
+        };
+        let printable = r.iter().all(|c| matches!(c, 0x21..=0x2b | 0x2d..=0x7e));
+        let salt_ok = reference_decode(s).is_some_and(|s| !s.is_empty());
+        let count = match i.first() {
+            Some(b'1'..=b'9') => core::str::from_utf8(i)
+                .ok()
+                .and_then(|t| t.parse::<u32>().ok()),
+            _ => None,
+        };
+        let count_ok =
+            count.is_some_and(|c| (self.min_iterations..=self.max_iterations).contains(&c));
+        if printable
+            && r.len() > self.nonce.len()
+            && r.starts_with(&self.nonce)
+            && salt_ok
+            && count_ok
+        {
+            panic!("a well-formed server-first message refused with {f:?}");
+        }
+    }
+
+    /// `finish` succeeded: a SCRAM client only after the reference ServerSignature.
+    fn check_finish(&self, data: Option<&[u8]>) {
+        if !self.mechanism.is_scram() {
+            return;
+        }
+        match data.filter(|d| !d.is_empty()) {
+            Some(d) => {
+                assert!(
+                    !self.verified,
+                    "success data after the server-final challenge"
+                );
+                self.check_server_final(d);
+            }
+            None => assert!(self.verified, "SCRAM success without the server's proof"),
         }
     }
 }
@@ -1242,6 +2180,24 @@ fn mutate_message(input: &mut Input<'_>, msg: &mut Vec<u8>) -> bool {
     *msg != before
 }
 
+/// The owner the differential target's application gives an OAUTHBEARER token that names no
+/// user.
+pub const DIFFERENTIAL_OWNER: &str = "owner@example.net";
+
+/// The differential target's extra byte for the mechanisms after the first four: bits 0–1
+/// the client's channel binding ([`channel_binding`]), bits 2–3 the server's (one of these
+/// constants), bits 4–7 the SCRAM iteration count minus one.
+pub mod dx {
+    /// The server has the client's type (or `tls-exporter`) with the same data.
+    pub const CB_SAME: u8 = 0;
+    /// The same type with different data (a man in the middle).
+    pub const CB_DIFFERENT: u8 = 1;
+    /// No channel-binding data.
+    pub const CB_NONE: u8 = 2;
+    /// All three types, with the same data as the client's.
+    pub const CB_ALL: u8 = 3;
+}
+
 /// Differential flags (second byte).
 pub mod dflag {
     /// The connection has TLS (otherwise plaintext mechanisms are allowed explicitly).
@@ -1290,34 +2246,89 @@ pub fn differential(data: &[u8]) {
     } else {
         (password, token)
     };
+    // The mechanisms after the first four read one more byte (see [`dx`]).
+    let x = if MECHANISMS.iter().position(|m| *m == mechanism) >= Some(4) {
+        input.byte()
+    } else {
+        0
+    };
+    let iterations = u32::from(x >> 4) + 1;
+    let client_binding = channel_binding(x);
     let mut creds = Credentials::new()
         .authcid(authcid)
         .password(password)
-        .token(token);
+        .token(token)
+        .trace(authcid);
     if !authzid.is_empty() {
         creds = creds.authzid(authzid);
     }
-    let Ok(mut client) = ClientSession::new(mechanism, &creds) else {
+    let mut client_config = ClientConfig::new()
+        .scram_iterations(1, 16)
+        .nonce_source(NonceSource::Function(counter_nonce));
+    if let Some((kind, data)) = client_binding {
+        client_config = client_config.channel_binding(kind, data);
+    }
+    let Ok(mut client) = ClientSession::with_config(mechanism, &creds, &client_config) else {
         return;
     };
     let tls = flags & dflag::TLS != 0;
-    let transport = if tls {
+    let mut transport = if tls {
         Transport::tls()
     } else {
         Transport::plaintext()
     }
     .with_success_data(flags & dflag::SUCCESS_DATA != 0);
+    // The server's channel-binding data: the client's type (or tls-exporter), with the same
+    // or different data, none, or all three types.
+    let server_binding = (x >> 2) & 3;
+    let (cb_kind, cb_data) =
+        client_binding.unwrap_or((ChannelBindingType::TlsExporter, CB_EXPORTER));
+    match server_binding {
+        dx::CB_SAME => transport = transport.with_channel_binding(cb_kind, cb_data),
+        dx::CB_DIFFERENT => {
+            transport = transport.with_channel_binding(cb_kind, b"a different connection")
+        }
+        dx::CB_NONE => {}
+        _ => {
+            for sel in 1..=3 {
+                if let Some((kind, data)) = channel_binding(sel) {
+                    transport = transport.with_channel_binding(kind, data);
+                }
+            }
+        }
+    }
+    // EXTERNAL: the certificate names the authcid, or (MISMATCH) nobody.
+    let external = if flags & dflag::MISMATCH != 0 {
+        ""
+    } else {
+        authcid
+    };
+    transport = transport.with_external_identity(external);
     let config = Arc::new(
         ServerConfig::new()
             .mechanisms(crate::ALL_MECHANISMS)
             .allow_plaintext_without_tls(true)
-            .hostname(RFC2195_HOST),
+            .hostname(RFC2195_HOST)
+            .scram_iterations(iterations)
+            .scram_secret(SCRAM_SECRET),
     );
-    let Ok(mut server) = ServerSession::new(&config, mechanism, &transport) else {
-        panic!("{mechanism} refused with plaintext allowed");
+    let mut server = match ServerSession::new(&config, mechanism, &transport) {
+        Ok(s) => s,
+        // -PLUS on a connection without channel-binding data is not offered.
+        Err(Failure::MechanismUnavailable)
+            if mechanism.channel_binding() && server_binding == dx::CB_NONE =>
+        {
+            return;
+        }
+        Err(f) => panic!("{mechanism} refused with plaintext allowed: {f:?}"),
     };
     let b64 = flags & dflag::BASE64 != 0;
     let keys = CramMd5Keys::from_password(stored_password);
+    let hash = ScramHash::of(mechanism);
+    let scram_keys = hash
+        .and_then(|h| ScramKeys::derive(h, stored_password, b"differential salt", iterations).ok());
+    // The SCRAM messages the server received and sent, for the reference proof check.
+    let mut scram_msgs: Vec<Vec<u8>> = Vec::new();
 
     let mut mutated = false;
     // The message from the client to the server, raw or base64 as the transport wants.
@@ -1337,6 +2348,14 @@ pub fn differential(data: &[u8]) {
     let mut ir = ir;
     if let Some(m) = ir.as_mut() {
         mutated |= mutate_message(&mut input, m);
+    }
+    if let Some(m) = &ir {
+        let raw = if b64 {
+            reference_decode(m).unwrap_or_default()
+        } else {
+            m.clone()
+        };
+        scram_msgs.push(raw);
     }
     let mut step = match (&ir, b64) {
         (Some(m), true) => server.start_b64(Some(m)),
@@ -1367,6 +2386,9 @@ pub fn differential(data: &[u8]) {
                 if let Some(raw) = raw {
                     challenge_raw = raw;
                 }
+                if !challenge_raw.is_empty() {
+                    scram_msgs.push(challenge_raw.clone());
+                }
                 mutated |= mutate_message(&mut input, &mut c);
                 let r = if b64 {
                     client.step_b64(&c).map(<[u8]>::to_vec)
@@ -1391,6 +2413,7 @@ pub fn differential(data: &[u8]) {
                 } else {
                     resp.clone()
                 };
+                scram_msgs.push(response_raw.clone());
                 step = if b64 {
                     server.step_b64(&resp)
                 } else {
@@ -1411,11 +2434,23 @@ pub fn differential(data: &[u8]) {
                             Answer::Password(stored_password)
                         }
                     }
+                    Request::Secret(_) if hash.is_some() && flags & dflag::KEYS != 0 => {
+                        match &scram_keys {
+                            Some(k) => Answer::ScramKeys(k),
+                            None => Answer::UnknownUser,
+                        }
+                    }
                     Request::Secret(_) if flags & dflag::KEYS != 0 => Answer::CramMd5Keys(&keys),
                     Request::Secret(_) => Answer::Password(stored_password),
                     Request::ValidateToken(t) => {
                         checked_token = Some(t.token().to_vec());
-                        if t.token() == stored_token {
+                        if t.token() == stored_token
+                            && t.authzid().is_none()
+                            && !t.token().is_empty()
+                            && mechanism == Mechanism::OAuthBearer
+                        {
+                            Answer::TokenOwner(DIFFERENTIAL_OWNER)
+                        } else if t.token() == stored_token {
                             Answer::Accept
                         } else if flags & dflag::APP_COMPARES != 0 {
                             Answer::Reject
@@ -1488,19 +2523,90 @@ pub fn differential(data: &[u8]) {
                 Some(reference_cram_md5(stored_password, &challenge_raw)),
                 "CRAM-MD5 success without the stored secret"
             ),
-            Mechanism::XOAuth2 => assert_eq!(
-                checked_token.as_deref(),
-                Some(stored_token),
-                "XOAUTH2 success with a token that is not the stored one"
-            ),
-            #[allow(unreachable_patterns)]
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer => {
+                assert_eq!(
+                    checked_token.as_deref(),
+                    Some(stored_token),
+                    "{mechanism} success with a token that is not the stored one"
+                );
+                assert!(!stored_token.is_empty(), "an empty token succeeded");
+            }
+            Mechanism::External => {
+                assert!(
+                    !external.is_empty(),
+                    "EXTERNAL without an identity succeeded"
+                );
+                assert_eq!(authcid_ok, external, "EXTERNAL as someone else");
+            }
+            Mechanism::Anonymous => {
+                assert_eq!(authcid_ok, "anonymous");
+                assert_eq!(authzid_ok, &None);
+            }
+            m if m.is_scram() => {
+                // The client-final the server took must carry a valid proof for the stored
+                // keys (computed here by RFC 5802), and a c= with this connection's binding.
+                let (Some(h), [first, server_first, client_final, ..]) =
+                    (hash, scram_msgs.as_slice())
+                else {
+                    panic!("SCRAM success without three messages");
+                };
+                let stored_key = if flags & dflag::KEYS != 0 {
+                    scram_keys.as_ref().map(|k| k.stored_key().to_vec())
+                } else {
+                    reference_scram_stored_key(h, stored_password, server_first)
+                };
+                let Some(stored_key) = stored_key else {
+                    panic!("SCRAM success for a stored password SASLprep refuses");
+                };
+                assert!(
+                    reference_scram_proof_ok(h, &stored_key, first, server_first, client_final),
+                    "SCRAM success without a valid proof for the stored password"
+                );
+                let gs2: Vec<u8> = first.iter().copied().take_while(|_| true).collect();
+                let gs2_len = gs2
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == b',')
+                    .nth(1)
+                    .map_or(0, |(i, _)| i + 1);
+                let mut cbind = gs2.get(..gs2_len).unwrap_or_default().to_vec();
+                if mechanism.channel_binding() {
+                    let name = cbind
+                        .get(2..)
+                        .and_then(|g| g.split(|c| *c == b',').next())
+                        .unwrap_or_default()
+                        .to_vec();
+                    let data = ChannelBindingType::from_name(&name)
+                        .and_then(|k| transport.channel_binding(k));
+                    let Some(data) = data else {
+                        panic!("-PLUS success bound to a type the connection lacks");
+                    };
+                    cbind.extend_from_slice(data);
+                }
+                let c = scram_attr(client_final, b"c=").and_then(|c| reference_decode(&c));
+                assert_eq!(
+                    c,
+                    Some(cbind),
+                    "SCRAM success with the wrong channel binding"
+                );
+            }
             _ => {}
         }
         if authz_asked {
             assert!(flags & dflag::DENY_AUTHZ == 0, "success after authz denied");
         }
         if !mutated {
-            assert_eq!(authcid_ok, authcid, "authenticated as someone else");
+            let expected = match mechanism {
+                m if m.is_scram() => saslprep::saslprep(authcid, Mode::Query)
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default(),
+                Mechanism::OAuthBearer if !authzid.is_empty() => authzid.to_owned(),
+                Mechanism::OAuthBearer if !authcid.is_empty() => authcid.to_owned(),
+                Mechanism::OAuthBearer => DIFFERENTIAL_OWNER.to_owned(),
+                Mechanism::Anonymous => "anonymous".to_owned(),
+                _ => authcid.to_owned(),
+            };
+            assert_eq!(authcid_ok, &expected, "authenticated as someone else");
             if authzid_ok.is_some() {
                 assert_eq!(authzid_ok.as_deref(), Some(authzid), "authzid changed");
             }
@@ -1509,20 +2615,53 @@ pub fn differential(data: &[u8]) {
     // Completeness: a clean exchange with matching credentials succeeds, unless it asked for
     // an authorization the application denies; with mismatching ones it fails.
     if !mutated && !client_failed {
+        let prepared = |p: &[u8], mode: Mode| {
+            core::str::from_utf8(p)
+                .ok()
+                .and_then(|t| saslprep::saslprep(t, mode).ok().map(|c| c.into_owned()))
+        };
         let matching = match mechanism {
-            Mechanism::XOAuth2 => stored_token == token,
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer => stored_token == token,
+            // The certificate identity is the credential.
+            Mechanism::External => !external.is_empty(),
+            Mechanism::Anonymous => true,
+            // SCRAM compares passwords after SASLprep; stored keys are derived in stored mode.
+            m if m.is_scram() => {
+                let stored_mode = if flags & dflag::KEYS != 0 {
+                    Mode::Stored
+                } else {
+                    Mode::Query
+                };
+                let stored = prepared(stored_password, stored_mode);
+                stored.is_some() && stored == prepared(password, Mode::Query)
+            }
             _ => stored_password == password,
+        };
+        // Channel binding: -PLUS needs the same data on both ends; a client that has data but
+        // uses plain SCRAM says `y`, a downgrade where the server offers -PLUS.
+        let binding_ok = if mechanism.channel_binding() {
+            matches!(server_binding, dx::CB_SAME | dx::CB_ALL)
+        } else if mechanism.is_scram() {
+            client_binding.is_none() || server_binding == dx::CB_NONE
+        } else {
+            true
         };
         let denied = authz_asked && flags & dflag::DENY_AUTHZ != 0;
         // Identities over the server's limit fail with TooLarge, as they should.
-        let within_limits = authcid.len() <= ServerConfig::DEFAULT_MAX_IDENTITY
-            && authzid.len() <= ServerConfig::DEFAULT_MAX_IDENTITY;
-        if matching && !denied && within_limits {
+        let authcid_len = match mechanism {
+            m if m.is_scram() => prepared(authcid.as_bytes(), Mode::Query).map_or(0, |c| c.len()),
+            Mechanism::External | Mechanism::Anonymous => 0,
+            _ => authcid.len(),
+        };
+        let within_limits = authcid_len <= ServerConfig::DEFAULT_MAX_IDENTITY
+            && authzid.len() <= ServerConfig::DEFAULT_MAX_IDENTITY
+            && (mechanism != Mechanism::Anonymous || authcid.chars().count() <= 255);
+        if matching && binding_ok && !denied && within_limits {
             assert!(
                 verdict.is_ok(),
                 "{mechanism}: clean exchange failed: {verdict:?}"
             );
-        } else if !matching {
+        } else if !matching || !binding_ok {
             assert!(
                 verdict.is_err(),
                 "{mechanism}: mismatching credentials succeeded"
@@ -1544,6 +2683,47 @@ pub fn differential(data: &[u8]) {
         assert_eq!(client.finish(None), Err(Error::InvalidState));
     }
     let _ = format!("{server:?}{client:?}");
+}
+
+/// SCRAM's StoredKey for a plaintext password answer: SASLprep (query), `Hi` with the salt
+/// and iteration count of the server-first message. `None` if SASLprep refuses it.
+pub fn reference_scram_stored_key(
+    hash: ScramHash,
+    password: &[u8],
+    server_first: &[u8],
+) -> Option<Vec<u8>> {
+    let (salt, iterations) = scram_salt_and_iterations(server_first)?;
+    let prepared = saslprep::saslprep(core::str::from_utf8(password).ok()?, Mode::Query).ok()?;
+    let salted = reference_hi(hash, prepared.as_bytes(), &salt, iterations);
+    Some(reference_h(
+        hash,
+        &reference_hmac(hash, &salted, &[b"Client Key"]),
+    ))
+}
+
+/// RFC 5802 §3: `H(ClientProof XOR HMAC(StoredKey, AuthMessage)) == StoredKey`, with
+/// AuthMessage made of client-first-bare, server-first and client-final without its proof.
+pub fn reference_scram_proof_ok(
+    hash: ScramHash,
+    stored_key: &[u8],
+    client_first: &[u8],
+    server_first: &[u8],
+    client_final: &[u8],
+) -> bool {
+    let Some(bare) = client_first.splitn(3, |c| *c == b',').nth(2) else {
+        return false;
+    };
+    let Some(cut) = client_final.windows(3).rposition(|w| w == b",p=") else {
+        return false;
+    };
+    let without_proof = client_final.get(..cut).unwrap_or_default();
+    let Some(proof) = reference_decode(client_final.get(cut + 3..).unwrap_or_default()) else {
+        return false;
+    };
+    let am: [&[u8]; 5] = [bare, b",", server_first, b",", without_proof];
+    let signature = reference_hmac(hash, stored_key, &am);
+    let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+    proof.len() == hash.output_len() && reference_h(hash, &client_key) == stored_key
 }
 
 /// Mechanism names and the client's choice from an advertised list (an EHLO `AUTH` line, an
@@ -1572,17 +2752,25 @@ pub fn mechanism_list(data: &[u8]) {
     }
     let mut reversed = names.clone();
     reversed.reverse();
-    for bits in 0..16u8 {
+    for bits in 0..64u8 {
         let mut opts = if bits & 1 != 0 {
             crate::SelectOptions::password(bits & 4 != 0)
         } else {
             crate::SelectOptions::token(bits & 4 != 0)
         };
         opts.password |= bits & 2 != 0;
-        opts = opts.allow_plaintext(bits & 8 != 0);
+        opts = opts
+            .allow_plaintext(bits & 8 != 0)
+            .channel_binding(bits & 16 != 0)
+            .external(bits & 32 != 0)
+            .anonymous(bits & 34 == 34);
         let usable = |m: &Mechanism| {
-            ((m.uses_password() && opts.password) || (m.uses_token() && opts.token))
+            ((m.uses_password() && opts.password)
+                || (m.uses_token() && opts.token)
+                || (*m == Mechanism::External && opts.external)
+                || (*m == Mechanism::Anonymous && opts.anonymous))
                 && (!m.requires_tls() || opts.tls || opts.allow_plaintext)
+                && (!m.channel_binding() || opts.channel_binding)
         };
         let chosen = crate::select(names.iter().copied(), opts);
         assert_eq!(

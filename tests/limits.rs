@@ -7,8 +7,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use saslmech::{
-    ALL_MECHANISMS, Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism,
-    ServerConfig, ServerSession, ServerStep, Transport,
+    ALL_MECHANISMS, Answer, ChannelBindingType, ClientConfig, ClientSession, Credentials, Error,
+    Failure, Mechanism, ScramHash, ScramKeys, ServerConfig, ServerSession, ServerStep, Transport,
 };
 
 struct Counting;
@@ -55,8 +55,21 @@ const TEN_MIB: usize = 10 << 20;
 /// What one refused call may allocate at most, whatever the input's size.
 const SMALL: usize = 4096;
 
+/// Every mechanism enabled (EXTERNAL and ANONYMOUS too).
 fn config() -> Arc<ServerConfig> {
-    Arc::new(ServerConfig::new())
+    Arc::new(ServerConfig::new().mechanisms(ALL_MECHANISMS))
+}
+
+/// TLS with channel-binding data and an external identity: every mechanism is usable.
+fn tls() -> Transport {
+    Transport::tls()
+        .with_channel_binding(ChannelBindingType::TlsExporter, &[7; 32])
+        .with_external_identity("client.example.net")
+}
+
+/// A client configuration with channel-binding data (for the `-PLUS` mechanisms).
+fn client_config() -> ClientConfig {
+    ClientConfig::new().channel_binding(ChannelBindingType::TlsExporter, &[7; 32])
 }
 
 fn failure(step: Result<ServerStep<'_>, Error>) -> Option<Failure> {
@@ -68,7 +81,7 @@ fn failure(step: Result<ServerStep<'_>, Error>) -> Option<Failure> {
 
 /// A session waiting for a client message (after `start(None)` if the mechanism needs it).
 fn waiting(m: Mechanism) -> ServerSession {
-    let mut s = ServerSession::new(&config(), m, &Transport::tls()).unwrap();
+    let mut s = ServerSession::new(&config(), m, &tls()).unwrap();
     let _ = s.start(None).unwrap();
     s
 }
@@ -80,11 +93,11 @@ fn oversized_messages_fail_without_proportional_allocation() {
     let text = vec![b'A'; TEN_MIB];
     for &m in ALL_MECHANISMS {
         // Initial response, raw and base64.
-        let mut s = ServerSession::new(&config(), m, &Transport::tls()).unwrap();
+        let mut s = ServerSession::new(&config(), m, &tls()).unwrap();
         let (f, n) = allocated(|| failure(s.start(Some(&raw))));
         assert_eq!(f, Some(Failure::TooLarge), "{m} start");
         assert!(n <= SMALL, "{m} start allocated {n} bytes");
-        let mut s = ServerSession::new(&config(), m, &Transport::tls()).unwrap();
+        let mut s = ServerSession::new(&config(), m, &tls()).unwrap();
         let (f, n) = allocated(|| failure(s.start_b64(Some(&text))));
         assert_eq!(f, Some(Failure::TooLarge), "{m} start_b64");
         assert!(n <= SMALL, "{m} start_b64 allocated {n} bytes");
@@ -102,11 +115,11 @@ fn oversized_messages_fail_without_proportional_allocation() {
             .authcid("tim")
             .password(b"pw")
             .token(b"token");
-        let mut c = ClientSession::new(m, &creds).unwrap();
+        let mut c = ClientSession::with_config(m, &creds, &client_config()).unwrap();
         let (r, n) = allocated(|| c.step(&raw).map(|_| ()));
         assert_eq!(r, Err(Error::Failed(Failure::TooLarge)), "{m} client step");
         assert!(n <= SMALL, "{m} client step allocated {n} bytes");
-        let mut c = ClientSession::new(m, &creds).unwrap();
+        let mut c = ClientSession::with_config(m, &creds, &client_config()).unwrap();
         let (r, n) = allocated(|| c.step_b64(&text).map(|_| ()));
         assert_eq!(
             r,
@@ -120,10 +133,14 @@ fn oversized_messages_fail_without_proportional_allocation() {
 #[test]
 fn messages_within_the_limit_cost_a_small_multiple_of_their_size() {
     let max = 4096;
-    let config = Arc::new(ServerConfig::new().max_message(max));
+    let config = Arc::new(
+        ServerConfig::new()
+            .mechanisms(ALL_MECHANISMS)
+            .max_message(max),
+    );
     let text = vec![b'A'; max / 3 * 4]; // decodes to max - 1 bytes
     for &m in ALL_MECHANISMS {
-        let mut s = ServerSession::new(&config, m, &Transport::tls()).unwrap();
+        let mut s = ServerSession::new(&config, m, &tls()).unwrap();
         let _ = s.start(None).unwrap();
         let (f, n) = allocated(|| failure(s.step_b64(&text)));
         assert_ne!(
@@ -135,7 +152,7 @@ fn messages_within_the_limit_cost_a_small_multiple_of_their_size() {
         // The counter does count: decoding needed room for the message.
         assert!(n >= max - 1, "{m}: only {n} bytes counted");
         // One byte over is refused.
-        let mut s = ServerSession::new(&config, m, &Transport::tls()).unwrap();
+        let mut s = ServerSession::new(&config, m, &tls()).unwrap();
         let _ = s.start(None).unwrap();
         assert_eq!(
             failure(s.step(&vec![b'A'; max + 1])),
@@ -178,6 +195,43 @@ fn too_many_round_trips() {
         Ok(ServerStep::Challenge(_))
     ));
     assert_eq!(failure(s.step(b"")), Some(Failure::TooManySteps));
+    // OAUTHBEARER: the same for its `^A` acknowledgement.
+    let mut s = ServerSession::new(&one, Mechanism::OAuthBearer, &Transport::tls()).unwrap();
+    let _ = s
+        .start(Some(b"n,a=tim,\x01auth=Bearer abc\x01\x01"))
+        .unwrap();
+    assert!(matches!(
+        s.answer(Answer::Reject),
+        Ok(ServerStep::Challenge(_))
+    ));
+    assert_eq!(failure(s.step(b"\x01")), Some(Failure::TooManySteps));
+    // SCRAM: client-first and client-final are two messages; the empty acknowledgement of
+    // server-final (protocols without success data) is not a round trip.
+    let keys = ScramKeys::derive(ScramHash::Sha256, b"pencil", b"salt", 1).unwrap();
+    for (max_steps, ok) in [(1, false), (2, true)] {
+        let config = Arc::new(ServerConfig::new().max_steps(max_steps));
+        let creds = Credentials::new().authcid("user").password(b"pencil");
+        let cc = ClientConfig::new().scram_iterations(1, 1);
+        let mut c = ClientSession::with_config(Mechanism::ScramSha256, &creds, &cc).unwrap();
+        let transport = Transport::tls().with_success_data(false);
+        let mut s = ServerSession::new(&config, Mechanism::ScramSha256, &transport).unwrap();
+        let first = c.start().unwrap().unwrap().to_vec();
+        assert!(matches!(s.start(Some(&first)), Ok(ServerStep::Request(_))));
+        let Ok(ServerStep::Challenge(server_first)) = s.answer(Answer::ScramKeys(&keys)) else {
+            panic!("no server-first");
+        };
+        let last = c.step(server_first).unwrap().to_vec();
+        let step = s.step(&last);
+        if !ok {
+            assert_eq!(failure(step), Some(Failure::TooManySteps));
+            continue;
+        }
+        let Ok(ServerStep::Challenge(server_final)) = step else {
+            panic!("no server-final");
+        };
+        let ack = c.step(server_final).unwrap().to_vec();
+        assert!(matches!(s.step(&ack), Ok(ServerStep::Success(_))));
+    }
     // At the default limit every mechanism completes.
     let mut s = ServerSession::new(&config(), Mechanism::Login, &Transport::tls()).unwrap();
     let _ = s.start(Some(b"tim")).unwrap();
@@ -192,19 +246,43 @@ fn over_long_identities() {
             Mechanism::Login => id.as_bytes().to_vec(),
             Mechanism::CramMd5 => format!("{id} 0123456789abcdef0123456789abcdef").into_bytes(),
             Mechanism::XOAuth2 => format!("user={id}\x01auth=Bearer abc\x01\x01").into_bytes(),
-            _ => unreachable!(),
+            Mechanism::OAuthBearer => format!("n,a={id},\x01auth=Bearer abc\x01\x01").into_bytes(),
+            m if m.channel_binding() => format!("p=tls-exporter,,n={id},r=abc").into_bytes(),
+            m if m.is_scram() => format!("n,,n={id},r=abc").into_bytes(),
+            // The authzid.
+            Mechanism::External => id.as_bytes().to_vec(),
+            // The trace has its own limit of 255 characters (below).
+            Mechanism::Anonymous => Vec::new(),
+            _ => unreachable!("{m}: add its first message"),
         }
     }
     for (limit, config) in [
         (ServerConfig::DEFAULT_MAX_IDENTITY, config()),
-        (255, Arc::new(ServerConfig::new().max_identity(255))),
+        (
+            255,
+            Arc::new(
+                ServerConfig::new()
+                    .mechanisms(ALL_MECHANISMS)
+                    .max_identity(255),
+            ),
+        ),
         // Below 255 is raised to 255, which RFC 4616 requires servers to accept.
-        (255, Arc::new(ServerConfig::new().max_identity(10))),
+        (
+            255,
+            Arc::new(
+                ServerConfig::new()
+                    .mechanisms(ALL_MECHANISMS)
+                    .max_identity(10),
+            ),
+        ),
     ] {
         for &m in ALL_MECHANISMS {
+            if m == Mechanism::Anonymous {
+                continue;
+            }
             for (len, refused) in [(limit, false), (limit + 1, true)] {
                 let id = "u".repeat(len);
-                let mut s = ServerSession::new(&config, m, &Transport::tls()).unwrap();
+                let mut s = ServerSession::new(&config, m, &tls()).unwrap();
                 let _ = s.start(None).unwrap();
                 let msg = first_message(m, &id);
                 let f = failure(s.step(&msg));
@@ -223,5 +301,23 @@ fn over_long_identities() {
             failure(s.start(Some(msg.as_bytes()))),
             Some(Failure::TooLarge)
         );
+        // SCRAM's authzid too.
+        let mut s = ServerSession::new(&config, Mechanism::ScramSha1, &tls()).unwrap();
+        let msg = format!("n,a={id},n=tim,r=abc");
+        assert_eq!(
+            failure(s.start(Some(msg.as_bytes()))),
+            Some(Failure::TooLarge)
+        );
+    }
+    // ANONYMOUS: the trace is at most 255 characters (not octets), whatever max_identity.
+    for (trace, refused) in [
+        ("é".repeat(255), false),
+        ("é".repeat(256), true),
+        ("a".repeat(256), true),
+    ] {
+        let mut s = ServerSession::new(&config(), Mechanism::Anonymous, &tls()).unwrap();
+        let f = failure(s.start(Some(trace.as_bytes())));
+        assert_eq!(f == Some(Failure::TooLarge), refused, "{f:?}");
+        assert!(s.is_finished());
     }
 }

@@ -15,6 +15,10 @@ const DENIED: &[&str] = &[
     "clippy::unimplemented",
 ];
 
+/// The modules that may contain `unsafe` (each block justified where it is): the C ABI, and
+/// the fuzz target that calls the C ABI (features `capi` and `fuzzing` only).
+const UNSAFE_MODULES: &[&str] = &["ffi", "fuzzing_capi"];
+
 /// (file, lint): the justified exceptions. The reason is written next to each in the file.
 const EXCEPTIONS: &[(&str, &str)] = &[
     // Fuzz oracles must crash on a broken promise; compiled only with feature `fuzzing`.
@@ -36,22 +40,50 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn lib_denies_the_panic_lints_outside_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    // The panic lints: the `#![cfg_attr(not(test), deny(...))]` block (there are other
+    // `cfg_attr` blocks, for the unsafe policy).
     let block = lib
         .split("#![cfg_attr(")
-        .nth(1)
+        .skip(1)
+        .find(|b| b.trim_start().starts_with("not(test),"))
         .expect("src/lib.rs: the #![cfg_attr(not(test), deny(...))] lint block is gone");
     let block = &block[..block.find(")]").unwrap()];
-    assert!(
-        block.trim_start().starts_with("not(test),"),
-        "lint block: {block}"
-    );
     for lint in DENIED {
         assert!(block.contains(lint), "src/lib.rs no longer denies {lint}");
     }
+    // Unsafe code: forbidden in the whole crate without the C ABI; with it, denied at the
+    // crate level and forbidden again on every module but the C ABI itself.
     assert!(
-        lib.contains("#![forbid(unsafe_code)]"),
-        "src/lib.rs: forbid(unsafe_code) is gone"
+        lib.contains("#![cfg_attr(not(feature = \"capi\"), forbid(unsafe_code))]"),
+        "src/lib.rs: forbid(unsafe_code) without `capi` is gone"
     );
+    assert!(
+        lib.contains("#![cfg_attr(feature = \"capi\", deny(unsafe_code))]"),
+        "src/lib.rs: deny(unsafe_code) with `capi` is gone"
+    );
+    let mut attrs: Vec<&str> = Vec::new();
+    for line in lib.lines().map(str::trim) {
+        if line.starts_with("#[") {
+            attrs.push(line);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("pub mod ").or(line.strip_prefix("mod ")) {
+            let name = rest.trim_end_matches(';');
+            let allowed = UNSAFE_MODULES.contains(&name);
+            if allowed {
+                assert!(
+                    attrs.iter().any(|a| a.contains("allow(unsafe_code)")),
+                    "src/lib.rs: mod {name} should say allow(unsafe_code) explicitly"
+                );
+            } else {
+                assert!(
+                    attrs.contains(&"#[forbid(unsafe_code)]"),
+                    "src/lib.rs: mod {name} lacks #[forbid(unsafe_code)]"
+                );
+            }
+        }
+        attrs.clear();
+    }
 }
 
 #[test]
