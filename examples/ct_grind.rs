@@ -17,7 +17,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use saslmech::{
-    Answer, CramMd5Keys, Mechanism, ServerConfig, ServerSession, ServerStep, Transport, ct_eq,
+    Answer, ClientConfig, ClientSession, CramMd5Keys, Credentials, Mechanism, NonceSource,
+    ScramHash, ScramKeys, ServerConfig, ServerSession, ServerStep, Transport, ct_eq,
     ct_eq_password,
 };
 
@@ -105,6 +106,8 @@ const CASES: &[(&str, fn())] = &[
     ("login_stored_password", case_login_session),
     ("cram_md5_stored_password", case_cram_md5_session),
     ("cram_md5_stored_keys", case_cram_md5_keys_session),
+    ("scram_sha_1_stored_keys", case_scram_sha_1_session),
+    ("scram_sha_256_stored_keys", case_scram_sha_256_session),
     ("control_slice_eq", control_slice_eq),
     ("control_early_exit", control_early_exit),
 ];
@@ -255,6 +258,52 @@ fn case_cram_md5_keys_session() {
         let ok = verdict(s.answer(Answer::CramMd5Keys(black_box(&keys))));
         assert_eq!(ok, password[15] == b'f');
     }
+}
+
+/// SCRAM: the client's messages are public; StoredKey and ServerKey are secret. The proof is
+/// wrong (the keys are another password's), so the only output is the verdict: the proof check
+/// (`H(proof XOR HMAC(StoredKey, AuthMessage))` against StoredKey) and the ServerSignature must
+/// not branch on the keys. (On success the ServerSignature goes out base64-encoded: public by
+/// the protocol, so that path is not part of the check.)
+fn scram_session(m: Mechanism, hash: ScramHash) {
+    let config = Arc::new(
+        ServerConfig::new()
+            .nonce_source(NonceSource::Fixed(b"3rfcNHYJY1ZVvWVs7j".to_vec()))
+            .scram_iterations(2),
+    );
+    let creds = Credentials::new().authcid("user").password(b"pencil");
+    let cc = ClientConfig::new()
+        .scram_iterations(1, 4096)
+        .nonce_source(NonceSource::Fixed(b"fyko+d2lbbFgONRv9qkxdawL".to_vec()));
+    let mut c = ClientSession::with_config(m, &creds, &cc).unwrap();
+    let mut s = ServerSession::new(&config, m, &Transport::tls()).unwrap();
+    let first = c.start().unwrap().unwrap().to_vec();
+    let _ = s.start(Some(&first)).unwrap();
+    // Keys of another password, copied through secret-marked buffers.
+    let other = ScramKeys::derive(hash, b"pencil2", b"NaCl", 2).unwrap();
+    let mut stored = [0u8; 32];
+    let mut server_key = [0u8; 32];
+    let n = hash.output_len();
+    stored[..n].copy_from_slice(other.stored_key());
+    server_key[..n].copy_from_slice(other.server_key());
+    vg::secret(&stored);
+    vg::secret(&server_key);
+    let keys = ScramKeys::new(hash, b"NaCl", 2, &stored[..n], &server_key[..n]).unwrap();
+    let server_first = match s.answer(Answer::ScramKeys(black_box(&keys))).unwrap() {
+        ServerStep::Challenge(c) => c.to_vec(),
+        _ => panic!("no server-first"),
+    };
+    let last = c.step(&server_first).unwrap().to_vec();
+    let ok = verdict(s.step(&last));
+    assert!(!ok);
+}
+
+fn case_scram_sha_1_session() {
+    scram_session(Mechanism::ScramSha1, ScramHash::Sha1);
+}
+
+fn case_scram_sha_256_session() {
+    scram_session(Mechanism::ScramSha256, ScramHash::Sha256);
 }
 
 /// Control: slice `==` (memcmp) stops at the first difference. Must be flagged.

@@ -17,7 +17,7 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "tests (unit, integration, doc)"
 cargo test --workspace --all-features
 
-step "fuzz smoke run (every target, FUZZ_SECONDS=20 each)"
+step "fuzz smoke run (every target, FUZZ_SECONDS=10 each, two at a time)"
 scripts/fuzz-smoke.sh
 
 step "benchmarks compile"

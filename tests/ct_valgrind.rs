@@ -5,7 +5,8 @@
 //!
 //! * The comparison primitives (`ct_eq`, `ct_eq_password`, the CRAM-MD5 HMAC and digest
 //!   check) must give no report at all.
-//! * The PLAIN, LOGIN and CRAM-MD5 stored-secret checks in a real session must give exactly
+//! * The PLAIN, LOGIN and CRAM-MD5 stored-secret checks and the SCRAM-SHA-1/-256 proof check
+//!   against stored keys (StoredKey, ServerKey secret) in a real session must give exactly
 //!   one report, in the mechanism's own file: the branch on the (public) verdict. One report
 //!   proves the secret reached the verdict (the marking works); more would be a leak.
 //! * The controls (slice `==`, an early-exit loop) must be reported: the method can fail.
@@ -97,6 +98,8 @@ fn secret_comparisons_have_no_secret_dependent_branch_or_index() {
         ("cram_md5_stored_password", "cram_md5.rs"),
         ("cram_md5_stored_keys", "cram_md5.rs"),
         ("cram_md5_keys_hex", "cram_md5.rs"),
+        ("scram_sha_1_stored_keys", "scram.rs"),
+        ("scram_sha_256_stored_keys", "scram.rs"),
     ] {
         // Reports in ct_grind.rs itself come after the verdict (the harness branching on the
         // step it got back) and are not the library's.

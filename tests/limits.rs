@@ -321,3 +321,153 @@ fn over_long_identities() {
         assert!(s.is_finished());
     }
 }
+
+/// The protocol adapters: an over-long command or exchange line is refused with the
+/// protocol's "line too long" reply and allocates nothing in proportion; a server adapter's
+/// round trips are bounded by `max_steps`; a client adapter refuses an oversized challenge
+/// (answering `*`), gives up after too many challenges, and bounds a multi-line reply's text.
+#[test]
+fn protocol_adapters() {
+    use saslmech::proto::imap::{ImapClient, ImapServer};
+    use saslmech::proto::pop3::{Pop3Client, Pop3Server};
+    use saslmech::proto::smtp::{SmtpClient, SmtpServer};
+    use saslmech::proto::{ClientEvent, ServerEvent};
+
+    fn too_long(event: ServerEvent, reply: &[u8]) {
+        match event {
+            ServerEvent::Failure { failure, reply: r } => {
+                assert_eq!(failure, Failure::TooLarge);
+                assert!(r.starts_with(reply), "{:?}", String::from_utf8_lossy(&r));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let huge_command = |prefix: &[u8]| {
+        let mut l = prefix.to_vec();
+        l.extend(std::iter::repeat_n(b'A', TEN_MIB));
+        l
+    };
+    let line = vec![b'A'; TEN_MIB];
+    let config = || Arc::new(ServerConfig::new().allow_plaintext_without_tls(true));
+
+    // SMTP.
+    let cmd = huge_command(b"AUTH PLAIN ");
+    let mut s = SmtpServer::new(config());
+    let (e, n) = allocated(|| s.command(&cmd).unwrap());
+    too_long(e, b"500 5.5.6");
+    assert!(n <= SMALL, "SMTP command: {n} bytes");
+    let _ = s.command(b"AUTH LOGIN\r\n").unwrap();
+    let (e, n) = allocated(|| s.line(&line).unwrap());
+    too_long(e, b"500 5.5.6");
+    assert!(n <= SMALL, "SMTP line: {n} bytes");
+    // IMAP.
+    let cmd = huge_command(b"a1 AUTHENTICATE PLAIN ");
+    let mut s = ImapServer::new(config());
+    let (e, n) = allocated(|| s.command(&cmd).unwrap());
+    too_long(e, b"a1 BAD");
+    assert!(n <= SMALL, "IMAP command: {n} bytes");
+    let _ = s.command(b"a2 AUTHENTICATE LOGIN\r\n").unwrap();
+    let (e, n) = allocated(|| s.line(&line).unwrap());
+    too_long(e, b"a2 BAD");
+    assert!(n <= SMALL, "IMAP line: {n} bytes");
+    // POP3.
+    let cmd = huge_command(b"AUTH PLAIN ");
+    let mut s = Pop3Server::new(config());
+    let (e, n) = allocated(|| s.command(&cmd).unwrap());
+    too_long(e, b"-ERR");
+    assert!(n <= SMALL, "POP3 command: {n} bytes");
+    let _ = s.command(b"AUTH LOGIN\r\n").unwrap();
+    let (e, n) = allocated(|| s.line(&line).unwrap());
+    too_long(e, b"-ERR");
+    assert!(n <= SMALL, "POP3 line: {n} bytes");
+
+    // Round trips through an adapter: LOGIN with max_steps 1.
+    let one = Arc::new(
+        ServerConfig::new()
+            .allow_plaintext_without_tls(true)
+            .max_steps(1),
+    );
+    let mut s = SmtpServer::new(one);
+    let _ = s.command(b"AUTH LOGIN dGlt\r\n").unwrap();
+    match s.line(b"cHc=\r\n").unwrap() {
+        ServerEvent::Failure { failure, .. } => assert_eq!(failure, Failure::TooManySteps),
+        other => panic!("{other:?}"),
+    }
+
+    // Clients: an oversized challenge is refused without decoding it (`*`, then the
+    // server's failure reply ends it with TooLarge). The SMTP client keeps at most 4 KiB of a
+    // reply's text (as printable text, then the outcome's copy): a fixed bound, whatever the
+    // line's length.
+    const CLIENT_SMALL: usize = 16 * 1024;
+    let creds = Credentials::new().authcid("tim").password(b"pw");
+    let mut big = b"334 ".to_vec();
+    big.extend(std::iter::repeat_n(b'A', TEN_MIB));
+    let mut c = SmtpClient::new(Mechanism::Login, &creds).unwrap();
+    let _ = c.start().unwrap();
+    let (e, n) = allocated(|| c.reply(&big).unwrap());
+    assert!(
+        matches!(&e, ClientEvent::Send(l) if l.as_slice() == b"*\r\n"),
+        "{e:?}"
+    );
+    assert!(n <= CLIENT_SMALL, "SMTP client challenge: {n} bytes");
+    match c.reply(b"501 5.0.0 cancelled\r\n").unwrap() {
+        ClientEvent::Done(o) => assert_eq!(o.failure, Some(Failure::TooLarge)),
+        other => panic!("{other:?}"),
+    }
+    let mut c = ImapClient::new("a1", Mechanism::Login, &creds).unwrap();
+    let _ = c.start().unwrap();
+    let mut big = b"+ ".to_vec();
+    big.extend(std::iter::repeat_n(b'A', TEN_MIB));
+    let (e, n) = allocated(|| c.line(&big).unwrap());
+    assert!(
+        matches!(&e, ClientEvent::Send(l) if l.as_slice() == b"*\r\n"),
+        "{e:?}"
+    );
+    assert!(n <= CLIENT_SMALL, "IMAP client challenge: {n} bytes");
+    // POP3 (its client copied the whole line into a String before looking at it: 10 MiB).
+    let mut c = Pop3Client::new(Mechanism::Login, &creds).unwrap();
+    let _ = c.start().unwrap();
+    let mut big = b"+ ".to_vec();
+    big.extend(std::iter::repeat_n(b'A', TEN_MIB));
+    let (e, n) = allocated(|| c.line(&big).unwrap());
+    assert!(
+        matches!(&e, ClientEvent::Send(l) if l.as_slice() == b"*\r\n"),
+        "{e:?}"
+    );
+    assert!(n <= CLIENT_SMALL, "POP3 client challenge: {n} bytes");
+
+    // Too many challenges: the client gives up (`*`) instead of answering forever.
+    let mut c = SmtpClient::new(Mechanism::Login, &creds).unwrap();
+    let _ = c.start().unwrap();
+    let mut gave_up = false;
+    for _ in 0..100 {
+        match c.reply(b"334 \r\n").unwrap() {
+            ClientEvent::Send(l) if l.as_slice() == b"*\r\n" => {
+                gave_up = true;
+                break;
+            }
+            ClientEvent::Send(_) => {}
+            ClientEvent::Done(_) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(gave_up, "the client answered challenges without end");
+
+    // A multi-line reply's text is bounded, however many lines come.
+    let mut c = SmtpClient::new(Mechanism::Plain, &creds).unwrap();
+    let _ = c.start().unwrap();
+    let long = format!("535-{}\r\n", "x".repeat(1000));
+    let (_, n) = allocated(|| {
+        for _ in 0..10_000 {
+            assert!(matches!(
+                c.reply(long.as_bytes()).unwrap(),
+                ClientEvent::More
+            ));
+        }
+    });
+    assert!(n <= 64 * 1024, "10 MB of continuation lines cost {n} bytes");
+    match c.reply(b"535 5.7.8 no\r\n").unwrap() {
+        ClientEvent::Done(o) => assert!(o.text.len() <= 4097, "{}", o.text.len()),
+        other => panic!("{other:?}"),
+    }
+}
