@@ -19,10 +19,10 @@ mkdir -p "$out/profraw" "$out/build-profraw"
 export RUSTFLAGS="-C instrument-coverage -C llvm-args=-enable-name-compression=false"
 # Build scripts are instrumented too: keep their profiles out of the report.
 LLVM_PROFILE_FILE="$PWD/$out/build-profraw/%p.profraw" \
-  cargo test --quiet --no-run --target-dir "$out/build" --features fuzzing --test fuzz_replay
+  cargo test --quiet --no-run --target-dir "$out/build" --features fuzzing,capi --test fuzz_replay
 bin=$(ls -t "$out"/build/debug/deps/fuzz_replay-* | grep -v '\.d$' | head -n 1)
 LLVM_PROFILE_FILE="$PWD/$out/profraw/%p-%m.profraw" "$bin" --quiet
 "$LLVM_BIN/llvm-profdata" merge -sparse "$out"/profraw/*.profraw -o "$out/replay.profdata"
 "$LLVM_BIN/llvm-cov" report "$bin" -instr-profile="$out/replay.profdata" \
-  -ignore-filename-regex='(\.cargo|rustc|/tests/|fuzzing\.rs)' "$@"
+  -ignore-filename-regex='(\.cargo|rustc|/tests/|fuzzing)' "$@"
 echo "HTML: $LLVM_BIN/llvm-cov show $bin -instr-profile=$out/replay.profdata -format=html -output-dir=$out/html"
