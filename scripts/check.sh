@@ -17,6 +17,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "tests (unit, integration, doc)"
 cargo test --workspace --all-features
 
+step "fuzz smoke run (every target, FUZZ_SECONDS=10 each, two at a time)"
+scripts/fuzz-smoke.sh
+
 step "benchmarks compile"
 cargo bench --no-run --quiet
 

@@ -300,12 +300,15 @@ impl ClientSession {
 
     /// Answer a base64 server challenge with a base64 response.
     pub fn step_b64(&mut self, challenge: &[u8]) -> Result<&[u8], Error> {
+        // The state first: after the end every call is `InvalidState`, whatever its input.
+        self.check_step(0)?;
         if challenge.len() > b64::encoded_len(self.max_challenge) {
             return self.fail(Failure::TooLarge);
         }
-        self.check_step(0)?;
         let mut buf = core::mem::take(&mut self.b64);
         let result = match b64::decode_into(challenge, &mut buf) {
+            // The text's length bounds the decoded length only to within two bytes.
+            Ok(()) if buf.len() > self.max_challenge => Err(Failure::TooLarge),
             Ok(()) => match self.mech.step(buf.as_slice()) {
                 Ok(response) => {
                     // The decoded challenge is no longer needed: reuse its buffer.

@@ -100,6 +100,13 @@ mod error;
 #[cfg(feature = "capi")]
 #[allow(unsafe_code)]
 pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[forbid(unsafe_code)]
+pub mod fuzzing;
+// The fuzz target of the C ABI calls the C ABI, so it needs `unsafe` (each block justified).
+#[cfg(all(feature = "fuzzing", feature = "capi"))]
+#[allow(unsafe_code)]
+mod fuzzing_capi;
 #[forbid(unsafe_code)]
 mod mech;
 #[forbid(unsafe_code)]

@@ -114,15 +114,20 @@ impl CramMd5Keys {
         if hex.len() != 64 {
             return None;
         }
+        // The digits are secret: decode them all without a branch on any of them, and
+        // reveal only whether the whole text was well formed.
+        let mut valid = subtle::Choice::from(1);
         for (b, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
-            let (hi, lo) = match pair {
-                [h, l] => (hex_value(*h)?, hex_value(*l)?),
-                _ => return None,
-            };
+            let (hi, hi_ok) = hex_value_ct(pair.first().copied().unwrap_or(0));
+            let (lo, lo_ok) = hex_value_ct(pair.get(1).copied().unwrap_or(0));
+            valid &= hi_ok & lo_ok;
             *b = hi << 4 | lo;
         }
         let keys = CramMd5Keys::from_bytes(&bytes);
         bytes.zeroize();
+        if !bool::from(valid) {
+            return None;
+        }
         Some(keys)
     }
 
@@ -146,6 +151,16 @@ impl CramMd5Keys {
         inner.zeroize();
         mac
     }
+}
+
+/// [`hex_value`] for secret text, without a branch: the value (0 if invalid) and validity.
+fn hex_value_ct(c: u8) -> (u8, subtle::Choice) {
+    use subtle::{ConditionallySelectable, ConstantTimeGreater};
+    let digit = c.ct_gt(&(b'0' - 1)) & (b'9' + 1).ct_gt(&c);
+    let lower = c.ct_gt(&(b'a' - 1)) & (b'f' + 1).ct_gt(&c);
+    let v = u8::conditional_select(&0, &c.wrapping_sub(b'0'), digit)
+        | u8::conditional_select(&0, &c.wrapping_sub(b'a' - 10), lower);
+    (v, digit | lower)
 }
 
 /// The value of a lowercase hex digit (RFC 2195 requires lowercase).
@@ -426,6 +441,26 @@ mod tests {
                 assert_eq!(CramMd5Keys::from_password(&key).mac(&msg), expected);
             }
         }
+    }
+
+    #[test]
+    fn constant_time_hex_agrees_with_the_plain_one() {
+        for c in 0..=255u8 {
+            let (v, ok) = hex_value_ct(c);
+            assert_eq!(bool::from(ok).then_some(v), hex_value(c), "{c}");
+        }
+        for n in 0..16u8 {
+            assert_eq!(super::super::hex_digit(n), b"0123456789abcdef"[n as usize]);
+        }
+        let keys = CramMd5Keys::from_password(b"tanstaaftanstaaf");
+        let text = keys.to_dovecot();
+        assert_eq!(CramMd5Keys::from_dovecot(&text), Some(keys.clone()));
+        assert_eq!(CramMd5Keys::from_dovecot(&text[10..]), Some(keys));
+        for bad in ["A", "g", "/", ":", "`", "G", " "] {
+            let t = format!("{}{bad}", &text[..73]);
+            assert_eq!(CramMd5Keys::from_dovecot(&t), None, "{bad}");
+        }
+        assert_eq!(CramMd5Keys::from_dovecot(&text[..73]), None);
     }
 
     #[test]

@@ -111,10 +111,13 @@ pub(crate) fn check_identity_str(s: &str, max: usize) -> Result<&str, Failure> {
 }
 
 /// The lowercase hex digit for a nibble (`n < 16`), without a branch or table lookup on it:
-/// digests are secret.
+/// digests are secret. `subtle`'s comparison and selection keep the optimizer from turning
+/// the choice back into a branch (plain arithmetic became `cmp; jae` on the nibble, which
+/// `tests/ct_valgrind.rs` caught).
 pub(crate) fn hex_digit(n: u8) -> u8 {
+    use subtle::{ConditionallySelectable, ConstantTimeGreater};
     let n = n & 15;
-    b'0' + n + ((9u8.wrapping_sub(n) >> 7) & 1) * 39
+    u8::conditional_select(&(b'0' + n), &(b'a' - 10 + n), n.ct_gt(&9))
 }
 
 /// Calls a method on whichever mechanism the enum holds.

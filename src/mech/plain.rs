@@ -160,6 +160,10 @@ impl Client {
         if super::has_byte(authzid.as_bytes(), 0) {
             return Err(Error::InvalidArgument("authzid contains NUL"));
         }
+        // RFC 4616: `passwd = 1*SAFE`, UTF-8; servers (ours included) refuse anything else.
+        if core::str::from_utf8(password).is_err() {
+            return Err(Error::InvalidArgument("PLAIN password is not UTF-8"));
+        }
         let mut message =
             SecretBuf::with_capacity(authzid.len() + authcid.len() + password.len() + 2);
         message.extend(authzid.as_bytes());

@@ -310,11 +310,12 @@ impl Pop3Client {
         self.driver.check_running()?;
         let line = strip_eol(line);
         let (status, text) = word(line);
-        let text_s = lossy(text);
+        // The text is copied only for a status line: a challenge (as long as the peer likes)
+        // is not turned into a String first.
         Ok(if status.eq_ignore_ascii_case(b"+OK") {
-            self.driver.success("+OK", &text_s)
+            self.driver.success("+OK", &lossy(text))
         } else if status.eq_ignore_ascii_case(b"-ERR") {
-            self.driver.failure("-ERR", &text_s, indicated(text))
+            self.driver.failure("-ERR", &lossy(text), indicated(text))
         } else if let Some(rest) = line.strip_prefix(b"+") {
             let b64 = rest.strip_prefix(b" ").unwrap_or(rest);
             self.driver.challenge(b64.trim_ascii())

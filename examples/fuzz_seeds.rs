@@ -1,0 +1,1835 @@
+//! Writes the hand-made seed corpus of every fuzz target to `fuzz/corpus/<target>/seed-*`:
+//! the RFC vectors of `shared/reference/sasl-reference.md` and the exchanges real clients
+//! (swaks, curl, msmtp, gsasl, smtplib) had with a test server (`fuzz/seeds/transcripts.txt`,
+//! captured by `fuzz/seeds/capture.py`), in each target's input format.
+//!
+//! `cargo run --features fuzzing --example fuzz_seeds` (idempotent; campaign findings, which
+//! are named by their hash, are left alone).
+
+use std::fs;
+use std::path::Path;
+
+use std::sync::Arc;
+
+use saslmech::fuzzing::{
+    DEFAULT_PASSWORD, DEFAULT_TOKEN, MECHANISMS, Script, ans, channel_binding, cop, dflag, dx, lop,
+    mutate, op, server_config, sop,
+};
+use saslmech::{
+    Answer, ClientConfig, ClientSession, Credentials, Mechanism, NonceSource, ScramHash, ScramKeys,
+    ServerSession, ServerStep,
+};
+
+/// Server config byte `a`: TLS and success data, default limits.
+const TLS: u8 = 0b0000_0011;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let transcripts = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/transcripts.txt"),
+    )
+    .expect("fuzz/seeds/transcripts.txt");
+    let mut n = 0;
+    let mut all = seeds(&transcripts);
+    all.extend(new_seeds(&transcripts));
+    for (target, name, data) in all {
+        let dir = root.join(target);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("seed-{name}")), data).unwrap();
+        n += 1;
+    }
+    println!("wrote {n} seeds under {}", root.display());
+}
+
+/// The client lines of each transcript, per mechanism: (client, mechanism, base64 lines, the
+/// first being the initial response if the AUTH command had one).
+fn client_messages(transcripts: &str) -> Vec<(String, String, Option<String>, Vec<String>)> {
+    let mut out: Vec<(String, String, Option<String>, Vec<String>)> = Vec::new();
+    for line in transcripts.lines() {
+        let mut it = line.splitn(4, ' ');
+        let (Some(client), Some(mech), Some(dir), Some(text)) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            continue;
+        };
+        if dir != "C" {
+            continue;
+        }
+        if let Some(rest) = text.strip_prefix("AUTH ") {
+            let ir = rest.split(' ').nth(1).map(str::to_owned);
+            out.push((client.into(), mech.into(), ir, Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.3.push(text.to_owned());
+        }
+    }
+    out
+}
+
+fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
+    let mut v: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
+    let pw = DEFAULT_PASSWORD;
+
+    // Real clients' exchanges, replayed against the server as base64, answered with the
+    // stored password (or accepted token), and against the client the other way round.
+    for (client, mech, ir, lines) in client_messages(transcripts) {
+        let target = match mech.as_str() {
+            "PLAIN" => "server_plain",
+            "LOGIN" => "server_login",
+            "CRAM-MD5" => "server_cram_md5",
+            "XOAUTH2" => "server_xoauth2",
+            _ => continue,
+        };
+        let mut s = Script::new().byte(TLS).byte(0);
+        s = match &ir {
+            Some(ir) => s.op(op::START_B64, ir.as_bytes()),
+            None => s.byte(op::START_B64_NONE),
+        };
+        for l in &lines {
+            s = s.op(op::STEP_B64, l.as_bytes());
+        }
+        s = if mech == "XOAUTH2" {
+            s.byte(op::ANSWER).byte(ans::ACCEPT)
+        } else {
+            s.byte(op::ANSWER).byte(ans::PASSWORD).bytes(pw)
+        };
+        v.push((
+            target,
+            format!("{client}-{}", mech.to_lowercase()),
+            s.into_vec(),
+        ));
+    }
+
+    // PLAIN: RFC 4616 and RFC 4954 vectors.
+    let plain = |name: &str, s: Script| ("server_plain", name.to_owned(), s.into_vec());
+    v.push(plain(
+        "rfc4616-ex1-no-ir",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START)
+            .op(op::STEP, b"\0tim\0tanstaaftanstaaf")
+            .byte(op::ANSWER)
+            .byte(ans::PASSWORD)
+            .bytes(pw),
+    ));
+    v.push(plain(
+        "rfc4616-ex2-authz-denied",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
+            .byte(op::ANSWER)
+            .byte(ans::PASSWORD)
+            .bytes(b"xipj3plmq")
+            .byte(op::ANSWER)
+            .byte(ans::REJECT)
+            .byte(op::STEP)
+            .bytes(b""),
+    ));
+    v.push(plain(
+        "rfc4616-ex2-authz-allowed",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
+            .byte(op::ANSWER)
+            .byte(ans::ACCEPT)
+            .byte(op::ANSWER_B64)
+            .byte(ans::ACCEPT),
+    ));
+    v.push(plain(
+        "rfc4954-test-1234",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_B64, b"dGVzdAB0ZXN0ADEyMzQ=")
+            .byte(op::ANSWER)
+            .byte(ans::PASSWORD)
+            .bytes(b"1234"),
+    ));
+    v.push(plain(
+        "wrong-password-then-calls",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_B64, b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm")
+            .byte(op::ANSWER)
+            .byte(ans::PASSWORD)
+            .bytes(b"tanstaaftanstaaF")
+            .op(op::STEP, b"x")
+            .byte(op::ANSWER)
+            .byte(ans::ACCEPT)
+            .byte(op::CANCEL),
+    ));
+    v.push(plain(
+        "bad-base64-pad-first",
+        Script::new().byte(TLS).byte(0).op(op::START_B64, b"=AAA"),
+    ));
+    v.push(plain(
+        "bad-base64-pad-middle",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START_B64_NONE)
+            .op(op::STEP_B64, b"AAA=BBB="),
+    ));
+    v.push(plain(
+        "extra-nul-field",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_IR, b"\0tim\0pass\0extra"),
+    ));
+    v.push(plain(
+        "too-large-64",
+        Script::new()
+            .byte(TLS | 0b0001_0000)
+            .byte(0)
+            .byte(op::START)
+            .byte(op::STEP_BIG)
+            .bytes(b"\0tim\0")
+            .byte(0)
+            .byte(8),
+    ));
+    v.push(plain(
+        "too-large-default-b64",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START_B64_NONE)
+            .byte(op::STEP_B64_BIG)
+            .bytes(b"QUFB")
+            .byte(0x14)
+            .byte(0),
+    ));
+    v.push(plain(
+        "authcid-over-255",
+        Script::new().byte(TLS).byte(1).op(
+            op::START_IR,
+            &[b"\0".as_slice(), &[b'u'; 256], b"\0pw"].concat(),
+        ),
+    ));
+    v.push(plain(
+        "temporary-failure",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_IR, b"\0tim\0pw")
+            .byte(op::ANSWER)
+            .byte(ans::TEMPORARY_FAILURE),
+    ));
+    v.push(plain(
+        "account-disabled-plaintext",
+        Script::new()
+            .byte(0b0000_0100)
+            .byte(0)
+            .op(op::START_IR, b"\0tim\0pw")
+            .byte(op::ANSWER)
+            .byte(ans::CRAM_MD5_KEYS)
+            .bytes(b"pw")
+            .byte(op::ANSWER)
+            .byte(ans::ACCOUNT_DISABLED),
+    ));
+    v.push(plain(
+        "no-tls-refused",
+        Script::new().byte(0).byte(0).byte(op::START),
+    ));
+
+    // LOGIN: the draft's and MS-XLOGIN's exchanges, limits.
+    let login = |name: &str, s: Script| ("server_login", name.to_owned(), s.into_vec());
+    v.push(login(
+        "xlogin-ir",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_B64, b"dGlt")
+            .op(op::STEP_B64, b"dGFuc3RhYWZ0YW5zdGFhZg==")
+            .byte(op::ANSWER_B64)
+            .byte(ans::PASSWORD)
+            .bytes(pw),
+    ));
+    v.push(login(
+        "max-steps-1",
+        Script::new()
+            .byte(TLS | 0b0100_0000)
+            .byte(0)
+            .byte(op::START)
+            .op(op::STEP, b"tim")
+            .op(op::STEP, b"tanstaaftanstaaf"),
+    ));
+    v.push(login(
+        "username-over-255",
+        Script::new()
+            .byte(TLS)
+            .byte(1)
+            .byte(op::START)
+            .byte(op::STEP_BIG)
+            .bytes(b"u")
+            .byte(0)
+            .byte(17),
+    ));
+    v.push(login(
+        "nul-in-password-and-cancel",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START)
+            .op(op::STEP, b"tim")
+            .byte(op::CANCEL)
+            .op(op::STEP, b"pa\0ss"),
+    ));
+    v.push(login(
+        "unknown-user",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_IR, b"nobody")
+            .op(op::STEP, b"pw")
+            .byte(op::ANSWER)
+            .byte(ans::UNKNOWN_USER),
+    ));
+
+    // CRAM-MD5: RFC 2195 (the fixed nonce reproduces its challenge), RFC 4954, keys.
+    let cram = |name: &str, s: Script| ("server_cram_md5", name.to_owned(), s.into_vec());
+    v.push(cram(
+        "rfc2195-keys",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START)
+            .op(op::STEP, b"tim b913a602c7eda7a495b4e6e7334d3890")
+            .byte(op::ANSWER)
+            .byte(ans::CRAM_MD5_KEYS)
+            .bytes(pw),
+    ));
+    v.push(cram(
+        "rfc4954-rjs3-wrong",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START_B64_NONE)
+            .op(
+                op::STEP_B64,
+                b"cmpzMyBlYzNhNTlmZWQzOTVhYmExZWM2MzY3YzRmNGI0MWFjMA==",
+            )
+            .byte(op::ANSWER)
+            .byte(ans::PASSWORD)
+            .bytes(b"secret"),
+    ));
+    v.push(cram(
+        "uppercase-hex",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START)
+            .op(op::STEP, b"tim B913A602C7EDA7A495B4E6E7334D3890"),
+    ));
+    v.push(cram(
+        "user-with-spaces",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START)
+            .op(op::STEP, b"tim smith b913a602c7eda7a495b4e6e7334d3890")
+            .byte(op::ANSWER)
+            .byte(ans::UNKNOWN_USER),
+    ));
+    v.push(cram(
+        "initial-response",
+        Script::new().byte(TLS).byte(0).op(op::START_B64, b"dGlt"),
+    ));
+    v.push(cram(
+        "os-nonce-and-weak-refused",
+        Script::new()
+            .byte(TLS)
+            .byte(2)
+            .byte(op::START_B64_NONE)
+            .op(op::STEP, b"tim 00000000000000000000000000000000")
+            .byte(op::ANSWER)
+            .byte(ans::ACCEPT)
+            .byte(op::ANSWER)
+            .byte(ans::REJECT),
+    ));
+    v.push(cram(
+        "nonce-failure",
+        Script::new().byte(TLS).byte(4).byte(op::START),
+    ));
+    v.push(cram("weak-refused", Script::new().byte(TLS | 8).byte(0)));
+
+    // XOAUTH2: Google's and curl's vectors, the error challenge and its acknowledgement.
+    let xo = |name: &str, s: Script| ("server_xoauth2", name.to_owned(), s.into_vec());
+    v.push(xo(
+        "google-ir",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_B64, b"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==")
+            .byte(op::ANSWER)
+            .byte(ans::ACCEPT),
+    ));
+    v.push(xo(
+        "curl-test922-error-challenge",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(
+                op::START_B64,
+                b"dXNlcj11c2VyAWF1dGg9QmVhcmVyIG1GXzkuQjVmLTQuMUpxTQEB",
+            )
+            .byte(op::ANSWER_B64)
+            .byte(ans::TOKEN_ERROR)
+            .bytes(b"401")
+            .bytes(b"https://mail.google.com/")
+            .op(op::STEP_B64, b""),
+    ));
+    v.push(xo(
+        "reject-ack-with-ctrl-a",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .byte(op::START)
+            .op(
+                op::STEP,
+                b"user=user\x01auth=Bearer mF_9.B5f-4.1JqM\x01\x01",
+            )
+            .byte(op::ANSWER)
+            .byte(ans::REJECT)
+            .op(op::STEP_B64, b"AQ=="),
+    ));
+    v.push(xo(
+        "token-error-escapes",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_IR, b"user=a\x01auth=bearer abc==\x01\x01")
+            .byte(op::ANSWER)
+            .byte(ans::TOKEN_ERROR)
+            .bytes(b"in\"valid\\\n\x01")
+            .bytes(b""),
+    ));
+    v.push(xo(
+        "missing-final-ctrl-a",
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .op(op::START_IR, b"user=a\x01auth=Bearer abc\x01"),
+    ));
+
+    // Clients: the challenges of real servers and the RFCs.
+    let xerr = b"eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K";
+    let pop_err = b"eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==";
+    let c = |t: &'static str, name: &str, s: Script| (t, name.to_owned(), s.into_vec());
+    v.push(c(
+        "client_plain",
+        "ir-finish",
+        Script::new().byte(0).byte(cop::START_B64).byte(cop::FINISH),
+    ));
+    v.push(c(
+        "client_plain",
+        "no-ir-empty-challenge",
+        Script::new()
+            .byte(0)
+            .op(cop::STEP_B64, b"")
+            .byte(cop::FINISH_DATA)
+            .bytes(b""),
+    ));
+    v.push(c(
+        "client_plain",
+        "own-credentials-authzid",
+        Script::new()
+            .byte(1)
+            .bytes(b"Kurt")
+            .bytes(b"Ursel")
+            .bytes(b"xipj3plmq")
+            .bytes(b"")
+            .byte(cop::START)
+            .op(cop::STEP, b"unexpected")
+            .byte(cop::FINISH),
+    ));
+    v.push(c(
+        "client_login",
+        "xlogin-prompts",
+        Script::new()
+            .byte(0)
+            .byte(cop::START)
+            .op(cop::STEP_B64, b"VXNlcm5hbWU6")
+            .op(cop::STEP_B64, b"UGFzc3dvcmQ6")
+            .byte(cop::FINISH),
+    ));
+    v.push(c(
+        "client_login",
+        "draft-prompts-then-extra",
+        Script::new()
+            .byte(0)
+            .op(cop::STEP_B64, b"VXNlciBOYW1lAA==")
+            .op(cop::STEP_B64, b"UGFzc3dvcmQA")
+            .op(cop::STEP, b"more?")
+            .byte(cop::FINISH),
+    ));
+    v.push(c(
+        "client_login",
+        "finish-early-with-data",
+        Script::new()
+            .byte(0)
+            .op(cop::STEP, b"Username:")
+            .byte(cop::FINISH_DATA)
+            .bytes(b"v=x"),
+    ));
+    v.push(c(
+        "client_cram_md5",
+        "rfc2195",
+        Script::new()
+            .byte(0)
+            .byte(cop::START)
+            .op(
+                cop::STEP_B64,
+                b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+            )
+            .byte(cop::FINISH),
+    ));
+    v.push(c(
+        "client_cram_md5",
+        "rfc4954-challenge-long-password",
+        Script::new()
+            .byte(1)
+            .bytes(b"rjs3")
+            .bytes(b"")
+            .bytes(&[b'k'; 100])
+            .bytes(b"")
+            .op(
+                cop::STEP_B64,
+                b"PDQxOTI5NDIzNDEuMTI4Mjg0NzJAc291cmNlZm91ci5hbmRyZXcuY211LmVkdT4=",
+            )
+            .op(cop::STEP, b"again"),
+    ));
+    v.push(c(
+        "client_cram_md5",
+        "small-limit-big-challenge",
+        Script::new()
+            .byte(2)
+            .byte(cop::STEP_B64_BIG)
+            .bytes(b"QUFB")
+            .byte(0)
+            .byte(4)
+            .op(cop::STEP, b"<x@y>"),
+    ));
+    v.push(c(
+        "client_xoauth2",
+        "google-error",
+        Script::new()
+            .byte(0)
+            .byte(cop::START_B64)
+            .op(cop::STEP_B64, xerr)
+            .byte(cop::FINISH),
+    ));
+    v.push(c(
+        "client_xoauth2",
+        "pop-error-no-ir",
+        Script::new()
+            .byte(0)
+            .op(cop::STEP, b"")
+            .op(cop::STEP_B64, pop_err)
+            .op(cop::STEP, b"{}"),
+    ));
+    v.push(c(
+        "client_xoauth2",
+        "json-escapes",
+        Script::new()
+            .byte(0)
+            .byte(cop::START)
+            .op(
+                cop::STEP,
+                br#" { "status" : 400 , "x": null, "y": true, "scope":"a\u0041\n\"", "openid-configuration": "https:\/\/e" } "#,
+            )
+            .byte(cop::FINISH),
+    ));
+    v.push(c(
+        "client_xoauth2",
+        "success",
+        Script::new()
+            .byte(1)
+            .bytes(b"someuser@example.com")
+            .bytes(b"")
+            .bytes(b"")
+            .bytes(DEFAULT_TOKEN)
+            .byte(cop::START)
+            .byte(cop::FINISH_DATA)
+            .bytes(b""),
+    ));
+
+    // Differential: every mechanism, clean and mutated, matching and not.
+    for (i, m) in MECHANISMS.iter().enumerate() {
+        let name = m.name().to_lowercase();
+        let base = |flags: u8| {
+            Script::new()
+                .byte(i as u8)
+                .byte(flags)
+                .bytes(b"tim")
+                .bytes(b"")
+                .bytes(DEFAULT_PASSWORD)
+                .bytes(DEFAULT_TOKEN)
+        };
+        let all = dflag::TLS | dflag::INITIAL_RESPONSE;
+        v.push((
+            "differential",
+            format!("{name}-clean"),
+            base(all).into_vec(),
+        ));
+        v.push((
+            "differential",
+            format!("{name}-clean-b64-no-ir"),
+            base(dflag::TLS | dflag::BASE64).into_vec(),
+        ));
+        v.push((
+            "differential",
+            format!("{name}-mismatch-app-compares"),
+            base(all | dflag::MISMATCH | dflag::APP_COMPARES | dflag::KEYS)
+                .bytes(b"tanstaaftanstaaF")
+                .bytes(b"ya29.other")
+                .into_vec(),
+        ));
+        v.push((
+            "differential",
+            format!("{name}-mutated"),
+            base(all | dflag::BASE64)
+                .byte(mutate::FLIP)
+                .byte(0x20)
+                .byte(5)
+                .byte(mutate::TRUNCATE)
+                .byte(3)
+                .into_vec(),
+        ));
+        if *m == Mechanism::Plain {
+            v.push((
+                "differential",
+                "plain-authzid-denied".into(),
+                Script::new()
+                    .byte(i as u8)
+                    .byte(all | dflag::DENY_AUTHZ)
+                    .bytes(b"Kurt")
+                    .bytes(b"Ursel")
+                    .bytes(b"xipj3plmq")
+                    .bytes(b"")
+                    .into_vec(),
+            ));
+            v.push((
+                "differential",
+                "plain-replaced-with-stored".into(),
+                base(all | dflag::MISMATCH)
+                    .bytes(b"other")
+                    .bytes(b"")
+                    .byte(mutate::REPLACE)
+                    .bytes(b"\0tim\0other")
+                    .into_vec(),
+            ));
+        }
+    }
+
+    // Base64: RFC 4648 and RFC 4954 texts, strictness cases, every transcript line.
+    let mut b: Vec<&[u8]> = vec![
+        b"",
+        b"AA==",
+        b"AAA=",
+        b"Zm9vYmFy",
+        b"Zm9vYg==",
+        b"=AAA",
+        b"AAA=BBB",
+        b"AAA=BBB=",
+        b"dGm=",
+        b"dG=t",
+        b"dGlt\r\n",
+        b" dGlt",
+        b"****",
+        b"dGk=dGk=",
+        b"QUJD-_==",
+    ];
+    let lines: Vec<String> = client_messages(transcripts)
+        .into_iter()
+        .flat_map(|(_, _, ir, l)| ir.into_iter().chain(l))
+        .collect();
+    for l in &lines {
+        b.push(l.as_bytes());
+    }
+    b.push(xerr);
+    b.push(pop_err);
+    b.sort();
+    b.dedup();
+    for (i, t) in b.iter().enumerate() {
+        v.push(("base64", format!("{i:02}"), t.to_vec()));
+    }
+    v
+}
+
+/// An answer a seed gives, both as target input and as the engine's answer.
+#[derive(Clone)]
+enum A {
+    Accept,
+    Reject,
+    Password(Vec<u8>),
+    /// Hash byte, password, salt, iteration byte (as `ans::SCRAM_KEYS` reads them).
+    Keys(u8, Vec<u8>, Vec<u8>, u8),
+    Owner(String),
+}
+
+impl A {
+    fn write(&self, s: Script) -> Script {
+        match self {
+            A::Accept => s.byte(ans::ACCEPT),
+            A::Reject => s.byte(ans::REJECT),
+            A::Password(p) => s.byte(ans::PASSWORD).bytes(p),
+            A::Keys(h, p, salt, i) => s
+                .byte(ans::SCRAM_KEYS)
+                .byte(*h)
+                .bytes(p)
+                .bytes(salt)
+                .byte(*i),
+            A::Owner(o) => s.byte(ans::TOKEN_OWNER).bytes(o.as_bytes()),
+        }
+    }
+    fn keys(&self) -> Option<ScramKeys> {
+        match self {
+            A::Keys(h, p, salt, i) => {
+                let hash = if h & 1 == 0 {
+                    ScramHash::Sha1
+                } else {
+                    ScramHash::Sha256
+                };
+                ScramKeys::derive(hash, p, salt, u32::from(i % 16) + 1).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A server-target input replaying the engine's own client against the server the target
+/// builds from config bytes `a`, `b`: the client's messages as operations (base64 or raw),
+/// each request answered with the next of `answers` (the last one repeats).
+fn engine_exchange(
+    m: Mechanism,
+    a: u8,
+    b: u8,
+    creds: &Credentials<'_>,
+    cc: &ClientConfig,
+    b64: bool,
+    answers: &[A],
+) -> Vec<u8> {
+    let (config, transport) = server_config(a, b);
+    let config = Arc::new(config);
+    let mut s = Script::new().byte(a).byte(b);
+    let Ok(mut server) = ServerSession::new(&config, m, &transport) else {
+        return s.into_vec();
+    };
+    let Ok(mut client) = ClientSession::with_config(m, creds, cc) else {
+        return s.into_vec();
+    };
+    let ir = if b64 {
+        client.start_b64().unwrap().map(<[u8]>::to_vec)
+    } else {
+        client.start().unwrap().map(<[u8]>::to_vec)
+    };
+    let mut step = match &ir {
+        Some(ir) if b64 => {
+            s = s.op(op::START_B64, ir);
+            server.start_b64(Some(ir))
+        }
+        Some(ir) => {
+            s = s.op(op::START_IR, ir);
+            server.start(Some(ir))
+        }
+        None if b64 => {
+            s = s.byte(op::START_B64_NONE);
+            server.start_b64(None)
+        }
+        None => {
+            s = s.byte(op::START);
+            server.start(None)
+        }
+    };
+    let mut n = 0;
+    for _ in 0..10 {
+        match step.unwrap() {
+            ServerStep::Challenge(c) => {
+                let c = c.to_vec();
+                let r = if b64 {
+                    client.step_b64(&c)
+                } else {
+                    client.step(&c)
+                };
+                let Ok(r) = r.map(<[u8]>::to_vec) else { break };
+                s = s.op(if b64 { op::STEP_B64 } else { op::STEP }, &r);
+                step = if b64 {
+                    server.step_b64(&r)
+                } else {
+                    server.step(&r)
+                };
+            }
+            ServerStep::Request(_) => {
+                let a = answers[n.min(answers.len() - 1)].clone();
+                n += 1;
+                s = s.byte(if b64 { op::ANSWER_B64 } else { op::ANSWER });
+                s = a.write(s);
+                let keys = a.keys();
+                let answer = match &a {
+                    A::Accept => Answer::Accept,
+                    A::Reject => Answer::Reject,
+                    A::Password(p) => Answer::Password(p),
+                    A::Keys(..) => match &keys {
+                        Some(k) => Answer::ScramKeys(k),
+                        None => Answer::UnknownUser,
+                    },
+                    A::Owner(o) => Answer::TokenOwner(o),
+                };
+                step = if b64 {
+                    server.answer_b64(answer)
+                } else {
+                    server.answer(answer)
+                };
+            }
+            _ => break,
+        }
+    }
+    s.into_vec()
+}
+
+fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
+    let mut v: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
+    let pencil = b"pencil".to_vec();
+    let user = Credentials::new()
+        .authcid("user")
+        .password(b"pencil")
+        .token(DEFAULT_TOKEN);
+    // Server config bytes: TLS, success data or not; `b`: iterations 16 (bits 6-7 = 3),
+    // fixed nonce, with all channel bindings (bits 3-4 = 3) and the external identity.
+    let tls_data = 0b0000_0011u8;
+    let tls_nodata = 0b0000_0001u8;
+    let b_all = 0b1111_1000u8;
+    let b_none = 0b1100_0000u8;
+
+    // SCRAM servers: the engine's client against stored keys, a password, an unknown user;
+    // with and without success data, raw and base64; the -PLUS ones with each binding.
+    for (target, m) in [
+        ("server_scram_sha_1", Mechanism::ScramSha1),
+        ("server_scram_sha_256", Mechanism::ScramSha256),
+        ("server_scram_sha_1_plus", Mechanism::ScramSha1Plus),
+        ("server_scram_sha_256_plus", Mechanism::ScramSha256Plus),
+    ] {
+        let h = if ScramHash::of(m) == Some(ScramHash::Sha1) {
+            0
+        } else {
+            1
+        };
+        let salt = saslmech::b64::decode(b"QSXCR+Q6sek8bf92")
+            .unwrap()
+            .as_slice()
+            .to_vec();
+        let keys = A::Keys(h, pencil.clone(), salt, 15);
+        for sel in 1..=3u8 {
+            let (kind, _) = channel_binding(sel).unwrap();
+            let cc = ClientConfig::new()
+                .scram_iterations(1, 64)
+                .nonce_source(NonceSource::Fixed(b"fyko+d2lbbFgONRv9qkxdawL".to_vec()));
+            let cc = match channel_binding(sel) {
+                Some((k, d)) => cc.channel_binding(k, d),
+                None => cc,
+            };
+            if !m.channel_binding() && sel > 1 {
+                break;
+            }
+            let kname = kind.name();
+            for (a, b, b64, answer, what) in [
+                (tls_data, b_all, false, keys.clone(), "keys"),
+                (
+                    tls_nodata,
+                    b_all,
+                    true,
+                    keys.clone(),
+                    "keys-b64-no-success-data",
+                ),
+                (
+                    tls_data,
+                    b_all,
+                    true,
+                    A::Password(pencil.clone()),
+                    "password",
+                ),
+                (
+                    tls_nodata,
+                    b_all,
+                    false,
+                    A::Password(b"wrong".to_vec()),
+                    "wrong-password",
+                ),
+                (tls_data, b_all, true, A::Reject, "unknown-user"),
+            ] {
+                let name = if m.channel_binding() {
+                    format!("engine-{kname}-{what}")
+                } else {
+                    format!("engine-{what}")
+                };
+                v.push((
+                    target,
+                    name,
+                    engine_exchange(m, a, b, &user, &cc, b64, &[answer]),
+                ));
+            }
+            // Plain SCRAM from a client that has binding data: `y`, a downgrade where the
+            // server offers -PLUS; accepted where it does not.
+            if !m.channel_binding() {
+                let cc = ClientConfig::new()
+                    .scram_iterations(1, 64)
+                    .channel_binding(kind, saslmech::fuzzing::CB_EXPORTER);
+                v.push((
+                    target,
+                    "engine-y-downgrade".into(),
+                    engine_exchange(
+                        m,
+                        tls_data,
+                        b_all,
+                        &user,
+                        &cc,
+                        false,
+                        std::slice::from_ref(&keys),
+                    ),
+                ));
+                v.push((
+                    target,
+                    "engine-y-no-plus".into(),
+                    engine_exchange(
+                        m,
+                        tls_data,
+                        b_none,
+                        &user,
+                        &cc,
+                        false,
+                        std::slice::from_ref(&keys),
+                    ),
+                ));
+                let admin = Credentials::new()
+                    .authcid("user")
+                    .authzid("admin")
+                    .password(b"pencil");
+                let cc = ClientConfig::new().scram_iterations(1, 64);
+                v.push((
+                    target,
+                    "engine-authzid".into(),
+                    engine_exchange(
+                        m,
+                        tls_nodata,
+                        b_none,
+                        &admin,
+                        &cc,
+                        true,
+                        &[keys.clone(), A::Accept],
+                    ),
+                ));
+            }
+        }
+        // The RFC messages verbatim (the server's nonce differs, so client-final fails).
+        let (first, fin) = if h == 0 {
+            (&b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"[..], &b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="[..])
+        } else {
+            (&b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"[..], &b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="[..])
+        };
+        let first: Vec<u8> = if m.channel_binding() {
+            [&b"p=tls-exporter"[..], &first[1..]].concat()
+        } else {
+            first.to_vec()
+        };
+        v.push((
+            target,
+            "rfc-messages".into(),
+            keys.write(
+                Script::new()
+                    .byte(tls_data)
+                    .byte(b_all)
+                    .op(op::START_IR, &first)
+                    .byte(op::ANSWER),
+            )
+            .op(op::STEP, fin)
+            .into_vec(),
+        ));
+        for (i, bad) in [
+            &b"y,,n=user,r=abc"[..],
+            b"p=tls-unique,,n=user,r=abc",
+            b"p=tls-bogus,,n=user,r=abc",
+            b"n,a=adm=2Cin,n=us=3Der,r=abc,x=ext",
+            b"n,,n=us=er,r=abc",
+            b"n,,m=ext,n=user,r=abc",
+            b"n,,n=user,r=a,b",
+        ]
+        .iter()
+        .enumerate()
+        {
+            v.push((
+                target,
+                format!("edge-{i}"),
+                keys.write(
+                    Script::new()
+                        .byte(tls_data)
+                        .byte(if i == 0 { b_all } else { b_none })
+                        .op(op::START_IR, bad)
+                        .byte(op::ANSWER),
+                )
+                .op(op::STEP, b"c=biws,r=abc1896.697170952,p=AAAA")
+                .into_vec(),
+            ));
+        }
+    }
+
+    // OAUTHBEARER server: RFC 7628's messages, token owner, scope discovery.
+    let ob = "server_oauthbearer";
+    let rfc_ok = b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01";
+    let rfc_scope =
+        b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=\x01\x01";
+    let rfc_bad = b"n,user=someuser@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg==\x01\x01";
+    let no_user = b"n,,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg==\x01\x01";
+    v.push((
+        ob,
+        "rfc7628-4.1".into(),
+        Script::new()
+            .byte(tls_nodata)
+            .byte(0)
+            .op(op::START_IR, rfc_ok)
+            .byte(op::ANSWER)
+            .byte(ans::ACCEPT)
+            .into_vec(),
+    ));
+    v.push((
+        ob,
+        "rfc7628-4.3-scope".into(),
+        Script::new()
+            .byte(tls_nodata)
+            .byte(0)
+            .op(op::START_IR, rfc_scope)
+            .byte(op::ANSWER_B64)
+            .byte(ans::TOKEN_ERROR)
+            .bytes(b"invalid_token")
+            .bytes(b"example_scope")
+            .op(op::STEP_B64, b"AQ==")
+            .into_vec(),
+    ));
+    v.push((
+        ob,
+        "rfc7628-4.4-not-gs2".into(),
+        Script::new()
+            .byte(tls_nodata)
+            .byte(0)
+            .op(op::START_IR, rfc_bad)
+            .into_vec(),
+    ));
+    v.push((
+        ob,
+        "owner".into(),
+        Script::new()
+            .byte(tls_nodata)
+            .byte(0)
+            .byte(op::START)
+            .op(op::STEP, no_user)
+            .byte(op::ANSWER)
+            .byte(ans::ACCEPT)
+            .byte(op::ANSWER)
+            .byte(ans::TOKEN_OWNER)
+            .bytes(b"")
+            .byte(op::ANSWER)
+            .byte(ans::TOKEN_OWNER)
+            .bytes(b"owner@example.net")
+            .into_vec(),
+    ));
+    v.push((
+        ob,
+        "owner-authorize".into(),
+        Script::new()
+            .byte(tls_nodata)
+            .byte(0)
+            .op(op::START_IR, rfc_ok)
+            .byte(op::ANSWER)
+            .byte(ans::TOKEN_OWNER)
+            .bytes(b"owner@example.net")
+            .byte(op::ANSWER)
+            .byte(ans::REJECT)
+            .into_vec(),
+    ));
+    v.push((
+        ob,
+        "reject-empty-ack".into(),
+        Script::new()
+            .byte(tls_nodata)
+            .byte(0)
+            .op(op::START_IR, rfc_ok)
+            .byte(op::ANSWER)
+            .byte(ans::REJECT)
+            .op(op::STEP, b"")
+            .op(op::STEP, b"")
+            .into_vec(),
+    ));
+    v.push((
+        ob,
+        "engine".into(),
+        engine_exchange(
+            Mechanism::OAuthBearer,
+            tls_data,
+            0,
+            &user,
+            &ClientConfig::new(),
+            true,
+            &[A::Accept],
+        ),
+    ));
+    let token_only = Credentials::new().token(DEFAULT_TOKEN);
+    v.push((
+        ob,
+        "engine-owner".into(),
+        engine_exchange(
+            Mechanism::OAuthBearer,
+            tls_nodata,
+            0,
+            &token_only,
+            &ClientConfig::new(),
+            false,
+            &[A::Owner("owner@example.net".into())],
+        ),
+    ));
+
+    // EXTERNAL server: RFC 4422 / RFC 4954 (empty response, an authzid), with and without the
+    // transport identity.
+    let ex = "server_external";
+    for (name, b, ir) in [
+        ("rfc4954-empty", 0x20u8, &b""[..]),
+        ("rfc4422-fred", 0x20, b"fred@example.com"),
+        ("same-as-certificate", 0x20, b"client.example.net"),
+        ("no-identity", 0, b""),
+    ] {
+        v.push((
+            ex,
+            name.into(),
+            Script::new()
+                .byte(tls_nodata)
+                .byte(b)
+                .op(op::START_B64, saslmech::b64::encode(ir).as_bytes())
+                .byte(op::ANSWER)
+                .byte(ans::ACCEPT)
+                .into_vec(),
+        ));
+    }
+    v.push((
+        ex,
+        "no-ir".into(),
+        Script::new()
+            .byte(tls_nodata)
+            .byte(0x20)
+            .byte(op::START_B64_NONE)
+            .op(op::STEP_B64, b"ZnJlZA==")
+            .byte(op::ANSWER)
+            .byte(ans::REJECT)
+            .into_vec(),
+    ));
+
+    // ANONYMOUS server: RFC 4505's trace, empty, too long, control characters.
+    let an = "server_anonymous";
+    v.push((
+        an,
+        "rfc4505-sirhc".into(),
+        Script::new()
+            .byte(0)
+            .byte(0)
+            .byte(op::START_B64_NONE)
+            .op(op::STEP_B64, b"c2lyaGM=")
+            .into_vec(),
+    ));
+    v.push((
+        an,
+        "empty-ir".into(),
+        Script::new()
+            .byte(0)
+            .byte(0)
+            .op(op::START_B64, b"")
+            .into_vec(),
+    ));
+    v.push((
+        an,
+        "email".into(),
+        Script::new()
+            .byte(0)
+            .byte(0)
+            .op(op::START_IR, b"fuzz@example.net")
+            .byte(op::CANCEL)
+            .into_vec(),
+    ));
+    v.push((
+        an,
+        "too-long".into(),
+        Script::new()
+            .byte(0)
+            .byte(0)
+            .op(op::START_IR, "é".repeat(256).as_bytes())
+            .into_vec(),
+    ));
+    v.push((
+        an,
+        "control".into(),
+        Script::new()
+            .byte(0)
+            .byte(0)
+            .op(op::START_IR, b"a\tb")
+            .into_vec(),
+    ));
+
+    // SCRAM clients: RFC 5802 / RFC 7677 exchanges (fixed RFC nonce, i=4096 allowed), with
+    // the server-final as success data and as a challenge; the -PLUS clients with each binding.
+    let rfc1 = (
+        &b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096"[..],
+        &b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ="[..],
+    );
+    let rfc256 = (
+        &b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+            [..],
+        &b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="[..],
+    );
+    for (target, (sf, fin), sel) in [
+        ("client_scram_sha_1", rfc1, 0u8),
+        ("client_scram_sha_256", rfc256, 0),
+        ("client_scram_sha_1_plus", rfc1, 1),
+        ("client_scram_sha_256_plus", rfc256, 1),
+    ] {
+        let creds = |flags: u8| {
+            Script::new()
+                .byte(flags | 1 | 0x40 | (sel << 4))
+                .bytes(b"user")
+                .bytes(b"")
+                .bytes(b"pencil")
+                .bytes(b"")
+        };
+        v.push((
+            target,
+            "rfc-success-data".into(),
+            creds(0)
+                .byte(cop::START)
+                .op(cop::STEP, sf)
+                .op(cop::FINISH_DATA, fin)
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "rfc-final-challenge".into(),
+            creds(0)
+                .byte(cop::START)
+                .op(cop::STEP, sf)
+                .op(cop::STEP, fin)
+                .byte(cop::FINISH)
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "rfc-b64-no-ir".into(),
+            creds(0)
+                .op(cop::STEP_B64, b"")
+                .op(cop::STEP_B64, saslmech::b64::encode(sf).as_bytes())
+                .op(cop::STEP_B64, saslmech::b64::encode(fin).as_bytes())
+                .byte(cop::FINISH)
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "rfc-wrong-signature".into(),
+            creds(0)
+                .byte(cop::START)
+                .op(cop::STEP, sf)
+                .op(cop::FINISH_DATA, b"v=AAAA")
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "server-error".into(),
+            creds(0)
+                .byte(cop::START)
+                .op(cop::STEP, sf)
+                .op(cop::STEP, b"e=invalid-proof")
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "iterations-too-low".into(),
+            Script::new()
+                .byte(1 | (sel << 4))
+                .bytes(b"user")
+                .bytes(b"")
+                .bytes(b"pencil")
+                .bytes(b"")
+                .byte(cop::START)
+                .op(cop::STEP, sf)
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "finish-without-proof".into(),
+            creds(0).byte(cop::START).byte(cop::FINISH).into_vec(),
+        ));
+        v.push((
+            target,
+            "authzid-escapes".into(),
+            Script::new()
+                .byte(1 | 0x40 | (sel << 4))
+                .bytes(b"us,er")
+                .bytes(b"ad=min")
+                .bytes(b"pencil")
+                .bytes(b"")
+                .byte(cop::START)
+                .op(
+                    cop::STEP,
+                    b"r=fyko+d2lbbFgONRv9qkxdawLxyz,s=QSXCR+Q6sek8bf92,i=4096,x=ext",
+                )
+                .into_vec(),
+        ));
+        for (i, bad) in [
+            &b"r=other,s=QSXCR+Q6sek8bf92,i=4096"[..],
+            b"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=,i=4096",
+            b"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=0",
+            b"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=99999999999",
+            b"m=ext,r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096",
+        ]
+        .iter()
+        .enumerate()
+        {
+            v.push((
+                target,
+                format!("edge-{i}"),
+                creds(0).byte(cop::START).op(cop::STEP, bad).into_vec(),
+            ));
+        }
+    }
+
+    // OAUTHBEARER, EXTERNAL, ANONYMOUS clients.
+    let err = br#"{"status":"invalid_token","scope":"example_scope","openid-configuration":"https://example.com/.well-known/openid-config"}"#;
+    v.push((
+        "client_oauthbearer",
+        "rfc7628-error".into(),
+        Script::new()
+            .byte(8)
+            .bytes(b"")
+            .bytes(b"server.example.com")
+            .byte(0)
+            .byte(143)
+            .byte(cop::START_B64)
+            .op(cop::STEP, err)
+            .byte(cop::FINISH)
+            .into_vec(),
+    ));
+    v.push((
+        "client_oauthbearer",
+        "success".into(),
+        Script::new()
+            .byte(1)
+            .bytes(b"user@example.com")
+            .bytes(b"")
+            .bytes(b"")
+            .bytes(b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==")
+            .byte(cop::START)
+            .byte(cop::FINISH)
+            .into_vec(),
+    ));
+    v.push((
+        "client_oauthbearer",
+        "no-ir".into(),
+        Script::new()
+            .byte(0)
+            .op(cop::STEP_B64, b"")
+            .op(cop::STEP_B64, b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=")
+            .op(cop::FINISH_DATA, b"x")
+            .into_vec(),
+    ));
+    v.push((
+        "client_external",
+        "rfc4954-empty".into(),
+        Script::new()
+            .byte(0)
+            .byte(cop::START_B64)
+            .byte(cop::FINISH)
+            .into_vec(),
+    ));
+    v.push((
+        "client_external",
+        "authzid-no-ir".into(),
+        Script::new()
+            .byte(1)
+            .bytes(b"tim")
+            .bytes(b"fred@example.com")
+            .bytes(b"")
+            .bytes(b"")
+            .op(cop::STEP, b"")
+            .op(cop::STEP, b"x")
+            .into_vec(),
+    ));
+    v.push((
+        "client_anonymous",
+        "rfc4505-sirhc".into(),
+        Script::new()
+            .byte(8)
+            .bytes(b"sirhc")
+            .bytes(b"")
+            .byte(0)
+            .byte(0)
+            .op(cop::STEP_B64, b"")
+            .byte(cop::FINISH)
+            .into_vec(),
+    ));
+    v.push((
+        "client_anonymous",
+        "ir-and-data".into(),
+        Script::new()
+            .byte(8)
+            .bytes(b"fuzz@example.net")
+            .bytes(b"")
+            .byte(0)
+            .byte(0)
+            .byte(cop::START)
+            .op(cop::FINISH_DATA, b"x")
+            .into_vec(),
+    ));
+
+    // Differential: the new mechanisms with channel binding, keys, mismatches.
+    for (i, m) in MECHANISMS.iter().enumerate().skip(4) {
+        let name = m.name().to_lowercase();
+        let base = |flags: u8, stored: Option<(&[u8], &[u8])>, x: u8| {
+            let s = Script::new()
+                .byte(i as u8)
+                .byte(flags)
+                .bytes(b"tim")
+                .bytes(b"")
+                .bytes(DEFAULT_PASSWORD)
+                .bytes(DEFAULT_TOKEN);
+            let s = match stored {
+                Some((p, t)) => s.bytes(p).bytes(t),
+                None => s,
+            };
+            s.byte(x)
+        };
+        let all = dflag::TLS | dflag::INITIAL_RESPONSE;
+        let x_exporter = 1 | (dx::CB_SAME << 2) | (3 << 4);
+        for (what, flags, stored, x) in [
+            ("cb-same", all, None, x_exporter),
+            (
+                "cb-same-keys-b64-no-data",
+                dflag::TLS | dflag::BASE64 | dflag::KEYS,
+                None,
+                x_exporter,
+            ),
+            ("cb-different", all, None, 1 | (dx::CB_DIFFERENT << 2)),
+            (
+                "cb-all-unique",
+                all | dflag::SUCCESS_DATA,
+                None,
+                3 | (dx::CB_ALL << 2),
+            ),
+            ("cb-none", all, None, 2 | (dx::CB_NONE << 2)),
+            ("no-cb", all | dflag::SUCCESS_DATA, None, dx::CB_NONE << 2),
+            (
+                "mismatch",
+                all | dflag::MISMATCH,
+                Some((&b"tanstaaftanstaaF"[..], &b"ya29.other"[..])),
+                x_exporter,
+            ),
+            (
+                "mismatch-keys",
+                all | dflag::MISMATCH | dflag::KEYS | dflag::APP_COMPARES,
+                Some((&b"other"[..], &b"other"[..])),
+                x_exporter,
+            ),
+            (
+                "saslprep-equal",
+                all | dflag::MISMATCH,
+                Some(("tanstaaf\u{a0}tanstaaf".as_bytes(), DEFAULT_TOKEN)),
+                x_exporter,
+            ),
+        ] {
+            v.push((
+                "differential",
+                format!("{name}-{what}"),
+                base(flags, stored, x).into_vec(),
+            ));
+        }
+        v.push((
+            "differential",
+            format!("{name}-authzid-denied"),
+            Script::new()
+                .byte(i as u8)
+                .byte(all | dflag::DENY_AUTHZ)
+                .bytes(b"tim")
+                .bytes(b"admin")
+                .bytes(DEFAULT_PASSWORD)
+                .bytes(DEFAULT_TOKEN)
+                .byte(x_exporter)
+                .into_vec(),
+        ));
+        v.push((
+            "differential",
+            format!("{name}-proof-flipped"),
+            base(all, None, x_exporter)
+                .byte(mutate::PASS)
+                .byte(mutate::PASS)
+                .byte(mutate::FLIP)
+                .byte(1)
+                .byte(200)
+                .into_vec(),
+        ));
+    }
+
+    // Protocol adapters, server side: real clients' SMTP lines (the transcripts), the RFC
+    // examples for IMAP and POP3, answered with the stored password.
+    let clients = {
+        let mut out = Vec::new();
+        for line in transcripts.lines() {
+            let mut it = line.splitn(4, ' ');
+            if let (Some(c), Some(mech), Some("C"), Some(text)) =
+                (it.next(), it.next(), it.next(), it.next())
+            {
+                if text.starts_with("AUTH ") {
+                    out.push((c.to_owned(), mech.to_owned(), vec![text.to_owned()]));
+                } else if let Some(last) = out.last_mut() {
+                    last.2.push(text.to_owned());
+                }
+            }
+        }
+        out
+    };
+    for (client, mech, lines) in &clients {
+        for (target, proto) in [("smtp_server", 0), ("imap_server", 1), ("pop3_server", 2)] {
+            let mut s = Script::new().byte(tls_data).byte(0).byte(4);
+            for (k, l) in lines.iter().enumerate() {
+                let l = if k == 0 && proto == 1 {
+                    format!("a1 AUTHENTICATE {}", &l[5..])
+                } else {
+                    l.clone()
+                };
+                let l = format!("{l}\r\n");
+                s = s.op(if k == 0 { sop::COMMAND } else { sop::LINE }, l.as_bytes());
+                if k == 0 && (mech == "PLAIN" || mech == "XOAUTH2") && lines.len() == 1 {
+                    break;
+                }
+            }
+            s = if mech == "XOAUTH2" {
+                s.byte(sop::ANSWER).byte(ans::ACCEPT)
+            } else {
+                s.byte(sop::ANSWER)
+                    .byte(ans::PASSWORD)
+                    .bytes(DEFAULT_PASSWORD)
+            };
+            // A second AUTH after success.
+            s = s.op(sop::COMMAND, b"AUTH PLAIN =\r\n");
+            v.push((
+                target,
+                format!("{client}-{}", mech.to_lowercase()),
+                s.into_vec(),
+            ));
+        }
+    }
+    let imap = "imap_server";
+    v.push((imap, "rfc7628-oauthbearer".into(), Script::new().byte(tls_data).byte(0).byte(4).op(sop::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB\r\n").byte(sop::ANSWER).byte(ans::ACCEPT).into_vec()));
+    v.push((imap, "rfc7628-scope".into(), Script::new().byte(tls_data).byte(0).byte(4).op(sop::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9AQE=\r\n").byte(sop::ANSWER).byte(ans::TOKEN_ERROR).bytes(b"invalid_token").bytes(b"example_scope").op(sop::LINE, b"AQ==\r\n").into_vec()));
+    v.push((
+        imap,
+        "rfc4959-external".into(),
+        Script::new()
+            .byte(tls_data)
+            .byte(0x20)
+            .byte(4)
+            .op(sop::COMMAND, b"A01 AUTHENTICATE EXTERNAL =\r\n")
+            .into_vec(),
+    ));
+    v.push((
+        imap,
+        "rfc4505-anonymous".into(),
+        Script::new()
+            .byte(0)
+            .byte(0)
+            .byte(4)
+            .op(sop::COMMAND, b"A002 AUTHENTICATE ANONYMOUS\r\n")
+            .op(sop::LINE, b"c2lyaGM=\r\n")
+            .into_vec(),
+    ));
+    v.push((imap, "xoauth2-google-failure".into(), Script::new().byte(tls_data).byte(0).byte(4).op(sop::COMMAND, b"A01 AUTHENTICATE XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n").byte(sop::ANSWER).byte(ans::REJECT).op(sop::LINE, b"\r\n").into_vec()));
+    v.push((
+        imap,
+        "bad-tag".into(),
+        Script::new()
+            .byte(0)
+            .byte(0)
+            .byte(0)
+            .op(sop::COMMAND, b"* AUTHENTICATE PLAIN\r\n")
+            .op(sop::COMMAND, b"a1 LOGIN x y\r\n")
+            .into_vec(),
+    ));
+    for (target, cmd) in [("smtp_server", "AUTH"), ("pop3_server", "AUTH")] {
+        v.push((
+            target,
+            "rfc4954-edge".into(),
+            Script::new()
+                .byte(tls_data)
+                .byte(0)
+                .byte(5)
+                .op(sop::COMMAND, format!("{cmd} CRAM-MD5 dGlt\r\n").as_bytes())
+                .op(sop::COMMAND, format!("{cmd} PLAIN\r\n").as_bytes())
+                .op(sop::LINE, b"=AAA\r\n")
+                .op(sop::COMMAND, format!("{cmd}\r\n").as_bytes())
+                .op(sop::COMMAND, format!("{cmd} LOGIN\r\n").as_bytes())
+                .byte(sop::CANCEL)
+                .byte(sop::LINE_BIG)
+                .bytes(b"A")
+                .byte(0)
+                .byte(8)
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "external".into(),
+            Script::new()
+                .byte(tls_data)
+                .byte(0x20)
+                .byte(4)
+                .op(sop::COMMAND, format!("{cmd} EXTERNAL =\r\n").as_bytes())
+                .into_vec(),
+        ));
+    }
+    // SCRAM through the adapters: each mechanism named by index, lines as base64.
+    for target in ["smtp_server", "imap_server", "pop3_server"] {
+        v.push((
+            target,
+            "scram-keys".into(),
+            A::Keys(1, pencil.clone(), b"salt".to_vec(), 3)
+                .write(
+                    Script::new()
+                        .byte(tls_data)
+                        .byte(b_none)
+                        .byte(4)
+                        .byte(sop::AUTH_B64)
+                        .byte(1)
+                        .bytes(b"n,,n=user,r=abc")
+                        .byte(sop::ANSWER),
+                )
+                .byte(sop::LINE_B64)
+                .bytes(b"c=biws,r=abc1896.697170952,p=AAAA")
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "tls-reset".into(),
+            Script::new()
+                .byte(0)
+                .byte(0)
+                .byte(1)
+                .byte(sop::AUTH)
+                .byte(7)
+                .bytes(b"")
+                .byte(sop::SET_TLS)
+                .byte(1)
+                .byte(sop::AUTH)
+                .byte(7)
+                .bytes(b"")
+                .byte(sop::LINE_B64)
+                .bytes(b"\0tim\0pw")
+                .byte(sop::ANSWER)
+                .byte(ans::UNKNOWN_USER)
+                .byte(sop::RESET)
+                .into_vec(),
+        ));
+    }
+
+    // Protocol adapters, client side: the servers' replies of the transcripts, the RFCs'.
+    for (target, proto) in [("smtp_client", 0), ("imap_client", 1), ("pop3_client", 2)] {
+        let success = |s: Script| s.byte(lop::SUCCESS).byte(1);
+        for (k, m) in saslmech::ALL_MECHANISMS.iter().enumerate() {
+            let name = m.name().to_lowercase();
+            // Straight to success (client-first mechanisms with an initial response).
+            v.push((
+                target,
+                format!("{name}-success"),
+                success(Script::new().byte(k as u8).byte(1 | 0x10)).into_vec(),
+            ));
+            // An empty challenge first (no initial response), then failure.
+            v.push((
+                target,
+                format!("{name}-no-ir-failure"),
+                Script::new()
+                    .byte(k as u8)
+                    .byte(0x10)
+                    .byte(lop::CHALLENGE)
+                    .bytes(b"")
+                    .byte(1)
+                    .byte(lop::FAILURE)
+                    .byte(135)
+                    .bytes(b"5.7.8 Authentication credentials invalid")
+                    .byte(1)
+                    .into_vec(),
+            ));
+        }
+        let login = 8u8; // index of LOGIN in ALL_MECHANISMS
+        v.push((
+            target,
+            "login-prompts".into(),
+            success(
+                Script::new()
+                    .byte(login)
+                    .byte(0)
+                    .byte(lop::CHALLENGE)
+                    .bytes(b"Username:")
+                    .byte(1)
+                    .byte(lop::CHALLENGE)
+                    .bytes(b"Password:")
+                    .byte(0),
+            )
+            .into_vec(),
+        ));
+        v.push((
+            target,
+            "cram-rfc2195".into(),
+            success(
+                Script::new()
+                    .byte(6)
+                    .byte(0)
+                    .byte(lop::CHALLENGE)
+                    .bytes(b"<1896.697170952@postoffice.reston.mci.net>")
+                    .byte(1),
+            )
+            .into_vec(),
+        ));
+        v.push((target, "xoauth2-error".into(), Script::new().byte(5).byte(1).byte(lop::LINE).bytes(if proto == 0 { b"334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" } else { b"+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" }).byte(1).byte(lop::MORE).bytes(b"5.7.1 Username and Password not accepted. Learn more at").byte(1).byte(lop::FAILURE).byte(135).bytes(b"5.7.1 https://support.google.com/mail/?p=BadCredentials").byte(1).into_vec()));
+        v.push((
+            target,
+            "garbage".into(),
+            Script::new()
+                .byte(7)
+                .byte(4)
+                .byte(lop::LINE)
+                .bytes(b"\xff\x00 hello")
+                .byte(0)
+                .byte(lop::LINE)
+                .bytes(b"235 late")
+                .byte(1)
+                .into_vec(),
+        ));
+        v.push((
+            target,
+            "big".into(),
+            Script::new()
+                .byte(7)
+                .byte(0x40)
+                .byte(lop::BIG)
+                .bytes(b"334 A")
+                .byte(1)
+                .byte(0)
+                .byte(1)
+                .byte(lop::MORE)
+                .bytes(b"x")
+                .byte(0)
+                .into_vec(),
+        ));
+    }
+
+    // The C API: a PLAIN server exchange, a SCRAM client, adapters, base64.
+    v.push((
+        "capi",
+        "plain-server".into(),
+        Script::new()
+            .byte(0)
+            .byte(1)
+            .byte(1)
+            .byte(1)
+            .byte(0)
+            .bytes(b"\0tim\0pw")
+            .byte(5)
+            .byte(0)
+            .byte(4)
+            .byte(5)
+            .bytes(b"pw")
+            .byte(5)
+            .byte(0x80)
+            .byte(2)
+            .byte(0)
+            .bytes(b"")
+            .into_vec(),
+    ));
+    v.push((
+        "capi",
+        "scram-client".into(),
+        Script::new()
+            .byte(8)
+            .byte(0)
+            .bytes(b"user")
+            .byte(8)
+            .byte(2)
+            .bytes(b"pencil")
+            .byte(9)
+            .byte(7)
+            .byte(0)
+            .byte(10)
+            .byte(0)
+            .byte(11)
+            .byte(0)
+            .bytes(rfc256.0)
+            .byte(12)
+            .byte(1)
+            .bytes(rfc256.1)
+            .into_vec(),
+    ));
+    v.push((
+        "capi",
+        "smtp-adapter".into(),
+        Script::new()
+            .byte(15)
+            .byte(8)
+            .byte(16)
+            .byte(0)
+            .bytes(b"AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n")
+            .byte(18)
+            .byte(3)
+            .bytes(DEFAULT_PASSWORD)
+            .byte(16)
+            .byte(0)
+            .bytes(b"AUTH LOGIN\r\n")
+            .into_vec(),
+    ));
+    v.push((
+        "capi",
+        "scram-server-keys".into(),
+        Script::new()
+            .byte(14)
+            .byte(2)
+            .bytes(b"pencil")
+            .bytes(b"salt")
+            .byte(2)
+            .byte(0)
+            .byte(7)
+            .byte(1)
+            .byte(1)
+            .byte(0)
+            .bytes(b"n,,n=user,r=abc")
+            .byte(4)
+            .byte(7)
+            .bytes(b"")
+            .byte(5)
+            .byte(0)
+            .byte(3)
+            .byte(0)
+            .bytes(b"c=biws,r=abc,p=AAAA")
+            .into_vec(),
+    ));
+    v.push((
+        "capi",
+        "b64-nulls".into(),
+        Script::new()
+            .byte(19)
+            .byte(0)
+            .bytes(b"hello")
+            .byte(8)
+            .byte(19)
+            .byte(1)
+            .bytes(b"aGVsbG8=")
+            .byte(1)
+            .byte(3)
+            .byte(0x80)
+            .bytes(b"abc")
+            .byte(5)
+            .byte(0x80)
+            .into_vec(),
+    ));
+    v
+}
