@@ -131,3 +131,35 @@ fn client_step_b64_bounds_the_decoded_challenge() {
     let mut c = ClientSession::with_config(Mechanism::CramMd5, &creds, &config).unwrap();
     assert!(c.step_b64(b"PDEyMzQ1Njc4OUBob3N0Pg==").is_ok());
 }
+
+/// Found by the differential campaign (`corpus/differential/regress-scram-empty-prepared-name`):
+/// a SCRAM client whose user name SASLprep maps to nothing (U+00AD SOFT HYPHEN) sent `n=,`,
+/// which the server refused as `Malformed` after a wasted round trip. The client now refuses
+/// such a name when it is made, with a typed error; the name's other characters still count.
+#[test]
+fn scram_client_refuses_a_name_saslprep_maps_to_nothing() {
+    for m in saslmech::ALL_MECHANISMS.iter().filter(|m| m.is_scram()) {
+        let config = saslmech::ClientConfig::new().channel_binding(
+            saslmech::ChannelBindingType::TlsExporter,
+            &[7; 32],
+        );
+        for name in ["\u{AD}", "\u{AD}\u{200B}", "\u{FE0F}"] {
+            let creds = Credentials::new().authcid(name).password(b"pencil");
+            assert!(
+                matches!(
+                    ClientSession::with_config(*m, &creds, &config),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{m} {name:?}"
+            );
+        }
+        let creds = Credentials::new().authcid("u\u{AD}ser").password(b"pencil");
+        let mut c = ClientSession::with_config(*m, &creds, &config).unwrap();
+        let first = c.start().unwrap().unwrap().to_vec();
+        assert!(
+            first.windows(7).any(|w| w == b",n=user"),
+            "{m}: {:?}",
+            String::from_utf8_lossy(&first)
+        );
+    }
+}

@@ -1558,6 +1558,11 @@ impl Client {
         };
         let user = saslprep::saslprep(authcid, Mode::Query)
             .map_err(|_| Error::InvalidArgument("authcid refused by SASLprep"))?;
+        // A name of characters SASLprep maps to nothing (U+00AD SOFT HYPHEN, ...) would go
+        // out as an empty `n=`, which every server refuses.
+        if user.is_empty() {
+            return Err(Error::InvalidArgument("authcid empty after SASLprep"));
+        }
         if let Some(z) = creds.authzid
             && (z.is_empty() || z.contains('\0'))
         {
