@@ -39,8 +39,8 @@ use crate::proto::{
 };
 use crate::secret::{SecretBuf, ct_eq, ct_eq_password};
 use crate::server::{
-    Answer, ChannelBindingType, CramMd5Keys, NonceSource, Request, ScramHash, ScramKeys,
-    ServerConfig, ServerSession, ServerStep, TokenError, Transport,
+    Answer, ChannelBindingType, CramMd5Keys, Kind, NonceSource, Op, Request, ScramHash, ScramKeys,
+    ServerConfig, ServerSession, TokenError, Transport,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1555,11 +1555,9 @@ pub struct saslmech_server {
     session: Option<ServerSession>,
     /// A failure without a session (policy refused at start, or cancelled before it).
     ended: Option<Failure>,
-    /// What the last call that advanced the exchange produced.
+    /// What the last call that advanced the exchange produced. The challenge or success data
+    /// that came with it stays in the session (`ServerSession::last_message`): never copied.
     status: Option<saslmech_status>,
-    /// The last challenge or the success data (base64 if `base64`).
-    out: SecretBuf,
-    has_success_data: bool,
     poisoned: Poison,
 }
 
@@ -1581,20 +1579,18 @@ impl saslmech_server {
         let status = match ServerSession::new(&self.config, self.mechanism, &self.transport) {
             Err(f) => {
                 self.ended = Some(f);
-                self.out.clear();
-                self.has_success_data = false;
                 SASLMECH_STATUS_FAILURE
             }
-            Ok(mut session) => {
-                let step = if self.base64 {
-                    session.start_b64(ir)
-                } else {
-                    session.start(ir)
-                };
-                let step = step.map_err(error_to_c)?;
-                let status = copy_step(step, &mut self.out, &mut self.has_success_data);
-                self.session = Some(session);
-                status
+            Ok(session) => {
+                let session = self.session.insert(session);
+                match session.run(Op::Start(ir), self.base64) {
+                    Ok(kind) => classify(kind),
+                    Err(e) => {
+                        // Nothing started: as before the call.
+                        self.session = None;
+                        return Err(error_to_c(e));
+                    }
+                }
             }
         };
         self.status = Some(status);
@@ -1602,27 +1598,16 @@ impl saslmech_server {
     }
 
     fn step(&mut self, response: &[u8]) -> R<saslmech_status> {
-        let session = self.session.as_mut().ok_or(SASLMECH_INVALID_STATE)?;
-        let step = if self.base64 {
-            session.step_b64(response)
-        } else {
-            session.step(response)
-        };
-        let step = step.map_err(error_to_c)?;
-        let status = copy_step(step, &mut self.out, &mut self.has_success_data);
-        self.status = Some(status);
-        Ok(status)
+        self.run(Op::Step(response))
     }
 
     fn answer(&mut self, answer: Answer<'_>) -> R<saslmech_status> {
+        self.run(Op::Answer(answer))
+    }
+
+    fn run(&mut self, op: Op<'_>) -> R<saslmech_status> {
         let session = self.session.as_mut().ok_or(SASLMECH_INVALID_STATE)?;
-        let step = if self.base64 {
-            session.answer_b64(answer)
-        } else {
-            session.answer(answer)
-        };
-        let step = step.map_err(error_to_c)?;
-        let status = copy_step(step, &mut self.out, &mut self.has_success_data);
+        let status = classify(session.run(op, self.base64).map_err(error_to_c)?);
         self.status = Some(status);
         Ok(status)
     }
@@ -1637,31 +1622,18 @@ impl saslmech_server {
             }
             None => self.ended = Some(Failure::Cancelled),
         }
-        self.out.clear();
-        self.has_success_data = false;
         self.status = Some(SASLMECH_STATUS_FAILURE);
         Ok(SASLMECH_STATUS_FAILURE)
     }
 }
 
-/// Copy a step's bytes into the handle's output buffer and classify it.
-fn copy_step(step: ServerStep<'_>, out: &mut SecretBuf, has_data: &mut bool) -> saslmech_status {
-    out.clear();
-    *has_data = false;
-    match step {
-        ServerStep::Challenge(c) => {
-            out.extend(c);
-            SASLMECH_STATUS_CHALLENGE
-        }
-        ServerStep::Request(_) => SASLMECH_STATUS_REQUEST,
-        ServerStep::Success(ok) => {
-            if let Some(d) = ok.data {
-                out.extend(d);
-                *has_data = true;
-            }
-            SASLMECH_STATUS_SUCCESS
-        }
-        ServerStep::Failure(_) => SASLMECH_STATUS_FAILURE,
+/// The status of a step (its bytes stay in the session).
+fn classify(kind: Kind) -> saslmech_status {
+    match kind {
+        Kind::Challenge(_) => SASLMECH_STATUS_CHALLENGE,
+        Kind::Request => SASLMECH_STATUS_REQUEST,
+        Kind::Success => SASLMECH_STATUS_SUCCESS,
+        Kind::Failure(_) => SASLMECH_STATUS_FAILURE,
     }
 }
 
@@ -1699,8 +1671,6 @@ pub unsafe extern "C" fn saslmech_server_new(
                 session: None,
                 ended: None,
                 status: None,
-                out: SecretBuf::new(),
-                has_success_data: false,
                 poisoned: Poison::default(),
             };
             put(out, Box::into_raw(Box::new(h)));
@@ -1912,7 +1882,8 @@ pub unsafe extern "C" fn saslmech_server_challenge(
             if s.status != Some(SASLMECH_STATUS_CHALLENGE) {
                 return Err(SASLMECH_INVALID_STATE);
             }
-            put_bytes(challenge, len, s.out.as_slice());
+            let message = s.session()?.last_message().unwrap_or_default();
+            put_bytes(challenge, len, message);
             Ok(())
         })
     }
@@ -2366,10 +2337,8 @@ pub unsafe extern "C" fn saslmech_server_success_data(
             if s.status != Some(SASLMECH_STATUS_SUCCESS) {
                 return Err(SASLMECH_INVALID_STATE);
             }
-            if !s.has_success_data {
-                return Err(SASLMECH_ABSENT);
-            }
-            put_bytes(data, len, s.out.as_slice());
+            let message = s.session()?.last_message().ok_or(SASLMECH_ABSENT)?;
+            put_bytes(data, len, message);
             Ok(())
         })
     }
@@ -2740,11 +2709,10 @@ unsafe fn client_config_ref<'a>(config: *const saslmech_client_config) -> R<&'a 
 /// One client-side authentication exchange. It may be moved between threads but not used by
 /// two threads at once.
 pub struct saslmech_client {
+    /// Its responses are handed to C where the session keeps them: never copied.
     session: ClientSession,
     base64: bool,
     failed: Option<Failure>,
-    /// The last response (base64 if `base64`).
-    out: SecretBuf,
     poisoned: Poison,
 }
 
@@ -2757,11 +2725,7 @@ impl Handle for saslmech_client {
 impl saslmech_client {
     /// Turn a session error into a result code, remembering a failure.
     fn fail(&mut self, e: Error) -> saslmech_result {
-        if let Error::Failed(f) = e {
-            self.failed = Some(f);
-            self.out.clear();
-        }
-        error_to_c(e)
+        remember_failure(&mut self.failed, e)
     }
 
     fn live(&self) -> R<()> {
@@ -2771,40 +2735,26 @@ impl saslmech_client {
         }
     }
 
-    fn start(&mut self) -> R<bool> {
+    /// The initial response, if the mechanism has one.
+    fn start(&mut self) -> R<Option<&[u8]>> {
         self.live()?;
+        // Split borrows: the response borrows the session while a failure is recorded.
         let r = if self.base64 {
             self.session.start_b64()
         } else {
             self.session.start()
         };
-        match r {
-            Ok(ir) => {
-                self.out.clear();
-                if let Some(ir) = ir {
-                    self.out.extend(ir);
-                }
-                Ok(ir.is_some())
-            }
-            Err(e) => Err(self.fail(e)),
-        }
+        r.map_err(|e| remember_failure(&mut self.failed, e))
     }
 
-    fn step(&mut self, challenge: &[u8]) -> R<()> {
+    fn step(&mut self, challenge: &[u8]) -> R<&[u8]> {
         self.live()?;
         let r = if self.base64 {
             self.session.step_b64(challenge)
         } else {
             self.session.step(challenge)
         };
-        match r {
-            Ok(response) => {
-                self.out.clear();
-                self.out.extend(response);
-                Ok(())
-            }
-            Err(e) => Err(self.fail(e)),
-        }
+        r.map_err(|e| remember_failure(&mut self.failed, e))
     }
 
     fn finish(&mut self, data: Option<&[u8]>) -> R<()> {
@@ -2823,6 +2773,14 @@ impl saslmech_client {
         let r = self.session.finish(data);
         r.map_err(|e| self.fail(e))
     }
+}
+
+/// Turn a client session error into a result code, remembering a failure.
+fn remember_failure(failed: &mut Option<Failure>, e: Error) -> saslmech_result {
+    if let Error::Failed(f) = e {
+        *failed = Some(f);
+    }
+    error_to_c(e)
 }
 
 unsafe fn client_new(
@@ -2848,7 +2806,6 @@ unsafe fn client_new(
                 session,
                 base64: flags & SASLMECH_CLIENT_BASE64 != 0,
                 failed: None,
-                out: SecretBuf::new(),
                 poisoned: Poison::default(),
             };
             put(out, Box::into_raw(Box::new(h)));
@@ -2962,9 +2919,9 @@ pub unsafe extern "C" fn saslmech_client_start(
             nonnull(has_initial_response)?;
             nonnull(response)?;
             nonnull(len)?;
-            let has = c.start()?;
-            put(has_initial_response, has);
-            put_bytes(response, len, c.out.as_slice());
+            let ir = c.start()?;
+            put(has_initial_response, ir.is_some());
+            put_bytes(response, len, ir.unwrap_or_default());
             Ok(())
         })
     }
@@ -2989,8 +2946,8 @@ pub unsafe extern "C" fn saslmech_client_step(
             nonnull(response)?;
             nonnull(len)?;
             let challenge = bytes(challenge, challenge_len)?;
-            c.step(challenge)?;
-            put_bytes(response, len, c.out.as_slice());
+            let r = c.step(challenge)?;
+            put_bytes(response, len, r);
             Ok(())
         })
     }

@@ -174,9 +174,15 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// Constant-time comparison of a password the client sent with the one the application
 /// stores.
 ///
-/// Both sides are hashed with SHA-256 first, so the time taken does not depend on where the
-/// two differ nor on whether their lengths match (only on the number of 64-byte blocks).
+/// The time taken depends neither on the contents of either password (nor on where they
+/// differ) nor on the stored password's length, beyond whether it is longer than 64 bytes.
+/// Passwords of up to 64 bytes are compared over a fixed 64-byte window, each side read as if
+/// zero-padded, with the lengths compared in constant time; longer ones are hashed with
+/// SHA-256 first, as before (the time then depends on their number of 64-byte blocks).
 pub fn ct_eq_password(given: &[u8], stored: &[u8]) -> bool {
+    if given.len() <= PASSWORD_WINDOW && stored.len() <= PASSWORD_WINDOW {
+        return ct_eq_padded(given, stored);
+    }
     let a: [u8; 32] = Sha256::digest(given).into();
     let b: [u8; 32] = Sha256::digest(stored).into();
     let r = bool::from(a.ct_eq(&b));
@@ -184,6 +190,29 @@ pub fn ct_eq_password(given: &[u8], stored: &[u8]) -> bool {
     a.zeroize();
     b.zeroize();
     r
+}
+
+/// The window [`ct_eq_password`] compares without hashing.
+const PASSWORD_WINDOW: usize = 64;
+
+/// Equality of two strings of at most [`PASSWORD_WINDOW`] bytes: each is copied into a
+/// zeroed 64-byte block, the blocks are compared whole (no branch on the data, the same work
+/// whatever the lengths), then wiped.
+#[inline]
+fn ct_eq_padded(a: &[u8], b: &[u8]) -> bool {
+    let mut x = [0u8; PASSWORD_WINDOW];
+    let mut y = [0u8; PASSWORD_WINDOW];
+    if let (Some(dx), Some(dy)) = (x.get_mut(..a.len()), y.get_mut(..b.len())) {
+        dx.copy_from_slice(a);
+        dy.copy_from_slice(b);
+    }
+    let diff = x.iter().zip(y.iter()).fold(0u8, |d, (p, q)| d | (p ^ q));
+    x.as_mut_slice().zeroize();
+    y.as_mut_slice().zeroize();
+    // Zero padding hides a length difference only when one side ends in NULs: compare the
+    // lengths too, in constant time.
+    let same_len = (a.len() as u64).ct_eq(&(b.len() as u64));
+    bool::from(diff.ct_eq(&0) & same_len)
 }
 
 #[cfg(test)]
@@ -198,6 +227,23 @@ mod tests {
         assert!(ct_eq_password(b"pw", b"pw"));
         assert!(!ct_eq_password(b"pw", b"pw2"));
         assert!(!ct_eq_password(b"", b"x"));
+        assert!(ct_eq_password(b"", b""));
+        // Zero padding must not make a NUL-extended password equal.
+        assert!(!ct_eq_password(b"pw\0", b"pw"));
+        assert!(!ct_eq_password(b"pw", b"pw\0"));
+        // At, across and beyond the window.
+        let long = [b'x'; 200];
+        for n in [63, 64, 65, 128, 200] {
+            let (a, b) = (&long[..n], &long[..n]);
+            assert!(ct_eq_password(a, b), "{n}");
+            assert!(!ct_eq_password(a, &long[..n - 1]), "{n}");
+            let mut c = a.to_vec();
+            c[n - 1] = b'y';
+            assert!(!ct_eq_password(a, &c), "{n}");
+            c[n - 1] = b'x';
+            c[0] = b'y';
+            assert!(!ct_eq_password(a, &c), "{n}");
+        }
     }
 
     #[test]

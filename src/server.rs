@@ -768,9 +768,16 @@ enum State {
     Failed(Failure),
 }
 
+/// One call of an exchange (see [`ServerSession::run`]).
+pub(crate) enum Op<'a> {
+    Start(Option<&'a [u8]>),
+    Step(&'a [u8]),
+    Answer(Answer<'a>),
+}
+
 /// A borrow-free summary of what a call produced; turned into a [`ServerStep`] at the end.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Challenge(Option<&'static [u8]>),
     Request,
     Success,
@@ -797,6 +804,17 @@ pub struct ServerSession {
     out: SecretBuf,
     /// Base64 scratch: decoded input, then encoded output.
     b64: SecretBuf,
+    /// Where the bytes the last call returned are (see [`ServerSession::last_message`]).
+    shown: Shown,
+}
+
+/// Where the challenge or success data the last call returned lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    Nothing,
+    Static(&'static [u8]),
+    Out,
+    B64,
 }
 
 impl fmt::Debug for ServerSession {
@@ -830,6 +848,7 @@ impl ServerSession {
             mech: mech::Server::new(mechanism, config, transport),
             out: SecretBuf::new(),
             b64: SecretBuf::new(),
+            shown: Shown::Nothing,
         })
     }
 
@@ -841,63 +860,83 @@ impl ServerSession {
     /// Start the exchange. `None` means the client sent no initial response; `Some(b"")` means
     /// it sent an empty one (`=` in SMTP, IMAP and POP3).
     pub fn start(&mut self, initial_response: Option<&[u8]>) -> Result<ServerStep<'_>, Error> {
-        let kind = self.do_start(initial_response)?;
-        Ok(self.view(kind, false))
+        let kind = self.run(Op::Start(initial_response), false)?;
+        Ok(self.view(kind))
     }
 
     /// [`start`](Self::start) with a base64 initial response; challenges come back base64.
     pub fn start_b64(&mut self, initial_response: Option<&[u8]>) -> Result<ServerStep<'_>, Error> {
-        let kind = match initial_response {
-            None => self.do_start(None)?,
-            Some(text) => {
-                if self.state != State::Start {
-                    return Err(Error::InvalidState);
-                }
-                let mut buf = core::mem::take(&mut self.b64);
-                let kind = match self.decode(text, &mut buf) {
-                    Ok(()) => self.do_start(Some(buf.as_slice())),
-                    Err(f) => Ok(self.fail(f)),
-                };
-                buf.clear();
-                self.b64 = buf;
-                kind?
-            }
-        };
-        Ok(self.view(kind, true))
+        let kind = self.run(Op::Start(initial_response), true)?;
+        Ok(self.view(kind))
     }
 
     /// Pass the client's response to the last challenge.
     pub fn step(&mut self, response: &[u8]) -> Result<ServerStep<'_>, Error> {
-        let kind = self.do_step(response)?;
-        Ok(self.view(kind, false))
+        let kind = self.run(Op::Step(response), false)?;
+        Ok(self.view(kind))
     }
 
     /// [`step`](Self::step) with a base64 response; challenges come back base64.
     pub fn step_b64(&mut self, response: &[u8]) -> Result<ServerStep<'_>, Error> {
-        if !matches!(self.state, State::Challenged | State::FinalChallenge) {
-            return Err(Error::InvalidState);
-        }
-        let mut buf = core::mem::take(&mut self.b64);
-        let kind = match self.decode(response, &mut buf) {
-            Ok(()) => self.do_step(buf.as_slice()),
-            Err(f) => Ok(self.fail(f)),
-        };
-        buf.clear();
-        self.b64 = buf;
-        let kind = kind?;
-        Ok(self.view(kind, true))
+        let kind = self.run(Op::Step(response), true)?;
+        Ok(self.view(kind))
     }
 
     /// Answer the pending request.
     pub fn answer(&mut self, answer: Answer<'_>) -> Result<ServerStep<'_>, Error> {
-        let kind = self.do_answer(answer)?;
-        Ok(self.view(kind, false))
+        let kind = self.run(Op::Answer(answer), false)?;
+        Ok(self.view(kind))
     }
 
     /// [`answer`](Self::answer), with any challenge that follows given as base64.
     pub fn answer_b64(&mut self, answer: Answer<'_>) -> Result<ServerStep<'_>, Error> {
-        let kind = self.do_answer(answer)?;
-        Ok(self.view(kind, true))
+        let kind = self.run(Op::Answer(answer), true)?;
+        Ok(self.view(kind))
+    }
+
+    /// One call of the exchange, without building the [`ServerStep`] (the C API asks for the
+    /// parts it needs separately). `base64`: the input is base64 text (not an answer's), and
+    /// the challenge or success data is encoded too; either way it is then in
+    /// [`last_message`](Self::last_message).
+    pub(crate) fn run(&mut self, op: Op<'_>, base64: bool) -> Result<Kind, Error> {
+        let kind = match op {
+            Op::Start(ir) => match ir {
+                Some(text) if base64 => {
+                    if self.state != State::Start {
+                        return Err(Error::InvalidState);
+                    }
+                    self.decoded(text, |s, ir| s.do_start(Some(ir)))?
+                }
+                ir => self.do_start(ir)?,
+            },
+            Op::Step(response) if base64 => {
+                if !matches!(self.state, State::Challenged | State::FinalChallenge) {
+                    return Err(Error::InvalidState);
+                }
+                self.decoded(response, Self::do_step)?
+            }
+            Op::Step(response) => self.do_step(response)?,
+            Op::Answer(answer) => self.do_answer(answer)?,
+        };
+        self.show(kind, base64);
+        Ok(kind)
+    }
+
+    /// Decode base64 `text` into the scratch buffer and pass it to `f` (a malformed text fails
+    /// the exchange).
+    fn decoded(
+        &mut self,
+        text: &[u8],
+        f: impl FnOnce(&mut Self, &[u8]) -> Result<Kind, Error>,
+    ) -> Result<Kind, Error> {
+        let mut buf = core::mem::take(&mut self.b64);
+        let kind = match self.decode(text, &mut buf) {
+            Ok(()) => f(self, buf.as_slice()),
+            Err(failure) => Ok(self.fail(failure)),
+        };
+        buf.clear();
+        self.b64 = buf;
+        kind
     }
 
     /// The client cancelled (`*`). Ends the exchange with [`Failure::Cancelled`].
@@ -923,6 +962,31 @@ impl ServerSession {
                 }))
             }
             _ => None,
+        }
+    }
+
+    /// The bytes the last successful call returned to send: the challenge of a
+    /// [`ServerStep::Challenge`] or the data of a [`ServerStep::Success`] (base64 if that call
+    /// was a `_b64` one), until the next call that changes the session. `None` if that call
+    /// returned a request, success without data or a failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use saslmech::{Mechanism, ServerConfig, ServerSession, ServerStep, Transport};
+    /// let config = Arc::new(ServerConfig::new().mechanisms(&[Mechanism::Login]));
+    /// let mut s = ServerSession::new(&config, Mechanism::Login, &Transport::tls()).unwrap();
+    /// assert!(matches!(s.start(None).unwrap(), ServerStep::Challenge(b"Username:")));
+    /// assert_eq!(s.last_message(), Some(&b"Username:"[..]));
+    /// assert!(matches!(s.step(b"tim").unwrap(), ServerStep::Challenge(b"Password:")));
+    /// assert!(matches!(s.step(b"tanstaaftanstaaf").unwrap(), ServerStep::Request(_)));
+    /// assert_eq!(s.last_message(), None);
+    /// ```
+    pub fn last_message(&self) -> Option<&[u8]> {
+        match self.shown {
+            Shown::Nothing => None,
+            Shown::Static(c) => Some(c),
+            Shown::Out => Some(self.out.as_slice()),
+            Shown::B64 => Some(self.b64.as_slice()),
         }
     }
 
@@ -965,6 +1029,7 @@ impl ServerSession {
     }
 
     fn fail(&mut self, failure: Failure) -> Kind {
+        self.shown = Shown::Nothing;
         self.out.clear();
         self.mech.wipe();
         self.state = State::Failed(failure);
@@ -1052,11 +1117,7 @@ impl ServerSession {
             }
             Next::Success | Next::SuccessData => {
                 let data = matches!(next, Next::SuccessData);
-                let needs_authz = self
-                    .mech
-                    .identity()
-                    .is_some_and(|id| id.needs_authorization());
-                if needs_authz {
+                if self.mech.needs_authorization() {
                     self.state = State::PendingAuthorize { data };
                     Kind::Request
                 } else {
@@ -1079,7 +1140,8 @@ impl ServerSession {
         }
     }
 
-    fn view(&mut self, kind: Kind, base64: bool) -> ServerStep<'_> {
+    /// Note where the bytes to send are (encoding them in base64 mode).
+    fn show(&mut self, kind: Kind, base64: bool) {
         let raw: Option<&[u8]> = match kind {
             Kind::Challenge(Some(c)) => Some(c),
             Kind::Challenge(None) => Some(self.out.as_slice()),
@@ -1094,14 +1156,16 @@ impl ServerSession {
                 b64::encode_into(raw, &mut self.b64);
             }
         }
-        let bytes: Option<&[u8]> = match raw {
-            Some(_) if base64 => Some(self.b64.as_slice()),
-            Some(_) => match kind {
-                Kind::Challenge(Some(c)) => Some(c),
-                _ => Some(self.out.as_slice()),
-            },
-            None => None,
+        self.shown = match (raw, kind) {
+            (None, _) => Shown::Nothing,
+            (Some(_), _) if base64 => Shown::B64,
+            (Some(_), Kind::Challenge(Some(c))) => Shown::Static(c),
+            (Some(_), _) => Shown::Out,
         };
+    }
+
+    fn view(&self, kind: Kind) -> ServerStep<'_> {
+        let bytes = self.last_message();
         match kind {
             Kind::Challenge(_) => ServerStep::Challenge(bytes.unwrap_or_default()),
             Kind::Request => match self.request() {

@@ -139,10 +139,8 @@ fn client_step_b64_bounds_the_decoded_challenge() {
 #[test]
 fn scram_client_refuses_a_name_saslprep_maps_to_nothing() {
     for m in saslmech::ALL_MECHANISMS.iter().filter(|m| m.is_scram()) {
-        let config = saslmech::ClientConfig::new().channel_binding(
-            saslmech::ChannelBindingType::TlsExporter,
-            &[7; 32],
-        );
+        let config = saslmech::ClientConfig::new()
+            .channel_binding(saslmech::ChannelBindingType::TlsExporter, &[7; 32]);
         for name in ["\u{AD}", "\u{AD}\u{200B}", "\u{FE0F}"] {
             let creds = Credentials::new().authcid(name).password(b"pencil");
             assert!(

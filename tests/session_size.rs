@@ -7,5 +7,6 @@ use saslmech::ServerSession;
 #[test]
 fn server_session_value_is_at_most_256_bytes() {
     let n = std::mem::size_of::<ServerSession>();
+    println!("size_of::<ServerSession>() = {n}");
     assert!(n <= 256, "size_of::<ServerSession>() = {n}");
 }

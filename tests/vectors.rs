@@ -270,9 +270,13 @@ fn cram_md5_random_challenges_differ_and_name_the_host() {
             "{text}"
         );
         let nonce = &text[1..text.len() - "@mx.example.org>".len()];
+        // 128 random bits as two groups of 16 lowercase hex digits.
         let (a, b) = nonce.split_once('.').unwrap();
+        assert!(a.len() == 16 && b.len() == 16, "{text}");
         assert!(
-            a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()),
+            a.bytes()
+                .chain(b.bytes())
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
             "{text}"
         );
         assert!(!seen.contains(&text));

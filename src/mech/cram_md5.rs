@@ -13,11 +13,11 @@ use md5::block_api::compress;
 use zeroize::Zeroize;
 
 use super::plain::finish_without_data;
-use super::{Next, check_identity, has_byte, hex_digit};
+use super::{Next, Span, check_identity, hex_decode, hex_digit, hex_encode};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::{SecretBuf, SecretStr, ct_eq};
+use crate::secret::{SecretBuf, ct_eq};
 use crate::server::{Answer, Identity, Nonce, Request, SecretRequest, ServerConfig};
 
 const MD5_IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
@@ -163,15 +163,6 @@ fn hex_value_ct(c: u8) -> (u8, subtle::Choice) {
     (v, digit | lower)
 }
 
-/// The value of a lowercase hex digit (RFC 2195 requires lowercase).
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
 /// Finish an MD5 computation that has already absorbed `prefix` bytes into `state`.
 fn md5_finish(mut state: [u32; 4], message: &[u8], prefix: u64) -> [u8; 16] {
     let mut blocks = message.chunks_exact(64);
@@ -221,7 +212,10 @@ enum State {
 #[derive(Debug, Default)]
 pub struct Server {
     state: State,
-    username: SecretStr,
+    /// After the response: the challenge, then the user name (one buffer: the session's
+    /// output buffer, taken over once the challenge has been sent).
+    buf: SecretBuf,
+    username: Span,
     digest: [u8; 16],
 }
 
@@ -247,17 +241,26 @@ impl Server {
             Err(f) => return Next::Failure(f),
         };
         out.clear();
-        out.reserve(c.hostname.len() + 44);
+        // Room for the challenge and a typical user name after it (see `step`).
+        out.reserve(c.hostname.len() + 44 + 64);
         out.extend(b"<");
         match nonce {
             Nonce::Fixed(text) => out.extend(text),
             Nonce::Random(bytes) => {
-                let (a, rest) = bytes.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
-                let b = rest.first_chunk::<8>().unwrap_or(&[0; 8]);
-                let mut digits = [0u8; 20];
-                out.extend(decimal(u64::from_le_bytes(*a), &mut digits));
-                out.extend(b".");
-                out.extend(decimal(u64::from_le_bytes(*b), &mut digits));
+                // 128 bits as two groups of 16 hex digits (no division, and 8 characters
+                // shorter than decimal: with a hostname of up to 19 characters the HMAC's
+                // message stays within one MD5 block).
+                let mut hex = [0u8; 33];
+                let (a, b) = hex.split_at_mut(16);
+                hex_encode(bytes.get(..8).unwrap_or_default(), a);
+                hex_encode(
+                    bytes.get(8..16).unwrap_or_default(),
+                    b.get_mut(1..).unwrap_or_default(),
+                );
+                if let Some(dot) = b.first_mut() {
+                    *dot = b'.';
+                }
+                out.extend(&hex);
             }
         }
         out.extend(b"@");
@@ -267,44 +270,40 @@ impl Server {
         Next::Challenge
     }
 
-    /// Parse `user SP 32*lowerhex`, splitting at the rightmost space.
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+    /// Parse `user SP 32*lowerhex`. The digest is the last 32 bytes and the space just before
+    /// it the separator: the rightmost space, as user names may contain spaces (a space after
+    /// it would be in the digest, which then fails to decode).
+    pub(crate) fn step(&mut self, c: &ServerConfig, out: &mut SecretBuf, input: &[u8]) -> Next {
         if self.state != State::WantResponse {
             return Next::Failure(Failure::Malformed);
         }
-        if has_byte(input, 0) {
-            return Next::Failure(Failure::Malformed);
-        }
-        let Some(space) = input.iter().rposition(|b| *b == b' ') else {
+        let Some((user, hex)) = input
+            .len()
+            .checked_sub(33)
+            .and_then(|space| input.split_at_checked(space))
+        else {
             return Next::Failure(Failure::Malformed);
         };
-        let (user, hex) = input.split_at(space);
-        let hex = hex.get(1..).unwrap_or_default();
-        if hex.len() != 32 {
+        let Some((b' ', hex)) = hex.split_first() else {
+            return Next::Failure(Failure::Malformed);
+        };
+        if !hex_decode(hex, &mut self.digest) {
             return Next::Failure(Failure::Malformed);
         }
-        for (d, pair) in self.digest.iter_mut().zip(hex.chunks_exact(2)) {
-            match pair {
-                [h, l] => match (hex_value(*h), hex_value(*l)) {
-                    (Some(h), Some(l)) => *d = h << 4 | l,
-                    _ => return Next::Failure(Failure::Malformed),
-                },
-                _ => return Next::Failure(Failure::Malformed),
-            }
-        }
-        match check_identity(user, c.max_identity) {
-            Ok(user) => self.username = SecretStr::from_str(user),
+        let user = match check_identity(user, c.max_identity) {
+            Ok(user) => user,
             Err(f) => return Next::Failure(f),
-        }
+        };
+        // Keep the challenge (the HMAC's message) and the user name together, in the buffer
+        // that holds the challenge already: no allocation for a typical name.
+        self.buf = core::mem::take(out);
+        self.username = Span::at(self.buf.len(), user.len());
+        self.buf.extend(user.as_bytes());
         self.state = State::WantSecret;
         Next::Request
     }
 
-    pub(crate) fn answer(
-        &mut self,
-        out: &mut SecretBuf,
-        answer: Answer<'_>,
-    ) -> Result<Next, Error> {
+    pub(crate) fn answer(&mut self, _: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
         if self.state != State::WantSecret {
             return Err(Error::InvalidState);
         }
@@ -315,7 +314,12 @@ impl Server {
             Answer::UnknownUser | Answer::Reject => (CramMd5Keys::from_password(b""), false),
             _ => return Err(Error::WrongAnswer),
         };
-        let mut expected = keys.mac(out.as_slice());
+        let challenge = self
+            .buf
+            .as_slice()
+            .get(..self.username.start())
+            .unwrap_or_default();
+        let mut expected = keys.mac(challenge);
         let ok = ct_eq(&expected, &self.digest) & known;
         expected.zeroize();
         if ok {
@@ -343,28 +347,15 @@ impl Server {
     }
 
     fn username_str(&self) -> &str {
-        self.username.as_str()
+        self.username.str(self.buf.as_slice())
     }
 
     pub(crate) fn wipe(&mut self) {
-        self.username = SecretStr::default();
+        self.buf = SecretBuf::new();
+        self.username = Span::default();
         self.digest.zeroize();
         self.state = State::Start;
     }
-}
-
-/// `n` in decimal, written at the end of `digits`.
-fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut i = digits.len();
-    while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
-        *d = b'0' + (n % 10) as u8;
-        i -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.get(i..).unwrap_or_default()
 }
 
 /// The client side of CRAM-MD5. It keeps the HMAC state, not the password.
@@ -405,12 +396,7 @@ impl Client {
         }
         let mut mac = self.keys.mac(challenge);
         let mut hex = [0u8; 32];
-        for (pair, b) in hex.chunks_exact_mut(2).zip(mac) {
-            if let [h, l] = pair {
-                *h = hex_digit(b >> 4);
-                *l = hex_digit(b);
-            }
-        }
+        hex_encode(&mac, &mut hex);
         self.response.vec_mut().truncate(self.prefix);
         self.response.extend(&hex);
         mac.zeroize();
@@ -447,10 +433,26 @@ mod tests {
     fn constant_time_hex_agrees_with_the_plain_one() {
         for c in 0..=255u8 {
             let (v, ok) = hex_value_ct(c);
-            assert_eq!(bool::from(ok).then_some(v), hex_value(c), "{c}");
+            assert_eq!(
+                bool::from(ok).then_some(v),
+                super::super::hex_value(c),
+                "{c}"
+            );
         }
         for n in 0..16u8 {
             assert_eq!(super::super::hex_digit(n), b"0123456789abcdef"[n as usize]);
+        }
+        // The eight-at-a-time encoder, on every byte value and every length up to 19.
+        let all: Vec<u8> = (0..=255u8).collect();
+        let mut out = vec![0u8; 512];
+        super::super::hex_encode(&all, &mut out);
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(out, expected.as_bytes());
+        for n in 0..20 {
+            let mut out = vec![b'?'; 2 * n + 1];
+            super::super::hex_encode(&all[200..200 + n], &mut out);
+            assert_eq!(&out[..2 * n], &expected.as_bytes()[400..400 + 2 * n], "{n}");
+            assert_eq!(out[2 * n], b'?', "{n}");
         }
         let keys = CramMd5Keys::from_password(b"tanstaaftanstaaf");
         let text = keys.to_dovecot();
@@ -461,13 +463,5 @@ mod tests {
             assert_eq!(CramMd5Keys::from_dovecot(&t), None, "{bad}");
         }
         assert_eq!(CramMd5Keys::from_dovecot(&text[..73]), None);
-    }
-
-    #[test]
-    fn decimal_digits() {
-        for n in [0u64, 7, 10, 1896, u64::MAX] {
-            let mut digits = [0u8; 20];
-            assert_eq!(decimal(n, &mut digits), n.to_string().as_bytes());
-        }
     }
 }

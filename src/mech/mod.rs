@@ -68,6 +68,11 @@ impl Span {
         }
     }
 
+    /// Where the span begins.
+    pub(crate) fn start(self) -> usize {
+        self.start as usize
+    }
+
     pub(crate) fn bytes(self, buf: &[u8]) -> &[u8] {
         buf.get(self.start as usize..self.end as usize)
             .unwrap_or_default()
@@ -118,6 +123,79 @@ pub(crate) fn hex_digit(n: u8) -> u8 {
     use subtle::{ConditionallySelectable, ConstantTimeGreater};
     let n = n & 15;
     u8::conditional_select(&(b'0' + n), &(b'a' - 10 + n), n.ct_gt(&9))
+}
+
+/// Lowercase hex of `bytes` into `out` (which must be twice as long; extra room is left as
+/// it was). Eight digits at a time in a `u64` (SWAR), with no branch or table lookup on the
+/// data, so it serves secret bytes too; a nibble `n` becomes `n + '0'`, plus 39 when it is
+/// over 9 (`n + 6` carries into bit 4 exactly then, and no lane carries into the next).
+pub(crate) fn hex_encode(bytes: &[u8], out: &mut [u8]) {
+    for (o, chunk) in out.chunks_mut(8).zip(bytes.chunks(4)) {
+        let mut x = 0u64;
+        for (i, &b) in chunk.iter().enumerate() {
+            x |= u64::from(b >> 4) << (16 * i) | u64::from(b & 15) << (16 * i + 8);
+        }
+        let over_nine = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+        let digits = (x + 0x3030_3030_3030_3030 + over_nine * 39).to_le_bytes();
+        for (d, h) in o.iter_mut().zip(digits.iter().take(2 * chunk.len())) {
+            *d = *h;
+        }
+    }
+}
+
+/// Decode lowercase hex (`hex` exactly twice as long as `out`, else `false`), eight digits
+/// at a time in a `u64`: each lane is checked to be `0-9` or `a-f` with carries into its top
+/// bit (lanes are ASCII, checked first, so no lane carries into the next), and the whole text
+/// gives one verdict. `out` holds garbage when it returns `false`.
+pub(crate) fn hex_decode(hex: &[u8], out: &mut [u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    if hex.len() != 2 * out.len() {
+        return false;
+    }
+    let mut valid = true;
+    let mut chunks = hex.chunks_exact(8);
+    let mut outs = out.chunks_exact_mut(4);
+    for (c, o) in (&mut chunks).zip(&mut outs) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let x = u64::from_le_bytes(b);
+        // Wrapping: a non-ASCII top lane may carry out of the word (the text is refused then).
+        let at_least = |n: u8| x.wrapping_add(u64::from(0x80 - n) * ONES) & TOP;
+        let digit = at_least(b'0') & !at_least(b'9' + 1);
+        let alpha = at_least(b'a') & !at_least(b'f' + 1);
+        valid &= (x & TOP == 0) & ((digit | alpha) == TOP);
+        let nibbles = (x & 0x0f0f_0f0f_0f0f_0f0f) + (alpha >> 7) * 9;
+        let pairs =
+            ((nibbles & 0x00ff_00ff_00ff_00ff) << 4) | ((nibbles >> 8) & 0x00ff_00ff_00ff_00ff);
+        for (d, p) in o.iter_mut().zip(pairs.to_le_bytes().iter().step_by(2)) {
+            *d = *p;
+        }
+    }
+    for (pair, d) in chunks
+        .remainder()
+        .chunks_exact(2)
+        .zip(outs.into_remainder())
+    {
+        let (h, l) = match pair {
+            [h, l] => (hex_value(*h), hex_value(*l)),
+            _ => (None, None),
+        };
+        match (h, l) {
+            (Some(h), Some(l)) => *d = h << 4 | l,
+            _ => valid = false,
+        }
+    }
+    valid
+}
+
+/// The value of a lowercase hex digit.
+pub(crate) fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
 }
 
 /// Calls a method on whichever mechanism the enum holds.
@@ -201,6 +279,16 @@ impl Server {
         dispatch!(self, m => m.identity())
     }
 
+    /// After success: the client asked to act as someone else, which the application must
+    /// authorize. LOGIN and CRAM-MD5 carry no authzid (answered without building the
+    /// identity).
+    pub(crate) fn needs_authorization(&self) -> bool {
+        match self {
+            Server::Login(_) | Server::CramMd5(_) => false,
+            _ => self.identity().is_some_and(|id| id.needs_authorization()),
+        }
+    }
+
     /// Forget everything received (after a failure).
     pub(crate) fn wipe(&mut self) {
         dispatch!(self, m => m.wipe())
@@ -276,6 +364,62 @@ impl Client {
             Client::XOAuth2(m) => m.error(),
             Client::OAuthBearer(m) => m.error(),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_encode_and_decode_agree_with_the_plain_ones() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        let mut text = vec![0u8; 512];
+        hex_encode(&all, &mut text);
+        assert_eq!(text, expected.as_bytes());
+        let mut back = vec![0u8; 256];
+        assert!(hex_decode(&text, &mut back));
+        assert_eq!(back, all);
+        // Every length up to 19 bytes (SWAR chunks and the remainder), encoding leaving the
+        // rest of `out` alone.
+        for n in 0..20 {
+            let mut out = vec![b'?'; 2 * n + 1];
+            hex_encode(&all[200..200 + n], &mut out);
+            assert_eq!(&out[..2 * n], &expected.as_bytes()[400..400 + 2 * n], "{n}");
+            assert_eq!(out[2 * n], b'?', "{n}");
+            let mut back = vec![0u8; n];
+            assert!(hex_decode(&out[..2 * n], &mut back), "{n}");
+            assert_eq!(back, &all[200..200 + n], "{n}");
+        }
+        // Wrong lengths.
+        assert!(!hex_decode(b"abc", &mut [0u8; 1]));
+        assert!(!hex_decode(b"ab", &mut [0u8; 2]));
+    }
+
+    #[test]
+    fn hex_decode_refuses_every_non_lowercase_digit_in_every_position() {
+        // 32 digits (four SWAR words, as CRAM-MD5 has) and 34 (with a remainder pair).
+        for len in [32usize, 34] {
+            for pos in 0..len {
+                for c in 0..=255u8 {
+                    let mut text = vec![b'7'; len];
+                    text[pos] = c;
+                    let mut out = vec![0u8; len / 2];
+                    let ok = hex_decode(&text, &mut out);
+                    assert_eq!(
+                        ok,
+                        hex_value(c).is_some(),
+                        "len {len} pos {pos} byte {c:#x}"
+                    );
+                    if ok {
+                        let v = hex_value(c).unwrap();
+                        let expect = if pos % 2 == 0 { v << 4 | 7 } else { 0x70 | v };
+                        assert_eq!(out[pos / 2], expect, "len {len} pos {pos} byte {c:#x}");
+                    }
+                }
+            }
         }
     }
 }
