@@ -260,6 +260,16 @@ typedef struct saslmech_proto_client saslmech_proto_client;
 // later. It may be moved between threads but not used by two threads at once.
 typedef struct saslmech_proto_server saslmech_proto_server;
 
+// What a SCRAM client may keep between logins to one server so that it need not run PBKDF2
+// again: the server's salt and iteration count and the keys derived from them. Get it from a
+// client after a successful exchange (`saslmech_client_scram_cache`) or make it from a
+// SaltedPassword (`saslmech_scram_client_cache_from_salted_password`); give it to
+// `saslmech_credentials_set_scram_cache`. Used only while the server announces the same salt
+// and iteration count; otherwise the client derives from the password again (and fails
+// without one). Like a password, it lets its holder log in: store it as carefully.
+// Immutable once made; may be shared by threads.
+typedef struct saslmech_scram_client_cache saslmech_scram_client_cache;
+
 // SCRAM's stored keys for one user (salt, iteration count, StoredKey, ServerKey; never the
 // password), to answer a SCRAM secret request with `saslmech_server_answer_scram_keys`.
 // Immutable once made; may be shared by threads.
@@ -614,6 +624,29 @@ saslmech_result saslmech_scram_keys_params(const struct saslmech_scram_keys *key
 // Free SCRAM keys (NULL is a no-op), wiping them.
 void saslmech_scram_keys_free(struct saslmech_scram_keys *keys);
 
+// A cache from a SaltedPassword (`Hi(password, salt, iterations)` of RFC 5802, 20 bytes for
+// SHA-1, 32 for SHA-256) computed or stored elsewhere, with the salt and iteration count it
+// was computed with. `SASLMECH_INVALID_ARGUMENT` for a wrong length, an empty salt or 0
+// iterations.
+saslmech_result saslmech_scram_client_cache_from_salted_password(saslmech_scram_hash hash,
+                                                                 const uint8_t *salted_password,
+                                                                 size_t salted_password_len,
+                                                                 const uint8_t *salt,
+                                                                 size_t salt_len,
+                                                                 uint32_t iterations,
+                                                                 struct saslmech_scram_client_cache **out);
+
+// The cache's hash (`SASLMECH_SCRAM_*`), iteration count and salt (valid until the cache is
+// freed).
+saslmech_result saslmech_scram_client_cache_params(const struct saslmech_scram_client_cache *cache,
+                                                   saslmech_scram_hash *hash,
+                                                   uint32_t *iterations,
+                                                   const uint8_t **salt,
+                                                   size_t *salt_len);
+
+// Free a cache (NULL is a no-op), wiping its keys.
+void saslmech_scram_client_cache_free(struct saslmech_scram_client_cache *cache);
+
 // Make a server configuration with the defaults: SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
 // SCRAM-SHA-1-PLUS, SCRAM-SHA-1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN and LOGIN enabled (in
 // that order; EXTERNAL and ANONYMOUS only when listed with `_set_mechanisms`); mechanisms
@@ -958,6 +991,12 @@ saslmech_result saslmech_credentials_set_host(struct saslmech_credentials *crede
                                               const uint8_t *host,
                                               size_t len);
 
+// SCRAM: keys from an earlier login to this server (copied), so that the client skips
+// PBKDF2 while the server announces the same salt and iteration count; a password is then
+// needed only if it does not. NULL removes them.
+saslmech_result saslmech_credentials_set_scram_cache(struct saslmech_credentials *credentials,
+                                                     const struct saslmech_scram_client_cache *cache);
+
 // OAUTHBEARER: the port the client connected to (`port=`).
 saslmech_result saslmech_credentials_set_port(struct saslmech_credentials *credentials,
                                               uint16_t port);
@@ -1059,6 +1098,13 @@ saslmech_result saslmech_client_finish_with_data(struct saslmech_client *client,
 
 // Whether `saslmech_client_finish` succeeded.
 saslmech_result saslmech_client_is_finished(const struct saslmech_client *client, bool *finished);
+
+// SCRAM, once the server has proved itself: a copy of the keys to keep for the next login to
+// this server (`saslmech_credentials_set_scram_cache`), so that it skips PBKDF2. Free it
+// with `saslmech_scram_client_cache_free`. `SASLMECH_ABSENT` before that, or for another
+// mechanism.
+saslmech_result saslmech_client_scram_cache(const struct saslmech_client *client,
+                                            struct saslmech_scram_client_cache **out);
 
 // Why the exchange failed, after a call returned `SASLMECH_FAILED` (else
 // `SASLMECH_INVALID_STATE`).

@@ -28,7 +28,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::b64;
-use crate::client::{ClientConfig, ClientSession, Credentials};
+use crate::client::{ClientConfig, ClientSession, Credentials, ScramClientCache};
 use crate::error::{Error, Failure};
 use crate::mechanism::{self, Mechanism, SelectOptions};
 use crate::proto::imap::{ImapClient, ImapServer};
@@ -301,6 +301,13 @@ fn channel_binding_from_c(kind: saslmech_channel_binding) -> R<ChannelBindingTyp
         SASLMECH_CB_TLS_SERVER_END_POINT => Ok(ChannelBindingType::TlsServerEndPoint),
         SASLMECH_CB_TLS_EXPORTER => Ok(ChannelBindingType::TlsExporter),
         _ => Err(SASLMECH_INVALID_ARGUMENT),
+    }
+}
+
+fn scram_hash_to_c(hash: ScramHash) -> saslmech_scram_hash {
+    match hash {
+        ScramHash::Sha1 => SASLMECH_SCRAM_SHA_1,
+        ScramHash::Sha256 => SASLMECH_SCRAM_SHA_256,
     }
 }
 
@@ -1109,11 +1116,7 @@ pub unsafe extern "C" fn saslmech_scram_keys_params(
         with_ref(keys, |k| {
             nonnull(hash)?;
             nonnull(iterations)?;
-            let h = match k.keys.hash() {
-                ScramHash::Sha1 => SASLMECH_SCRAM_SHA_1,
-                ScramHash::Sha256 => SASLMECH_SCRAM_SHA_256,
-            };
-            put(hash, h);
+            put(hash, scram_hash_to_c(k.keys.hash()));
             put(iterations, k.keys.iterations());
             Ok(())
         })
@@ -1125,6 +1128,107 @@ pub unsafe extern "C" fn saslmech_scram_keys_params(
 pub unsafe extern "C" fn saslmech_scram_keys_free(keys: *mut saslmech_scram_keys) {
     // SAFETY: the C contract: `keys` came from a `saslmech_scram_keys_*` constructor, freed once.
     unsafe { free(keys) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCRAM client cache
+
+/// What a SCRAM client may keep between logins to one server so that it need not run PBKDF2
+/// again: the server's salt and iteration count and the keys derived from them. Get it from a
+/// client after a successful exchange (`saslmech_client_scram_cache`) or make it from a
+/// SaltedPassword (`saslmech_scram_client_cache_from_salted_password`); give it to
+/// `saslmech_credentials_set_scram_cache`. Used only while the server announces the same salt
+/// and iteration count; otherwise the client derives from the password again (and fails
+/// without one). Like a password, it lets its holder log in: store it as carefully.
+/// Immutable once made; may be shared by threads.
+pub struct saslmech_scram_client_cache {
+    cache: ScramClientCache,
+    poisoned: Poison,
+}
+
+impl Handle for saslmech_scram_client_cache {
+    fn poisoned(&self) -> &Poison {
+        &self.poisoned
+    }
+}
+
+/// Box a cache into `out`.
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+unsafe fn put_scram_client_cache(
+    out: *mut *mut saslmech_scram_client_cache,
+    cache: ScramClientCache,
+) {
+    let h = saslmech_scram_client_cache {
+        cache,
+        poisoned: Poison::default(),
+    };
+    // SAFETY: guaranteed by the caller.
+    unsafe { put(out, Box::into_raw(Box::new(h))) };
+}
+
+/// A cache from a SaltedPassword (`Hi(password, salt, iterations)` of RFC 5802, 20 bytes for
+/// SHA-1, 32 for SHA-256) computed or stored elsewhere, with the salt and iteration count it
+/// was computed with. `SASLMECH_INVALID_ARGUMENT` for a wrong length, an empty salt or 0
+/// iterations.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_client_cache_from_salted_password(
+    hash: saslmech_scram_hash,
+    salted_password: *const u8,
+    salted_password_len: usize,
+    salt: *const u8,
+    salt_len: usize,
+    iterations: u32,
+    out: *mut *mut saslmech_scram_client_cache,
+) -> saslmech_result {
+    guard(|| {
+        nonnull(out)?;
+        // SAFETY: the C contract: each pointer is valid for its length.
+        let (salted, salt) =
+            unsafe { (bytes(salted_password, salted_password_len)?, bytes(salt, salt_len)?) };
+        let hash = scram_hash_from_c(hash)?;
+        let cache = ScramClientCache::from_salted_password(hash, salted, salt, iterations)
+            .map_err(error_to_c)?;
+        // SAFETY: `out` checked non-NULL above.
+        unsafe { put_scram_client_cache(out, cache) };
+        Ok(())
+    })
+}
+
+/// The cache's hash (`SASLMECH_SCRAM_*`), iteration count and salt (valid until the cache is
+/// freed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_client_cache_params(
+    cache: *const saslmech_scram_client_cache,
+    hash: *mut saslmech_scram_hash,
+    iterations: *mut u32,
+    salt: *mut *const u8,
+    salt_len: *mut usize,
+) -> saslmech_result {
+    // SAFETY: the C contract: `cache` is a live handle.
+    unsafe {
+        with_ref(cache, |c| {
+            nonnull(hash)?;
+            nonnull(iterations)?;
+            nonnull(salt)?;
+            nonnull(salt_len)?;
+            put(hash, scram_hash_to_c(c.cache.hash()));
+            put(iterations, c.cache.iterations());
+            put_bytes(salt, salt_len, c.cache.salt());
+            Ok(())
+        })
+    }
+}
+
+/// Free a cache (NULL is a no-op), wiping its keys.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_scram_client_cache_free(
+    cache: *mut saslmech_scram_client_cache,
+) {
+    // SAFETY: the C contract: `cache` came from a `saslmech_*scram*cache*` constructor, freed
+    // once.
+    unsafe { free(cache) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2358,6 +2462,7 @@ pub struct saslmech_credentials {
     trace: Option<String>,
     host: Option<String>,
     port: Option<u16>,
+    scram_cache: Option<ScramClientCache>,
     poisoned: Poison,
 }
 
@@ -2412,6 +2517,9 @@ impl saslmech_credentials {
         }
         if let Some(p) = self.port {
             creds = creds.port(p);
+        }
+        if let Some(c) = &self.scram_cache {
+            creds = creds.scram_cache(c);
         }
         creds
     }
@@ -2534,6 +2642,28 @@ pub unsafe extern "C" fn saslmech_credentials_set_host(
 ) -> saslmech_result {
     // SAFETY: forwarded C contract.
     unsafe { set_identity(credentials, Text::Host, host, len) }
+}
+
+/// SCRAM: keys from an earlier login to this server (copied), so that the client skips
+/// PBKDF2 while the server announces the same salt and iteration count; a password is then
+/// needed only if it does not. NULL removes them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_credentials_set_scram_cache(
+    credentials: *mut saslmech_credentials,
+    cache: *const saslmech_scram_client_cache,
+) -> saslmech_result {
+    // SAFETY: the C contract: `credentials` is a live handle used by this thread only; `cache`
+    // is NULL or a live handle not being changed.
+    unsafe {
+        with_mut(credentials, |c| {
+            c.scram_cache = match cache.as_ref() {
+                None => None,
+                Some(k) if k.poisoned.get() => return Err(SASLMECH_POISONED),
+                Some(k) => Some(k.cache.clone()),
+            };
+            Ok(())
+        })
+    }
 }
 
 /// OAUTHBEARER: the port the client connected to (`port=`).
@@ -2989,6 +3119,26 @@ pub unsafe extern "C" fn saslmech_client_is_finished(
         with_ref(client, |c| {
             nonnull(finished)?;
             put(finished, c.session.is_finished());
+            Ok(())
+        })
+    }
+}
+
+/// SCRAM, once the server has proved itself: a copy of the keys to keep for the next login to
+/// this server (`saslmech_credentials_set_scram_cache`), so that it skips PBKDF2. Free it
+/// with `saslmech_scram_client_cache_free`. `SASLMECH_ABSENT` before that, or for another
+/// mechanism.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_client_scram_cache(
+    client: *const saslmech_client,
+    out: *mut *mut saslmech_scram_client_cache,
+) -> saslmech_result {
+    // SAFETY: the C contract: `client` is a live handle not being changed.
+    unsafe {
+        with_ref(client, |c| {
+            nonnull(out)?;
+            let cache = c.session.scram_cache().ok_or(SASLMECH_ABSENT)?.clone();
+            put_scram_client_cache(out, cache);
             Ok(())
         })
     }

@@ -2875,6 +2875,107 @@ static void test_scram_rfc7677_vector(void)
     saslmech_server_config_free(c);
 }
 
+/* The SCRAM client cache: from a SaltedPassword (RFC 7677's), and from a finished client; a
+ * client with the cache and no password still gives the RFC's exact proof. */
+static void test_scram_client_cache(void)
+{
+    static const uint8_t salted[32] = {
+        0xc4, 0xa4, 0x95, 0x10, 0x32, 0x3a, 0xb4, 0xf9, 0x52, 0xca, 0xc1, 0xfa, 0x99, 0x44, 0x19, 0x39,
+        0xe7, 0x8e, 0xa7, 0x4d, 0x6b, 0xe8, 0x1d, 0xdf, 0x70, 0x96, 0xe8, 0x75, 0x13, 0xdc, 0x61, 0x5d};
+    static const char proof[] = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                                "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    static const char server_first[] =
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    saslmech_scram_client_cache *cache = NULL, *again = NULL,
+                                *sentinel = (saslmech_scram_client_cache *)PTR_SENTINEL;
+    saslmech_credentials *cr = creds("user", NULL, NULL);
+    saslmech_client_config *cc = NULL;
+    saslmech_client *cl = NULL;
+    saslmech_scram_hash h = U32_SENTINEL;
+    uint32_t iter = U32_SENTINEL;
+    uint8_t salt[32];
+    size_t salt_len = 0, n;
+    const uint8_t *p;
+    bool has;
+
+    OK(saslmech_b64_decode(S("W22ZaJ0SNY7soEsUEjb6gQ=="), salt, sizeof salt, &salt_len));
+    OK(saslmech_scram_client_cache_from_salted_password(SASLMECH_SCRAM_SHA_256, salted,
+                                                        sizeof salted, salt, salt_len, 4096,
+                                                        &cache));
+    OK(saslmech_scram_client_cache_params(cache, &h, &iter, &p, &n));
+    EQ(h, SASLMECH_SCRAM_SHA_256);
+    EQ(iter, 4096);
+    CHECK(n == salt_len && memcmp(p, salt, n) == 0);
+
+    /* No password: the cache alone answers a server announcing its salt and count. */
+    OK(saslmech_credentials_set_scram_cache(cr, cache));
+    saslmech_scram_client_cache_free(cache); /* the credentials keep a copy */
+    OK(saslmech_client_config_new(&cc));
+    OK(saslmech_client_config_set_nonce_fixed(cc, S("rOprNGfwEbeRWgbNEkqO")));
+    OK(saslmech_client_new_with_config(SASLMECH_MECH_SCRAM_SHA_256, cr, cc, 0, &cl));
+    OK(saslmech_client_start(cl, &has, &p, &n));
+    SAME(p, n, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+    EQ(saslmech_client_scram_cache(cl, &sentinel), SASLMECH_ABSENT); /* not proved yet */
+    OK(saslmech_client_step(cl, S(server_first), &p, &n));
+    SAME(p, n, proof);
+    OK(saslmech_client_finish_with_data(cl, S("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")));
+    OK(saslmech_client_scram_cache(cl, &again));
+    OK(saslmech_scram_client_cache_params(again, &h, &iter, &p, &n));
+    EQ(iter, 4096);
+    CHECK(n == salt_len && memcmp(p, salt, n) == 0);
+    saslmech_client_free(cl);
+
+    /* Another salt: no password to derive from, so the client fails. */
+    OK(saslmech_client_new_with_config(SASLMECH_MECH_SCRAM_SHA_256, cr, cc, 0, &cl));
+    OK(saslmech_client_start(cl, &has, &p, &n));
+    EQ(saslmech_client_step(cl, S("r=rOprNGfwEbeRWgbNEkqOxyz,s=QSXCR+Q6sek8bf92,i=4096"), &p, &n),
+       SASLMECH_FAILED);
+    saslmech_client_free(cl);
+
+    /* Removing it; a cache of another hash is not used (PBKDF2 from the password instead). */
+    OK(saslmech_credentials_set_scram_cache(cr, NULL));
+    OK(saslmech_credentials_set_scram_cache(cr, again));
+    OK(saslmech_credentials_set_password(cr, S("pencil")));
+    OK(saslmech_client_new_with_config(SASLMECH_MECH_SCRAM_SHA_1, cr, cc, 0, &cl));
+    EQ(saslmech_client_scram_cache(cl, &sentinel), SASLMECH_ABSENT);
+    saslmech_client_free(cl);
+    /* Not SCRAM: absent. */
+    OK(saslmech_client_new(SASLMECH_MECH_PLAIN, cr, 0, &cl));
+    EQ(saslmech_client_scram_cache(cl, &sentinel), SASLMECH_ABSENT);
+    saslmech_client_free(cl);
+
+    /* Refusals; nothing written. */
+    EQ(saslmech_scram_client_cache_from_salted_password(SASLMECH_SCRAM_SHA_1, salted,
+                                                        sizeof salted, salt, salt_len, 4096,
+                                                        &sentinel),
+       SASLMECH_INVALID_ARGUMENT); /* 32 bytes for SHA-1 */
+    EQ(saslmech_scram_client_cache_from_salted_password(SASLMECH_SCRAM_SHA_256, salted,
+                                                        sizeof salted, salt, 0, 4096, &sentinel),
+       SASLMECH_INVALID_ARGUMENT);
+    EQ(saslmech_scram_client_cache_from_salted_password(SASLMECH_SCRAM_SHA_256, salted,
+                                                        sizeof salted, salt, salt_len, 0, &sentinel),
+       SASLMECH_INVALID_ARGUMENT);
+    EQ(saslmech_scram_client_cache_from_salted_password(9, salted, sizeof salted, salt, salt_len,
+                                                        1, &sentinel),
+       SASLMECH_INVALID_ARGUMENT);
+    EQ(saslmech_scram_client_cache_from_salted_password(SASLMECH_SCRAM_SHA_256, NULL, 32, salt,
+                                                        salt_len, 1, &sentinel),
+       SASLMECH_NULL_ARGUMENT);
+    EQ(saslmech_scram_client_cache_from_salted_password(SASLMECH_SCRAM_SHA_256, salted, 32, salt,
+                                                        salt_len, 1, NULL),
+       SASLMECH_NULL_ARGUMENT);
+    CHECK(sentinel == (saslmech_scram_client_cache *)PTR_SENTINEL);
+    EQ(saslmech_scram_client_cache_params(NULL, &h, &iter, &p, &n), SASLMECH_NULL_ARGUMENT);
+    EQ(saslmech_scram_client_cache_params(again, NULL, &iter, &p, &n), SASLMECH_NULL_ARGUMENT);
+    EQ(saslmech_scram_client_cache_params(again, &h, &iter, NULL, &n), SASLMECH_NULL_ARGUMENT);
+    EQ(saslmech_credentials_set_scram_cache(NULL, again), SASLMECH_NULL_ARGUMENT);
+    EQ(saslmech_client_scram_cache(NULL, &sentinel), SASLMECH_NULL_ARGUMENT);
+    saslmech_scram_client_cache_free(NULL);
+    saslmech_scram_client_cache_free(again);
+    saslmech_client_config_free(cc);
+    saslmech_credentials_free(cr);
+}
+
 /* The new per-session setters and config setters: states and refusals. */
 static void test_new_server_calls(void)
 {
@@ -3310,6 +3411,7 @@ int main(void)
     test_client_config();
     test_new_mechanism_handshakes();
     test_scram_rfc7677_vector();
+    test_scram_client_cache();
     test_new_server_calls();
     test_new_mechanisms_through_adapters();
     test_new_proto_calls();
