@@ -162,6 +162,9 @@ static saslmech_credentials *sm_credentials;
 #ifdef SASLMECH_MECH_SCRAM_SHA_256
 /* The server's stored keys (RFC 5803 text read once, as from a user database). */
 static saslmech_scram_keys *sm_keys_good, *sm_keys_bad;
+/* Protocol only: the client's credentials hold its cache made from the salted password (as
+ * after an earlier login to this server), and no password. */
+static saslmech_credentials *sm_credentials_salted;
 #endif
 
 #define SM(call)                                                                              \
@@ -196,6 +199,18 @@ static int sm_setup(void)
                                         strlen(good.cyrus_auth_password), &sm_keys_good));
     SM(saslmech_scram_keys_from_rfc5803((const uint8_t *)bad.cyrus_auth_password,
                                         strlen(bad.cyrus_auth_password), &sm_keys_bad));
+    {
+        saslmech_scram_client_cache *cache = NULL;
+
+        SM(saslmech_scram_client_cache_from_salted_password(SASLMECH_SCRAM_SHA_256, good.salted,
+                                                            sizeof good.salted, good.salt,
+                                                            good.salt_len, ITERATIONS, &cache));
+        SM(saslmech_credentials_new(&sm_credentials_salted));
+        SM(saslmech_credentials_set_authcid(sm_credentials_salted, (const uint8_t *)USER,
+                                            strlen(USER)));
+        SM(saslmech_credentials_set_scram_cache(sm_credentials_salted, cache));
+        saslmech_scram_client_cache_free(cache);
+    }
 #endif
 out:
     return rc;
@@ -212,6 +227,7 @@ static int sm_handshake(enum group g)
     saslmech_server *server = NULL;
     saslmech_client *client = NULL;
     saslmech_server_flags sflags = 0;
+    saslmech_credentials *credentials = sm_credentials;
     saslmech_status status;
     bool has_ir = false;
     const uint8_t *out, *in;
@@ -233,13 +249,18 @@ static int sm_handshake(enum group g)
         mech = SASLMECH_MECH_SCRAM_SHA_256;
         sflags = SASLMECH_SERVER_SUCCESS_DATA; /* server-final with the success reply */
         break;
+    case G_SCRAM_PROTO:
+        mech = SASLMECH_MECH_SCRAM_SHA_256;
+        sflags = SASLMECH_SERVER_SUCCESS_DATA;
+        credentials = sm_credentials_salted;
+        break;
 #endif
     default:
         return fail("no such group");
     }
 
     SM(saslmech_server_new(sm_config, mech, sflags, &server));
-    SM(saslmech_client_new(mech, sm_credentials, 0, &client));
+    SM(saslmech_client_new(mech, credentials, 0, &client));
     SM(saslmech_client_start(client, &has_ir, &out, &out_len));
     if (has_ir)
         SM(saslmech_server_start(server, out, out_len, &status));
@@ -766,8 +787,11 @@ static struct cell cells[] = {
 #endif
     {G_SCRAM, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_SCRAM, "cyrus", cy_handshake, NULL, 0, NULL, 0, 0},
-    {G_SCRAM_PROTO, "saslmech", NULL,
-     "saslmech's C API cannot give a SCRAM client its salted password yet", 0, NULL, 0, 0},
+#ifdef SASLMECH_MECH_SCRAM_SHA_256
+    {G_SCRAM_PROTO, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
+#else
+    {G_SCRAM_PROTO, "saslmech", NULL, NO_SCRAM_CAPI, 0, NULL, 0, 0},
+#endif
     {G_SCRAM_PROTO, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_SCRAM_PROTO, "cyrus", NULL,
      "Cyrus SASL's SCRAM client takes only the password (SASL_CB_PASS), not a salted one", 0,

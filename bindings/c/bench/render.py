@@ -39,8 +39,6 @@ COLOURS = {
 # Rows the harness may report as unsupported (with its reason) instead of measuring them.
 MAY_BE_UNSUPPORTED = {
     ("SCRAM-SHA-256 protocol only", "cyrus"),
-    # Until saslmech's C API can give a SCRAM client its salted password:
-    ("SCRAM-SHA-256 protocol only", "saslmech"),
 }
 # The targets: (group, library compared with, minimum speed-up).
 RATIO_TARGETS = [
