@@ -1185,8 +1185,12 @@ pub unsafe extern "C" fn saslmech_scram_client_cache_from_salted_password(
     guard(|| {
         nonnull(out)?;
         // SAFETY: the C contract: each pointer is valid for its length.
-        let (salted, salt) =
-            unsafe { (bytes(salted_password, salted_password_len)?, bytes(salt, salt_len)?) };
+        let (salted, salt) = unsafe {
+            (
+                bytes(salted_password, salted_password_len)?,
+                bytes(salt, salt_len)?,
+            )
+        };
         let hash = scram_hash_from_c(hash)?;
         let cache = ScramClientCache::from_salted_password(hash, salted, salt, iterations)
             .map_err(error_to_c)?;
@@ -1223,9 +1227,7 @@ pub unsafe extern "C" fn saslmech_scram_client_cache_params(
 
 /// Free a cache (NULL is a no-op), wiping its keys.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn saslmech_scram_client_cache_free(
-    cache: *mut saslmech_scram_client_cache,
-) {
+pub unsafe extern "C" fn saslmech_scram_client_cache_free(cache: *mut saslmech_scram_client_cache) {
     // SAFETY: the C contract: `cache` came from a `saslmech_*scram*cache*` constructor, freed
     // once.
     unsafe { free(cache) }
