@@ -247,13 +247,16 @@ pub(crate) fn bearer_token<'a>(creds: &Credentials<'a>) -> Result<&'a [u8], Erro
 /// Write an error challenge into `out`: a JSON object of the members given, in order, those
 /// without a value left out.
 pub(crate) fn error_challenge(out: &mut SecretBuf, members: &[(&str, Option<&str>)]) {
+    let present = || {
+        members
+            .iter()
+            .filter_map(|(name, value)| Some((*name, (*value)?)))
+    };
     out.clear();
+    // Room for the object without escapes: `{`, `"name":"value"` and a comma each, `}`.
+    out.reserve(present().map(|(n, v)| n.len() + v.len() + 6).sum::<usize>() + 1);
     out.push(b'{');
-    for (i, (name, value)) in members
-        .iter()
-        .filter_map(|(name, value)| Some((name, (*value)?)))
-        .enumerate()
-    {
+    for (i, (name, value)) in present().enumerate() {
         if i > 0 {
             out.push(b',');
         }
