@@ -2,6 +2,10 @@
 //! identities with the typed failure, and never allocates in proportion to what the peer
 //! sends beyond the limit (a counting global allocator measures each call).
 
+mod proto_support {
+    pub mod pair;
+}
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
@@ -185,26 +189,33 @@ fn too_many_round_trips() {
     let mut s = ServerSession::new(&one, Mechanism::Login, &Transport::tls()).unwrap();
     let _ = s.start(Some(b"tim")).unwrap();
     assert_eq!(failure(s.step_b64(b"cHc=")), Some(Failure::TooManySteps));
-    // XOAUTH2: the acknowledgement of the error challenge is a second message.
-    let mut s = ServerSession::new(&one, Mechanism::XOAuth2, &Transport::tls()).unwrap();
-    let _ = s
-        .start(Some(b"user=tim\x01auth=Bearer abc\x01\x01"))
-        .unwrap();
-    assert!(matches!(
-        s.answer(Answer::Reject),
-        Ok(ServerStep::Challenge(_))
-    ));
-    assert_eq!(failure(s.step(b"")), Some(Failure::TooManySteps));
-    // OAUTHBEARER: the same for its `^A` acknowledgement.
-    let mut s = ServerSession::new(&one, Mechanism::OAuthBearer, &Transport::tls()).unwrap();
-    let _ = s
-        .start(Some(b"n,a=tim,\x01auth=Bearer abc\x01\x01"))
-        .unwrap();
-    assert!(matches!(
-        s.answer(Answer::Reject),
-        Ok(ServerStep::Challenge(_))
-    ));
-    assert_eq!(failure(s.step(b"\x01")), Some(Failure::TooManySteps));
+    // XOAUTH2 and OAUTHBEARER: the acknowledgement of the error challenge (empty, `^A`) is
+    // a second message.
+    let oauth: [(Mechanism, &[u8], &[u8]); 2] = [
+        (
+            Mechanism::XOAuth2,
+            b"user=tim\x01auth=Bearer abc\x01\x01",
+            b"",
+        ),
+        (
+            Mechanism::OAuthBearer,
+            b"n,a=tim,\x01auth=Bearer abc\x01\x01",
+            b"\x01",
+        ),
+    ];
+    for (mechanism, message, ack) in oauth {
+        let mut s = ServerSession::new(&one, mechanism, &Transport::tls()).unwrap();
+        let _ = s.start(Some(message)).unwrap();
+        assert!(
+            matches!(s.answer(Answer::Reject), Ok(ServerStep::Challenge(_))),
+            "{mechanism}"
+        );
+        assert_eq!(
+            failure(s.step(ack)),
+            Some(Failure::TooManySteps),
+            "{mechanism}"
+        );
+    }
     // SCRAM: client-first and client-final are two messages; the empty acknowledgement of
     // server-final (protocols without success data) is not a round trip.
     let keys = ScramKeys::derive(ScramHash::Sha256, b"pencil", b"salt", 1).unwrap();
@@ -328,6 +339,7 @@ fn over_long_identities() {
 /// (answering `*`), gives up after too many challenges, and bounds a multi-line reply's text.
 #[test]
 fn protocol_adapters() {
+    use proto_support::pair::{ClientSide, ServerSide};
     use saslmech::proto::imap::{ImapClient, ImapServer};
     use saslmech::proto::pop3::{Pop3Client, Pop3Server};
     use saslmech::proto::smtp::{SmtpClient, SmtpServer};
@@ -350,36 +362,60 @@ fn protocol_adapters() {
     let line = vec![b'A'; TEN_MIB];
     let config = || Arc::new(ServerConfig::new().allow_plaintext_without_tls(true));
 
-    // SMTP.
-    let cmd = huge_command(b"AUTH PLAIN ");
-    let mut s = SmtpServer::new(config());
-    let (e, n) = allocated(|| s.command(&cmd).unwrap());
-    too_long(e, b"500 5.5.6");
-    assert!(n <= SMALL, "SMTP command: {n} bytes");
-    let _ = s.command(b"AUTH LOGIN\r\n").unwrap();
-    let (e, n) = allocated(|| s.line(&line).unwrap());
-    too_long(e, b"500 5.5.6");
-    assert!(n <= SMALL, "SMTP line: {n} bytes");
-    // IMAP.
-    let cmd = huge_command(b"a1 AUTHENTICATE PLAIN ");
-    let mut s = ImapServer::new(config());
-    let (e, n) = allocated(|| s.command(&cmd).unwrap());
-    too_long(e, b"a1 BAD");
-    assert!(n <= SMALL, "IMAP command: {n} bytes");
-    let _ = s.command(b"a2 AUTHENTICATE LOGIN\r\n").unwrap();
-    let (e, n) = allocated(|| s.line(&line).unwrap());
-    too_long(e, b"a2 BAD");
-    assert!(n <= SMALL, "IMAP line: {n} bytes");
-    // POP3.
-    let cmd = huge_command(b"AUTH PLAIN ");
-    let mut s = Pop3Server::new(config());
-    let (e, n) = allocated(|| s.command(&cmd).unwrap());
-    too_long(e, b"-ERR");
-    assert!(n <= SMALL, "POP3 command: {n} bytes");
-    let _ = s.command(b"AUTH LOGIN\r\n").unwrap();
-    let (e, n) = allocated(|| s.line(&line).unwrap());
-    too_long(e, b"-ERR");
-    assert!(n <= SMALL, "POP3 line: {n} bytes");
+    struct ServerCase {
+        name: &'static str,
+        server: Box<dyn ServerSide>,
+        /// A PLAIN command, before its huge initial response, and the reply it gets.
+        plain: &'static [u8],
+        plain_reply: &'static [u8],
+        /// A LOGIN command, and the reply to a huge line after it.
+        login: &'static [u8],
+        line_reply: &'static [u8],
+    }
+    let servers = [
+        ServerCase {
+            name: "SMTP",
+            server: Box::new(SmtpServer::new(config())),
+            plain: b"AUTH PLAIN ",
+            plain_reply: b"500 5.5.6",
+            login: b"AUTH LOGIN\r\n",
+            line_reply: b"500 5.5.6",
+        },
+        ServerCase {
+            name: "IMAP",
+            server: Box::new(ImapServer::new(config())),
+            plain: b"a1 AUTHENTICATE PLAIN ",
+            plain_reply: b"a1 BAD",
+            login: b"a2 AUTHENTICATE LOGIN\r\n",
+            line_reply: b"a2 BAD",
+        },
+        ServerCase {
+            name: "POP3",
+            server: Box::new(Pop3Server::new(config())),
+            plain: b"AUTH PLAIN ",
+            plain_reply: b"-ERR",
+            login: b"AUTH LOGIN\r\n",
+            line_reply: b"-ERR",
+        },
+    ];
+    for ServerCase {
+        name,
+        server: mut s,
+        plain,
+        plain_reply,
+        login,
+        line_reply,
+    } in servers
+    {
+        let cmd = huge_command(plain);
+        let (e, n) = allocated(|| s.command(&cmd).unwrap());
+        too_long(e, plain_reply);
+        assert!(n <= SMALL, "{name} command: {n} bytes");
+        let _ = s.command(login).unwrap();
+        let (e, n) = allocated(|| s.line(&line).unwrap());
+        too_long(e, line_reply);
+        assert!(n <= SMALL, "{name} line: {n} bytes");
+    }
 
     // Round trips through an adapter: LOGIN with max_steps 1.
     let one = Arc::new(
@@ -399,42 +435,40 @@ fn protocol_adapters() {
     // reply's text (as printable text, then the outcome's copy): a fixed bound, whatever the
     // line's length.
     const CLIENT_SMALL: usize = 16 * 1024;
+    // The POP3 client once copied the whole line into a String before looking at it: 10 MiB.
     let creds = Credentials::new().authcid("tim").password(b"pw");
-    let mut big = b"334 ".to_vec();
-    big.extend(std::iter::repeat_n(b'A', TEN_MIB));
-    let mut c = SmtpClient::new(Mechanism::Login, &creds).unwrap();
-    let _ = c.start().unwrap();
-    let (e, n) = allocated(|| c.reply(&big).unwrap());
-    assert!(
-        matches!(&e, ClientEvent::Send(l) if l.as_slice() == b"*\r\n"),
-        "{e:?}"
-    );
-    assert!(n <= CLIENT_SMALL, "SMTP client challenge: {n} bytes");
-    match c.reply(b"501 5.0.0 cancelled\r\n").unwrap() {
-        ClientEvent::Done(o) => assert_eq!(o.failure, Some(Failure::TooLarge)),
-        other => panic!("{other:?}"),
+    // (protocol, client, challenge prefix, the server's failure reply to `*`)
+    let smtp: Box<dyn ClientSide> = Box::new(SmtpClient::new(Mechanism::Login, &creds).unwrap());
+    let clients = [
+        ("SMTP", smtp, "334 ", "501 5.0.0 cancelled\r\n"),
+        (
+            "IMAP",
+            Box::new(ImapClient::new("a1", Mechanism::Login, &creds).unwrap()),
+            "+ ",
+            "a1 BAD cancelled\r\n",
+        ),
+        (
+            "POP3",
+            Box::new(Pop3Client::new(Mechanism::Login, &creds).unwrap()),
+            "+ ",
+            "-ERR cancelled\r\n",
+        ),
+    ];
+    for (name, mut c, prefix, cancelled) in clients {
+        let _ = c.start().unwrap();
+        let mut big = prefix.as_bytes().to_vec();
+        big.extend(std::iter::repeat_n(b'A', TEN_MIB));
+        let (e, n) = allocated(|| c.feed(&big).unwrap());
+        assert!(
+            matches!(&e, ClientEvent::Send(l) if l.as_slice() == b"*\r\n"),
+            "{name}: {e:?}"
+        );
+        assert!(n <= CLIENT_SMALL, "{name} client challenge: {n} bytes");
+        match c.feed(cancelled.as_bytes()).unwrap() {
+            ClientEvent::Done(o) => assert_eq!(o.failure, Some(Failure::TooLarge), "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
     }
-    let mut c = ImapClient::new("a1", Mechanism::Login, &creds).unwrap();
-    let _ = c.start().unwrap();
-    let mut big = b"+ ".to_vec();
-    big.extend(std::iter::repeat_n(b'A', TEN_MIB));
-    let (e, n) = allocated(|| c.line(&big).unwrap());
-    assert!(
-        matches!(&e, ClientEvent::Send(l) if l.as_slice() == b"*\r\n"),
-        "{e:?}"
-    );
-    assert!(n <= CLIENT_SMALL, "IMAP client challenge: {n} bytes");
-    // POP3 (its client copied the whole line into a String before looking at it: 10 MiB).
-    let mut c = Pop3Client::new(Mechanism::Login, &creds).unwrap();
-    let _ = c.start().unwrap();
-    let mut big = b"+ ".to_vec();
-    big.extend(std::iter::repeat_n(b'A', TEN_MIB));
-    let (e, n) = allocated(|| c.line(&big).unwrap());
-    assert!(
-        matches!(&e, ClientEvent::Send(l) if l.as_slice() == b"*\r\n"),
-        "{e:?}"
-    );
-    assert!(n <= CLIENT_SMALL, "POP3 client challenge: {n} bytes");
 
     // Too many challenges: the client gives up (`*`) instead of answering forever.
     let mut c = SmtpClient::new(Mechanism::Login, &creds).unwrap();

@@ -84,6 +84,8 @@ const fn case(
 
 const ALICE: &[&str] = &["--authcid", "alice", "--password", "secret"];
 const DAVE: &[&str] = &["--authcid", "dave", "--password", "dave's secret"];
+const CAROL: &[&str] = &["--authcid", "carol", "--password", "carol's secret"];
+const ALICE_TOKEN: &[&str] = &["--authcid", "alice", "--token", "alice-token"];
 const ALICE_CB: &[&str] = &[
     "--authcid",
     "alice",
@@ -117,23 +119,13 @@ const CASES: &[Case] = &[
         "bob\"",
         2,
     ),
-    case(
-        "PLAIN",
-        &["--authcid", "carol", "--password", "carol's secret"],
-        "carol\"",
-        2,
-    ),
+    case("PLAIN", CAROL, "carol\"", 2),
     // Checked against the stored SCRAM keys.
     case("PLAIN", DAVE, "dave\"", 2),
     case("LOGIN", ALICE, "alice\"", 3),
     case("LOGIN", DAVE, "dave\"", 3),
     case("CRAM-MD5", ALICE, "alice\"", 2),
-    case(
-        "CRAM-MD5",
-        &["--authcid", "carol", "--password", "carol's secret"],
-        "carol\"",
-        2,
-    ),
+    case("CRAM-MD5", CAROL, "carol\"", 2),
     // SCRAM: client-first, client-final, and the empty line after the server's v=. alice's
     // keys are derived from her password at load; dave's are stored.
     case("SCRAM-SHA-1", ALICE, "alice\"", 3),
@@ -189,18 +181,8 @@ const CASES: &[Case] = &[
             3,
         )
     },
-    case(
-        "OAUTHBEARER",
-        &["--authcid", "alice", "--token", "alice-token"],
-        "alice\"",
-        2,
-    ),
-    case(
-        "XOAUTH2",
-        &["--authcid", "alice", "--token", "alice-token"],
-        "alice\"",
-        2,
-    ),
+    case("OAUTHBEARER", ALICE_TOKEN, "alice\"", 2),
+    case("XOAUTH2", ALICE_TOKEN, "alice\"", 2),
     Case {
         server: &["--external-id", "alice"],
         users: false,
@@ -236,6 +218,30 @@ fn client_args<'a>(mechanism: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["client", "--mechanism", mechanism];
     v.extend_from_slice(rest);
     v
+}
+
+/// `--authcid <authcid> --password <password>`, then `rest`.
+fn creds<'a>(authcid: &'a str, password: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--authcid", authcid, "--password", password];
+    v.extend_from_slice(rest);
+    v
+}
+
+/// `--authcid <authcid> --token <token>`, then `rest`.
+fn token<'a>(authcid: &'a str, token: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--authcid", authcid, "--token", token];
+    v.extend_from_slice(rest);
+    v
+}
+
+/// `--cb-type <cb_type> --cb-data-hex <hex>`.
+fn cb<'a>(cb_type: &'a str, hex: &'a str) -> [&'a str; 4] {
+    ["--cb-type", cb_type, "--cb-data-hex", hex]
+}
+
+/// `client --mechanism <mechanism> --authcid u --password p`, then `rest`.
+fn client_up<'a>(mechanism: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    client_args(mechanism, &creds("u", "p", rest))
 }
 
 fn server_args<'a>(mechanism: &'a str, users: Option<&'a str>, rest: &[&'a str]) -> Vec<&'a str> {
@@ -315,207 +321,89 @@ fn ours_against_ours_fails_on_both_sides_with_wrong_credentials() {
     const INVALID: &str = "credentials invalid";
     const DENIED: &str = "not authorized";
     // (mechanism, client flags, server flags, why the server refuses)
-    let wrong: &[(&str, &[&str], &[&str], &str)] = &[
+    let wrong: Vec<(&str, Vec<&str>, &[&str], &str)> = vec![
+        ("PLAIN", creds("alice", "wrong", &[]), &[], INVALID),
+        ("PLAIN", creds("nobody", "secret", &[]), &[], INVALID),
+        ("PLAIN", creds("carol", "secret", &[]), &[], INVALID),
+        ("PLAIN", creds("dave", "secret", &[]), &[], INVALID),
         (
             "PLAIN",
-            &["--authcid", "alice", "--password", "wrong"],
-            &[],
-            INVALID,
-        ),
-        (
-            "PLAIN",
-            &["--authcid", "nobody", "--password", "secret"],
-            &[],
-            INVALID,
-        ),
-        (
-            "PLAIN",
-            &["--authcid", "carol", "--password", "secret"],
-            &[],
-            INVALID,
-        ),
-        (
-            "PLAIN",
-            &["--authcid", "dave", "--password", "secret"],
-            &[],
-            INVALID,
-        ),
-        (
-            "PLAIN",
-            &[
-                "--authcid",
-                "alice",
-                "--password",
-                "secret",
-                "--authzid",
-                "bob",
-            ],
+            creds("alice", "secret", &["--authzid", "bob"]),
             &[],
             DENIED,
         ),
-        (
-            "LOGIN",
-            &["--authcid", "alice", "--password", "wrong"],
-            &[],
-            INVALID,
-        ),
-        (
-            "CRAM-MD5",
-            &["--authcid", "alice", "--password", "wrong"],
-            &[],
-            INVALID,
-        ),
-        (
-            "CRAM-MD5",
-            &["--authcid", "carol", "--password", "secret"],
-            &[],
-            INVALID,
-        ),
-        (
-            "CRAM-MD5",
-            &["--authcid", "nobody", "--password", "x"],
-            &[],
-            INVALID,
-        ),
+        ("LOGIN", creds("alice", "wrong", &[]), &[], INVALID),
+        ("CRAM-MD5", creds("alice", "wrong", &[]), &[], INVALID),
+        ("CRAM-MD5", creds("carol", "secret", &[]), &[], INVALID),
+        ("CRAM-MD5", creds("nobody", "x", &[]), &[], INVALID),
         // Only stored SCRAM keys: CRAM-MD5 cannot use them.
         (
             "CRAM-MD5",
-            &["--authcid", "dave", "--password", "dave's secret"],
+            creds("dave", "dave's secret", &[]),
             &[],
             INVALID,
         ),
-        (
-            "SCRAM-SHA-1",
-            &["--authcid", "alice", "--password", "wrong"],
-            &[],
-            INVALID,
-        ),
-        (
-            "SCRAM-SHA-256",
-            &["--authcid", "dave", "--password", "wrong"],
-            &[],
-            INVALID,
-        ),
+        ("SCRAM-SHA-1", creds("alice", "wrong", &[]), &[], INVALID),
+        ("SCRAM-SHA-256", creds("dave", "wrong", &[]), &[], INVALID),
         // An unknown user gets a fake salt and fails like a wrong password.
-        (
-            "SCRAM-SHA-256",
-            &["--authcid", "nobody", "--password", "x"],
-            &[],
-            INVALID,
-        ),
+        ("SCRAM-SHA-256", creds("nobody", "x", &[]), &[], INVALID),
         // Only a {CRAM-MD5} hash: SCRAM cannot use it.
         (
             "SCRAM-SHA-256",
-            &["--authcid", "carol", "--password", "carol's secret"],
+            creds("carol", "carol's secret", &[]),
             &[],
             INVALID,
         ),
         (
             "SCRAM-SHA-256",
-            &[
-                "--authcid",
-                "alice",
-                "--password",
-                "secret",
-                "--authzid",
-                "bob",
-            ],
+            creds("alice", "secret", &["--authzid", "bob"]),
             &[],
             DENIED,
         ),
         (
             "SCRAM-SHA-256",
-            &["--authcid", "alice", "--password", "wrong"],
+            creds("alice", "wrong", &[]),
             &["--no-success-data"],
             INVALID,
         ),
         // Other channel-binding data than the server's: a different TLS connection.
         (
             "SCRAM-SHA-256-PLUS",
-            &[
-                "--authcid",
-                "alice",
-                "--password",
-                "secret",
-                "--cb-type",
-                "tls-exporter",
-                "--cb-data-hex",
-                "00",
-            ],
+            creds("alice", "secret", &cb("tls-exporter", "00")),
             SERVER_CB,
             "channel binding mismatch",
         ),
         // A channel-binding type the server has no data for.
         (
             "SCRAM-SHA-1-PLUS",
-            &[
-                "--authcid",
-                "alice",
-                "--password",
-                "secret",
-                "--cb-type",
-                "tls-unique",
-                "--cb-data-hex",
-                CB,
-            ],
+            creds("alice", "secret", &cb("tls-unique", CB)),
             SERVER_CB,
             "channel binding mismatch",
         ),
         (
             "SCRAM-SHA-256-PLUS",
-            &[
-                "--authcid",
-                "alice",
-                "--password",
-                "wrong",
-                "--cb-type",
-                "tls-exporter",
-                "--cb-data-hex",
-                CB,
-            ],
+            creds("alice", "wrong", &cb("tls-exporter", CB)),
             SERVER_CB,
             INVALID,
         ),
-        (
-            "OAUTHBEARER",
-            &["--authcid", "alice", "--token", "wrong"],
-            &[],
-            INVALID,
-        ),
+        ("OAUTHBEARER", token("alice", "wrong", &[]), &[], INVALID),
         // alice's token, but acting as bob (a=bob): not bob's token.
         (
             "OAUTHBEARER",
-            &[
-                "--authcid",
-                "alice",
-                "--token",
-                "alice-token",
-                "--authzid",
-                "bob",
-            ],
+            token("alice", "alice-token", &["--authzid", "bob"]),
             &[],
             INVALID,
         ),
-        (
-            "XOAUTH2",
-            &["--authcid", "alice", "--token", "wrong"],
-            &[],
-            INVALID,
-        ),
-        (
-            "XOAUTH2",
-            &["--authcid", "bob", "--token", "alice-token"],
-            &[],
-            INVALID,
-        ),
+        ("XOAUTH2", token("alice", "wrong", &[]), &[], INVALID),
+        ("XOAUTH2", token("bob", "alice-token", &[]), &[], INVALID),
         (
             "EXTERNAL",
-            &["--authzid", "bob"],
+            vec!["--authzid", "bob"],
             &["--external-id", "alice"],
             DENIED,
         ),
     ];
-    for (mechanism, args, server, why) in wrong {
+    for (mechanism, args, server, why) in &wrong {
         let x = run_pair(
             ours(&server_args(mechanism, Some(&users), server)),
             ours(&client_args(mechanism, args)),
@@ -681,15 +569,7 @@ fn server_lines_and_exit_codes() {
 #[test]
 fn client_lines_and_exit_codes() {
     let client = |args: &[&str]| saslmech_cmd(args);
-    let plain = [
-        "client",
-        "--mechanism",
-        "PLAIN",
-        "--authcid",
-        "tim",
-        "--password",
-        "tanstaaftanstaaf",
-    ];
+    let plain = client_args("PLAIN", &creds("tim", "tanstaaftanstaaf", &[]));
     let ir = saslmech::b64::encode(b"\0tim\0tanstaaftanstaaf");
 
     // Completed: the initial response, then the trailing empty line.
@@ -710,15 +590,7 @@ fn client_lines_and_exit_codes() {
     assert_eq!((e.code(), e.lines.len()), (Some(2), 0), "{e:?}");
 
     // CRAM-MD5: the RFC 2195 example exchange.
-    let cram = [
-        "client",
-        "--mechanism",
-        "cram-md5",
-        "--authcid",
-        "tim",
-        "--password",
-        "tanstaaftanstaaf",
-    ];
+    let cram = client_args("cram-md5", &creds("tim", "tanstaaftanstaaf", &[]));
     let challenge = saslmech::b64::encode(b"<1896.697170952@postoffice.reston.mci.net>");
     let e = run_with_input(client(&cram), format!("{challenge}\n\n").as_bytes());
     assert_eq!(
@@ -761,15 +633,7 @@ fn client_lines_and_exit_codes() {
     assert_eq!(e.out(), (Some(0), vec!["c2lyaGM=", ""]), "{e:?}");
     // OAUTHBEARER: the GS2 header with a=, the token; an error challenge is answered
     // with ^A and reported, and the exchange ends without success.
-    let bearer = [
-        "client",
-        "--mechanism",
-        "OAUTHBEARER",
-        "--authcid",
-        "alice",
-        "--token",
-        "t0k",
-    ];
+    let bearer = client_args("OAUTHBEARER", &token("alice", "t0k", &[]));
     let e = run_with_input(client(&bearer), b"\n\n");
     assert_eq!(
         e.out(),
@@ -793,37 +657,27 @@ fn client_lines_and_exit_codes() {
     );
 
     // SCRAM: client-first with the GS2 header (n: no channel binding; p=TYPE with it).
-    let e = run_with_input(
-        client(&[
-            "client",
-            "--mechanism",
-            "SCRAM-SHA-256",
-            "--authcid",
-            "tim",
-            "--password",
-            "p",
-        ]),
-        b"\n",
-    );
+    let scram = client_args("SCRAM-SHA-256", &creds("tim", "p", &[]));
+    let e = run_with_input(client(&scram), b"\n");
     assert_eq!(e.code(), Some(1), "{e:?}");
     let first = saslmech::b64::decode(e.lines[0].as_bytes()).unwrap();
     assert!(first.as_slice().starts_with(b"n,,n=tim,r="), "{e:?}");
     let e = run_with_input(
-        client(&[
-            "client",
-            "--mechanism",
+        client(&client_args(
             "SCRAM-SHA-1-PLUS",
-            "--authcid",
-            "tim",
-            "--password",
-            "p",
-            "--authzid",
-            "a,b",
-            "--cb-type",
-            "tls-server-end-point",
-            "--cb-data-hex",
-            "00",
-        ]),
+            &creds(
+                "tim",
+                "p",
+                &[
+                    "--authzid",
+                    "a,b",
+                    "--cb-type",
+                    "tls-server-end-point",
+                    "--cb-data-hex",
+                    "00",
+                ],
+            ),
+        )),
         b"\n",
     );
     let first = saslmech::b64::decode(e.lines[0].as_bytes()).unwrap();
@@ -836,18 +690,7 @@ fn client_lines_and_exit_codes() {
     // A server asking for more iterations than the client computes (600000) or fewer
     // than it accepts (4096): refused before computing, exit 1, nothing more written.
     for (count, why) in [("600001", "too large"), ("4095", "too weak")] {
-        let mut p = support::Proc::spawn(
-            client(&[
-                "client",
-                "--mechanism",
-                "SCRAM-SHA-256",
-                "--authcid",
-                "tim",
-                "--password",
-                "p",
-            ]),
-            "saslmech",
-        );
+        let mut p = support::Proc::spawn(client(&scram), "saslmech");
         let deadline = std::time::Instant::now() + support::TIMEOUT;
         assert!(p.send_line(""));
         let first = p.next_line(deadline).unwrap();
@@ -873,288 +716,97 @@ fn usage_errors_exit_2_with_nothing_on_stdout() {
     let users = users_file(&dir);
     let bad_users = dir.file("bad", b"alice:secret\nno colon here\n");
     let bad_users = bad_users.to_str().unwrap();
-    let cases: &[(&[&str], &str)] = &[
-        (&[], "subcommand"),
-        (&["frobnicate"], "unknown subcommand"),
-        (&["client"], "--mechanism is required"),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "GSSAPI",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-            ],
-            "unknown mechanism",
-        ),
-        (
-            &["client", "--mechanism", "PLAIN", "--authcid", "u"],
-            "--password",
-        ),
-        (
-            &["client", "--mechanism", "PLAIN", "--password", "p"],
-            "--authcid",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--bogus",
-                "x",
-            ],
-            "unknown option",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--token",
-                "t",
-            ],
-            "no --token",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "XOAUTH2",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-            ],
-            "no password",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password-file",
-                "/nonexistent/pw",
-            ],
-            "/nonexistent/pw",
-        ),
-        // The engine refuses what a mechanism cannot carry.
-        (
-            &[
-                "client",
-                "--mechanism",
-                "LOGIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--authzid",
-                "z",
-            ],
-            "authzid",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--cb-type",
-                "tls-exporter",
-            ],
-            "go together",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--cb-type",
-                "tls-exporter",
-                "--cb-data-hex",
-                "xyz",
-            ],
-            "hex",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--cb-type",
-                "tls-whatever",
-                "--cb-data-hex",
-                "00",
-            ],
-            "--cb-type",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--cb-type",
-                "tls-exporter",
-                "--cb-data-hex",
-                "0011",
-            ],
-            "takes no channel binding",
-        ),
-        (&["server", "--mechanism", "PLAIN"], "--users"),
-        (
-            &[
-                "server",
-                "--mechanism",
-                "PLAIN",
-                "--users",
-                "/nonexistent/users",
-            ],
-            "/nonexistent/users",
-        ),
-        (
-            &["server", "--mechanism", "PLAIN", "--users", bad_users],
-            ":2: expected user:secret",
-        ),
-        (
-            &[
-                "server",
-                "--mechanism",
-                "CRAM-MD5",
-                "--users",
-                &users,
-                "--cb-type",
-                "tls-unique",
-                "--cb-data-hex",
-                "0011",
-            ],
-            "takes no channel binding",
-        ),
-    ];
     let long_trace = "t".repeat(256);
     let bad_scram = dir.file(
         "bad-scram",
         b"alice:secret\ndave:SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA\n",
     );
     let bad_scram = bad_scram.to_str().unwrap();
-    let more: &[(&[&str], &str)] = &[
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec![], "subcommand"),
+        (vec!["frobnicate"], "unknown subcommand"),
+        (vec!["client"], "--mechanism is required"),
+        (client_up("GSSAPI", &[]), "unknown mechanism"),
+        (client_args("PLAIN", &["--authcid", "u"]), "--password"),
+        (client_args("PLAIN", &["--password", "p"]), "--authcid"),
+        (client_up("PLAIN", &["--bogus", "x"]), "unknown option"),
+        (client_up("PLAIN", &["--token", "t"]), "no --token"),
+        (client_up("XOAUTH2", &[]), "no password"),
         (
-            &["client", "--mechanism", "EXTERNAL", "--authcid", "u"],
+            client_args(
+                "PLAIN",
+                &["--authcid", "u", "--password-file", "/nonexistent/pw"],
+            ),
+            "/nonexistent/pw",
+        ),
+        // The engine refuses what a mechanism cannot carry.
+        (client_up("LOGIN", &["--authzid", "z"]), "authzid"),
+        (
+            client_up("PLAIN", &["--cb-type", "tls-exporter"]),
+            "go together",
+        ),
+        (client_up("PLAIN", &cb("tls-exporter", "xyz")), "hex"),
+        (client_up("PLAIN", &cb("tls-whatever", "00")), "--cb-type"),
+        (
+            client_up("PLAIN", &cb("tls-exporter", "0011")),
+            "takes no channel binding",
+        ),
+        (server_args("PLAIN", None, &[]), "--users"),
+        (
+            server_args("PLAIN", Some("/nonexistent/users"), &[]),
+            "/nonexistent/users",
+        ),
+        (
+            server_args("PLAIN", Some(bad_users), &[]),
+            ":2: expected user:secret",
+        ),
+        (
+            server_args("CRAM-MD5", Some(&users), &cb("tls-unique", "0011")),
+            "takes no channel binding",
+        ),
+        (
+            client_args("EXTERNAL", &["--authcid", "u"]),
             "EXTERNAL takes no --authcid",
         ),
         (
-            &["client", "--mechanism", "ANONYMOUS", "--authzid", "u"],
+            client_args("ANONYMOUS", &["--authzid", "u"]),
             "ANONYMOUS takes no --authzid",
         ),
+        (client_args("ANONYMOUS", &["--trace", &long_trace]), "trace"),
         (
-            &["client", "--mechanism", "ANONYMOUS", "--trace", &long_trace],
-            "trace",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-                "--trace",
-                "t",
-            ],
+            client_up("PLAIN", &["--trace", "t"]),
             "PLAIN takes no --trace",
         ),
+        (client_args("OAUTHBEARER", &["--authcid", "u"]), "--token"),
         (
-            &["client", "--mechanism", "OAUTHBEARER", "--authcid", "u"],
-            "--token",
-        ),
-        (
-            &[
-                "client",
-                "--mechanism",
-                "SCRAM-SHA-256-PLUS",
-                "--authcid",
-                "u",
-                "--password",
-                "p",
-            ],
+            client_up("SCRAM-SHA-256-PLUS", &[]),
             "needs channel binding",
         ),
         (
-            &[
-                "server",
-                "--mechanism",
-                "SCRAM-SHA-1-PLUS",
-                "--users",
-                &users,
-            ],
+            server_args("SCRAM-SHA-1-PLUS", Some(&users), &[]),
             "needs channel binding",
         ),
-        (&["server", "--mechanism", "SCRAM-SHA-256"], "--users"),
-        (&["server", "--mechanism", "EXTERNAL"], "--external-id"),
+        (server_args("SCRAM-SHA-256", None, &[]), "--users"),
+        (server_args("EXTERNAL", None, &[]), "--external-id"),
         (
-            &[
-                "server",
-                "--mechanism",
-                "PLAIN",
-                "--users",
-                &users,
-                "--external-id",
-                "x",
-            ],
+            server_args("PLAIN", Some(&users), &["--external-id", "x"]),
             "PLAIN takes no --external-id",
         ),
         (
-            &[
-                "server",
-                "--mechanism",
-                "ANONYMOUS",
-                "--no-success-data=yes",
-            ],
+            server_args("ANONYMOUS", None, &["--no-success-data=yes"]),
             "takes no value",
         ),
         (
-            &[
-                "server",
-                "--mechanism",
-                "SCRAM-SHA-256",
-                "--users",
-                bad_scram,
-            ],
+            server_args("SCRAM-SHA-256", Some(bad_scram), &[]),
             ":2: expected SCRAM-SHA-1$ or SCRAM-SHA-256$",
         ),
         // A users file given for ANONYMOUS is still read.
         (
-            &["server", "--mechanism", "ANONYMOUS", "--users", bad_users],
+            server_args("ANONYMOUS", Some(bad_users), &[]),
             ":2: expected user:secret",
         ),
     ];
-    for (args, why) in cases.iter().chain(more) {
+    for (args, why) in &cases {
         // Input that would complete an exchange, were one started.
         let e = run_with_input(saslmech_cmd(args), b"\n\n\n");
         assert_eq!(e.code(), Some(2), "{args:?}: {e:?}");

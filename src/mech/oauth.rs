@@ -1,5 +1,11 @@
-//! What XOAUTH2 and OAUTHBEARER share: the error challenge's JSON object.
+//! What XOAUTH2 and OAUTHBEARER share: the error challenge's JSON object, and the client's
+//! states around it.
 
+use core::marker::PhantomData;
+
+use super::plain::finish_without_data;
+use crate::client::Credentials;
+use crate::error::{Error, Failure};
 use crate::secret::SecretBuf;
 
 /// A server's OAuth error challenge, parsed (XOAUTH2's or OAUTHBEARER's JSON object).
@@ -152,8 +158,125 @@ impl Parser<'_> {
     }
 }
 
+/// What an OAuth mechanism's client says; the rest of its side is [`Client`]'s.
+pub(crate) trait ClientMessage {
+    /// The response to the server's error challenge.
+    const ACK: &'static [u8];
+    /// The one client message, from the credentials.
+    fn message(creds: &Credentials<'_>) -> Result<SecretBuf, Error>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientState {
+    Start,
+    Sent,
+    /// Answered the error challenge.
+    Acknowledged,
+}
+
+/// The client side of an OAuth mechanism: the message goes out as the initial response (or
+/// after an empty challenge); a challenge after it is the server's error challenge, kept for
+/// the caller and acknowledged with `M::ACK`, after which the exchange can only fail.
+pub struct Client<M> {
+    state: ClientState,
+    message: SecretBuf,
+    error: Option<OAuthError>,
+    mechanism: PhantomData<M>,
+}
+
+impl<M> core::fmt::Debug for Client<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state)
+            .field("message", &self.message)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl<M: ClientMessage> Client<M> {
+    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Self, Error> {
+        Ok(Client {
+            state: ClientState::Start,
+            message: M::message(creds)?,
+            error: None,
+            mechanism: PhantomData,
+        })
+    }
+
+    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+        self.state = ClientState::Sent;
+        Some(self.message.as_slice())
+    }
+
+    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+        match self.state {
+            ClientState::Start if challenge.is_empty() => {
+                self.state = ClientState::Sent;
+                Ok(self.message.as_slice())
+            }
+            ClientState::Sent => {
+                self.error = Some(OAuthError::parse(challenge).ok_or(Failure::Malformed)?);
+                self.message.clear();
+                self.state = ClientState::Acknowledged;
+                Ok(M::ACK)
+            }
+            _ => Err(Failure::Malformed),
+        }
+    }
+
+    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+        finish_without_data(self.state == ClientState::Sent, data)
+    }
+
+    pub(crate) fn error(&self) -> Option<&OAuthError> {
+        self.error.as_ref()
+    }
+}
+
+/// The bearer token from the credentials, if it is an RFC 6750 `b64token`.
+pub(crate) fn bearer_token<'a>(creds: &Credentials<'a>) -> Result<&'a [u8], Error> {
+    match creds.token {
+        Some(t) if is_b64token(t) => Ok(t),
+        _ => Err(Error::InvalidArgument(
+            "token missing or not a bearer token",
+        )),
+    }
+}
+
+/// Write an error challenge into `out`: a JSON object of the members given, in order, those
+/// without a value left out.
+pub(crate) fn error_challenge(out: &mut SecretBuf, members: &[(&str, Option<&str>)]) {
+    let present = || {
+        members
+            .iter()
+            .filter_map(|(name, value)| Some((*name, (*value)?)))
+    };
+    out.clear();
+    // Room for the object without escapes: `{`, `"name":"value"` and a comma each, `}`.
+    out.reserve(present().map(|(n, v)| n.len() + v.len() + 6).sum::<usize>() + 1);
+    out.push(b'{');
+    for (i, (name, value)) in present().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_string(out, name);
+        out.push(b':');
+        push_json_string(out, value);
+    }
+    out.push(b'}');
+}
+
+/// The token of an `auth` value `Bearer <b64token>` (the scheme in any case), or `None`.
+pub(crate) fn bearer(auth: &[u8]) -> Option<&[u8]> {
+    let space = auth.iter().position(|b| *b == b' ')?;
+    let (scheme, token) = auth.split_at(space);
+    let token = token.get(1..)?;
+    (scheme.eq_ignore_ascii_case(b"Bearer") && is_b64token(token)).then_some(token)
+}
+
 /// Append `s` as a JSON string (quoted, with `"`, `\` and control characters escaped).
-pub(crate) fn push_json_string(out: &mut SecretBuf, s: &str) {
+fn push_json_string(out: &mut SecretBuf, s: &str) {
     out.push(b'"');
     for &b in s.as_bytes() {
         match b {
@@ -219,6 +342,34 @@ mod tests {
         let mut b = SecretBuf::new();
         push_json_string(&mut b, "a\"b\\c\n");
         assert_eq!(b.as_slice(), b"\"a\\\"b\\\\c\\u000a\"");
+    }
+
+    #[test]
+    fn error_challenges() {
+        let mut b = SecretBuf::from_slice(b"left over");
+        error_challenge(
+            &mut b,
+            &[("status", Some("401")), ("scope", None), ("x", Some("\""))],
+        );
+        assert_eq!(b.as_slice(), b"{\"status\":\"401\",\"x\":\"\\\"\"}");
+        error_challenge(&mut b, &[("scope", None)]);
+        assert_eq!(b.as_slice(), b"{}");
+    }
+
+    #[test]
+    fn bearer_values() {
+        assert_eq!(bearer(b"Bearer abc="), Some(&b"abc="[..]));
+        assert_eq!(bearer(b"bEARER abc"), Some(&b"abc"[..]));
+        for bad in [
+            &b""[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Mac abc",
+            b"Bearer  abc",
+            b"Bearer a b",
+        ] {
+            assert_eq!(bearer(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

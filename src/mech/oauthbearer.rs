@@ -12,8 +12,7 @@
 //! error challenge (`status`, `scope`, `openid-configuration`), to which the client sends
 //! `^A` (or an empty response, or cancels); then the exchange fails.
 
-use super::oauth::{OAuthError, is_b64token, push_json_string};
-use super::plain::finish_without_data;
+use super::oauth::{self, bearer, bearer_token, error_challenge};
 use super::{Next, check_identity};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
@@ -125,18 +124,14 @@ impl Server {
             Answer::TokenError(e) => (e.status, e.scope),
             _ => return Err(Error::WrongAnswer),
         };
-        out.clear();
-        out.extend(b"{\"status\":");
-        push_json_string(out, status);
-        if let Some(scope) = scope {
-            out.extend(b",\"scope\":");
-            push_json_string(out, scope);
-        }
-        if let Some(url) = &self.openid_configuration {
-            out.extend(b",\"openid-configuration\":");
-            push_json_string(out, url);
-        }
-        out.push(b'}');
+        error_challenge(
+            out,
+            &[
+                ("status", Some(status)),
+                ("scope", scope),
+                ("openid-configuration", self.openid_configuration.as_deref()),
+            ],
+        );
         self.message.clear();
         self.state = State::WantAck;
         Ok(Next::Challenge)
@@ -259,16 +254,7 @@ fn parse(c: &ServerConfig, message: &[u8], buf: &mut SecretBuf) -> Result<Fields
     let token = if auth.is_empty() {
         auth
     } else {
-        let space = auth
-            .iter()
-            .position(|b| *b == b' ')
-            .ok_or(Failure::Malformed)?;
-        let (scheme, token) = auth.split_at(space);
-        let token = token.get(1..).unwrap_or_default();
-        if !scheme.eq_ignore_ascii_case(b"Bearer") || !is_b64token(token) {
-            return Err(Failure::Malformed);
-        }
-        token
+        bearer(auth).ok_or(Failure::Malformed)?
     };
     fields.token = super::Span::of(message, token);
     Ok(fields)
@@ -297,31 +283,19 @@ fn unescape(s: &[u8], out: &mut SecretBuf) -> Result<(), Failure> {
     Ok(())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ClientState {
-    Start,
-    Sent,
-    Acknowledged,
-}
+/// The client side of OAUTHBEARER: the shared OAuth client with OAUTHBEARER's message, and
+/// `^A` in answer to the error challenge (RFC 7628 §3.2.3).
+pub type Client = oauth::Client<Message>;
 
-/// The client side of OAUTHBEARER.
-#[derive(Debug)]
-pub struct Client {
-    state: ClientState,
-    message: SecretBuf,
-    error: Option<OAuthError>,
-}
+/// OAUTHBEARER's client message: GS2 header with the user as authzid, `host=` and `port=` if
+/// known, `auth=Bearer ` token, `^A^A`.
+pub enum Message {}
 
-impl Client {
-    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
-        let token = match creds.token {
-            Some(t) if is_b64token(t) => t,
-            _ => {
-                return Err(Error::InvalidArgument(
-                    "token missing or not a bearer token",
-                ));
-            }
-        };
+impl oauth::ClientMessage for Message {
+    const ACK: &'static [u8] = b"\x01";
+
+    fn message(creds: &Credentials<'_>) -> Result<SecretBuf, Error> {
+        let token = bearer_token(creds)?;
         let user = creds.authzid.or(creds.authcid).filter(|u| !u.is_empty());
         if user.is_some_and(|u| u.contains(['\0', '\x01'])) {
             return Err(Error::InvalidArgument("user contains NUL or ^A"));
@@ -368,40 +342,6 @@ impl Client {
         message.extend(b"auth=Bearer ");
         message.extend(token);
         message.extend(b"\x01\x01");
-        Ok(Client {
-            state: ClientState::Start,
-            message,
-            error: None,
-        })
-    }
-
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
-        self.state = ClientState::Sent;
-        Some(self.message.as_slice())
-    }
-
-    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
-        match self.state {
-            ClientState::Start if challenge.is_empty() => {
-                self.state = ClientState::Sent;
-                Ok(self.message.as_slice())
-            }
-            ClientState::Sent => {
-                // The error challenge: keep it and acknowledge it with `^A` (RFC 7628 §3.2.3).
-                self.error = Some(OAuthError::parse(challenge).ok_or(Failure::Malformed)?);
-                self.message.clear();
-                self.state = ClientState::Acknowledged;
-                Ok(b"\x01")
-            }
-            _ => Err(Failure::Malformed),
-        }
-    }
-
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
-        finish_without_data(self.state == ClientState::Sent, data)
-    }
-
-    pub(crate) fn error(&self) -> Option<&OAuthError> {
-        self.error.as_ref()
+        Ok(message)
     }
 }

@@ -5,8 +5,7 @@
 //! `{"status":"401","schemes":"bearer","scope":"…"}`, to which the client must send an empty
 //! response; then the exchange fails.
 
-use super::oauth::{OAuthError, is_b64token, push_json_string};
-use super::plain::finish_without_data;
+use super::oauth::{self, bearer, bearer_token, error_challenge};
 use super::{Next, Span, check_identity};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
@@ -70,12 +69,9 @@ impl Server {
         else {
             return Next::Failure(Failure::Malformed);
         };
-        let Some((scheme, token)) = split_once(auth, b' ') else {
+        let Some(token) = bearer(auth) else {
             return Next::Failure(Failure::Malformed);
         };
-        if !scheme.eq_ignore_ascii_case(b"Bearer") || !is_b64token(token) {
-            return Next::Failure(Failure::Malformed);
-        }
         if let Err(f) = check_identity(user, c.max_identity) {
             return Next::Failure(f);
         }
@@ -107,15 +103,14 @@ impl Server {
             Answer::TokenError(e) => (e.status, e.scope),
             _ => return Err(Error::WrongAnswer),
         };
-        out.clear();
-        out.extend(b"{\"status\":");
-        push_json_string(out, status);
-        out.extend(b",\"schemes\":\"bearer\"");
-        if let Some(scope) = scope {
-            out.extend(b",\"scope\":");
-            push_json_string(out, scope);
-        }
-        out.push(b'}');
+        error_challenge(
+            out,
+            &[
+                ("status", Some(status)),
+                ("schemes", Some("bearer")),
+                ("scope", scope),
+            ],
+        );
         self.message = SecretStr::default();
         self.state = State::WantAck;
         Ok(Next::Challenge)
@@ -152,33 +147,19 @@ fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ClientState {
-    Start,
-    Sent,
-    /// Answered the error challenge.
-    Acknowledged,
-}
+/// The client side of XOAUTH2: the shared OAuth client with XOAUTH2's message, and an empty
+/// response to the error challenge.
+pub type Client = oauth::Client<Message>;
 
-/// The client side of XOAUTH2.
-#[derive(Debug)]
-pub struct Client {
-    state: ClientState,
-    message: SecretBuf,
-    error: Option<OAuthError>,
-}
+/// XOAUTH2's client message: `user=` user `^A` `auth=Bearer ` token `^A^A`.
+pub enum Message {}
 
-impl Client {
-    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
+impl oauth::ClientMessage for Message {
+    const ACK: &'static [u8] = b"";
+
+    fn message(creds: &Credentials<'_>) -> Result<SecretBuf, Error> {
         let user = creds.need_authcid()?;
-        let token = match creds.token {
-            Some(t) if is_b64token(t) => t,
-            _ => {
-                return Err(Error::InvalidArgument(
-                    "token missing or not a bearer token",
-                ));
-            }
-        };
+        let token = bearer_token(creds)?;
         if super::has_byte(user.as_bytes(), 1) {
             return Err(Error::InvalidArgument("user contains ^A"));
         }
@@ -188,41 +169,6 @@ impl Client {
         message.extend(b"\x01auth=Bearer ");
         message.extend(token);
         message.extend(b"\x01\x01");
-        Ok(Client {
-            state: ClientState::Start,
-            message,
-            error: None,
-        })
-    }
-
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
-        self.state = ClientState::Sent;
-        Some(self.message.as_slice())
-    }
-
-    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
-        match self.state {
-            ClientState::Start if challenge.is_empty() => {
-                self.state = ClientState::Sent;
-                Ok(self.message.as_slice())
-            }
-            ClientState::Sent => {
-                // The error challenge: keep it for the caller and acknowledge it with the
-                // empty response the mechanism requires.
-                self.error = Some(OAuthError::parse(challenge).ok_or(Failure::Malformed)?);
-                self.message.clear();
-                self.state = ClientState::Acknowledged;
-                Ok(b"")
-            }
-            _ => Err(Failure::Malformed),
-        }
-    }
-
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
-        finish_without_data(self.state == ClientState::Sent, data)
-    }
-
-    pub(crate) fn error(&self) -> Option<&OAuthError> {
-        self.error.as_ref()
+        Ok(message)
     }
 }

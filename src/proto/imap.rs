@@ -19,8 +19,8 @@
 use std::sync::Arc;
 
 use super::{
-    AuthIdentity, ClientDriver, ClientEvent, Phase, ServerDriver, ServerEvent, Step, lossy, reply,
-    strip_eol, word,
+    AuthIdentity, ClientDriver, ClientEvent, Phase, Replies, ServerDriver, ServerEvent, lossy,
+    reply, strip_eol, word,
 };
 use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
@@ -54,6 +54,37 @@ fn failure_text(failure: Failure) -> &'static str {
     }
 }
 
+/// IMAP's replies: tagged with the tag of the command being answered.
+struct Tagged {
+    tag: String,
+}
+
+impl Tagged {
+    fn reply(&self, text: &str) -> Vec<u8> {
+        reply(&[self.tag.as_bytes(), b" ", text.as_bytes()])
+    }
+}
+
+impl Replies for Tagged {
+    const CHALLENGE: &'static [u8] = b"+ ";
+
+    fn success(&self) -> Vec<u8> {
+        self.reply("OK AUTHENTICATE completed")
+    }
+
+    fn failure(&self, failure: Failure) -> Vec<u8> {
+        self.reply(failure_text(failure))
+    }
+
+    fn already_authenticated(&self) -> Vec<u8> {
+        self.reply("BAD Already authenticated")
+    }
+
+    fn syntax(&self) -> Vec<u8> {
+        self.reply("BAD Syntax: AUTHENTICATE mechanism [initial-response]")
+    }
+}
+
 /// True for a valid IMAP tag: 1 to 64 `ASTRING-CHAR`s other than `+`.
 fn valid_tag(tag: &[u8]) -> bool {
     (1..=64).contains(&tag.len())
@@ -82,33 +113,27 @@ fn valid_tag(tag: &[u8]) -> bool {
 /// assert_eq!(server.line(b"*\r\n").unwrap().reply().unwrap(), b"a1 BAD Authentication cancelled\r\n");
 /// ```
 pub struct ImapServer {
-    driver: ServerDriver,
-    tag: String,
-    max_line: usize,
+    driver: ServerDriver<Tagged>,
 }
 
 impl core::fmt::Debug for ImapServer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ImapServer")
-            .field("phase", &self.driver.phase())
-            .field("tls", &self.driver.tls())
-            .finish_non_exhaustive()
+        self.driver.debug("ImapServer", f)
     }
 }
 
 impl ImapServer {
     /// An adapter for a new connection without TLS.
     pub fn new(config: Arc<ServerConfig>) -> Self {
+        let replies = Tagged { tag: String::new() };
         ImapServer {
-            driver: ServerDriver::new(config),
-            tag: String::new(),
-            max_line: MAX_LINE,
+            driver: ServerDriver::new(config, replies, MAX_LINE),
         }
     }
 
     /// The longest line accepted, in octets without CRLF (default [`MAX_LINE`]).
     pub fn with_max_line(mut self, max_line: usize) -> Self {
-        self.max_line = max_line;
+        self.driver.set_max_line(max_line);
         self
     }
 
@@ -159,9 +184,7 @@ impl ImapServer {
     /// [`Error::InvalidArgument`] if the line is not an AUTHENTICATE command;
     /// [`Error::InvalidState`] during an exchange.
     pub fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
-        if matches!(self.driver.phase(), Phase::Exchange | Phase::Request) {
-            return Err(Error::InvalidState);
-        }
+        self.driver.expect_command()?;
         let line = strip_eol(line);
         let (tag, rest) = word(line);
         let (verb, args) = word(rest);
@@ -171,62 +194,18 @@ impl ImapServer {
         if !valid_tag(tag) {
             return Ok(ServerEvent::Reply(reply(&[b"* BAD Invalid tag"])));
         }
-        self.tag = lossy(tag);
-        if self.driver.phase() == Phase::Authenticated {
-            return Ok(ServerEvent::Reply(self.tagged("BAD Already authenticated")));
-        }
-        if line.len() > self.max_line {
-            let step = self.driver.abort(Failure::TooLarge);
-            return Ok(self.event(step));
-        }
-        let (mechanism, rest) = word(args);
-        let (ir, extra) = word(rest);
-        if mechanism.is_empty() || !extra.is_empty() {
-            return Ok(ServerEvent::Reply(
-                self.tagged("BAD Syntax: AUTHENTICATE mechanism [initial-response]"),
-            ));
-        }
-        let step = self.driver.begin(mechanism, (!ir.is_empty()).then_some(ir));
-        Ok(self.event(step))
+        self.driver.replies.tag = lossy(tag);
+        Ok(self.driver.command(line, args))
     }
 
     /// A client line during the exchange: base64, an empty line, or `*` to cancel.
     pub fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
-        if self.driver.phase() != Phase::Exchange {
-            return Err(Error::InvalidState);
-        }
-        let line = strip_eol(line);
-        let step = if line.len() > self.max_line {
-            self.driver.abort(Failure::TooLarge)
-        } else {
-            self.driver.line(line)?
-        };
-        Ok(self.event(step))
+        self.driver.line(line)
     }
 
     /// Answer the pending [`ServerEvent::Request`].
     pub fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
-        let step = self.driver.answer(answer)?;
-        Ok(self.event(step))
-    }
-
-    fn tagged(&self, text: &str) -> Vec<u8> {
-        reply(&[self.tag.as_bytes(), b" ", text.as_bytes()])
-    }
-
-    fn event(&self, step: Step) -> ServerEvent {
-        match step {
-            Step::Challenge(c) => ServerEvent::Challenge(reply(&[b"+ ", &c])),
-            Step::Request(r) => ServerEvent::Request(r),
-            Step::Success(identity) => ServerEvent::Success {
-                reply: self.tagged("OK AUTHENTICATE completed"),
-                identity,
-            },
-            Step::Failure(failure) => ServerEvent::Failure {
-                reply: self.tagged(failure_text(failure)),
-                failure,
-            },
-        }
+        self.driver.answer(answer)
     }
 }
 

@@ -264,7 +264,7 @@ pub enum Phase {
 
 /// The protocol-independent result of one server-side call.
 #[derive(Debug)]
-pub(crate) enum Step {
+enum Step {
     /// A base64 challenge.
     Challenge(Vec<u8>),
     Request(AuthRequest),
@@ -279,22 +279,51 @@ enum DriverState {
     Authenticated(AuthIdentity),
 }
 
-/// The server-side exchange shared by the three protocols: mechanism lookup, base64, `*`,
-/// requests, and what state follows each outcome.
-pub(crate) struct ServerDriver {
+/// How one protocol words the server's replies. Each is the whole reply, CRLF included.
+pub(crate) trait Replies {
+    /// What goes before a challenge's base64 (`334 `, `+ `).
+    const CHALLENGE: &'static [u8];
+    /// The client authenticated.
+    fn success(&self) -> Vec<u8>;
+    /// The exchange failed.
+    fn failure(&self, failure: Failure) -> Vec<u8>;
+    /// An AUTH command after a successful one.
+    fn already_authenticated(&self) -> Vec<u8>;
+    /// An AUTH command with extra arguments, or (by default) with no mechanism.
+    fn syntax(&self) -> Vec<u8>;
+    /// An AUTH command with no mechanism, given the mechanisms offered now.
+    fn no_mechanism(&self, offered: impl Iterator<Item = Mechanism>) -> Vec<u8> {
+        let _ = offered;
+        self.syntax()
+    }
+}
+
+/// The server side shared by the three protocols: mechanism lookup, base64, `*`, requests,
+/// line limits, what state follows each outcome, and the reply for each outcome in the
+/// words of `R`. The protocol files keep their command syntax and their replies.
+pub(crate) struct ServerDriver<R> {
     config: Arc<ServerConfig>,
     /// Always without success data: none of the three protocols can carry it.
     transport: Transport,
     state: DriverState,
+    /// The longest line accepted, in octets without CRLF.
+    max_line: usize,
+    pub(crate) replies: R,
 }
 
-impl ServerDriver {
-    pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
+impl<R: Replies> ServerDriver<R> {
+    pub(crate) fn new(config: Arc<ServerConfig>, replies: R, max_line: usize) -> Self {
         ServerDriver {
             config,
             transport: Transport::plaintext().with_success_data(false),
             state: DriverState::Idle,
+            max_line,
+            replies,
         }
+    }
+
+    pub(crate) fn set_max_line(&mut self, max_line: usize) {
+        self.max_line = max_line;
     }
 
     pub(crate) fn set_tls(&mut self, tls: bool) {
@@ -315,10 +344,6 @@ impl ServerDriver {
         self.state = DriverState::Idle;
     }
 
-    pub(crate) fn tls(&self) -> bool {
-        self.transport.tls
-    }
-
     pub(crate) fn phase(&self) -> Phase {
         match self.state {
             DriverState::Idle => Phase::Idle,
@@ -335,6 +360,14 @@ impl ServerDriver {
         }
     }
 
+    /// The adapter's `Debug`: where it stands, never what it holds.
+    pub(crate) fn debug(&self, name: &str, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct(name)
+            .field("phase", &self.phase())
+            .field("tls", &self.transport.tls)
+            .finish_non_exhaustive()
+    }
+
     /// The mechanisms to advertise now: those the policy allows on this transport (the
     /// `-PLUS` mechanisms only with channel-binding data, EXTERNAL only with an external
     /// identity).
@@ -342,8 +375,37 @@ impl ServerDriver {
         self.config.offered_on(&self.transport)
     }
 
+    /// Refuse a command during an exchange (before the line is even looked at).
+    pub(crate) fn expect_command(&self) -> Result<(), Error> {
+        match self.phase() {
+            Phase::Exchange | Phase::Request => Err(Error::InvalidState),
+            Phase::Idle | Phase::Authenticated => Ok(()),
+        }
+    }
+
+    /// An AUTH command the protocol has parsed: `line` is the whole command without CRLF,
+    /// `args` what follows its verb (`<mechanism> [<initial-response> | =]`).
+    pub(crate) fn command(&mut self, line: &[u8], args: &[u8]) -> ServerEvent {
+        if self.phase() == Phase::Authenticated {
+            return ServerEvent::Reply(self.replies.already_authenticated());
+        }
+        if line.len() > self.max_line {
+            return self.abort(Failure::TooLarge);
+        }
+        let (mechanism, rest) = word(args);
+        let (ir, extra) = word(rest);
+        if mechanism.is_empty() {
+            return ServerEvent::Reply(self.replies.no_mechanism(self.offered()));
+        }
+        if !extra.is_empty() {
+            return ServerEvent::Reply(self.replies.syntax());
+        }
+        let step = self.begin(mechanism, (!ir.is_empty()).then_some(ir));
+        self.event(step)
+    }
+
     /// Begin an exchange. `ir` is the initial response as sent (`=` for an empty one).
-    pub(crate) fn begin(&mut self, name: &[u8], ir: Option<&[u8]>) -> Step {
+    fn begin(&mut self, name: &[u8], ir: Option<&[u8]>) -> Step {
         let Some(mechanism) = Mechanism::from_name(name) else {
             return Step::Failure(Failure::MechanismUnavailable);
         };
@@ -356,8 +418,8 @@ impl ServerDriver {
         self.keep(session, step)
     }
 
-    /// A client line during the exchange.
-    pub(crate) fn line(&mut self, line: &[u8]) -> Result<Step, Error> {
+    /// A client line during the exchange (with or without CRLF).
+    pub(crate) fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
         let mut session = match core::mem::replace(&mut self.state, DriverState::Idle) {
             DriverState::Exchange(s) => s,
             other => {
@@ -365,16 +427,20 @@ impl ServerDriver {
                 return Err(Error::InvalidState);
             }
         };
-        if line == b"*" {
-            let failure = session.cancel().unwrap_or(Failure::Cancelled);
-            return Ok(Step::Failure(failure));
-        }
-        let step = own(session.step_b64(line)).unwrap_or_else(misuse);
-        Ok(self.keep(session, step))
+        let line = strip_eol(line);
+        let step = if line.len() > self.max_line {
+            Step::Failure(Failure::TooLarge)
+        } else if line == b"*" {
+            Step::Failure(session.cancel().unwrap_or(Failure::Cancelled))
+        } else {
+            let step = own(session.step_b64(line)).unwrap_or_else(misuse);
+            self.keep(session, step)
+        };
+        Ok(self.event(step))
     }
 
     /// The application's answer to the pending request.
-    pub(crate) fn answer(&mut self, answer: Answer<'_>) -> Result<Step, Error> {
+    pub(crate) fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
         let mut session = match core::mem::replace(&mut self.state, DriverState::Idle) {
             DriverState::Request(s) => s,
             other => {
@@ -383,7 +449,10 @@ impl ServerDriver {
             }
         };
         match own(session.answer_b64(answer)) {
-            Ok(step) => Ok(self.keep(session, step)),
+            Ok(step) => {
+                let step = self.keep(session, step);
+                Ok(self.event(step))
+            }
             Err(e) => {
                 // Misuse (a wrong kind of answer): the request is still pending.
                 self.state = DriverState::Request(session);
@@ -392,10 +461,10 @@ impl ServerDriver {
         }
     }
 
-    /// End the current exchange (line too long, connection state change).
-    pub(crate) fn abort(&mut self, failure: Failure) -> Step {
+    /// End the current exchange (line too long).
+    fn abort(&mut self, failure: Failure) -> ServerEvent {
         self.state = DriverState::Idle;
-        Step::Failure(failure)
+        self.event(Step::Failure(failure))
     }
 
     /// Keep the session if the exchange goes on.
@@ -410,6 +479,22 @@ impl ServerDriver {
             Step::Failure(_) => DriverState::Idle,
         };
         step
+    }
+
+    /// The step in the protocol's words.
+    fn event(&self, step: Step) -> ServerEvent {
+        match step {
+            Step::Challenge(c) => ServerEvent::Challenge(reply(&[R::CHALLENGE, &c])),
+            Step::Request(r) => ServerEvent::Request(r),
+            Step::Success(identity) => ServerEvent::Success {
+                reply: self.replies.success(),
+                identity,
+            },
+            Step::Failure(failure) => ServerEvent::Failure {
+                reply: self.replies.failure(failure),
+                failure,
+            },
+        }
     }
 }
 

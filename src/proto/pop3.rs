@@ -17,8 +17,8 @@
 use std::sync::Arc;
 
 use super::{
-    AuthIdentity, ClientDriver, ClientEvent, Phase, ServerDriver, ServerEvent, Step, lossy, reply,
-    strip_eol, word,
+    AuthIdentity, ClientDriver, ClientEvent, Phase, Replies, ServerDriver, ServerEvent, lossy,
+    reply, strip_eol, word,
 };
 use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
@@ -57,6 +57,39 @@ fn failure_text(failure: Failure) -> &'static str {
     }
 }
 
+/// POP3's replies: untagged, and a bare `AUTH` lists the mechanisms.
+struct Untagged;
+
+impl Replies for Untagged {
+    const CHALLENGE: &'static [u8] = b"+ ";
+
+    fn success(&self) -> Vec<u8> {
+        reply(&[b"+OK Authentication successful"])
+    }
+
+    fn failure(&self, failure: Failure) -> Vec<u8> {
+        reply(&[failure_text(failure).as_bytes()])
+    }
+
+    fn already_authenticated(&self) -> Vec<u8> {
+        reply(&[b"-ERR Already authenticated"])
+    }
+
+    fn syntax(&self) -> Vec<u8> {
+        reply(&[b"-ERR Syntax: AUTH mechanism [initial-response]"])
+    }
+
+    fn no_mechanism(&self, offered: impl Iterator<Item = Mechanism>) -> Vec<u8> {
+        let mut list = b"+OK\r\n".to_vec();
+        for m in offered {
+            list.extend_from_slice(m.name().as_bytes());
+            list.extend_from_slice(b"\r\n");
+        }
+        list.extend_from_slice(b".\r\n");
+        list
+    }
+}
+
 /// The server side of POP3 `AUTH` for one connection.
 ///
 /// ```
@@ -74,16 +107,12 @@ fn failure_text(failure: Failure) -> &'static str {
 /// assert_eq!(bad.reply().unwrap(), b"-ERR Invalid base64 data\r\n");
 /// ```
 pub struct Pop3Server {
-    driver: ServerDriver,
-    max_line: usize,
+    driver: ServerDriver<Untagged>,
 }
 
 impl core::fmt::Debug for Pop3Server {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Pop3Server")
-            .field("phase", &self.driver.phase())
-            .field("tls", &self.driver.tls())
-            .finish_non_exhaustive()
+        self.driver.debug("Pop3Server", f)
     }
 }
 
@@ -91,14 +120,13 @@ impl Pop3Server {
     /// An adapter for a new connection without TLS.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Pop3Server {
-            driver: ServerDriver::new(config),
-            max_line: MAX_LINE,
+            driver: ServerDriver::new(config, Untagged, MAX_LINE),
         }
     }
 
     /// The longest line accepted, in octets without CRLF (default [`MAX_LINE`]).
     pub fn with_max_line(mut self, max_line: usize) -> Self {
-        self.max_line = max_line;
+        self.driver.set_max_line(max_line);
         self
     }
 
@@ -146,74 +174,23 @@ impl Pop3Server {
     /// [`Error::InvalidArgument`] if the line is not an AUTH command; [`Error::InvalidState`]
     /// during an exchange.
     pub fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
-        if matches!(self.driver.phase(), Phase::Exchange | Phase::Request) {
-            return Err(Error::InvalidState);
-        }
+        self.driver.expect_command()?;
         let line = strip_eol(line);
         let (verb, args) = word(line);
         if !verb.eq_ignore_ascii_case(b"AUTH") {
             return Err(Error::InvalidArgument("not an AUTH command"));
         }
-        if self.driver.phase() == Phase::Authenticated {
-            return Ok(ServerEvent::Reply(reply(&[b"-ERR Already authenticated"])));
-        }
-        if line.len() > self.max_line {
-            let step = self.driver.abort(Failure::TooLarge);
-            return Ok(self.event(step));
-        }
-        let (mechanism, rest) = word(args);
-        let (ir, extra) = word(rest);
-        if mechanism.is_empty() {
-            let mut list = b"+OK\r\n".to_vec();
-            for m in self.driver.offered() {
-                list.extend_from_slice(m.name().as_bytes());
-                list.extend_from_slice(b"\r\n");
-            }
-            list.extend_from_slice(b".\r\n");
-            return Ok(ServerEvent::Reply(list));
-        }
-        if !extra.is_empty() {
-            return Ok(ServerEvent::Reply(reply(&[
-                b"-ERR Syntax: AUTH mechanism [initial-response]",
-            ])));
-        }
-        let step = self.driver.begin(mechanism, (!ir.is_empty()).then_some(ir));
-        Ok(self.event(step))
+        Ok(self.driver.command(line, args))
     }
 
     /// A client line during the exchange: base64, an empty line, or `*` to cancel.
     pub fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
-        if self.driver.phase() != Phase::Exchange {
-            return Err(Error::InvalidState);
-        }
-        let line = strip_eol(line);
-        let step = if line.len() > self.max_line {
-            self.driver.abort(Failure::TooLarge)
-        } else {
-            self.driver.line(line)?
-        };
-        Ok(self.event(step))
+        self.driver.line(line)
     }
 
     /// Answer the pending [`ServerEvent::Request`].
     pub fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
-        let step = self.driver.answer(answer)?;
-        Ok(self.event(step))
-    }
-
-    fn event(&self, step: Step) -> ServerEvent {
-        match step {
-            Step::Challenge(c) => ServerEvent::Challenge(reply(&[b"+ ", &c])),
-            Step::Request(r) => ServerEvent::Request(r),
-            Step::Success(identity) => ServerEvent::Success {
-                reply: reply(&[b"+OK Authentication successful"]),
-                identity,
-            },
-            Step::Failure(failure) => ServerEvent::Failure {
-                reply: reply(&[failure_text(failure).as_bytes()]),
-                failure,
-            },
-        }
+        self.driver.answer(answer)
     }
 }
 

@@ -26,8 +26,8 @@
 use std::sync::Arc;
 
 use super::{
-    AuthIdentity, ClientDriver, ClientEvent, Phase, ServerDriver, ServerEvent, Step, reply,
-    strip_eol, word,
+    AuthIdentity, ClientDriver, ClientEvent, Phase, Replies, ServerDriver, ServerEvent, strip_eol,
+    word,
 };
 use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
@@ -131,13 +131,35 @@ impl SmtpReplies {
     }
 }
 
-/// A configured reply text, with CRLF.
+/// A configured reply text, with CR and LF made spaces, then CRLF.
 fn line(text: &str) -> Vec<u8> {
-    let clean: Vec<u8> = text
-        .bytes()
-        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-        .collect();
-    reply(&[&clean])
+    let mut out = Vec::with_capacity(text.len() + 2);
+    out.extend(
+        text.bytes()
+            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+impl Replies for SmtpReplies {
+    const CHALLENGE: &'static [u8] = b"334 ";
+
+    fn success(&self) -> Vec<u8> {
+        line(&self.success)
+    }
+
+    fn failure(&self, failure: Failure) -> Vec<u8> {
+        line(self.for_failure(failure))
+    }
+
+    fn already_authenticated(&self) -> Vec<u8> {
+        line(&self.already_authenticated)
+    }
+
+    fn syntax(&self) -> Vec<u8> {
+        line(&self.syntax)
+    }
 }
 
 /// The server side of SMTP AUTH for one connection.
@@ -173,17 +195,12 @@ fn line(text: &str) -> Vec<u8> {
 /// assert_eq!(server.phase(), Phase::Idle); // ready for another AUTH
 /// ```
 pub struct SmtpServer {
-    driver: ServerDriver,
-    replies: SmtpReplies,
-    max_line: usize,
+    driver: ServerDriver<SmtpReplies>,
 }
 
 impl core::fmt::Debug for SmtpServer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SmtpServer")
-            .field("phase", &self.driver.phase())
-            .field("tls", &self.driver.tls())
-            .finish_non_exhaustive()
+        self.driver.debug("SmtpServer", f)
     }
 }
 
@@ -191,21 +208,19 @@ impl SmtpServer {
     /// An adapter for a new connection without TLS, with the default replies.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         SmtpServer {
-            driver: ServerDriver::new(config),
-            replies: SmtpReplies::default(),
-            max_line: MAX_LINE,
+            driver: ServerDriver::new(config, SmtpReplies::default(), MAX_LINE),
         }
     }
 
     /// Use these replies.
     pub fn with_replies(mut self, replies: SmtpReplies) -> Self {
-        self.replies = replies;
+        self.driver.replies = replies;
         self
     }
 
     /// The longest exchange line accepted, in octets without CRLF (default [`MAX_LINE`]).
     pub fn with_max_line(mut self, max_line: usize) -> Self {
-        self.max_line = max_line;
+        self.driver.set_max_line(max_line);
         self
     }
 
@@ -287,67 +302,25 @@ impl SmtpServer {
     /// Returns [`Error::InvalidArgument`] if the line is not an AUTH command, and
     /// [`Error::InvalidState`] during an exchange.
     pub fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
-        if matches!(self.driver.phase(), Phase::Exchange | Phase::Request) {
-            return Err(Error::InvalidState);
-        }
+        self.driver.expect_command()?;
         let line = strip_eol(line);
         let (verb, args) = word(line);
         if !verb.eq_ignore_ascii_case(b"AUTH") {
             return Err(Error::InvalidArgument("not an AUTH command"));
         }
-        if self.driver.phase() == Phase::Authenticated {
-            return Ok(ServerEvent::Reply(super::smtp::line(
-                &self.replies.already_authenticated,
-            )));
-        }
-        if line.len() > self.max_line {
-            let step = self.driver.abort(Failure::TooLarge);
-            return Ok(self.event(step));
-        }
-        let (mechanism, rest) = word(args);
-        let (ir, extra) = word(rest);
-        if mechanism.is_empty() || !extra.is_empty() {
-            return Ok(ServerEvent::Reply(super::smtp::line(&self.replies.syntax)));
-        }
-        let step = self.driver.begin(mechanism, (!ir.is_empty()).then_some(ir));
-        Ok(self.event(step))
+        Ok(self.driver.command(line, args))
     }
 
     /// A client line during the exchange: base64, an empty line, or `*` to cancel.
     pub fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error> {
-        if self.driver.phase() != Phase::Exchange {
-            return Err(Error::InvalidState);
-        }
-        let line = strip_eol(line);
-        let step = if line.len() > self.max_line {
-            self.driver.abort(Failure::TooLarge)
-        } else {
-            self.driver.line(line)?
-        };
-        Ok(self.event(step))
+        self.driver.line(line)
     }
 
     /// Answer the pending [`ServerEvent::Request`].
     ///
     /// [`Error::WrongAnswer`] (the answer does not fit the request) leaves it pending.
     pub fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
-        let step = self.driver.answer(answer)?;
-        Ok(self.event(step))
-    }
-
-    fn event(&self, step: Step) -> ServerEvent {
-        match step {
-            Step::Challenge(c) => ServerEvent::Challenge(reply(&[b"334 ", &c])),
-            Step::Request(r) => ServerEvent::Request(r),
-            Step::Success(identity) => ServerEvent::Success {
-                reply: line(&self.replies.success),
-                identity,
-            },
-            Step::Failure(failure) => ServerEvent::Failure {
-                reply: line(self.replies.for_failure(failure)),
-                failure,
-            },
-        }
+        self.driver.answer(answer)
     }
 }
 

@@ -5,8 +5,10 @@
 use saslmech::proto::imap::{ImapClient, ImapServer};
 use saslmech::proto::pop3::{Pop3Client, Pop3Server};
 use saslmech::proto::smtp::{SmtpClient, SmtpServer};
-use saslmech::proto::{AuthIdentity, AuthRequest, ClientEvent, ClientOutcome, ServerEvent};
-use saslmech::{Answer, Error, Failure, Mechanism, ScramHash, ScramKeys, SecretBuf, TokenError};
+use saslmech::proto::{AuthIdentity, AuthRequest, ClientEvent, ClientOutcome, Phase, ServerEvent};
+use saslmech::{
+    Answer, Error, Failure, Mechanism, ScramHash, ScramKeys, SecretBuf, TokenError, Transport,
+};
 use std::sync::LazyLock;
 
 pub const USER: &str = "tim";
@@ -18,6 +20,9 @@ pub trait ServerSide {
     fn command(&mut self, line: &[u8]) -> Result<ServerEvent, Error>;
     fn line(&mut self, line: &[u8]) -> Result<ServerEvent, Error>;
     fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error>;
+    fn set_transport(&mut self, transport: Transport);
+    fn phase(&self) -> Phase;
+    fn identity(&self) -> Option<&AuthIdentity>;
 }
 
 /// A client adapter of any protocol.
@@ -37,6 +42,15 @@ macro_rules! server_side {
             }
             fn answer(&mut self, answer: Answer<'_>) -> Result<ServerEvent, Error> {
                 <$t>::answer(self, answer)
+            }
+            fn set_transport(&mut self, transport: Transport) {
+                <$t>::set_transport(self, transport)
+            }
+            fn phase(&self) -> Phase {
+                <$t>::phase(self)
+            }
+            fn identity(&self) -> Option<&AuthIdentity> {
+                <$t>::identity(self)
             }
         }
     };
