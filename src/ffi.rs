@@ -1678,6 +1678,26 @@ impl saslmech_server {
         self.session.as_ref().ok_or(SASLMECH_INVALID_STATE)
     }
 
+    /// The pending request (`SASLMECH_INVALID_STATE` if none).
+    fn pending(&self) -> R<Pending<'_>> {
+        Ok(self
+            .session()?
+            .request()
+            .ok_or(SASLMECH_INVALID_STATE)?
+            .into())
+    }
+
+    /// Who authenticated (`SASLMECH_INVALID_STATE` before success).
+    fn identity(&self) -> R<Authenticated<'_>> {
+        let session = self.session()?;
+        let id = session.identity().ok_or(SASLMECH_INVALID_STATE)?;
+        Ok(Authenticated {
+            authcid: id.authcid(),
+            authzid: id.authzid(),
+            trace: session.anonymous_trace(),
+        })
+    }
+
     fn start(&mut self, ir: Option<&[u8]>) -> R<saslmech_status> {
         if self.session.is_some() || self.ended.is_some() {
             return Err(SASLMECH_INVALID_STATE);
@@ -2005,19 +2025,13 @@ pub unsafe extern "C" fn saslmech_server_request(
     unsafe {
         with_ref(server, |s| {
             nonnull(kind)?;
-            let k = match s.session()?.request().ok_or(SASLMECH_INVALID_STATE)? {
-                Request::VerifyPassword(_) => saslmech_request::SASLMECH_REQUEST_VERIFY_PASSWORD,
-                Request::Secret(_) => saslmech_request::SASLMECH_REQUEST_SECRET,
-                Request::ValidateToken(_) => saslmech_request::SASLMECH_REQUEST_VALIDATE_TOKEN,
-                Request::Authorize(_) => saslmech_request::SASLMECH_REQUEST_AUTHORIZE,
-            };
-            put(kind, k);
+            put(kind, s.pending()?.kind);
             Ok(())
         })
     }
 }
 
-/// Which part of the pending request an accessor wants.
+/// Which part of the pending request (or of the identity) an accessor wants.
 #[derive(Clone, Copy)]
 enum Part {
     Authcid,
@@ -2029,6 +2043,160 @@ enum Part {
     Trace,
 }
 
+/// A pending request as the C accessors see it, whether the engine's session
+/// ([`Request`]) or a protocol adapter ([`AuthRequest`]) holds it: one place decides which
+/// part each kind of request has.
+struct Pending<'a> {
+    kind: saslmech_request,
+    /// The authcid; for a token request, the user the client names.
+    user: &'a str,
+    authzid: Option<&'a str>,
+    password: Option<&'a [u8]>,
+    token: Option<&'a [u8]>,
+    host: Option<&'a str>,
+    port: Option<u16>,
+}
+
+impl<'a> Pending<'a> {
+    fn new(kind: saslmech_request, user: &'a str) -> Self {
+        Pending {
+            kind,
+            user,
+            authzid: None,
+            password: None,
+            token: None,
+            host: None,
+            port: None,
+        }
+    }
+
+    /// The part's bytes: `Ok(None)` if this request may have it but does not (absent),
+    /// `SASLMECH_INVALID_STATE` if this kind of request never has it.
+    fn part(&self, part: Part) -> R<Option<&'a [u8]>> {
+        use saslmech_request::*;
+        let token_request = self.kind == SASLMECH_REQUEST_VALIDATE_TOKEN;
+        Ok(match part {
+            Part::Authcid => Some(self.user.as_bytes()),
+            Part::Authzid => self.authzid.map(str::as_bytes),
+            Part::Password if self.kind == SASLMECH_REQUEST_VERIFY_PASSWORD => self.password,
+            Part::Token if token_request => self.token,
+            Part::Host if token_request => self.host.map(str::as_bytes),
+            Part::Password | Part::Token | Part::Host | Part::Effective | Part::Trace => {
+                return Err(SASLMECH_INVALID_STATE);
+            }
+        })
+    }
+
+    fn port(&self) -> R<u16> {
+        if self.kind != saslmech_request::SASLMECH_REQUEST_VALIDATE_TOKEN {
+            return Err(SASLMECH_INVALID_STATE);
+        }
+        self.port.ok_or(SASLMECH_ABSENT)
+    }
+}
+
+impl<'a> From<Request<'a>> for Pending<'a> {
+    fn from(r: Request<'a>) -> Self {
+        use saslmech_request::*;
+        match r {
+            Request::VerifyPassword(r) => Pending {
+                authzid: r.authzid(),
+                password: Some(r.password()),
+                ..Pending::new(SASLMECH_REQUEST_VERIFY_PASSWORD, r.authcid())
+            },
+            Request::Secret(r) => Pending::new(SASLMECH_REQUEST_SECRET, r.authcid()),
+            Request::ValidateToken(r) => Pending {
+                authzid: r.authzid(),
+                token: Some(r.token()),
+                host: r.host(),
+                port: r.port(),
+                ..Pending::new(SASLMECH_REQUEST_VALIDATE_TOKEN, r.user())
+            },
+            Request::Authorize(r) => Pending {
+                authzid: Some(r.authzid()),
+                ..Pending::new(SASLMECH_REQUEST_AUTHORIZE, r.authcid())
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a AuthRequest> for Pending<'a> {
+    fn from(r: &'a AuthRequest) -> Self {
+        use saslmech_request::*;
+        match r {
+            AuthRequest::VerifyPassword {
+                authcid,
+                authzid,
+                password,
+                ..
+            } => Pending {
+                authzid: authzid.as_deref(),
+                password: Some(password.as_slice()),
+                ..Pending::new(SASLMECH_REQUEST_VERIFY_PASSWORD, authcid)
+            },
+            AuthRequest::Secret { authcid, .. } => Pending::new(SASLMECH_REQUEST_SECRET, authcid),
+            AuthRequest::ValidateToken {
+                user,
+                token,
+                authzid,
+                host,
+                port,
+                ..
+            } => Pending {
+                authzid: authzid.as_deref(),
+                token: Some(token.as_slice()),
+                host: host.as_deref(),
+                port: *port,
+                ..Pending::new(SASLMECH_REQUEST_VALIDATE_TOKEN, user)
+            },
+            AuthRequest::Authorize {
+                authcid, authzid, ..
+            } => Pending {
+                authzid: Some(authzid),
+                ..Pending::new(SASLMECH_REQUEST_AUTHORIZE, authcid)
+            },
+        }
+    }
+}
+
+/// Who authenticated, as the C accessors see it (engine session or protocol adapter).
+struct Authenticated<'a> {
+    authcid: &'a str,
+    authzid: Option<&'a str>,
+    trace: Option<&'a str>,
+}
+
+impl<'a> Authenticated<'a> {
+    fn part(&self, part: Part) -> R<Option<&'a [u8]>> {
+        Ok(match part {
+            Part::Authcid => Some(self.authcid.as_bytes()),
+            Part::Authzid => self.authzid.map(str::as_bytes),
+            Part::Trace => self.trace.map(str::as_bytes),
+            Part::Password | Part::Token | Part::Effective | Part::Host => {
+                Some(self.authzid.unwrap_or(self.authcid).as_bytes())
+            }
+        })
+    }
+}
+
+/// Write the part `get` finds to C (`SASLMECH_ABSENT` if there is none), after checking the
+/// out-parameters: a NULL one is `SASLMECH_NULL_ARGUMENT` whatever the state.
+///
+/// # Safety
+/// `p` and `n` are NULL (refused) or writable.
+unsafe fn put_part<'a>(
+    p: *mut *const u8,
+    n: *mut usize,
+    get: impl FnOnce() -> R<Option<&'a [u8]>>,
+) -> R<()> {
+    nonnull(p)?;
+    nonnull(n)?;
+    let bytes = get()?.ok_or(SASLMECH_ABSENT)?;
+    // SAFETY: checked non-NULL above; writable by the caller's contract.
+    unsafe { put_bytes(p, n, bytes) };
+    Ok(())
+}
+
 unsafe fn server_request_part(
     server: *const saslmech_server,
     part: Part,
@@ -2036,31 +2204,7 @@ unsafe fn server_request_part(
     n: *mut usize,
 ) -> saslmech_result {
     // SAFETY: the C contract: `server` is a live handle not being changed.
-    unsafe {
-        with_ref(server, |s| {
-            nonnull(p)?;
-            nonnull(n)?;
-            let request = s.session()?.request().ok_or(SASLMECH_INVALID_STATE)?;
-            let value: Option<&[u8]> = match (part, request) {
-                (Part::Authcid, Request::VerifyPassword(r)) => Some(r.authcid().as_bytes()),
-                (Part::Authcid, Request::Secret(r)) => Some(r.authcid().as_bytes()),
-                (Part::Authcid, Request::ValidateToken(r)) => Some(r.user().as_bytes()),
-                (Part::Authcid, Request::Authorize(r)) => Some(r.authcid().as_bytes()),
-                (Part::Authzid, Request::VerifyPassword(r)) => r.authzid().map(str::as_bytes),
-                (Part::Authzid, Request::Authorize(r)) => Some(r.authzid().as_bytes()),
-                (Part::Authzid, Request::ValidateToken(r)) => r.authzid().map(str::as_bytes),
-                (Part::Authzid, Request::Secret(_)) => None,
-                (Part::Password, Request::VerifyPassword(r)) => Some(r.password()),
-                (Part::Token, Request::ValidateToken(r)) => Some(r.token()),
-                (Part::Host, Request::ValidateToken(r)) => r.host().map(str::as_bytes),
-                (Part::Password | Part::Token | Part::Effective | Part::Host | Part::Trace, _) => {
-                    return Err(SASLMECH_INVALID_STATE);
-                }
-            };
-            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?);
-            Ok(())
-        })
-    }
+    unsafe { with_ref(server, |s| put_part(p, n, || s.pending()?.part(part))) }
 }
 
 /// The user the pending request is about: the authentication identity (for a token request,
@@ -2134,11 +2278,7 @@ pub unsafe extern "C" fn saslmech_server_request_port(
     unsafe {
         with_ref(server, |s| {
             nonnull(port)?;
-            let Request::ValidateToken(r) = s.session()?.request().ok_or(SASLMECH_INVALID_STATE)?
-            else {
-                return Err(SASLMECH_INVALID_STATE);
-            };
-            put(port, r.port().ok_or(SASLMECH_ABSENT)?);
+            put(port, s.pending()?.port()?);
             Ok(())
         })
     }
@@ -2362,22 +2502,7 @@ unsafe fn server_identity(
     n: *mut usize,
 ) -> saslmech_result {
     // SAFETY: the C contract: `server` is a live handle not being changed.
-    unsafe {
-        with_ref(server, |s| {
-            nonnull(p)?;
-            nonnull(n)?;
-            let session = s.session()?;
-            let id = session.identity().ok_or(SASLMECH_INVALID_STATE)?;
-            let value = match part {
-                Part::Authcid => Some(id.authcid()),
-                Part::Authzid => id.authzid(),
-                Part::Trace => session.anonymous_trace(),
-                Part::Password | Part::Token | Part::Effective | Part::Host => Some(id.effective()),
-            };
-            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
-            Ok(())
-        })
-    }
+    unsafe { with_ref(server, |s| put_part(p, n, || s.identity()?.part(part))) }
 }
 
 /// Who authenticated (the authentication identity), after `SASLMECH_STATUS_SUCCESS`. UTF-8,
@@ -3438,6 +3563,21 @@ impl Handle for saslmech_proto_server {
 }
 
 impl saslmech_proto_server {
+    /// The pending request (`SASLMECH_INVALID_STATE` if none).
+    fn pending(&self) -> R<Pending<'_>> {
+        Ok(self.request.as_ref().ok_or(SASLMECH_INVALID_STATE)?.into())
+    }
+
+    /// Who authenticated (`SASLMECH_INVALID_STATE` before success).
+    fn identity(&self) -> R<Authenticated<'_>> {
+        let id = self.adapter()?.identity().ok_or(SASLMECH_INVALID_STATE)?;
+        Ok(Authenticated {
+            authcid: &id.authcid,
+            authzid: id.authzid.as_deref(),
+            trace: id.trace.as_deref(),
+        })
+    }
+
     fn new(adapter: ServerAdapter) -> Self {
         let advertised = adapter.advertised();
         saslmech_proto_server {
@@ -3951,17 +4091,7 @@ pub unsafe extern "C" fn saslmech_proto_server_request(
     unsafe {
         with_ref(server, |s| {
             nonnull(kind)?;
-            let k = match s.request.as_ref().ok_or(SASLMECH_INVALID_STATE)? {
-                AuthRequest::VerifyPassword { .. } => {
-                    saslmech_request::SASLMECH_REQUEST_VERIFY_PASSWORD
-                }
-                AuthRequest::Secret { .. } => saslmech_request::SASLMECH_REQUEST_SECRET,
-                AuthRequest::ValidateToken { .. } => {
-                    saslmech_request::SASLMECH_REQUEST_VALIDATE_TOKEN
-                }
-                AuthRequest::Authorize { .. } => saslmech_request::SASLMECH_REQUEST_AUTHORIZE,
-            };
-            put(kind, k);
+            put(kind, s.pending()?.kind);
             Ok(())
         })
     }
@@ -3974,36 +4104,7 @@ unsafe fn proto_request_part(
     n: *mut usize,
 ) -> saslmech_result {
     // SAFETY: the C contract: `server` is a live handle not being changed.
-    unsafe {
-        with_ref(server, |s| {
-            nonnull(p)?;
-            nonnull(n)?;
-            let request = s.request.as_ref().ok_or(SASLMECH_INVALID_STATE)?;
-            let value: Option<&[u8]> = match (part, request) {
-                (Part::Authcid, r) => Some(r.user().as_bytes()),
-                (Part::Authzid, AuthRequest::VerifyPassword { authzid, .. }) => {
-                    authzid.as_deref().map(str::as_bytes)
-                }
-                (Part::Authzid, AuthRequest::Authorize { authzid, .. }) => Some(authzid.as_bytes()),
-                (Part::Authzid, AuthRequest::ValidateToken { authzid, .. }) => {
-                    authzid.as_deref().map(str::as_bytes)
-                }
-                (Part::Authzid, AuthRequest::Secret { .. }) => None,
-                (Part::Password, AuthRequest::VerifyPassword { password, .. }) => {
-                    Some(password.as_slice())
-                }
-                (Part::Token, AuthRequest::ValidateToken { token, .. }) => Some(token.as_slice()),
-                (Part::Host, AuthRequest::ValidateToken { host, .. }) => {
-                    host.as_deref().map(str::as_bytes)
-                }
-                (Part::Password | Part::Token | Part::Effective | Part::Host | Part::Trace, _) => {
-                    return Err(SASLMECH_INVALID_STATE);
-                }
-            };
-            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?);
-            Ok(())
-        })
-    }
+    unsafe { with_ref(server, |s| put_part(p, n, || s.pending()?.part(part))) }
 }
 
 /// The user the pending request is about (as `saslmech_server_request_authcid`). UTF-8, not
@@ -4076,10 +4177,7 @@ pub unsafe extern "C" fn saslmech_proto_server_request_port(
     unsafe {
         with_ref(server, |s| {
             nonnull(port)?;
-            let Some(AuthRequest::ValidateToken { port: p, .. }) = s.request.as_ref() else {
-                return Err(SASLMECH_INVALID_STATE);
-            };
-            put(port, p.ok_or(SASLMECH_ABSENT)?);
+            put(port, s.pending()?.port()?);
             Ok(())
         })
     }
@@ -4279,21 +4377,7 @@ unsafe fn proto_identity(
     n: *mut usize,
 ) -> saslmech_result {
     // SAFETY: the C contract: `server` is a live handle not being changed.
-    unsafe {
-        with_ref(server, |s| {
-            nonnull(p)?;
-            nonnull(n)?;
-            let id = s.adapter()?.identity().ok_or(SASLMECH_INVALID_STATE)?;
-            let value = match part {
-                Part::Authcid => Some(id.authcid.as_str()),
-                Part::Authzid => id.authzid.as_deref(),
-                Part::Trace => id.trace.as_deref(),
-                Part::Password | Part::Token | Part::Effective | Part::Host => Some(id.effective()),
-            };
-            put_bytes(p, n, value.ok_or(SASLMECH_ABSENT)?.as_bytes());
-            Ok(())
-        })
-    }
+    unsafe { with_ref(server, |s| put_part(p, n, || s.identity()?.part(part))) }
 }
 
 /// Who authenticated (the authentication identity), while the adapter is in
