@@ -1788,7 +1788,9 @@ fn op_pclient_line(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     let ok = ok_or(r, ANY, "proto client line");
     if !h.t.pclient_started || h.t.pclient_event == Some(8) {
         assert!(!ok, "a line before the start or after the end");
-        assert_eq!(r, SASLMECH_INVALID_STATE);
+        if !null_it {
+            assert_eq!(r, SASLMECH_INVALID_STATE);
+        }
     }
     if ok {
         assert!((6..=8).contains(&ev), "client event {ev}");
@@ -1850,12 +1852,13 @@ fn op_pclient_line(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
             assert!(forms.contains(&status.as_slice()), "status {status:?}");
         }
         if auth {
-            let success: &[u8] = match h.t.pclient_kind {
-                0 => b"235",
-                1 => b"OK",
-                _ => b"+OK",
+            // SMTP: any 2xx completes the exchange (the adapter's choice; RFC 4954 sends 235).
+            let success = match h.t.pclient_kind {
+                0 => status.first() == Some(&b'2'),
+                1 => status == b"OK",
+                _ => status == b"+OK",
             };
-            assert_eq!(status, success, "authenticated on status {status:?}");
+            assert!(success, "authenticated on status {status:?}");
         }
         assert!(text.len() <= 4096, "outcome text of {} octets", text.len());
         assert!(
@@ -2281,8 +2284,11 @@ fn op_stateless(input: &mut Input<'_>, sel: u8) {
                 }
                 let name = name_of(m).unwrap_or_default();
                 assert!(
+                    // Names are separated by SP, HT, CR or LF; each is also trimmed of
+                    // other (Unicode) white space.
                     a.split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                        .any(|t| t.eq_ignore_ascii_case(&name)),
+                        .filter_map(|t| core::str::from_utf8(t).ok())
+                        .any(|t| t.trim().as_bytes().eq_ignore_ascii_case(&name)),
                     "selected a mechanism not advertised"
                 );
                 match m {
