@@ -578,8 +578,8 @@ saslmech_result saslmech_cram_md5_keys_from_password(const uint8_t *password,
                                                      uint8_t *out,
                                                      size_t out_cap);
 
-// Parse CRAM-MD5's key state from Dovecot's `{CRAM-MD5}` + 64 hex digits form (the prefix
-// is optional) into 32 bytes. Text that does not parse is `SASLMECH_FAILED`.
+// Parse CRAM-MD5's key state from Dovecot's `{CRAM-MD5}` + 64 hex digits form (either case;
+// the prefix is optional) into 32 bytes. Text that does not parse is `SASLMECH_FAILED`.
 saslmech_result saslmech_cram_md5_keys_from_dovecot(const uint8_t *text,
                                                     size_t text_len,
                                                     uint8_t *out,

@@ -917,8 +917,8 @@ pub unsafe extern "C" fn saslmech_cram_md5_keys_from_password(
     })
 }
 
-/// Parse CRAM-MD5's key state from Dovecot's `{CRAM-MD5}` + 64 hex digits form (the prefix
-/// is optional) into 32 bytes. Text that does not parse is `SASLMECH_FAILED`.
+/// Parse CRAM-MD5's key state from Dovecot's `{CRAM-MD5}` + 64 hex digits form (either case;
+/// the prefix is optional) into 32 bytes. Text that does not parse is `SASLMECH_FAILED`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_cram_md5_keys_from_dovecot(
     text: *const u8,

@@ -107,7 +107,7 @@ impl CramMd5Keys {
         out
     }
 
-    /// Parse `{CRAM-MD5}` followed by 64 hex digits (the prefix is optional).
+    /// Parse `{CRAM-MD5}` followed by 64 hex digits, either case (the prefix is optional).
     pub fn from_dovecot(text: &str) -> Option<CramMd5Keys> {
         let hex = text.strip_prefix("{CRAM-MD5}").unwrap_or(text).as_bytes();
         let mut bytes = [0u8; 32];
@@ -153,14 +153,17 @@ impl CramMd5Keys {
     }
 }
 
-/// [`hex_value`] for secret text, without a branch: the value (0 if invalid) and validity.
+/// A hex digit of secret text (either case: Dovecot writes lower case, other tools may not),
+/// without a branch: the value (0 if invalid) and validity.
 fn hex_value_ct(c: u8) -> (u8, subtle::Choice) {
     use subtle::{ConditionallySelectable, ConstantTimeGreater};
     let digit = c.ct_gt(&(b'0' - 1)) & (b'9' + 1).ct_gt(&c);
     let lower = c.ct_gt(&(b'a' - 1)) & (b'f' + 1).ct_gt(&c);
+    let upper = c.ct_gt(&(b'A' - 1)) & (b'F' + 1).ct_gt(&c);
     let v = u8::conditional_select(&0, &c.wrapping_sub(b'0'), digit)
-        | u8::conditional_select(&0, &c.wrapping_sub(b'a' - 10), lower);
-    (v, digit | lower)
+        | u8::conditional_select(&0, &c.wrapping_sub(b'a' - 10), lower)
+        | u8::conditional_select(&0, &c.wrapping_sub(b'A' - 10), upper);
+    (v, digit | lower | upper)
 }
 
 /// Finish an MD5 computation that has already absorbed `prefix` bytes into `state`.
@@ -433,11 +436,8 @@ mod tests {
     fn constant_time_hex_agrees_with_the_plain_one() {
         for c in 0..=255u8 {
             let (v, ok) = hex_value_ct(c);
-            assert_eq!(
-                bool::from(ok).then_some(v),
-                super::super::hex_value(c),
-                "{c}"
-            );
+            let either_case = super::super::hex_value(c.to_ascii_lowercase());
+            assert_eq!(bool::from(ok).then_some(v), either_case, "{c}");
         }
         for n in 0..16u8 {
             assert_eq!(super::super::hex_digit(n), b"0123456789abcdef"[n as usize]);
@@ -457,8 +457,11 @@ mod tests {
         let keys = CramMd5Keys::from_password(b"tanstaaftanstaaf");
         let text = keys.to_dovecot();
         assert_eq!(CramMd5Keys::from_dovecot(&text), Some(keys.clone()));
-        assert_eq!(CramMd5Keys::from_dovecot(&text[10..]), Some(keys));
-        for bad in ["A", "g", "/", ":", "`", "G", " "] {
+        assert_eq!(CramMd5Keys::from_dovecot(&text[10..]), Some(keys.clone()));
+        // Upper case reads the same.
+        let upper = format!("{{CRAM-MD5}}{}", text[10..].to_ascii_uppercase());
+        assert_eq!(CramMd5Keys::from_dovecot(&upper), Some(keys.clone()));
+        for bad in ["g", "/", ":", "`", "G", " ", "@", "["] {
             let t = format!("{}{bad}", &text[..73]);
             assert_eq!(CramMd5Keys::from_dovecot(&t), None, "{bad}");
         }
