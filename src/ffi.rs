@@ -3016,6 +3016,11 @@ impl saslmech_client {
 
     fn finish(&mut self, data: Option<&[u8]>) -> R<()> {
         self.live()?;
+        // The state first, as the session itself checks it: a finished client refuses any
+        // further finish (with malformed base64 too) without recording a failure.
+        if self.session.is_finished() {
+            return Err(SASLMECH_INVALID_STATE);
+        }
         let decoded;
         let data = match data {
             Some(d) if self.base64 => match b64::decode(d) {
@@ -5003,6 +5008,51 @@ pub unsafe extern "C" fn saslmech_pop3_capa_mechanisms(
 mod tests {
     use super::*;
     use core::ptr::null_mut;
+
+    /// Found by the capi fuzz campaign (`corpus/capi/regress-finish-after-finish-base64`): a
+    /// base64 client that had finished took a second `finish_with_data` with malformed
+    /// base64 as a failure, so it was then both finished and failed. It is refused as
+    /// `SASLMECH_INVALID_STATE` and records nothing.
+    #[test]
+    fn a_finished_client_refuses_another_finish_without_failing() {
+        let mut creds = null_mut();
+        let mut c = null_mut();
+        // SAFETY: valid out-pointers and byte strings; handles freed once at the end.
+        unsafe {
+            assert_eq!(saslmech_credentials_new(&mut creds), SASLMECH_OK);
+            assert_eq!(
+                saslmech_credentials_set_authcid(creds, b"tim".as_ptr(), 3),
+                SASLMECH_OK
+            );
+            assert_eq!(
+                saslmech_credentials_set_password(creds, b"pw".as_ptr(), 2),
+                SASLMECH_OK
+            );
+            let flags = SASLMECH_CLIENT_BASE64;
+            assert_eq!(
+                saslmech_client_new(SASLMECH_MECH_PLAIN, creds, flags, &mut c),
+                SASLMECH_OK
+            );
+            let (mut has, mut p, mut n) = (false, core::ptr::null(), 0usize);
+            assert_eq!(
+                saslmech_client_start(c, &mut has, &mut p, &mut n),
+                SASLMECH_OK
+            );
+            assert_eq!(saslmech_client_finish(c), SASLMECH_OK);
+            for data in [&b"!!"[..], b"", b"AA=="] {
+                let r = saslmech_client_finish_with_data(c, data.as_ptr(), data.len());
+                assert_eq!(r, SASLMECH_INVALID_STATE);
+            }
+            assert_eq!(saslmech_client_finish(c), SASLMECH_INVALID_STATE);
+            let mut done = false;
+            assert_eq!(saslmech_client_is_finished(c, &mut done), SASLMECH_OK);
+            assert!(done);
+            let mut f = saslmech_failure::SASLMECH_FAILURE_MALFORMED;
+            assert_eq!(saslmech_client_failure(c, &mut f), SASLMECH_INVALID_STATE);
+            saslmech_client_free(c);
+            saslmech_credentials_free(creds);
+        }
+    }
 
     fn server() -> (*mut saslmech_server_config, *mut saslmech_server) {
         let mut cfg = null_mut();
