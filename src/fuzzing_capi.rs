@@ -2122,7 +2122,11 @@ fn op_keys(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                 ) {
                     let p = keys_params(out);
                     assert!(p.is_some(), "parsed keys without parameters");
-                    let want_hash = if v.starts_with(b"SCRAM-SHA-1$") { 1 } else { 2 };
+                    // The scheme is matched without regard to case (RFC 3112 schemes).
+                    let sha1 = v
+                        .get(..12)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(b"SCRAM-SHA-1$"));
+                    let want_hash = if sha1 { 1 } else { 2 };
                     assert_eq!(
                         p.as_ref().map(|x| x.0),
                         Some(want_hash),
