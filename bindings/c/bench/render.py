@@ -50,6 +50,9 @@ RATIO_TARGETS = [
     ("CRAM-MD5", "cyrus", 10),
 ]
 MAX_ALLOCS = 4
+# The issue gives the allocation target for these full handshakes (SCRAM's bullet has none;
+# its allocations are in the main table).
+ALLOC_TARGETS = ["PLAIN", "LOGIN", "CRAM-MD5"]
 MAX_PBKDF2_NS = 400_000
 MAX_PROTO_NS = 3_000
 
@@ -202,7 +205,7 @@ def targets_table(rows):
             f"| {g}: ≥{want}× faster than {NAMES[lib]} | {fmt_ratio(r)} "
             f"| {verdict(None if r is None else r >= want)} |"
         )
-    for g in HANDSHAKES:
+    for g in ALLOC_TARGETS:
         row = rows.get((g, "saslmech"))
         if row and row["ok"]:
             a = row["allocs"]
