@@ -558,11 +558,7 @@ impl ScramKeys {
         salt: &[u8],
         iterations: u32,
     ) -> Result<ScramKeys, Error> {
-        if salted_password.len() != hash.output_len() || salt.is_empty() || iterations == 0 {
-            return Err(Error::InvalidArgument(
-                "salted password of the wrong length, empty salt or zero iterations",
-            ));
-        }
+        check_salted(hash, salted_password, salt, iterations)?;
         Ok(Self::from_salted(
             hash,
             &Block::from(salted_password),
@@ -731,11 +727,7 @@ impl ScramClientCache {
         salt: &[u8],
         iterations: u32,
     ) -> Result<ScramClientCache, Error> {
-        if salted_password.len() != hash.output_len() || salt.is_empty() || iterations == 0 {
-            return Err(Error::InvalidArgument(
-                "salted password of the wrong length, empty salt or zero iterations",
-            ));
-        }
+        check_salted(hash, salted_password, salt, iterations)?;
         Ok(Self::from_salted(
             hash,
             &Block::from(salted_password),
@@ -759,6 +751,22 @@ impl ScramClientCache {
     fn fits(&self, hash: ScramHash, salt: &[u8], iterations: u32) -> bool {
         self.hash == hash && self.iterations == iterations && self.salt.as_slice() == salt
     }
+}
+
+/// The arguments of the `from_salted_password` constructors: a SaltedPassword of the hash's
+/// length, a salt, a positive iteration count.
+fn check_salted(
+    hash: ScramHash,
+    salted_password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Result<(), Error> {
+    if salted_password.len() != hash.output_len() || salt.is_empty() || iterations == 0 {
+        return Err(Error::InvalidArgument(
+            "salted password of the wrong length, empty salt or zero iterations",
+        ));
+    }
+    Ok(())
 }
 
 /// `[ClientKey, StoredKey, ServerKey]` from `SaltedPassword` (RFC 5802 §3).
