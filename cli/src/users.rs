@@ -209,7 +209,7 @@ impl Directory {
             return owner.map_or(bad, |(u, _)| Verdict::Owner(u.clone()));
         }
         match self.tokens.get(user) {
-            Some(t) if ct_eq(t.as_slice(), token) => Verdict::Accept,
+            Some(t) if ct_eq(t.as_slice(), token) => Verdict::Owner(user.to_owned()),
             _ => bad,
         }
     }
@@ -224,7 +224,7 @@ pub enum Verdict {
     BadToken,
     /// OAUTHBEARER's error challenge (RFC 7628: an OAuth error code).
     BadBearer,
-    /// OAUTHBEARER: the token is valid and belongs to this user.
+    /// The token is valid and belongs to this user (XOAUTH2, OAUTHBEARER).
     Owner(String),
     Password(SecretBuf),
     Cram(CramMd5Keys),
@@ -355,7 +355,7 @@ mod tests {
         for m in [Mechanism::XOAuth2, Mechanism::OAuthBearer] {
             assert!(matches!(
                 d.validate_token(m, "alice", b"tok"),
-                Verdict::Accept
+                Verdict::Owner(u) if u == "alice"
             ));
             assert!(matches!(
                 d.validate_token(m, "bob", b"tok"),

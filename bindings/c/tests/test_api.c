@@ -937,7 +937,9 @@ static void test_server_xoauth2(void)
     EQ(saslmech_server_request_password(s, &p, &n), SASLMECH_INVALID_STATE);
     EQ(saslmech_server_request_authzid(s, &p, &n), SASLMECH_ABSENT);
     EQ(saslmech_server_answer_password(s, S("x"), &st), SASLMECH_WRONG_ANSWER);
-    OK(saslmech_server_answer_accept(s, &st));
+    /* A token is answered with its owner, never with a bare accept. */
+    EQ(saslmech_server_answer_accept(s, &st), SASLMECH_WRONG_ANSWER);
+    OK(saslmech_server_answer_token_owner(s, S("someuser@example.com"), &st));
     EQ(st, SASLMECH_STATUS_SUCCESS);
     OK(saslmech_server_identity_authcid(s, &p, &n));
     SAME(p, n, "someuser@example.com");
@@ -1173,8 +1175,9 @@ static saslmech_result answer_db(saslmech_server *s, saslmech_status *st)
     case SASLMECH_REQUEST_VALIDATE_TOKEN:
         OK(saslmech_server_request_token(s, &tok, &tok_len));
         OK(saslmech_ct_eq_password(tok, tok_len, S("tok"), &eq));
-        return tim && eq ? saslmech_server_answer_accept(s, st)
-                         : saslmech_server_answer_reject(s, st);
+        /* The token is tim's: say so; the library compares with the named user. */
+        return eq ? saslmech_server_answer_token_owner(s, S("tim"), st)
+                  : saslmech_server_answer_reject(s, st);
     case SASLMECH_REQUEST_AUTHORIZE:
     default:
         return saslmech_server_answer_reject(s, st);
@@ -2144,8 +2147,8 @@ static saslmech_result proto_answer_db(saslmech_proto_server *s, saslmech_event 
     case SASLMECH_REQUEST_VALIDATE_TOKEN:
         OK(saslmech_proto_server_request_token(s, &tok, &tok_len));
         OK(saslmech_ct_eq_password(tok, tok_len, S("tok"), &eq));
-        return tim && eq ? saslmech_proto_server_answer_accept(s, ev)
-                         : saslmech_proto_server_answer_token_error(s, S("401"), ev);
+        return eq ? saslmech_proto_server_answer_token_owner(s, S("tim"), ev)
+                  : saslmech_proto_server_answer_token_error(s, S("401"), ev);
     case SASLMECH_REQUEST_AUTHORIZE:
     default:
         return saslmech_proto_server_answer_reject(s, ev);
@@ -2532,9 +2535,8 @@ static saslmech_result answer_hs(saslmech_server *s, const struct hs *h, saslmec
         }
         if (!eq)
             return saslmech_server_answer_token_error(s, S("invalid_token"), st);
-        if (h->token_owner)
-            return saslmech_server_answer_token_owner(s, S(h->token_owner), st);
-        return saslmech_server_answer_accept(s, st);
+        return saslmech_server_answer_token_owner(s, S(h->token_owner ? h->token_owner : "tim"),
+                                                  st);
     case SASLMECH_REQUEST_AUTHORIZE:
     default:
         /* tim may act as admin; nobody else as anybody. */
@@ -3118,9 +3120,8 @@ static saslmech_result proto_answer_hs(saslmech_proto_server *s, const struct hs
         }
         if (!eq)
             return saslmech_proto_server_answer_token_error(s, S("invalid_token"), ev);
-        if (h->token_owner)
-            return saslmech_proto_server_answer_token_owner(s, S(h->token_owner), ev);
-        return saslmech_proto_server_answer_accept(s, ev);
+        return saslmech_proto_server_answer_token_owner(
+            s, S(h->token_owner ? h->token_owner : "tim"), ev);
     case SASLMECH_REQUEST_AUTHORIZE:
     default:
         return saslmech_proto_server_answer_reject(s, ev);
