@@ -25,7 +25,6 @@ mod client;
 mod lines;
 mod mechs;
 mod server;
-mod users;
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -64,11 +63,10 @@ fn main() -> ExitCode {
             &mut io::stdout().lock(),
             &mut io::stderr(),
         ),
-        Ok(Command::Server(a)) => match a
-            .users
-            .as_deref()
-            .map_or(Ok(users::Directory::default()), users::Directory::load)
-        {
+        Ok(Command::Server(a)) => match a.users.as_deref().map_or(
+            Ok(saslmech_users::Directory::default()),
+            saslmech_users::Directory::load,
+        ) {
             Ok(dir) => server::run(
                 &a,
                 &dir,
