@@ -215,25 +215,32 @@ fn usage_error(subcommand: &str, kind: ErrorKind, message: impl std::fmt::Displa
     }
 }
 
-/// What the mechanism refuses or needs, beyond what clap checks.
+/// A flag the mechanism refuses (or channel binding it needs or refuses), beyond what clap
+/// checks.
 fn conflict(subcommand: &str, message: impl std::fmt::Display) -> clap::Error {
     usage_error(subcommand, ErrorKind::ArgumentConflict, message)
 }
 
+/// A flag the mechanism needs, beyond what clap checks.
+fn missing(subcommand: &str, message: impl std::fmt::Display) -> clap::Error {
+    usage_error(subcommand, ErrorKind::MissingRequiredArgument, message)
+}
+
 fn server(f: ServerFlags) -> Result<ServerArgs, clap::Error> {
     let conflict = |message: String| conflict("server", message);
+    let missing = |message: String| missing("server", message);
     let mechanism = f.mechanism;
     let cb = f.cb.binding();
     mechs::check_channel_binding(mechanism, cb.as_ref()).map_err(conflict)?;
     let needs_accounts = !matches!(mechanism, Mechanism::External | Mechanism::Anonymous);
     if needs_accounts && f.users.is_none() {
-        return Err(conflict(format!(
+        return Err(missing(format!(
             "{mechanism} needs --users FILE (only EXTERNAL and ANONYMOUS run without accounts)"
         )));
     }
     match (mechanism == Mechanism::External, &f.external_id) {
         (true, None) => {
-            return Err(conflict(
+            return Err(missing(
                 "EXTERNAL needs --external-id ID (the identity the transport established)".into(),
             ));
         }
@@ -251,6 +258,7 @@ fn server(f: ServerFlags) -> Result<ServerArgs, clap::Error> {
 
 fn client(f: ClientFlags) -> Result<ClientArgs, clap::Error> {
     let conflict = |message: String| conflict("client", message);
+    let missing = |message: String| missing("client", message);
     let mechanism = f.mechanism;
     let cb = f.cb.binding();
     mechs::check_channel_binding(mechanism, cb.as_ref()).map_err(conflict)?;
@@ -291,15 +299,15 @@ fn client(f: ClientFlags) -> Result<ClientArgs, clap::Error> {
         )));
     }
     if mechanism.uses_password() && password.is_none() {
-        return Err(conflict(format!(
+        return Err(missing(format!(
             "{mechanism} needs --password P or --password-file F"
         )));
     }
     if mechanism.uses_token() && token.is_none() {
-        return Err(conflict(format!("{mechanism} needs --token T")));
+        return Err(missing(format!("{mechanism} needs --token T")));
     }
     if (mechanism.uses_password() || mechanism.uses_token()) && authcid.is_none() {
-        return Err(conflict(format!("{mechanism} needs --authcid U")));
+        return Err(missing(format!("{mechanism} needs --authcid U")));
     }
     Ok(ClientArgs {
         mechanism,
@@ -569,6 +577,15 @@ mod tests {
         assert!(
             needs_password.contains("Usage: saslmech client "),
             "{needs_password}"
+        );
+        let kind = |args: &[&str]| run(args).err().unwrap().kind();
+        assert_eq!(
+            kind(&["client", "--mechanism", "PLAIN", "--authcid", "u"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind(&["client", "--mechanism", "EXTERNAL", "--authcid", "u"]),
+            ErrorKind::ArgumentConflict
         );
         assert!(plain(&["--password", "p"]).contains("PLAIN needs --authcid U"));
         assert!(plain(&["--authcid", "u", "--token", "t"]).contains("PLAIN takes no --token"));
