@@ -14,7 +14,8 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "tests (unit, integration, doc)"
+# Includes fuzz/bodies (a workspace member): its test replays the whole committed fuzz corpus.
+step "tests (unit, integration, doc; the fuzz corpus replay)"
 cargo test --workspace --all-features
 
 step "fuzz smoke run (every target, FUZZ_SECONDS=10 each, two at a time)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Line coverage of src/ reached by the committed fuzz corpus: builds tests/fuzz_replay.rs with
+# Line coverage of src/ reached by the committed fuzz corpus: builds fuzz/bodies/tests/replay.rs with
 # -C instrument-coverage (stable), replays every corpus file, and reports per file with
 # llvm-cov. Needs llvm-profdata and llvm-cov of the same LLVM major version as rustc
 # (`rustc -vV`): from `rustup component add llvm-tools`, or set LLVM_BIN to their directory.
@@ -19,10 +19,10 @@ mkdir -p "$out/profraw" "$out/build-profraw"
 export RUSTFLAGS="-C instrument-coverage -C llvm-args=-enable-name-compression=false"
 # Build scripts are instrumented too: keep their profiles out of the report.
 LLVM_PROFILE_FILE="$PWD/$out/build-profraw/%p.profraw" \
-  cargo test --quiet --no-run --target-dir "$out/build" --features fuzzing,capi --test fuzz_replay
-bin=$(ls -t "$out"/build/debug/deps/fuzz_replay-* | grep -v '\.d$' | head -n 1)
+  cargo test --quiet --no-run --target-dir "$out/build" -p saslmech-fuzz --features capi --test replay
+bin=$(ls -t "$out"/build/debug/deps/replay-* | grep -v '\.d$' | head -n 1)
 LLVM_PROFILE_FILE="$PWD/$out/profraw/%p-%m.profraw" "$bin" --quiet
 "$LLVM_BIN/llvm-profdata" merge -sparse "$out"/profraw/*.profraw -o "$out/replay.profdata"
 "$LLVM_BIN/llvm-cov" report "$bin" -instr-profile="$out/replay.profdata" \
-  -ignore-filename-regex='(\.cargo|rustc|/tests/|fuzzing)' "$@"
+  -ignore-filename-regex='(\.cargo|rustc|/tests/|fuzzing|fuzz/bodies)' "$@"
 echo "HTML: $LLVM_BIN/llvm-cov show $bin -instr-profile=$out/replay.profdata -format=html -output-dir=$out/html"

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech::fuzzing::client_oauthbearer(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech_fuzz::client_oauthbearer(data));

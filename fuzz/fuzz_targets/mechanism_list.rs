@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech::fuzzing::mechanism_list(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech_fuzz::mechanism_list(data));

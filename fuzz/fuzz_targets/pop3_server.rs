@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech::fuzzing::pop3_server(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech_fuzz::pop3_server(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech::fuzzing::server_anonymous(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech_fuzz::server_anonymous(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech::fuzzing::smtp_client(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| saslmech_fuzz::smtp_client(data));

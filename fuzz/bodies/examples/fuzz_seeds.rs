@@ -3,32 +3,36 @@
 //! (swaks, curl, msmtp, gsasl, smtplib) had with a test server (`fuzz/seeds/transcripts.txt`,
 //! captured by `fuzz/seeds/capture.py`), in each target's input format.
 //!
-//! `cargo run --features fuzzing --example fuzz_seeds` (idempotent; campaign findings, which
+//! `cargo run -p saslmech-fuzz --example fuzz_seeds` (idempotent; campaign findings, which
 //! are named by their hash, are left alone).
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use saslmech::fuzzing::{
-    DEFAULT_PASSWORD, DEFAULT_TOKEN, MECHANISMS, Script, ans, channel_binding, cop, dflag, dx, lop,
-    mutate, op, server_config, sop,
-};
 use saslmech::{
     Answer, ClientConfig, ClientSession, Credentials, Mechanism, NonceSource, ScramHash, ScramKeys,
     ServerSession, ServerStep,
+};
+use saslmech_fuzz::{
+    CB_EXPORTER, DEFAULT_PASSWORD, DEFAULT_TOKEN, MECHANISMS, Script, adapter_client_line,
+    adapter_server_op, answer_kind, channel_binding, client_op, differential_binding,
+    differential_flag, mutation, server_config, server_op,
 };
 
 /// Server config byte `a`: TLS and success data, default limits.
 const TLS: u8 = 0b0000_0011;
 
+/// `fuzz/`: this crate lives in `fuzz/bodies/`.
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let transcripts = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/transcripts.txt"),
-    )
-    .expect("fuzz/seeds/transcripts.txt");
+    let root = fuzz_dir().join("corpus");
+    let transcripts = fs::read_to_string(fuzz_dir().join("seeds/transcripts.txt"))
+        .expect("fuzz/seeds/transcripts.txt");
     let mut n = 0;
     let mut all = seeds(&transcripts);
     all.extend(new_seeds(&transcripts));
@@ -82,16 +86,18 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         };
         let mut s = Script::new().byte(TLS).byte(0);
         s = match &ir {
-            Some(ir) => s.op(op::START_B64, ir.as_bytes()),
-            None => s.byte(op::START_B64_NONE),
+            Some(ir) => s.operation(server_op::START_B64, ir.as_bytes()),
+            None => s.byte(server_op::START_B64_NONE),
         };
         for l in &lines {
-            s = s.op(op::STEP_B64, l.as_bytes());
+            s = s.operation(server_op::STEP_B64, l.as_bytes());
         }
         s = if mech == "XOAUTH2" {
-            s.byte(op::ANSWER).byte(ans::ACCEPT)
+            s.byte(server_op::ANSWER).byte(answer_kind::ACCEPT)
         } else {
-            s.byte(op::ANSWER).byte(ans::PASSWORD).bytes(pw)
+            s.byte(server_op::ANSWER)
+                .byte(answer_kind::PASSWORD)
+                .bytes(pw)
         };
         v.push((
             target,
@@ -107,10 +113,10 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START)
-            .op(op::STEP, b"\0tim\0tanstaaftanstaaf")
-            .byte(op::ANSWER)
-            .byte(ans::PASSWORD)
+            .byte(server_op::START)
+            .operation(server_op::STEP, b"\0tim\0tanstaaftanstaaf")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::PASSWORD)
             .bytes(pw),
     ));
     v.push(plain(
@@ -118,13 +124,13 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
-            .byte(op::ANSWER)
-            .byte(ans::PASSWORD)
+            .operation(server_op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::PASSWORD)
             .bytes(b"xipj3plmq")
-            .byte(op::ANSWER)
-            .byte(ans::REJECT)
-            .byte(op::STEP)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::REJECT)
+            .byte(server_op::STEP)
             .bytes(b""),
     ));
     v.push(plain(
@@ -132,20 +138,20 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
-            .byte(op::ANSWER)
-            .byte(ans::ACCEPT)
-            .byte(op::ANSWER_B64)
-            .byte(ans::ACCEPT),
+            .operation(server_op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::ACCEPT)
+            .byte(server_op::ANSWER_B64)
+            .byte(answer_kind::ACCEPT),
     ));
     v.push(plain(
         "rfc4954-test-1234",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_B64, b"dGVzdAB0ZXN0ADEyMzQ=")
-            .byte(op::ANSWER)
-            .byte(ans::PASSWORD)
+            .operation(server_op::START_B64, b"dGVzdAB0ZXN0ADEyMzQ=")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::PASSWORD)
             .bytes(b"1234"),
     ));
     v.push(plain(
@@ -153,41 +159,44 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_B64, b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm")
-            .byte(op::ANSWER)
-            .byte(ans::PASSWORD)
+            .operation(server_op::START_B64, b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::PASSWORD)
             .bytes(b"tanstaaftanstaaF")
-            .op(op::STEP, b"x")
-            .byte(op::ANSWER)
-            .byte(ans::ACCEPT)
-            .byte(op::CANCEL),
+            .operation(server_op::STEP, b"x")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::ACCEPT)
+            .byte(server_op::CANCEL),
     ));
     v.push(plain(
         "bad-base64-pad-first",
-        Script::new().byte(TLS).byte(0).op(op::START_B64, b"=AAA"),
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .operation(server_op::START_B64, b"=AAA"),
     ));
     v.push(plain(
         "bad-base64-pad-middle",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START_B64_NONE)
-            .op(op::STEP_B64, b"AAA=BBB="),
+            .byte(server_op::START_B64_NONE)
+            .operation(server_op::STEP_B64, b"AAA=BBB="),
     ));
     v.push(plain(
         "extra-nul-field",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_IR, b"\0tim\0pass\0extra"),
+            .operation(server_op::START_IR, b"\0tim\0pass\0extra"),
     ));
     v.push(plain(
         "too-large-64",
         Script::new()
             .byte(TLS | 0b0001_0000)
             .byte(0)
-            .byte(op::START)
-            .byte(op::STEP_BIG)
+            .byte(server_op::START)
+            .byte(server_op::STEP_BIG)
             .bytes(b"\0tim\0")
             .byte(0)
             .byte(8),
@@ -197,16 +206,16 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START_B64_NONE)
-            .byte(op::STEP_B64_BIG)
+            .byte(server_op::START_B64_NONE)
+            .byte(server_op::STEP_B64_BIG)
             .bytes(b"QUFB")
             .byte(0x14)
             .byte(0),
     ));
     v.push(plain(
         "authcid-over-255",
-        Script::new().byte(TLS).byte(1).op(
-            op::START_IR,
+        Script::new().byte(TLS).byte(1).operation(
+            server_op::START_IR,
             &[b"\0".as_slice(), &[b'u'; 256], b"\0pw"].concat(),
         ),
     ));
@@ -215,25 +224,25 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_IR, b"\0tim\0pw")
-            .byte(op::ANSWER)
-            .byte(ans::TEMPORARY_FAILURE),
+            .operation(server_op::START_IR, b"\0tim\0pw")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::TEMPORARY_FAILURE),
     ));
     v.push(plain(
         "account-disabled-plaintext",
         Script::new()
             .byte(0b0000_0100)
             .byte(0)
-            .op(op::START_IR, b"\0tim\0pw")
-            .byte(op::ANSWER)
-            .byte(ans::CRAM_MD5_KEYS)
+            .operation(server_op::START_IR, b"\0tim\0pw")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::CRAM_MD5_KEYS)
             .bytes(b"pw")
-            .byte(op::ANSWER)
-            .byte(ans::ACCOUNT_DISABLED),
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::ACCOUNT_DISABLED),
     ));
     v.push(plain(
         "no-tls-refused",
-        Script::new().byte(0).byte(0).byte(op::START),
+        Script::new().byte(0).byte(0).byte(server_op::START),
     ));
 
     // LOGIN: the draft's and MS-XLOGIN's exchanges, limits.
@@ -243,10 +252,10 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_B64, b"dGlt")
-            .op(op::STEP_B64, b"dGFuc3RhYWZ0YW5zdGFhZg==")
-            .byte(op::ANSWER_B64)
-            .byte(ans::PASSWORD)
+            .operation(server_op::START_B64, b"dGlt")
+            .operation(server_op::STEP_B64, b"dGFuc3RhYWZ0YW5zdGFhZg==")
+            .byte(server_op::ANSWER_B64)
+            .byte(answer_kind::PASSWORD)
             .bytes(pw),
     ));
     v.push(login(
@@ -254,17 +263,17 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS | 0b0100_0000)
             .byte(0)
-            .byte(op::START)
-            .op(op::STEP, b"tim")
-            .op(op::STEP, b"tanstaaftanstaaf"),
+            .byte(server_op::START)
+            .operation(server_op::STEP, b"tim")
+            .operation(server_op::STEP, b"tanstaaftanstaaf"),
     ));
     v.push(login(
         "username-over-255",
         Script::new()
             .byte(TLS)
             .byte(1)
-            .byte(op::START)
-            .byte(op::STEP_BIG)
+            .byte(server_op::START)
+            .byte(server_op::STEP_BIG)
             .bytes(b"u")
             .byte(0)
             .byte(17),
@@ -274,20 +283,20 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START)
-            .op(op::STEP, b"tim")
-            .byte(op::CANCEL)
-            .op(op::STEP, b"pa\0ss"),
+            .byte(server_op::START)
+            .operation(server_op::STEP, b"tim")
+            .byte(server_op::CANCEL)
+            .operation(server_op::STEP, b"pa\0ss"),
     ));
     v.push(login(
         "unknown-user",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_IR, b"nobody")
-            .op(op::STEP, b"pw")
-            .byte(op::ANSWER)
-            .byte(ans::UNKNOWN_USER),
+            .operation(server_op::START_IR, b"nobody")
+            .operation(server_op::STEP, b"pw")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::UNKNOWN_USER),
     ));
 
     // CRAM-MD5: RFC 2195 (the fixed nonce reproduces its challenge), RFC 4954, keys.
@@ -297,10 +306,10 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START)
-            .op(op::STEP, b"tim b913a602c7eda7a495b4e6e7334d3890")
-            .byte(op::ANSWER)
-            .byte(ans::CRAM_MD5_KEYS)
+            .byte(server_op::START)
+            .operation(server_op::STEP, b"tim b913a602c7eda7a495b4e6e7334d3890")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::CRAM_MD5_KEYS)
             .bytes(pw),
     ));
     v.push(cram(
@@ -308,13 +317,13 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START_B64_NONE)
-            .op(
-                op::STEP_B64,
+            .byte(server_op::START_B64_NONE)
+            .operation(
+                server_op::STEP_B64,
                 b"cmpzMyBlYzNhNTlmZWQzOTVhYmExZWM2MzY3YzRmNGI0MWFjMA==",
             )
-            .byte(op::ANSWER)
-            .byte(ans::PASSWORD)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::PASSWORD)
             .bytes(b"secret"),
     ));
     v.push(cram(
@@ -322,38 +331,44 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START)
-            .op(op::STEP, b"tim B913A602C7EDA7A495B4E6E7334D3890"),
+            .byte(server_op::START)
+            .operation(server_op::STEP, b"tim B913A602C7EDA7A495B4E6E7334D3890"),
     ));
     v.push(cram(
         "user-with-spaces",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START)
-            .op(op::STEP, b"tim smith b913a602c7eda7a495b4e6e7334d3890")
-            .byte(op::ANSWER)
-            .byte(ans::UNKNOWN_USER),
+            .byte(server_op::START)
+            .operation(
+                server_op::STEP,
+                b"tim smith b913a602c7eda7a495b4e6e7334d3890",
+            )
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::UNKNOWN_USER),
     ));
     v.push(cram(
         "initial-response",
-        Script::new().byte(TLS).byte(0).op(op::START_B64, b"dGlt"),
+        Script::new()
+            .byte(TLS)
+            .byte(0)
+            .operation(server_op::START_B64, b"dGlt"),
     ));
     v.push(cram(
         "os-nonce-and-weak-refused",
         Script::new()
             .byte(TLS)
             .byte(2)
-            .byte(op::START_B64_NONE)
-            .op(op::STEP, b"tim 00000000000000000000000000000000")
-            .byte(op::ANSWER)
-            .byte(ans::ACCEPT)
-            .byte(op::ANSWER)
-            .byte(ans::REJECT),
+            .byte(server_op::START_B64_NONE)
+            .operation(server_op::STEP, b"tim 00000000000000000000000000000000")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::ACCEPT)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::REJECT),
     ));
     v.push(cram(
         "nonce-failure",
-        Script::new().byte(TLS).byte(4).byte(op::START),
+        Script::new().byte(TLS).byte(4).byte(server_op::START),
     ));
     v.push(cram("weak-refused", Script::new().byte(TLS | 8).byte(0)));
 
@@ -364,47 +379,47 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_B64, b"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==")
-            .byte(op::ANSWER)
-            .byte(ans::ACCEPT),
+            .operation(server_op::START_B64, b"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::ACCEPT),
     ));
     v.push(xo(
         "curl-test922-error-challenge",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(
-                op::START_B64,
+            .operation(
+                server_op::START_B64,
                 b"dXNlcj11c2VyAWF1dGg9QmVhcmVyIG1GXzkuQjVmLTQuMUpxTQEB",
             )
-            .byte(op::ANSWER_B64)
-            .byte(ans::TOKEN_ERROR)
+            .byte(server_op::ANSWER_B64)
+            .byte(answer_kind::TOKEN_ERROR)
             .bytes(b"401")
             .bytes(b"https://mail.google.com/")
-            .op(op::STEP_B64, b""),
+            .operation(server_op::STEP_B64, b""),
     ));
     v.push(xo(
         "reject-ack-with-ctrl-a",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(op::START)
-            .op(
-                op::STEP,
+            .byte(server_op::START)
+            .operation(
+                server_op::STEP,
                 b"user=user\x01auth=Bearer mF_9.B5f-4.1JqM\x01\x01",
             )
-            .byte(op::ANSWER)
-            .byte(ans::REJECT)
-            .op(op::STEP_B64, b"AQ=="),
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::REJECT)
+            .operation(server_op::STEP_B64, b"AQ=="),
     ));
     v.push(xo(
         "token-error-escapes",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_IR, b"user=a\x01auth=bearer abc==\x01\x01")
-            .byte(op::ANSWER)
-            .byte(ans::TOKEN_ERROR)
+            .operation(server_op::START_IR, b"user=a\x01auth=bearer abc==\x01\x01")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::TOKEN_ERROR)
             .bytes(b"in\"valid\\\n\x01")
             .bytes(b""),
     ));
@@ -413,7 +428,7 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .op(op::START_IR, b"user=a\x01auth=Bearer abc\x01"),
+            .operation(server_op::START_IR, b"user=a\x01auth=Bearer abc\x01"),
     ));
 
     // Clients: the challenges of real servers and the RFCs.
@@ -423,15 +438,18 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
     v.push(c(
         "client_plain",
         "ir-finish",
-        Script::new().byte(0).byte(cop::START_B64).byte(cop::FINISH),
+        Script::new()
+            .byte(0)
+            .byte(client_op::START_B64)
+            .byte(client_op::FINISH),
     ));
     v.push(c(
         "client_plain",
         "no-ir-empty-challenge",
         Script::new()
             .byte(0)
-            .op(cop::STEP_B64, b"")
-            .byte(cop::FINISH_DATA)
+            .operation(client_op::STEP_B64, b"")
+            .byte(client_op::FINISH_DATA)
             .bytes(b""),
     ));
     v.push(c(
@@ -443,37 +461,37 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"Ursel")
             .bytes(b"xipj3plmq")
             .bytes(b"")
-            .byte(cop::START)
-            .op(cop::STEP, b"unexpected")
-            .byte(cop::FINISH),
+            .byte(client_op::START)
+            .operation(client_op::STEP, b"unexpected")
+            .byte(client_op::FINISH),
     ));
     v.push(c(
         "client_login",
         "xlogin-prompts",
         Script::new()
             .byte(0)
-            .byte(cop::START)
-            .op(cop::STEP_B64, b"VXNlcm5hbWU6")
-            .op(cop::STEP_B64, b"UGFzc3dvcmQ6")
-            .byte(cop::FINISH),
+            .byte(client_op::START)
+            .operation(client_op::STEP_B64, b"VXNlcm5hbWU6")
+            .operation(client_op::STEP_B64, b"UGFzc3dvcmQ6")
+            .byte(client_op::FINISH),
     ));
     v.push(c(
         "client_login",
         "draft-prompts-then-extra",
         Script::new()
             .byte(0)
-            .op(cop::STEP_B64, b"VXNlciBOYW1lAA==")
-            .op(cop::STEP_B64, b"UGFzc3dvcmQA")
-            .op(cop::STEP, b"more?")
-            .byte(cop::FINISH),
+            .operation(client_op::STEP_B64, b"VXNlciBOYW1lAA==")
+            .operation(client_op::STEP_B64, b"UGFzc3dvcmQA")
+            .operation(client_op::STEP, b"more?")
+            .byte(client_op::FINISH),
     ));
     v.push(c(
         "client_login",
         "finish-early-with-data",
         Script::new()
             .byte(0)
-            .op(cop::STEP, b"Username:")
-            .byte(cop::FINISH_DATA)
+            .operation(client_op::STEP, b"Username:")
+            .byte(client_op::FINISH_DATA)
             .bytes(b"v=x"),
     ));
     v.push(c(
@@ -481,12 +499,12 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         "rfc2195",
         Script::new()
             .byte(0)
-            .byte(cop::START)
-            .op(
-                cop::STEP_B64,
+            .byte(client_op::START)
+            .operation(
+                client_op::STEP_B64,
                 b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
             )
-            .byte(cop::FINISH),
+            .byte(client_op::FINISH),
     ));
     v.push(c(
         "client_cram_md5",
@@ -497,52 +515,52 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .bytes(&[b'k'; 100])
             .bytes(b"")
-            .op(
-                cop::STEP_B64,
+            .operation(
+                client_op::STEP_B64,
                 b"PDQxOTI5NDIzNDEuMTI4Mjg0NzJAc291cmNlZm91ci5hbmRyZXcuY211LmVkdT4=",
             )
-            .op(cop::STEP, b"again"),
+            .operation(client_op::STEP, b"again"),
     ));
     v.push(c(
         "client_cram_md5",
         "small-limit-big-challenge",
         Script::new()
             .byte(2)
-            .byte(cop::STEP_B64_BIG)
+            .byte(client_op::STEP_B64_BIG)
             .bytes(b"QUFB")
             .byte(0)
             .byte(4)
-            .op(cop::STEP, b"<x@y>"),
+            .operation(client_op::STEP, b"<x@y>"),
     ));
     v.push(c(
         "client_xoauth2",
         "google-error",
         Script::new()
             .byte(0)
-            .byte(cop::START_B64)
-            .op(cop::STEP_B64, xerr)
-            .byte(cop::FINISH),
+            .byte(client_op::START_B64)
+            .operation(client_op::STEP_B64, xerr)
+            .byte(client_op::FINISH),
     ));
     v.push(c(
         "client_xoauth2",
         "pop-error-no-ir",
         Script::new()
             .byte(0)
-            .op(cop::STEP, b"")
-            .op(cop::STEP_B64, pop_err)
-            .op(cop::STEP, b"{}"),
+            .operation(client_op::STEP, b"")
+            .operation(client_op::STEP_B64, pop_err)
+            .operation(client_op::STEP, b"{}"),
     ));
     v.push(c(
         "client_xoauth2",
         "json-escapes",
         Script::new()
             .byte(0)
-            .byte(cop::START)
-            .op(
-                cop::STEP,
+            .byte(client_op::START)
+            .operation(
+                client_op::STEP,
                 br#" { "status" : 400 , "x": null, "y": true, "scope":"a\u0041\n\"", "openid-configuration": "https:\/\/e" } "#,
             )
-            .byte(cop::FINISH),
+            .byte(client_op::FINISH),
     ));
     v.push(c(
         "client_xoauth2",
@@ -553,8 +571,8 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .bytes(b"")
             .bytes(DEFAULT_TOKEN)
-            .byte(cop::START)
-            .byte(cop::FINISH_DATA)
+            .byte(client_op::START)
+            .byte(client_op::FINISH_DATA)
             .bytes(b""),
     ));
 
@@ -570,7 +588,7 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .bytes(DEFAULT_PASSWORD)
                 .bytes(DEFAULT_TOKEN)
         };
-        let all = dflag::TLS | dflag::INITIAL_RESPONSE;
+        let all = differential_flag::TLS | differential_flag::INITIAL_RESPONSE;
         v.push((
             "differential",
             format!("{name}-clean"),
@@ -579,24 +597,28 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         v.push((
             "differential",
             format!("{name}-clean-b64-no-ir"),
-            base(dflag::TLS | dflag::BASE64).into_vec(),
+            base(differential_flag::TLS | differential_flag::BASE64).into_vec(),
         ));
         v.push((
             "differential",
             format!("{name}-mismatch-app-compares"),
-            base(all | dflag::MISMATCH | dflag::APP_COMPARES | dflag::KEYS)
-                .bytes(b"tanstaaftanstaaF")
-                .bytes(b"ya29.other")
-                .into_vec(),
+            base(
+                all | differential_flag::MISMATCH
+                    | differential_flag::APP_COMPARES
+                    | differential_flag::KEYS,
+            )
+            .bytes(b"tanstaaftanstaaF")
+            .bytes(b"ya29.other")
+            .into_vec(),
         ));
         v.push((
             "differential",
             format!("{name}-mutated"),
-            base(all | dflag::BASE64)
-                .byte(mutate::FLIP)
+            base(all | differential_flag::BASE64)
+                .byte(mutation::FLIP)
                 .byte(0x20)
                 .byte(5)
-                .byte(mutate::TRUNCATE)
+                .byte(mutation::TRUNCATE)
                 .byte(3)
                 .into_vec(),
         ));
@@ -606,7 +628,7 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 "plain-authzid-denied".into(),
                 Script::new()
                     .byte(i as u8)
-                    .byte(all | dflag::DENY_AUTHZ)
+                    .byte(all | differential_flag::DENY_AUTHZ)
                     .bytes(b"Kurt")
                     .bytes(b"Ursel")
                     .bytes(b"xipj3plmq")
@@ -616,10 +638,10 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             v.push((
                 "differential",
                 "plain-replaced-with-stored".into(),
-                base(all | dflag::MISMATCH)
+                base(all | differential_flag::MISMATCH)
                     .bytes(b"other")
                     .bytes(b"")
-                    .byte(mutate::REPLACE)
+                    .byte(mutation::REPLACE)
                     .bytes(b"\0tim\0other")
                     .into_vec(),
             ));
@@ -667,7 +689,7 @@ enum A {
     Accept,
     Reject,
     Password(Vec<u8>),
-    /// Hash byte, password, salt, iteration byte (as `ans::SCRAM_KEYS` reads them).
+    /// Hash byte, password, salt, iteration byte (as `answer_kind::SCRAM_KEYS` reads them).
     Keys(u8, Vec<u8>, Vec<u8>, u8),
     Owner(String),
 }
@@ -675,16 +697,16 @@ enum A {
 impl A {
     fn write(&self, s: Script) -> Script {
         match self {
-            A::Accept => s.byte(ans::ACCEPT),
-            A::Reject => s.byte(ans::REJECT),
-            A::Password(p) => s.byte(ans::PASSWORD).bytes(p),
+            A::Accept => s.byte(answer_kind::ACCEPT),
+            A::Reject => s.byte(answer_kind::REJECT),
+            A::Password(p) => s.byte(answer_kind::PASSWORD).bytes(p),
             A::Keys(h, p, salt, i) => s
-                .byte(ans::SCRAM_KEYS)
+                .byte(answer_kind::SCRAM_KEYS)
                 .byte(*h)
                 .bytes(p)
                 .bytes(salt)
                 .byte(*i),
-            A::Owner(o) => s.byte(ans::TOKEN_OWNER).bytes(o.as_bytes()),
+            A::Owner(o) => s.byte(answer_kind::TOKEN_OWNER).bytes(o.as_bytes()),
         }
     }
     fn keys(&self) -> Option<ScramKeys> {
@@ -730,19 +752,19 @@ fn engine_exchange(
     };
     let mut step = match &ir {
         Some(ir) if b64 => {
-            s = s.op(op::START_B64, ir);
+            s = s.operation(server_op::START_B64, ir);
             server.start_b64(Some(ir))
         }
         Some(ir) => {
-            s = s.op(op::START_IR, ir);
+            s = s.operation(server_op::START_IR, ir);
             server.start(Some(ir))
         }
         None if b64 => {
-            s = s.byte(op::START_B64_NONE);
+            s = s.byte(server_op::START_B64_NONE);
             server.start_b64(None)
         }
         None => {
-            s = s.byte(op::START);
+            s = s.byte(server_op::START);
             server.start(None)
         }
     };
@@ -757,7 +779,14 @@ fn engine_exchange(
                     client.step(&c)
                 };
                 let Ok(r) = r.map(<[u8]>::to_vec) else { break };
-                s = s.op(if b64 { op::STEP_B64 } else { op::STEP }, &r);
+                s = s.operation(
+                    if b64 {
+                        server_op::STEP_B64
+                    } else {
+                        server_op::STEP
+                    },
+                    &r,
+                );
                 step = if b64 {
                     server.step_b64(&r)
                 } else {
@@ -767,7 +796,11 @@ fn engine_exchange(
             ServerStep::Request(_) => {
                 let a = answers[n.min(answers.len() - 1)].clone();
                 n += 1;
-                s = s.byte(if b64 { op::ANSWER_B64 } else { op::ANSWER });
+                s = s.byte(if b64 {
+                    server_op::ANSWER_B64
+                } else {
+                    server_op::ANSWER
+                });
                 s = a.write(s);
                 let keys = a.keys();
                 let answer = match &a {
@@ -878,7 +911,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             if !m.channel_binding() {
                 let cc = ClientConfig::new()
                     .scram_iterations(1, 64)
-                    .channel_binding(kind, saslmech::fuzzing::CB_EXPORTER);
+                    .channel_binding(kind, CB_EXPORTER);
                 v.push((
                     target,
                     "engine-y-downgrade".into(),
@@ -943,10 +976,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(tls_data)
                     .byte(b_all)
-                    .op(op::START_IR, &first)
-                    .byte(op::ANSWER),
+                    .operation(server_op::START_IR, &first)
+                    .byte(server_op::ANSWER),
             )
-            .op(op::STEP, fin)
+            .operation(server_op::STEP, fin)
             .into_vec(),
         ));
         for (i, bad) in [
@@ -968,10 +1001,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                     Script::new()
                         .byte(tls_data)
                         .byte(if i == 0 { b_all } else { b_none })
-                        .op(op::START_IR, bad)
-                        .byte(op::ANSWER),
+                        .operation(server_op::START_IR, bad)
+                        .byte(server_op::ANSWER),
                 )
-                .op(op::STEP, b"c=biws,r=abc1896.697170952,p=AAAA")
+                .operation(server_op::STEP, b"c=biws,r=abc1896.697170952,p=AAAA")
                 .into_vec(),
             ));
         }
@@ -990,9 +1023,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .op(op::START_IR, rfc_ok)
-            .byte(op::ANSWER)
-            .byte(ans::ACCEPT)
+            .operation(server_op::START_IR, rfc_ok)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::ACCEPT)
             .into_vec(),
     ));
     v.push((
@@ -1001,12 +1034,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .op(op::START_IR, rfc_scope)
-            .byte(op::ANSWER_B64)
-            .byte(ans::TOKEN_ERROR)
+            .operation(server_op::START_IR, rfc_scope)
+            .byte(server_op::ANSWER_B64)
+            .byte(answer_kind::TOKEN_ERROR)
             .bytes(b"invalid_token")
             .bytes(b"example_scope")
-            .op(op::STEP_B64, b"AQ==")
+            .operation(server_op::STEP_B64, b"AQ==")
             .into_vec(),
     ));
     v.push((
@@ -1015,7 +1048,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .op(op::START_IR, rfc_bad)
+            .operation(server_op::START_IR, rfc_bad)
             .into_vec(),
     ));
     v.push((
@@ -1024,15 +1057,15 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .byte(op::START)
-            .op(op::STEP, no_user)
-            .byte(op::ANSWER)
-            .byte(ans::ACCEPT)
-            .byte(op::ANSWER)
-            .byte(ans::TOKEN_OWNER)
+            .byte(server_op::START)
+            .operation(server_op::STEP, no_user)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::ACCEPT)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::TOKEN_OWNER)
             .bytes(b"")
-            .byte(op::ANSWER)
-            .byte(ans::TOKEN_OWNER)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::TOKEN_OWNER)
             .bytes(b"owner@example.net")
             .into_vec(),
     ));
@@ -1042,12 +1075,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .op(op::START_IR, rfc_ok)
-            .byte(op::ANSWER)
-            .byte(ans::TOKEN_OWNER)
+            .operation(server_op::START_IR, rfc_ok)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::TOKEN_OWNER)
             .bytes(b"owner@example.net")
-            .byte(op::ANSWER)
-            .byte(ans::REJECT)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::REJECT)
             .into_vec(),
     ));
     v.push((
@@ -1056,11 +1089,11 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .op(op::START_IR, rfc_ok)
-            .byte(op::ANSWER)
-            .byte(ans::REJECT)
-            .op(op::STEP, b"")
-            .op(op::STEP, b"")
+            .operation(server_op::START_IR, rfc_ok)
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::REJECT)
+            .operation(server_op::STEP, b"")
+            .operation(server_op::STEP, b"")
             .into_vec(),
     ));
     v.push((
@@ -1106,9 +1139,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             Script::new()
                 .byte(tls_nodata)
                 .byte(b)
-                .op(op::START_B64, saslmech::b64::encode(ir).as_bytes())
-                .byte(op::ANSWER)
-                .byte(ans::ACCEPT)
+                .operation(server_op::START_B64, saslmech::b64::encode(ir).as_bytes())
+                .byte(server_op::ANSWER)
+                .byte(answer_kind::ACCEPT)
                 .into_vec(),
         ));
     }
@@ -1118,10 +1151,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0x20)
-            .byte(op::START_B64_NONE)
-            .op(op::STEP_B64, b"ZnJlZA==")
-            .byte(op::ANSWER)
-            .byte(ans::REJECT)
+            .byte(server_op::START_B64_NONE)
+            .operation(server_op::STEP_B64, b"ZnJlZA==")
+            .byte(server_op::ANSWER)
+            .byte(answer_kind::REJECT)
             .into_vec(),
     ));
 
@@ -1133,8 +1166,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .byte(op::START_B64_NONE)
-            .op(op::STEP_B64, b"c2lyaGM=")
+            .byte(server_op::START_B64_NONE)
+            .operation(server_op::STEP_B64, b"c2lyaGM=")
             .into_vec(),
     ));
     v.push((
@@ -1143,7 +1176,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .op(op::START_B64, b"")
+            .operation(server_op::START_B64, b"")
             .into_vec(),
     ));
     v.push((
@@ -1152,8 +1185,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .op(op::START_IR, b"fuzz@example.net")
-            .byte(op::CANCEL)
+            .operation(server_op::START_IR, b"fuzz@example.net")
+            .byte(server_op::CANCEL)
             .into_vec(),
     ));
     v.push((
@@ -1162,7 +1195,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .op(op::START_IR, "é".repeat(256).as_bytes())
+            .operation(server_op::START_IR, "é".repeat(256).as_bytes())
             .into_vec(),
     ));
     v.push((
@@ -1171,7 +1204,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .op(op::START_IR, b"a\tb")
+            .operation(server_op::START_IR, b"a\tb")
             .into_vec(),
     ));
 
@@ -1204,47 +1237,47 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             target,
             "rfc-success-data".into(),
             creds(0)
-                .byte(cop::START)
-                .op(cop::STEP, sf)
-                .op(cop::FINISH_DATA, fin)
+                .byte(client_op::START)
+                .operation(client_op::STEP, sf)
+                .operation(client_op::FINISH_DATA, fin)
                 .into_vec(),
         ));
         v.push((
             target,
             "rfc-final-challenge".into(),
             creds(0)
-                .byte(cop::START)
-                .op(cop::STEP, sf)
-                .op(cop::STEP, fin)
-                .byte(cop::FINISH)
+                .byte(client_op::START)
+                .operation(client_op::STEP, sf)
+                .operation(client_op::STEP, fin)
+                .byte(client_op::FINISH)
                 .into_vec(),
         ));
         v.push((
             target,
             "rfc-b64-no-ir".into(),
             creds(0)
-                .op(cop::STEP_B64, b"")
-                .op(cop::STEP_B64, saslmech::b64::encode(sf).as_bytes())
-                .op(cop::STEP_B64, saslmech::b64::encode(fin).as_bytes())
-                .byte(cop::FINISH)
+                .operation(client_op::STEP_B64, b"")
+                .operation(client_op::STEP_B64, saslmech::b64::encode(sf).as_bytes())
+                .operation(client_op::STEP_B64, saslmech::b64::encode(fin).as_bytes())
+                .byte(client_op::FINISH)
                 .into_vec(),
         ));
         v.push((
             target,
             "rfc-wrong-signature".into(),
             creds(0)
-                .byte(cop::START)
-                .op(cop::STEP, sf)
-                .op(cop::FINISH_DATA, b"v=AAAA")
+                .byte(client_op::START)
+                .operation(client_op::STEP, sf)
+                .operation(client_op::FINISH_DATA, b"v=AAAA")
                 .into_vec(),
         ));
         v.push((
             target,
             "server-error".into(),
             creds(0)
-                .byte(cop::START)
-                .op(cop::STEP, sf)
-                .op(cop::STEP, b"e=invalid-proof")
+                .byte(client_op::START)
+                .operation(client_op::STEP, sf)
+                .operation(client_op::STEP, b"e=invalid-proof")
                 .into_vec(),
         ));
         v.push((
@@ -1256,14 +1289,17 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .bytes(b"")
                 .bytes(b"pencil")
                 .bytes(b"")
-                .byte(cop::START)
-                .op(cop::STEP, sf)
+                .byte(client_op::START)
+                .operation(client_op::STEP, sf)
                 .into_vec(),
         ));
         v.push((
             target,
             "finish-without-proof".into(),
-            creds(0).byte(cop::START).byte(cop::FINISH).into_vec(),
+            creds(0)
+                .byte(client_op::START)
+                .byte(client_op::FINISH)
+                .into_vec(),
         ));
         v.push((
             target,
@@ -1274,9 +1310,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .bytes(b"ad=min")
                 .bytes(b"pencil")
                 .bytes(b"")
-                .byte(cop::START)
-                .op(
-                    cop::STEP,
+                .byte(client_op::START)
+                .operation(
+                    client_op::STEP,
                     b"r=fyko+d2lbbFgONRv9qkxdawLxyz,s=QSXCR+Q6sek8bf92,i=4096,x=ext",
                 )
                 .into_vec(),
@@ -1294,7 +1330,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             v.push((
                 target,
                 format!("edge-{i}"),
-                creds(0).byte(cop::START).op(cop::STEP, bad).into_vec(),
+                creds(0)
+                    .byte(client_op::START)
+                    .operation(client_op::STEP, bad)
+                    .into_vec(),
             ));
         }
     }
@@ -1310,9 +1349,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"server.example.com")
             .byte(0)
             .byte(143)
-            .byte(cop::START_B64)
-            .op(cop::STEP, err)
-            .byte(cop::FINISH)
+            .byte(client_op::START_B64)
+            .operation(client_op::STEP, err)
+            .byte(client_op::FINISH)
             .into_vec(),
     ));
     v.push((
@@ -1324,8 +1363,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .bytes(b"")
             .bytes(b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==")
-            .byte(cop::START)
-            .byte(cop::FINISH)
+            .byte(client_op::START)
+            .byte(client_op::FINISH)
             .into_vec(),
     ));
     v.push((
@@ -1333,9 +1372,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         "no-ir".into(),
         Script::new()
             .byte(0)
-            .op(cop::STEP_B64, b"")
-            .op(cop::STEP_B64, b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=")
-            .op(cop::FINISH_DATA, b"x")
+            .operation(client_op::STEP_B64, b"")
+            .operation(client_op::STEP_B64, b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=")
+            .operation(client_op::FINISH_DATA, b"x")
             .into_vec(),
     ));
     v.push((
@@ -1343,8 +1382,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         "rfc4954-empty".into(),
         Script::new()
             .byte(0)
-            .byte(cop::START_B64)
-            .byte(cop::FINISH)
+            .byte(client_op::START_B64)
+            .byte(client_op::FINISH)
             .into_vec(),
     ));
     v.push((
@@ -1356,8 +1395,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"fred@example.com")
             .bytes(b"")
             .bytes(b"")
-            .op(cop::STEP, b"")
-            .op(cop::STEP, b"x")
+            .operation(client_op::STEP, b"")
+            .operation(client_op::STEP, b"x")
             .into_vec(),
     ));
     v.push((
@@ -1369,8 +1408,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .byte(0)
             .byte(0)
-            .op(cop::STEP_B64, b"")
-            .byte(cop::FINISH)
+            .operation(client_op::STEP_B64, b"")
+            .byte(client_op::FINISH)
             .into_vec(),
     ));
     v.push((
@@ -1382,8 +1421,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .byte(0)
             .byte(0)
-            .byte(cop::START)
-            .op(cop::FINISH_DATA, b"x")
+            .byte(client_op::START)
+            .operation(client_op::FINISH_DATA, b"x")
             .into_vec(),
     ));
 
@@ -1404,40 +1443,52 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             };
             s.byte(x)
         };
-        let all = dflag::TLS | dflag::INITIAL_RESPONSE;
-        let x_exporter = 1 | (dx::CB_SAME << 2) | (3 << 4);
+        let all = differential_flag::TLS | differential_flag::INITIAL_RESPONSE;
+        let x_exporter = 1 | (differential_binding::SAME << 2) | (3 << 4);
         for (what, flags, stored, x) in [
             ("cb-same", all, None, x_exporter),
             (
                 "cb-same-keys-b64-no-data",
-                dflag::TLS | dflag::BASE64 | dflag::KEYS,
+                differential_flag::TLS | differential_flag::BASE64 | differential_flag::KEYS,
                 None,
                 x_exporter,
             ),
-            ("cb-different", all, None, 1 | (dx::CB_DIFFERENT << 2)),
+            (
+                "cb-different",
+                all,
+                None,
+                1 | (differential_binding::DIFFERENT << 2),
+            ),
             (
                 "cb-all-unique",
-                all | dflag::SUCCESS_DATA,
+                all | differential_flag::SUCCESS_DATA,
                 None,
-                3 | (dx::CB_ALL << 2),
+                3 | (differential_binding::ALL << 2),
             ),
-            ("cb-none", all, None, 2 | (dx::CB_NONE << 2)),
-            ("no-cb", all | dflag::SUCCESS_DATA, None, dx::CB_NONE << 2),
+            ("cb-none", all, None, 2 | (differential_binding::NONE << 2)),
+            (
+                "no-cb",
+                all | differential_flag::SUCCESS_DATA,
+                None,
+                differential_binding::NONE << 2,
+            ),
             (
                 "mismatch",
-                all | dflag::MISMATCH,
+                all | differential_flag::MISMATCH,
                 Some((&b"tanstaaftanstaaF"[..], &b"ya29.other"[..])),
                 x_exporter,
             ),
             (
                 "mismatch-keys",
-                all | dflag::MISMATCH | dflag::KEYS | dflag::APP_COMPARES,
+                all | differential_flag::MISMATCH
+                    | differential_flag::KEYS
+                    | differential_flag::APP_COMPARES,
                 Some((&b"other"[..], &b"other"[..])),
                 x_exporter,
             ),
             (
                 "saslprep-equal",
-                all | dflag::MISMATCH,
+                all | differential_flag::MISMATCH,
                 Some(("tanstaaf\u{a0}tanstaaf".as_bytes(), DEFAULT_TOKEN)),
                 x_exporter,
             ),
@@ -1453,7 +1504,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             format!("{name}-authzid-denied"),
             Script::new()
                 .byte(i as u8)
-                .byte(all | dflag::DENY_AUTHZ)
+                .byte(all | differential_flag::DENY_AUTHZ)
                 .bytes(b"tim")
                 .bytes(b"admin")
                 .bytes(DEFAULT_PASSWORD)
@@ -1465,9 +1516,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             "differential",
             format!("{name}-proof-flipped"),
             base(all, None, x_exporter)
-                .byte(mutate::PASS)
-                .byte(mutate::PASS)
-                .byte(mutate::FLIP)
+                .byte(mutation::PASS)
+                .byte(mutation::PASS)
+                .byte(mutation::FLIP)
                 .byte(1)
                 .byte(200)
                 .into_vec(),
@@ -1502,20 +1553,27 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                     l.clone()
                 };
                 let l = format!("{l}\r\n");
-                s = s.op(if k == 0 { sop::COMMAND } else { sop::LINE }, l.as_bytes());
+                s = s.operation(
+                    if k == 0 {
+                        adapter_server_op::COMMAND
+                    } else {
+                        adapter_server_op::LINE
+                    },
+                    l.as_bytes(),
+                );
                 if k == 0 && (mech == "PLAIN" || mech == "XOAUTH2") && lines.len() == 1 {
                     break;
                 }
             }
             s = if mech == "XOAUTH2" {
-                s.byte(sop::ANSWER).byte(ans::ACCEPT)
+                s.byte(adapter_server_op::ANSWER).byte(answer_kind::ACCEPT)
             } else {
-                s.byte(sop::ANSWER)
-                    .byte(ans::PASSWORD)
+                s.byte(adapter_server_op::ANSWER)
+                    .byte(answer_kind::PASSWORD)
                     .bytes(DEFAULT_PASSWORD)
             };
             // A second AUTH after success.
-            s = s.op(sop::COMMAND, b"AUTH PLAIN =\r\n");
+            s = s.operation(adapter_server_op::COMMAND, b"AUTH PLAIN =\r\n");
             v.push((
                 target,
                 format!("{client}-{}", mech.to_lowercase()),
@@ -1524,8 +1582,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         }
     }
     let imap = "imap_server";
-    v.push((imap, "rfc7628-oauthbearer".into(), Script::new().byte(tls_data).byte(0).byte(4).op(sop::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB\r\n").byte(sop::ANSWER).byte(ans::ACCEPT).into_vec()));
-    v.push((imap, "rfc7628-scope".into(), Script::new().byte(tls_data).byte(0).byte(4).op(sop::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9AQE=\r\n").byte(sop::ANSWER).byte(ans::TOKEN_ERROR).bytes(b"invalid_token").bytes(b"example_scope").op(sop::LINE, b"AQ==\r\n").into_vec()));
+    v.push((imap, "rfc7628-oauthbearer".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(adapter_server_op::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB\r\n").byte(adapter_server_op::ANSWER).byte(answer_kind::ACCEPT).into_vec()));
+    v.push((imap, "rfc7628-scope".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(adapter_server_op::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9AQE=\r\n").byte(adapter_server_op::ANSWER).byte(answer_kind::TOKEN_ERROR).bytes(b"invalid_token").bytes(b"example_scope").operation(adapter_server_op::LINE, b"AQ==\r\n").into_vec()));
     v.push((
         imap,
         "rfc4959-external".into(),
@@ -1533,7 +1591,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .byte(tls_data)
             .byte(0x20)
             .byte(4)
-            .op(sop::COMMAND, b"A01 AUTHENTICATE EXTERNAL =\r\n")
+            .operation(
+                adapter_server_op::COMMAND,
+                b"A01 AUTHENTICATE EXTERNAL =\r\n",
+            )
             .into_vec(),
     ));
     v.push((
@@ -1543,11 +1604,14 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .byte(0)
             .byte(0)
             .byte(4)
-            .op(sop::COMMAND, b"A002 AUTHENTICATE ANONYMOUS\r\n")
-            .op(sop::LINE, b"c2lyaGM=\r\n")
+            .operation(
+                adapter_server_op::COMMAND,
+                b"A002 AUTHENTICATE ANONYMOUS\r\n",
+            )
+            .operation(adapter_server_op::LINE, b"c2lyaGM=\r\n")
             .into_vec(),
     ));
-    v.push((imap, "xoauth2-google-failure".into(), Script::new().byte(tls_data).byte(0).byte(4).op(sop::COMMAND, b"A01 AUTHENTICATE XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n").byte(sop::ANSWER).byte(ans::REJECT).op(sop::LINE, b"\r\n").into_vec()));
+    v.push((imap, "xoauth2-google-failure".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(adapter_server_op::COMMAND, b"A01 AUTHENTICATE XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n").byte(adapter_server_op::ANSWER).byte(answer_kind::REJECT).operation(adapter_server_op::LINE, b"\r\n").into_vec()));
     v.push((
         imap,
         "bad-tag".into(),
@@ -1555,8 +1619,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .byte(0)
             .byte(0)
             .byte(0)
-            .op(sop::COMMAND, b"* AUTHENTICATE PLAIN\r\n")
-            .op(sop::COMMAND, b"a1 LOGIN x y\r\n")
+            .operation(adapter_server_op::COMMAND, b"* AUTHENTICATE PLAIN\r\n")
+            .operation(adapter_server_op::COMMAND, b"a1 LOGIN x y\r\n")
             .into_vec(),
     ));
     for (target, cmd) in [("smtp_server", "AUTH"), ("pop3_server", "AUTH")] {
@@ -1567,13 +1631,22 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .byte(tls_data)
                 .byte(0)
                 .byte(5)
-                .op(sop::COMMAND, format!("{cmd} CRAM-MD5 dGlt\r\n").as_bytes())
-                .op(sop::COMMAND, format!("{cmd} PLAIN\r\n").as_bytes())
-                .op(sop::LINE, b"=AAA\r\n")
-                .op(sop::COMMAND, format!("{cmd}\r\n").as_bytes())
-                .op(sop::COMMAND, format!("{cmd} LOGIN\r\n").as_bytes())
-                .byte(sop::CANCEL)
-                .byte(sop::LINE_BIG)
+                .operation(
+                    adapter_server_op::COMMAND,
+                    format!("{cmd} CRAM-MD5 dGlt\r\n").as_bytes(),
+                )
+                .operation(
+                    adapter_server_op::COMMAND,
+                    format!("{cmd} PLAIN\r\n").as_bytes(),
+                )
+                .operation(adapter_server_op::LINE, b"=AAA\r\n")
+                .operation(adapter_server_op::COMMAND, format!("{cmd}\r\n").as_bytes())
+                .operation(
+                    adapter_server_op::COMMAND,
+                    format!("{cmd} LOGIN\r\n").as_bytes(),
+                )
+                .byte(adapter_server_op::CANCEL)
+                .byte(adapter_server_op::LINE_BIG)
                 .bytes(b"A")
                 .byte(0)
                 .byte(8)
@@ -1586,7 +1659,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .byte(tls_data)
                 .byte(0x20)
                 .byte(4)
-                .op(sop::COMMAND, format!("{cmd} EXTERNAL =\r\n").as_bytes())
+                .operation(
+                    adapter_server_op::COMMAND,
+                    format!("{cmd} EXTERNAL =\r\n").as_bytes(),
+                )
                 .into_vec(),
         ));
     }
@@ -1601,12 +1677,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                         .byte(tls_data)
                         .byte(b_none)
                         .byte(4)
-                        .byte(sop::AUTH_B64)
+                        .byte(adapter_server_op::AUTH_B64)
                         .byte(1)
                         .bytes(b"n,,n=user,r=abc")
-                        .byte(sop::ANSWER),
+                        .byte(adapter_server_op::ANSWER),
                 )
-                .byte(sop::LINE_B64)
+                .byte(adapter_server_op::LINE_B64)
                 .bytes(b"c=biws,r=abc1896.697170952,p=AAAA")
                 .into_vec(),
         ));
@@ -1617,26 +1693,26 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .byte(0)
                 .byte(0)
                 .byte(1)
-                .byte(sop::AUTH)
+                .byte(adapter_server_op::AUTH)
                 .byte(7)
                 .bytes(b"")
-                .byte(sop::SET_TLS)
+                .byte(adapter_server_op::SET_TLS)
                 .byte(1)
-                .byte(sop::AUTH)
+                .byte(adapter_server_op::AUTH)
                 .byte(7)
                 .bytes(b"")
-                .byte(sop::LINE_B64)
+                .byte(adapter_server_op::LINE_B64)
                 .bytes(b"\0tim\0pw")
-                .byte(sop::ANSWER)
-                .byte(ans::UNKNOWN_USER)
-                .byte(sop::RESET)
+                .byte(adapter_server_op::ANSWER)
+                .byte(answer_kind::UNKNOWN_USER)
+                .byte(adapter_server_op::RESET)
                 .into_vec(),
         ));
     }
 
     // Protocol adapters, client side: the servers' replies of the transcripts, the RFCs'.
     for (target, proto) in [("smtp_client", 0), ("imap_client", 1), ("pop3_client", 2)] {
-        let success = |s: Script| s.byte(lop::SUCCESS).byte(1);
+        let success = |s: Script| s.byte(adapter_client_line::SUCCESS).byte(1);
         for (k, m) in saslmech::ALL_MECHANISMS.iter().enumerate() {
             let name = m.name().to_lowercase();
             // Straight to success (client-first mechanisms with an initial response).
@@ -1652,10 +1728,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(k as u8)
                     .byte(0x10)
-                    .byte(lop::CHALLENGE)
+                    .byte(adapter_client_line::CHALLENGE)
                     .bytes(b"")
                     .byte(1)
-                    .byte(lop::FAILURE)
+                    .byte(adapter_client_line::FAILURE)
                     .byte(135)
                     .bytes(b"5.7.8 Authentication credentials invalid")
                     .byte(1)
@@ -1670,10 +1746,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(login)
                     .byte(0)
-                    .byte(lop::CHALLENGE)
+                    .byte(adapter_client_line::CHALLENGE)
                     .bytes(b"Username:")
                     .byte(1)
-                    .byte(lop::CHALLENGE)
+                    .byte(adapter_client_line::CHALLENGE)
                     .bytes(b"Password:")
                     .byte(0),
             )
@@ -1686,23 +1762,23 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(6)
                     .byte(0)
-                    .byte(lop::CHALLENGE)
+                    .byte(adapter_client_line::CHALLENGE)
                     .bytes(b"<1896.697170952@postoffice.reston.mci.net>")
                     .byte(1),
             )
             .into_vec(),
         ));
-        v.push((target, "xoauth2-error".into(), Script::new().byte(5).byte(1).byte(lop::LINE).bytes(if proto == 0 { b"334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" } else { b"+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" }).byte(1).byte(lop::MORE).bytes(b"5.7.1 Username and Password not accepted. Learn more at").byte(1).byte(lop::FAILURE).byte(135).bytes(b"5.7.1 https://support.google.com/mail/?p=BadCredentials").byte(1).into_vec()));
+        v.push((target, "xoauth2-error".into(), Script::new().byte(5).byte(1).byte(adapter_client_line::LINE).bytes(if proto == 0 { b"334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" } else { b"+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" }).byte(1).byte(adapter_client_line::MORE).bytes(b"5.7.1 Username and Password not accepted. Learn more at").byte(1).byte(adapter_client_line::FAILURE).byte(135).bytes(b"5.7.1 https://support.google.com/mail/?p=BadCredentials").byte(1).into_vec()));
         v.push((
             target,
             "garbage".into(),
             Script::new()
                 .byte(7)
                 .byte(4)
-                .byte(lop::LINE)
+                .byte(adapter_client_line::LINE)
                 .bytes(b"\xff\x00 hello")
                 .byte(0)
-                .byte(lop::LINE)
+                .byte(adapter_client_line::LINE)
                 .bytes(b"235 late")
                 .byte(1)
                 .into_vec(),
@@ -1713,12 +1789,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             Script::new()
                 .byte(7)
                 .byte(0x40)
-                .byte(lop::BIG)
+                .byte(adapter_client_line::BIG)
                 .bytes(b"334 A")
                 .byte(1)
                 .byte(0)
                 .byte(1)
-                .byte(lop::MORE)
+                .byte(adapter_client_line::MORE)
                 .bytes(b"x")
                 .byte(0)
                 .into_vec(),

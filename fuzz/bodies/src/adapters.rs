@@ -21,13 +21,14 @@
 use std::sync::Arc;
 
 use super::{Input, OwnedAnswer, reference_decode, server_config};
-use crate::error::{Error, Failure};
-use crate::mechanism::{ALL as ALL_MECHANISMS, Mechanism};
-use crate::proto::imap::{self, ImapClient, ImapServer};
-use crate::proto::pop3::{self, Pop3Client, Pop3Server};
-use crate::proto::smtp::{self, SmtpClient, SmtpServer};
-use crate::proto::{AuthIdentity, AuthRequest, ClientEvent, Phase, ServerEvent};
-use crate::{Answer, ClientConfig, Credentials, ServerConfig, Transport};
+use saslmech::proto::imap::{self, ImapClient, ImapServer};
+use saslmech::proto::pop3::{self, Pop3Client, Pop3Server};
+use saslmech::proto::smtp::{self, SmtpClient, SmtpServer};
+use saslmech::proto::{AuthIdentity, AuthRequest, ClientEvent, Phase, ServerEvent};
+use saslmech::{
+    ALL_MECHANISMS, Answer, ClientConfig, Credentials, Error, Failure, Mechanism, ServerConfig,
+    Transport,
+};
 
 /// The SMTP server adapter target.
 pub fn smtp_server(data: &[u8]) {
@@ -61,8 +62,8 @@ enum Proto {
     Pop3,
 }
 
-/// Server adapter operations (the `op` byte, modulo [`sop::COUNT`]).
-pub mod sop {
+/// Server adapter operations (the operation byte, modulo [`adapter_server_op::COUNT`]).
+pub mod adapter_server_op {
     /// `command(bytes)`: an arbitrary command line.
     pub const COMMAND: u8 = 0;
     /// `command("AUTH <mechanism> [<initial response>]")` (IMAP: `a1 AUTHENTICATE ...`): a
@@ -187,7 +188,7 @@ impl AnyServer {
     }
 }
 
-/// The tag of the IMAP commands [`sop::AUTH`] builds.
+/// The tag of the IMAP commands [`adapter_server_op::AUTH`] builds.
 const TAG: &str = "a1";
 
 /// The mechanism name for a byte: an index into `ALL_MECHANISMS`, or (past the end) a name
@@ -277,7 +278,7 @@ fn vouches(request: Option<&Pending>, a: &OwnedAnswer<'_>) -> bool {
     match (request, a) {
         (Some(Pending::Authorize), _) => false,
         (Some(Pending::Password(sent)), OwnedAnswer::Password(p)) => sent.as_slice() == *p,
-        (_, OwnedAnswer::Simple(super::ans::ACCEPT)) => true,
+        (_, OwnedAnswer::Simple(super::answer_kind::ACCEPT)) => true,
         (Some(Pending::Other), OwnedAnswer::Password(_)) => true,
         (_, OwnedAnswer::Keys(..) | OwnedAnswer::ScramKeys(_) | OwnedAnswer::TokenOwner(_)) => true,
         _ => false,
@@ -286,10 +287,12 @@ fn vouches(request: Option<&Pending>, a: &OwnedAnswer<'_>) -> bool {
 
 fn adapter_server(proto: Proto, data: &[u8]) {
     let mut input = Input::new(data);
-    let (a, b, c) = (input.byte(), input.byte(), input.byte());
-    let (config, transport) = server_config(a, b);
+    // Two bytes for the engine (see `server_config`), one for the adapter: bits 0–1 the line
+    // limit, bit 2 whether the adapter gets the transport at once (else plaintext).
+    let (policy, environment, adapter_bits) = (input.byte(), input.byte(), input.byte());
+    let (config, transport) = server_config(policy, environment);
     let config: Arc<ServerConfig> = Arc::new(config);
-    let max_line = match c & 3 {
+    let max_line = match adapter_bits & 3 {
         0 => smtp::MAX_LINE,
         1 => 64,
         2 => 1024,
@@ -307,7 +310,7 @@ fn adapter_server(proto: Proto, data: &[u8]) {
         }
     };
     let mut transport = transport;
-    if c & 4 != 0 {
+    if adapter_bits & 4 != 0 {
         s.set_transport(transport.clone());
     } else {
         transport = Transport::plaintext();
@@ -325,7 +328,7 @@ fn adapter_server(proto: Proto, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let op = input.byte() % sop::COUNT;
+        let operation = input.byte() % adapter_server_op::COUNT;
         let phase = s.phase();
         let identity = s.identity();
         let debug = s.debug();
@@ -333,18 +336,21 @@ fn adapter_server(proto: Proto, data: &[u8]) {
         let mut answer: Option<OwnedAnswer<'_>> = None;
         let mut new_mechanism: Option<Mechanism> = None;
         let mut new_tag = String::new();
-        let is_command = matches!(op, sop::COMMAND | sop::AUTH | sop::AUTH_B64);
+        let is_command = matches!(
+            operation,
+            adapter_server_op::COMMAND | adapter_server_op::AUTH | adapter_server_op::AUTH_B64
+        );
         let big: Vec<u8>;
         let line: Vec<u8>;
-        let result = match op {
-            sop::COMMAND | sop::AUTH | sop::AUTH_B64 => {
-                line = match op {
-                    sop::COMMAND => input.bytes().to_vec(),
+        let result = match operation {
+            adapter_server_op::COMMAND | adapter_server_op::AUTH | adapter_server_op::AUTH_B64 => {
+                line = match operation {
+                    adapter_server_op::COMMAND => input.bytes().to_vec(),
                     _ => {
                         let name = mechanism_name(input.byte());
                         let ir = input.bytes();
-                        let ir = if op == sop::AUTH_B64 {
-                            crate::b64::encode(ir).into_bytes()
+                        let ir = if operation == adapter_server_op::AUTH_B64 {
+                            saslmech::b64::encode(ir).into_bytes()
                         } else {
                             ir.to_vec()
                         };
@@ -362,22 +368,26 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                 };
                 // What the adapter will name the exchange after: the second word, the third
                 // for IMAP, whose first is the tag.
-                let stripped = crate::proto::strip_eol(&line);
+                let stripped = strip_eol(&line);
                 let words: Vec<&[u8]> = stripped
                     .split(|c| *c == b' ')
                     .filter(|w| !w.is_empty())
                     .collect();
                 let skip = if proto == Proto::Imap { 2 } else { 1 };
                 new_mechanism = words.get(skip).and_then(|w| Mechanism::from_name(w));
-                new_tag =
-                    crate::proto::lossy(stripped.split(|c| *c == b' ').next().unwrap_or_default());
+                new_tag = lossy(stripped.split(|c| *c == b' ').next().unwrap_or_default());
                 s.command(&line)
             }
-            sop::LINE | sop::LINE_B64 | sop::CANCEL | sop::LINE_BIG => {
-                line = match op {
-                    sop::LINE => input.bytes().to_vec(),
-                    sop::LINE_B64 => crate::b64::encode(input.bytes()).into_bytes(),
-                    sop::CANCEL => b"*".to_vec(),
+            adapter_server_op::LINE
+            | adapter_server_op::LINE_B64
+            | adapter_server_op::CANCEL
+            | adapter_server_op::LINE_BIG => {
+                line = match operation {
+                    adapter_server_op::LINE => input.bytes().to_vec(),
+                    adapter_server_op::LINE_B64 => {
+                        saslmech::b64::encode(input.bytes()).into_bytes()
+                    }
+                    adapter_server_op::CANCEL => b"*".to_vec(),
                     _ => {
                         big = input.big();
                         big
@@ -385,20 +395,20 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                 };
                 s.line(&line)
             }
-            sop::ANSWER => {
+            adapter_server_op::ANSWER => {
                 let a = OwnedAnswer::read(&mut input);
                 let r = s.answer(a.answer());
                 answer = Some(a);
                 r
             }
-            sop::SET_TLS => {
+            adapter_server_op::SET_TLS => {
                 s.set_tls(input.byte() & 1 != 0);
                 transport = Transport::plaintext();
                 assert_eq!(s.phase(), Phase::Idle);
                 assert!(s.identity().is_none());
                 continue;
             }
-            sop::RESET => {
+            adapter_server_op::RESET => {
                 s.reset();
                 assert_eq!(s.phase(), Phase::Idle);
                 assert!(s.identity().is_none());
@@ -408,8 +418,8 @@ fn adapter_server(proto: Proto, data: &[u8]) {
         };
         let event = match result {
             Err(e) => {
-                match op {
-                    sop::ANSWER => {
+                match operation {
+                    adapter_server_op::ANSWER => {
                         let bad_owner = answer.as_ref().is_some_and(OwnedAnswer::bad_owner);
                         assert!(
                             (phase != Phase::Request && e == Error::InvalidState)
@@ -419,7 +429,9 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                             "answer in {phase:?}: {e:?}"
                         );
                     }
-                    sop::COMMAND | sop::AUTH | sop::AUTH_B64 => assert!(
+                    adapter_server_op::COMMAND
+                    | adapter_server_op::AUTH
+                    | adapter_server_op::AUTH_B64 => assert!(
                         (matches!(phase, Phase::Exchange | Phase::Request)
                             && e == Error::InvalidState)
                             || matches!(e, Error::InvalidArgument(_)),
@@ -525,7 +537,7 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                         "SMTP reply class for {failure:?}"
                     );
                 }
-                if op == sop::ANSWER {
+                if operation == adapter_server_op::ANSWER {
                     assert_ne!(*failure, Failure::InvalidBase64);
                 }
                 request = None;
@@ -533,8 +545,15 @@ fn adapter_server(proto: Proto, data: &[u8]) {
             ServerEvent::Reply(_) => {
                 assert_eq!(after, phase, "a plain reply changed the phase");
             }
+            // `ServerEvent` is non-exhaustive: a new event needs its oracle here.
+            other => panic!("an event this target does not know: {other:?}"),
         }
-        if phase == Phase::Authenticated && matches!(op, sop::COMMAND | sop::AUTH | sop::AUTH_B64) {
+        if phase == Phase::Authenticated
+            && matches!(
+                operation,
+                adapter_server_op::COMMAND | adapter_server_op::AUTH | adapter_server_op::AUTH_B64
+            )
+        {
             assert!(
                 matches!(event, ServerEvent::Reply(_)),
                 "a second AUTH after success gave {event:?}"
@@ -556,8 +575,8 @@ fn adapter_server(proto: Proto, data: &[u8]) {
     let _ = s.debug();
 }
 
-/// Client adapter operations (the `op` byte, modulo [`lop::COUNT`]).
-pub mod lop {
+/// Client adapter operations (the operation byte, modulo [`adapter_client_line::COUNT`]).
+pub mod adapter_client_line {
     /// An arbitrary line.
     pub const LINE: u8 = 0;
     /// A challenge carrying base64 of arbitrary bytes (`334 ...`, `+ ...`).
@@ -677,23 +696,25 @@ fn adapter_client(proto: Proto, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let op = input.byte() % lop::COUNT;
-        let mut line: Vec<u8> = match (op, proto) {
-            (lop::LINE, _) => input.bytes().to_vec(),
-            (lop::CHALLENGE, Proto::Smtp) => {
+        let operation = input.byte() % adapter_client_line::COUNT;
+        let mut line: Vec<u8> = match (operation, proto) {
+            (adapter_client_line::LINE, _) => input.bytes().to_vec(),
+            (adapter_client_line::CHALLENGE, Proto::Smtp) => {
                 let mut l = b"334 ".to_vec();
-                l.extend_from_slice(crate::b64::encode(input.bytes()).as_bytes());
+                l.extend_from_slice(saslmech::b64::encode(input.bytes()).as_bytes());
                 l
             }
-            (lop::CHALLENGE, _) => {
+            (adapter_client_line::CHALLENGE, _) => {
                 let mut l = b"+ ".to_vec();
-                l.extend_from_slice(crate::b64::encode(input.bytes()).as_bytes());
+                l.extend_from_slice(saslmech::b64::encode(input.bytes()).as_bytes());
                 l
             }
-            (lop::SUCCESS, Proto::Smtp) => b"235 2.7.0 Authentication successful".to_vec(),
-            (lop::SUCCESS, Proto::Imap) => b"a1 OK AUTHENTICATE completed".to_vec(),
-            (lop::SUCCESS, Proto::Pop3) => b"+OK Logged in".to_vec(),
-            (lop::FAILURE, _) => {
+            (adapter_client_line::SUCCESS, Proto::Smtp) => {
+                b"235 2.7.0 Authentication successful".to_vec()
+            }
+            (adapter_client_line::SUCCESS, Proto::Imap) => b"a1 OK AUTHENTICATE completed".to_vec(),
+            (adapter_client_line::SUCCESS, Proto::Pop3) => b"+OK Logged in".to_vec(),
+            (adapter_client_line::FAILURE, _) => {
                 let code = input.byte();
                 let text = input.bytes();
                 let mut l = match proto {
@@ -705,8 +726,8 @@ fn adapter_client(proto: Proto, data: &[u8]) {
                 l.extend_from_slice(text);
                 l
             }
-            (lop::BIG, _) => input.big(),
-            (lop::MORE, Proto::Smtp) => {
+            (adapter_client_line::BIG, _) => input.big(),
+            (adapter_client_line::MORE, Proto::Smtp) => {
                 let mut l = b"250-".to_vec();
                 l.extend_from_slice(input.bytes());
                 l
@@ -785,6 +806,28 @@ fn adapter_client(proto: Proto, data: &[u8]) {
                     }
                 }
             }
+            // `ClientEvent` is non-exhaustive: a new event needs its oracle here.
+            other => panic!("an event this target does not know: {other:?}"),
         }
     }
+}
+
+/// One trailing LF and then one CR removed: how the adapters end a line.
+fn strip_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Printable ASCII with every other byte as `?`: how the adapters echo a peer's text (an IMAP
+/// tag) in a reply.
+fn lossy(text: &[u8]) -> String {
+    text.iter()
+        .map(|b| {
+            if (0x20..0x7f).contains(b) {
+                char::from(*b)
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }

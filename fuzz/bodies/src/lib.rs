@@ -1,10 +1,12 @@
-//! Fuzz target bodies, as ordinary functions (feature `fuzzing`).
+//! The fuzz target bodies of saslmech, as ordinary functions.
 //!
-//! Each target takes arbitrary bytes and drives the engine with them, checking *oracles* as it
-//! goes: it panics only when the engine breaks a promise, never because the input is odd. The
-//! cargo-fuzz targets in `fuzz/` are one-line wrappers around these functions, and the stable
-//! test `tests/fuzz_replay.rs` replays every committed corpus file through them, so a crash
-//! found by a campaign becomes a regression test by saving its input in `fuzz/corpus/<target>/`.
+//! Each target takes arbitrary bytes and drives the engine with them, through its public API
+//! only, checking *oracles* as it goes: it panics only when the engine breaks a promise, never
+//! because the input is odd. The cargo-fuzz targets in `fuzz/fuzz_targets/` are one-line
+//! wrappers around these functions, and this crate's test `tests/replay.rs` replays every
+//! committed corpus file through them on stable (`cargo test --workspace`, so `make check`),
+//! so a crash found by a campaign becomes a regression test by saving its input in
+//! `fuzz/corpus/<target>/`.
 //!
 //! Oracles checked by every target:
 //! * no panic, and every output bounded by the configured limits;
@@ -19,43 +21,47 @@
 //!
 //! Inputs are read with [`Input`]: single bytes select operations and flags, and byte strings
 //! are length-prefixed ([`Script`] writes them). Reading past the end yields zeros and empty
-//! strings, so every byte string is a valid input.
+//! strings, so every byte string is a valid input. The formats are those the committed corpus
+//! was found with: change one and that target's corpus turns into noise.
 //!
-//! * [`server`]: two config bytes (see [`server_config`]), then operations: `op` byte
-//!   ([`op`]) followed by its operands.
-//! * [`client`]: a flags byte, optional credentials, then operations ([`cop`]).
-//! * [`differential`]: a mechanism byte, a flags byte, credentials, then one mutation byte
-//!   (plus operands) per message in flight.
+//! * [`server`]: two configuration bytes (see [`server_config`]), then operations: a byte
+//!   naming one of [`server_op`] followed by its operands.
+//! * [`client`]: a flags byte, optional credentials, then operations ([`client_op`]).
+//! * [`differential`]: a mechanism byte, a flags byte ([`differential_flag`]), credentials,
+//!   then one [`mutation`] byte (plus operands) per message in flight.
+//! * the adapter targets: a configuration, then operations ([`adapter_server_op`] for the
+//!   servers, [`adapter_client_line`] for the lines the clients are fed).
 //! * [`base64()`]: the raw bytes, used both as text to decode and as data to encode.
 //!
 //! # Adding a target
 //!
 //! Write `pub fn NAME(data: &[u8])` here, add `("NAME", NAME)` to [`TARGETS`], and run
 //! `scripts/fuzz-add-target.sh NAME` (it writes `fuzz/fuzz_targets/NAME.rs`, the `[[bin]]`
-//! entry and an empty corpus directory). `tests/fuzz_replay.rs` checks that the three agree.
+//! entry and an empty corpus directory). `tests/replay.rs` checks that the three agree.
 //! A new mechanism needs only a line in [`MECHANISMS`] and its two one-line functions.
 
-// The one justified exception to the crate's panic-freedom lints: an oracle that sees the
-// engine break a promise must crash, so that the fuzzer records the input. Only this module,
-// compiled only with the `fuzzing` feature, does so.
-#![allow(clippy::panic)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 
-use crate::b64;
-use crate::saslprep::{self, Mode};
-use crate::{
+use saslmech::b64;
+use saslmech::saslprep::{self, Mode};
+use saslmech::{
     Answer, ChannelBindingType, ClientConfig, ClientSession, CramMd5Keys, Credentials, Error,
     Failure, Mechanism, NonceSource, Request, ScramHash, ScramKeys, ServerConfig, ServerSession,
     ServerStep, TokenError, Transport,
 };
 
 mod adapters;
-#[cfg(feature = "capi")]
-pub use crate::fuzzing_capi::capi;
 pub use adapters::{
-    imap_client, imap_server, lop, pop3_client, pop3_server, smtp_client, smtp_server, sop,
+    adapter_client_line, adapter_server_op, imap_client, imap_server, pop3_client, pop3_server,
+    smtp_client, smtp_server,
 };
+/// The C API target (feature `capi`). Its body still lives in the library
+/// (`saslmech::fuzzing`, feature `fuzzing-capi`) while the C ABI is being redesigned.
+#[cfg(feature = "capi")]
+pub use saslmech::fuzzing::capi;
 
 /// A fuzz target body.
 pub type Target = fn(&[u8]);
@@ -210,6 +216,9 @@ pub const MAX_BIG: usize = 80 * 1024;
 pub const RFC2195_HOST: &str = "postoffice.reston.mci.net";
 /// See [`RFC2195_HOST`].
 pub const RFC2195_NONCE: &[u8] = b"1896.697170952";
+/// The identity an ANONYMOUS exchange authenticates as (RFC 4505 leaves it to the server;
+/// saslmech documents `anonymous`).
+pub const ANONYMOUS_IDENTITY: &str = "anonymous";
 /// The external identity the server targets' transport carries (config byte `b` bit 5).
 pub const EXTERNAL_IDENTITY: &str = "client.example.net";
 /// The SCRAM fake-salt secret of every server target (fixed, so runs are reproducible).
@@ -343,8 +352,8 @@ impl Script {
         self
     }
     /// Append an operation byte and a byte string.
-    pub fn op(self, op: u8, b: &[u8]) -> Self {
-        self.byte(op).bytes(b)
+    pub fn operation(self, operation: u8, b: &[u8]) -> Self {
+        self.byte(operation).bytes(b)
     }
     /// The bytes written.
     pub fn into_vec(self) -> Vec<u8> {
@@ -352,8 +361,8 @@ impl Script {
     }
 }
 
-/// Server operations (the `op` byte, taken modulo [`op::COUNT`]).
-pub mod op {
+/// Server operations (the operation byte, taken modulo [`server_op::COUNT`]).
+pub mod server_op {
     /// `start(None)`.
     pub const START: u8 = 0;
     /// `start(Some(bytes))`.
@@ -382,8 +391,8 @@ pub mod op {
     pub const COUNT: u8 = 12;
 }
 
-/// Answer kinds (the byte after [`op::ANSWER`], modulo [`ans::COUNT`]).
-pub mod ans {
+/// Answer kinds (the byte after [`server_op::ANSWER`], modulo [`answer_kind::COUNT`]).
+pub mod answer_kind {
     /// `Answer::Accept`.
     pub const ACCEPT: u8 = 0;
     /// `Answer::Reject`.
@@ -412,52 +421,38 @@ pub mod ans {
 
 /// The server configuration and transport two bytes select.
 ///
-/// `a`: bit 0 TLS, bit 1 success data, bit 2 allow plaintext without TLS, bit 3 refuse weak
+/// `policy`: bit 0 TLS, bit 1 success data, bit 2 allow plaintext without TLS, bit 3 refuse weak
 /// mechanisms, bits 4–5 `max_message` (default, 64, 512, 4096), bits 6–7 `max_steps`
-/// (default, 1, 2, 3). `b`: bit 0 `max_identity` 255, bits 1–2 nonce (fixed RFC 2195 nonce,
+/// (default, 1, 2, 3). `environment`: bit 0 `max_identity` 255, bits 1–2 nonce (fixed RFC 2195 nonce,
 /// OS, a source that fails, a counter pattern), bits 3–4 channel-binding data on the
 /// transport ([`channel_binding`]; 3 gives all three types), bit 5 the external identity
 /// [`EXTERNAL_IDENTITY`], bits 6–7 the SCRAM iteration count (1, 2, 3, 16: cheap, so that a
 /// campaign gets deep).
-pub fn server_config(a: u8, b: u8) -> (ServerConfig, Transport) {
-    let max_message = match (a >> 4) & 3 {
-        0 => ServerConfig::DEFAULT_MAX_MESSAGE,
-        1 => 64,
-        2 => 512,
-        _ => 4096,
-    };
-    let max_steps = match a >> 6 {
-        0 => ServerConfig::DEFAULT_MAX_STEPS,
-        n => u16::from(n),
-    };
-    let nonce = match (b >> 1) & 3 {
+pub fn server_config(policy: u8, environment: u8) -> (ServerConfig, Transport) {
+    let limits = server_limits(policy, environment);
+    let nonce = match (environment >> 1) & 3 {
         0 => NonceSource::Fixed(RFC2195_NONCE.to_vec()),
         1 => NonceSource::Os,
         2 => NonceSource::Function(|_| false),
         _ => NonceSource::Function(counter_nonce),
     };
-    let mut config = ServerConfig::new()
-        .mechanisms(crate::ALL_MECHANISMS)
-        .allow_plaintext_without_tls(a & 4 != 0)
-        .allow_weak(a & 8 == 0)
+    let config = ServerConfig::new()
+        .mechanisms(saslmech::ALL_MECHANISMS)
+        .allow_plaintext_without_tls(policy & 4 != 0)
+        .allow_weak(policy & 8 == 0)
         .hostname(RFC2195_HOST)
-        .max_message(max_message)
-        .max_steps(max_steps)
+        .max_message(limits.max_message)
+        .max_identity(limits.max_identity)
+        .max_steps(limits.max_steps)
         .nonce_source(nonce)
         .scram_secret(SCRAM_SECRET)
-        .scram_iterations(match b >> 6 {
-            3 => 16,
-            n => u32::from(n) + 1,
-        });
-    if b & 1 != 0 {
-        config = config.max_identity(255);
-    }
-    let mut transport = if a & 1 != 0 {
+        .scram_iterations(limits.scram_iterations);
+    let mut transport = if policy & 1 != 0 {
         Transport::tls()
     } else {
         Transport::plaintext()
     };
-    match (b >> 3) & 3 {
+    match (environment >> 3) & 3 {
         0 => {}
         3 => {
             for sel in 1..=3 {
@@ -472,13 +467,53 @@ pub fn server_config(a: u8, b: u8) -> (ServerConfig, Transport) {
             }
         }
     }
-    if b & 0x20 != 0 {
+    if environment & 0x20 != 0 {
         transport = transport.with_external_identity(EXTERNAL_IDENTITY);
     }
-    (config, transport.with_success_data(a & 2 != 0))
+    (config, transport.with_success_data(policy & 2 != 0))
 }
 
-/// Read an `Answer::ScramKeys` operand (see [`ans::SCRAM_KEYS`]).
+/// The limits [`server_config`] sets for the same two bytes, which the oracles need and a
+/// [`ServerConfig`] does not show (only `max_message_len`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// `max_message`: policy bits 4–5.
+    pub max_message: usize,
+    /// `max_identity`: environment bit 0 (255, else the default).
+    pub max_identity: usize,
+    /// `max_steps`: policy bits 6–7.
+    pub max_steps: u16,
+    /// The SCRAM iteration count for password answers and unknown users: environment bits
+    /// 6–7.
+    pub scram_iterations: u32,
+}
+
+/// The limits two configuration bytes select (see [`server_config`]).
+pub fn server_limits(policy: u8, environment: u8) -> ServerLimits {
+    ServerLimits {
+        max_message: match (policy >> 4) & 3 {
+            0 => ServerConfig::DEFAULT_MAX_MESSAGE,
+            1 => 64,
+            2 => 512,
+            _ => 4096,
+        },
+        max_identity: if environment & 1 != 0 {
+            255
+        } else {
+            ServerConfig::DEFAULT_MAX_IDENTITY
+        },
+        max_steps: match policy >> 6 {
+            0 => ServerConfig::DEFAULT_MAX_STEPS,
+            n => u16::from(n),
+        },
+        scram_iterations: match environment >> 6 {
+            3 => 16,
+            n => u32::from(n) + 1,
+        },
+    }
+}
+
+/// Read an `Answer::ScramKeys` operand (see [`answer_kind::SCRAM_KEYS`]).
 fn read_scram_keys(input: &mut Input<'_>) -> ScramKeys {
     let hash = if input.byte() & 1 == 0 {
         ScramHash::Sha1
@@ -530,25 +565,25 @@ enum OwnedAnswer<'a> {
 
 impl<'a> OwnedAnswer<'a> {
     fn read(input: &mut Input<'a>) -> Self {
-        match input.byte() % ans::COUNT {
-            ans::PASSWORD => OwnedAnswer::Password(input.bytes()),
-            ans::CRAM_MD5_KEYS => {
+        match input.byte() % answer_kind::COUNT {
+            answer_kind::PASSWORD => OwnedAnswer::Password(input.bytes()),
+            answer_kind::CRAM_MD5_KEYS => {
                 let p = input.bytes();
                 OwnedAnswer::Keys(p, keys_round_trip(p))
             }
-            ans::TOKEN_ERROR => OwnedAnswer::TokenError(input.text(), input.text()),
-            ans::SCRAM_KEYS => OwnedAnswer::ScramKeys(read_scram_keys(input)),
-            ans::TOKEN_OWNER => OwnedAnswer::TokenOwner(input.text()),
+            answer_kind::TOKEN_ERROR => OwnedAnswer::TokenError(input.text(), input.text()),
+            answer_kind::SCRAM_KEYS => OwnedAnswer::ScramKeys(read_scram_keys(input)),
+            answer_kind::TOKEN_OWNER => OwnedAnswer::TokenOwner(input.text()),
             k => OwnedAnswer::Simple(k),
         }
     }
 
     fn answer(&self) -> Answer<'_> {
         match self {
-            OwnedAnswer::Simple(ans::ACCEPT) => Answer::Accept,
-            OwnedAnswer::Simple(ans::REJECT) => Answer::Reject,
-            OwnedAnswer::Simple(ans::UNKNOWN_USER) => Answer::UnknownUser,
-            OwnedAnswer::Simple(ans::ACCOUNT_DISABLED) => Answer::AccountDisabled,
+            OwnedAnswer::Simple(answer_kind::ACCEPT) => Answer::Accept,
+            OwnedAnswer::Simple(answer_kind::REJECT) => Answer::Reject,
+            OwnedAnswer::Simple(answer_kind::UNKNOWN_USER) => Answer::UnknownUser,
+            OwnedAnswer::Simple(answer_kind::ACCOUNT_DISABLED) => Answer::AccountDisabled,
             OwnedAnswer::Simple(_) => Answer::TemporaryFailure,
             OwnedAnswer::Password(p) => Answer::Password(p),
             OwnedAnswer::Keys(_, k) => Answer::CramMd5Keys(k),
@@ -688,8 +723,9 @@ fn cram_md5_digest(response: &[u8]) -> Option<[u8; 16]> {
 /// `TooManySteps`.
 pub fn server(mechanism: Mechanism, data: &[u8]) {
     let mut input = Input::new(data);
-    let (a, b) = (input.byte(), input.byte());
-    let (config, transport) = server_config(a, b);
+    let (policy, environment) = (input.byte(), input.byte());
+    let (config, transport) = server_config(policy, environment);
+    let limits = server_limits(policy, environment);
     let config = Arc::new(config);
     let mut s = match ServerSession::new(&config, mechanism, &transport) {
         Ok(s) => s,
@@ -716,11 +752,11 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         !mechanism.channel_binding() && mechanism != Mechanism::External
     );
     let max_message = config.max_message_len();
-    let max_identity = config_max_identity(&config);
+    let max_identity = limits.max_identity;
     let mut oracle = ServerOracle {
         mechanism,
         transport: transport.clone(),
-        scram_iterations: config.scram_iterations,
+        scram_iterations: limits.scram_iterations,
         ..ServerOracle::default()
     };
     // Mechanisms whose credential is the transport's (EXTERNAL) or none (ANONYMOUS): the
@@ -728,7 +764,7 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
     match mechanism {
         Mechanism::Anonymous => {
             oracle.positive_answer = true;
-            oracle.expected_authcid = Some(crate::mech::anonymous::ANONYMOUS_IDENTITY.to_owned());
+            oracle.expected_authcid = Some(ANONYMOUS_IDENTITY.to_owned());
         }
         Mechanism::External => {
             oracle.positive_answer = transport.external_identity().is_some_and(|i| !i.is_empty());
@@ -740,21 +776,27 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let op = input.byte() % op::COUNT;
+        let operation = input.byte() % server_op::COUNT;
         let before = Snapshot::of(&s);
         let mut owned_msg: Vec<u8> = Vec::new();
         let mut msg: &[u8] = &[];
         let mut answer: Option<OwnedAnswer<'_>> = None;
-        match op {
-            op::START_IR | op::START_B64 | op::STEP | op::STEP_B64 => msg = input.bytes(),
-            op::STEP_BIG | op::STEP_B64_BIG | op::START_BIG => owned_msg = input.big(),
-            op::ANSWER | op::ANSWER_B64 => answer = Some(OwnedAnswer::read(&mut input)),
+        match operation {
+            server_op::START_IR | server_op::START_B64 | server_op::STEP | server_op::STEP_B64 => {
+                msg = input.bytes()
+            }
+            server_op::STEP_BIG | server_op::STEP_B64_BIG | server_op::START_BIG => {
+                owned_msg = input.big()
+            }
+            server_op::ANSWER | server_op::ANSWER_B64 => {
+                answer = Some(OwnedAnswer::read(&mut input))
+            }
             _ => {}
         }
         if !owned_msg.is_empty() {
             msg = &owned_msg;
         }
-        if op == op::CANCEL {
+        if operation == server_op::CANCEL {
             let r = s.cancel();
             if before.finished {
                 assert_eq!(r, Err(Error::InvalidState), "cancel after the end");
@@ -766,40 +808,46 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
             continue;
         }
         let b64_out = matches!(
-            op,
-            op::START_B64 | op::START_B64_NONE | op::STEP_B64 | op::STEP_B64_BIG | op::ANSWER_B64
+            operation,
+            server_op::START_B64
+                | server_op::START_B64_NONE
+                | server_op::STEP_B64
+                | server_op::STEP_B64_BIG
+                | server_op::ANSWER_B64
         );
         // What the oracle expects of a message-carrying call.
-        let raw_msg: Option<Vec<u8>> = match op {
-            op::START_IR | op::STEP | op::STEP_BIG | op::START_BIG => Some(msg.to_vec()),
-            op::START_B64 | op::STEP_B64 | op::STEP_B64_BIG => {
+        let raw_msg: Option<Vec<u8>> = match operation {
+            server_op::START_IR | server_op::STEP | server_op::STEP_BIG | server_op::START_BIG => {
+                Some(msg.to_vec())
+            }
+            server_op::START_B64 | server_op::STEP_B64 | server_op::STEP_B64_BIG => {
                 // None: must fail with InvalidBase64 or TooLarge.
                 reference_decode(msg)
             }
             _ => None,
         };
         let is_message = matches!(
-            op,
-            op::START_IR
-                | op::START_B64
-                | op::STEP
-                | op::STEP_B64
-                | op::STEP_BIG
-                | op::STEP_B64_BIG
-                | op::START_BIG
+            operation,
+            server_op::START_IR
+                | server_op::START_B64
+                | server_op::STEP
+                | server_op::STEP_B64
+                | server_op::STEP_BIG
+                | server_op::STEP_B64_BIG
+                | server_op::START_BIG
         );
         if let Some(a) = &answer {
             let _ = format!("{:?}", a.answer());
         }
-        let result = match op {
-            op::START => s.start(None),
-            op::START_IR | op::START_BIG => s.start(Some(msg)),
-            op::START_B64 => s.start_b64(Some(msg)),
-            op::START_B64_NONE => s.start_b64(None),
-            op::STEP | op::STEP_BIG => s.step(msg),
-            op::STEP_B64 | op::STEP_B64_BIG => s.step_b64(msg),
+        let result = match operation {
+            server_op::START => s.start(None),
+            server_op::START_IR | server_op::START_BIG => s.start(Some(msg)),
+            server_op::START_B64 => s.start_b64(Some(msg)),
+            server_op::START_B64_NONE => s.start_b64(None),
+            server_op::STEP | server_op::STEP_BIG => s.step(msg),
+            server_op::STEP_B64 | server_op::STEP_B64_BIG => s.step_b64(msg),
             _ => match &answer {
-                Some(a) if op == op::ANSWER_B64 => s.answer_b64(a.answer()),
+                Some(a) if operation == server_op::ANSWER_B64 => s.answer_b64(a.answer()),
                 Some(a) => s.answer(a.answer()),
                 None => s.answer(Answer::Reject),
             },
@@ -872,7 +920,7 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
             }
             if !matches!(outcome, Outcome::Failure(_)) {
                 assert!(
-                    oracle.messages <= u32::from(config_max_steps(&config)),
+                    oracle.messages <= u32::from(limits.max_steps),
                     "more client messages than max_steps"
                 );
             }
@@ -896,13 +944,6 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         }
     }
     let _ = format!("{s:?}{s:#?}{:?}", s.anonymous_trace());
-}
-
-fn config_max_identity(c: &ServerConfig) -> usize {
-    c.max_identity
-}
-fn config_max_steps(c: &ServerConfig) -> u16 {
-    c.max_steps
 }
 
 /// The observable state of a server session, to check that refused calls change nothing.
@@ -1173,19 +1214,21 @@ impl ServerOracle {
             let Outcome::Challenge(c) = outcome else {
                 panic!("an invalid token gave {outcome:?}, not an error challenge");
             };
-            let e = crate::OAuthError::parse(c).unwrap_or_default();
+            let e = saslmech::OAuthError::parse(c).unwrap_or_default();
             assert_eq!(e.status.as_deref(), Some(status), "error challenge status");
         };
         match (pending, a) {
-            (Pending::Authorize { .. }, A::Simple(ans::ACCEPT)) => assert!(succeeded),
-            (Pending::Authorize { .. }, A::Simple(ans::REJECT)) => failed(Failure::AuthzDenied),
-            (Pending::Authorize { .. }, A::Simple(ans::TEMPORARY_FAILURE)) => {
+            (Pending::Authorize { .. }, A::Simple(answer_kind::ACCEPT)) => assert!(succeeded),
+            (Pending::Authorize { .. }, A::Simple(answer_kind::REJECT)) => {
+                failed(Failure::AuthzDenied)
+            }
+            (Pending::Authorize { .. }, A::Simple(answer_kind::TEMPORARY_FAILURE)) => {
                 failed(Failure::TemporaryFailure)
             }
             (Pending::Authorize { .. }, _) => refused(),
-            (_, A::Simple(ans::ACCOUNT_DISABLED)) => failed(Failure::AccountDisabled),
-            (_, A::Simple(ans::TEMPORARY_FAILURE)) => failed(Failure::TemporaryFailure),
-            (Pending::Password { .. }, A::Simple(ans::ACCEPT)) => {
+            (_, A::Simple(answer_kind::ACCOUNT_DISABLED)) => failed(Failure::AccountDisabled),
+            (_, A::Simple(answer_kind::TEMPORARY_FAILURE)) => failed(Failure::TemporaryFailure),
+            (Pending::Password { .. }, A::Simple(answer_kind::ACCEPT)) => {
                 assert!(succeeded, "Accept did not succeed: {outcome:?}");
                 positive = true;
             }
@@ -1209,9 +1252,10 @@ impl ServerOracle {
                     failed(Failure::BadCredentials);
                 }
             }
-            (Pending::Secret { .. }, A::Simple(ans::REJECT | ans::UNKNOWN_USER)) if cram => {
-                failed(Failure::BadCredentials)
-            }
+            (
+                Pending::Secret { .. },
+                A::Simple(answer_kind::REJECT | answer_kind::UNKNOWN_USER),
+            ) if cram => failed(Failure::BadCredentials),
             (Pending::Secret { .. }, _) if cram => refused(),
             // SCRAM: keys of the mechanism's hash, a password to derive them from, or an
             // unknown user (fake keys) all give the server-first message.
@@ -1226,7 +1270,10 @@ impl ServerOracle {
                 self.scram_answered(keys);
                 self.check_scram_salt(c, None);
             }
-            (Pending::Secret { .. }, A::Simple(ans::REJECT | ans::UNKNOWN_USER)) if scram => {
+            (
+                Pending::Secret { .. },
+                A::Simple(answer_kind::REJECT | answer_kind::UNKNOWN_USER),
+            ) if scram => {
                 let c = challenged("an unknown user");
                 self.scram_answered(None);
                 self.check_scram_salt(c, None);
@@ -1234,7 +1281,7 @@ impl ServerOracle {
             (Pending::Secret { .. }, _) if scram => refused(),
             // A valid token is answered with its owner, never with a bare accept. OAUTHBEARER:
             // an empty token (a scope query) is never valid.
-            (Pending::Token { .. }, A::Simple(ans::ACCEPT)) => refused(),
+            (Pending::Token { .. }, A::Simple(answer_kind::ACCEPT)) => refused(),
             (
                 Pending::Token {
                     mechanism: Mechanism::OAuthBearer,
@@ -1265,14 +1312,14 @@ impl ServerOracle {
                     mechanism: Mechanism::OAuthBearer,
                     ..
                 },
-                A::Simple(ans::REJECT | ans::UNKNOWN_USER),
+                A::Simple(answer_kind::REJECT | answer_kind::UNKNOWN_USER),
             ) => oauth_error("invalid_token"),
             (Pending::Token { .. }, A::Simple(_)) => {
                 let Outcome::Challenge(c) = outcome else {
                     panic!("a rejected token gave {outcome:?}, not an error challenge");
                 };
                 assert!(
-                    crate::OAuthError::parse(c).is_some(),
+                    saslmech::OAuthError::parse(c).is_some(),
                     "error challenge not JSON"
                 );
             }
@@ -1589,8 +1636,8 @@ pub fn reference_hi(hash: ScramHash, password: &[u8], salt: &[u8], i: u32) -> Ve
     out
 }
 
-/// Client operations (the `op` byte, modulo [`cop::COUNT`]).
-pub mod cop {
+/// Client operations (the operation byte, modulo [`client_op::COUNT`]).
+pub mod client_op {
     /// `start()`.
     pub const START: u8 = 0;
     /// `start_b64()`.
@@ -1732,11 +1779,11 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let op = input.byte() % cop::COUNT;
+        let operation = input.byte() % client_op::COUNT;
         let was_finished = c.is_finished();
-        match op {
-            cop::START | cop::START_B64 => {
-                let r = if op == cop::START {
+        match operation {
+            client_op::START | client_op::START_B64 => {
+                let r = if operation == client_op::START {
                     c.start().map(|o| o.map(<[u8]>::to_vec))
                 } else {
                     c.start_b64().map(|o| {
@@ -1762,15 +1809,18 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
                     Err(e) => panic!("start failed: {e:?}"),
                 }
             }
-            cop::STEP | cop::STEP_B64 | cop::STEP_BIG | cop::STEP_B64_BIG => {
-                let challenge: &[u8] = match op {
-                    cop::STEP | cop::STEP_B64 => input.bytes(),
+            client_op::STEP
+            | client_op::STEP_B64
+            | client_op::STEP_BIG
+            | client_op::STEP_B64_BIG => {
+                let challenge: &[u8] = match operation {
+                    client_op::STEP | client_op::STEP_B64 => input.bytes(),
                     _ => {
                         big = input.big();
                         &big
                     }
                 };
-                let b64 = matches!(op, cop::STEP_B64 | cop::STEP_B64_BIG);
+                let b64 = matches!(operation, client_op::STEP_B64 | client_op::STEP_B64_BIG);
                 let decoded = if b64 {
                     reference_decode(challenge)
                 } else {
@@ -1822,7 +1872,7 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
                 }
             }
             _ => {
-                let data = if op == cop::FINISH_DATA {
+                let data = if operation == client_op::FINISH_DATA {
                     Some(input.bytes())
                 } else {
                     None
@@ -1966,7 +2016,7 @@ impl Expected<'_> {
             // The acknowledgement of an error challenge is empty.
             (Mechanism::XOAuth2, 1) => {
                 assert!(response.is_empty(), "XOAUTH2 acknowledgement");
-                assert!(crate::OAuthError::parse(challenge).is_some());
+                assert!(saslmech::OAuthError::parse(challenge).is_some());
             }
             (Mechanism::OAuthBearer, 0) => {
                 let mut m = b"n,".to_vec();
@@ -1993,7 +2043,7 @@ impl Expected<'_> {
             }
             (Mechanism::OAuthBearer, 1) => {
                 assert_eq!(response, b"\x01", "OAUTHBEARER acknowledgement");
-                assert!(crate::OAuthError::parse(challenge).is_some());
+                assert!(saslmech::OAuthError::parse(challenge).is_some());
             }
             (Mechanism::External, 0) => assert_eq!(response, self.authzid.as_bytes()),
             (Mechanism::Anonymous, 0) => assert_eq!(response, self.trace.as_bytes()),
@@ -2128,8 +2178,8 @@ impl Expected<'_> {
 }
 
 /// Message mutations of the differential target (the byte before each message in flight,
-/// modulo [`mutate::COUNT`]).
-pub mod mutate {
+/// modulo [`mutation::COUNT`]).
+pub mod mutation {
     /// Deliver the message unchanged.
     pub const PASS: u8 = 0;
     /// Cut it to the length in the next byte.
@@ -2149,22 +2199,22 @@ pub mod mutate {
 /// Apply one mutation from the input to `msg`; returns whether it changed.
 fn mutate_message(input: &mut Input<'_>, msg: &mut Vec<u8>) -> bool {
     let before = msg.clone();
-    match input.byte() % mutate::COUNT {
-        mutate::TRUNCATE => {
+    match input.byte() % mutation::COUNT {
+        mutation::TRUNCATE => {
             let n = usize::from(input.byte());
             msg.truncate(n);
         }
-        mutate::FLIP => {
-            let x = input.byte();
+        mutation::FLIP => {
+            let flip_mask = input.byte();
             let at = usize::from(input.byte());
             let len = msg.len();
             if let Some(b) = msg.get_mut(at.checked_rem(len).unwrap_or(0)) {
-                *b ^= x;
+                *b ^= flip_mask;
             }
         }
-        mutate::REPLACE => *msg = input.bytes().to_vec(),
-        mutate::APPEND => msg.extend_from_slice(input.bytes()),
-        mutate::INSERT => {
+        mutation::REPLACE => *msg = input.bytes().to_vec(),
+        mutation::APPEND => msg.extend_from_slice(input.bytes()),
+        mutation::INSERT => {
             let at = usize::from(input.byte()).min(msg.len());
             let ins = input.bytes();
             msg.splice(at..at, ins.iter().copied());
@@ -2181,19 +2231,19 @@ pub const DIFFERENTIAL_OWNER: &str = "owner@example.net";
 /// The differential target's extra byte for the mechanisms after the first four: bits 0–1
 /// the client's channel binding ([`channel_binding`]), bits 2–3 the server's (one of these
 /// constants), bits 4–7 the SCRAM iteration count minus one.
-pub mod dx {
+pub mod differential_binding {
     /// The server has the client's type (or `tls-exporter`) with the same data.
-    pub const CB_SAME: u8 = 0;
+    pub const SAME: u8 = 0;
     /// The same type with different data (a man in the middle).
-    pub const CB_DIFFERENT: u8 = 1;
+    pub const DIFFERENT: u8 = 1;
     /// No channel-binding data.
-    pub const CB_NONE: u8 = 2;
+    pub const NONE: u8 = 2;
     /// All three types, with the same data as the client's.
-    pub const CB_ALL: u8 = 3;
+    pub const ALL: u8 = 3;
 }
 
 /// Differential flags (second byte).
-pub mod dflag {
+pub mod differential_flag {
     /// The connection has TLS (otherwise plaintext mechanisms are allowed explicitly).
     pub const TLS: u8 = 1;
     /// The transport carries success data.
@@ -2217,9 +2267,9 @@ pub mod dflag {
 /// input mutating or truncating messages in flight and the application answering with
 /// matching or non-matching credentials (Dovecot's SASL fuzzer, for this engine).
 ///
-/// Input: mechanism byte ([`MECHANISMS`]), flags ([`dflag`]), credentials (authcid, authzid,
+/// Input: mechanism byte ([`MECHANISMS`]), flags ([`differential_flag`]), credentials (authcid, authzid,
 /// password, token, then the application's stored password and token for
-/// [`dflag::MISMATCH`]), then one mutation ([`mutate`]) per message in flight.
+/// [`differential_flag::MISMATCH`]), then one mutation ([`mutation`]) per message in flight.
 ///
 /// Oracles: the server never succeeds unless the credentials it checked are the stored ones
 /// (password equality, the reference HMAC for CRAM-MD5, token equality); without mutations,
@@ -2235,19 +2285,19 @@ pub fn differential(data: &[u8]) {
     let authzid = input.text();
     let password = input.bytes();
     let token = input.bytes();
-    let (stored_password, stored_token) = if flags & dflag::MISMATCH != 0 {
+    let (stored_password, stored_token) = if flags & differential_flag::MISMATCH != 0 {
         (input.bytes(), input.bytes())
     } else {
         (password, token)
     };
-    // The mechanisms after the first four read one more byte (see [`dx`]).
-    let x = if MECHANISMS.iter().position(|m| *m == mechanism) >= Some(4) {
+    // The mechanisms after the first four read one more byte (see [`differential_binding`]).
+    let binding_and_iterations = if MECHANISMS.iter().position(|m| *m == mechanism) >= Some(4) {
         input.byte()
     } else {
         0
     };
-    let iterations = u32::from(x >> 4) + 1;
-    let client_binding = channel_binding(x);
+    let iterations = u32::from(binding_and_iterations >> 4) + 1;
+    let client_binding = channel_binding(binding_and_iterations);
     let mut creds = Credentials::new()
         .authcid(authcid)
         .password(password)
@@ -2265,24 +2315,24 @@ pub fn differential(data: &[u8]) {
     let Ok(mut client) = ClientSession::with_config(mechanism, &creds, &client_config) else {
         return;
     };
-    let tls = flags & dflag::TLS != 0;
+    let tls = flags & differential_flag::TLS != 0;
     let mut transport = if tls {
         Transport::tls()
     } else {
         Transport::plaintext()
     }
-    .with_success_data(flags & dflag::SUCCESS_DATA != 0);
+    .with_success_data(flags & differential_flag::SUCCESS_DATA != 0);
     // The server's channel-binding data: the client's type (or tls-exporter), with the same
     // or different data, none, or all three types.
-    let server_binding = (x >> 2) & 3;
+    let server_binding = (binding_and_iterations >> 2) & 3;
     let (cb_kind, cb_data) =
         client_binding.unwrap_or((ChannelBindingType::TlsExporter, CB_EXPORTER));
     match server_binding {
-        dx::CB_SAME => transport = transport.with_channel_binding(cb_kind, cb_data),
-        dx::CB_DIFFERENT => {
+        differential_binding::SAME => transport = transport.with_channel_binding(cb_kind, cb_data),
+        differential_binding::DIFFERENT => {
             transport = transport.with_channel_binding(cb_kind, b"a different connection")
         }
-        dx::CB_NONE => {}
+        differential_binding::NONE => {}
         _ => {
             for sel in 1..=3 {
                 if let Some((kind, data)) = channel_binding(sel) {
@@ -2292,7 +2342,7 @@ pub fn differential(data: &[u8]) {
         }
     }
     // EXTERNAL: the certificate names the authcid, or (MISMATCH) nobody.
-    let external = if flags & dflag::MISMATCH != 0 {
+    let external = if flags & differential_flag::MISMATCH != 0 {
         ""
     } else {
         authcid
@@ -2300,7 +2350,7 @@ pub fn differential(data: &[u8]) {
     transport = transport.with_external_identity(external);
     let config = Arc::new(
         ServerConfig::new()
-            .mechanisms(crate::ALL_MECHANISMS)
+            .mechanisms(saslmech::ALL_MECHANISMS)
             .allow_plaintext_without_tls(true)
             .hostname(RFC2195_HOST)
             .scram_iterations(iterations)
@@ -2310,13 +2360,13 @@ pub fn differential(data: &[u8]) {
         Ok(s) => s,
         // -PLUS on a connection without channel-binding data is not offered.
         Err(Failure::MechanismUnavailable)
-            if mechanism.channel_binding() && server_binding == dx::CB_NONE =>
+            if mechanism.channel_binding() && server_binding == differential_binding::NONE =>
         {
             return;
         }
         Err(f) => panic!("{mechanism} refused with plaintext allowed: {f:?}"),
     };
-    let b64 = flags & dflag::BASE64 != 0;
+    let b64 = flags & differential_flag::BASE64 != 0;
     let keys = CramMd5Keys::from_password(stored_password);
     let hash = ScramHash::of(mechanism);
     let scram_keys = hash
@@ -2326,7 +2376,7 @@ pub fn differential(data: &[u8]) {
 
     let mut mutated = false;
     // The message from the client to the server, raw or base64 as the transport wants.
-    let ir = if flags & dflag::INITIAL_RESPONSE != 0 {
+    let ir = if flags & differential_flag::INITIAL_RESPONSE != 0 {
         let r = if b64 {
             client.start_b64().map(|o| o.map(<[u8]>::to_vec))
         } else {
@@ -2419,7 +2469,7 @@ pub fn differential(data: &[u8]) {
                 let answer = match r {
                     Request::VerifyPassword(p) => {
                         checked_password = Some(p.password().to_vec());
-                        if flags & dflag::APP_COMPARES != 0 {
+                        if flags & differential_flag::APP_COMPARES != 0 {
                             if p.password() == stored_password {
                                 Answer::Accept
                             } else {
@@ -2429,13 +2479,17 @@ pub fn differential(data: &[u8]) {
                             Answer::Password(stored_password)
                         }
                     }
-                    Request::Secret(_) if hash.is_some() && flags & dflag::KEYS != 0 => {
+                    Request::Secret(_)
+                        if hash.is_some() && flags & differential_flag::KEYS != 0 =>
+                    {
                         match &scram_keys {
                             Some(k) => Answer::ScramKeys(k),
                             None => Answer::UnknownUser,
                         }
                     }
-                    Request::Secret(_) if flags & dflag::KEYS != 0 => Answer::CramMd5Keys(&keys),
+                    Request::Secret(_) if flags & differential_flag::KEYS != 0 => {
+                        Answer::CramMd5Keys(&keys)
+                    }
                     Request::Secret(_) => Answer::Password(stored_password),
                     Request::ValidateToken(t) => {
                         checked_token = Some(t.token().to_vec());
@@ -2449,7 +2503,7 @@ pub fn differential(data: &[u8]) {
                             // The token is the named user's: say so.
                             owner = t.user().to_owned();
                             Answer::TokenOwner(&owner)
-                        } else if flags & dflag::APP_COMPARES != 0 {
+                        } else if flags & differential_flag::APP_COMPARES != 0 {
                             Answer::Reject
                         } else {
                             Answer::TokenError(TokenError {
@@ -2460,7 +2514,7 @@ pub fn differential(data: &[u8]) {
                     }
                     Request::Authorize(_) => {
                         authz_asked = true;
-                        if flags & dflag::DENY_AUTHZ != 0 {
+                        if flags & differential_flag::DENY_AUTHZ != 0 {
                             Answer::Reject
                         } else {
                             Answer::Accept
@@ -2547,7 +2601,7 @@ pub fn differential(data: &[u8]) {
                 else {
                     panic!("SCRAM success without three messages");
                 };
-                let stored_key = if flags & dflag::KEYS != 0 {
+                let stored_key = if flags & differential_flag::KEYS != 0 {
                     scram_keys.as_ref().map(|k| k.stored_key().to_vec())
                 } else {
                     reference_scram_stored_key(h, stored_password, server_first)
@@ -2590,7 +2644,10 @@ pub fn differential(data: &[u8]) {
             _ => {}
         }
         if authz_asked {
-            assert!(flags & dflag::DENY_AUTHZ == 0, "success after authz denied");
+            assert!(
+                flags & differential_flag::DENY_AUTHZ == 0,
+                "success after authz denied"
+            );
         }
         if !mutated {
             let expected = match mechanism {
@@ -2624,7 +2681,7 @@ pub fn differential(data: &[u8]) {
             Mechanism::Anonymous => true,
             // SCRAM compares passwords after SASLprep; stored keys are derived in stored mode.
             m if m.is_scram() => {
-                let stored_mode = if flags & dflag::KEYS != 0 {
+                let stored_mode = if flags & differential_flag::KEYS != 0 {
                     Mode::Stored
                 } else {
                     Mode::Query
@@ -2638,13 +2695,16 @@ pub fn differential(data: &[u8]) {
         // Channel binding: -PLUS needs the same data on both ends; a client that has data but
         // uses plain SCRAM says `y`, a downgrade where the server offers -PLUS.
         let binding_ok = if mechanism.channel_binding() {
-            matches!(server_binding, dx::CB_SAME | dx::CB_ALL)
+            matches!(
+                server_binding,
+                differential_binding::SAME | differential_binding::ALL
+            )
         } else if mechanism.is_scram() {
-            client_binding.is_none() || server_binding == dx::CB_NONE
+            client_binding.is_none() || server_binding == differential_binding::NONE
         } else {
             true
         };
-        let denied = authz_asked && flags & dflag::DENY_AUTHZ != 0;
+        let denied = authz_asked && flags & differential_flag::DENY_AUTHZ != 0;
         // Identities over the server's limit fail with TooLarge, as they should.
         let authcid_len = match mechanism {
             m if m.is_scram() => prepared(authcid.as_bytes(), Mode::Query).map_or(0, |c| c.len()),
@@ -2740,7 +2800,7 @@ pub fn mechanism_list(data: &[u8]) {
         if let Some(m) = parsed {
             assert!(m.name().eq_ignore_ascii_case(n));
             assert_eq!(m.to_string(), m.name());
-            assert!(crate::ALL_MECHANISMS.contains(&m));
+            assert!(saslmech::ALL_MECHANISMS.contains(&m));
             let _ = (m.exposes_secret(), m.channel_binding(), format!("{m:?}"));
             listed.push(m);
         }
@@ -2752,9 +2812,9 @@ pub fn mechanism_list(data: &[u8]) {
     reversed.reverse();
     for bits in 0..64u8 {
         let mut opts = if bits & 1 != 0 {
-            crate::SelectOptions::password(bits & 4 != 0)
+            saslmech::SelectOptions::password(bits & 4 != 0)
         } else {
-            crate::SelectOptions::token(bits & 4 != 0)
+            saslmech::SelectOptions::token(bits & 4 != 0)
         };
         opts.password |= bits & 2 != 0;
         opts = opts
@@ -2770,17 +2830,17 @@ pub fn mechanism_list(data: &[u8]) {
                 && (!m.requires_tls() || opts.tls || opts.allow_plaintext)
                 && (!m.channel_binding() || opts.channel_binding)
         };
-        let chosen = crate::select(names.iter().copied(), opts);
+        let chosen = saslmech::select(names.iter().copied(), opts);
         assert_eq!(
             chosen,
-            crate::select(reversed.iter().copied(), opts),
+            saslmech::select(reversed.iter().copied(), opts),
             "order matters"
         );
         let _ = format!("{opts:?}");
         match chosen {
             Some(m) => {
                 assert!(listed.contains(&m) && usable(&m), "{m} chosen");
-                let rank = |x: &Mechanism| crate::ALL_MECHANISMS.iter().position(|y| y == x);
+                let rank = |x: &Mechanism| saslmech::ALL_MECHANISMS.iter().position(|y| y == x);
                 for other in listed.iter().filter(|o| usable(o)) {
                     assert!(rank(&m) <= rank(other), "{m} chosen over {other}");
                 }
@@ -2842,7 +2902,7 @@ pub fn base64(data: &[u8]) {
         (Err(f), None) => assert_eq!(*f, Failure::InvalidBase64),
         _ => panic!("strictness differs: engine {ours:?}, reference {reference:?}"),
     }
-    let mut buf = crate::SecretBuf::from_slice(b"junk");
+    let mut buf = saslmech::SecretBuf::from_slice(b"junk");
     let r = b64::decode_into(data, &mut buf);
     assert_eq!(r.is_ok(), reference.is_some());
     if r.is_err() {
@@ -2854,7 +2914,7 @@ pub fn base64(data: &[u8]) {
     let text = b64::encode(data);
     assert_eq!(text.len(), b64::encoded_len(data.len()));
     assert_eq!(reference_decode(text.as_bytes()).as_deref(), Some(data));
-    let mut appended = crate::SecretBuf::from_slice(b"x");
+    let mut appended = saslmech::SecretBuf::from_slice(b"x");
     b64::encode_into(data, &mut appended);
     assert_eq!(appended.as_slice().first(), Some(&b'x'));
     assert_eq!(appended.as_slice().get(1..), Some(text.as_bytes()));
