@@ -911,6 +911,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             if !m.channel_binding() {
                 let cc = ClientConfig::new()
                     .scram_iterations(1, 64)
+                    .nonce_source(NonceSource::Fixed(b"fyko+d2lbbFgONRv9qkxdawL".to_vec()))
                     .channel_binding(kind, CB_EXPORTER);
                 v.push((
                     target,
@@ -942,7 +943,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                     .authcid("user")
                     .authzid("admin")
                     .password(b"pencil");
-                let cc = ClientConfig::new().scram_iterations(1, 64);
+                let cc = ClientConfig::new()
+                    .scram_iterations(1, 64)
+                    .nonce_source(NonceSource::Fixed(b"fyko+d2lbbFgONRv9qkxdawL".to_vec()));
                 v.push((
                     target,
                     "engine-authzid".into(),
@@ -1106,7 +1109,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             &user,
             &ClientConfig::new(),
             true,
-            &[A::Accept],
+            // A token is answered with its owner (a bare Accept is WrongAnswer).
+            &[A::Owner("user".into())],
         ),
     ));
     let token_only = Credentials::new().token(DEFAULT_TOKEN);
