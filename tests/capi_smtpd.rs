@@ -678,7 +678,7 @@ fn slow_loris(server: &Smtpd, max: usize, within: Duration) -> (Duration, Vec<St
             for (w, live) in &mut writers {
                 // Stop writing once the server has spoken (it says 421 and closes).
                 w.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
-                if *live && !matches!(w.peek(&mut [0u8; 1]), Err(_)) {
+                if *live && w.peek(&mut [0u8; 1]).is_ok() {
                     *live = false;
                 }
                 if *live {
@@ -725,7 +725,7 @@ fn slow_loris(server: &Smtpd, max: usize, within: Duration) -> (Duration, Vec<St
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     loris.join().unwrap();
-    let words = held.iter_mut().map(|s| rest_now(s)).collect();
+    let words = held.iter_mut().map(rest_now).collect();
     (waited, words)
 }
 

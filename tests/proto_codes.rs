@@ -204,6 +204,9 @@ const BAD_OCTETS_IN_IR: [&[u8]; 3] = [
     b"PLAIN \xffAAAA",
 ];
 
+/// A server adapter, its command verb and its replies to the two lists above.
+type Case = (Box<dyn ServerSide>, &'static [u8], [&'static str; 2]);
+
 #[test]
 fn mechanism_name_syntax_and_bad_octets_are_syntax_errors_in_every_protocol() {
     let config = Arc::new(ServerConfig::new());
@@ -213,7 +216,7 @@ fn mechanism_name_syntax_and_bad_octets_are_syntax_errors_in_every_protocol() {
         .chain(BAD_OCTETS_IN_IR.iter().map(|a| (*a, 1)));
     for (args, kind) in cases {
         let shown = String::from_utf8_lossy(args).into_owned();
-        let servers: [(Box<dyn ServerSide>, &[u8], [&str; 2]); 3] = [
+        let servers: [Case; 3] = [
             (
                 Box::new(SmtpServer::new(config.clone())),
                 b"AUTH ",
