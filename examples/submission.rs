@@ -47,7 +47,7 @@
 //!
 //! A user may have several lines (say a `SCRAM-SHA-1$…` and a `SCRAM-SHA-256$…` entry). With
 //! only stored SCRAM keys, PLAIN and LOGIN still work (the password is checked against the
-//! keys), CRAM-MD5 does not. The parser is `cli/src/users.rs`, included below and shared with
+//! keys), CRAM-MD5 does not. The parser is the `saslmech-users` crate (`users/`) and shared with
 //! the `saslmech server` command-line tool.
 
 use std::collections::HashMap;
@@ -771,7 +771,7 @@ fn usage() -> ! {
          \x20                 [--stress-command-timeout SECS] [--stress-session-timeout SECS]\n\
          \n\
          --listen ADDR          address to listen on (default 127.0.0.1:2587; port 0 picks one)\n\
-         --users FILE           accounts, one user:secret a line (see the README)\n\
+         --users FILE           accounts, one user:secret a line (see docs/cli.md)\n\
          --allow-insecure-auth  allow PLAIN, LOGIN, OAUTHBEARER and XOAUTH2 without STARTTLS (testing only)\n\
          --mechanisms LIST      enable only these, comma-separated, in this order (default:\n\
          \x20                      SCRAM-SHA-256-PLUS,SCRAM-SHA-256,SCRAM-SHA-1-PLUS,SCRAM-SHA-1,\n\

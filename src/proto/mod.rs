@@ -140,9 +140,10 @@ pub enum AuthRequest {
         /// The user.
         authcid: String,
     },
-    /// Validate a bearer token (XOAUTH2, OAUTHBEARER): [`Answer::Accept`], [`Answer::Reject`]
-    /// or [`Answer::TokenError`]; for OAUTHBEARER without an authzid, [`Answer::TokenOwner`]
-    /// names the user the token belongs to.
+    /// Validate a bearer token (XOAUTH2, OAUTHBEARER): a valid token is answered with
+    /// [`Answer::TokenOwner`], naming the user it was issued to (the engine compares it with
+    /// `user` and asks [`AuthRequest::Authorize`] when they differ); an invalid one with
+    /// [`Answer::Reject`] or [`Answer::TokenError`]. A bare [`Answer::Accept`] is refused.
     ValidateToken {
         /// The mechanism asking.
         mechanism: Mechanism,

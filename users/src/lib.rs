@@ -2,7 +2,7 @@
 //! demo submission server (`examples/submission.rs`): accounts, one `user:secret` a line, and
 //! the answers to the engine's requests that follow from them.
 //!
-//! The one parser of this format, so that both programs read exactly the format the README
+//! The one parser of this format, so that both programs read exactly the format docs/cli.md
 //! documents:
 //!
 //! ```text
