@@ -1414,7 +1414,9 @@ fn users_file_with_plaintext_cram_md5_and_scram_secrets() {
     let dir = std::env::temp_dir().join(format!("saslmech-users-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("users");
-    let hashed = saslmech::CramMd5Keys::from_password(b"hashed secret").to_dovecot();
+    let hashed = saslmech::CramMd5Keys::from_password(b"hashed secret")
+        .to_dovecot()
+        .to_string();
     // RFC 5803 stored keys, as `ScramKeys::to_rfc5803` writes them.
     let scram = saslmech::ScramKeys::generate(saslmech::ScramHash::Sha256, b"dave pw", 4096)
         .unwrap()
