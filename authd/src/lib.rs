@@ -21,3 +21,4 @@
 
 pub mod config;
 pub mod scheme;
+pub mod protocol;
