@@ -19,6 +19,12 @@
     )
 )]
 
+pub mod backend;
 pub mod config;
-pub mod scheme;
+pub mod handler;
+pub mod oauth;
+pub mod passdb;
 pub mod protocol;
+pub mod scheme;
+pub mod server;
+pub mod throttle;

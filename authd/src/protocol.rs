@@ -146,9 +146,7 @@ pub fn parse_line(line: &[u8]) -> Result<ClientLine<'_>, ParseError> {
     }
 }
 
-fn parse_auth<'a>(
-    mut fields: impl Iterator<Item = &'a [u8]>,
-) -> Result<AuthLine<'a>, ParseError> {
+fn parse_auth<'a>(mut fields: impl Iterator<Item = &'a [u8]>) -> Result<AuthLine<'a>, ParseError> {
     let id = parse_u32(fields.next()).ok_or(ParseError::Malformed("AUTH id"))?;
     let mechanism = fields
         .next()
@@ -272,7 +270,9 @@ fn push_id(out: &mut Vec<u8>, id: u32) {
 /// True if `value` can travel in a reply field unescaped: neither Postfix nor Exim unescapes,
 /// so TAB, LF, CR and `\x01` cannot be carried at all.
 pub fn is_safe_value(value: &str) -> bool {
-    !value.bytes().any(|b| matches!(b, b'\t' | b'\n' | b'\r' | 1))
+    !value
+        .bytes()
+        .any(|b| matches!(b, b'\t' | b'\n' | b'\r' | 1))
 }
 
 /// Write `CONT id data` (the data field is always present, even empty).
@@ -337,7 +337,9 @@ mod tests {
             b"AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.1\tsecured\tresp=AHRlc3QAdGVzdA==",
         )
         .unwrap();
-        let ClientLine::Auth(a) = l else { panic!("{l:?}") };
+        let ClientLine::Auth(a) = l else {
+            panic!("{l:?}")
+        };
         assert_eq!(a.id, 1);
         assert_eq!(a.mechanism, "PLAIN");
         assert_eq!(a.service, "smtp");
@@ -358,7 +360,8 @@ mod tests {
         assert!(!a.secured);
         // No resp at all.
         let ClientLine::Auth(a) =
-            parse_line(b"AUTH\t3\tLOGIN\tservice=smtp\tnologin\tlip=::1\trip=::1\tsecured").unwrap()
+            parse_line(b"AUTH\t3\tLOGIN\tservice=smtp\tnologin\tlip=::1\trip=::1\tsecured")
+                .unwrap()
         else {
             panic!()
         };
@@ -369,10 +372,10 @@ mod tests {
     #[test]
     fn exim_auth_lines() {
         // Exim 4.96 -bs without -oMa: NULL addresses, empty resp= meaning none.
-        let ClientLine::Auth(a) = parse_line(
-            b"AUTH\t1\tLOGIN\tservice=smtp\tnologin\tlip=NULL\trip=NULL\tresp=",
-        )
-        .unwrap() else {
+        let ClientLine::Auth(a) =
+            parse_line(b"AUTH\t1\tLOGIN\tservice=smtp\tnologin\tlip=NULL\trip=NULL\tresp=")
+                .unwrap()
+        else {
             panic!()
         };
         assert_eq!(a.remote_ip, None);
@@ -406,12 +409,27 @@ mod tests {
             (&b"HELLO"[..], ParseError::UnknownCommand),
             (b"", ParseError::UnknownCommand),
             (b"VERSION\tx\t0", ParseError::Malformed("VERSION")),
-            (b"AUTH\t-1\tPLAIN\tservice=smtp", ParseError::Malformed("AUTH id")),
-            (b"AUTH\t99999999999\tPLAIN\tservice=smtp", ParseError::Malformed("AUTH id")),
-            (b"AUTH\t1\tPLAIN", ParseError::Malformed("AUTH (no service=)")),
-            (b"AUTH\t1\t\tservice=smtp", ParseError::Malformed("AUTH mechanism")),
+            (
+                b"AUTH\t-1\tPLAIN\tservice=smtp",
+                ParseError::Malformed("AUTH id"),
+            ),
+            (
+                b"AUTH\t99999999999\tPLAIN\tservice=smtp",
+                ParseError::Malformed("AUTH id"),
+            ),
+            (
+                b"AUTH\t1\tPLAIN",
+                ParseError::Malformed("AUTH (no service=)"),
+            ),
+            (
+                b"AUTH\t1\t\tservice=smtp",
+                ParseError::Malformed("AUTH mechanism"),
+            ),
             (b"CONT\tx\tabc", ParseError::Malformed("CONT id")),
-            (b"CONT\t1\tabc\tdef", ParseError::Malformed("CONT (extra field)")),
+            (
+                b"CONT\t1\tabc\tdef",
+                ParseError::Malformed("CONT (extra field)"),
+            ),
             (b"AUTH\t1\tPLAIN\tservice=\xff", ParseError::NotUtf8),
         ] {
             assert_eq!(parse_line(line).unwrap_err(), want, "{line:?}");

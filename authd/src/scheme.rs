@@ -263,9 +263,7 @@ impl Secret {
                 .map(Secret::CramMd5)
                 .ok_or(BadSecret("not 64 hex digits")),
             Scheme::ScramSha1 => parse_dovecot_scram(ScramHash::Sha1, text).map(Secret::Scram),
-            Scheme::ScramSha256 => {
-                parse_dovecot_scram(ScramHash::Sha256, text).map(Secret::Scram)
-            }
+            Scheme::ScramSha256 => parse_dovecot_scram(ScramHash::Sha256, text).map(Secret::Scram),
             Scheme::Sha512Crypt => want(CryptKind::Sha, &["$6$"]),
             Scheme::Sha256Crypt => want(CryptKind::Sha, &["$5$"]),
             Scheme::BlfCrypt => want(CryptKind::Bcrypt, &["$2"]),
@@ -273,15 +271,17 @@ impl Secret {
             Scheme::Argon2id => want(CryptKind::Argon2, &["$argon2id$"]),
             Scheme::Crypt => crypt_kind(text)
                 .map(|k| Secret::Crypt(k, text.to_owned()))
-                .ok_or(BadSecret("unsupported crypt(3) hash (DES and MD5-crypt are not)")),
+                .ok_or(BadSecret(
+                    "unsupported crypt(3) hash (DES and MD5-crypt are not)",
+                )),
             Scheme::Ssha | Scheme::Ssha256 | Scheme::Ssha512 => {
                 let hash = match scheme {
                     Scheme::Ssha => SshaHash::Sha1,
                     Scheme::Ssha256 => SshaHash::Sha256,
                     _ => SshaHash::Sha512,
                 };
-                let raw = saslmech::b64::decode(text.as_bytes())
-                    .map_err(|_| BadSecret("not base64"))?;
+                let raw =
+                    saslmech::b64::decode(text.as_bytes()).map_err(|_| BadSecret("not base64"))?;
                 let n = hash.len();
                 match (raw.as_slice().get(..n), raw.as_slice().get(n..)) {
                     (Some(d), Some(salt)) => Ok(Secret::Ssha(
