@@ -197,6 +197,7 @@ struct Req {
     final_resp_ok: bool,
     started: Instant,
     last_activity: Instant,
+    note: Option<&'static str>,
 }
 
 /// Limits of one connection.
@@ -312,6 +313,7 @@ impl Handler {
                     final_resp_ok: auth.final_resp_ok,
                     started: now,
                     last_activity: now,
+                    note: None,
                 };
                 let transport = if auth.secured {
                     Transport::tls()
@@ -403,18 +405,28 @@ impl Handler {
             return Event::Nothing;
         }
         req.last_activity = now;
+        req.note = note;
         let kind = match req.session.as_mut() {
-            Some(s) => StepKind::of(s.answer_b64(answer)),
+            Some(s) => match s.answer_b64(answer) {
+                // Engines that take the token's owner only for OAUTHBEARER refuse it for
+                // XOAUTH2 (and leave the session as it was): then make the same owner check
+                // here — the token must belong to the user the client named.
+                Err(Error::WrongAnswer) => match (answer, s.request()) {
+                    (Answer::TokenOwner(owner), Some(Request::ValidateToken(t))) => {
+                        let verdict = if !t.user().is_empty() && t.user() == owner {
+                            Answer::Accept
+                        } else {
+                            Answer::Reject
+                        };
+                        StepKind::of(s.answer_b64(verdict))
+                    }
+                    _ => StepKind::Internal,
+                },
+                step => StepKind::of(step),
+            },
             None => StepKind::Internal,
         };
-        let ev = self.after_step(id, kind, now, out);
-        match ev {
-            Event::Finished(mut f) => {
-                f.note = note;
-                Event::Finished(f)
-            }
-            other => other,
-        }
+        self.after_step(id, kind, now, out)
     }
 
     /// The `FAIL` of request `id` has been written: forget it.
@@ -482,7 +494,7 @@ impl Handler {
             remote_ip: req.remote_ip,
             no_penalty: req.no_penalty,
             outcome,
-            note: None,
+            note: req.note,
             duration: now.saturating_duration_since(req.started),
             fail,
         };
