@@ -23,6 +23,10 @@ use crate::protocol::{self, ClientLine, Fail, InitialResponse};
 pub const PLAINTEXT_DISABLED: &str =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
+/// `CONT` lines for unknown ids tolerated per connection (each answered with `FAIL`, as
+/// Dovecot does for requests that timed out); more end the connection.
+pub const MAX_UNKNOWN_CONTS: u32 = 16;
+
 /// What the engine needs from the backend to go on with a request.
 #[derive(Debug)]
 pub enum Lookup {
@@ -213,6 +217,7 @@ pub struct Handler {
     limits: Limits,
     version_seen: bool,
     requests: HashMap<u32, Req>,
+    unknown_conts: u32,
 }
 
 impl std::fmt::Debug for Handler {
@@ -251,6 +256,7 @@ impl Handler {
             limits,
             version_seen: false,
             requests: HashMap::new(),
+            unknown_conts: 0,
         }
     }
 
@@ -344,6 +350,12 @@ impl Handler {
             }
             ClientLine::Cont { id, data } => {
                 let Some(req) = self.requests.get_mut(&id) else {
+                    self.unknown_conts = self.unknown_conts.saturating_add(1);
+                    if self.unknown_conts > MAX_UNKNOWN_CONTS {
+                        return Event::Close(format!(
+                            "protocol error: more than {MAX_UNKNOWN_CONTS} CONT lines for unknown request ids"
+                        ));
+                    }
                     protocol::write_fail(
                         out,
                         id,
