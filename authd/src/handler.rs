@@ -631,3 +631,153 @@ impl StepKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handler(max: usize) -> Handler {
+        let engine = Arc::new(ServerConfig::new().mechanisms(&[
+            Mechanism::Plain,
+            Mechanism::Login,
+            Mechanism::CramMd5,
+        ]));
+        let mut h = Handler::new(engine, Limits { max_requests: max });
+        let mut out = Vec::new();
+        assert!(matches!(
+            h.line(b"VERSION\t1\t0", Instant::now(), &mut out),
+            Event::Nothing
+        ));
+        assert!(matches!(
+            h.line(b"CPID\t42", Instant::now(), &mut out),
+            Event::Nothing
+        ));
+        assert!(out.is_empty());
+        h
+    }
+
+    fn plain(id: u32, user: &str, pass: &str) -> Vec<u8> {
+        format!(
+            "AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={}",
+            saslmech::b64::encode(format!("\0{user}\0{pass}").as_bytes())
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn lookups_answered_out_of_order() {
+        let mut h = handler(8);
+        let mut out = Vec::new();
+        let now = Instant::now();
+        let Event::Lookup(a) = h.line(&plain(1, "tim", "x"), now, &mut out) else {
+            panic!()
+        };
+        let Event::Lookup(b) = h.line(&plain(2, "ann", "y"), now, &mut out) else {
+            panic!()
+        };
+        assert_eq!((a.id(), b.id()), (1, 2));
+        assert!(out.is_empty());
+        assert_eq!(h.in_flight(), 2);
+        // The second answered first.
+        let Event::Finished(f) = h.answer(2, Answer::Accept, None, now, &mut out) else {
+            panic!()
+        };
+        assert_eq!(f.outcome, Outcome::Ok);
+        assert_eq!(f.user.as_deref(), Some("ann"));
+        assert_eq!(out, b"OK\t2\tuser=ann\n");
+        out.clear();
+        let Event::Finished(f) =
+            h.answer(1, Answer::UnknownUser, Some("unknown user"), now, &mut out)
+        else {
+            panic!()
+        };
+        assert_eq!(f.outcome, Outcome::Failed(Failure::BadCredentials));
+        assert_eq!(f.note, Some("unknown user"));
+        // The failure's reply is the caller's to write; the id stays reserved until then.
+        assert!(out.is_empty());
+        assert_eq!(f.fail.as_ref().and_then(|x| x.user.as_deref()), Some("tim"));
+        assert_eq!(h.in_flight(), 1);
+        assert!(matches!(
+            h.line(&plain(1, "tim", "x"), now, &mut out),
+            Event::Close(_)
+        ));
+        h.release(1);
+        assert_eq!(h.in_flight(), 0);
+        // An answer for a finished request is ignored.
+        assert!(matches!(
+            h.answer(1, Answer::Accept, None, now, &mut out),
+            Event::Nothing
+        ));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn request_before_version_and_limits() {
+        let engine = Arc::new(ServerConfig::new());
+        let mut h = Handler::new(engine, Limits { max_requests: 1 });
+        let mut out = Vec::new();
+        assert!(matches!(
+            h.line(&plain(1, "a", "b"), Instant::now(), &mut out),
+            Event::Close(_)
+        ));
+        let mut h = handler(1);
+        let now = Instant::now();
+        assert!(matches!(
+            h.line(b"AUTH\t1\tLOGIN\tservice=smtp\tsecured", now, &mut out),
+            Event::Nothing
+        ));
+        assert_eq!(out, b"CONT\t1\tVXNlcm5hbWU6\n");
+        let Event::Close(msg) = h.line(b"AUTH\t2\tLOGIN\tservice=smtp\tsecured", now, &mut out)
+        else {
+            panic!()
+        };
+        assert!(msg.contains("too many requests"), "{msg}");
+    }
+
+    #[test]
+    fn cont_while_pending_and_expiry() {
+        let mut h = handler(8);
+        let mut out = Vec::new();
+        let now = Instant::now();
+        assert!(matches!(
+            h.line(&plain(1, "tim", "x"), now, &mut out),
+            Event::Lookup(_)
+        ));
+        let Event::Finished(f) = h.line(b"CONT\t1\tAAAA", now, &mut out) else {
+            panic!()
+        };
+        assert!(matches!(f.outcome, Outcome::Refused(_)));
+        // LOGIN left waiting for its username expires.
+        assert!(matches!(
+            h.line(b"AUTH\t5\tLOGIN\tservice=smtp\tsecured", now, &mut out),
+            Event::Nothing
+        ));
+        assert!(
+            h.expire(now + Duration::from_secs(5), Duration::from_secs(10))
+                .is_empty()
+        );
+        let done = h.expire(now + Duration::from_secs(10), Duration::from_secs(10));
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            done.first()
+                .and_then(|f| f.fail.as_ref())
+                .and_then(|f| f.reason),
+            Some("Authentication request timed out")
+        );
+    }
+
+    #[test]
+    fn unsafe_user_name_is_never_sent_in_ok() {
+        let mut h = handler(8);
+        let mut out = Vec::new();
+        let now = Instant::now();
+        let Event::Lookup(_) = h.line(&plain(1, "a\tb", "x"), now, &mut out) else {
+            panic!()
+        };
+        let Event::Finished(f) = h.answer(1, Answer::Accept, None, now, &mut out) else {
+            panic!()
+        };
+        assert!(matches!(f.outcome, Outcome::Refused(_)));
+        assert!(out.is_empty());
+    }
+}

@@ -359,23 +359,25 @@ fn process(
                 let id = lookup.id();
                 let state = daemon.state();
                 let (rip, no_penalty) = handler.request_origin(id);
-                if let (Some(t), Some(ip), false) = (&state.config.throttle, rip, no_penalty) {
-                    if daemon.throttle.is_blocked(
+                let blocked = match (&state.config.throttle, rip, no_penalty) {
+                    (Some(t), Some(ip), false) => daemon.throttle.is_blocked(
                         ip,
                         t.max_failures,
                         Duration::from_secs(t.window_s),
                         Instant::now(),
-                    ) {
-                        let answer = backend::throttled(&lookup);
-                        ev = handler.answer(
-                            id,
-                            answer.as_answer(),
-                            Some("throttled: too many failures from this address"),
-                            Instant::now(),
-                            out,
-                        );
-                        continue;
-                    }
+                    ),
+                    _ => false,
+                };
+                if blocked {
+                    let answer = backend::throttled(&lookup);
+                    ev = handler.answer(
+                        id,
+                        answer.as_answer(),
+                        Some("throttled: too many failures from this address"),
+                        Instant::now(),
+                        out,
+                    );
+                    continue;
                 }
                 match state.resolve(lookup, rip) {
                     Resolution::Now(answer, note) => {
