@@ -200,7 +200,7 @@ where
     let conn = daemon.next_cuid.fetch_add(1, Ordering::Relaxed);
     let state = daemon.state();
     let (rd, mut wr) = tokio::io::split(stream);
-    let mut reader = BufReader::with_capacity(4096, rd);
+    let mut reader = BufReader::with_capacity(1024, rd);
     let mut out = Vec::with_capacity(512);
     protocol::write_handshake(
         &mut out,
