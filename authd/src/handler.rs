@@ -7,6 +7,7 @@
 //! order. A request that failed stays reserved until the caller wrote its `FAIL` (perhaps after
 //! the failure delay) and called [`Handler::release`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -22,6 +23,18 @@ use crate::protocol::{self, ClientLine, Fail, InitialResponse};
 /// Dovecot's text for a plaintext mechanism refused on an insecure connection.
 pub const PLAINTEXT_DISABLED: &str =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
+
+/// The usual service names without an allocation per request.
+fn intern_service(service: &str) -> Cow<'static, str> {
+    match service {
+        "smtp" => Cow::Borrowed("smtp"),
+        "submission" => Cow::Borrowed("submission"),
+        "imap" => Cow::Borrowed("imap"),
+        "pop3" => Cow::Borrowed("pop3"),
+        "sieve" => Cow::Borrowed("sieve"),
+        other => Cow::Owned(other.to_owned()),
+    }
+}
 
 /// `CONT` lines for unknown ids tolerated per connection (each answered with `FAIL`, as
 /// Dovecot does for requests that timed out); more end the connection.
@@ -89,9 +102,9 @@ pub struct Finished {
     /// The request id.
     pub id: u32,
     /// `service=`.
-    pub service: String,
+    pub service: Cow<'static, str>,
     /// The mechanism name as the client sent it.
-    pub mechanism: String,
+    pub mechanism: Cow<'static, str>,
     /// The user, if the exchange got as far as naming one.
     pub user: Option<String>,
     /// `rip=`.
@@ -193,8 +206,8 @@ enum State {
 struct Req {
     session: Option<ServerSession>,
     state: State,
-    service: String,
-    mechanism: String,
+    service: Cow<'static, str>,
+    mechanism: Cow<'static, str>,
     user: Option<String>,
     remote_ip: Option<IpAddr>,
     no_penalty: bool,
@@ -311,8 +324,11 @@ impl Handler {
                 let mut req = Req {
                     session: None,
                     state: State::Challenged,
-                    service: auth.service.to_owned(),
-                    mechanism: auth.mechanism.to_owned(),
+                    service: intern_service(auth.service),
+                    mechanism: match Mechanism::from_name(auth.mechanism.as_bytes()) {
+                        Some(m) => Cow::Borrowed(m.name()),
+                        None => Cow::Owned(auth.mechanism.to_owned()),
+                    },
                     user: None,
                     remote_ip: auth.remote_ip,
                     no_penalty: auth.no_penalty,
@@ -367,8 +383,8 @@ impl Handler {
                     // As in Dovecot: the request may have timed out; only this id ends.
                     return Event::Finished(Finished {
                         id,
-                        service: String::new(),
-                        mechanism: String::new(),
+                        service: Cow::Borrowed(""),
+                        mechanism: Cow::Borrowed(""),
                         user: None,
                         remote_ip: None,
                         no_penalty: true,

@@ -226,7 +226,8 @@ where
         debug!(conn, "client went away before the handshake: {e}");
         return;
     }
-    out.clear();
+    // Idle connections keep no handshake-sized buffer; replies allocate on first use.
+    out = Vec::new();
     debug!(conn, "connected");
     loop {
         tokio::select! {

@@ -177,3 +177,44 @@ fn hash_subcommand_writes_every_scheme() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheme"));
 }
+
+#[test]
+fn unix_socket_owner_group_and_mode() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Our own uid and gid: chown to them works with or without privileges.
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, "").unwrap();
+    let meta = std::fs::metadata(&probe).unwrap();
+    let (uid, gid) = (meta.uid(), meta.gid());
+    let users = dir.path().join("users");
+    std::fs::write(&users, "tim:{PLAIN}x\n").unwrap();
+    let socket = dir.path().join("auth");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[listen]\ntcp = \"127.0.0.1:0\"\nunix = \"{}\"\nunix_mode = \"0640\"\nunix_owner = \"{uid}\"\nunix_group = \"{gid}\"\n[passdb]\npasswd_file = \"{}\"\n",
+            socket.display(),
+            users.display()
+        ),
+    )
+    .unwrap();
+    let mut d = Daemon::spawn(dir, &config, socket.clone());
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o640);
+    assert_eq!((meta.uid(), meta.gid()), (uid, gid));
+    let mut c = d.unix();
+    c.handshake();
+    assert_eq!(c.plain(1, "tim", "x", "127.0.0.1"), "OK\t1\tuser=tim");
+    // A stale socket file from a killed daemon is replaced on the next start.
+    drop(c);
+    let dir = std::mem::replace(&mut d.dir, tempfile::tempdir().unwrap());
+    d.signal("KILL");
+    drop(d);
+    assert!(socket.exists());
+    let d = Daemon::spawn(dir, &config, socket);
+    let mut c = d.unix();
+    c.handshake();
+    assert_eq!(c.plain(1, "tim", "x", "127.0.0.1"), "OK\t1\tuser=tim");
+}
