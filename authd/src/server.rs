@@ -501,19 +501,33 @@ pub async fn serve(
         None => (None, None),
     };
     tokio::pin!(stop);
+    // Reloads run one after the other in their own task, never holding up accepts.
+    let reloader = {
+        let d = Arc::clone(&daemon);
+        tokio::spawn(async move {
+            while reload.recv().await.is_some() {
+                d.reload().await;
+            }
+        })
+    };
+    // A connection slot is taken before accepting, so beyond max_connections clients wait in
+    // the listen queue.
+    let mut permit = None;
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&conn_slots).acquire_owned() => p,
-            _ = &mut stop => break,
-        };
-        let Ok(permit) = permit else { break };
         tokio::select! {
-            r = async { match &tcp { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } } => {
+            _ = &mut stop => break,
+            p = Arc::clone(&conn_slots).acquire_owned(), if permit.is_none() => {
+                match p {
+                    Ok(p) => permit = Some(p),
+                    Err(_) => break,
+                }
+            }
+            r = async { match &tcp { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } }, if permit.is_some() => {
                 match r {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
-                        let (d, rx) = (Arc::clone(&daemon), rx.clone());
-                        conns.spawn(async move { connection(s, d, rx).await; drop(permit); });
+                        let (d, rx, p) = (Arc::clone(&daemon), rx.clone(), permit.take());
+                        conns.spawn(async move { connection(s, d, rx).await; drop(p); });
                     }
                     Err(e) => {
                         warn!("tcp accept: {e}");
@@ -521,11 +535,11 @@ pub async fn serve(
                     }
                 }
             }
-            r = async { match &unix { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } } => {
+            r = async { match &unix { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } }, if permit.is_some() => {
                 match r {
                     Ok(s) => {
-                        let (d, rx) = (Arc::clone(&daemon), rx.clone());
-                        conns.spawn(async move { connection(s, d, rx).await; drop(permit); });
+                        let (d, rx, p) = (Arc::clone(&daemon), rx.clone(), permit.take());
+                        conns.spawn(async move { connection(s, d, rx).await; drop(p); });
                     }
                     Err(e) => {
                         warn!("unix accept: {e}");
@@ -534,12 +548,9 @@ pub async fn serve(
                 }
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            Some(()) = reload.recv() => {
-                daemon.reload().await;
-            }
-            _ = &mut stop => break,
         }
     }
+    reloader.abort();
     info!(connections = conns.len(), "shutting down");
     let _ = tx.send(true);
     drop(tcp);

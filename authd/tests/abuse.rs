@@ -251,3 +251,29 @@ fn flood_of_unknown_ids_ends_that_connection() {
         "OK\t1\tuser=tim"
     );
 }
+
+/// Beyond max_connections clients wait in the listen queue; reloads still happen.
+#[test]
+fn max_connections_queue_and_reload_meanwhile() {
+    use std::io::Read;
+    let d = Daemon::start(&format!("{AUTH}max_connections = 2\n"), USERS, "");
+    let mut a = d.client();
+    let b = d.client();
+    let mut third = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let r = third.read(&mut buf);
+    assert!(r.is_err(), "the third connection was served: {r:?}");
+    d.signal("HUP");
+    assert!(d.wait_log(|l| l.contains("reloaded configuration")));
+    assert_eq!(
+        a.plain(1, "tim", "tanstaaftanstaaf", "127.0.0.1"),
+        "OK\t1\tuser=tim"
+    );
+    drop(b);
+    third.set_read_timeout(Some(util::TIMEOUT)).unwrap();
+    let n = third.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"VERSION\t1\t"), "{:?}", &buf[..n]);
+}
