@@ -1,5 +1,14 @@
 //! `saslmech-authd`: the command line.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
