@@ -224,3 +224,22 @@ fn token_of_another_user_is_refused() {
         "OK\t3\tuser=eve@example.com"
     );
 }
+
+#[test]
+fn oauthbearer_without_authzid_logs_in_as_the_token_owner() {
+    let d = daemon();
+    let mut c = d.client();
+    let t = jwt(Algorithm::ES256, claims("tim@example.com", 300));
+    let mut client = ClientSession::new(
+        Mechanism::OAuthBearer,
+        &Credentials::new().token(t.as_bytes()),
+    )
+    .unwrap();
+    let ir = client.start().unwrap().unwrap().to_vec();
+    assert!(ir.starts_with(b"n,,"), "{:?}", String::from_utf8_lossy(&ir));
+    c.send(&format!(
+        "AUTH\t1\tOAUTHBEARER\tservice=smtp\tsecured\tresp={}",
+        b64(&ir)
+    ));
+    assert_eq!(c.recv(), "OK\t1\tuser=tim@example.com");
+}
