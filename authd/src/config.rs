@@ -279,6 +279,9 @@ impl Config {
                     "oauth: set at least one of oauth.hs256_key_file, oauth.rs256_public_key_file, oauth.es256_public_key_file",
                 );
             }
+            if o.leeway_s > 86_400 {
+                return err("oauth.leeway_s: at most 86400");
+            }
             if o.user_claim.is_empty() {
                 return err("oauth.user_claim: must not be empty");
             }
