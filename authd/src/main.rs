@@ -161,11 +161,17 @@ fn main() -> ExitCode {
         return check(config, &path);
     }
     let _log = init_logging(&config.log.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("authd")
-        .build()
-    {
+    let mut builder = match config.runtime.worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 1 {
+                b.worker_threads(n);
+            }
+            b
+        }
+    };
+    let runtime = match builder.enable_all().thread_name("authd").build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("saslmech-authd: cannot start the runtime: {e}");
