@@ -305,11 +305,8 @@ impl Secret {
     pub fn verify(&self, password: &[u8]) -> bool {
         match self {
             Secret::Plain(p) => saslmech::ct_eq_password(password, p.as_slice()),
-            Secret::CramMd5(keys) => {
-                let given = CramMd5Keys::from_password(password).to_bytes();
-                let stored = keys.to_bytes();
-                bool::from(given.ct_eq(&stored))
-            }
+            // `CramMd5Keys` compares in constant time.
+            Secret::CramMd5(keys) => CramMd5Keys::from_password(password) == *keys,
             Secret::Scram(keys) => {
                 match ScramKeys::derive(keys.hash(), password, keys.salt(), keys.iterations()) {
                     Ok(derived) => bool::from(derived.stored_key().ct_eq(keys.stored_key())),
