@@ -16,9 +16,9 @@ use saslmech::{
     ServerSession, ServerStep,
 };
 use saslmech_fuzz::{
-    CB_EXPORTER, DEFAULT_PASSWORD, DEFAULT_TOKEN, MECHANISMS, Script, adapter_client_line,
-    adapter_server_op, answer_kind, channel_binding, client_op, differential_binding,
-    differential_flag, mutation, server_config, server_op,
+    AdapterClientLine, AdapterServerOperation, AnswerKind, CB_EXPORTER, ClientOperation,
+    DEFAULT_PASSWORD, DEFAULT_TOKEN, MECHANISMS, Mutation, Script, ServerOperation,
+    channel_binding, differential_binding, differential_flag, server_config,
 };
 
 /// Server config byte `a`: TLS and success data, default limits.
@@ -86,17 +86,17 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         };
         let mut s = Script::new().byte(TLS).byte(0);
         s = match &ir {
-            Some(ir) => s.operation(server_op::START_B64, ir.as_bytes()),
-            None => s.byte(server_op::START_B64_NONE),
+            Some(ir) => s.operation(ServerOperation::StartBase64, ir.as_bytes()),
+            None => s.byte(ServerOperation::StartBase64None),
         };
         for l in &lines {
-            s = s.operation(server_op::STEP_B64, l.as_bytes());
+            s = s.operation(ServerOperation::StepBase64, l.as_bytes());
         }
         s = if mech == "XOAUTH2" {
-            s.byte(server_op::ANSWER).byte(answer_kind::ACCEPT)
+            s.byte(ServerOperation::Answer).byte(AnswerKind::Accept)
         } else {
-            s.byte(server_op::ANSWER)
-                .byte(answer_kind::PASSWORD)
+            s.byte(ServerOperation::Answer)
+                .byte(AnswerKind::Password)
                 .bytes(pw)
         };
         v.push((
@@ -113,10 +113,10 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START)
-            .operation(server_op::STEP, b"\0tim\0tanstaaftanstaaf")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::PASSWORD)
+            .byte(ServerOperation::Start)
+            .operation(ServerOperation::Step, b"\0tim\0tanstaaftanstaaf")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Password)
             .bytes(pw),
     ));
     v.push(plain(
@@ -124,13 +124,16 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::PASSWORD)
+            .operation(
+                ServerOperation::StartInitialResponse,
+                b"Ursel\0Kurt\0xipj3plmq",
+            )
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Password)
             .bytes(b"xipj3plmq")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::REJECT)
-            .byte(server_op::STEP)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Reject)
+            .byte(ServerOperation::Step)
             .bytes(b""),
     ));
     v.push(plain(
@@ -138,20 +141,23 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_IR, b"Ursel\0Kurt\0xipj3plmq")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::ACCEPT)
-            .byte(server_op::ANSWER_B64)
-            .byte(answer_kind::ACCEPT),
+            .operation(
+                ServerOperation::StartInitialResponse,
+                b"Ursel\0Kurt\0xipj3plmq",
+            )
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Accept)
+            .byte(ServerOperation::AnswerBase64)
+            .byte(AnswerKind::Accept),
     ));
     v.push(plain(
         "rfc4954-test-1234",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_B64, b"dGVzdAB0ZXN0ADEyMzQ=")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::PASSWORD)
+            .operation(ServerOperation::StartBase64, b"dGVzdAB0ZXN0ADEyMzQ=")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Password)
             .bytes(b"1234"),
     ));
     v.push(plain(
@@ -159,44 +165,47 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_B64, b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::PASSWORD)
+            .operation(
+                ServerOperation::StartBase64,
+                b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm",
+            )
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Password)
             .bytes(b"tanstaaftanstaaF")
-            .operation(server_op::STEP, b"x")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::ACCEPT)
-            .byte(server_op::CANCEL),
+            .operation(ServerOperation::Step, b"x")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Accept)
+            .byte(ServerOperation::Cancel),
     ));
     v.push(plain(
         "bad-base64-pad-first",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_B64, b"=AAA"),
+            .operation(ServerOperation::StartBase64, b"=AAA"),
     ));
     v.push(plain(
         "bad-base64-pad-middle",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START_B64_NONE)
-            .operation(server_op::STEP_B64, b"AAA=BBB="),
+            .byte(ServerOperation::StartBase64None)
+            .operation(ServerOperation::StepBase64, b"AAA=BBB="),
     ));
     v.push(plain(
         "extra-nul-field",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_IR, b"\0tim\0pass\0extra"),
+            .operation(ServerOperation::StartInitialResponse, b"\0tim\0pass\0extra"),
     ));
     v.push(plain(
         "too-large-64",
         Script::new()
             .byte(TLS | 0b0001_0000)
             .byte(0)
-            .byte(server_op::START)
-            .byte(server_op::STEP_BIG)
+            .byte(ServerOperation::Start)
+            .byte(ServerOperation::StepBig)
             .bytes(b"\0tim\0")
             .byte(0)
             .byte(8),
@@ -206,8 +215,8 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START_B64_NONE)
-            .byte(server_op::STEP_B64_BIG)
+            .byte(ServerOperation::StartBase64None)
+            .byte(ServerOperation::StepBase64Big)
             .bytes(b"QUFB")
             .byte(0x14)
             .byte(0),
@@ -215,7 +224,7 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
     v.push(plain(
         "authcid-over-255",
         Script::new().byte(TLS).byte(1).operation(
-            server_op::START_IR,
+            ServerOperation::StartInitialResponse,
             &[b"\0".as_slice(), &[b'u'; 256], b"\0pw"].concat(),
         ),
     ));
@@ -224,25 +233,25 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_IR, b"\0tim\0pw")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::TEMPORARY_FAILURE),
+            .operation(ServerOperation::StartInitialResponse, b"\0tim\0pw")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::TemporaryFailure),
     ));
     v.push(plain(
         "account-disabled-plaintext",
         Script::new()
             .byte(0b0000_0100)
             .byte(0)
-            .operation(server_op::START_IR, b"\0tim\0pw")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::CRAM_MD5_KEYS)
+            .operation(ServerOperation::StartInitialResponse, b"\0tim\0pw")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::CramMd5Keys)
             .bytes(b"pw")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::ACCOUNT_DISABLED),
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::AccountDisabled),
     ));
     v.push(plain(
         "no-tls-refused",
-        Script::new().byte(0).byte(0).byte(server_op::START),
+        Script::new().byte(0).byte(0).byte(ServerOperation::Start),
     ));
 
     // LOGIN: the draft's and MS-XLOGIN's exchanges, limits.
@@ -252,10 +261,10 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_B64, b"dGlt")
-            .operation(server_op::STEP_B64, b"dGFuc3RhYWZ0YW5zdGFhZg==")
-            .byte(server_op::ANSWER_B64)
-            .byte(answer_kind::PASSWORD)
+            .operation(ServerOperation::StartBase64, b"dGlt")
+            .operation(ServerOperation::StepBase64, b"dGFuc3RhYWZ0YW5zdGFhZg==")
+            .byte(ServerOperation::AnswerBase64)
+            .byte(AnswerKind::Password)
             .bytes(pw),
     ));
     v.push(login(
@@ -263,17 +272,17 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS | 0b0100_0000)
             .byte(0)
-            .byte(server_op::START)
-            .operation(server_op::STEP, b"tim")
-            .operation(server_op::STEP, b"tanstaaftanstaaf"),
+            .byte(ServerOperation::Start)
+            .operation(ServerOperation::Step, b"tim")
+            .operation(ServerOperation::Step, b"tanstaaftanstaaf"),
     ));
     v.push(login(
         "username-over-255",
         Script::new()
             .byte(TLS)
             .byte(1)
-            .byte(server_op::START)
-            .byte(server_op::STEP_BIG)
+            .byte(ServerOperation::Start)
+            .byte(ServerOperation::StepBig)
             .bytes(b"u")
             .byte(0)
             .byte(17),
@@ -283,20 +292,20 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START)
-            .operation(server_op::STEP, b"tim")
-            .byte(server_op::CANCEL)
-            .operation(server_op::STEP, b"pa\0ss"),
+            .byte(ServerOperation::Start)
+            .operation(ServerOperation::Step, b"tim")
+            .byte(ServerOperation::Cancel)
+            .operation(ServerOperation::Step, b"pa\0ss"),
     ));
     v.push(login(
         "unknown-user",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_IR, b"nobody")
-            .operation(server_op::STEP, b"pw")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::UNKNOWN_USER),
+            .operation(ServerOperation::StartInitialResponse, b"nobody")
+            .operation(ServerOperation::Step, b"pw")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::UnknownUser),
     ));
 
     // CRAM-MD5: RFC 2195 (the fixed nonce reproduces its challenge), RFC 4954, keys.
@@ -306,10 +315,13 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START)
-            .operation(server_op::STEP, b"tim b913a602c7eda7a495b4e6e7334d3890")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::CRAM_MD5_KEYS)
+            .byte(ServerOperation::Start)
+            .operation(
+                ServerOperation::Step,
+                b"tim b913a602c7eda7a495b4e6e7334d3890",
+            )
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::CramMd5Keys)
             .bytes(pw),
     ));
     v.push(cram(
@@ -317,13 +329,13 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START_B64_NONE)
+            .byte(ServerOperation::StartBase64None)
             .operation(
-                server_op::STEP_B64,
+                ServerOperation::StepBase64,
                 b"cmpzMyBlYzNhNTlmZWQzOTVhYmExZWM2MzY3YzRmNGI0MWFjMA==",
             )
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::PASSWORD)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Password)
             .bytes(b"secret"),
     ));
     v.push(cram(
@@ -331,44 +343,50 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START)
-            .operation(server_op::STEP, b"tim B913A602C7EDA7A495B4E6E7334D3890"),
+            .byte(ServerOperation::Start)
+            .operation(
+                ServerOperation::Step,
+                b"tim B913A602C7EDA7A495B4E6E7334D3890",
+            ),
     ));
     v.push(cram(
         "user-with-spaces",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START)
+            .byte(ServerOperation::Start)
             .operation(
-                server_op::STEP,
+                ServerOperation::Step,
                 b"tim smith b913a602c7eda7a495b4e6e7334d3890",
             )
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::UNKNOWN_USER),
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::UnknownUser),
     ));
     v.push(cram(
         "initial-response",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_B64, b"dGlt"),
+            .operation(ServerOperation::StartBase64, b"dGlt"),
     ));
     v.push(cram(
         "os-nonce-and-weak-refused",
         Script::new()
             .byte(TLS)
             .byte(2)
-            .byte(server_op::START_B64_NONE)
-            .operation(server_op::STEP, b"tim 00000000000000000000000000000000")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::ACCEPT)
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::REJECT),
+            .byte(ServerOperation::StartBase64None)
+            .operation(
+                ServerOperation::Step,
+                b"tim 00000000000000000000000000000000",
+            )
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Accept)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Reject),
     ));
     v.push(cram(
         "nonce-failure",
-        Script::new().byte(TLS).byte(4).byte(server_op::START),
+        Script::new().byte(TLS).byte(4).byte(ServerOperation::Start),
     ));
     v.push(cram("weak-refused", Script::new().byte(TLS | 8).byte(0)));
 
@@ -379,9 +397,9 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_B64, b"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::ACCEPT),
+            .operation(ServerOperation::StartBase64, b"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Accept),
     ));
     v.push(xo(
         "curl-test922-error-challenge",
@@ -389,46 +407,49 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .byte(TLS)
             .byte(0)
             .operation(
-                server_op::START_B64,
+                ServerOperation::StartBase64,
                 b"dXNlcj11c2VyAWF1dGg9QmVhcmVyIG1GXzkuQjVmLTQuMUpxTQEB",
             )
-            .byte(server_op::ANSWER_B64)
-            .byte(answer_kind::TOKEN_ERROR)
+            .byte(ServerOperation::AnswerBase64)
+            .byte(AnswerKind::TokenError)
             .bytes(b"401")
             .bytes(b"https://mail.google.com/")
-            .operation(server_op::STEP_B64, b""),
+            .operation(ServerOperation::StepBase64, b""),
     ));
     v.push(xo(
         "reject-ack-with-ctrl-a",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .byte(server_op::START)
+            .byte(ServerOperation::Start)
             .operation(
-                server_op::STEP,
+                ServerOperation::Step,
                 b"user=user\x01auth=Bearer mF_9.B5f-4.1JqM\x01\x01",
             )
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::REJECT)
-            .operation(server_op::STEP_B64, b"AQ=="),
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Reject)
+            .operation(ServerOperation::StepBase64, b"AQ=="),
     ));
     v.push(xo(
         "token-error-escapes",
         Script::new()
             .byte(TLS)
             .byte(0)
-            .operation(server_op::START_IR, b"user=a\x01auth=bearer abc==\x01\x01")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::TOKEN_ERROR)
+            .operation(
+                ServerOperation::StartInitialResponse,
+                b"user=a\x01auth=bearer abc==\x01\x01",
+            )
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::TokenError)
             .bytes(b"in\"valid\\\n\x01")
             .bytes(b""),
     ));
     v.push(xo(
         "missing-final-ctrl-a",
-        Script::new()
-            .byte(TLS)
-            .byte(0)
-            .operation(server_op::START_IR, b"user=a\x01auth=Bearer abc\x01"),
+        Script::new().byte(TLS).byte(0).operation(
+            ServerOperation::StartInitialResponse,
+            b"user=a\x01auth=Bearer abc\x01",
+        ),
     ));
 
     // Clients: the challenges of real servers and the RFCs.
@@ -440,16 +461,16 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         "ir-finish",
         Script::new()
             .byte(0)
-            .byte(client_op::START_B64)
-            .byte(client_op::FINISH),
+            .byte(ClientOperation::StartBase64)
+            .byte(ClientOperation::Finish),
     ));
     v.push(c(
         "client_plain",
         "no-ir-empty-challenge",
         Script::new()
             .byte(0)
-            .operation(client_op::STEP_B64, b"")
-            .byte(client_op::FINISH_DATA)
+            .operation(ClientOperation::StepBase64, b"")
+            .byte(ClientOperation::FinishData)
             .bytes(b""),
     ));
     v.push(c(
@@ -461,37 +482,37 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"Ursel")
             .bytes(b"xipj3plmq")
             .bytes(b"")
-            .byte(client_op::START)
-            .operation(client_op::STEP, b"unexpected")
-            .byte(client_op::FINISH),
+            .byte(ClientOperation::Start)
+            .operation(ClientOperation::Step, b"unexpected")
+            .byte(ClientOperation::Finish),
     ));
     v.push(c(
         "client_login",
         "xlogin-prompts",
         Script::new()
             .byte(0)
-            .byte(client_op::START)
-            .operation(client_op::STEP_B64, b"VXNlcm5hbWU6")
-            .operation(client_op::STEP_B64, b"UGFzc3dvcmQ6")
-            .byte(client_op::FINISH),
+            .byte(ClientOperation::Start)
+            .operation(ClientOperation::StepBase64, b"VXNlcm5hbWU6")
+            .operation(ClientOperation::StepBase64, b"UGFzc3dvcmQ6")
+            .byte(ClientOperation::Finish),
     ));
     v.push(c(
         "client_login",
         "draft-prompts-then-extra",
         Script::new()
             .byte(0)
-            .operation(client_op::STEP_B64, b"VXNlciBOYW1lAA==")
-            .operation(client_op::STEP_B64, b"UGFzc3dvcmQA")
-            .operation(client_op::STEP, b"more?")
-            .byte(client_op::FINISH),
+            .operation(ClientOperation::StepBase64, b"VXNlciBOYW1lAA==")
+            .operation(ClientOperation::StepBase64, b"UGFzc3dvcmQA")
+            .operation(ClientOperation::Step, b"more?")
+            .byte(ClientOperation::Finish),
     ));
     v.push(c(
         "client_login",
         "finish-early-with-data",
         Script::new()
             .byte(0)
-            .operation(client_op::STEP, b"Username:")
-            .byte(client_op::FINISH_DATA)
+            .operation(ClientOperation::Step, b"Username:")
+            .byte(ClientOperation::FinishData)
             .bytes(b"v=x"),
     ));
     v.push(c(
@@ -499,12 +520,12 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         "rfc2195",
         Script::new()
             .byte(0)
-            .byte(client_op::START)
+            .byte(ClientOperation::Start)
             .operation(
-                client_op::STEP_B64,
+                ClientOperation::StepBase64,
                 b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
             )
-            .byte(client_op::FINISH),
+            .byte(ClientOperation::Finish),
     ));
     v.push(c(
         "client_cram_md5",
@@ -516,51 +537,51 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(&[b'k'; 100])
             .bytes(b"")
             .operation(
-                client_op::STEP_B64,
+                ClientOperation::StepBase64,
                 b"PDQxOTI5NDIzNDEuMTI4Mjg0NzJAc291cmNlZm91ci5hbmRyZXcuY211LmVkdT4=",
             )
-            .operation(client_op::STEP, b"again"),
+            .operation(ClientOperation::Step, b"again"),
     ));
     v.push(c(
         "client_cram_md5",
         "small-limit-big-challenge",
         Script::new()
             .byte(2)
-            .byte(client_op::STEP_B64_BIG)
+            .byte(ClientOperation::StepBase64Big)
             .bytes(b"QUFB")
             .byte(0)
             .byte(4)
-            .operation(client_op::STEP, b"<x@y>"),
+            .operation(ClientOperation::Step, b"<x@y>"),
     ));
     v.push(c(
         "client_xoauth2",
         "google-error",
         Script::new()
             .byte(0)
-            .byte(client_op::START_B64)
-            .operation(client_op::STEP_B64, xerr)
-            .byte(client_op::FINISH),
+            .byte(ClientOperation::StartBase64)
+            .operation(ClientOperation::StepBase64, xerr)
+            .byte(ClientOperation::Finish),
     ));
     v.push(c(
         "client_xoauth2",
         "pop-error-no-ir",
         Script::new()
             .byte(0)
-            .operation(client_op::STEP, b"")
-            .operation(client_op::STEP_B64, pop_err)
-            .operation(client_op::STEP, b"{}"),
+            .operation(ClientOperation::Step, b"")
+            .operation(ClientOperation::StepBase64, pop_err)
+            .operation(ClientOperation::Step, b"{}"),
     ));
     v.push(c(
         "client_xoauth2",
         "json-escapes",
         Script::new()
             .byte(0)
-            .byte(client_op::START)
+            .byte(ClientOperation::Start)
             .operation(
-                client_op::STEP,
+                ClientOperation::Step,
                 br#" { "status" : 400 , "x": null, "y": true, "scope":"a\u0041\n\"", "openid-configuration": "https:\/\/e" } "#,
             )
-            .byte(client_op::FINISH),
+            .byte(ClientOperation::Finish),
     ));
     v.push(c(
         "client_xoauth2",
@@ -571,8 +592,8 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .bytes(b"")
             .bytes(DEFAULT_TOKEN)
-            .byte(client_op::START)
-            .byte(client_op::FINISH_DATA)
+            .byte(ClientOperation::Start)
+            .byte(ClientOperation::FinishData)
             .bytes(b""),
     ));
 
@@ -615,10 +636,10 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             "differential",
             format!("{name}-mutated"),
             base(all | differential_flag::BASE64)
-                .byte(mutation::FLIP)
+                .byte(Mutation::Flip)
                 .byte(0x20)
                 .byte(5)
-                .byte(mutation::TRUNCATE)
+                .byte(Mutation::Truncate)
                 .byte(3)
                 .into_vec(),
         ));
@@ -641,7 +662,7 @@ fn seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 base(all | differential_flag::MISMATCH)
                     .bytes(b"other")
                     .bytes(b"")
-                    .byte(mutation::REPLACE)
+                    .byte(Mutation::Replace)
                     .bytes(b"\0tim\0other")
                     .into_vec(),
             ));
@@ -689,7 +710,7 @@ enum A {
     Accept,
     Reject,
     Password(Vec<u8>),
-    /// Hash byte, password, salt, iteration byte (as `answer_kind::SCRAM_KEYS` reads them).
+    /// Hash byte, password, salt, iteration byte (as `AnswerKind::ScramKeys` reads them).
     Keys(u8, Vec<u8>, Vec<u8>, u8),
     Owner(String),
 }
@@ -697,16 +718,16 @@ enum A {
 impl A {
     fn write(&self, s: Script) -> Script {
         match self {
-            A::Accept => s.byte(answer_kind::ACCEPT),
-            A::Reject => s.byte(answer_kind::REJECT),
-            A::Password(p) => s.byte(answer_kind::PASSWORD).bytes(p),
+            A::Accept => s.byte(AnswerKind::Accept),
+            A::Reject => s.byte(AnswerKind::Reject),
+            A::Password(p) => s.byte(AnswerKind::Password).bytes(p),
             A::Keys(h, p, salt, i) => s
-                .byte(answer_kind::SCRAM_KEYS)
+                .byte(AnswerKind::ScramKeys)
                 .byte(*h)
                 .bytes(p)
                 .bytes(salt)
                 .byte(*i),
-            A::Owner(o) => s.byte(answer_kind::TOKEN_OWNER).bytes(o.as_bytes()),
+            A::Owner(o) => s.byte(AnswerKind::TokenOwner).bytes(o.as_bytes()),
         }
     }
     fn keys(&self) -> Option<ScramKeys> {
@@ -752,19 +773,19 @@ fn engine_exchange(
     };
     let mut step = match &ir {
         Some(ir) if b64 => {
-            s = s.operation(server_op::START_B64, ir);
+            s = s.operation(ServerOperation::StartBase64, ir);
             server.start_b64(Some(ir))
         }
         Some(ir) => {
-            s = s.operation(server_op::START_IR, ir);
+            s = s.operation(ServerOperation::StartInitialResponse, ir);
             server.start(Some(ir))
         }
         None if b64 => {
-            s = s.byte(server_op::START_B64_NONE);
+            s = s.byte(ServerOperation::StartBase64None);
             server.start_b64(None)
         }
         None => {
-            s = s.byte(server_op::START);
+            s = s.byte(ServerOperation::Start);
             server.start(None)
         }
     };
@@ -781,9 +802,9 @@ fn engine_exchange(
                 let Ok(r) = r.map(<[u8]>::to_vec) else { break };
                 s = s.operation(
                     if b64 {
-                        server_op::STEP_B64
+                        ServerOperation::StepBase64
                     } else {
-                        server_op::STEP
+                        ServerOperation::Step
                     },
                     &r,
                 );
@@ -797,9 +818,9 @@ fn engine_exchange(
                 let a = answers[n.min(answers.len() - 1)].clone();
                 n += 1;
                 s = s.byte(if b64 {
-                    server_op::ANSWER_B64
+                    ServerOperation::AnswerBase64
                 } else {
-                    server_op::ANSWER
+                    ServerOperation::Answer
                 });
                 s = a.write(s);
                 let keys = a.keys();
@@ -979,10 +1000,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(tls_data)
                     .byte(b_all)
-                    .operation(server_op::START_IR, &first)
-                    .byte(server_op::ANSWER),
+                    .operation(ServerOperation::StartInitialResponse, &first)
+                    .byte(ServerOperation::Answer),
             )
-            .operation(server_op::STEP, fin)
+            .operation(ServerOperation::Step, fin)
             .into_vec(),
         ));
         for (i, bad) in [
@@ -1004,10 +1025,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                     Script::new()
                         .byte(tls_data)
                         .byte(if i == 0 { b_all } else { b_none })
-                        .operation(server_op::START_IR, bad)
-                        .byte(server_op::ANSWER),
+                        .operation(ServerOperation::StartInitialResponse, bad)
+                        .byte(ServerOperation::Answer),
                 )
-                .operation(server_op::STEP, b"c=biws,r=abc1896.697170952,p=AAAA")
+                .operation(ServerOperation::Step, b"c=biws,r=abc1896.697170952,p=AAAA")
                 .into_vec(),
             ));
         }
@@ -1026,9 +1047,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .operation(server_op::START_IR, rfc_ok)
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::ACCEPT)
+            .operation(ServerOperation::StartInitialResponse, rfc_ok)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Accept)
             .into_vec(),
     ));
     v.push((
@@ -1037,12 +1058,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .operation(server_op::START_IR, rfc_scope)
-            .byte(server_op::ANSWER_B64)
-            .byte(answer_kind::TOKEN_ERROR)
+            .operation(ServerOperation::StartInitialResponse, rfc_scope)
+            .byte(ServerOperation::AnswerBase64)
+            .byte(AnswerKind::TokenError)
             .bytes(b"invalid_token")
             .bytes(b"example_scope")
-            .operation(server_op::STEP_B64, b"AQ==")
+            .operation(ServerOperation::StepBase64, b"AQ==")
             .into_vec(),
     ));
     v.push((
@@ -1051,7 +1072,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .operation(server_op::START_IR, rfc_bad)
+            .operation(ServerOperation::StartInitialResponse, rfc_bad)
             .into_vec(),
     ));
     v.push((
@@ -1060,15 +1081,15 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .byte(server_op::START)
-            .operation(server_op::STEP, no_user)
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::ACCEPT)
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::TOKEN_OWNER)
+            .byte(ServerOperation::Start)
+            .operation(ServerOperation::Step, no_user)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Accept)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::TokenOwner)
             .bytes(b"")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::TOKEN_OWNER)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::TokenOwner)
             .bytes(b"owner@example.net")
             .into_vec(),
     ));
@@ -1078,12 +1099,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .operation(server_op::START_IR, rfc_ok)
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::TOKEN_OWNER)
+            .operation(ServerOperation::StartInitialResponse, rfc_ok)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::TokenOwner)
             .bytes(b"owner@example.net")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::REJECT)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Reject)
             .into_vec(),
     ));
     v.push((
@@ -1092,11 +1113,11 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0)
-            .operation(server_op::START_IR, rfc_ok)
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::REJECT)
-            .operation(server_op::STEP, b"")
-            .operation(server_op::STEP, b"")
+            .operation(ServerOperation::StartInitialResponse, rfc_ok)
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Reject)
+            .operation(ServerOperation::Step, b"")
+            .operation(ServerOperation::Step, b"")
             .into_vec(),
     ));
     v.push((
@@ -1143,9 +1164,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             Script::new()
                 .byte(tls_nodata)
                 .byte(b)
-                .operation(server_op::START_B64, saslmech::b64::encode(ir).as_bytes())
-                .byte(server_op::ANSWER)
-                .byte(answer_kind::ACCEPT)
+                .operation(
+                    ServerOperation::StartBase64,
+                    saslmech::b64::encode(ir).as_bytes(),
+                )
+                .byte(ServerOperation::Answer)
+                .byte(AnswerKind::Accept)
                 .into_vec(),
         ));
     }
@@ -1155,10 +1179,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(tls_nodata)
             .byte(0x20)
-            .byte(server_op::START_B64_NONE)
-            .operation(server_op::STEP_B64, b"ZnJlZA==")
-            .byte(server_op::ANSWER)
-            .byte(answer_kind::REJECT)
+            .byte(ServerOperation::StartBase64None)
+            .operation(ServerOperation::StepBase64, b"ZnJlZA==")
+            .byte(ServerOperation::Answer)
+            .byte(AnswerKind::Reject)
             .into_vec(),
     ));
 
@@ -1170,8 +1194,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .byte(server_op::START_B64_NONE)
-            .operation(server_op::STEP_B64, b"c2lyaGM=")
+            .byte(ServerOperation::StartBase64None)
+            .operation(ServerOperation::StepBase64, b"c2lyaGM=")
             .into_vec(),
     ));
     v.push((
@@ -1180,7 +1204,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .operation(server_op::START_B64, b"")
+            .operation(ServerOperation::StartBase64, b"")
             .into_vec(),
     ));
     v.push((
@@ -1189,8 +1213,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .operation(server_op::START_IR, b"fuzz@example.net")
-            .byte(server_op::CANCEL)
+            .operation(ServerOperation::StartInitialResponse, b"fuzz@example.net")
+            .byte(ServerOperation::Cancel)
             .into_vec(),
     ));
     v.push((
@@ -1199,7 +1223,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .operation(server_op::START_IR, "é".repeat(256).as_bytes())
+            .operation(
+                ServerOperation::StartInitialResponse,
+                "é".repeat(256).as_bytes(),
+            )
             .into_vec(),
     ));
     v.push((
@@ -1208,7 +1235,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         Script::new()
             .byte(0)
             .byte(0)
-            .operation(server_op::START_IR, b"a\tb")
+            .operation(ServerOperation::StartInitialResponse, b"a\tb")
             .into_vec(),
     ));
 
@@ -1241,47 +1268,53 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             target,
             "rfc-success-data".into(),
             creds(0)
-                .byte(client_op::START)
-                .operation(client_op::STEP, sf)
-                .operation(client_op::FINISH_DATA, fin)
+                .byte(ClientOperation::Start)
+                .operation(ClientOperation::Step, sf)
+                .operation(ClientOperation::FinishData, fin)
                 .into_vec(),
         ));
         v.push((
             target,
             "rfc-final-challenge".into(),
             creds(0)
-                .byte(client_op::START)
-                .operation(client_op::STEP, sf)
-                .operation(client_op::STEP, fin)
-                .byte(client_op::FINISH)
+                .byte(ClientOperation::Start)
+                .operation(ClientOperation::Step, sf)
+                .operation(ClientOperation::Step, fin)
+                .byte(ClientOperation::Finish)
                 .into_vec(),
         ));
         v.push((
             target,
             "rfc-b64-no-ir".into(),
             creds(0)
-                .operation(client_op::STEP_B64, b"")
-                .operation(client_op::STEP_B64, saslmech::b64::encode(sf).as_bytes())
-                .operation(client_op::STEP_B64, saslmech::b64::encode(fin).as_bytes())
-                .byte(client_op::FINISH)
+                .operation(ClientOperation::StepBase64, b"")
+                .operation(
+                    ClientOperation::StepBase64,
+                    saslmech::b64::encode(sf).as_bytes(),
+                )
+                .operation(
+                    ClientOperation::StepBase64,
+                    saslmech::b64::encode(fin).as_bytes(),
+                )
+                .byte(ClientOperation::Finish)
                 .into_vec(),
         ));
         v.push((
             target,
             "rfc-wrong-signature".into(),
             creds(0)
-                .byte(client_op::START)
-                .operation(client_op::STEP, sf)
-                .operation(client_op::FINISH_DATA, b"v=AAAA")
+                .byte(ClientOperation::Start)
+                .operation(ClientOperation::Step, sf)
+                .operation(ClientOperation::FinishData, b"v=AAAA")
                 .into_vec(),
         ));
         v.push((
             target,
             "server-error".into(),
             creds(0)
-                .byte(client_op::START)
-                .operation(client_op::STEP, sf)
-                .operation(client_op::STEP, b"e=invalid-proof")
+                .byte(ClientOperation::Start)
+                .operation(ClientOperation::Step, sf)
+                .operation(ClientOperation::Step, b"e=invalid-proof")
                 .into_vec(),
         ));
         v.push((
@@ -1293,16 +1326,16 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .bytes(b"")
                 .bytes(b"pencil")
                 .bytes(b"")
-                .byte(client_op::START)
-                .operation(client_op::STEP, sf)
+                .byte(ClientOperation::Start)
+                .operation(ClientOperation::Step, sf)
                 .into_vec(),
         ));
         v.push((
             target,
             "finish-without-proof".into(),
             creds(0)
-                .byte(client_op::START)
-                .byte(client_op::FINISH)
+                .byte(ClientOperation::Start)
+                .byte(ClientOperation::Finish)
                 .into_vec(),
         ));
         v.push((
@@ -1314,9 +1347,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .bytes(b"ad=min")
                 .bytes(b"pencil")
                 .bytes(b"")
-                .byte(client_op::START)
+                .byte(ClientOperation::Start)
                 .operation(
-                    client_op::STEP,
+                    ClientOperation::Step,
                     b"r=fyko+d2lbbFgONRv9qkxdawLxyz,s=QSXCR+Q6sek8bf92,i=4096,x=ext",
                 )
                 .into_vec(),
@@ -1335,8 +1368,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 target,
                 format!("edge-{i}"),
                 creds(0)
-                    .byte(client_op::START)
-                    .operation(client_op::STEP, bad)
+                    .byte(ClientOperation::Start)
+                    .operation(ClientOperation::Step, bad)
                     .into_vec(),
             ));
         }
@@ -1353,9 +1386,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"server.example.com")
             .byte(0)
             .byte(143)
-            .byte(client_op::START_B64)
-            .operation(client_op::STEP, err)
-            .byte(client_op::FINISH)
+            .byte(ClientOperation::StartBase64)
+            .operation(ClientOperation::Step, err)
+            .byte(ClientOperation::Finish)
             .into_vec(),
     ));
     v.push((
@@ -1367,8 +1400,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .bytes(b"")
             .bytes(b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==")
-            .byte(client_op::START)
-            .byte(client_op::FINISH)
+            .byte(ClientOperation::Start)
+            .byte(ClientOperation::Finish)
             .into_vec(),
     ));
     v.push((
@@ -1376,9 +1409,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         "no-ir".into(),
         Script::new()
             .byte(0)
-            .operation(client_op::STEP_B64, b"")
-            .operation(client_op::STEP_B64, b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=")
-            .operation(client_op::FINISH_DATA, b"x")
+            .operation(ClientOperation::StepBase64, b"")
+            .operation(
+                ClientOperation::StepBase64,
+                b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=",
+            )
+            .operation(ClientOperation::FinishData, b"x")
             .into_vec(),
     ));
     v.push((
@@ -1386,8 +1422,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         "rfc4954-empty".into(),
         Script::new()
             .byte(0)
-            .byte(client_op::START_B64)
-            .byte(client_op::FINISH)
+            .byte(ClientOperation::StartBase64)
+            .byte(ClientOperation::Finish)
             .into_vec(),
     ));
     v.push((
@@ -1399,8 +1435,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"fred@example.com")
             .bytes(b"")
             .bytes(b"")
-            .operation(client_op::STEP, b"")
-            .operation(client_op::STEP, b"x")
+            .operation(ClientOperation::Step, b"")
+            .operation(ClientOperation::Step, b"x")
             .into_vec(),
     ));
     v.push((
@@ -1412,8 +1448,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .byte(0)
             .byte(0)
-            .operation(client_op::STEP_B64, b"")
-            .byte(client_op::FINISH)
+            .operation(ClientOperation::StepBase64, b"")
+            .byte(ClientOperation::Finish)
             .into_vec(),
     ));
     v.push((
@@ -1425,8 +1461,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .bytes(b"")
             .byte(0)
             .byte(0)
-            .byte(client_op::START)
-            .operation(client_op::FINISH_DATA, b"x")
+            .byte(ClientOperation::Start)
+            .operation(ClientOperation::FinishData, b"x")
             .into_vec(),
     ));
 
@@ -1520,9 +1556,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             "differential",
             format!("{name}-proof-flipped"),
             base(all, None, x_exporter)
-                .byte(mutation::PASS)
-                .byte(mutation::PASS)
-                .byte(mutation::FLIP)
+                .byte(Mutation::Pass)
+                .byte(Mutation::Pass)
+                .byte(Mutation::Flip)
                 .byte(1)
                 .byte(200)
                 .into_vec(),
@@ -1559,9 +1595,9 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 let l = format!("{l}\r\n");
                 s = s.operation(
                     if k == 0 {
-                        adapter_server_op::COMMAND
+                        AdapterServerOperation::Command
                     } else {
-                        adapter_server_op::LINE
+                        AdapterServerOperation::Line
                     },
                     l.as_bytes(),
                 );
@@ -1570,14 +1606,15 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 }
             }
             s = if mech == "XOAUTH2" {
-                s.byte(adapter_server_op::ANSWER).byte(answer_kind::ACCEPT)
+                s.byte(AdapterServerOperation::Answer)
+                    .byte(AnswerKind::Accept)
             } else {
-                s.byte(adapter_server_op::ANSWER)
-                    .byte(answer_kind::PASSWORD)
+                s.byte(AdapterServerOperation::Answer)
+                    .byte(AnswerKind::Password)
                     .bytes(DEFAULT_PASSWORD)
             };
             // A second AUTH after success.
-            s = s.operation(adapter_server_op::COMMAND, b"AUTH PLAIN =\r\n");
+            s = s.operation(AdapterServerOperation::Command, b"AUTH PLAIN =\r\n");
             v.push((
                 target,
                 format!("{client}-{}", mech.to_lowercase()),
@@ -1586,8 +1623,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
         }
     }
     let imap = "imap_server";
-    v.push((imap, "rfc7628-oauthbearer".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(adapter_server_op::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB\r\n").byte(adapter_server_op::ANSWER).byte(answer_kind::ACCEPT).into_vec()));
-    v.push((imap, "rfc7628-scope".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(adapter_server_op::COMMAND, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9AQE=\r\n").byte(adapter_server_op::ANSWER).byte(answer_kind::TOKEN_ERROR).bytes(b"invalid_token").bytes(b"example_scope").operation(adapter_server_op::LINE, b"AQ==\r\n").into_vec()));
+    v.push((imap, "rfc7628-oauthbearer".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(AdapterServerOperation::Command, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB\r\n").byte(AdapterServerOperation::Answer).byte(AnswerKind::Accept).into_vec()));
+    v.push((imap, "rfc7628-scope".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(AdapterServerOperation::Command, b"t1 AUTHENTICATE OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9AQE=\r\n").byte(AdapterServerOperation::Answer).byte(AnswerKind::TokenError).bytes(b"invalid_token").bytes(b"example_scope").operation(AdapterServerOperation::Line, b"AQ==\r\n").into_vec()));
     v.push((
         imap,
         "rfc4959-external".into(),
@@ -1596,7 +1633,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .byte(0x20)
             .byte(4)
             .operation(
-                adapter_server_op::COMMAND,
+                AdapterServerOperation::Command,
                 b"A01 AUTHENTICATE EXTERNAL =\r\n",
             )
             .into_vec(),
@@ -1609,13 +1646,13 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .byte(0)
             .byte(4)
             .operation(
-                adapter_server_op::COMMAND,
+                AdapterServerOperation::Command,
                 b"A002 AUTHENTICATE ANONYMOUS\r\n",
             )
-            .operation(adapter_server_op::LINE, b"c2lyaGM=\r\n")
+            .operation(AdapterServerOperation::Line, b"c2lyaGM=\r\n")
             .into_vec(),
     ));
-    v.push((imap, "xoauth2-google-failure".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(adapter_server_op::COMMAND, b"A01 AUTHENTICATE XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n").byte(adapter_server_op::ANSWER).byte(answer_kind::REJECT).operation(adapter_server_op::LINE, b"\r\n").into_vec()));
+    v.push((imap, "xoauth2-google-failure".into(), Script::new().byte(tls_data).byte(0).byte(4).operation(AdapterServerOperation::Command, b"A01 AUTHENTICATE XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n").byte(AdapterServerOperation::Answer).byte(AnswerKind::Reject).operation(AdapterServerOperation::Line, b"\r\n").into_vec()));
     v.push((
         imap,
         "bad-tag".into(),
@@ -1623,8 +1660,8 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             .byte(0)
             .byte(0)
             .byte(0)
-            .operation(adapter_server_op::COMMAND, b"* AUTHENTICATE PLAIN\r\n")
-            .operation(adapter_server_op::COMMAND, b"a1 LOGIN x y\r\n")
+            .operation(AdapterServerOperation::Command, b"* AUTHENTICATE PLAIN\r\n")
+            .operation(AdapterServerOperation::Command, b"a1 LOGIN x y\r\n")
             .into_vec(),
     ));
     for (target, cmd) in [("smtp_server", "AUTH"), ("pop3_server", "AUTH")] {
@@ -1636,21 +1673,24 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .byte(0)
                 .byte(5)
                 .operation(
-                    adapter_server_op::COMMAND,
+                    AdapterServerOperation::Command,
                     format!("{cmd} CRAM-MD5 dGlt\r\n").as_bytes(),
                 )
                 .operation(
-                    adapter_server_op::COMMAND,
+                    AdapterServerOperation::Command,
                     format!("{cmd} PLAIN\r\n").as_bytes(),
                 )
-                .operation(adapter_server_op::LINE, b"=AAA\r\n")
-                .operation(adapter_server_op::COMMAND, format!("{cmd}\r\n").as_bytes())
+                .operation(AdapterServerOperation::Line, b"=AAA\r\n")
                 .operation(
-                    adapter_server_op::COMMAND,
+                    AdapterServerOperation::Command,
+                    format!("{cmd}\r\n").as_bytes(),
+                )
+                .operation(
+                    AdapterServerOperation::Command,
                     format!("{cmd} LOGIN\r\n").as_bytes(),
                 )
-                .byte(adapter_server_op::CANCEL)
-                .byte(adapter_server_op::LINE_BIG)
+                .byte(AdapterServerOperation::Cancel)
+                .byte(AdapterServerOperation::LineBig)
                 .bytes(b"A")
                 .byte(0)
                 .byte(8)
@@ -1664,7 +1704,7 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .byte(0x20)
                 .byte(4)
                 .operation(
-                    adapter_server_op::COMMAND,
+                    AdapterServerOperation::Command,
                     format!("{cmd} EXTERNAL =\r\n").as_bytes(),
                 )
                 .into_vec(),
@@ -1681,12 +1721,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                         .byte(tls_data)
                         .byte(b_none)
                         .byte(4)
-                        .byte(adapter_server_op::AUTH_B64)
+                        .byte(AdapterServerOperation::AuthBase64)
                         .byte(1)
                         .bytes(b"n,,n=user,r=abc")
-                        .byte(adapter_server_op::ANSWER),
+                        .byte(AdapterServerOperation::Answer),
                 )
-                .byte(adapter_server_op::LINE_B64)
+                .byte(AdapterServerOperation::LineBase64)
                 .bytes(b"c=biws,r=abc1896.697170952,p=AAAA")
                 .into_vec(),
         ));
@@ -1697,26 +1737,26 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 .byte(0)
                 .byte(0)
                 .byte(1)
-                .byte(adapter_server_op::AUTH)
+                .byte(AdapterServerOperation::Auth)
                 .byte(7)
                 .bytes(b"")
-                .byte(adapter_server_op::SET_TLS)
+                .byte(AdapterServerOperation::SetTls)
                 .byte(1)
-                .byte(adapter_server_op::AUTH)
+                .byte(AdapterServerOperation::Auth)
                 .byte(7)
                 .bytes(b"")
-                .byte(adapter_server_op::LINE_B64)
+                .byte(AdapterServerOperation::LineBase64)
                 .bytes(b"\0tim\0pw")
-                .byte(adapter_server_op::ANSWER)
-                .byte(answer_kind::UNKNOWN_USER)
-                .byte(adapter_server_op::RESET)
+                .byte(AdapterServerOperation::Answer)
+                .byte(AnswerKind::UnknownUser)
+                .byte(AdapterServerOperation::Reset)
                 .into_vec(),
         ));
     }
 
     // Protocol adapters, client side: the servers' replies of the transcripts, the RFCs'.
     for (target, proto) in [("smtp_client", 0), ("imap_client", 1), ("pop3_client", 2)] {
-        let success = |s: Script| s.byte(adapter_client_line::SUCCESS).byte(1);
+        let success = |s: Script| s.byte(AdapterClientLine::Success).byte(1);
         for (k, m) in saslmech::ALL_MECHANISMS.iter().enumerate() {
             let name = m.name().to_lowercase();
             // Straight to success (client-first mechanisms with an initial response).
@@ -1732,10 +1772,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(k as u8)
                     .byte(0x10)
-                    .byte(adapter_client_line::CHALLENGE)
+                    .byte(AdapterClientLine::Challenge)
                     .bytes(b"")
                     .byte(1)
-                    .byte(adapter_client_line::FAILURE)
+                    .byte(AdapterClientLine::Failure)
                     .byte(135)
                     .bytes(b"5.7.8 Authentication credentials invalid")
                     .byte(1)
@@ -1750,10 +1790,10 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(login)
                     .byte(0)
-                    .byte(adapter_client_line::CHALLENGE)
+                    .byte(AdapterClientLine::Challenge)
                     .bytes(b"Username:")
                     .byte(1)
-                    .byte(adapter_client_line::CHALLENGE)
+                    .byte(AdapterClientLine::Challenge)
                     .bytes(b"Password:")
                     .byte(0),
             )
@@ -1766,23 +1806,23 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
                 Script::new()
                     .byte(6)
                     .byte(0)
-                    .byte(adapter_client_line::CHALLENGE)
+                    .byte(AdapterClientLine::Challenge)
                     .bytes(b"<1896.697170952@postoffice.reston.mci.net>")
                     .byte(1),
             )
             .into_vec(),
         ));
-        v.push((target, "xoauth2-error".into(), Script::new().byte(5).byte(1).byte(adapter_client_line::LINE).bytes(if proto == 0 { b"334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" } else { b"+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" }).byte(1).byte(adapter_client_line::MORE).bytes(b"5.7.1 Username and Password not accepted. Learn more at").byte(1).byte(adapter_client_line::FAILURE).byte(135).bytes(b"5.7.1 https://support.google.com/mail/?p=BadCredentials").byte(1).into_vec()));
+        v.push((target, "xoauth2-error".into(), Script::new().byte(5).byte(1).byte(AdapterClientLine::Line).bytes(if proto == 0 { b"334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" } else { b"+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K" }).byte(1).byte(AdapterClientLine::More).bytes(b"5.7.1 Username and Password not accepted. Learn more at").byte(1).byte(AdapterClientLine::Failure).byte(135).bytes(b"5.7.1 https://support.google.com/mail/?p=BadCredentials").byte(1).into_vec()));
         v.push((
             target,
             "garbage".into(),
             Script::new()
                 .byte(7)
                 .byte(4)
-                .byte(adapter_client_line::LINE)
+                .byte(AdapterClientLine::Line)
                 .bytes(b"\xff\x00 hello")
                 .byte(0)
-                .byte(adapter_client_line::LINE)
+                .byte(AdapterClientLine::Line)
                 .bytes(b"235 late")
                 .byte(1)
                 .into_vec(),
@@ -1793,12 +1833,12 @@ fn new_seeds(transcripts: &str) -> Vec<(&'static str, String, Vec<u8>)> {
             Script::new()
                 .byte(7)
                 .byte(0x40)
-                .byte(adapter_client_line::BIG)
+                .byte(AdapterClientLine::Big)
                 .bytes(b"334 A")
                 .byte(1)
                 .byte(0)
                 .byte(1)
-                .byte(adapter_client_line::MORE)
+                .byte(AdapterClientLine::More)
                 .bytes(b"x")
                 .byte(0)
                 .into_vec(),

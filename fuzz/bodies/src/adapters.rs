@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use super::{Input, OwnedAnswer, reference_decode, server_config};
+use super::{AnswerKind, Input, OwnedAnswer, reference_decode, server_config};
 use saslmech::proto::imap::{self, ImapClient, ImapServer};
 use saslmech::proto::pop3::{self, Pop3Client, Pop3Server};
 use saslmech::proto::smtp::{self, SmtpClient, SmtpServer};
@@ -62,32 +62,59 @@ enum Proto {
     Pop3,
 }
 
-/// Server adapter operations (the operation byte, modulo [`adapter_server_op::COUNT`]).
-pub mod adapter_server_op {
+/// Server adapter operations (the operation byte, modulo the number of operations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AdapterServerOperation {
     /// `command(bytes)`: an arbitrary command line.
-    pub const COMMAND: u8 = 0;
+    Command = 0,
     /// `command("AUTH <mechanism> [<initial response>]")` (IMAP: `a1 AUTHENTICATE ...`): a
     /// mechanism byte (index into `ALL_MECHANISMS`, or an unknown name), then the initial
     /// response (empty: none; a single `=`: an empty one).
-    pub const AUTH: u8 = 1;
+    Auth = 1,
     /// `line(bytes)`.
-    pub const LINE: u8 = 2;
+    Line = 2,
     /// `line(base64(bytes))`: a well-formed response carrying arbitrary bytes.
-    pub const LINE_B64: u8 = 3;
+    LineBase64 = 3,
     /// `answer(answer)` (the answer as in the server target).
-    pub const ANSWER: u8 = 4;
+    Answer = 4,
     /// `set_tls(byte & 1)`.
-    pub const SET_TLS: u8 = 5;
+    SetTls = 5,
     /// `reset()`.
-    pub const RESET: u8 = 6;
+    Reset = 6,
     /// `line("*")`.
-    pub const CANCEL: u8 = 7;
+    Cancel = 7,
     /// `line(big)`: a line built to reach the length limits.
-    pub const LINE_BIG: u8 = 8;
+    LineBig = 8,
     /// `command("AUTH <mechanism> <base64(bytes)>")`.
-    pub const AUTH_B64: u8 = 9;
-    /// Number of operations.
-    pub const COUNT: u8 = 10;
+    AuthBase64 = 9,
+}
+
+impl AdapterServerOperation {
+    /// Every operation, in the order of its byte.
+    pub const ALL: [AdapterServerOperation; 10] = [
+        AdapterServerOperation::Command,
+        AdapterServerOperation::Auth,
+        AdapterServerOperation::Line,
+        AdapterServerOperation::LineBase64,
+        AdapterServerOperation::Answer,
+        AdapterServerOperation::SetTls,
+        AdapterServerOperation::Reset,
+        AdapterServerOperation::Cancel,
+        AdapterServerOperation::LineBig,
+        AdapterServerOperation::AuthBase64,
+    ];
+
+    /// The operation a byte selects (the byte modulo their number).
+    pub fn from_byte(byte: u8) -> Self {
+        Self::ALL[usize::from(byte) % Self::ALL.len()]
+    }
+}
+
+impl From<AdapterServerOperation> for u8 {
+    fn from(value: AdapterServerOperation) -> u8 {
+        value as u8
+    }
 }
 
 #[allow(clippy::large_enum_variant)] // one per run
@@ -188,7 +215,7 @@ impl AnyServer {
     }
 }
 
-/// The tag of the IMAP commands [`adapter_server_op::AUTH`] builds.
+/// The tag of the IMAP commands [`AdapterServerOperation::Auth`] builds.
 const TAG: &str = "a1";
 
 /// The mechanism name for a byte: an index into `ALL_MECHANISMS`, or (past the end) a name
@@ -278,7 +305,7 @@ fn vouches(request: Option<&Pending>, a: &OwnedAnswer<'_>) -> bool {
     match (request, a) {
         (Some(Pending::Authorize), _) => false,
         (Some(Pending::Password(sent)), OwnedAnswer::Password(p)) => sent.as_slice() == *p,
-        (_, OwnedAnswer::Simple(super::answer_kind::ACCEPT)) => true,
+        (_, OwnedAnswer::Simple(AnswerKind::Accept)) => true,
         (Some(Pending::Other), OwnedAnswer::Password(_)) => true,
         (_, OwnedAnswer::Keys(..) | OwnedAnswer::ScramKeys(_) | OwnedAnswer::TokenOwner(_)) => true,
         _ => false,
@@ -328,7 +355,7 @@ fn adapter_server(proto: Proto, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let operation = input.byte() % adapter_server_op::COUNT;
+        let operation = AdapterServerOperation::from_byte(input.byte());
         let phase = s.phase();
         let identity = s.identity();
         let debug = s.debug();
@@ -338,18 +365,22 @@ fn adapter_server(proto: Proto, data: &[u8]) {
         let mut new_tag = String::new();
         let is_command = matches!(
             operation,
-            adapter_server_op::COMMAND | adapter_server_op::AUTH | adapter_server_op::AUTH_B64
+            AdapterServerOperation::Command
+                | AdapterServerOperation::Auth
+                | AdapterServerOperation::AuthBase64
         );
         let big: Vec<u8>;
         let line: Vec<u8>;
         let result = match operation {
-            adapter_server_op::COMMAND | adapter_server_op::AUTH | adapter_server_op::AUTH_B64 => {
+            AdapterServerOperation::Command
+            | AdapterServerOperation::Auth
+            | AdapterServerOperation::AuthBase64 => {
                 line = match operation {
-                    adapter_server_op::COMMAND => input.bytes().to_vec(),
+                    AdapterServerOperation::Command => input.bytes().to_vec(),
                     _ => {
                         let name = mechanism_name(input.byte());
                         let ir = input.bytes();
-                        let ir = if operation == adapter_server_op::AUTH_B64 {
+                        let ir = if operation == AdapterServerOperation::AuthBase64 {
                             saslmech::b64::encode(ir).into_bytes()
                         } else {
                             ir.to_vec()
@@ -378,16 +409,16 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                 new_tag = lossy(stripped.split(|c| *c == b' ').next().unwrap_or_default());
                 s.command(&line)
             }
-            adapter_server_op::LINE
-            | adapter_server_op::LINE_B64
-            | adapter_server_op::CANCEL
-            | adapter_server_op::LINE_BIG => {
+            AdapterServerOperation::Line
+            | AdapterServerOperation::LineBase64
+            | AdapterServerOperation::Cancel
+            | AdapterServerOperation::LineBig => {
                 line = match operation {
-                    adapter_server_op::LINE => input.bytes().to_vec(),
-                    adapter_server_op::LINE_B64 => {
+                    AdapterServerOperation::Line => input.bytes().to_vec(),
+                    AdapterServerOperation::LineBase64 => {
                         saslmech::b64::encode(input.bytes()).into_bytes()
                     }
-                    adapter_server_op::CANCEL => b"*".to_vec(),
+                    AdapterServerOperation::Cancel => b"*".to_vec(),
                     _ => {
                         big = input.big();
                         big
@@ -395,31 +426,30 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                 };
                 s.line(&line)
             }
-            adapter_server_op::ANSWER => {
+            AdapterServerOperation::Answer => {
                 let a = OwnedAnswer::read(&mut input);
                 let r = s.answer(a.answer());
                 answer = Some(a);
                 r
             }
-            adapter_server_op::SET_TLS => {
+            AdapterServerOperation::SetTls => {
                 s.set_tls(input.byte() & 1 != 0);
                 transport = Transport::plaintext();
                 assert_eq!(s.phase(), Phase::Idle);
                 assert!(s.identity().is_none());
                 continue;
             }
-            adapter_server_op::RESET => {
+            AdapterServerOperation::Reset => {
                 s.reset();
                 assert_eq!(s.phase(), Phase::Idle);
                 assert!(s.identity().is_none());
                 continue;
             }
-            _ => continue,
         };
         let event = match result {
             Err(e) => {
                 match operation {
-                    adapter_server_op::ANSWER => {
+                    AdapterServerOperation::Answer => {
                         let bad_owner = answer.as_ref().is_some_and(OwnedAnswer::bad_owner);
                         assert!(
                             (phase != Phase::Request && e == Error::InvalidState)
@@ -429,9 +459,9 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                             "answer in {phase:?}: {e:?}"
                         );
                     }
-                    adapter_server_op::COMMAND
-                    | adapter_server_op::AUTH
-                    | adapter_server_op::AUTH_B64 => assert!(
+                    AdapterServerOperation::Command
+                    | AdapterServerOperation::Auth
+                    | AdapterServerOperation::AuthBase64 => assert!(
                         (matches!(phase, Phase::Exchange | Phase::Request)
                             && e == Error::InvalidState)
                             || matches!(e, Error::InvalidArgument(_)),
@@ -537,7 +567,7 @@ fn adapter_server(proto: Proto, data: &[u8]) {
                         "SMTP reply class for {failure:?}"
                     );
                 }
-                if operation == adapter_server_op::ANSWER {
+                if operation == AdapterServerOperation::Answer {
                     assert_ne!(*failure, Failure::InvalidBase64);
                 }
                 request = None;
@@ -551,7 +581,9 @@ fn adapter_server(proto: Proto, data: &[u8]) {
         if phase == Phase::Authenticated
             && matches!(
                 operation,
-                adapter_server_op::COMMAND | adapter_server_op::AUTH | adapter_server_op::AUTH_B64
+                AdapterServerOperation::Command
+                    | AdapterServerOperation::Auth
+                    | AdapterServerOperation::AuthBase64
             )
         {
             assert!(
@@ -575,22 +607,45 @@ fn adapter_server(proto: Proto, data: &[u8]) {
     let _ = s.debug();
 }
 
-/// Client adapter operations (the operation byte, modulo [`adapter_client_line::COUNT`]).
-pub mod adapter_client_line {
+/// Client adapter operations (the operation byte, modulo the number of line kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AdapterClientLine {
     /// An arbitrary line.
-    pub const LINE: u8 = 0;
+    Line = 0,
     /// A challenge carrying base64 of arbitrary bytes (`334 ...`, `+ ...`).
-    pub const CHALLENGE: u8 = 1;
+    Challenge = 1,
     /// The protocol's success reply.
-    pub const SUCCESS: u8 = 2;
+    Success = 2,
     /// A failure reply (SMTP code 400 + byte, IMAP NO/BAD, POP3 -ERR) with arbitrary text.
-    pub const FAILURE: u8 = 3;
+    Failure = 3,
     /// A long line (the size limits).
-    pub const BIG: u8 = 4;
+    Big = 4,
     /// A continuation line (SMTP `334-`, `250-`; IMAP untagged `* ...`).
-    pub const MORE: u8 = 5;
-    /// Number of operations.
-    pub const COUNT: u8 = 6;
+    More = 5,
+}
+
+impl AdapterClientLine {
+    /// Every line kind, in the order of its byte.
+    pub const ALL: [AdapterClientLine; 6] = [
+        AdapterClientLine::Line,
+        AdapterClientLine::Challenge,
+        AdapterClientLine::Success,
+        AdapterClientLine::Failure,
+        AdapterClientLine::Big,
+        AdapterClientLine::More,
+    ];
+
+    /// The line kind a byte selects (the byte modulo their number).
+    pub fn from_byte(byte: u8) -> Self {
+        Self::ALL[usize::from(byte) % Self::ALL.len()]
+    }
+}
+
+impl From<AdapterClientLine> for u8 {
+    fn from(value: AdapterClientLine) -> u8 {
+        value as u8
+    }
 }
 
 enum AnyClient {
@@ -696,25 +751,25 @@ fn adapter_client(proto: Proto, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let operation = input.byte() % adapter_client_line::COUNT;
+        let operation = AdapterClientLine::from_byte(input.byte());
         let mut line: Vec<u8> = match (operation, proto) {
-            (adapter_client_line::LINE, _) => input.bytes().to_vec(),
-            (adapter_client_line::CHALLENGE, Proto::Smtp) => {
+            (AdapterClientLine::Line, _) => input.bytes().to_vec(),
+            (AdapterClientLine::Challenge, Proto::Smtp) => {
                 let mut l = b"334 ".to_vec();
                 l.extend_from_slice(saslmech::b64::encode(input.bytes()).as_bytes());
                 l
             }
-            (adapter_client_line::CHALLENGE, _) => {
+            (AdapterClientLine::Challenge, _) => {
                 let mut l = b"+ ".to_vec();
                 l.extend_from_slice(saslmech::b64::encode(input.bytes()).as_bytes());
                 l
             }
-            (adapter_client_line::SUCCESS, Proto::Smtp) => {
+            (AdapterClientLine::Success, Proto::Smtp) => {
                 b"235 2.7.0 Authentication successful".to_vec()
             }
-            (adapter_client_line::SUCCESS, Proto::Imap) => b"a1 OK AUTHENTICATE completed".to_vec(),
-            (adapter_client_line::SUCCESS, Proto::Pop3) => b"+OK Logged in".to_vec(),
-            (adapter_client_line::FAILURE, _) => {
+            (AdapterClientLine::Success, Proto::Imap) => b"a1 OK AUTHENTICATE completed".to_vec(),
+            (AdapterClientLine::Success, Proto::Pop3) => b"+OK Logged in".to_vec(),
+            (AdapterClientLine::Failure, _) => {
                 let code = input.byte();
                 let text = input.bytes();
                 let mut l = match proto {
@@ -726,8 +781,8 @@ fn adapter_client(proto: Proto, data: &[u8]) {
                 l.extend_from_slice(text);
                 l
             }
-            (adapter_client_line::BIG, _) => input.big(),
-            (adapter_client_line::MORE, Proto::Smtp) => {
+            (AdapterClientLine::Big, _) => input.big(),
+            (AdapterClientLine::More, Proto::Smtp) => {
                 let mut l = b"250-".to_vec();
                 l.extend_from_slice(input.bytes());
                 l

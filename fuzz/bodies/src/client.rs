@@ -3,26 +3,51 @@
 
 use crate::*;
 
-/// Client operations (the operation byte, modulo [`client_op::COUNT`]).
-pub mod client_op {
+/// Client operations (the operation byte, modulo the number of operations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ClientOperation {
     /// `start()`.
-    pub const START: u8 = 0;
+    Start = 0,
     /// `start_b64()`.
-    pub const START_B64: u8 = 1;
+    StartBase64 = 1,
     /// `step(bytes)`.
-    pub const STEP: u8 = 2;
+    Step = 2,
     /// `step_b64(bytes)`.
-    pub const STEP_B64: u8 = 3;
+    StepBase64 = 3,
     /// `finish(None)`.
-    pub const FINISH: u8 = 4;
+    Finish = 4,
     /// `finish(Some(bytes))`.
-    pub const FINISH_DATA: u8 = 5;
+    FinishData = 5,
     /// `step(big)`.
-    pub const STEP_BIG: u8 = 6;
+    StepBig = 6,
     /// `step_b64(big)`.
-    pub const STEP_B64_BIG: u8 = 7;
-    /// Number of operations.
-    pub const COUNT: u8 = 8;
+    StepBase64Big = 7,
+}
+
+impl ClientOperation {
+    /// Every operation, in the order of its byte.
+    pub const ALL: [ClientOperation; 8] = [
+        ClientOperation::Start,
+        ClientOperation::StartBase64,
+        ClientOperation::Step,
+        ClientOperation::StepBase64,
+        ClientOperation::Finish,
+        ClientOperation::FinishData,
+        ClientOperation::StepBig,
+        ClientOperation::StepBase64Big,
+    ];
+
+    /// The operation a byte selects (the byte modulo their number).
+    pub fn from_byte(byte: u8) -> Self {
+        Self::ALL[usize::from(byte) % Self::ALL.len()]
+    }
+}
+
+impl From<ClientOperation> for u8 {
+    fn from(value: ClientOperation) -> u8 {
+        value as u8
+    }
 }
 
 /// Credentials the client targets use unless the input supplies its own.
@@ -146,11 +171,11 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let operation = input.byte() % client_op::COUNT;
+        let operation = ClientOperation::from_byte(input.byte());
         let was_finished = c.is_finished();
         match operation {
-            client_op::START | client_op::START_B64 => {
-                let r = if operation == client_op::START {
+            ClientOperation::Start | ClientOperation::StartBase64 => {
+                let r = if operation == ClientOperation::Start {
                     c.start().map(|o| o.map(<[u8]>::to_vec))
                 } else {
                     c.start_b64().map(|o| {
@@ -176,18 +201,21 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
                     Err(e) => panic!("start failed: {e:?}"),
                 }
             }
-            client_op::STEP
-            | client_op::STEP_B64
-            | client_op::STEP_BIG
-            | client_op::STEP_B64_BIG => {
+            ClientOperation::Step
+            | ClientOperation::StepBase64
+            | ClientOperation::StepBig
+            | ClientOperation::StepBase64Big => {
                 let challenge: &[u8] = match operation {
-                    client_op::STEP | client_op::STEP_B64 => input.bytes(),
+                    ClientOperation::Step | ClientOperation::StepBase64 => input.bytes(),
                     _ => {
                         big = input.big();
                         &big
                     }
                 };
-                let b64 = matches!(operation, client_op::STEP_B64 | client_op::STEP_B64_BIG);
+                let b64 = matches!(
+                    operation,
+                    ClientOperation::StepBase64 | ClientOperation::StepBase64Big
+                );
                 let decoded = if b64 {
                     reference_decode(challenge)
                 } else {
@@ -239,7 +267,7 @@ pub fn client(mechanism: Mechanism, data: &[u8]) {
                 }
             }
             _ => {
-                let data = if operation == client_op::FINISH_DATA {
+                let data = if operation == ClientOperation::FinishData {
                     Some(input.bytes())
                 } else {
                     None

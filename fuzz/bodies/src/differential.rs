@@ -4,33 +4,60 @@
 use crate::*;
 
 /// Message mutations of the differential target (the byte before each message in flight,
-/// modulo [`mutation::COUNT`]).
-pub mod mutation {
+/// modulo 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mutation {
     /// Deliver the message unchanged.
-    pub const PASS: u8 = 0;
+    Pass = 0,
     /// Cut it to the length in the next byte.
-    pub const TRUNCATE: u8 = 1;
+    Truncate = 1,
     /// Flip the bits of the next byte at the position in the byte after (modulo length).
-    pub const FLIP: u8 = 2;
+    Flip = 2,
     /// Replace it with a byte string from the input.
-    pub const REPLACE: u8 = 3;
+    Replace = 3,
     /// Append a byte string from the input.
-    pub const APPEND: u8 = 4;
+    Append = 4,
     /// Insert a byte string at the position in the next byte.
-    pub const INSERT: u8 = 5;
-    /// Number of mutations; values from here up also deliver unchanged (most runs are clean).
-    pub const COUNT: u8 = 8;
+    Insert = 5,
+}
+
+impl Mutation {
+    /// Every mutation, in the order of its byte.
+    pub const ALL: [Mutation; 6] = [
+        Mutation::Pass,
+        Mutation::Truncate,
+        Mutation::Flip,
+        Mutation::Replace,
+        Mutation::Append,
+        Mutation::Insert,
+    ];
+
+    /// The mutation a byte selects: the byte modulo 8, where the values past the last
+    /// mutation select the first.
+    pub fn from_byte(byte: u8) -> Self {
+        Self::ALL
+            .get(usize::from(byte % 8))
+            .copied()
+            .unwrap_or(Self::ALL[0])
+    }
+}
+
+impl From<Mutation> for u8 {
+    fn from(value: Mutation) -> u8 {
+        value as u8
+    }
 }
 
 /// Apply one mutation from the input to `msg`; returns whether it changed.
 fn mutate_message(input: &mut Input<'_>, msg: &mut Vec<u8>) -> bool {
     let before = msg.clone();
-    match input.byte() % mutation::COUNT {
-        mutation::TRUNCATE => {
+    match Mutation::from_byte(input.byte()) {
+        Mutation::Truncate => {
             let n = usize::from(input.byte());
             msg.truncate(n);
         }
-        mutation::FLIP => {
+        Mutation::Flip => {
             let flip_mask = input.byte();
             let at = usize::from(input.byte());
             let len = msg.len();
@@ -38,9 +65,9 @@ fn mutate_message(input: &mut Input<'_>, msg: &mut Vec<u8>) -> bool {
                 *b ^= flip_mask;
             }
         }
-        mutation::REPLACE => *msg = input.bytes().to_vec(),
-        mutation::APPEND => msg.extend_from_slice(input.bytes()),
-        mutation::INSERT => {
+        Mutation::Replace => *msg = input.bytes().to_vec(),
+        Mutation::Append => msg.extend_from_slice(input.bytes()),
+        Mutation::Insert => {
             let at = usize::from(input.byte()).min(msg.len());
             let ins = input.bytes();
             msg.splice(at..at, ins.iter().copied());
@@ -95,7 +122,7 @@ pub mod differential_flag {
 ///
 /// Input: mechanism byte ([`MECHANISMS`]), flags ([`differential_flag`]), credentials (authcid, authzid,
 /// password, token, then the application's stored password and token for
-/// [`differential_flag::MISMATCH`]), then one mutation ([`mutation`]) per message in flight.
+/// [`differential_flag::MISMATCH`]), then one mutation ([`Mutation`]) per message in flight.
 ///
 /// Oracles: the server never succeeds unless the credentials it checked are the stored ones
 /// (password equality, the reference HMAC for CRAM-MD5, token equality); without mutations,

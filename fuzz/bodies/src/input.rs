@@ -82,9 +82,9 @@ impl Script {
     pub fn new() -> Self {
         Script(Vec::new())
     }
-    /// Append one byte.
-    pub fn byte(mut self, b: u8) -> Self {
-        self.0.push(b);
+    /// Append one byte: a number, or an operation (`ServerOperation::Step`, ...).
+    pub fn byte(mut self, b: impl Into<u8>) -> Self {
+        self.0.push(b.into());
         self
     }
     /// Append a length-prefixed byte string (at most 32767 bytes; longer ones are cut).
@@ -101,7 +101,7 @@ impl Script {
         self
     }
     /// Append an operation byte and a byte string.
-    pub fn operation(self, operation: u8, b: &[u8]) -> Self {
+    pub fn operation(self, operation: impl Into<u8>, b: &[u8]) -> Self {
         self.byte(operation).bytes(b)
     }
     /// The bytes written.

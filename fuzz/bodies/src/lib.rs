@@ -25,12 +25,12 @@
 //! was found with: change one and that target's corpus turns into noise.
 //!
 //! * [`server`]: two configuration bytes (see [`server_config`]), then operations: a byte
-//!   naming one of [`server_op`] followed by its operands.
-//! * [`client`]: a flags byte, optional credentials, then operations ([`client_op`]).
+//!   naming one of [`ServerOperation`] followed by its operands.
+//! * [`client`]: a flags byte, optional credentials, then operations ([`ClientOperation`]).
 //! * [`differential`]: a mechanism byte, a flags byte ([`differential_flag`]), credentials,
-//!   then one [`mutation`] byte (plus operands) per message in flight.
-//! * the adapter targets: a configuration, then operations ([`adapter_server_op`] for the
-//!   servers, [`adapter_client_line`] for the lines the clients are fed).
+//!   then one [`Mutation`] byte (plus operands) per message in flight.
+//! * the adapter targets: a configuration, then operations ([`AdapterServerOperation`] for the
+//!   servers, [`AdapterClientLine`] for the lines the clients are fed).
 //! * [`base64()`]: the raw bytes, used both as text to decode and as data to encode.
 //!
 //! # Adding a target
@@ -62,12 +62,12 @@ mod server;
 mod server_oracle;
 
 pub use adapters::{
-    adapter_client_line, adapter_server_op, imap_client, imap_server, pop3_client, pop3_server,
+    AdapterClientLine, AdapterServerOperation, imap_client, imap_server, pop3_client, pop3_server,
     smtp_client, smtp_server,
 };
-pub use client::{DEFAULT_AUTHCID, DEFAULT_PASSWORD, DEFAULT_TOKEN, client, client_op};
+pub use client::{ClientOperation, DEFAULT_AUTHCID, DEFAULT_PASSWORD, DEFAULT_TOKEN, client};
 pub use differential::{
-    DIFFERENTIAL_OWNER, differential, differential_binding, differential_flag, mutation,
+    DIFFERENTIAL_OWNER, Mutation, differential, differential_binding, differential_flag,
 };
 pub use input::{Input, Script};
 pub use reference::{
@@ -78,7 +78,7 @@ pub use reference::{
 /// (`saslmech::fuzzing`, feature `fuzzing-capi`) while the C ABI is being redesigned.
 #[cfg(feature = "capi")]
 pub use saslmech::fuzzing::capi;
-pub use server::{ServerLimits, answer_kind, server, server_config, server_limits, server_op};
+pub use server::{AnswerKind, ServerLimits, ServerOperation, server, server_config, server_limits};
 
 // Shared between the bodies (each module imports `crate::*`).
 use input::utf8_prefix;
@@ -391,6 +391,27 @@ mod tests {
         assert!(i.is_empty());
         assert_eq!(i.byte(), 0);
         assert_eq!(i.bytes(), b"");
+    }
+
+    #[test]
+    fn operations_keep_their_bytes() {
+        // The corpus was written with these values: an operation's byte never changes.
+        for (i, op) in ServerOperation::ALL.iter().enumerate() {
+            assert_eq!(usize::from(u8::from(*op)), i);
+            assert_eq!(ServerOperation::from_byte(u8::from(*op)), *op);
+        }
+        assert_eq!(ServerOperation::from_byte(12), ServerOperation::Start);
+        assert_eq!(u8::from(ServerOperation::StartBig), 11);
+        assert_eq!(u8::from(AnswerKind::TokenOwner), 9);
+        assert_eq!(u8::from(ClientOperation::StepBase64Big), 7);
+        assert_eq!(u8::from(AdapterServerOperation::AuthBase64), 9);
+        assert_eq!(u8::from(AdapterClientLine::More), 5);
+        // Mutations are taken modulo 8: the two values past INSERT deliver unchanged.
+        assert_eq!(Mutation::from_byte(5), Mutation::Insert);
+        assert_eq!(Mutation::from_byte(6), Mutation::Pass);
+        assert_eq!(Mutation::from_byte(7), Mutation::Pass);
+        assert_eq!(Mutation::from_byte(8), Mutation::Pass);
+        assert_eq!(Mutation::from_byte(9), Mutation::Truncate);
     }
 
     #[test]

@@ -2,62 +2,118 @@
 
 use crate::*;
 
-/// Server operations (the operation byte, taken modulo [`server_op::COUNT`]).
-pub mod server_op {
+/// Server operations (the operation byte, taken modulo the number of operations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ServerOperation {
     /// `start(None)`.
-    pub const START: u8 = 0;
+    Start = 0,
     /// `start(Some(bytes))`.
-    pub const START_IR: u8 = 1;
+    StartInitialResponse = 1,
     /// `start_b64(Some(bytes))`.
-    pub const START_B64: u8 = 2;
+    StartBase64 = 2,
     /// `start_b64(None)`.
-    pub const START_B64_NONE: u8 = 3;
+    StartBase64None = 3,
     /// `step(bytes)`.
-    pub const STEP: u8 = 4;
+    Step = 4,
     /// `step_b64(bytes)`.
-    pub const STEP_B64: u8 = 5;
+    StepBase64 = 5,
     /// `answer(answer)`; the answer follows (see [`super::Input`] and `read_answer`).
-    pub const ANSWER: u8 = 6;
+    Answer = 6,
     /// `answer_b64(answer)`.
-    pub const ANSWER_B64: u8 = 7;
+    AnswerBase64 = 7,
     /// `cancel()`.
-    pub const CANCEL: u8 = 8;
+    Cancel = 8,
     /// `step(big)` with [`super::Input::big`].
-    pub const STEP_BIG: u8 = 9;
+    StepBig = 9,
     /// `step_b64(big)`.
-    pub const STEP_B64_BIG: u8 = 10;
+    StepBase64Big = 10,
     /// `start(Some(big))`.
-    pub const START_BIG: u8 = 11;
-    /// Number of operations.
-    pub const COUNT: u8 = 12;
+    StartBig = 11,
 }
 
-/// Answer kinds (the byte after [`server_op::ANSWER`], modulo [`answer_kind::COUNT`]).
-pub mod answer_kind {
+impl ServerOperation {
+    /// Every operation, in the order of its byte.
+    pub const ALL: [ServerOperation; 12] = [
+        ServerOperation::Start,
+        ServerOperation::StartInitialResponse,
+        ServerOperation::StartBase64,
+        ServerOperation::StartBase64None,
+        ServerOperation::Step,
+        ServerOperation::StepBase64,
+        ServerOperation::Answer,
+        ServerOperation::AnswerBase64,
+        ServerOperation::Cancel,
+        ServerOperation::StepBig,
+        ServerOperation::StepBase64Big,
+        ServerOperation::StartBig,
+    ];
+
+    /// The operation a byte selects (the byte modulo their number).
+    pub fn from_byte(byte: u8) -> Self {
+        Self::ALL[usize::from(byte) % Self::ALL.len()]
+    }
+}
+
+impl From<ServerOperation> for u8 {
+    fn from(value: ServerOperation) -> u8 {
+        value as u8
+    }
+}
+
+/// Answer kinds (the byte after [`ServerOperation::Answer`], modulo the number of answer kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AnswerKind {
     /// `Answer::Accept`.
-    pub const ACCEPT: u8 = 0;
+    Accept = 0,
     /// `Answer::Reject`.
-    pub const REJECT: u8 = 1;
+    Reject = 1,
     /// `Answer::UnknownUser`.
-    pub const UNKNOWN_USER: u8 = 2;
+    UnknownUser = 2,
     /// `Answer::AccountDisabled`.
-    pub const ACCOUNT_DISABLED: u8 = 3;
+    AccountDisabled = 3,
     /// `Answer::TemporaryFailure`.
-    pub const TEMPORARY_FAILURE: u8 = 4;
+    TemporaryFailure = 4,
     /// `Answer::Password(bytes)`.
-    pub const PASSWORD: u8 = 5;
+    Password = 5,
     /// `Answer::CramMd5Keys(from_password(bytes))`.
-    pub const CRAM_MD5_KEYS: u8 = 6;
+    CramMd5Keys = 6,
     /// `Answer::TokenError { status: text, scope: text or None if empty }`.
-    pub const TOKEN_ERROR: u8 = 7;
+    TokenError = 7,
     /// `Answer::ScramKeys`: a hash byte (even SHA-1, odd SHA-256), password, salt and an
     /// iteration byte (1 + byte % 16) for `ScramKeys::derive`; if that refuses them, keys from
     /// `ScramKeys::new` with the password bytes repeated as StoredKey and ServerKey.
-    pub const SCRAM_KEYS: u8 = 8;
+    ScramKeys = 8,
     /// `Answer::TokenOwner(text)`.
-    pub const TOKEN_OWNER: u8 = 9;
-    /// Number of answer kinds.
-    pub const COUNT: u8 = 10;
+    TokenOwner = 9,
+}
+
+impl AnswerKind {
+    /// Every answer kind, in the order of its byte.
+    pub const ALL: [AnswerKind; 10] = [
+        AnswerKind::Accept,
+        AnswerKind::Reject,
+        AnswerKind::UnknownUser,
+        AnswerKind::AccountDisabled,
+        AnswerKind::TemporaryFailure,
+        AnswerKind::Password,
+        AnswerKind::CramMd5Keys,
+        AnswerKind::TokenError,
+        AnswerKind::ScramKeys,
+        AnswerKind::TokenOwner,
+    ];
+
+    /// The answer kind a byte selects (the byte modulo their number).
+    pub fn from_byte(byte: u8) -> Self {
+        Self::ALL[usize::from(byte) % Self::ALL.len()]
+    }
+}
+
+impl From<AnswerKind> for u8 {
+    fn from(value: AnswerKind) -> u8 {
+        value as u8
+    }
 }
 
 /// The server configuration and transport two bytes select.
@@ -154,7 +210,7 @@ pub fn server_limits(policy: u8, environment: u8) -> ServerLimits {
     }
 }
 
-/// Read an `Answer::ScramKeys` operand (see [`answer_kind::SCRAM_KEYS`]).
+/// Read an `Answer::ScramKeys` operand (see [`AnswerKind::ScramKeys`]).
 pub(crate) fn read_scram_keys(input: &mut Input<'_>) -> ScramKeys {
     let hash = if input.byte() & 1 == 0 {
         ScramHash::Sha1
@@ -196,7 +252,8 @@ pub(crate) fn read_scram_keys(input: &mut Input<'_>) -> ScramKeys {
 
 /// An answer as read from the input; owns what the `Answer` borrows.
 pub(crate) enum OwnedAnswer<'a> {
-    Simple(u8),
+    /// Accept, Reject, UnknownUser, AccountDisabled or TemporaryFailure: no operand.
+    Simple(AnswerKind),
     Password(&'a [u8]),
     Keys(&'a [u8], CramMd5Keys),
     TokenError(&'a str, &'a str),
@@ -206,25 +263,25 @@ pub(crate) enum OwnedAnswer<'a> {
 
 impl<'a> OwnedAnswer<'a> {
     pub(crate) fn read(input: &mut Input<'a>) -> Self {
-        match input.byte() % answer_kind::COUNT {
-            answer_kind::PASSWORD => OwnedAnswer::Password(input.bytes()),
-            answer_kind::CRAM_MD5_KEYS => {
+        match AnswerKind::from_byte(input.byte()) {
+            AnswerKind::Password => OwnedAnswer::Password(input.bytes()),
+            AnswerKind::CramMd5Keys => {
                 let p = input.bytes();
                 OwnedAnswer::Keys(p, keys_round_trip(p))
             }
-            answer_kind::TOKEN_ERROR => OwnedAnswer::TokenError(input.text(), input.text()),
-            answer_kind::SCRAM_KEYS => OwnedAnswer::ScramKeys(read_scram_keys(input)),
-            answer_kind::TOKEN_OWNER => OwnedAnswer::TokenOwner(input.text()),
+            AnswerKind::TokenError => OwnedAnswer::TokenError(input.text(), input.text()),
+            AnswerKind::ScramKeys => OwnedAnswer::ScramKeys(read_scram_keys(input)),
+            AnswerKind::TokenOwner => OwnedAnswer::TokenOwner(input.text()),
             k => OwnedAnswer::Simple(k),
         }
     }
 
     pub(crate) fn answer(&self) -> Answer<'_> {
         match self {
-            OwnedAnswer::Simple(answer_kind::ACCEPT) => Answer::Accept,
-            OwnedAnswer::Simple(answer_kind::REJECT) => Answer::Reject,
-            OwnedAnswer::Simple(answer_kind::UNKNOWN_USER) => Answer::UnknownUser,
-            OwnedAnswer::Simple(answer_kind::ACCOUNT_DISABLED) => Answer::AccountDisabled,
+            OwnedAnswer::Simple(AnswerKind::Accept) => Answer::Accept,
+            OwnedAnswer::Simple(AnswerKind::Reject) => Answer::Reject,
+            OwnedAnswer::Simple(AnswerKind::UnknownUser) => Answer::UnknownUser,
+            OwnedAnswer::Simple(AnswerKind::AccountDisabled) => Answer::AccountDisabled,
             OwnedAnswer::Simple(_) => Answer::TemporaryFailure,
             OwnedAnswer::Password(p) => Answer::Password(p),
             OwnedAnswer::Keys(_, k) => Answer::CramMd5Keys(k),
@@ -388,19 +445,20 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         if input.is_empty() {
             break;
         }
-        let operation = input.byte() % server_op::COUNT;
+        let operation = ServerOperation::from_byte(input.byte());
         let before = Snapshot::of(&s);
         let mut owned_msg: Vec<u8> = Vec::new();
         let mut msg: &[u8] = &[];
         let mut answer: Option<OwnedAnswer<'_>> = None;
         match operation {
-            server_op::START_IR | server_op::START_B64 | server_op::STEP | server_op::STEP_B64 => {
-                msg = input.bytes()
-            }
-            server_op::STEP_BIG | server_op::STEP_B64_BIG | server_op::START_BIG => {
-                owned_msg = input.big()
-            }
-            server_op::ANSWER | server_op::ANSWER_B64 => {
+            ServerOperation::StartInitialResponse
+            | ServerOperation::StartBase64
+            | ServerOperation::Step
+            | ServerOperation::StepBase64 => msg = input.bytes(),
+            ServerOperation::StepBig
+            | ServerOperation::StepBase64Big
+            | ServerOperation::StartBig => owned_msg = input.big(),
+            ServerOperation::Answer | ServerOperation::AnswerBase64 => {
                 answer = Some(OwnedAnswer::read(&mut input))
             }
             _ => {}
@@ -408,7 +466,7 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         if !owned_msg.is_empty() {
             msg = &owned_msg;
         }
-        if operation == server_op::CANCEL {
+        if operation == ServerOperation::Cancel {
             let r = s.cancel();
             if before.finished {
                 assert_eq!(r, Err(Error::InvalidState), "cancel after the end");
@@ -421,18 +479,21 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         }
         let b64_out = matches!(
             operation,
-            server_op::START_B64
-                | server_op::START_B64_NONE
-                | server_op::STEP_B64
-                | server_op::STEP_B64_BIG
-                | server_op::ANSWER_B64
+            ServerOperation::StartBase64
+                | ServerOperation::StartBase64None
+                | ServerOperation::StepBase64
+                | ServerOperation::StepBase64Big
+                | ServerOperation::AnswerBase64
         );
         // What the oracle expects of a message-carrying call.
         let raw_msg: Option<Vec<u8>> = match operation {
-            server_op::START_IR | server_op::STEP | server_op::STEP_BIG | server_op::START_BIG => {
-                Some(msg.to_vec())
-            }
-            server_op::START_B64 | server_op::STEP_B64 | server_op::STEP_B64_BIG => {
+            ServerOperation::StartInitialResponse
+            | ServerOperation::Step
+            | ServerOperation::StepBig
+            | ServerOperation::StartBig => Some(msg.to_vec()),
+            ServerOperation::StartBase64
+            | ServerOperation::StepBase64
+            | ServerOperation::StepBase64Big => {
                 // None: must fail with InvalidBase64 or TooLarge.
                 reference_decode(msg)
             }
@@ -440,26 +501,26 @@ pub fn server(mechanism: Mechanism, data: &[u8]) {
         };
         let is_message = matches!(
             operation,
-            server_op::START_IR
-                | server_op::START_B64
-                | server_op::STEP
-                | server_op::STEP_B64
-                | server_op::STEP_BIG
-                | server_op::STEP_B64_BIG
-                | server_op::START_BIG
+            ServerOperation::StartInitialResponse
+                | ServerOperation::StartBase64
+                | ServerOperation::Step
+                | ServerOperation::StepBase64
+                | ServerOperation::StepBig
+                | ServerOperation::StepBase64Big
+                | ServerOperation::StartBig
         );
         if let Some(a) = &answer {
             let _ = format!("{:?}", a.answer());
         }
         let result = match operation {
-            server_op::START => s.start(None),
-            server_op::START_IR | server_op::START_BIG => s.start(Some(msg)),
-            server_op::START_B64 => s.start_b64(Some(msg)),
-            server_op::START_B64_NONE => s.start_b64(None),
-            server_op::STEP | server_op::STEP_BIG => s.step(msg),
-            server_op::STEP_B64 | server_op::STEP_B64_BIG => s.step_b64(msg),
+            ServerOperation::Start => s.start(None),
+            ServerOperation::StartInitialResponse | ServerOperation::StartBig => s.start(Some(msg)),
+            ServerOperation::StartBase64 => s.start_b64(Some(msg)),
+            ServerOperation::StartBase64None => s.start_b64(None),
+            ServerOperation::Step | ServerOperation::StepBig => s.step(msg),
+            ServerOperation::StepBase64 | ServerOperation::StepBase64Big => s.step_b64(msg),
             _ => match &answer {
-                Some(a) if operation == server_op::ANSWER_B64 => s.answer_b64(a.answer()),
+                Some(a) if operation == ServerOperation::AnswerBase64 => s.answer_b64(a.answer()),
                 Some(a) => s.answer(a.answer()),
                 None => s.answer(Answer::Reject),
             },

@@ -275,17 +275,17 @@ impl ServerOracle {
             assert_eq!(e.status.as_deref(), Some(status), "error challenge status");
         };
         match (pending, a) {
-            (Pending::Authorize { .. }, A::Simple(answer_kind::ACCEPT)) => assert!(succeeded),
-            (Pending::Authorize { .. }, A::Simple(answer_kind::REJECT)) => {
+            (Pending::Authorize { .. }, A::Simple(AnswerKind::Accept)) => assert!(succeeded),
+            (Pending::Authorize { .. }, A::Simple(AnswerKind::Reject)) => {
                 failed(Failure::AuthzDenied)
             }
-            (Pending::Authorize { .. }, A::Simple(answer_kind::TEMPORARY_FAILURE)) => {
+            (Pending::Authorize { .. }, A::Simple(AnswerKind::TemporaryFailure)) => {
                 failed(Failure::TemporaryFailure)
             }
             (Pending::Authorize { .. }, _) => refused(),
-            (_, A::Simple(answer_kind::ACCOUNT_DISABLED)) => failed(Failure::AccountDisabled),
-            (_, A::Simple(answer_kind::TEMPORARY_FAILURE)) => failed(Failure::TemporaryFailure),
-            (Pending::Password { .. }, A::Simple(answer_kind::ACCEPT)) => {
+            (_, A::Simple(AnswerKind::AccountDisabled)) => failed(Failure::AccountDisabled),
+            (_, A::Simple(AnswerKind::TemporaryFailure)) => failed(Failure::TemporaryFailure),
+            (Pending::Password { .. }, A::Simple(AnswerKind::Accept)) => {
                 assert!(succeeded, "Accept did not succeed: {outcome:?}");
                 positive = true;
             }
@@ -309,10 +309,11 @@ impl ServerOracle {
                     failed(Failure::BadCredentials);
                 }
             }
-            (
-                Pending::Secret { .. },
-                A::Simple(answer_kind::REJECT | answer_kind::UNKNOWN_USER),
-            ) if cram => failed(Failure::BadCredentials),
+            (Pending::Secret { .. }, A::Simple(AnswerKind::Reject | AnswerKind::UnknownUser))
+                if cram =>
+            {
+                failed(Failure::BadCredentials)
+            }
             (Pending::Secret { .. }, _) if cram => refused(),
             // SCRAM: keys of the mechanism's hash, a password to derive them from, or an
             // unknown user (fake keys) all give the server-first message.
@@ -327,10 +328,9 @@ impl ServerOracle {
                 self.scram_answered(keys);
                 self.check_scram_salt(c, None);
             }
-            (
-                Pending::Secret { .. },
-                A::Simple(answer_kind::REJECT | answer_kind::UNKNOWN_USER),
-            ) if scram => {
+            (Pending::Secret { .. }, A::Simple(AnswerKind::Reject | AnswerKind::UnknownUser))
+                if scram =>
+            {
                 let c = challenged("an unknown user");
                 self.scram_answered(None);
                 self.check_scram_salt(c, None);
@@ -338,7 +338,7 @@ impl ServerOracle {
             (Pending::Secret { .. }, _) if scram => refused(),
             // A valid token is answered with its owner, never with a bare accept. OAUTHBEARER:
             // an empty token (a scope query) is never valid.
-            (Pending::Token { .. }, A::Simple(answer_kind::ACCEPT)) => refused(),
+            (Pending::Token { .. }, A::Simple(AnswerKind::Accept)) => refused(),
             (
                 Pending::Token {
                     mechanism: Mechanism::OAuthBearer,
@@ -369,7 +369,7 @@ impl ServerOracle {
                     mechanism: Mechanism::OAuthBearer,
                     ..
                 },
-                A::Simple(answer_kind::REJECT | answer_kind::UNKNOWN_USER),
+                A::Simple(AnswerKind::Reject | AnswerKind::UnknownUser),
             ) => oauth_error("invalid_token"),
             (Pending::Token { .. }, A::Simple(_)) => {
                 let Outcome::Challenge(c) = outcome else {
