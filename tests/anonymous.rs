@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use saslmech::{
-    Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism, SelectOptions,
-    ServerConfig, ServerSession, Transport, select,
+    Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism, ServerConfig,
+    ServerSession, Transport,
 };
 use support::exchange::pair;
 use support::{Out, own};
@@ -111,19 +111,6 @@ fn anonymous_pairs() {
             o.client.unwrap();
         }
     }
-}
-
-#[test]
-fn selected_only_when_asked() {
-    let adv = ["EXTERNAL", "ANONYMOUS", "PLAIN"];
-    assert_eq!(
-        select(adv, SelectOptions::password(true)),
-        Some(Mechanism::Plain)
-    );
-    assert_eq!(
-        select(adv, SelectOptions::default().anonymous(true)),
-        Some(Mechanism::Anonymous)
-    );
 }
 
 proptest! {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use saslmech::{
-    Answer, ClientConfig, ClientSession, Credentials, Failure, Mechanism, Request, SelectOptions,
-    ServerConfig, ServerSession, Transport, select,
+    Answer, ClientConfig, ClientSession, Credentials, Failure, Mechanism, Request, ServerConfig,
+    ServerSession, Transport,
 };
 use support::exchange::pair;
 use support::{Out, own};
@@ -147,19 +147,6 @@ fn external_pairs() {
             }
         }
     }
-}
-
-#[test]
-fn selected_only_when_asked() {
-    let adv = ["EXTERNAL", "ANONYMOUS", "PLAIN"];
-    assert_eq!(
-        select(adv, SelectOptions::password(true)),
-        Some(Mechanism::Plain)
-    );
-    assert_eq!(
-        select(adv, SelectOptions::default().external(true)),
-        Some(Mechanism::External)
-    );
 }
 
 proptest! {

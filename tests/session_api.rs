@@ -1,5 +1,5 @@
 //! The session API every mechanism shares: base64 framing errors, size and round-trip
-//! limits, the offering policy, API misuse, the application's answers, cancelling, and
+//! limits, the offering policy, the client's choice of EXTERNAL and ANONYMOUS, API misuse, the application's answers, cancelling, and
 //! sessions that move between threads. Each gives its specific typed failure or error, never
 //! a panic, and leaves the session consistent. (A mechanism's own grammar is in its file.)
 
@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use saslmech::{
     Answer, ChannelBindingType, ClientConfig, ClientSession, Credentials, Error, Failure,
-    Mechanism, NonceSource, ServerConfig, ServerSession, ServerStep, Transport,
+    Mechanism, NonceSource, SelectOptions, ServerConfig, ServerSession, ServerStep, Transport,
+    select,
 };
 use support::failure;
 
@@ -128,6 +129,24 @@ fn policy() {
             Mechanism::ScramSha1,
             Mechanism::CramMd5
         ]
+    );
+}
+
+/// EXTERNAL and ANONYMOUS are chosen from a server's list only when the client asks for them.
+#[test]
+fn selected_only_when_asked() {
+    let adv = ["EXTERNAL", "ANONYMOUS", "PLAIN"];
+    assert_eq!(
+        select(adv, SelectOptions::password(true)),
+        Some(Mechanism::Plain)
+    );
+    assert_eq!(
+        select(adv, SelectOptions::default().external(true)),
+        Some(Mechanism::External)
+    );
+    assert_eq!(
+        select(adv, SelectOptions::default().anonymous(true)),
+        Some(Mechanism::Anonymous)
     );
 }
 

@@ -125,6 +125,20 @@ pub fn token() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(String::into_bytes)
 }
 
+/// A client of `mech` that presents `secret` as `a`'s against a backend that knows `a`, and
+/// hands over the stored secret (`keys`: CRAM-MD5 keys, the engine compares) or compares it.
+fn against(mech: Mechanism, a: &Account, secret: &[u8], framing: Framing, keys: bool) -> Verdict {
+    let users = [(a.user.as_str(), a.password.as_slice(), a.token.as_slice())];
+    let u = Users {
+        users: &users,
+        cram_keys: keys,
+        engine_compares: keys,
+        authz: &[],
+    };
+    let mut c = client(mech, &a.user, secret, None);
+    verdict(&mut c, &u, framing)
+}
+
 /// Any valid credentials authenticate, in any framing, against either backend.
 pub fn valid_credentials_authenticate(
     mech: Mechanism,
@@ -137,16 +151,8 @@ pub fn valid_credentials_authenticate(
     } else {
         &a.password
     };
-    let users = [(a.user.as_str(), a.password.as_slice(), a.token.as_slice())];
-    let u = Users {
-        users: &users,
-        cram_keys: keys,
-        engine_compares: keys,
-        authz: &[],
-    };
-    let mut c = client(mech, &a.user, secret, None);
     prop_assert_eq!(
-        verdict(&mut c, &u, framing),
+        against(mech, a, secret, framing, keys),
         Verdict::Success {
             authcid: a.user.clone(),
             authzid: None
@@ -170,16 +176,8 @@ pub fn wrong_credentials_never_authenticate(
         (&a.password[..], other_password)
     };
     prop_assume!(right != wrong);
-    let users = [(a.user.as_str(), a.password.as_slice(), a.token.as_slice())];
-    let u = Users {
-        users: &users,
-        cram_keys: keys,
-        engine_compares: keys,
-        authz: &[],
-    };
-    let mut c = client(mech, &a.user, wrong, None);
     prop_assert_eq!(
-        verdict(&mut c, &u, Framing::new(b64, true)),
+        against(mech, a, wrong, Framing::new(b64, true), keys),
         Verdict::Failure(Failure::BadCredentials)
     );
     Ok(())
