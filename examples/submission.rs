@@ -68,8 +68,7 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 // The users file (`--users`) and the answers it gives: one parser, shared with the
 // `saslmech server` command-line tool.
-#[path = "../cli/src/users.rs"]
-mod users;
+use saslmech_users as users;
 
 use users::{Directory, Verdict};
 

@@ -33,8 +33,11 @@
 //!         ServerStep::Request(Request::VerifyPassword(req)) => {
 //!             // Here an event-loop server would start its lookup and come back later;
 //!             // the session holds everything it needs meanwhile.
-//!             let stored: &[u8] = if req.authcid() == "tim" { b"tanstaaftanstaaf" } else { b"" };
-//!             step = session.answer(Answer::Password(stored)).unwrap();
+//!             step = if req.authcid() == "tim" {
+//!                 session.answer(Answer::Password(b"tanstaaftanstaaf")).unwrap()
+//!             } else {
+//!                 session.answer(Answer::UnknownUser).unwrap()
+//!             };
 //!         }
 //!         ServerStep::Request(_) => {
 //!             step = session.answer(Answer::Reject).unwrap();
@@ -126,6 +129,6 @@ pub use mechanism::{ALL as ALL_MECHANISMS, Mechanism, SelectOptions, UnknownMech
 pub use secret::{SecretBuf, ct_eq, ct_eq_password};
 pub use server::{
     Answer, AuthorizeRequest, ChannelBinding, ChannelBindingType, CramMd5Keys, Identity,
-    NonceSource, PasswordRequest, Request, ScramHash, ScramKeys, SecretRequest, ServerConfig,
-    ServerSession, ServerStep, Success, TokenError, TokenRequest, Transport,
+    NonceSource, PasswordRequest, Request, ScramHash, ScramKeys, SecretRequest, SecretStorage,
+    ServerConfig, ServerSession, ServerStep, Success, TokenError, TokenRequest, Transport,
 };

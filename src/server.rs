@@ -133,7 +133,34 @@ pub struct ServerConfig {
     pool: Pool,
     pub(crate) scram_iterations: u32,
     pub(crate) scram_secret: SecretBuf,
+    pub(crate) secret_storage: SecretStorage,
     pub(crate) oauth_openid_configuration: Option<String>,
+}
+
+/// How the application stores the secrets it answers [`Request::Secret`] with (CRAM-MD5 and
+/// SCRAM). The engine spends the same work on an unknown user ([`Answer::UnknownUser`],
+/// [`Answer::Reject`]) as on a known user stored this way, so the time between the answer and
+/// the next server message does not tell an attacker which users exist.
+///
+/// ```
+/// use saslmech::{SecretStorage, ServerConfig};
+/// // Secrets stored as SCRAM keys (RFC 5803) and Dovecot `{CRAM-MD5}` states:
+/// let config = ServerConfig::new().secret_storage(SecretStorage::Keys);
+/// assert_eq!(config.storage(), SecretStorage::Keys);
+/// assert_eq!(ServerConfig::new().storage(), SecretStorage::Plaintext);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SecretStorage {
+    /// Plaintext passwords, answered with [`Answer::Password`] (the default). A known user
+    /// costs a key derivation per login (SCRAM: PBKDF2 with
+    /// [`ServerConfig::scram_iterations`]; CRAM-MD5: the HMAC key schedule), so an unknown
+    /// user costs the same derivation on a dummy password.
+    #[default]
+    Plaintext,
+    /// Stored keys, answered with [`Answer::ScramKeys`] and [`Answer::CramMd5Keys`]: no
+    /// derivation per login, and none for an unknown user.
+    Keys,
 }
 
 /// The random pool, behind a lock so a config can be shared by sessions on many threads.
@@ -160,6 +187,7 @@ impl Clone for ServerConfig {
             nonce: self.nonce.clone(),
             scram_iterations: self.scram_iterations,
             scram_secret: self.scram_secret.clone(),
+            secret_storage: self.secret_storage,
             oauth_openid_configuration: self.oauth_openid_configuration.clone(),
             pool: Pool::default(),
         }
@@ -211,6 +239,7 @@ impl ServerConfig {
             pool: Pool::default(),
             scram_iterations: Self::DEFAULT_SCRAM_ITERATIONS,
             scram_secret: random_secret(),
+            secret_storage: SecretStorage::Plaintext,
             oauth_openid_configuration: None,
         }
     }
@@ -282,6 +311,19 @@ impl ServerConfig {
     pub fn scram_iterations(mut self, iterations: u32) -> Self {
         self.scram_iterations = iterations.max(1);
         self
+    }
+
+    /// How the application stores CRAM-MD5 and SCRAM secrets (default
+    /// [`SecretStorage::Plaintext`]), so that an unknown user costs the same work as a known
+    /// one. Set [`SecretStorage::Keys`] when the application answers with stored keys.
+    pub fn secret_storage(mut self, storage: SecretStorage) -> Self {
+        self.secret_storage = storage;
+        self
+    }
+
+    /// The configured [`SecretStorage`].
+    pub fn storage(&self) -> SecretStorage {
+        self.secret_storage
     }
 
     /// The `openid-configuration` URL that OAUTHBEARER error challenges carry (RFC 7628 §3.2.2).
@@ -543,15 +585,23 @@ pub enum ServerStep<'a> {
 pub enum Request<'a> {
     /// Check a password (PLAIN, LOGIN). Answer [`Answer::Accept`] / [`Answer::Reject`] after
     /// checking it yourself, or [`Answer::Password`] with the stored password for the engine to
-    /// compare in constant time, or [`Answer::UnknownUser`].
+    /// compare in constant time, or [`Answer::UnknownUser`] (never an empty password).
     VerifyPassword(PasswordRequest<'a>),
     /// Supply the user's secret (CRAM-MD5, SCRAM): [`Answer::Password`] with the plaintext,
     /// [`Answer::CramMd5Keys`] (CRAM-MD5) or [`Answer::ScramKeys`] (SCRAM, for the
-    /// mechanism's hash) with the stored keys, or [`Answer::UnknownUser`].
+    /// mechanism's hash) with the stored keys, or [`Answer::UnknownUser`] for a user that does
+    /// not exist (never an empty password: an empty secret fails like an unknown user). Tell
+    /// the config how secrets are stored ([`ServerConfig::secret_storage`]) so that an unknown
+    /// user costs the same work as a known one.
     Secret(SecretRequest<'a>),
-    /// Validate a bearer token (XOAUTH2, OAUTHBEARER): [`Answer::Accept`], [`Answer::Reject`],
-    /// or [`Answer::TokenError`] with what the error challenge should say. For OAUTHBEARER
-    /// without an authzid, [`Answer::TokenOwner`] names the user the token belongs to.
+    /// Validate a bearer token (XOAUTH2, OAUTHBEARER). A valid token is answered with
+    /// [`Answer::TokenOwner`], naming the user it was issued to (for example its `email` or
+    /// `sub` claim): the engine compares the owner with the user the client named
+    /// ([`TokenRequest::user`]) and, when they differ, asks [`Request::Authorize`] whether the
+    /// owner may act as that user. An invalid token is [`Answer::Reject`] or
+    /// [`Answer::TokenError`] with what the error challenge should say. A bare
+    /// [`Answer::Accept`] is [`Error::WrongAnswer`]: the application must say whose token it
+    /// validated.
     ValidateToken(TokenRequest<'a>),
     /// May `authcid` act as `authzid`? [`Answer::Accept`] or [`Answer::Reject`].
     Authorize(AuthorizeRequest<'a>),
@@ -706,7 +756,8 @@ pub struct TokenError<'a> {
 #[derive(Clone, Copy)]
 #[non_exhaustive]
 pub enum Answer<'a> {
-    /// The password or token is valid; the authorization is allowed.
+    /// The password is valid ([`Request::VerifyPassword`]); the authorization is allowed
+    /// ([`Request::Authorize`]). Not for tokens: see [`Answer::TokenOwner`].
     Accept,
     /// The password or token is invalid; the authorization is denied.
     Reject,
@@ -716,16 +767,19 @@ pub enum Answer<'a> {
     AccountDisabled,
     /// The backend could not answer now (SMTP 454).
     TemporaryFailure,
-    /// The stored plaintext password (for [`Request::VerifyPassword`] and CRAM-MD5's
-    /// [`Request::Secret`]).
+    /// The stored plaintext password (for [`Request::VerifyPassword`] and the
+    /// [`Request::Secret`] of CRAM-MD5 and SCRAM). An empty password, or one that SASLprep
+    /// maps to nothing, authenticates nobody: it fails like [`Answer::UnknownUser`].
     Password(&'a [u8]),
     /// CRAM-MD5's precomputed HMAC-MD5 state, as Dovecot stores it (`{CRAM-MD5}`).
     CramMd5Keys(&'a CramMd5Keys),
     /// SCRAM's stored keys (for [`Request::Secret`] from a SCRAM mechanism; their hash must be
     /// the mechanism's, else [`Error::WrongAnswer`]).
     ScramKeys(&'a ScramKeys),
-    /// OAUTHBEARER: the token is valid and belongs to this user. Needed when the client sent
-    /// no authzid; when it did and it differs, the session asks [`Request::Authorize`].
+    /// XOAUTH2, OAUTHBEARER: the token is valid and was issued to this user, who becomes the
+    /// authentication identity. When the client named another user (XOAUTH2's `user=`,
+    /// OAUTHBEARER's `a=`), the session asks [`Request::Authorize`] whether the owner may act
+    /// as that user.
     TokenOwner(&'a str),
     /// The token is invalid: send an error challenge with this content, then fail.
     TokenError(TokenError<'a>),

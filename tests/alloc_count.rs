@@ -117,8 +117,10 @@ fn handshake(
                 let r = c.step(ch).unwrap();
                 s.step(r).unwrap()
             }
-            ServerStep::Request(saslmech::Request::ValidateToken(_))
-            | ServerStep::Request(saslmech::Request::Authorize(_)) => {
+            ServerStep::Request(saslmech::Request::ValidateToken(_)) => {
+                s.answer(Answer::TokenOwner(USER)).unwrap()
+            }
+            ServerStep::Request(saslmech::Request::Authorize(_)) => {
                 s.answer(Answer::Accept).unwrap()
             }
             ServerStep::Request(_) => match (backend, ScramHash::of(mech)) {

@@ -56,7 +56,7 @@ fn rfc7628_4_1_server() {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            own(s.answer(Answer::Accept).unwrap()),
+            own(s.answer(Answer::TokenOwner("user@example.com")).unwrap()),
             Out::Success {
                 authcid: "user@example.com".into(),
                 authzid: None,
@@ -95,7 +95,7 @@ fn rfc7628_4_3_discovery_and_error_challenge() {
     let mut s2 = session();
     let _ = s2.start_b64(Some(IR_DISCOVER.as_bytes())).unwrap();
     assert!(matches!(
-        own(s2.answer(Answer::Accept).unwrap()),
+        own(s2.answer(Answer::TokenOwner("user@example.com")).unwrap()),
         Out::Challenge(_)
     ));
     // The application says which scope it needs; the challenge is the RFC's, byte for byte.
@@ -345,7 +345,7 @@ fn pairs_in_both_success_data_modes() {
                     Request::ValidateToken(t) => {
                         assert_eq!((t.host(), t.port()), (Some("mx.example.com"), Some(587)));
                         if valid && t.token() == TOKEN.as_bytes() {
-                            Answer::Accept
+                            Answer::TokenOwner("user@example.com")
                         } else {
                             Answer::TokenError(TokenError {
                                 status: "invalid_token",

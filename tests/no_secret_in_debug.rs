@@ -197,7 +197,7 @@ fn exchange(m: Mechanism, stored: &[u8], authzid: Option<&str>, log: &mut Log, b
                     {
                         Answer::TokenOwner("tim")
                     }
-                    Request::ValidateToken(t) if t.token() == stored => Answer::Accept,
+                    Request::ValidateToken(t) if t.token() == stored => Answer::TokenOwner("tim"),
                     Request::ValidateToken(_) => Answer::TokenError(TokenError {
                         status: "401",
                         scope: Some("mail"),
@@ -378,15 +378,16 @@ fn adapter_exchange(proto: &str, m: Mechanism, stored: &[u8], log: &mut Log) -> 
                         Answer::CramMd5Keys(&keys)
                     }
                     AuthRequest::Secret { .. } => Answer::Password(stored),
-                    AuthRequest::ValidateToken { token, authzid, .. }
-                        if token.as_slice() == stored =>
-                    {
-                        if authzid.is_some() || m != Mechanism::OAuthBearer {
-                            Answer::Accept
-                        } else {
-                            Answer::TokenOwner("tim")
-                        }
-                    }
+                    AuthRequest::ValidateToken {
+                        token,
+                        authzid,
+                        user,
+                        ..
+                    } if token.as_slice() == stored => match authzid {
+                        Some(z) => Answer::TokenOwner(z),
+                        None if m == Mechanism::XOAuth2 => Answer::TokenOwner(user),
+                        None => Answer::TokenOwner("tim"),
+                    },
                     AuthRequest::ValidateToken { .. } => Answer::Reject,
                     _ => Answer::Accept,
                 };

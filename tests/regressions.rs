@@ -50,6 +50,10 @@ fn finished_client(m: Mechanism, config: &ClientConfig) -> ClientSession {
             | ServerStep::Request(saslmech::Request::Secret(_)) => {
                 s.answer(Answer::Password(b"tanstaaftanstaaf")).unwrap()
             }
+            ServerStep::Request(saslmech::Request::ValidateToken(t)) => {
+                let owner = t.user().to_owned();
+                s.answer(Answer::TokenOwner(&owner)).unwrap()
+            }
             ServerStep::Request(_) => s.answer(Answer::Accept).unwrap(),
             ServerStep::Success(ok) => {
                 c.finish(ok.data).unwrap();

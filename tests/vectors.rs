@@ -385,7 +385,10 @@ fn xoauth2_google_initial_response() {
         }
         other => panic!("{other:?}"),
     }
-    match s.answer(Answer::Accept).unwrap() {
+    match s
+        .answer(Answer::TokenOwner("someuser@example.com"))
+        .unwrap()
+    {
         ServerStep::Success(ok) => assert_eq!(ok.identity.authcid(), "someuser@example.com"),
         other => panic!("{other:?}"),
     }

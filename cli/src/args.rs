@@ -1,19 +1,26 @@
-//! Command-line arguments: `--flag VALUE` or `--flag=VALUE` (switches: `--flag`), each at
-//! most once.
+//! Command-line arguments: clap parses the flags (`--flag VALUE` or `--flag=VALUE`, each at
+//! most once; generated help; errors that name the flag), then [`parse`] checks what depends
+//! on the mechanism (which flags it needs and refuses) and reads the password file.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use saslmech::{Mechanism, SecretBuf};
+use clap::builder::TypedValueParser as _;
+use clap::builder::{NonEmptyStringValueParser, PossibleValue, PossibleValuesParser};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
+use clap_complete::Shell;
+use saslmech::{ChannelBindingType, Mechanism, SecretBuf};
 
+use crate::help;
 use crate::mechs::{self, ChannelBinding};
 
 /// What to do.
 pub enum Command {
-    Help,
-    Version,
     Client(ClientArgs),
     Server(ServerArgs),
+    /// Print the completion script for a shell.
+    Completions(Shell),
 }
 
 /// `saslmech client …`
@@ -39,152 +46,235 @@ pub struct ServerArgs {
     pub success_data: bool,
 }
 
-/// The flags one subcommand accepts, as given.
-#[derive(Default)]
-struct Flags {
-    pairs: Vec<(&'static str, String)>,
+/// The command line as clap sees it.
+#[derive(Parser)]
+#[command(
+    name = "saslmech",
+    version,
+    about = "One SASL exchange over standard input and output, in the line protocol of \
+             gsasl --client / gsasl --server",
+    subcommand_required = true,
+    arg_required_else_help = false,
+    max_term_width = 100,
+    after_help = help::reference(),
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Sub,
 }
 
-impl Flags {
-    fn take(&mut self, name: &str) -> Option<String> {
-        let i = self.pairs.iter().position(|(n, _)| *n == name)?;
-        Some(self.pairs.swap_remove(i).1)
+#[derive(Subcommand)]
+enum Sub {
+    /// Authenticate to a server: read its challenges from standard input, write the responses
+    /// to standard output
+    #[command(after_help = help::reference())]
+    Client(ClientFlags),
+    /// Authenticate a client: write challenges to standard output, read its responses from
+    /// standard input, check them against a users file
+    #[command(after_help = help::reference())]
+    Server(ServerFlags),
+    /// Print a completion script for SHELL to standard output
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell to complete in
+        #[arg(value_name = "SHELL")]
+        shell: Shell,
+    },
+}
+
+#[derive(Args)]
+struct ClientFlags {
+    /// The mechanism (case-insensitive)
+    #[arg(long, value_name = "M", value_parser = mechanism(), ignore_case = true)]
+    mechanism: Mechanism,
+    /// The user to authenticate as (all but EXTERNAL and ANONYMOUS)
+    #[arg(long, value_name = "U", allow_hyphen_values = true)]
+    authcid: Option<String>,
+    /// The password; other users can see it in the process list: prefer --password-file
+    #[arg(
+        long,
+        value_name = "P",
+        value_parser = secret,
+        allow_hyphen_values = true,
+        conflicts_with = "password_file"
+    )]
+    password: Option<SecretBuf>,
+    /// Read the password from the first line of F
+    #[arg(long, value_name = "F")]
+    password_file: Option<PathBuf>,
+    /// The bearer token (OAUTHBEARER, XOAUTH2)
+    #[arg(long, value_name = "T", value_parser = secret, allow_hyphen_values = true)]
+    token: Option<SecretBuf>,
+    /// Act as Z (PLAIN, SCRAM, OAUTHBEARER, EXTERNAL)
+    #[arg(long, value_name = "Z", allow_hyphen_values = true)]
+    authzid: Option<String>,
+    /// ANONYMOUS: trace information, at most 255 characters
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    trace: Option<String>,
+    #[command(flatten)]
+    cb: CbFlags,
+}
+
+#[derive(Args)]
+struct ServerFlags {
+    /// The mechanism (case-insensitive)
+    #[arg(long, value_name = "M", value_parser = mechanism(), ignore_case = true)]
+    mechanism: Mechanism,
+    /// The accounts, one user:secret a line (see below); optional for EXTERNAL and ANONYMOUS
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    #[command(flatten)]
+    cb: CbFlags,
+    /// EXTERNAL only: the identity the transport established (say, a TLS client
+    /// certificate's subject)
+    #[arg(
+        long,
+        value_name = "ID",
+        value_parser = NonEmptyStringValueParser::new(),
+        allow_hyphen_values = true
+    )]
+    external_id: Option<String>,
+    /// Behave like SMTP, IMAP and POP3, which cannot carry success data: SCRAM's server
+    /// signature goes out as one more challenge, which the client answers with an empty line,
+    /// and the final line is empty
+    #[arg(long)]
+    no_success_data: bool,
+}
+
+/// `--cb-type T --cb-data-hex H`: both or neither.
+#[derive(Args)]
+struct CbFlags {
+    /// The channel-binding type, for the SCRAM -PLUS mechanisms (with --cb-data-hex)
+    #[arg(long, value_name = "T", value_parser = cb_type(), requires = "cb_data_hex")]
+    cb_type: Option<ChannelBindingType>,
+    /// The channel-binding data in hex, as the TLS layer would give it (equal on both sides)
+    #[arg(long, value_name = "H", value_parser = cb_data, requires = "cb_type")]
+    cb_data_hex: Option<CbData>,
+}
+
+/// Decoded `--cb-data-hex` (a newtype: clap reads an `Option<Vec<_>>` field as a list).
+#[derive(Clone)]
+struct CbData(Vec<u8>);
+
+impl CbFlags {
+    fn binding(self) -> Option<ChannelBinding> {
+        match (self.cb_type, self.cb_data_hex) {
+            (Some(kind), Some(CbData(data))) => Some(ChannelBinding { kind, data }),
+            // clap's `requires` rules out one without the other.
+            _ => None,
+        }
     }
 }
 
-const CLIENT_FLAGS: &[&str] = &[
-    "--mechanism",
-    "--authcid",
-    "--authzid",
-    "--password",
-    "--password-file",
-    "--token",
-    "--trace",
-    "--cb-type",
-    "--cb-data-hex",
-];
-const SERVER_FLAGS: &[&str] = &[
-    "--mechanism",
-    "--users",
-    "--cb-type",
-    "--cb-data-hex",
-    "--external-id",
-    "--no-success-data",
-];
-/// Flags without a value.
-const SWITCHES: &[&str] = &["--no-success-data"];
+/// The mechanisms the tool drives, by name (completed by the shells, listed by `--help`).
+fn mechanism() -> impl clap::builder::TypedValueParser<Value = Mechanism> {
+    PossibleValuesParser::new(mechs::supported().map(|m| PossibleValue::new(m.name())))
+        .try_map(|name| name.parse::<Mechanism>())
+}
 
-/// Parse the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
-    let mut args = args.into_iter().map(|a| {
-        a.into_string()
-            .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
-    });
-    let sub = match args.next().transpose()? {
-        None => return Err("a subcommand is needed: client or server".into()),
-        Some(s) => s,
-    };
-    let known: &[&str] = match sub.as_str() {
-        "-h" | "--help" | "help" => return Ok(Command::Help),
-        "-V" | "--version" => return Ok(Command::Version),
-        "client" => CLIENT_FLAGS,
-        "server" => SERVER_FLAGS,
-        other => return Err(format!("unknown subcommand {other:?}: client or server")),
-    };
-    let mut flags = Flags::default();
-    while let Some(arg) = args.next().transpose()? {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Command::Help);
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let Some(name) = known.iter().copied().find(|k| *k == name) else {
-            return Err(if arg.starts_with('-') {
-                format!("{sub}: unknown option {name:?}")
-            } else {
-                format!("{sub}: unexpected argument {arg:?}")
-            });
-        };
-        let value = match inline {
-            Some(_) if SWITCHES.contains(&name) => return Err(format!("{name} takes no value")),
-            Some(v) => v,
-            None if SWITCHES.contains(&name) => String::new(),
-            None => args
-                .next()
-                .transpose()?
-                .ok_or_else(|| format!("{name} needs a value"))?,
-        };
-        if flags.pairs.iter().any(|(n, _)| *n == name) {
-            return Err(format!("{name} given twice"));
-        }
-        flags.pairs.push((name, value));
+/// The `--cb-type` names.
+fn cb_type() -> impl clap::builder::TypedValueParser<Value = ChannelBindingType> {
+    PossibleValuesParser::new(mechs::CB_TYPES).try_map(|name| ChannelBinding::parse_type(&name))
+}
+
+fn cb_data(hex: &str) -> Result<CbData, String> {
+    ChannelBinding::parse_data(hex).map(CbData)
+}
+
+/// A secret argument, in wiped-on-drop memory. (clap's own copies of the argument are not
+/// wiped; the process list shows it anyway, which is why `--password-file` exists.)
+fn secret(s: &str) -> Result<SecretBuf, std::convert::Infallible> {
+    Ok(SecretBuf::from_slice(s.as_bytes()))
+}
+
+/// Parse the arguments after the program name. Help and version requests come back as
+/// errors too, as clap reports them: print them with [`clap::Error::print`], which writes
+/// them to standard output (and real errors to standard error).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
+    let cli = Cli::try_parse_from(std::iter::once(OsString::from("saslmech")).chain(args))?;
+    match cli.command {
+        Sub::Client(f) => client(f).map(Command::Client),
+        Sub::Server(f) => server(f).map(Command::Server),
+        Sub::Completions { shell } => Ok(Command::Completions(shell)),
     }
+}
 
-    let mechanism = match flags.take("--mechanism") {
-        None => return Err(format!("{sub}: --mechanism is required")),
-        Some(name) => {
-            let m: Mechanism = name
-                .parse()
-                .map_err(|_| format!("unknown mechanism {name:?}; see --help"))?;
-            if mechs::shape(m).is_none() {
-                return Err(format!(
-                    "{m} is implemented by the engine but not by this tool yet"
-                ));
-            }
-            m
-        }
-    };
-    let cb = match (flags.take("--cb-type"), flags.take("--cb-data-hex")) {
-        (None, None) => None,
-        (Some(t), Some(h)) => Some(ChannelBinding::parse(&t, &h)?),
-        _ => return Err("--cb-type and --cb-data-hex go together".into()),
-    };
-    mechs::check_channel_binding(mechanism, cb.as_ref())?;
+/// Write the completion script for `shell`.
+pub fn completions(shell: Shell, out: &mut dyn std::io::Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "saslmech", out);
+}
 
-    if sub == "server" {
-        let needs_accounts = !matches!(mechanism, Mechanism::External | Mechanism::Anonymous);
-        let users = flags.take("--users").map(PathBuf::from);
-        if needs_accounts && users.is_none() {
-            return Err("server: --users FILE is required".into());
-        }
-        let external_id = flags.take("--external-id");
-        match (mechanism == Mechanism::External, &external_id) {
-            (true, None) => {
-                return Err(
-                    "EXTERNAL needs --external-id ID (the identity the transport established)"
-                        .into(),
-                );
-            }
-            (true, Some(id)) if id.is_empty() => return Err("--external-id is empty".into()),
-            (false, Some(_)) => return Err(format!("{mechanism} takes no --external-id")),
-            _ => {}
-        }
-        let success_data = flags.take("--no-success-data").is_none();
-        return Ok(Command::Server(ServerArgs {
-            mechanism,
-            users,
-            cb,
-            external_id,
-            success_data,
-        }));
+/// An error found after clap's parsing, reported the way clap reports its own (with the
+/// subcommand's usage line).
+fn usage_error(subcommand: &str, kind: ErrorKind, message: impl std::fmt::Display) -> clap::Error {
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(kind, message),
+        None => cli.error(kind, message),
     }
+}
 
-    let password = match (flags.take("--password"), flags.take("--password-file")) {
-        (Some(_), Some(_)) => {
-            return Err("--password and --password-file exclude each other".into());
+/// A flag the mechanism refuses (or channel binding it needs or refuses), beyond what clap
+/// checks.
+fn conflict(subcommand: &str, message: impl std::fmt::Display) -> clap::Error {
+    usage_error(subcommand, ErrorKind::ArgumentConflict, message)
+}
+
+/// A flag the mechanism needs, beyond what clap checks.
+fn missing(subcommand: &str, message: impl std::fmt::Display) -> clap::Error {
+    usage_error(subcommand, ErrorKind::MissingRequiredArgument, message)
+}
+
+fn server(f: ServerFlags) -> Result<ServerArgs, clap::Error> {
+    let conflict = |message: String| conflict("server", message);
+    let missing = |message: String| missing("server", message);
+    let mechanism = f.mechanism;
+    let cb = f.cb.binding();
+    mechs::check_channel_binding(mechanism, cb.as_ref()).map_err(conflict)?;
+    let needs_accounts = !matches!(mechanism, Mechanism::External | Mechanism::Anonymous);
+    if needs_accounts && f.users.is_none() {
+        return Err(missing(format!(
+            "{mechanism} needs --users FILE (only EXTERNAL and ANONYMOUS run without accounts)"
+        )));
+    }
+    match (mechanism == Mechanism::External, &f.external_id) {
+        (true, None) => {
+            return Err(missing(
+                "EXTERNAL needs --external-id ID (the identity the transport established)".into(),
+            ));
         }
-        (Some(p), None) => Some(secret_from(p)),
-        (None, Some(f)) => Some(read_password_file(&f)?),
+        (false, Some(_)) => return Err(conflict(format!("{mechanism} takes no --external-id"))),
+        _ => {}
+    }
+    Ok(ServerArgs {
+        mechanism,
+        users: f.users,
+        cb,
+        external_id: f.external_id,
+        success_data: !f.no_success_data,
+    })
+}
+
+fn client(f: ClientFlags) -> Result<ClientArgs, clap::Error> {
+    let conflict = |message: String| conflict("client", message);
+    let missing = |message: String| missing("client", message);
+    let mechanism = f.mechanism;
+    let cb = f.cb.binding();
+    mechs::check_channel_binding(mechanism, cb.as_ref()).map_err(conflict)?;
+    // clap has ruled out both at once.
+    let password = match (f.password, f.password_file) {
+        (Some(p), _) => Some(p),
+        (None, Some(path)) => {
+            Some(read_password_file(&path).map_err(|e| usage_error("client", ErrorKind::Io, e))?)
+        }
         (None, None) => None,
     };
-    let token = flags.take("--token").map(secret_from);
-    let authcid = flags.take("--authcid");
-    let authzid = flags.take("--authzid");
-    let trace = flags.take("--trace");
+    let (authcid, authzid, token, trace) = (f.authcid, f.authzid, f.token, f.trace);
     if trace.is_some() && mechanism != Mechanism::Anonymous {
-        return Err(format!("{mechanism} takes no --trace; see --help"));
+        return Err(conflict(format!(
+            "{mechanism} takes no --trace; see --help"
+        )));
     }
     if let Some(why) = match mechanism {
         Mechanism::External => Some("the identity comes from the transport"),
@@ -192,30 +282,34 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         _ => None,
     } {
         if authcid.is_some() {
-            return Err(format!("{mechanism} takes no --authcid ({why})"));
+            return Err(conflict(format!("{mechanism} takes no --authcid ({why})")));
         }
         if mechanism == Mechanism::Anonymous && authzid.is_some() {
-            return Err(format!("{mechanism} takes no --authzid ({why})"));
+            return Err(conflict(format!("{mechanism} takes no --authzid ({why})")));
         }
     }
     if password.is_some() && !mechanism.uses_password() {
-        return Err(format!("{mechanism} takes no password; see --help"));
+        return Err(conflict(format!(
+            "{mechanism} takes no password; see --help"
+        )));
     }
     if token.is_some() && !mechanism.uses_token() {
-        return Err(format!("{mechanism} takes no --token; see --help"));
+        return Err(conflict(format!(
+            "{mechanism} takes no --token; see --help"
+        )));
     }
     if mechanism.uses_password() && password.is_none() {
-        return Err(format!(
+        return Err(missing(format!(
             "{mechanism} needs --password P or --password-file F"
-        ));
+        )));
     }
     if mechanism.uses_token() && token.is_none() {
-        return Err(format!("{mechanism} needs --token T"));
+        return Err(missing(format!("{mechanism} needs --token T")));
     }
     if (mechanism.uses_password() || mechanism.uses_token()) && authcid.is_none() {
-        return Err(format!("{mechanism} needs --authcid U"));
+        return Err(missing(format!("{mechanism} needs --authcid U")));
     }
-    Ok(Command::Client(ClientArgs {
+    Ok(ClientArgs {
         mechanism,
         authcid,
         authzid,
@@ -223,28 +317,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         token,
         trace,
         cb,
-    }))
-}
-
-/// Move a secret out of an argument string into wiped-on-drop memory, wiping the string.
-fn secret_from(s: String) -> SecretBuf {
-    let mut bytes = s.into_bytes();
-    let secret = SecretBuf::from_slice(&bytes);
-    bytes.fill(0);
-    std::hint::black_box(&bytes);
-    secret
+    })
 }
 
 /// The first line of a password file (without its line ending).
-fn read_password_file(path: &str) -> Result<SecretBuf, String> {
-    let mut bytes = std::fs::read(path).map_err(|e| format!("--password-file {path}: {e}"))?;
+fn read_password_file(path: &Path) -> Result<SecretBuf, String> {
+    let name = path.display();
+    let mut bytes = std::fs::read(path).map_err(|e| format!("--password-file {name}: {e}"))?;
     let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let secret = SecretBuf::from_slice(line);
     bytes.fill(0);
     std::hint::black_box(&bytes);
     if secret.is_empty() {
-        return Err(format!("--password-file {path}: the first line is empty"));
+        return Err(format!("--password-file {name}: the first line is empty"));
     }
     Ok(secret)
 }
@@ -253,8 +339,20 @@ fn read_password_file(path: &str) -> Result<SecretBuf, String> {
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Result<Command, String> {
+    fn run(args: &[&str]) -> Result<Command, clap::Error> {
         parse(args.iter().map(OsString::from))
+    }
+
+    /// The error's text, as the user sees it.
+    fn e(args: &[&str]) -> String {
+        let err = run(args).err().unwrap();
+        assert!(err.use_stderr(), "{args:?}: not an error: {err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn clap_checks_its_definitions() {
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -290,6 +388,22 @@ mod tests {
             panic!("not a client")
         };
         assert_eq!(c.token.unwrap().as_slice(), b"t");
+
+        // Values may start with a hyphen, as before clap.
+        let Command::Client(c) = run(&[
+            "client",
+            "--mechanism",
+            "PLAIN",
+            "--authcid",
+            "-u",
+            "--password",
+            "--not-a-flag",
+        ])
+        .unwrap() else {
+            panic!("not a client")
+        };
+        assert_eq!(c.authcid.as_deref(), Some("-u"));
+        assert_eq!(c.password.unwrap().as_slice(), b"--not-a-flag");
     }
 
     #[test]
@@ -340,18 +454,37 @@ mod tests {
     }
 
     #[test]
-    fn errors() {
-        let e = |args: &[&str]| run(args).err().unwrap();
-        assert!(e(&[]).contains("subcommand"));
-        assert!(e(&["serve"]).contains("unknown subcommand"));
-        assert!(e(&["client"]).contains("--mechanism is required"));
-        assert!(e(&["client", "--mechanism", "GSSAPI"]).contains("unknown mechanism"));
-        assert!(e(&["client", "--mechanism"]).contains("needs a value"));
-        assert!(e(&["client", "--mechanism", "PLAIN", "--mechanism", "PLAIN"]).contains("twice"));
-        assert!(e(&["client", "--mechanism", "PLAIN", "--users", "f"]).contains("unknown option"));
-        assert!(e(&["client", "--mechanism", "PLAIN", "extra"]).contains("unexpected argument"));
-        assert!(e(&["client", "--mechanism", "PLAIN", "--authcid", "u"]).contains("--password"));
-        assert!(e(&["client", "--mechanism", "PLAIN", "--password", "p"]).contains("--authcid"));
+    fn clap_errors_name_the_flag() {
+        assert!(e(&[]).contains("requires a subcommand"));
+        assert!(e(&["serve"]).contains("unrecognized subcommand 'serve'"));
+        assert!(
+            e(&["client"]).contains("required arguments were not provided:\n  --mechanism <M>")
+        );
+        let m = e(&["client", "--mechanism", "GSSAPI"]);
+        assert!(
+            m.contains("invalid value 'GSSAPI' for '--mechanism <M>'"),
+            "{m}"
+        );
+        let listed = mechs::supported()
+            .map(Mechanism::name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(m.contains(&format!("[possible values: {listed}]")), "{m}");
+        assert!(
+            e(&["client", "--mechanism"]).contains("a value is required for '--mechanism <M>'")
+        );
+        assert!(
+            e(&["client", "--mechanism", "PLAIN", "--mechanism", "PLAIN"])
+                .contains("the argument '--mechanism <M>' cannot be used multiple times")
+        );
+        assert!(
+            e(&["client", "--mechanism", "PLAIN", "--users", "f"])
+                .contains("unexpected argument '--users' found")
+        );
+        assert!(
+            e(&["client", "--mechanism", "PLAIN", "extra"])
+                .contains("unexpected argument 'extra' found")
+        );
         assert!(
             e(&[
                 "client",
@@ -362,19 +495,103 @@ mod tests {
                 "--password-file",
                 "f"
             ])
-            .contains("exclude")
+            .contains("the argument '--password <P>' cannot be used with '--password-file <F>'")
+        );
+        let cb = |rest: &[&str]| {
+            let mut v = vec!["server", "--mechanism", "PLAIN", "--users", "f"];
+            v.extend_from_slice(rest);
+            e(&v)
+        };
+        assert!(
+            cb(&["--cb-type", "tls-unique"])
+                .contains("required arguments were not provided:\n  --cb-data-hex <H>")
+        );
+        assert!(
+            cb(&["--cb-data-hex", "00"])
+                .contains("required arguments were not provided:\n  --cb-type <T>")
+        );
+        let bad_hex = cb(&["--cb-type", "tls-unique", "--cb-data-hex", "zz"]);
+        assert!(
+            bad_hex.contains(
+                "invalid value 'zz' for '--cb-data-hex <H>': expected an even number of hex digits"
+            ),
+            "{bad_hex}"
+        );
+        let bad_type = cb(&["--cb-type", "TLS-UNIQUE", "--cb-data-hex", "00"]);
+        assert!(
+            bad_type.contains("invalid value 'TLS-UNIQUE' for '--cb-type <T>'")
+                && bad_type
+                    .contains("[possible values: tls-exporter, tls-server-end-point, tls-unique]"),
+            "{bad_type}"
+        );
+        assert!(
+            e(&["server", "--mechanism", "EXTERNAL", "--external-id", ""])
+                .contains("a value is required for '--external-id <ID>'")
+        );
+        assert!(
+            e(&["server", "--mechanism", "ANONYMOUS", "--no-success-data=1"])
+                .contains("unexpected value '1' for '--no-success-data' found")
         );
         assert!(
             e(&[
-                "client",
+                "server",
                 "--mechanism",
-                "PLAIN",
-                "--authcid",
-                "u",
-                "--token",
-                "t"
+                "ANONYMOUS",
+                "--no-success-data",
+                "--no-success-data"
             ])
-            .contains("no --token")
+            .contains("the argument '--no-success-data' cannot be used multiple times")
+        );
+        assert!(
+            e(&["client", "--mechanism", "PLAIN", "--no-success-data"])
+                .contains("unexpected argument '--no-success-data' found")
+        );
+        // Every error ends with clap's pointer to the help.
+        assert!(e(&["client"]).ends_with("For more information, try '--help'.\n"));
+    }
+
+    #[test]
+    fn what_the_mechanism_refuses_or_needs() {
+        let Command::Client(c) =
+            run(&["client", "--mechanism", "anonymous", "--trace", "t@x"]).unwrap()
+        else {
+            panic!("not a client")
+        };
+        assert_eq!(c.trace.as_deref(), Some("t@x"));
+        assert!(matches!(
+            run(&["client", "--mechanism", "EXTERNAL", "--authzid", "z"]),
+            Ok(Command::Client(ClientArgs { authcid: None, .. }))
+        ));
+        let plain = |rest: &[&str]| {
+            let mut v = vec!["client", "--mechanism", "PLAIN"];
+            v.extend_from_slice(rest);
+            e(&v)
+        };
+        let needs_password = plain(&["--authcid", "u"]);
+        assert!(
+            needs_password.contains("PLAIN needs --password P or --password-file F"),
+            "{needs_password}"
+        );
+        // Reported the way clap reports its own errors, with the subcommand's usage.
+        assert!(needs_password.starts_with("error: "), "{needs_password}");
+        assert!(
+            needs_password.contains("Usage: saslmech client "),
+            "{needs_password}"
+        );
+        let kind = |args: &[&str]| run(args).err().unwrap().kind();
+        assert_eq!(
+            kind(&["client", "--mechanism", "PLAIN", "--authcid", "u"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind(&["client", "--mechanism", "EXTERNAL", "--authcid", "u"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert!(plain(&["--password", "p"]).contains("PLAIN needs --authcid U"));
+        assert!(plain(&["--authcid", "u", "--token", "t"]).contains("PLAIN takes no --token"));
+        assert!(
+            plain(&["--password-file", "/nonexistent/pw"])
+                .contains("--password-file /nonexistent/pw: ")
         );
         assert!(
             e(&[
@@ -386,45 +603,40 @@ mod tests {
                 "--password",
                 "p"
             ])
-            .contains("no password")
+            .contains("XOAUTH2 takes no password")
         );
         assert!(e(&["client", "--mechanism", "XOAUTH2", "--authcid", "u"]).contains("--token"));
+        assert!(
+            e(&["client", "--mechanism", "EXTERNAL", "--authcid", "u"])
+                .contains("EXTERNAL takes no --authcid")
+        );
+        assert!(
+            e(&["client", "--mechanism", "ANONYMOUS", "--authcid", "u"])
+                .contains("ANONYMOUS takes no --authcid")
+        );
+        assert!(
+            e(&["client", "--mechanism", "ANONYMOUS", "--authzid", "u"])
+                .contains("ANONYMOUS takes no --authzid")
+        );
+        assert!(
+            e(&["client", "--mechanism", "EXTERNAL", "--trace", "t"])
+                .contains("EXTERNAL takes no --trace")
+        );
+        assert!(
+            e(&["client", "--mechanism", "OAUTHBEARER", "--token", "t"])
+                .contains("OAUTHBEARER needs --authcid U")
+        );
         assert!(
             e(&[
                 "client",
                 "--mechanism",
-                "PLAIN",
-                "--password-file",
-                "/nonexistent/pw"
+                "SCRAM-SHA-1-PLUS",
+                "--authcid",
+                "u",
+                "--password",
+                "p"
             ])
-            .contains("/nonexistent/pw")
-        );
-        assert!(e(&["server", "--mechanism", "PLAIN"]).contains("--users"));
-        assert!(
-            e(&[
-                "server",
-                "--mechanism",
-                "PLAIN",
-                "--users",
-                "f",
-                "--cb-type",
-                "tls-unique"
-            ])
-            .contains("go together")
-        );
-        assert!(
-            e(&[
-                "server",
-                "--mechanism",
-                "PLAIN",
-                "--users",
-                "f",
-                "--cb-type",
-                "tls-unique",
-                "--cb-data-hex",
-                "zz"
-            ])
-            .contains("hex")
+            .contains("needs channel binding")
         );
         assert!(
             e(&[
@@ -440,69 +652,64 @@ mod tests {
             ])
             .contains("takes no channel binding")
         );
-    }
-
-    #[test]
-    fn per_mechanism_flags() {
-        let e = |args: &[&str]| run(args).err().unwrap();
-        let Command::Client(c) =
-            run(&["client", "--mechanism", "anonymous", "--trace", "t@x"]).unwrap()
-        else {
-            panic!("not a client")
-        };
-        assert_eq!(c.trace.as_deref(), Some("t@x"));
-        assert!(matches!(
-            run(&["client", "--mechanism", "EXTERNAL", "--authzid", "z"]),
-            Ok(Command::Client(ClientArgs { authcid: None, .. }))
-        ));
-        assert!(e(&["client", "--mechanism", "EXTERNAL", "--authcid", "u"]).contains("--authcid"));
-        assert!(e(&["client", "--mechanism", "ANONYMOUS", "--authcid", "u"]).contains("--authcid"));
-        assert!(e(&["client", "--mechanism", "ANONYMOUS", "--authzid", "u"]).contains("--authzid"));
-        assert!(e(&["client", "--mechanism", "EXTERNAL", "--trace", "t"]).contains("--trace"));
-        assert!(e(&["client", "--mechanism", "OAUTHBEARER", "--token", "t"]).contains("--authcid"));
+        assert!(e(&["server", "--mechanism", "PLAIN"]).contains("PLAIN needs --users FILE"));
         assert!(
-            e(&[
-                "client",
-                "--mechanism",
-                "SCRAM-SHA-1-PLUS",
-                "--authcid",
-                "u",
-                "--password",
-                "p"
-            ])
-            .contains("needs channel binding")
+            e(&["server", "--mechanism", "EXTERNAL"]).contains("EXTERNAL needs --external-id ID")
         );
-        assert!(e(&["server", "--mechanism", "EXTERNAL"]).contains("--external-id"));
-        assert!(e(&["server", "--mechanism", "EXTERNAL", "--external-id", ""]).contains("empty"));
+        let no_id = e(&["server", "--mechanism", "ANONYMOUS", "--external-id", "x"]);
         assert!(
-            e(&["server", "--mechanism", "ANONYMOUS", "--external-id", "x"])
-                .contains("takes no --external-id")
+            no_id.contains("ANONYMOUS takes no --external-id"),
+            "{no_id}"
         );
-        assert!(
-            e(&["server", "--mechanism", "ANONYMOUS", "--no-success-data=1"])
-                .contains("takes no value")
-        );
-        assert!(
-            e(&[
-                "server",
-                "--mechanism",
-                "ANONYMOUS",
-                "--no-success-data",
-                "--no-success-data"
-            ])
-            .contains("twice")
-        );
-        assert!(
-            e(&["client", "--mechanism", "PLAIN", "--no-success-data"]).contains("unknown option")
-        );
+        assert!(no_id.contains("Usage: saslmech server "), "{no_id}");
     }
 
     #[test]
     fn help_and_version() {
-        assert!(matches!(run(&["--help"]), Ok(Command::Help)));
-        assert!(matches!(run(&["help"]), Ok(Command::Help)));
-        assert!(matches!(run(&["client", "-h"]), Ok(Command::Help)));
-        assert!(matches!(run(&["--version"]), Ok(Command::Version)));
+        for args in [
+            &["--help"][..],
+            &["-h"],
+            &["help"],
+            &["help", "client"],
+            &["client", "-h"],
+            &["server", "--help"],
+            &["completions", "--help"],
+        ] {
+            let err = run(args).err().unwrap();
+            assert_eq!(err.kind(), ErrorKind::DisplayHelp, "{args:?}");
+            // Help goes to standard output, with exit status 0.
+            assert!(!err.use_stderr(), "{args:?}");
+        }
+        let v = run(&["--version"]).err().unwrap();
+        assert_eq!(v.kind(), ErrorKind::DisplayVersion);
+        assert_eq!(
+            v.to_string(),
+            format!("saslmech {}\n", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(matches!(run(&["-V"]), Err(v) if v.kind() == ErrorKind::DisplayVersion));
+    }
+
+    #[test]
+    fn completions_subcommand() {
+        assert!(matches!(
+            run(&["completions", "zsh"]),
+            Ok(Command::Completions(Shell::Zsh))
+        ));
+        let bad = e(&["completions", "tcsh"]);
+        assert!(bad.contains("invalid value 'tcsh' for '<SHELL>'"), "{bad}");
+        assert!(bad.contains("bash"), "{bad}");
+        let mut script = Vec::new();
+        completions(Shell::Bash, &mut script);
+        let script = String::from_utf8(script).unwrap();
+        for word in [
+            "saslmech",
+            "client",
+            "server",
+            "--cb-data-hex",
+            "SCRAM-SHA-256-PLUS",
+        ] {
+            assert!(script.contains(word), "{word}");
+        }
     }
 
     #[test]
@@ -511,12 +718,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("pw");
         std::fs::write(&f, b"s3cret\r\nsecond line\n").unwrap();
-        assert_eq!(
-            read_password_file(f.to_str().unwrap()).unwrap().as_slice(),
-            b"s3cret"
-        );
+        assert_eq!(read_password_file(&f).unwrap().as_slice(), b"s3cret");
         std::fs::write(&f, b"\nx").unwrap();
-        assert!(read_password_file(f.to_str().unwrap()).is_err());
+        assert!(read_password_file(&f).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,10 +23,10 @@ pub struct Shape {
 pub fn shape(mechanism: Mechanism) -> Option<Shape> {
     const PASSWORD: &str = "--authcid U (--password P | --password-file F)";
     const PASSWORD_AUTHZ: &str = "--authcid U (--password P | --password-file F) [--authzid Z]";
-    const PASSWORD_CB: &str =
-        "--authcid U (--password P | --password-file F) [--authzid Z] --cb-type T --cb-data-hex H";
     const ANY_PASSWORD: &str = "user:password, user:{CRAM-MD5}hash or user:SCRAM-SHA-*$keys";
     const TOKEN: &str = "user:{BEARER}token";
+    const SHA1_CB: &str = "as SCRAM-SHA-1, and --cb-type T --cb-data-hex H";
+    const SHA256_CB: &str = "as SCRAM-SHA-256, and --cb-type T --cb-data-hex H";
     let scram = |client_flags, server_needs| Shape {
         client_messages: 2,
         success_data: true,
@@ -48,14 +48,9 @@ pub fn shape(mechanism: Mechanism) -> Option<Shape> {
         Mechanism::CramMd5 => one(PASSWORD, "user:password or user:{CRAM-MD5}hash"),
         Mechanism::ScramSha1 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-1$keys"),
         Mechanism::ScramSha256 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-256$keys"),
-        Mechanism::ScramSha1Plus => scram(
-            PASSWORD_CB,
-            "as SCRAM-SHA-1, and --cb-type T --cb-data-hex H",
-        ),
-        Mechanism::ScramSha256Plus => scram(
-            PASSWORD_CB,
-            "as SCRAM-SHA-256, and --cb-type T --cb-data-hex H",
-        ),
+        // The same flags on both sides, and channel binding.
+        Mechanism::ScramSha1Plus => scram(SHA1_CB, SHA1_CB),
+        Mechanism::ScramSha256Plus => scram(SHA256_CB, SHA256_CB),
         Mechanism::OAuthBearer => one("--authcid U --token T [--authzid Z]", TOKEN),
         Mechanism::XOAuth2 => one("--authcid U --token T", TOKEN),
         Mechanism::External => one("[--authzid Z]", "no users file; --external-id ID"),
@@ -73,7 +68,7 @@ pub fn supported() -> impl Iterator<Item = Mechanism> {
 }
 
 /// The `--cb-type` names.
-pub const CB_TYPES: &str = "tls-exporter, tls-server-end-point, tls-unique";
+pub const CB_TYPES: [&str; 3] = ["tls-exporter", "tls-server-end-point", "tls-unique"];
 
 /// Channel-binding data from `--cb-type T --cb-data-hex H`, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,18 +83,34 @@ pub const MAX_CB_DATA: usize = 1024;
 
 impl ChannelBinding {
     /// Validate the pair of flags.
+    #[cfg(test)]
     pub fn parse(kind: &str, hex: &str) -> Result<ChannelBinding, String> {
-        let kind = ChannelBindingType::from_name(kind.as_bytes())
-            .ok_or_else(|| format!("--cb-type {kind:?}: expected one of {CB_TYPES}"))?;
-        let data = decode_hex(hex).ok_or_else(|| {
-            "--cb-data-hex: expected an even number of hex digits, at least 2".to_owned()
-        })?;
+        Ok(ChannelBinding {
+            kind: Self::parse_type(kind)?,
+            data: Self::parse_data(hex)?,
+        })
+    }
+
+    /// `--cb-type`: one of [`CB_TYPES`] (case matters).
+    pub fn parse_type(kind: &str) -> Result<ChannelBindingType, String> {
+        ChannelBindingType::from_name(kind.as_bytes()).ok_or_else(|| {
+            format!(
+                "--cb-type {kind:?}: expected one of {}",
+                CB_TYPES.join(", ")
+            )
+        })
+    }
+
+    /// `--cb-data-hex`: 1 to [`MAX_CB_DATA`] octets in hex.
+    pub fn parse_data(hex: &str) -> Result<Vec<u8>, String> {
+        let data = decode_hex(hex)
+            .ok_or_else(|| "expected an even number of hex digits, at least 2".to_owned())?;
         if data.len() > MAX_CB_DATA {
             return Err(format!(
-                "--cb-data-hex: at most {MAX_CB_DATA} octets of channel-binding data"
+                "at most {MAX_CB_DATA} octets of channel-binding data"
             ));
         }
-        Ok(ChannelBinding { kind, data })
+        Ok(data)
     }
 }
 
@@ -177,7 +188,7 @@ mod tests {
         assert_eq!(cb.data, [0x00, 0xff, 0x7a]);
         for t in ["tls-exporter", "tls-server-end-point", "tls-unique"] {
             assert_eq!(ChannelBinding::parse(t, "00").unwrap().kind.name(), t);
-            assert!(CB_TYPES.contains(t));
+            assert!(CB_TYPES.contains(&t));
         }
         assert!(ChannelBinding::parse("tls-foo", "00").is_err());
         assert!(ChannelBinding::parse("TLS-EXPORTER", "00").is_err());

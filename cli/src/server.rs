@@ -9,8 +9,8 @@ use saslmech::{
 
 use crate::args::ServerArgs;
 use crate::lines::{read_line, write_line};
-use crate::users::{Directory, Verdict};
 use crate::{Exit, mechs, say};
+use saslmech_users::{Directory, Verdict};
 
 /// What a step asks for, owned, so the session can be called again.
 enum Action {

@@ -723,13 +723,31 @@ fn usage_errors_exit_2_with_nothing_on_stdout() {
     );
     let bad_scram = bad_scram.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec![], "subcommand"),
-        (vec!["frobnicate"], "unknown subcommand"),
-        (vec!["client"], "--mechanism is required"),
-        (client_up("GSSAPI", &[]), "unknown mechanism"),
+        // clap's errors name the subcommand, flag or value at fault.
+        (vec![], "'saslmech' requires a subcommand"),
+        (vec!["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (
+            vec!["client"],
+            "required arguments were not provided:\n  --mechanism <M>",
+        ),
+        (
+            client_up("GSSAPI", &[]),
+            "invalid value 'GSSAPI' for '--mechanism <M>'",
+        ),
+        (
+            client_up("PLAIN", &["--mechanism", "LOGIN"]),
+            "the argument '--mechanism <M>' cannot be used multiple times",
+        ),
+        (
+            client_up("PLAIN", &["--password-file", "/dev/null"]),
+            "the argument '--password <P>' cannot be used with '--password-file <F>'",
+        ),
         (client_args("PLAIN", &["--authcid", "u"]), "--password"),
         (client_args("PLAIN", &["--password", "p"]), "--authcid"),
-        (client_up("PLAIN", &["--bogus", "x"]), "unknown option"),
+        (
+            client_up("PLAIN", &["--bogus", "x"]),
+            "unexpected argument '--bogus' found",
+        ),
         (client_up("PLAIN", &["--token", "t"]), "no --token"),
         (client_up("XOAUTH2", &[]), "no password"),
         (
@@ -743,15 +761,21 @@ fn usage_errors_exit_2_with_nothing_on_stdout() {
         (client_up("LOGIN", &["--authzid", "z"]), "authzid"),
         (
             client_up("PLAIN", &["--cb-type", "tls-exporter"]),
-            "go together",
+            "required arguments were not provided:\n  --cb-data-hex <H>",
         ),
-        (client_up("PLAIN", &cb("tls-exporter", "xyz")), "hex"),
-        (client_up("PLAIN", &cb("tls-whatever", "00")), "--cb-type"),
+        (
+            client_up("PLAIN", &cb("tls-exporter", "xyz")),
+            "invalid value 'xyz' for '--cb-data-hex <H>': expected an even number of hex digits",
+        ),
+        (
+            client_up("PLAIN", &cb("tls-whatever", "00")),
+            "invalid value 'tls-whatever' for '--cb-type <T>'",
+        ),
         (
             client_up("PLAIN", &cb("tls-exporter", "0011")),
             "takes no channel binding",
         ),
-        (server_args("PLAIN", None, &[]), "--users"),
+        (server_args("PLAIN", None, &[]), "PLAIN needs --users FILE"),
         (
             server_args("PLAIN", Some("/nonexistent/users"), &[]),
             "/nonexistent/users",
@@ -794,7 +818,7 @@ fn usage_errors_exit_2_with_nothing_on_stdout() {
         ),
         (
             server_args("ANONYMOUS", None, &["--no-success-data=yes"]),
-            "takes no value",
+            "unexpected value 'yes' for '--no-success-data' found",
         ),
         (
             server_args("SCRAM-SHA-256", Some(bad_scram), &[]),
@@ -854,4 +878,87 @@ fn help_and_version() {
     let e = run_with_input(saslmech_cmd(&["--version"]), b"");
     assert_eq!(e.code(), Some(0));
     assert_eq!(e.lines, [format!("saslmech {}", env!("CARGO_PKG_VERSION"))]);
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let e = run_with_input(saslmech_cmd(&["completions", shell]), b"");
+        assert_eq!(e.code(), Some(0), "{shell}: {e:?}");
+        let script = e.lines.join("\n");
+        // (fish names long flags without their dashes.)
+        for word in [
+            "saslmech",
+            "client",
+            "server",
+            "cb-data-hex",
+            "no-success-data",
+        ] {
+            assert!(script.contains(word), "{shell}: {word}");
+        }
+    }
+    let e = run_with_input(saslmech_cmd(&["completions", "tcsh"]), b"");
+    assert_eq!(e.code(), Some(2), "{e:?}");
+    assert!(e.lines.is_empty(), "{e:?}");
+    assert!(
+        e.stderr.contains("invalid value 'tcsh' for '<SHELL>'")
+            && e.stderr
+                .contains("[possible values: bash, elvish, fish, powershell, zsh]"),
+        "{e:?}"
+    );
+}
+
+/// What bash offers after `words` (the last one being completed), with the script sourced.
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let words_list = words
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let n = words.len() - 1;
+    let program = format!(
+        "source '{}'\n\
+         COMP_WORDS=({words_list}); COMP_CWORD={n}\n\
+         _saslmech saslmech '{}' '{}'\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        words[n],
+        words[n - 1],
+    );
+    let mut bash = std::process::Command::new(support::find_program("bash", "bash"));
+    bash.args(["--norc", "--noprofile", "-c", &program]);
+    let e = run_with_input(bash, b"");
+    assert_eq!(e.code(), Some(0), "{words:?}: {e:?}");
+    // (printf prints one empty line for no candidates.)
+    e.lines.into_iter().filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn bash_completes_subcommands_flags_and_mechanisms() {
+    let dir = TempDir::new("cli-completions");
+    let e = run_with_input(saslmech_cmd(&["completions", "bash"]), b"");
+    assert_eq!(e.code(), Some(0), "{e:?}");
+    let script = dir.file("saslmech.bash", e.lines.join("\n").as_bytes());
+    assert_eq!(bash_completes(&script, &["saslmech", "cl"]), ["client"]);
+    assert_eq!(
+        bash_completes(&script, &["saslmech", "server", "--no"]),
+        ["--no-success-data"]
+    );
+    // The client has no --users; the server has no --password.
+    assert!(bash_completes(&script, &["saslmech", "client", "--u"]).is_empty());
+    assert!(bash_completes(&script, &["saslmech", "server", "--pass"]).is_empty());
+    let mut scram1 = bash_completes(
+        &script,
+        &["saslmech", "client", "--mechanism", "SCRAM-SHA-1"],
+    );
+    scram1.sort();
+    assert_eq!(scram1, ["SCRAM-SHA-1", "SCRAM-SHA-1-PLUS"]);
+    let all = bash_completes(&script, &["saslmech", "server", "--mechanism", ""]);
+    for m in saslmech::ALL_MECHANISMS {
+        assert!(all.iter().any(|c| c == m.name()), "{m}: {all:?}");
+    }
+    assert_eq!(
+        bash_completes(&script, &["saslmech", "server", "--cb-type", "tls-e"]),
+        ["tls-exporter"]
+    );
 }

@@ -13,12 +13,12 @@ use md5::block_api::compress;
 use zeroize::Zeroize;
 
 use super::plain::finish_without_data;
-use super::{Next, Span, check_identity, hex_decode, hex_digit, hex_encode};
+use super::{Next, Span, check_identity, count_compressions, hex_decode, hex_digit, hex_encode};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::secret::{SecretBuf, ct_eq};
-use crate::server::{Answer, Identity, Nonce, Request, SecretRequest, ServerConfig};
+use crate::server::{Answer, Identity, Nonce, Request, SecretRequest, SecretStorage, ServerConfig};
 
 const MD5_IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
@@ -70,6 +70,7 @@ impl CramMd5Keys {
         for (p, k) in pad.iter_mut().zip(key.iter()) {
             *p = k ^ 0x36;
         }
+        count_compressions(2);
         compress(&mut inner, core::slice::from_ref(&pad));
         for (p, k) in pad.iter_mut().zip(key.iter()) {
             *p = k ^ 0x5c;
@@ -153,6 +154,27 @@ impl CramMd5Keys {
     }
 }
 
+/// The keys of the empty password (`from_password(b"")`, checked by a test), which no
+/// answer may authenticate with.
+const EMPTY_PASSWORD_KEYS: CramMd5Keys = CramMd5Keys {
+    inner: [0xe1de_201d, 0xb50b_483f, 0x57d8_f798, 0x1be6_235b],
+    outer: [0xf27c_7400, 0xc511_afff, 0x9764_4aea, 0xfc01_399c],
+};
+
+/// What an unknown user's keys are derived from when the application stores plaintext.
+const DUMMY_PASSWORD: &[u8] = b"saslmech-unknown-user";
+
+/// Key equality without a branch on the key state.
+fn same_keys(a: &CramMd5Keys, b: &CramMd5Keys) -> bool {
+    let diff = a
+        .inner
+        .iter()
+        .chain(a.outer.iter())
+        .zip(b.inner.iter().chain(b.outer.iter()))
+        .fold(0u32, |d, (x, y)| d | (x ^ y));
+    bool::from(subtle::ConstantTimeEq::ct_eq(&diff, &0))
+}
+
 /// A hex digit of secret text (either case: Dovecot writes lower case, other tools may not),
 /// without a branch: the value (0 if invalid) and validity.
 fn hex_value_ct(c: u8) -> (u8, subtle::Choice) {
@@ -172,6 +194,7 @@ fn md5_finish(mut state: [u32; 4], message: &[u8], prefix: u64) -> [u8; 16] {
     for block in &mut blocks {
         let mut b = [0u8; 64];
         b.copy_from_slice(block);
+        count_compressions(1);
         compress(&mut state, core::slice::from_ref(&b));
     }
     let rest = blocks.remainder();
@@ -183,6 +206,7 @@ fn md5_finish(mut state: [u32; 4], message: &[u8], prefix: u64) -> [u8; 16] {
         *b = 0x80;
     }
     if rest.len() >= 56 {
+        count_compressions(1);
         compress(&mut state, core::slice::from_ref(&last));
         last = [0u8; 64];
     }
@@ -190,6 +214,7 @@ fn md5_finish(mut state: [u32; 4], message: &[u8], prefix: u64) -> [u8; 16] {
     if let Some(dst) = last.get_mut(56..) {
         dst.copy_from_slice(&bits.to_le_bytes());
     }
+    count_compressions(1);
     compress(&mut state, core::slice::from_ref(&last));
     last.zeroize();
     let mut out = [0u8; 16];
@@ -220,6 +245,8 @@ pub struct Server {
     buf: SecretBuf,
     username: Span,
     digest: [u8; 16],
+    /// How the application stores secrets (from the config, at start).
+    storage: SecretStorage,
 }
 
 impl Drop for Server {
@@ -238,6 +265,7 @@ impl Server {
         if ir.is_some() {
             return Next::Failure(Failure::UnexpectedInitialResponse);
         }
+        self.storage = c.secret_storage;
         // `<random.random@host>`: unpredictable, and reveals neither time nor process.
         let nonce = match c.nonce() {
             Ok(n) => n,
@@ -310,11 +338,17 @@ impl Server {
         if self.state != State::WantSecret {
             return Err(Error::InvalidState);
         }
+        // An empty stored password, or the keys of one, is no secret: it would let the empty
+        // key authenticate, so it fails like an unknown user. (CRAM-MD5 keys HMAC with the
+        // password's bytes as they are; RFC 2195 has no SASLprep.) The work up to the verdict is the same for a
+        // known and an unknown user under the configured storage (see `SecretStorage`).
         let (keys, known) = match answer {
-            Answer::Password(p) => (CramMd5Keys::from_password(p), true),
-            Answer::CramMd5Keys(k) => (k.clone(), true),
-            // Do the same work for an unknown user as for a known one.
-            Answer::UnknownUser | Answer::Reject => (CramMd5Keys::from_password(b""), false),
+            Answer::Password(p) => (CramMd5Keys::from_password(p), !p.is_empty()),
+            Answer::CramMd5Keys(k) => (k.clone(), !same_keys(k, &EMPTY_PASSWORD_KEYS)),
+            Answer::UnknownUser | Answer::Reject => match self.storage {
+                SecretStorage::Plaintext => (CramMd5Keys::from_password(DUMMY_PASSWORD), false),
+                SecretStorage::Keys => (EMPTY_PASSWORD_KEYS, false),
+            },
             _ => return Err(Error::WrongAnswer),
         };
         let challenge = self
@@ -417,6 +451,16 @@ impl Client {
 mod tests {
     use super::*;
     use hmac::{Hmac, KeyInit, Mac};
+
+    #[test]
+    fn empty_password_keys_constant_is_the_derivation() {
+        let derived = CramMd5Keys::from_password(b"");
+        assert!(same_keys(&derived, &EMPTY_PASSWORD_KEYS));
+        assert!(!same_keys(
+            &CramMd5Keys::from_password(b"x"),
+            &EMPTY_PASSWORD_KEYS
+        ));
+    }
 
     #[test]
     fn mac_matches_hmac_crate() {

@@ -11,7 +11,7 @@ use super::{Next, Span, check_identity, has_byte};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::{SecretBuf, ct_eq_password};
+use crate::secret::SecretBuf;
 use crate::server::{Answer, Identity, PasswordRequest, Request, ServerConfig};
 
 const USERNAME: &[u8] = b"Username:";
@@ -85,14 +85,7 @@ impl Server {
         if self.state != State::Verifying {
             return Err(Error::InvalidState);
         }
-        let ok = match answer {
-            Answer::Accept => true,
-            Answer::Reject | Answer::UnknownUser => false,
-            Answer::Password(stored) => {
-                ct_eq_password(self.password.bytes(self.buf.as_slice()), stored)
-            }
-            _ => return Err(Error::WrongAnswer),
-        };
+        let ok = super::verify_password(self.password.bytes(self.buf.as_slice()), answer)?;
         if ok {
             self.state = State::Verified;
             Ok(Next::Success)

@@ -29,6 +29,51 @@ pub mod plain;
 pub mod scram;
 pub mod xoauth2;
 
+/// Counts hash compressions (SHA-1, SHA-256, MD5 blocks) on this thread, so unit tests can
+/// show that the work after an answer does not depend on whether the user exists. Compiled
+/// to nothing outside `cfg(test)`.
+#[inline(always)]
+pub(crate) fn count_compressions(_n: u64) {
+    #[cfg(test)]
+    work::COMPRESSIONS.with(|c| c.set(c.get().saturating_add(_n)));
+}
+
+#[cfg(test)]
+mod same_work_tests;
+
+#[cfg(test)]
+pub(crate) mod work {
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(crate) static COMPRESSIONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// The compressions counted on this thread since the last call.
+    pub(crate) fn take() -> u64 {
+        COMPRESSIONS.with(|c| c.replace(0))
+    }
+}
+
+/// PLAIN's and LOGIN's verdict on the application's answer to `Request::VerifyPassword`:
+/// the stored password is compared in constant time, byte for byte (the client never sends an
+/// empty password, so an empty stored one never matches); an unknown user costs the same
+/// comparison. Nothing here branches on the stored password's content (`tests/ct_valgrind.rs`).
+pub(crate) fn verify_password(given: &[u8], answer: Answer<'_>) -> Result<bool, Error> {
+    Ok(match answer {
+        Answer::Accept => true,
+        Answer::Reject | Answer::UnknownUser => {
+            core::hint::black_box(crate::secret::ct_eq_password(
+                given,
+                b"saslmech-unknown-user",
+            ));
+            false
+        }
+        Answer::Password(stored) => crate::secret::ct_eq_password(given, stored),
+        _ => return Err(Error::WrongAnswer),
+    })
+}
+
 /// What a server mechanism produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Next {

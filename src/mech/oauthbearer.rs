@@ -17,7 +17,7 @@ use super::{Next, check_identity};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::SecretBuf;
+use crate::secret::{SecretBuf, SecretStr};
 use crate::server::{Answer, Identity, Request, ServerConfig, TokenRequest};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,8 +47,8 @@ pub struct Server {
     /// The client message, then its authzid unescaped.
     message: SecretBuf,
     fields: Fields,
-    /// The token's owner, when the application named one.
-    owner: SecretBuf,
+    /// The token's owner ([`Answer::TokenOwner`]), kept only when it is not the authzid.
+    owner: Option<SecretStr>,
     openid_configuration: Option<String>,
 }
 
@@ -104,19 +104,17 @@ impl Server {
         let empty_token = self.fields.token.bytes(self.message.as_slice()).is_empty();
         let (status, scope) = match answer {
             // An empty token (`auth=`, used to discover the scope) is never valid.
-            Answer::Accept | Answer::TokenOwner(_) if empty_token => ("invalid_token", None),
-            Answer::Accept if self.fields.authzid.is_none() => return Err(Error::WrongAnswer),
-            Answer::Accept => {
-                self.state = State::Valid;
-                return Ok(Next::Success);
-            }
+            Answer::TokenOwner(_) if empty_token => ("invalid_token", None),
+            // A valid token is answered with its owner, never with a bare accept: the engine,
+            // not the application, then decides whether that owner may act as the `a=`
+            // identity (asking `Request::Authorize` when they differ).
             Answer::TokenOwner(owner) => {
                 if owner.is_empty() || owner.contains('\0') {
                     return Err(Error::InvalidArgument(
                         "token owner empty or containing NUL",
                     ));
                 }
-                self.owner = SecretBuf::from_slice(owner.as_bytes());
+                self.owner = (Some(owner) != self.authzid()).then(|| SecretStr::from_str(owner));
                 self.state = State::Valid;
                 return Ok(Next::Success);
             }
@@ -161,16 +159,17 @@ impl Server {
             return None;
         }
         let authzid = self.authzid();
-        Some(if self.owner.is_empty() {
-            Identity {
-                authcid: authzid.unwrap_or(""),
-                authzid: None,
-            }
-        } else {
-            Identity {
-                authcid: core::str::from_utf8(self.owner.as_slice()).unwrap_or_default(),
+        Some(match (&self.owner, authzid) {
+            (Some(owner), authzid) => Identity {
+                authcid: owner.as_str(),
                 authzid,
-            }
+            },
+            // The owner is the authzid (`answer` keeps no owner only then).
+            (None, Some(authzid)) => Identity {
+                authcid: authzid,
+                authzid: None,
+            },
+            (None, None) => return None,
         })
     }
 

@@ -9,7 +9,7 @@ use super::{Next, Span, check_identity_str};
 use crate::client::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::{SecretBuf, SecretStr, ct_eq_password};
+use crate::secret::{SecretBuf, SecretStr};
 use crate::server::{Answer, Identity, PasswordRequest, Request, ServerConfig};
 
 /// Server states, in order.
@@ -102,14 +102,8 @@ impl Server {
         if self.state != State::Verifying {
             return Err(Error::InvalidState);
         }
-        let ok = match answer {
-            Answer::Accept => true,
-            Answer::Reject | Answer::UnknownUser => false,
-            Answer::Password(stored) => {
-                ct_eq_password(self.password.text(self.message.as_str()).as_bytes(), stored)
-            }
-            _ => return Err(Error::WrongAnswer),
-        };
+        let ok =
+            super::verify_password(self.password.text(self.message.as_str()).as_bytes(), answer)?;
         if ok {
             self.state = State::Verified;
             Ok(Next::Success)

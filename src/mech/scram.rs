@@ -32,7 +32,7 @@ use zeroize::Zeroize;
 
 use std::sync::Arc;
 
-use super::{Next, Span};
+use super::{Next, Span, count_compressions};
 use crate::b64;
 use crate::client::{ClientConfig, Credentials};
 use crate::error::{Error, Failure};
@@ -40,7 +40,8 @@ use crate::mechanism::Mechanism;
 use crate::saslprep::{self, Mode};
 use crate::secret::{SecretBuf, ct_eq};
 use crate::server::{
-    Answer, Identity, Nonce, NonceSource, Request, SecretRequest, ServerConfig, Transport,
+    Answer, Identity, Nonce, NonceSource, Request, SecretRequest, SecretStorage, ServerConfig,
+    Transport,
 };
 
 /// The hash function of a SCRAM mechanism.
@@ -142,6 +143,7 @@ fn iterate<const W: usize>(
     acc: &mut Block,
     rounds: u32,
 ) {
+    count_compressions(2 * u64::from(rounds));
     let mut state = *inner;
     for _ in 0..rounds {
         state = *inner;
@@ -210,6 +212,7 @@ impl HashState {
     }
 
     fn compress(&mut self, block: &[u8; 64]) {
+        count_compressions(1);
         let blocks = core::slice::from_ref(block);
         match self {
             HashState::Sha1(s) => sha1::block_api::compress(s, blocks),
@@ -851,6 +854,11 @@ impl fmt::Debug for ChannelBinding {
     }
 }
 
+/// What an unknown user's keys are derived from when the application stores plaintext
+/// passwords: the same length class as a typical password (one HMAC key block), so the
+/// derivation costs what a known user's does. No proof can match it (`known` is false).
+const DUMMY_PASSWORD: &[u8] = b"saslmech-unknown-user";
+
 /// SASLprep a password (query or stored). Printable ASCII, which SASLprep leaves as it is, is
 /// returned as given; anything else is prepared into `buf`.
 fn prepare_password<'a>(
@@ -1297,6 +1305,10 @@ impl Server {
             )
         };
         let iterations = self.config.scram_iterations;
+        // The work from here to server-first must not tell whether the user exists: every
+        // path computes the fake salt, and an unknown user costs the same derivation as a
+        // known one does under the configured storage (see `SecretStorage`).
+        let salt = fake_salt();
         let (salt, iterations) = match answer {
             Answer::ScramKeys(k) if k.hash == hash => {
                 self.stored_key = k.stored_key.clone();
@@ -1306,10 +1318,11 @@ impl Server {
             }
             Answer::ScramKeys(_) => return Err(Error::WrongAnswer),
             Answer::Password(p) => {
-                let salt = fake_salt();
                 let mut buf = SecretBuf::new();
                 let prepared = prepare_password(p, Mode::Query, &mut buf);
-                self.known = prepared.is_ok();
+                // An empty password, or one SASLprep maps to nothing, is no secret at all: it
+                // fails like an unknown user, after the same derivation.
+                self.known = prepared.as_ref().is_ok_and(|p| !p.is_empty());
                 let salted = hash.hi(prepared.unwrap_or_default(), salt.as_slice(), iterations);
                 let [_, stored_key, server_key] = keys_from_salted(hash, &salted);
                 self.stored_key = stored_key;
@@ -1317,11 +1330,17 @@ impl Server {
                 (Salt::new(salt.as_slice()), iterations)
             }
             Answer::UnknownUser | Answer::Reject => {
-                // Keys no proof can match (`known` is false); the work is the same.
-                let salt = fake_salt();
-                self.stored_key =
-                    Block::from([0xa5; 32].get(..hash.output_len()).unwrap_or_default());
-                self.server_key = self.stored_key.clone();
+                // Keys no proof can match (`known` is false).
+                if self.config.secret_storage == SecretStorage::Plaintext {
+                    let salted = hash.hi(DUMMY_PASSWORD, salt.as_slice(), iterations);
+                    let [_, stored_key, server_key] = keys_from_salted(hash, &salted);
+                    self.stored_key = stored_key;
+                    self.server_key = server_key;
+                } else {
+                    self.stored_key =
+                        Block::from([0xa5; 32].get(..hash.output_len()).unwrap_or_default());
+                    self.server_key = self.stored_key.clone();
+                }
                 self.known = false;
                 (Salt::new(salt.as_slice()), iterations)
             }

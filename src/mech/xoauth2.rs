@@ -32,6 +32,9 @@ pub struct Server {
     message: SecretStr,
     user: Span,
     token: Span,
+    /// Whose token it is ([`Answer::TokenOwner`]), kept only when it is not the user the
+    /// client named.
+    owner: Option<SecretStr>,
 }
 
 impl Server {
@@ -95,7 +98,17 @@ impl Server {
             return Err(Error::InvalidState);
         }
         let (status, scope) = match answer {
-            Answer::Accept => {
+            // A valid token is answered with its owner, never with a bare accept: the engine,
+            // not the application, then decides whether that owner may act as the user the
+            // client named (asking `Request::Authorize` when they differ).
+            Answer::TokenOwner(owner) => {
+                if owner.is_empty() || owner.contains('\0') {
+                    return Err(Error::InvalidArgument(
+                        "token owner empty or containing NUL",
+                    ));
+                }
+                let user = self.user.text(self.message.as_str());
+                self.owner = (owner != user).then(|| SecretStr::from_str(owner));
                 self.state = State::Valid;
                 return Ok(Next::Success);
             }
@@ -130,10 +143,21 @@ impl Server {
         })
     }
 
+    /// The token's owner; when that is not the user the client named, the named user is the
+    /// authorization identity (which the session then asks the application to authorize).
     pub(crate) fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Valid).then(|| Identity {
-            authcid: self.user.text(self.message.as_str()),
-            authzid: None,
+        (self.state == State::Valid).then(|| {
+            let user = self.user.text(self.message.as_str());
+            match &self.owner {
+                None => Identity {
+                    authcid: user,
+                    authzid: None,
+                },
+                Some(owner) => Identity {
+                    authcid: owner.as_str(),
+                    authzid: Some(user),
+                },
+            }
         })
     }
 

@@ -34,9 +34,10 @@ impl Users<'_> {
                 Some(u) if self.cram_keys => Outcome::Keys(CramMd5Keys::from_password(u.1)),
                 Some(u) => Outcome::Password(SecretBuf::from_slice(u.1)),
             },
-            Request::ValidateToken(r) => match self.users.iter().find(|u| u.0 == r.user()) {
-                Some(u) if u.2 == r.token() => Outcome::Accept,
-                _ => Outcome::Reject,
+            // The owner of the token, whoever the client named: the engine compares.
+            Request::ValidateToken(r) => match self.users.iter().find(|u| u.2 == r.token()) {
+                Some(u) => Outcome::Owner(u.0.to_owned()),
+                None => Outcome::Reject,
             },
             Request::Authorize(r) => {
                 if self
@@ -61,6 +62,7 @@ pub enum Outcome {
     Unknown,
     Password(SecretBuf),
     Keys(CramMd5Keys),
+    Owner(String),
 }
 
 impl Outcome {
@@ -71,6 +73,7 @@ impl Outcome {
             Outcome::Unknown => Answer::UnknownUser,
             Outcome::Password(p) => Answer::Password(p.as_slice()),
             Outcome::Keys(k) => Answer::CramMd5Keys(k),
+            Outcome::Owner(o) => Answer::TokenOwner(o),
         }
     }
 }

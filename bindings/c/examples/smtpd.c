@@ -226,10 +226,10 @@ static void answer_lookup(struct conn *c)
                                             strlen(DEMO_TOKEN), &equal);
             if (r != SASLMECH_OK)
                 break;
-            if (equal && demo) {
-                r = saslmech_request_answer(req, SASLMECH_VERDICT_ACCEPT);
-            } else if (equal && user_len == 0) {
-                /* OAUTHBEARER without an authorization identity: the token says who. */
+            if (equal) {
+                /* The token is the demo user's: say whose it is, and the library compares
+                 * that owner with the user the client named (asking to authorize when they
+                 * differ). A bare accept of a token is refused. */
                 r = saslmech_request_answer_token_owner(req, (const uint8_t *)DEMO_USER,
                                                         strlen(DEMO_USER));
             } else {

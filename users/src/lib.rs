@@ -1,9 +1,9 @@
-//! The users file: accounts for a server, one `user:secret` a line, and the answers to the
-//! engine's requests that follow from them.
+//! The users file of saslmech's command-line tool (`saslmech server --users FILE`) and of its
+//! demo submission server (`examples/submission.rs`): accounts, one `user:secret` a line, and
+//! the answers to the engine's requests that follow from them.
 //!
-//! The one parser of this format: the `saslmech server` command uses it, and the demo
-//! submission server (`examples/submission.rs`) includes this file with `#[path]`, so both
-//! read exactly the format the README documents:
+//! The one parser of this format, so that both programs read exactly the format the README
+//! documents:
 //!
 //! ```text
 //! # comments and blank lines are ignored; split at the first colon
@@ -21,40 +21,151 @@
 //! always runs against stored keys. With only stored SCRAM keys, PLAIN and LOGIN still work
 //! (the password is checked against the keys), CRAM-MD5 does not; with only a `{CRAM-MD5}`
 //! hash, PLAIN, LOGIN and CRAM-MD5 work, SCRAM does not.
+//!
+//! # Empty secrets
+//!
+//! An entry that would let a client in with the empty password is refused, and the whole file
+//! with it, with an error naming the line: an empty password or token, a password that is empty
+//! after SASLprep (only characters SASLprep maps to nothing, such as U+00AD SOFT HYPHEN), a
+//! `{CRAM-MD5}` hash of the empty password, and SCRAM keys derived from the empty password
+//! (checking them costs one PBKDF2 run per stored SCRAM entry at load). A server should refuse
+//! to start on such a file rather than run with an account that authenticates nobody, or
+//! anybody. A user the file does not name is answered with [`Answer::UnknownUser`], never
+//! with an empty password; and [`Verdict::Password`] holds a [`Password`], which cannot be
+//! empty after SASLprep.
+//!
+//! ```
+//! use saslmech::{Answer, Mechanism};
+//! use saslmech_users::{Directory, Verdict};
+//!
+//! let dir = Directory::parse("alice:correct horse\n".as_bytes(), "users")?;
+//! assert!(matches!(dir.verify_password("alice", b"correct horse"), Verdict::Password(_)));
+//! assert!(matches!(dir.secret(Mechanism::CramMd5, "bob").answer(), Answer::UnknownUser));
+//!
+//! let err = Directory::parse("alice:pw\nmallory:\u{AD}\n".as_bytes(), "users").unwrap_err();
+//! assert!(err.starts_with("users:2: mallory: empty password after SASLprep"));
+//! # Ok::<(), String>(())
+//! ```
 
-// Each includer uses a different subset.
-#![allow(dead_code)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, BufRead};
 use std::path::Path;
 
+use saslmech::saslprep::{Mode, saslprep};
 use saslmech::{
     Answer, CramMd5Keys, Mechanism, ScramHash, ScramKeys, SecretBuf, ServerConfig, TokenError,
     ct_eq,
 };
 
+/// A stored plaintext password that is not empty after SASLprep, in wiped-on-drop memory.
+///
+/// ```
+/// use saslmech_users::Password;
+/// assert_eq!(Password::new(b"pencil").unwrap().as_slice(), b"pencil");
+/// assert!(Password::new(b"").is_none());
+/// // SASLprep maps U+00AD SOFT HYPHEN to nothing.
+/// assert!(Password::new("\u{AD}\u{AD}".as_bytes()).is_none());
+/// assert!(Password::new("I\u{AD}X".as_bytes()).is_some());
+/// ```
+#[derive(Clone)]
+pub struct Password(SecretBuf);
+
+impl Password {
+    /// The password, or `None` if it is empty before or after SASLprep (RFC 4013): such a
+    /// password is no secret, and the engine must be told the user is unknown instead.
+    ///
+    /// A password SASLprep refuses (say, one with a control character) is kept: it is not
+    /// empty, and whether it can be used is the engine's decision.
+    pub fn new(password: &[u8]) -> Option<Password> {
+        (!empty_after_saslprep(password)).then(|| Password(SecretBuf::from_slice(password)))
+    }
+
+    /// The password as stored (not prepared).
+    pub fn as_slice(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// True if `password` is empty, or is UTF-8 that SASLprep maps to the empty string. Any copy
+/// SASLprep makes is wiped.
+fn empty_after_saslprep(password: &[u8]) -> bool {
+    if password.iter().all(|b| (0x20..0x7f).contains(b)) {
+        // Printable ASCII (or nothing): SASLprep leaves it as it is.
+        return password.is_empty();
+    }
+    let Ok(text) = std::str::from_utf8(password) else {
+        return false;
+    };
+    match saslprep(text, Mode::Query) {
+        Ok(Cow::Borrowed(p)) => p.is_empty(),
+        Ok(Cow::Owned(p)) => {
+            let empty = p.is_empty();
+            let mut bytes = p.into_bytes();
+            bytes.fill(0);
+            std::hint::black_box(&bytes);
+            empty
+        }
+        Err(_) => false,
+    }
+}
+
+/// `name:line: what`, or `name: what` when no line is to blame: the form of every error.
+fn error(name: &str, line: Option<usize>, what: &str) -> String {
+    match line {
+        Some(n) => format!("{name}:{n}: {what}"),
+        None => format!("{name}: {what}"),
+    }
+}
+
 /// What is stored for one user; several lines may fill it.
 #[derive(Default)]
-pub struct Account {
-    pub plain: Option<SecretBuf>,
-    pub cram: Option<CramMd5Keys>,
-    pub scram_sha1: Option<ScramKeys>,
-    pub scram_sha256: Option<ScramKeys>,
+struct Account {
+    /// The plaintext password and the line it is on.
+    plain: Option<(Password, usize)>,
+    cram: Option<CramMd5Keys>,
+    scram_sha1: Option<ScramKeys>,
+    scram_sha256: Option<ScramKeys>,
 }
 
 impl Account {
     /// The stored SCRAM keys for `hash`.
-    pub fn scram(&self, hash: ScramHash) -> Option<&ScramKeys> {
+    fn scram(&self, hash: ScramHash) -> Option<&ScramKeys> {
         match hash {
             ScramHash::Sha1 => self.scram_sha1.as_ref(),
             _ => self.scram_sha256.as_ref(),
         }
     }
 
+    fn password(&self) -> Option<&Password> {
+        self.plain.as_ref().map(|(p, _)| p)
+    }
+
     /// Check a password sent in the clear (PLAIN, LOGIN) against whatever is stored.
     fn check_password(&self, given: &[u8]) -> Verdict {
-        if let Some(p) = &self.plain {
+        if let Some(p) = self.password() {
             // The engine compares in constant time.
             return Verdict::Password(p.clone());
         }
@@ -74,12 +185,20 @@ impl Account {
 
     /// Derive SCRAM keys (fresh salt, the engine's default count) from the plaintext password
     /// for each hash without stored keys.
-    fn derive_scram(&mut self) -> Result<(), String> {
-        let Some(p) = &self.plain else {
+    fn derive_scram(&mut self, name: &str, user: &str) -> Result<(), String> {
+        let Some((p, line)) = &self.plain else {
             return Ok(());
         };
         let n = ServerConfig::DEFAULT_SCRAM_ITERATIONS;
-        let derive = |hash| ScramKeys::generate(hash, p.as_slice(), n).map_err(|e| e.to_string());
+        let derive = |hash| {
+            ScramKeys::generate(hash, p.as_slice(), n).map_err(|e| {
+                error(
+                    name,
+                    Some(*line),
+                    &format!("{user}: deriving SCRAM keys: {e}"),
+                )
+            })
+        };
         if self.scram_sha1.is_none() {
             self.scram_sha1 = Some(derive(ScramHash::Sha1)?);
         }
@@ -90,30 +209,48 @@ impl Account {
     }
 }
 
-/// The accounts of a users file.
+/// The accounts and bearer tokens of a users file.
+///
+/// [`Default`] is the empty directory, which knows nobody.
 #[derive(Default)]
 pub struct Directory {
-    pub accounts: HashMap<String, Account>,
-    pub tokens: HashMap<String, SecretBuf>,
+    accounts: HashMap<String, Account>,
+    tokens: HashMap<String, SecretBuf>,
+}
+
+impl fmt::Debug for Directory {
+    /// How many accounts and tokens; no secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Directory")
+            .field("accounts", &self.accounts.len())
+            .field("tokens", &self.tokens.len())
+            .finish()
+    }
 }
 
 impl Directory {
-    /// Read a users file.
+    /// Read a users file (see [`Directory::parse`]); errors start with the file's name.
     pub fn load(path: &Path) -> Result<Directory, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Directory::parse(io::BufReader::new(file), &path.display().to_string())
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| error(&name, None, &e.to_string()))?;
+        Directory::parse(io::BufReader::new(file), &name)
     }
 
-    /// Parse users-file text; `name` prefixes error messages (`name:line: what`).
+    /// Parse users-file text; `name` starts the error message (`name:line: what`).
+    ///
+    /// Refuses the whole text at the first bad line: one without a colon, an empty user name,
+    /// a malformed `{CRAM-MD5}` or `SCRAM-SHA-*$` entry, or an empty secret (see the crate
+    /// documentation). Plaintext passwords get their SCRAM keys derived here.
     pub fn parse(text: impl BufRead, name: &str) -> Result<Directory, String> {
         let mut d = Directory::default();
         for (n, line) in text.lines().enumerate() {
-            let line = line.map_err(|e| format!("{name}: {e}"))?;
+            let n = n + 1;
+            let line = line.map_err(|e| error(name, Some(n), &e.to_string()))?;
             let line = line.strip_suffix('\r').unwrap_or(&line);
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            let bad = |what: &str| format!("{name}:{}: {what}", n + 1);
+            let bad = |what: &str| error(name, Some(n), what);
             let (user, secret) = line
                 .split_once(':')
                 .ok_or_else(|| bad("expected user:secret"))?;
@@ -121,6 +258,7 @@ impl Directory {
             if user.is_empty() {
                 return Err(bad("empty user name"));
             }
+            let empty = |what: &str| bad(&format!("{user}: {what}"));
             if let Some(token) = secret.strip_prefix("{BEARER}") {
                 if token.is_empty() {
                     return Err(bad("empty token"));
@@ -133,11 +271,19 @@ impl Directory {
             if secret.starts_with("{CRAM-MD5}") {
                 let keys = CramMd5Keys::from_dovecot(secret)
                     .ok_or_else(|| bad("{CRAM-MD5} needs 64 hex digits"))?;
+                let of_empty = CramMd5Keys::from_password(b"");
+                if ct_eq(&keys.to_bytes(), &of_empty.to_bytes()) {
+                    return Err(empty("{CRAM-MD5} hash of the empty password"));
+                }
                 account.cram = Some(keys);
             } else if secret.starts_with("SCRAM-SHA-") {
                 let keys = ScramKeys::from_rfc5803(secret).map_err(|_| {
                     bad("expected SCRAM-SHA-1$ or SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>")
                 })?;
+                let of_empty = ScramKeys::derive(keys.hash(), b"", keys.salt(), keys.iterations());
+                if of_empty.is_ok_and(|e| ct_eq(e.stored_key(), keys.stored_key())) {
+                    return Err(empty("SCRAM keys of the empty password"));
+                }
                 match keys.hash() {
                     ScramHash::Sha1 => account.scram_sha1 = Some(keys),
                     _ => account.scram_sha256 = Some(keys),
@@ -147,13 +293,17 @@ impl Directory {
                 if plain.is_empty() {
                     return Err(bad("empty password"));
                 }
-                account.plain = Some(SecretBuf::from_slice(plain.as_bytes()));
+                let password = Password::new(plain.as_bytes()).ok_or_else(|| {
+                    empty(
+                        "empty password after SASLprep (only characters it maps to nothing, \
+                         such as U+00AD)",
+                    )
+                })?;
+                account.plain = Some((password, n));
             }
         }
         for (user, account) in &mut d.accounts {
-            account
-                .derive_scram()
-                .map_err(|e| format!("{name}: {user}: deriving SCRAM keys: {e}"))?;
+            account.derive_scram(name, user)?;
         }
         Ok(d)
     }
@@ -168,7 +318,9 @@ impl Directory {
         self.len() == 0
     }
 
-    /// Check a password the client sent (PLAIN, LOGIN).
+    /// Check a password the client sent (PLAIN, LOGIN): the stored password for the engine to
+    /// compare, or the verdict of checking it against a stored hash or stored keys;
+    /// [`Verdict::UnknownUser`] for a user without a password, hash or keys.
     pub fn verify_password(&self, authcid: &str, password: &[u8]) -> Verdict {
         match self.accounts.get(authcid) {
             Some(a) => a.check_password(password),
@@ -177,18 +329,19 @@ impl Directory {
     }
 
     /// The secret `mechanism` needs to verify the client itself: CRAM-MD5's plaintext or
-    /// keys, SCRAM's stored keys for the mechanism's hash (the plaintext if there are none).
+    /// keys, SCRAM's stored keys for the mechanism's hash (the plaintext if there are none);
+    /// [`Verdict::UnknownUser`] if there is none for that mechanism.
     pub fn secret(&self, mechanism: Mechanism, authcid: &str) -> Verdict {
         let Some(a) = self.accounts.get(authcid) else {
             return Verdict::UnknownUser;
         };
         match ScramHash::of(mechanism) {
-            Some(h) => match (a.scram(h), &a.plain) {
+            Some(h) => match (a.scram(h), a.password()) {
                 (Some(k), _) => Verdict::Scram(k.clone()),
                 (None, Some(p)) => Verdict::Password(p.clone()),
                 (None, None) => Verdict::UnknownUser,
             },
-            None => match (&a.plain, &a.cram) {
+            None => match (a.password(), &a.cram) {
                 (Some(p), _) => Verdict::Password(p.clone()),
                 (None, Some(k)) => Verdict::Cram(k.clone()),
                 (None, None) => Verdict::UnknownUser,
@@ -209,31 +362,48 @@ impl Directory {
             return owner.map_or(bad, |(u, _)| Verdict::Owner(u.clone()));
         }
         match self.tokens.get(user) {
-            Some(t) if ct_eq(t.as_slice(), token) => Verdict::Accept,
+            Some(t) if ct_eq(t.as_slice(), token) => Verdict::Owner(user.to_owned()),
             _ => bad,
         }
     }
 }
 
-/// An owned answer (it can cross threads, as in the demo server's directory thread).
+/// An owned answer to one of the engine's requests (it can cross threads, as in the demo
+/// server's directory thread); [`Verdict::answer`] lends it to the engine.
+#[derive(Debug)]
 pub enum Verdict {
+    /// The credentials are valid.
     Accept,
+    /// The credentials are not valid.
     Reject,
+    /// The user has no usable credential for this request.
     UnknownUser,
     /// XOAUTH2's error challenge (Google's form: an HTTP status).
     BadToken,
     /// OAUTHBEARER's error challenge (RFC 7628: an OAuth error code).
     BadBearer,
-    /// OAUTHBEARER: the token is valid and belongs to this user.
+    /// The token is valid and belongs to this user (XOAUTH2, OAUTHBEARER).
     Owner(String),
-    Password(SecretBuf),
+    /// The stored plaintext password, for the engine to check against.
+    Password(Password),
+    /// Stored CRAM-MD5 keys.
     Cram(CramMd5Keys),
+    /// Stored SCRAM keys.
     Scram(ScramKeys),
+    /// The directory could not answer (a lookup that timed out, say).
     Unavailable,
 }
 
 impl Verdict {
     /// The engine's answer.
+    ///
+    /// ```
+    /// use saslmech::Answer;
+    /// use saslmech_users::{Password, Verdict};
+    /// assert!(matches!(Verdict::UnknownUser.answer(), Answer::UnknownUser));
+    /// let p = Verdict::Password(Password::new(b"pencil").unwrap());
+    /// assert!(matches!(p.answer(), Answer::Password(b"pencil")));
+    /// ```
     pub fn answer(&self) -> Answer<'_> {
         match self {
             Verdict::Accept => Answer::Accept,
@@ -355,7 +525,7 @@ mod tests {
         for m in [Mechanism::XOAuth2, Mechanism::OAuthBearer] {
             assert!(matches!(
                 d.validate_token(m, "alice", b"tok"),
-                Verdict::Accept
+                Verdict::Owner(u) if u == "alice"
             ));
             assert!(matches!(
                 d.validate_token(m, "bob", b"tok"),
@@ -412,5 +582,115 @@ mod tests {
         );
         assert!(parse("a:SCRAM-SHA-512$1:c2FsdA==$AA==:AA==\n").is_err());
         assert!(parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused_naming_the_line() {
+        let empty_cram = CramMd5Keys::from_password(b"").to_dovecot();
+        let empty_scram1 = keys(ScramHash::Sha1, b"").to_rfc5803();
+        let empty_scram256 = keys(ScramHash::Sha256, b"").to_rfc5803();
+        // SASLprep maps U+00AD (soft hyphen), U+200B (zero width space) and U+FE0F
+        // (variation selector) to nothing.
+        for (line, why) in [
+            ("m:\u{AD}", "m: empty password after SASLprep"),
+            (
+                "m:{PLAIN}\u{AD}\u{200B}\u{FE0F}",
+                "m: empty password after SASLprep",
+            ),
+            (
+                &format!("m:{empty_cram}"),
+                "m: {CRAM-MD5} hash of the empty password",
+            ),
+            (
+                &format!("m:{empty_scram1}"),
+                "m: SCRAM keys of the empty password",
+            ),
+            (
+                &format!("m:{empty_scram256}"),
+                "m: SCRAM keys of the empty password",
+            ),
+        ] {
+            let text = format!("alice:pw\n\n{line}\nzed:pw\n");
+            let e = Directory::parse(text.as_bytes(), "f").err().unwrap();
+            assert!(e.starts_with(&format!("f:3: {why}")), "{line:?}: {e}");
+        }
+        // Not empty after SASLprep: kept as written (the engine prepares it).
+        let d = parse("m:I\u{AD}X\nn: \n").unwrap();
+        assert!(
+            matches!(d.secret(Mechanism::CramMd5, "m"), Verdict::Password(p) if p.as_slice() == "I\u{AD}X".as_bytes())
+        );
+        assert!(
+            matches!(d.secret(Mechanism::Plain, "n"), Verdict::Password(p) if p.as_slice() == b" ")
+        );
+        // Keys of a non-empty password with the same salt are not mistaken for the empty one's.
+        assert!(
+            parse(&format!(
+                "m:{}\n",
+                keys(ScramHash::Sha256, b"x").to_rfc5803()
+            ))
+            .is_ok()
+        );
+        assert!(
+            parse(&format!(
+                "m:{}\n",
+                CramMd5Keys::from_password(b"x").to_dovecot()
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn no_answer_is_an_empty_password() {
+        assert!(Password::new(b"").is_none());
+        assert!(Password::new("\u{AD}".as_bytes()).is_none());
+        assert!(Password::new("\u{2060}\u{AD}".as_bytes()).is_none());
+        // Not UTF-8, or refused by SASLprep: not empty; the engine decides.
+        assert!(Password::new(b"\xff").is_some());
+        assert!(Password::new(b"\x07").is_some());
+        assert_eq!(
+            format!("{:?}", Password::new(b"pw").unwrap()),
+            "Password(<redacted>)"
+        );
+        // Unknown users, and users without a credential for the mechanism, are unknown:
+        // never an empty password.
+        let d = parse("carol:{BEARER}tok\n").unwrap();
+        for m in saslmech::ALL_MECHANISMS {
+            assert!(
+                matches!(d.secret(*m, "nobody").answer(), Answer::UnknownUser),
+                "{m}"
+            );
+            assert!(
+                matches!(d.secret(*m, "carol").answer(), Answer::UnknownUser),
+                "{m}"
+            );
+        }
+        assert!(matches!(
+            d.verify_password("nobody", b"").answer(),
+            Answer::UnknownUser
+        ));
+        assert!(matches!(
+            d.verify_password("carol", b"").answer(),
+            Answer::UnknownUser
+        ));
+        assert!(matches!(
+            Directory::default().verify_password("a", b"").answer(),
+            Answer::UnknownUser
+        ));
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("saslmech-users-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("users");
+        std::fs::write(&f, "alice:pw\nbob:{BEARER}t\n").unwrap();
+        assert_eq!(Directory::load(&f).unwrap().len(), 2);
+        std::fs::write(&f, "alice:pw\nbob\n").unwrap();
+        let e = Directory::load(&f).err().unwrap();
+        assert_eq!(e, format!("{}:2: expected user:secret", f.display()));
+        let missing = dir.join("missing");
+        let e = Directory::load(&missing).err().unwrap();
+        assert!(e.starts_with(&format!("{}: ", missing.display())), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
