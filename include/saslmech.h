@@ -326,6 +326,11 @@ typedef uint32_t saslmech_select_flags;
 // A SCRAM hash (`saslmech_scram_keys_derive`). Taken as an integer and validated.
 typedef uint32_t saslmech_scram_hash;
 
+// How the application stores the secrets it answers `SASLMECH_REQUEST_SECRET` with
+// (`saslmech_server_config_set_secret_storage`), so that an unknown user costs the engine the
+// same work as a known one. Taken as an integer and validated on entry.
+typedef uint32_t saslmech_secret_storage;
+
 // Server session flags for `saslmech_server_new` (and the connection bits for the config
 // queries).
 typedef uint32_t saslmech_server_flags;
@@ -533,6 +538,15 @@ typedef uint32_t saslmech_smtp_reply;
 
 // OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
 #define SASLMECH_CREDENTIAL_HOST 6
+
+// Plaintext passwords, answered with `saslmech_request_answer_password` (the default): a known
+// user costs a key derivation per login (SCRAM's PBKDF2 with the configured iteration count,
+// CRAM-MD5's key schedule), so an unknown user costs the same derivation.
+#define SASLMECH_SECRET_STORAGE_PLAINTEXT 1
+
+// Stored keys, answered with `saslmech_request_answer_scram_keys` and
+// `_answer_cram_md5_keys`: no derivation per login, and none for an unknown user.
+#define SASLMECH_SECRET_STORAGE_KEYS 2
 
 // `235 2.7.0 Authentication successful`.
 #define SASLMECH_SMTP_REPLY_SUCCESS 1
@@ -812,6 +826,15 @@ saslmech_result saslmech_server_config_set_nonce_fixed(struct saslmech_server_co
 saslmech_result saslmech_server_config_set_scram_secret(struct saslmech_server_config *config,
                                                         const uint8_t *secret,
                                                         size_t secret_len);
+
+// How the application stores CRAM-MD5 and SCRAM secrets (`SASLMECH_SECRET_STORAGE_*`;
+// default `_PLAINTEXT`), so that the engine spends the same work on an unknown user
+// (`SASLMECH_VERDICT_UNKNOWN_USER`, `_REJECT`) as on a known one stored that way and the time
+// to the next server message does not tell which users exist. Set `_KEYS` when secret
+// requests are answered with stored keys. (The application's own lookup must take the same
+// time for both too: see SECURITY.md.)
+saslmech_result saslmech_server_config_set_secret_storage(struct saslmech_server_config *config,
+                                                          saslmech_secret_storage storage);
 
 // The SCRAM iteration count used when a request is answered with a plaintext password and
 // for unknown users (at least 1; default 4096). Make it match the stored keys', so that

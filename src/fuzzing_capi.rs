@@ -909,6 +909,15 @@ fn op_config_set(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                 true,
                 false,
             ),
+            // How secrets are stored (1 plaintext, 2 keys; others refused), or OS nonces.
+            5 if sel & 0x20 != 0 => {
+                let storage = (n % 4) as u32;
+                (
+                    saslmech_server_config_set_secret_storage(cfg, storage),
+                    (1..=2).contains(&storage),
+                    false,
+                )
+            }
             5 => (ops::saslmech_server_config_set_nonce_os(cfg), true, false),
             6 => {
                 let ok = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'@');

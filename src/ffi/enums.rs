@@ -319,6 +319,18 @@ pub const SASLMECH_CREDENTIAL_TRACE: saslmech_credential = 5;
 /// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
 pub const SASLMECH_CREDENTIAL_HOST: saslmech_credential = 6;
 
+/// How the application stores the secrets it answers `SASLMECH_REQUEST_SECRET` with
+/// (`saslmech_server_config_set_secret_storage`), so that an unknown user costs the engine the
+/// same work as a known one. Taken as an integer and validated on entry.
+pub type saslmech_secret_storage = u32;
+/// Plaintext passwords, answered with `saslmech_request_answer_password` (the default): a known
+/// user costs a key derivation per login (SCRAM's PBKDF2 with the configured iteration count,
+/// CRAM-MD5's key schedule), so an unknown user costs the same derivation.
+pub const SASLMECH_SECRET_STORAGE_PLAINTEXT: saslmech_secret_storage = 1;
+/// Stored keys, answered with `saslmech_request_answer_scram_keys` and
+/// `_answer_cram_md5_keys`: no derivation per login, and none for an unknown user.
+pub const SASLMECH_SECRET_STORAGE_KEYS: saslmech_secret_storage = 2;
+
 pub(crate) fn channel_binding_from_c(kind: saslmech_channel_binding) -> R<ChannelBindingType> {
     match kind {
         SASLMECH_CB_TLS_UNIQUE => Ok(ChannelBindingType::TlsUnique),
@@ -488,6 +500,14 @@ pub(crate) fn protocol_from_c(p: saslmech_protocol) -> R<Protocol> {
         SASLMECH_PROTOCOL_SMTP => Ok(Protocol::Smtp),
         SASLMECH_PROTOCOL_IMAP => Ok(Protocol::Imap),
         SASLMECH_PROTOCOL_POP3 => Ok(Protocol::Pop3),
+        _ => Err(SASLMECH_INVALID_ARGUMENT),
+    }
+}
+
+pub(crate) fn secret_storage_from_c(s: saslmech_secret_storage) -> R<crate::SecretStorage> {
+    match s {
+        SASLMECH_SECRET_STORAGE_PLAINTEXT => Ok(crate::SecretStorage::Plaintext),
+        SASLMECH_SECRET_STORAGE_KEYS => Ok(crate::SecretStorage::Keys),
         _ => Err(SASLMECH_INVALID_ARGUMENT),
     }
 }

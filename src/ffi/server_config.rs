@@ -298,6 +298,27 @@ pub unsafe extern "C" fn saslmech_server_config_set_scram_secret(
     }
 }
 
+/// How the application stores CRAM-MD5 and SCRAM secrets (`SASLMECH_SECRET_STORAGE_*`;
+/// default `_PLAINTEXT`), so that the engine spends the same work on an unknown user
+/// (`SASLMECH_VERDICT_UNKNOWN_USER`, `_REJECT`) as on a known one stored that way and the time
+/// to the next server message does not tell which users exist. Set `_KEYS` when secret
+/// requests are answered with stored keys. (The application's own lookup must take the same
+/// time for both too: see SECURITY.md.)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn saslmech_server_config_set_secret_storage(
+    config: *mut saslmech_server_config,
+    storage: saslmech_secret_storage,
+) -> saslmech_result {
+    // SAFETY: the C contract: `config` is a live handle used by this thread only.
+    unsafe {
+        with_mut(config, |c| {
+            let storage = secret_storage_from_c(storage)?;
+            c.edit(|cfg| cfg.secret_storage(storage));
+            Ok(())
+        })
+    }
+}
+
 /// The SCRAM iteration count used when a request is answered with a plaintext password and
 /// for unknown users (at least 1; default 4096). Make it match the stored keys', so that
 /// unknown users do not stand out.

@@ -527,6 +527,10 @@ static void setup_config(const char *mechanisms)
     /* Loopback demo without TLS: allow the mechanisms that send the password. */
     if ((r = saslmech_server_config_set_allow_plaintext(config, true)) != SASLMECH_OK)
         die("set_allow_plaintext", r);
+    /* CRAM-MD5 and SCRAM are answered with stored keys: unknown users cost the same. */
+    if ((r = saslmech_server_config_set_secret_storage(config, SASLMECH_SECRET_STORAGE_KEYS)) !=
+        SASLMECH_OK)
+        die("saslmech_server_config_set_secret_storage", r);
     if (mechanisms != NULL)
         set_mechanisms(mechanisms);
     if ((r = saslmech_server_config_set_hostname(config, (const uint8_t *)HOSTNAME,

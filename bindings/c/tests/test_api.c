@@ -491,6 +491,16 @@ static void test_server_config(void)
     EQ(saslmech_server_config_set_nonce_fixed(c, S("a b")), SASLMECH_INVALID_ARGUMENT);
     OK(saslmech_server_config_set_nonce_fixed(c, NULL, 1)); /* NULL: OS randomness again */
     OK(saslmech_server_config_set_nonce_fixed(c, NULL, 0));
+    /* How CRAM-MD5 and SCRAM secrets are stored (what an unknown user costs): two stable
+     * numbers, anything else refused. */
+    EQ(SASLMECH_SECRET_STORAGE_PLAINTEXT, 1);
+    EQ(SASLMECH_SECRET_STORAGE_KEYS, 2);
+    OK(saslmech_server_config_set_secret_storage(c, SASLMECH_SECRET_STORAGE_KEYS));
+    OK(saslmech_server_config_set_secret_storage(c, SASLMECH_SECRET_STORAGE_PLAINTEXT));
+    EQ(saslmech_server_config_set_secret_storage(c, 0), SASLMECH_INVALID_ARGUMENT);
+    EQ(saslmech_server_config_set_secret_storage(c, 3), SASLMECH_INVALID_ARGUMENT);
+    EQ(saslmech_server_config_set_secret_storage(NULL, SASLMECH_SECRET_STORAGE_KEYS),
+       SASLMECH_NULL_ARGUMENT);
 
     /* NULL handles and out-parameters; unknown flags. */
     EQ(saslmech_server_config_set_allow_plaintext(NULL, true), SASLMECH_NULL_ARGUMENT);
@@ -3428,6 +3438,59 @@ static void test_new_proto_calls(void)
     saslmech_server_config_free(c);
 }
 
+/* Under either secret storage an unknown SCRAM user gets a server-first message of the same
+ * shape as a known one and then fails like a wrong password. */
+static void test_secret_storage(void)
+{
+    saslmech_secret_storage storages[] = {SASLMECH_SECRET_STORAGE_PLAINTEXT,
+                                          SASLMECH_SECRET_STORAGE_KEYS};
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        saslmech_server_config *c = new_config();
+        saslmech_server *s;
+        saslmech_request *req;
+        saslmech_request_kind kind;
+        saslmech_status st;
+        saslmech_failure f;
+        const uint8_t *p;
+        size_t n;
+
+        OK(saslmech_server_config_set_scram_iterations(c, TEST_ITERATIONS));
+        OK(saslmech_server_config_set_secret_storage(c, storages[i]));
+        s = new_server(c, SASLMECH_MECH_SCRAM_SHA_256, SASLMECH_SERVER_TLS);
+        OK(saslmech_server_start(s, S("n,,n=nobody,r=rOprNGfwEbeRWgbNEkqO"), &st));
+        EQ(st, SASLMECH_STATUS_REQUEST);
+        OK(saslmech_server_request(s, &req, &kind));
+        EQ(kind, SASLMECH_REQUEST_SECRET);
+        OK(saslmech_request_answer(req, SASLMECH_VERDICT_UNKNOWN_USER));
+        OK(saslmech_server_status(s, &st));
+        EQ(st, SASLMECH_STATUS_CHALLENGE);
+        OK(saslmech_server_message(s, &p, &n));
+        CHECK(n > 22 && n < 200 && memcmp(p, "r=rOprNGfwEbeRWgbNEkqO", 22) == 0);
+        if (n > 22 && n < 200) {
+            char first[200], final[300];
+            size_t r_len = 0;
+            memcpy(first, p, n);
+            first[n] = '\0';
+            CHECK(strstr(first, ",s=") != NULL);
+            CHECK(strstr(first, ",i=16") != NULL);
+            while (r_len < n && first[r_len] != ',')
+                r_len++;
+            /* A proof made without the (non-existent) password. */
+            snprintf(final, sizeof final,
+                     "c=biws,%.*s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", (int)r_len,
+                     first);
+            OK(saslmech_server_step(s, S(final), &st));
+        }
+        EQ(st, SASLMECH_STATUS_FAILURE);
+        OK(saslmech_server_failure(s, &f));
+        EQ(f, SASLMECH_FAILURE_BAD_CREDENTIALS);
+        saslmech_server_free(s);
+        saslmech_server_config_free(c);
+    }
+}
+
 /* One request family for both server handles: the views they hand out, what a view means as the
  * exchange goes on, and a stale view refused without harm. */
 static void test_views(void)
@@ -3568,6 +3631,7 @@ int main(void)
     test_new_mechanisms_through_adapters();
     test_new_proto_calls();
     test_views();
+    test_secret_storage();
     printf("test_api: %u checks, %u failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
