@@ -132,13 +132,14 @@ enum saslmech_status
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-    // Send the challenge (`saslmech_server_challenge`), then pass the client's response to
+    // Send the challenge (`saslmech_server_message`), then pass the client's response to
     // `saslmech_server_step`.
     SASLMECH_STATUS_CHALLENGE = 1,
-    // Answer the request (`saslmech_server_request` says which kind) with one of the
-    // `saslmech_server_answer_*` calls, now or from a later turn of the event loop.
+    // Answer the request (`saslmech_server_request` gives it and its kind) with one of the
+    // `saslmech_request_answer*` calls, now or from a later turn of the event loop.
     SASLMECH_STATUS_REQUEST = 2,
-    // The client authenticated (`saslmech_server_identity_*`, `saslmech_server_success_data`).
+    // The client authenticated (`saslmech_server_identity`; success data, if any, from
+    // `saslmech_server_message`).
     SASLMECH_STATUS_SUCCESS = 3,
     // The exchange failed (`saslmech_server_failure` says why).
     SASLMECH_STATUS_FAILURE = 4,

@@ -10,7 +10,8 @@
 use core::fmt;
 
 use md5::block_api::compress;
-use zeroize::Zeroize;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::plain::finish_without_data;
 use super::{Next, Span, check_identity, count_compressions, hex_decode, hex_digit, hex_encode};
@@ -32,11 +33,29 @@ const MD5_IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 /// assert!(stored.starts_with("{CRAM-MD5}"));
 /// assert_eq!(CramMd5Keys::from_dovecot(&stored).unwrap(), keys);
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Equality (`==`, [`ConstantTimeEq`](subtle::ConstantTimeEq)) takes the same time wherever
+/// two states differ; the stored forms come back in buffers wiped on drop.
+#[derive(Clone)]
 pub struct CramMd5Keys {
     inner: [u32; 4],
     outer: [u32; 4],
 }
+
+impl ConstantTimeEq for CramMd5Keys {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.inner.ct_eq(&other.inner) & self.outer.ct_eq(&other.outer)
+    }
+}
+
+/// In constant time (no short-circuit on the first differing word).
+impl PartialEq for CramMd5Keys {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(ConstantTimeEq::ct_eq(self, other))
+    }
+}
+
+impl Eq for CramMd5Keys {}
 
 impl Drop for CramMd5Keys {
     fn drop(&mut self) {
@@ -98,9 +117,9 @@ impl CramMd5Keys {
         }
     }
 
-    /// Write Dovecot's 32-byte layout.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
+    /// Write Dovecot's 32-byte layout, in an array wiped on drop.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
         let words = self.outer.iter().chain(self.inner.iter());
         for (chunk, w) in out.chunks_exact_mut(4).zip(words) {
             chunk.copy_from_slice(&w.to_le_bytes());
@@ -132,16 +151,17 @@ impl CramMd5Keys {
         Some(keys)
     }
 
-    /// Write `{CRAM-MD5}` followed by 64 lowercase hex digits.
-    pub fn to_dovecot(&self) -> String {
-        let mut bytes = self.to_bytes();
-        let mut s = String::with_capacity(74);
+    /// Write `{CRAM-MD5}` followed by 64 lowercase hex digits (encoded without a branch or
+    /// table lookup on them), in a string wiped on drop.
+    pub fn to_dovecot(&self) -> Zeroizing<String> {
+        let bytes = self.to_bytes();
+        // Exactly this long: the string never grows (which would leave a copy behind).
+        let mut s = Zeroizing::new(String::with_capacity(74));
         s.push_str("{CRAM-MD5}");
-        for b in bytes {
+        for &b in bytes.iter() {
             s.push(char::from(hex_digit(b >> 4)));
             s.push(char::from(hex_digit(b)));
         }
-        bytes.zeroize();
         s
     }
 

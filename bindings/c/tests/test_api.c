@@ -555,7 +555,7 @@ static void expect_challenge(const saslmech_server *s, const char *want, size_t 
 {
     const uint8_t *p = NULL;
     size_t n = 0;
-    check(saslmech_server_message(s, &p, &n) == SASLMECH_OK, "saslmech_server_challenge",
+    check(saslmech_server_message(s, &p, &n) == SASLMECH_OK, "saslmech_server_message",
           __FILE__, line);
     check(n == want_len && p != NULL && memcmp(p, want, n) == 0, want, __FILE__, line);
 }
