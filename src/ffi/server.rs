@@ -139,7 +139,9 @@ pub unsafe extern "C" fn saslmech_server_new(
     flags: saslmech_server_flags,
     out: *mut *mut saslmech_server,
 ) -> saslmech_result {
-    // SAFETY: the C contract: `config` is a live handle not being changed.
+    // SAFETY: the C contract: `config` is a live handle not being changed; `out` is NULL
+    // (refused) or writable. The views are written through `p`, fresh from `Box::into_raw`,
+    // while no reference to the new handle exists, before C has it.
     unsafe {
         with_ref(config, |c| {
             nonnull(out)?;
