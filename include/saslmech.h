@@ -599,9 +599,8 @@ extern "C" {
 // ==============================================================================================
 // Library-wide functions
 //
-// Library-wide functions: the version, descriptions of result and failure numbers, the
-// mechanisms and their properties, the client's choice of mechanism, constant-time
-// comparison, and base64.
+// The version, descriptions of result and failure numbers, the mechanisms and their
+// properties, the client's choice of mechanism, constant-time comparison, and base64.
 // ==============================================================================================
 
 // The library's version, as text (`"0.1.0"`): a static NUL-terminated string.
@@ -682,9 +681,9 @@ saslmech_result saslmech_b64_decode(const uint8_t *input,
 // ==============================================================================================
 // Stored secrets: CRAM-MD5 keys, SCRAM keys, the SCRAM client cache
 //
-// Stored secrets: CRAM-MD5's key state (plain bytes), SCRAM's stored keys
-// (`saslmech_scram_keys`, to answer a server's secret request without the password), and the
-// SCRAM client cache (`saslmech_scram_client_cache`, to skip PBKDF2 on the next login).
+// CRAM-MD5's key state (plain bytes), SCRAM's stored keys (`saslmech_scram_keys`, to answer
+// a server's secret request without the password), and the SCRAM client cache
+// (`saslmech_scram_client_cache`, to skip PBKDF2 on the next login).
 // ==============================================================================================
 
 // Derive CRAM-MD5's key state (the HMAC-MD5 inner and outer pads, 32 bytes) from a password,

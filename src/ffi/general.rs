@@ -1,6 +1,5 @@
-//! Library-wide functions: the version, descriptions of result and failure numbers, the
-//! mechanisms and their properties, the client's choice of mechanism, constant-time
-//! comparison, and base64.
+//! The version, descriptions of result and failure numbers, the mechanisms and their
+//! properties, the client's choice of mechanism, constant-time comparison, and base64.
 
 use core::ffi::{CStr, c_char};
 

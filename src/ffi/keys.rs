@@ -1,6 +1,6 @@
-//! Stored secrets: CRAM-MD5's key state (plain bytes), SCRAM's stored keys
-//! (`saslmech_scram_keys`, to answer a server's secret request without the password), and the
-//! SCRAM client cache (`saslmech_scram_client_cache`, to skip PBKDF2 on the next login).
+//! CRAM-MD5's key state (plain bytes), SCRAM's stored keys (`saslmech_scram_keys`, to answer
+//! a server's secret request without the password), and the SCRAM client cache
+//! (`saslmech_scram_client_cache`, to skip PBKDF2 on the next login).
 
 use super::enums::*;
 use super::panic::*;
