@@ -24,11 +24,9 @@ pub unsafe extern "C" fn saslmech_cram_md5_keys_from_password(
         }
         // SAFETY: the C contract: `password` is valid for `password_len` bytes.
         let password = unsafe { bytes(password, password_len) }?;
-        let mut keys = CramMd5Keys::from_password(password).to_bytes();
+        let keys = CramMd5Keys::from_password(password).to_bytes(); // wiped when dropped
         // SAFETY: as above, for `out` with `out_cap` bytes.
-        let r = unsafe { copy_keys(&keys, out, out_cap) };
-        zeroize::Zeroize::zeroize(&mut keys);
-        r
+        unsafe { copy_keys(&keys, out, out_cap) }
     })
 }
 
@@ -49,11 +47,9 @@ pub unsafe extern "C" fn saslmech_cram_md5_keys_from_dovecot(
         // SAFETY: the C contract: `text` is valid for `text_len` bytes.
         let text = unsafe { self::text(text, text_len) }?;
         let parsed = CramMd5Keys::from_dovecot(text).ok_or(SASLMECH_FAILED)?;
-        let mut keys = parsed.to_bytes();
+        let keys = parsed.to_bytes(); // wiped when dropped
         // SAFETY: as above, for `out` with `out_cap` bytes.
-        let r = unsafe { copy_keys(&keys, out, out_cap) };
-        zeroize::Zeroize::zeroize(&mut keys);
-        r
+        unsafe { copy_keys(&keys, out, out_cap) }
     })
 }
 
