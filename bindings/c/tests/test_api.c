@@ -3440,6 +3440,59 @@ static void test_new_proto_calls(void)
 
 /* Under either secret storage an unknown SCRAM user gets a server-first message of the same
  * shape as a known one and then fails like a wrong password. */
+/* An empty stored secret authenticates nobody (issue #11): CRAM-MD5 keyed with "" and answered
+ * with an empty password, or with the keys of "", fails like an unknown user; the same exchange
+ * keyed with a real password succeeds (the control). */
+static saslmech_failure cram_md5_answered(const char *digest, int how, const char *password)
+{
+    saslmech_server_config *c = new_config();
+    saslmech_server *s;
+    saslmech_request *req;
+    saslmech_request_kind kind;
+    saslmech_status st;
+    saslmech_failure f = SASLMECH_FAILURE_NONE;
+    uint8_t keys[SASLMECH_CRAM_MD5_KEYS_LEN];
+    char response[64];
+
+    OK(saslmech_server_config_set_hostname(c, S("postoffice.example.net")));
+    OK(saslmech_server_config_set_nonce_fixed(c, S("1896.697170952")));
+    s = new_server(c, SASLMECH_MECH_CRAM_MD5, 0);
+    OK(saslmech_server_start(s, NULL, 0, &st));
+    EQ(st, SASLMECH_STATUS_CHALLENGE);
+    snprintf(response, sizeof response, "tim %s", digest);
+    OK(saslmech_server_step(s, S(response), &st));
+    EQ(st, SASLMECH_STATUS_REQUEST);
+    OK(saslmech_server_request(s, &req, &kind));
+    EQ(kind, SASLMECH_REQUEST_SECRET);
+    if (how == 0) {
+        OK(saslmech_request_answer_password(req, S(password)));
+    } else if (how == 1) {
+        OK(saslmech_cram_md5_keys_from_password(S(password), keys, sizeof keys));
+        OK(saslmech_request_answer_cram_md5_keys(req, keys, sizeof keys));
+    } else {
+        OK(saslmech_request_answer(req, SASLMECH_VERDICT_UNKNOWN_USER));
+    }
+    OK(saslmech_server_status(s, &st));
+    if (st == SASLMECH_STATUS_FAILURE)
+        OK(saslmech_server_failure(s, &f));
+    saslmech_server_free(s);
+    saslmech_server_config_free(c);
+    return f;
+}
+
+static void test_empty_secret(void)
+{
+    /* HMAC-MD5 of <1896.697170952@postoffice.example.net> keyed with "" and with "x". */
+    static const char empty_key[] = "7144937df0cbc751e4dd20d33dc259d4";
+    static const char x_key[] = "181e3b442025289fd2d24bed0b6379b7";
+
+    EQ(cram_md5_answered(empty_key, 2, ""), SASLMECH_FAILURE_BAD_CREDENTIALS);
+    EQ(cram_md5_answered(empty_key, 0, ""), SASLMECH_FAILURE_BAD_CREDENTIALS);
+    EQ(cram_md5_answered(empty_key, 1, ""), SASLMECH_FAILURE_BAD_CREDENTIALS);
+    EQ(cram_md5_answered(x_key, 0, "x"), SASLMECH_FAILURE_NONE);
+    EQ(cram_md5_answered(x_key, 1, "x"), SASLMECH_FAILURE_NONE);
+}
+
 static void test_secret_storage(void)
 {
     saslmech_secret_storage storages[] = {SASLMECH_SECRET_STORAGE_PLAINTEXT,
@@ -3632,6 +3685,7 @@ int main(void)
     test_new_proto_calls();
     test_views();
     test_secret_storage();
+    test_empty_secret();
     printf("test_api: %u checks, %u failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
