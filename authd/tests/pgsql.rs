@@ -516,3 +516,64 @@ fn database_restarted_under_load() {
     );
     assert!(t.elapsed() < Duration::from_secs(2));
 }
+
+/// `--check-config` validates `[pgsql]` without contacting the database, and SIGHUP swaps in a
+/// new query (and a new pool) without dropping connections.
+#[test]
+fn check_config_and_reload() {
+    let pg = Pg::start_new();
+    load_users(&pg);
+    pg.sql(
+        "CREATE TABLE other (name text PRIMARY KEY, secret text);
+         INSERT INTO other VALUES ('plain@example.com', '{PLAIN}crayon');",
+    );
+    let d = daemon(&pg, QUERY, 5000, "");
+    let config = d.dir.path().join("authd.toml");
+    let check = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_saslmech-authd"))
+            .arg("--config")
+            .arg(path)
+            .arg("--check-config")
+            .output()
+            .unwrap()
+    };
+    let out = check(&config);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PostgreSQL passdb"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let bad = d.dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("'%n'", "'%n@x'")).unwrap();
+    let out = check(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pgsql.password_query"));
+
+    let mut c = d.client();
+    assert_eq!(
+        c.plain(1, &u("plain"), "pencil", "127.0.0.1"),
+        format!("OK\t1\tuser={}", u("plain"))
+    );
+    std::fs::write(
+        &config,
+        text.replace(
+            QUERY,
+            "SELECT secret AS password FROM other WHERE name = %u",
+        ),
+    )
+    .unwrap();
+    d.signal("HUP");
+    assert!(
+        d.wait_log(|l| l.contains("pgsql passdb reloaded")),
+        "{:?}",
+        d.log()
+    );
+    // The same connection, the new query.
+    assert_eq!(
+        c.plain(2, &u("plain"), "pencil", "127.0.0.1"),
+        format!("FAIL\t2\tuser={}", u("plain"))
+    );
+    assert_eq!(
+        c.plain(3, &u("plain"), "crayon", "127.0.0.1"),
+        format!("OK\t3\tuser={}", u("plain"))
+    );
+    assert!(d.stop().success());
+}
