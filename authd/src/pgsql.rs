@@ -180,9 +180,11 @@ impl PgPassdb {
             pg,
             NoTls,
             ManagerConfig {
-                // Checks each connection with a round trip before reuse: a restarted server's
-                // dead connections are dropped instead of failing a login.
-                recycling_method: RecyclingMethod::Verified,
+                // Reuse checks only that the connection is still open (no extra round trip
+                // per login): a server that shuts down or dies closes its sockets, which the
+                // connection task notices, and a connection that saw any error is never put
+                // back (see `lookup`).
+                recycling_method: RecyclingMethod::Fast,
             },
         );
         let pool = Pool::builder(manager)

@@ -577,3 +577,39 @@ fn check_config_and_reload() {
     );
     assert!(d.stop().success());
 }
+
+/// Connections idle in the pool while the server restarts (cleanly, or killed as in a crash)
+/// are not reused: the first logins afterwards succeed, none answered `temp`.
+#[test]
+fn idle_pool_connections_do_not_outlive_a_restart() {
+    let mut pg = Pg::start_new();
+    load_users(&pg);
+    let d = daemon(&pg, QUERY, 2000, "");
+    let mut clients: Vec<Client> = (0..4).map(|_| d.client()).collect();
+    let mut id = 0;
+    for mode in ["fast", "immediate"] {
+        // Fill the pool: four lookups at once need four connections.
+        for c in clients.iter_mut() {
+            id += 1;
+            c.send(&format!(
+                "AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={}",
+                b64(format!("\0{}\0pencil", u("plain")).as_bytes())
+            ));
+        }
+        for c in clients.iter_mut() {
+            let r = c.recv();
+            assert!(r.starts_with("OK\t"), "{r}");
+        }
+        pg.stop_mode(mode);
+        pg.start();
+        for c in clients.iter_mut() {
+            id += 1;
+            assert_eq!(
+                c.plain(id, &u("plain"), "pencil", "127.0.0.1"),
+                format!("OK\t{id}\tuser={}", u("plain")),
+                "after a {mode} restart"
+            );
+        }
+    }
+    assert_eq!(d.count_log(|l| l.contains("tempfail")), 0, "{:?}", d.log());
+}

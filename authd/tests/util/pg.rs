@@ -148,10 +148,15 @@ impl Pg {
 
     /// Stop: `fast` ends the sessions at once (their clients see the connection drop).
     pub fn stop(&mut self) {
+        self.stop_mode("fast");
+    }
+
+    /// Stop with `pg_ctl -m MODE` (`fast`, or `immediate`: like a crash).
+    pub fn stop_mode(&mut self, mode: &str) {
         let mut c = as_pg(&self.bins.join("pg_ctl"));
         c.arg("-D")
             .arg(self.dir.path().join("data"))
-            .args(["-m", "fast", "-w", "-t", "30", "stop"]);
+            .args(["-m", mode, "-w", "-t", "30", "stop"]);
         run(c, "pg_ctl stop");
         self.running = false;
     }
