@@ -142,7 +142,7 @@ impl State {
         self: &Arc<Self>,
         lookup: Lookup,
         rip: Option<IpAddr>,
-        service: &str,
+        service: std::borrow::Cow<'static, str>,
     ) -> Resolution {
         let user = match &lookup {
             Lookup::Password { user, .. } | Lookup::Secret { user, .. } => user,
@@ -152,7 +152,7 @@ impl State {
             return self.resolve_entry(lookup, entry, rip);
         }
         let state = Arc::clone(self);
-        let (user, service) = (user.clone(), service.to_owned());
+        let user = user.clone();
         Resolution::Async(Box::pin(async move {
             match state.passdb.lookup(&user, &service).await {
                 Ok(entry) => {

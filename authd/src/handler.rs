@@ -288,10 +288,11 @@ impl Handler {
     }
 
     /// `service=` of request `id` (empty if unknown).
-    pub fn request_service(&self, id: u32) -> String {
+    pub fn request_service(&self, id: u32) -> Cow<'static, str> {
+        // The usual names are borrowed: no allocation per request.
         self.requests
             .get(&id)
-            .map_or_else(String::new, |r| r.service.to_string())
+            .map_or(Cow::Borrowed(""), |r| r.service.clone())
     }
 
     /// The passdb names the user differently: report `name` in the `OK` of request `id`

@@ -430,7 +430,7 @@ fn process(
                     continue;
                 }
                 let service = handler.request_service(id);
-                match state.resolve(lookup, rip, &service) {
+                match state.resolve(lookup, rip, service) {
                     Resolution::Now(answer, note) => {
                         ev = handler.answer(id, answer.as_answer(), note, Instant::now(), out);
                     }
