@@ -103,16 +103,6 @@ mod error;
 #[cfg(feature = "capi")]
 #[allow(unsafe_code)]
 pub mod ffi;
-// The fuzz target of the C ABI (feature `fuzzing-capi`, for `fuzz/bodies` only; every other
-// fuzz body lives in that crate): it calls the C ABI, so it needs `unsafe` (each block
-// justified).
-#[cfg(feature = "fuzzing-capi")]
-#[forbid(unsafe_code)]
-#[doc(hidden)]
-pub mod fuzzing;
-#[cfg(feature = "fuzzing-capi")]
-#[allow(unsafe_code)]
-mod fuzzing_capi;
 #[forbid(unsafe_code)]
 mod mech;
 #[forbid(unsafe_code)]

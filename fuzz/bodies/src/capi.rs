@@ -1,9 +1,10 @@
-//! The C API fuzz target (features `fuzzing` and `capi`): `saslmech::ffi` driven from Rust by
+//! The C API fuzz target (feature `capi`): `saslmech::ffi` driven from Rust by
 //! arbitrary call sequences within the documented contract (live handles, buffers as long as
 //! their lengths say, NULL wherever the caller chooses), the way a C program would.
 //!
-//! The only module besides `ffi` with `unsafe`: every call is an FFI call whose contract
-//! (stated once at the top of `src/ffi.rs`) the target keeps. Each block says how.
+//! The only module of this crate with `unsafe`: every call is an FFI call whose contract
+//! (stated once at the top of the library's `src/ffi/mod.rs`) the target keeps. Each block
+//! says how.
 //!
 //! Oracles, beyond no crash: no call ever returns `SASLMECH_PANIC` or `SASLMECH_POISONED`;
 //! a NULL out-parameter gives `SASLMECH_NULL_ARGUMENT`; out-parameters are written only on
@@ -15,8 +16,19 @@
 
 use core::ptr::{null, null_mut};
 
-use crate::ffi::*;
-use crate::fuzzing::{Input, MAX_OPS};
+use crate::{Input, MAX_OPS};
+use saslmech::ffi::saslmech_result::*;
+use saslmech::ffi::*;
+
+/// The library's version as its Cargo.toml states it (this crate's own `CARGO_PKG_VERSION`
+/// is not the library's): the first `version = "..."` line, the `[package]` one.
+fn saslmech_package_version() -> &'static str {
+    include_str!("../../../Cargo.toml")
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_default()
+}
 
 /// An out-parameter that is not written yet.
 const UNSET: u32 = 0xdead_beef;
@@ -487,9 +499,9 @@ pub fn capi(data: &[u8]) {
                     if ok_or(r, ANY, "b64") {
                         assert!(len <= cap, "wrote past the capacity");
                         let ours = if sel & 1 == 0 {
-                            Some(crate::b64::encode(d).into_bytes())
+                            Some(saslmech::b64::encode(d).into_bytes())
                         } else {
-                            crate::b64::decode(d).ok().map(|v| v.as_slice().to_vec())
+                            saslmech::b64::decode(d).ok().map(|v| v.as_slice().to_vec())
                         };
                         assert_eq!(out.get(..len).map(<[u8]>::to_vec), ours, "b64 differs");
                     } else {
@@ -1790,7 +1802,7 @@ fn op_pclient_start(h: &mut Handles, sel: u8) {
         assert!(h.t.pclient_ir, "an initial response while turned off");
         assert_eq!(words.len(), ir_at + 1, "extra words in the command");
         assert!(
-            *ir == b"=" || crate::b64::decode(ir).is_ok_and(|d| !d.as_slice().is_empty()),
+            *ir == b"=" || saslmech::b64::decode(ir).is_ok_and(|d| !d.as_slice().is_empty()),
             "the initial response is not `=` or base64"
         );
         if h.t.pclient_kind != 1 {
@@ -1861,7 +1873,7 @@ fn op_pclient_line(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
             assert!(one_line(&out), "a response that is not one line");
             let body = out.strip_suffix(b"\r\n").unwrap_or_default();
             assert!(
-                body == b"*" || crate::b64::decode(body).is_ok(),
+                body == b"*" || saslmech::b64::decode(body).is_ok(),
                 "a response that is neither base64 nor `*`"
             );
         }
@@ -2061,7 +2073,7 @@ fn op_keys(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                     return;
                 }
                 assert!(ok_or(r, &[], "cram_md5_keys_from_password"));
-                let want = *crate::CramMd5Keys::from_password(v).to_bytes();
+                let want = *saslmech::CramMd5Keys::from_password(v).to_bytes();
                 assert_eq!(
                     out.as_slice(),
                     want.as_slice(),
@@ -2235,7 +2247,7 @@ fn op_stateless(input: &mut Input<'_>, sel: u8) {
         match sel % 8 {
             0 => {
                 let v = cstr(saslmech_version());
-                assert_eq!(v, env!("CARGO_PKG_VERSION").as_bytes(), "version");
+                assert_eq!(v, saslmech_package_version().as_bytes(), "version");
                 let parts: Vec<u32> = core::str::from_utf8(&v)
                     .unwrap_or_default()
                     .split('.')
@@ -2383,7 +2395,8 @@ fn op_stateless(input: &mut Input<'_>, sel: u8) {
 mod ops {
     use core::ptr::{null, null_mut};
 
-    use crate::ffi::*;
+    use saslmech::ffi::saslmech_result::*;
+    use saslmech::ffi::*;
 
     /// The request view of an engine session, or the getter's refusal.
     unsafe fn server_view(
@@ -2393,7 +2406,8 @@ mod ops {
         let mut kind = saslmech_request_kind::SASLMECH_REQUEST_AUTHORIZE;
         // SAFETY: `s` is NULL or live; the out-parameters are locals. The view is only read
         // through, or answered while no other reference to the session exists.
-        match unsafe { crate::ffi::saslmech_server_request(s.cast_mut(), &mut view, &mut kind) } {
+        match unsafe { saslmech::ffi::saslmech_server_request(s.cast_mut(), &mut view, &mut kind) }
+        {
             SASLMECH_OK => Ok(view),
             e => Err(e),
         }
@@ -2407,7 +2421,7 @@ mod ops {
         let mut kind = saslmech_request_kind::SASLMECH_REQUEST_AUTHORIZE;
         // SAFETY: as in `server_view`.
         match unsafe {
-            crate::ffi::saslmech_proto_server_request(s.cast_mut(), &mut view, &mut kind)
+            saslmech::ffi::saslmech_proto_server_request(s.cast_mut(), &mut view, &mut kind)
         } {
             SASLMECH_OK => Ok(view),
             e => Err(e),
@@ -2446,7 +2460,7 @@ mod ops {
     ) -> saslmech_result {
         let mut view = null_mut();
         // SAFETY: forwarded; the view is not used.
-        unsafe { crate::ffi::saslmech_server_request(s.cast_mut(), &mut view, kind) }
+        unsafe { saslmech::ffi::saslmech_server_request(s.cast_mut(), &mut view, kind) }
     }
 
     pub unsafe extern "C" fn saslmech_proto_server_request(
@@ -2455,7 +2469,7 @@ mod ops {
     ) -> saslmech_result {
         let mut view = null_mut();
         // SAFETY: forwarded; the view is not used.
-        unsafe { crate::ffi::saslmech_proto_server_request(s.cast_mut(), &mut view, kind) }
+        unsafe { saslmech::ffi::saslmech_proto_server_request(s.cast_mut(), &mut view, kind) }
     }
 
     type ReadPart = unsafe extern "C" fn(
@@ -2760,7 +2774,7 @@ mod ops {
         out: *mut *mut saslmech_client,
     ) -> saslmech_result {
         // SAFETY: forwarded; NULL config: the defaults.
-        unsafe { crate::ffi::saslmech_client_new(m, c, null(), flags, out) }
+        unsafe { saslmech::ffi::saslmech_client_new(m, c, null(), flags, out) }
     }
 
     pub unsafe extern "C" fn saslmech_client_new_with_config(
@@ -2774,7 +2788,7 @@ mod ops {
             return SASLMECH_NULL_ARGUMENT;
         }
         // SAFETY: forwarded.
-        unsafe { crate::ffi::saslmech_client_new(m, c, cfg, flags, out) }
+        unsafe { saslmech::ffi::saslmech_client_new(m, c, cfg, flags, out) }
     }
 
     /// The old `_with_limit`: a client config with that challenge limit.
@@ -2796,7 +2810,7 @@ mod ops {
         unsafe {
             assert_eq!(saslmech_client_config_new(&mut cfg), SASLMECH_OK);
             let r = match saslmech_client_config_set_max_challenge(cfg, limit) {
-                SASLMECH_OK => crate::ffi::saslmech_client_new(m, c, cfg, flags, out),
+                SASLMECH_OK => saslmech::ffi::saslmech_client_new(m, c, cfg, flags, out),
                 e => e,
             };
             saslmech_client_config_free(cfg);
@@ -2806,7 +2820,7 @@ mod ops {
 
     pub unsafe extern "C" fn saslmech_client_finish(c: *mut saslmech_client) -> saslmech_result {
         // SAFETY: forwarded.
-        unsafe { crate::ffi::saslmech_client_finish(c, null(), 0) }
+        unsafe { saslmech::ffi::saslmech_client_finish(c, null(), 0) }
     }
 
     pub unsafe extern "C" fn saslmech_client_finish_with_data(
@@ -2818,7 +2832,7 @@ mod ops {
             return SASLMECH_NULL_ARGUMENT;
         }
         // SAFETY: forwarded.
-        unsafe { crate::ffi::saslmech_client_finish(c, p, n) }
+        unsafe { saslmech::ffi::saslmech_client_finish(c, p, n) }
     }
 
     macro_rules! credentials {
