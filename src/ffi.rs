@@ -28,20 +28,23 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::b64;
-use crate::client::{ClientConfig, ClientSession, Credentials, ScramClientCache};
+use crate::channel_binding::ChannelBindingType;
+use crate::client::ClientSession;
+use crate::config::{ClientConfig, ServerConfig, Transport};
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
+use crate::keys::{CramMd5Keys, ScramClientCache, ScramHash, ScramKeys};
 use crate::mechanism::{self, Mechanism, SelectOptions};
+use crate::nonce::NonceSource;
 use crate::proto::imap::{ImapClient, ImapServer};
 use crate::proto::pop3::{Pop3Client, Pop3Server};
 use crate::proto::smtp::{SmtpClient, SmtpReplies, SmtpServer};
 use crate::proto::{
     self, AuthIdentity, AuthRequest, ClientEvent, ClientOutcome, Phase, ServerEvent,
 };
+use crate::request::{Answer, Request, TokenError};
 use crate::secret::{SecretBuf, ct_eq, ct_eq_password};
-use crate::server::{
-    Answer, ChannelBindingType, CramMd5Keys, Kind, NonceSource, Op, Request, ScramHash, ScramKeys,
-    ServerConfig, ServerSession, TokenError, Transport,
-};
+use crate::server::{Kind, Op, ServerSession};
 
 // ---------------------------------------------------------------------------------------------
 // Numbers

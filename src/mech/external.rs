@@ -7,12 +7,14 @@
 //! [`Request::Authorize`](crate::Request::Authorize) by the session.
 
 use super::plain::finish_without_data;
+use super::{ClientMechanism, ServerMechanism};
 use super::{Next, check_identity};
-use crate::client::Credentials;
+use crate::config::{ServerConfig, Transport};
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
+use crate::request::{Answer, Identity, Request};
 use crate::secret::SecretBuf;
-use crate::server::{Answer, Identity, Request, ServerConfig, Transport};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum State {
@@ -39,23 +41,6 @@ impl Server {
         }
     }
 
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
-        match ir {
-            Some(message) => self.receive(c, message),
-            None => {
-                self.state = State::WantMessage;
-                Next::StaticChallenge(b"")
-            }
-        }
-    }
-
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
-        match self.state {
-            State::WantMessage => self.receive(c, input),
-            _ => Next::Failure(Failure::Malformed),
-        }
-    }
-
     fn receive(&mut self, c: &ServerConfig, authzid: &[u8]) -> Next {
         if self.external.is_empty() {
             return Next::Failure(Failure::BadCredentials);
@@ -70,16 +55,35 @@ impl Server {
         // The session asks for authorization when the authzid differs.
         Next::Success
     }
+}
 
-    pub(crate) fn answer(&mut self, _: &mut SecretBuf, _: Answer<'_>) -> Result<Next, Error> {
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn answer(&mut self, _: &mut SecretBuf, _: Answer<'_>) -> Result<Next, Error> {
         Err(Error::InvalidState)
     }
 
-    pub(crate) fn request(&self, _: Mechanism) -> Option<Request<'_>> {
+    fn request(&self, _: Mechanism) -> Option<Request<'_>> {
         None
     }
 
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+    fn identity(&self) -> Option<Identity<'_>> {
         (self.state == State::Done).then(|| Identity {
             authcid: &self.external,
             authzid: (!self.authzid.is_empty())
@@ -87,7 +91,7 @@ impl Server {
         })
     }
 
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         self.state = State::Start;
         self.authzid.clear();
     }
@@ -111,13 +115,15 @@ impl Client {
             sent: false,
         })
     }
+}
 
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+impl ClientMechanism for Client {
+    fn start(&mut self) -> Option<&[u8]> {
         self.sent = true;
         Some(self.authzid.as_bytes())
     }
 
-    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+    fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
         if self.sent || !challenge.is_empty() {
             return Err(Failure::Malformed);
         }
@@ -125,7 +131,7 @@ impl Client {
         Ok(self.authzid.as_bytes())
     }
 
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
         finish_without_data(self.sent, data)
     }
 }

@@ -12,13 +12,15 @@
 //! error challenge (`status`, `scope`, `openid-configuration`), to which the client sends
 //! `^A` (or an empty response, or cancels); then the exchange fails.
 
+use super::ServerMechanism;
 use super::oauth::{self, bearer, bearer_token, error_challenge};
 use super::{Next, check_identity};
-use crate::client::Credentials;
+use crate::config::ServerConfig;
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
+use crate::request::{Answer, Identity, Request, TokenRequest};
 use crate::secret::{SecretBuf, SecretStr};
-use crate::server::{Answer, Identity, Request, ServerConfig, TokenRequest};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum State {
@@ -53,29 +55,6 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
-        self.openid_configuration = c.oauth_openid_configuration.clone();
-        match ir {
-            Some(message) => self.receive(c, message),
-            None => {
-                self.state = State::WantMessage;
-                Next::StaticChallenge(b"")
-            }
-        }
-    }
-
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
-        match self.state {
-            State::WantMessage => self.receive(c, input),
-            // RFC 7628 §3.2.3: the client answers the error challenge with `^A`; some send an
-            // empty response. Either way the exchange fails.
-            State::WantAck if input == b"\x01" || input.is_empty() => {
-                Next::Failure(Failure::BadCredentials)
-            }
-            _ => Next::Failure(Failure::Malformed),
-        }
-    }
-
     fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
         // One buffer: the message, then room for the authzid, which unescapes no longer than
         // its field (the text between the first two commas).
@@ -93,11 +72,36 @@ impl Server {
         }
     }
 
-    pub(crate) fn answer(
-        &mut self,
-        out: &mut SecretBuf,
-        answer: Answer<'_>,
-    ) -> Result<Next, Error> {
+    fn authzid(&self) -> Option<&str> {
+        self.fields.authzid.map(|z| z.str(self.message.as_slice()))
+    }
+}
+
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        self.openid_configuration = c.oauth_openid_configuration.clone();
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            // RFC 7628 §3.2.3: the client answers the error challenge with `^A`; some send an
+            // empty response. Either way the exchange fails.
+            State::WantAck if input == b"\x01" || input.is_empty() => {
+                Next::Failure(Failure::BadCredentials)
+            }
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn answer(&mut self, out: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
         if self.state != State::Validating {
             return Err(Error::InvalidState);
         }
@@ -135,7 +139,7 @@ impl Server {
         Ok(Next::Challenge)
     }
 
-    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+    fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
         (self.state == State::Validating).then(|| {
             let m = self.message.as_slice();
             let authzid = self.authzid();
@@ -150,11 +154,7 @@ impl Server {
         })
     }
 
-    fn authzid(&self) -> Option<&str> {
-        self.fields.authzid.map(|z| z.str(self.message.as_slice()))
-    }
-
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+    fn identity(&self) -> Option<Identity<'_>> {
         if self.state != State::Valid {
             return None;
         }
@@ -173,7 +173,7 @@ impl Server {
         })
     }
 
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         *self = Server::default();
     }
 }

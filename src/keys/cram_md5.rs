@@ -1,0 +1,149 @@
+//! CRAM-MD5's stored secret ([`CramMd5Keys`]): the HMAC-MD5 states Dovecot stores as
+//! `{CRAM-MD5}`.
+
+use core::fmt;
+
+use zeroize::Zeroize;
+
+use crate::crypto::hex::{self, Case};
+use crate::crypto::md5;
+
+/// The HMAC-MD5 state after the key's inner and outer pads: all a server needs to check a
+/// CRAM-MD5 response, without the password.
+///
+/// ```
+/// use saslmech::CramMd5Keys;
+/// let keys = CramMd5Keys::from_password(b"tanstaaftanstaaf");
+/// let stored = keys.to_dovecot();
+/// assert!(stored.starts_with("{CRAM-MD5}"));
+/// assert_eq!(CramMd5Keys::from_dovecot(&stored).unwrap(), keys);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct CramMd5Keys {
+    inner: [u32; 4],
+    outer: [u32; 4],
+}
+
+impl Drop for CramMd5Keys {
+    fn drop(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
+    }
+}
+
+impl fmt::Debug for CramMd5Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CramMd5Keys(<redacted>)")
+    }
+}
+
+impl CramMd5Keys {
+    /// Derive the state from a password (keys over 64 bytes are hashed first, as HMAC does).
+    pub fn from_password(password: &[u8]) -> CramMd5Keys {
+        let (inner, outer) = md5::hmac_states(password);
+        CramMd5Keys { inner, outer }
+    }
+
+    /// Read Dovecot's 32-byte layout: the outer state's four words, then the inner's, each
+    /// little-endian.
+    pub fn from_bytes(bytes: &[u8; 32]) -> CramMd5Keys {
+        let mut words = [0u32; 8];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(chunk);
+            *w = u32::from_le_bytes(b);
+        }
+        let [o0, o1, o2, o3, i0, i1, i2, i3] = words;
+        words.zeroize();
+        CramMd5Keys {
+            inner: [i0, i1, i2, i3],
+            outer: [o0, o1, o2, o3],
+        }
+    }
+
+    /// Write Dovecot's 32-byte layout.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let words = self.outer.iter().chain(self.inner.iter());
+        for (chunk, w) in out.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parse `{CRAM-MD5}` followed by 64 hex digits, either case (the prefix is optional).
+    pub fn from_dovecot(text: &str) -> Option<CramMd5Keys> {
+        let digits = text.strip_prefix("{CRAM-MD5}").unwrap_or(text).as_bytes();
+        // The digits are secret: decoded without a branch on any of them, revealing only
+        // whether the whole text was well formed.
+        let mut bytes = [0u8; 32];
+        let valid = hex::decode(digits, &mut bytes, Case::Either);
+        let keys = CramMd5Keys::from_bytes(&bytes);
+        bytes.zeroize();
+        valid.then_some(keys)
+    }
+
+    /// Write `{CRAM-MD5}` followed by 64 lowercase hex digits.
+    pub fn to_dovecot(&self) -> String {
+        let mut bytes = self.to_bytes();
+        let mut text =
+            *b"{CRAM-MD5}0000000000000000000000000000000000000000000000000000000000000000";
+        let (_, digits) = text.split_at_mut(10);
+        hex::encode(&bytes, digits);
+        bytes.zeroize();
+        let s = String::from_utf8_lossy(&text).into_owned();
+        text.zeroize();
+        s
+    }
+
+    /// HMAC-MD5 of `message` under these keys.
+    pub fn mac(&self, message: &[u8]) -> [u8; 16] {
+        md5::hmac(self.inner, self.outer, message)
+    }
+
+    /// Key equality without a branch on the key state.
+    pub(crate) fn ct_eq(&self, other: &CramMd5Keys) -> bool {
+        let diff = self
+            .inner
+            .iter()
+            .chain(self.outer.iter())
+            .zip(other.inner.iter().chain(other.outer.iter()))
+            .fold(0u32, |d, (x, y)| d | (x ^ y));
+        bool::from(subtle::ConstantTimeEq::ct_eq(&diff, &0))
+    }
+
+    /// The keys of the empty password (`from_password(b"")`, checked by a test), which no
+    /// answer may authenticate with.
+    pub(crate) const EMPTY_PASSWORD: CramMd5Keys = CramMd5Keys {
+        inner: [0xe1de_201d, 0xb50b_483f, 0x57d8_f798, 0x1be6_235b],
+        outer: [0xf27c_7400, 0xc511_afff, 0x9764_4aea, 0xfc01_399c],
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_password_keys_constant_is_the_derivation() {
+        let derived = CramMd5Keys::from_password(b"");
+        assert!(derived.ct_eq(&CramMd5Keys::EMPTY_PASSWORD));
+        assert!(!CramMd5Keys::from_password(b"x").ct_eq(&CramMd5Keys::EMPTY_PASSWORD));
+    }
+
+    #[test]
+    fn dovecot_text_either_case() {
+        let keys = CramMd5Keys::from_password(b"tanstaaftanstaaf");
+        let text = keys.to_dovecot();
+        assert_eq!(CramMd5Keys::from_dovecot(&text), Some(keys.clone()));
+        assert_eq!(CramMd5Keys::from_dovecot(&text[10..]), Some(keys.clone()));
+        // Upper case reads the same.
+        let upper = format!("{{CRAM-MD5}}{}", text[10..].to_ascii_uppercase());
+        assert_eq!(CramMd5Keys::from_dovecot(&upper), Some(keys.clone()));
+        for bad in ["g", "/", ":", "`", "G", " ", "@", "["] {
+            let t = format!("{}{bad}", &text[..73]);
+            assert_eq!(CramMd5Keys::from_dovecot(&t), None, "{bad}");
+        }
+        assert_eq!(CramMd5Keys::from_dovecot(&text[..73]), None);
+    }
+}
