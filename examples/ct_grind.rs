@@ -108,8 +108,21 @@ const CASES: &[(&str, fn())] = &[
     ("cram_md5_stored_keys", case_cram_md5_keys_session),
     ("scram_sha_1_stored_keys", case_scram_sha_1_session),
     ("scram_sha_256_stored_keys", case_scram_sha_256_session),
+    ("scram_keys_rfc5803", case_scram_keys_rfc5803),
+    ("cram_md5_keys_eq", case_cram_md5_keys_eq),
+    ("plain_message_b64", case_plain_message_b64),
     ("control_slice_eq", control_slice_eq),
     ("control_early_exit", control_early_exit),
+    ("control_rfc5803_split", control_rfc5803_split),
+    ("control_rfc5803_table_b64", control_rfc5803_table_b64),
+    (
+        "control_cram_md5_keys_bytes_eq",
+        control_cram_md5_keys_bytes_eq,
+    ),
+    (
+        "control_plain_message_table_b64",
+        control_plain_message_table_b64,
+    ),
 ];
 
 fn main() {
@@ -198,10 +211,10 @@ fn case_cram_md5_keys_hex() {
     let text = keys.to_dovecot();
     let bytes = keys.to_bytes();
     let again = CramMd5Keys::from_bytes(black_box(&bytes));
-    let same = vg::public(ct_eq(&again.to_bytes(), &bytes));
+    let same = vg::public(ct_eq(&again.to_bytes()[..], &bytes[..]));
     assert!(same && vg::public(text.len()) == 74);
     // The scheme label is public; the 64 hex digits are the secret.
-    vg::secret(text.get(10..).unwrap_or_default());
+    vg::secret(&text.as_bytes()[10..]);
     let parsed = CramMd5Keys::from_dovecot(black_box(&text));
     let parsed_ok = vg::public(parsed.is_some());
     assert!(parsed_ok);
@@ -341,4 +354,120 @@ fn control_early_exit() {
     vg::secret(&b);
     let r = vg::public(eq(black_box(&a), black_box(&b)));
     assert!(!r);
+}
+
+/// An RFC 5803 entry whose StoredKey and ServerKey (the base64 after the last `$`, but not
+/// the `:` between them, whose place is fixed by the hash) are secret.
+fn rfc5803_secret_entry(hash: ScramHash) -> (ScramKeys, String) {
+    let keys = ScramKeys::derive(hash, b"pencil", b"NaCl-NaCl-NaCl", 2).unwrap();
+    let text = keys.to_rfc5803().to_string();
+    let keys_at = text.rfind('$').unwrap() + 1;
+    let colon = text.rfind(':').unwrap();
+    vg::secret(&text.as_bytes()[keys_at..colon]);
+    vg::secret(&text.as_bytes()[colon + 1..]);
+    (keys, text)
+}
+
+/// Parsing stored SCRAM keys: the base64 of StoredKey and ServerKey is decoded without a
+/// branch or table index on it; only whether the whole entry was well formed is public.
+fn case_scram_keys_rfc5803() {
+    for hash in [ScramHash::Sha1, ScramHash::Sha256] {
+        let (keys, text) = rfc5803_secret_entry(hash);
+        let parsed = ScramKeys::from_rfc5803(black_box(&text));
+        let ok = vg::public(parsed.is_ok());
+        assert!(ok);
+        let parsed = parsed.unwrap();
+        let same = vg::public(ct_eq(parsed.stored_key(), keys.stored_key()))
+            & vg::public(ct_eq(parsed.server_key(), keys.server_key()));
+        assert!(same);
+    }
+}
+
+/// Equality of stored CRAM-MD5 keys.
+fn case_cram_md5_keys_eq() {
+    let a = CramMd5Keys::from_password(b"tanstaaftanstaaf");
+    let b = CramMd5Keys::from_password(b"tanstaaftanstaaF");
+    let a2 = a.clone();
+    vg::secret(&a);
+    vg::secret(&b);
+    vg::secret(&a2);
+    let same = vg::public(black_box(&a) == black_box(&a2));
+    let differ = vg::public(black_box(&a) == black_box(&b));
+    assert!(same && !differ);
+}
+
+/// PLAIN's message (it carries the password) as base64 from the client, decoded as the
+/// server decodes every client response (`b64::decode_into`). Secret: every character but
+/// the last two, which say whether there is padding, that is the decoded length (public: the
+/// text's length on the wire gives it within two octets, and every later step uses it).
+/// Only the text's validity may be branched on.
+fn case_plain_message_b64() {
+    for (text, want) in [
+        (
+            &b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm"[..],
+            &b"\0tim\0tanstaaftanstaaf"[..],
+        ),
+        (
+            b"dGltAHRpbQB0YW5zdGFhZnRhbnN0YWFmMQ==",
+            b"tim\0tim\0tanstaaftanstaaf1",
+        ),
+        (
+            b"dGltAHRpbQB0YW5zdGFhZnRhbnN0YWFmMTI=",
+            b"tim\0tim\0tanstaaftanstaaf12",
+        ),
+    ] {
+        let text = text.to_vec();
+        vg::secret(&text[..text.len() - 2]);
+        let mut out = saslmech::SecretBuf::new();
+        let ok = vg::public(saslmech::b64::decode_into(black_box(&text), &mut out).is_ok());
+        assert!(ok);
+        let len = vg::public(out.len());
+        assert_eq!(len, want.len());
+        let same = vg::public(ct_eq(out.as_slice(), want));
+        assert!(same);
+    }
+}
+
+/// Control: `split_once` (memchr) over secret text. Must be flagged.
+fn control_rfc5803_split() {
+    let (_, text) = rfc5803_secret_entry(ScramHash::Sha256);
+    let keys = &text[text.rfind('$').unwrap() + 1..];
+    let split = black_box(keys)
+        .split_once(':')
+        .map(|(a, b)| (a.len(), b.len()));
+    let found = vg::public(split.is_some());
+    assert!(found);
+}
+
+/// Control: the `base64` crate's table-driven decoder over a secret key. Must be flagged.
+fn control_rfc5803_table_b64() {
+    use base64::Engine as _;
+    let (_, text) = rfc5803_secret_entry(ScramHash::Sha256);
+    let colon = text.rfind(':').unwrap();
+    let mut out = [0u8; 48];
+    let r = base64::engine::general_purpose::STANDARD
+        .decode_slice(black_box(&text.as_bytes()[colon + 1..]), &mut out);
+    let ok = vg::public(r.is_ok());
+    assert!(ok);
+}
+
+/// Control: CRAM-MD5 key state compared as bytes with `==`. Must be flagged.
+fn control_cram_md5_keys_bytes_eq() {
+    let a = CramMd5Keys::from_password(b"tanstaaftanstaaf").to_bytes();
+    let b = CramMd5Keys::from_password(b"tanstaaftanstaaF").to_bytes();
+    vg::secret(&a);
+    vg::secret(&b);
+    let r = vg::public(black_box(&a[..]) == black_box(&b[..]));
+    assert!(!r);
+}
+
+/// Control: the PLAIN message decoded with the `base64` crate. Must be flagged.
+fn control_plain_message_table_b64() {
+    use base64::Engine as _;
+    let text = *b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm";
+    vg::secret(&text[..text.len() - 2]);
+    let mut out = [0u8; 32];
+    let r = base64::engine::general_purpose::STANDARD.decode_slice(black_box(&text), &mut out);
+    let ok = vg::public(r.is_ok());
+    assert!(ok);
 }

@@ -4,6 +4,22 @@
 //! cargo run --example submission [-- --listen 127.0.0.1:2587] [--users FILE] [--allow-insecure-auth]
 //! ```
 //!
+//! Limits, so that idle or slow clients cannot hold the server: at most `--max-connections`
+//! (64) at once, the next one gets `421 4.3.2` and is closed at once. Each command or message
+//! line, CRLF included, and the STARTTLS handshake must arrive within `--command-timeout`
+//! (300 s, as Postfix's `smtpd_timeout`) counted per line, not per read, so a byte now and then
+//! does not keep a connection; a session lasts at most `--session-timeout` (1800 s). While the
+//! connection table is full, and until it is no more than three quarters full, the stress
+//! values apply instead (`--stress-command-timeout` 10 s, `--stress-session-timeout` 120 s),
+//! as in Postfix's stress mode. Out of time: `421 4.4.2 localhost Error: timeout exceeded`
+//! and the connection is closed (during the TLS handshake it is just closed).
+//!
+//! Lines end in CRLF: a bare LF, in a command or in a message, gets `521 5.5.2 localhost
+//! Error: bare <LF> received` and the connection is closed, as Postfix does with
+//! `smtpd_forbid_bare_newline`, so a message ends only at CRLF `.` CRLF (no SMTP smuggling).
+//! An over-long line gets one reply however long it is; a command with NUL or octets outside
+//! printable ASCII gets `500 5.5.2` (an AUTH command: the adapter's `501`).
+//!
 //! EHLO, STARTTLS (rustls with a self-signed certificate made at start), AUTH, MAIL/RCPT/DATA
 //! (messages are written to a temporary directory it reports), RSET, NOOP, QUIT. One thread
 //! per connection; credential lookups go to a separate directory thread over a channel and
@@ -31,16 +47,16 @@
 //!
 //! A user may have several lines (say a `SCRAM-SHA-1$…` and a `SCRAM-SHA-256$…` entry). With
 //! only stored SCRAM keys, PLAIN and LOGIN still work (the password is checked against the
-//! keys), CRAM-MD5 does not. The parser is `cli/src/users.rs`, included below and shared with
+//! keys), CRAM-MD5 does not. The parser is the `saslmech-users` crate (`users/`) and shared with
 //! the `saslmech server` command-line tool.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use saslmech::proto::smtp::SmtpServer;
@@ -59,9 +75,30 @@ const MAX_COMMAND: usize = 4096;
 const MAX_MESSAGE: usize = 10 * 1024 * 1024;
 const MAX_RECIPIENTS: usize = 100;
 const MAX_AUTH_FAILURES: u32 = 5;
-const MAX_CONNECTIONS: usize = 64;
-const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections at once, and how long a line and a session may take, normally and
+/// under stress (a full connection table). Set by the command line.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    max_connections: usize,
+    command: Duration,
+    session: Duration,
+    stress_command: Duration,
+    stress_session: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 64,
+            command: Duration::from_secs(300),
+            session: Duration::from_secs(1800),
+            stress_command: Duration::from_secs(10),
+            stress_session: Duration::from_secs(120),
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Accounts and the lookup backend
@@ -133,6 +170,17 @@ enum Stream {
     Closed,
 }
 
+impl Stream {
+    /// The TCP socket under the stream, if it is still there.
+    fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Plain(s) => Some(s),
+            Stream::Tls(s) => Some(&s.sock),
+            Stream::Closed => None,
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -160,39 +208,136 @@ impl Write for Stream {
     }
 }
 
-/// A connection with a bounded line reader.
+/// Why a connection is being ended by the server (carried in an `io::Error`).
+#[derive(Debug)]
+enum Abort {
+    /// A line, the TLS handshake or the session took longer than allowed.
+    Timeout,
+    /// A line ended in a bare LF.
+    BareLf,
+}
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Abort::Timeout => "timeout exceeded",
+            Abort::BareLf => "bare <LF> received",
+        })
+    }
+}
+
+impl std::error::Error for Abort {}
+
+fn abort(why: Abort) -> io::Error {
+    io::Error::other(why)
+}
+
+/// The `Abort` an error carries, if it is one.
+fn aborted(e: &io::Error) -> Option<&Abort> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<Abort>())
+}
+
+/// A line from the client, without its CRLF.
+struct Line {
+    /// The line, cut at `MAX_LINE + 1` octets.
+    bytes: Vec<u8>,
+    /// It was longer than `MAX_LINE` (the rest was read and dropped).
+    overlong: bool,
+}
+
+/// A connection with a bounded line reader and deadlines.
 struct Conn {
     stream: Stream,
     buf: Vec<u8>,
+    /// While discarding an over-long line: its last dropped octet was a CR.
+    prev_cr: bool,
+    shared: Arc<Shared>,
+    /// When the connection was accepted.
+    started: Instant,
 }
 
 impl Conn {
-    /// The next line without its line ending, cut at `MAX_LINE + 1` bytes (the rest of an
-    /// over-long line is read and dropped). `None` at end of stream.
-    fn read_line(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let mut discarding = false;
-        let mut kept: Vec<u8> = Vec::new();
+    /// When something that began at `since` (waiting for a line, a TLS handshake) must be
+    /// done: the command time from then, or the end of the session if sooner. Asked again at
+    /// each wake-up, so that a table that fills up shortens the wait of those already waiting.
+    fn deadline(&self, since: Instant) -> Instant {
+        let limits = &self.shared.limits;
+        let (command, session) = if self.shared.stressed.load(Ordering::Acquire) {
+            (limits.stress_command, limits.stress_session)
+        } else {
+            (limits.command, limits.session)
+        };
+        (since + command).min(self.started + session)
+    }
+
+    /// How long to wait now for something that began at `since` (at most a second, so that
+    /// stress is noticed); `Abort::Timeout` once the deadline has passed.
+    fn wait(&self, since: Instant) -> io::Result<Duration> {
+        let deadline = self.deadline(since);
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(abort(Abort::Timeout));
+        }
+        Ok((deadline - now).clamp(Duration::from_millis(1), Duration::from_secs(1)))
+    }
+
+    /// The next line; `None` at end of stream. A line must end in CRLF (a bare LF is
+    /// `Abort::BareLf`) and arrive whole within the command time (`Abort::Timeout`). An
+    /// over-long line is cut at `MAX_LINE + 1` octets and the rest read and dropped.
+    fn read_line(&mut self) -> io::Result<Option<Line>> {
+        let since = Instant::now();
+        let mut kept: Option<Vec<u8>> = None;
+        let mut scanned = 0;
         loop {
-            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+            if let Some(i) = self.buf[scanned..].iter().position(|b| *b == b'\n') {
+                let i = scanned + i;
+                let cr = match i {
+                    0 => kept.is_some() && self.prev_cr,
+                    _ => self.buf[i - 1] == b'\r',
+                };
+                if !cr {
+                    return Err(abort(Abort::BareLf));
+                }
                 let mut line: Vec<u8> = self.buf.drain(..=i).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if discarding {
-                    return Ok(Some(kept));
-                }
-                return Ok(Some(line));
+                line.truncate(i.saturating_sub(1));
+                self.prev_cr = false;
+                return Ok(Some(match kept {
+                    Some(bytes) => Line {
+                        bytes,
+                        overlong: true,
+                    },
+                    None => Line {
+                        bytes: line,
+                        overlong: false,
+                    },
+                }));
             }
             if self.buf.len() > MAX_LINE {
-                if !discarding {
-                    kept = self.buf[..=MAX_LINE].to_vec();
-                    discarding = true;
+                if kept.is_none() {
+                    kept = Some(self.buf[..=MAX_LINE].to_vec());
                 }
+                self.prev_cr = self.buf.last() == Some(&b'\r');
                 self.buf.clear();
             }
+            scanned = self.buf.len();
             let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk)?;
+            let n = loop {
+                let wait = self.wait(since)?;
+                if let Some(tcp) = self.stream.tcp() {
+                    tcp.set_read_timeout(Some(wait))?;
+                }
+                match self.stream.read(&mut chunk) {
+                    Ok(n) => break n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => return Err(e),
+                }
+            };
             if n == 0 {
                 return Ok(None);
             }
@@ -201,6 +346,13 @@ impl Conn {
     }
 
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        // A client that does not read its replies has the command time to take them.
+        let wait = self
+            .deadline(Instant::now())
+            .saturating_duration_since(Instant::now());
+        if let Some(tcp) = self.stream.tcp() {
+            tcp.set_write_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        }
         self.stream.write_all(bytes)?;
         self.stream.flush()
     }
@@ -208,10 +360,32 @@ impl Conn {
     fn reply(&mut self, text: &str) -> io::Result<()> {
         self.send(format!("{text}\r\n").as_bytes())
     }
+
+    /// Close: stop sending, then read (briefly, boundedly) what the client still sends, so
+    /// that closing with unread input does not reset the connection before the client has
+    /// read the last reply.
+    fn close(&mut self) {
+        if let Some(tcp) = self.stream.tcp() {
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+            let _ = tcp.set_read_timeout(Some(Duration::from_millis(200)));
+            let mut sink = [0u8; 4096];
+            let mut raw = tcp;
+            for _ in 0..16 {
+                match raw.read(&mut sink) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+        }
+        self.stream = Stream::Closed;
+    }
 }
 
 struct Shared {
     config: Arc<ServerConfig>,
+    limits: Limits,
+    /// Stress mode: from a full connection table until it is no more than 3/4 full.
+    stressed: AtomicBool,
     tls: Tls,
     directory: mpsc::Sender<Lookup>,
     spool: PathBuf,
@@ -236,13 +410,31 @@ fn path_arg(args: &str, keyword: &str) -> Option<String> {
     (!addr.contains(['\r', '\n']) && addr.len() <= 256).then(|| addr.to_owned())
 }
 
-fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
-    tcp.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    tcp.set_write_timeout(Some(IDLE_TIMEOUT))?;
+/// Serve one connection, then close it: with 421 if it ran out of time, with 521 after a
+/// bare LF.
+fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) {
     let mut conn = Conn {
         stream: Stream::Plain(tcp),
         buf: Vec::new(),
+        prev_cr: false,
+        shared: Arc::clone(&shared),
+        started: Instant::now(),
     };
+    if let Err(e) = session(&shared, &mut conn, id) {
+        log(id, &format!("closed: {e}"));
+        let last = match aborted(&e) {
+            Some(Abort::Timeout) => Some("421 4.4.2 localhost Error: timeout exceeded"),
+            Some(Abort::BareLf) => Some("521 5.5.2 localhost Error: bare <LF> received"),
+            None => None,
+        };
+        if let Some(text) = last {
+            let _ = conn.reply(text);
+        }
+    }
+    conn.close();
+}
+
+fn session(shared: &Arc<Shared>, conn: &mut Conn, id: u64) -> io::Result<()> {
     let mut auth = SmtpServer::new(Arc::clone(&shared.config));
     let mut tls = false;
     let mut greeted = false;
@@ -251,13 +443,18 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
     let mut rcpts: Vec<String> = Vec::new();
 
     conn.reply("220 localhost ESMTP saslmech demo submission server")?;
-    while let Some(line) = conn.read_line()? {
-        if line.len() > MAX_COMMAND
-            && !line
-                .get(..5)
-                .is_some_and(|v| v.eq_ignore_ascii_case(b"AUTH "))
-        {
+    while let Some(Line { bytes: line, .. }) = conn.read_line()? {
+        let is_auth = line
+            .get(..5)
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"AUTH "));
+        if line.len() > MAX_COMMAND && !is_auth {
             conn.reply("500 5.5.2 Line too long")?;
+            continue;
+        }
+        // Commands are printable ASCII: no NUL, no control, nothing above 0x7F (no SMTPUTF8
+        // here). An AUTH line goes to the adapter whole, which answers 501.
+        if !is_auth && !line.iter().all(|b| (0x20..0x7f).contains(b)) {
+            conn.reply("500 5.5.2 Error: invalid characters in command")?;
             continue;
         }
         let text = String::from_utf8_lossy(&line).into_owned();
@@ -307,8 +504,45 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                 let server = rustls::ServerConnection::new(Arc::clone(&shared.tls.config))
                     .map_err(io::Error::other)?;
                 let mut stream = rustls::StreamOwned::new(server, tcp);
-                while stream.conn.is_handshaking() {
-                    stream.conn.complete_io(&mut stream.sock)?;
+                // The handshake has the command time, counted as a whole: a client that sends
+                // a byte now and then does not hold the connection. (Step by step rather
+                // than `complete_io`, which keeps reading as long as bytes come.)
+                let since = Instant::now();
+                let again = |e: &io::Error| {
+                    matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    )
+                };
+                loop {
+                    let wait = conn.wait(since)?;
+                    stream.sock.set_read_timeout(Some(wait))?;
+                    stream.sock.set_write_timeout(Some(wait))?;
+                    if stream.conn.wants_write() {
+                        match stream.conn.write_tls(&mut stream.sock) {
+                            Ok(_) => {}
+                            Err(e) if again(&e) => {}
+                            Err(e) => return Err(e),
+                        }
+                        continue;
+                    }
+                    if !stream.conn.is_handshaking() {
+                        break;
+                    }
+                    match stream.conn.read_tls(&mut stream.sock) {
+                        Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        Ok(_) => {
+                            if let Err(e) = stream.conn.process_new_packets() {
+                                // Send the alert rustls queued, then give up.
+                                let _ = stream.conn.write_tls(&mut stream.sock);
+                                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                            }
+                        }
+                        Err(e) if again(&e) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
                 let transport = shared.tls.transport(&stream.conn);
                 log(
@@ -357,7 +591,7 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                             let Some(next) = conn.read_line()? else {
                                 return Ok(());
                             };
-                            event = auth.line(&next);
+                            event = auth.line(&next.bytes);
                         }
                         Ok(ServerEvent::Request(request)) => {
                             let verdict = lookup(&shared.directory, request);
@@ -425,12 +659,19 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                 conn.reply("354 End data with <CR><LF>.<CR><LF>")?;
                 let mut body: Vec<u8> = Vec::new();
                 let mut too_big = false;
+                let mut too_long = false;
                 loop {
-                    let Some(l) = conn.read_line()? else {
+                    // Lines end in CRLF (a bare LF ends the session): only CRLF "." CRLF
+                    // ends the message.
+                    let Some(Line { bytes: l, overlong }) = conn.read_line()? else {
                         return Ok(());
                     };
                     if l == b"." {
                         break;
+                    }
+                    if overlong {
+                        too_long = true;
+                        continue;
                     }
                     let l = l.strip_prefix(b".").unwrap_or(&l);
                     if body.len() + l.len() + 2 > MAX_MESSAGE {
@@ -444,6 +685,10 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) -> io::Result<()> {
                 let to = std::mem::take(&mut rcpts);
                 if too_big {
                     conn.reply("552 5.3.4 Message too big")?;
+                    continue;
+                }
+                if too_long {
+                    conn.reply("500 5.5.2 Message line too long")?;
                     continue;
                 }
                 let who = auth
@@ -516,18 +761,27 @@ struct Args {
     users: Option<PathBuf>,
     allow_insecure_auth: bool,
     mechanisms: Vec<Mechanism>,
+    limits: Limits,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: submission [--listen ADDR] [--users FILE] [--allow-insecure-auth] [--mechanisms LIST]\n\
+         \x20                 [--max-connections N] [--command-timeout SECS] [--session-timeout SECS]\n\
+         \x20                 [--stress-command-timeout SECS] [--stress-session-timeout SECS]\n\
          \n\
          --listen ADDR          address to listen on (default 127.0.0.1:2587; port 0 picks one)\n\
-         --users FILE           accounts, one user:secret a line (see the README)\n\
+         --users FILE           accounts, one user:secret a line (see docs/cli.md)\n\
          --allow-insecure-auth  allow PLAIN, LOGIN, OAUTHBEARER and XOAUTH2 without STARTTLS (testing only)\n\
          --mechanisms LIST      enable only these, comma-separated, in this order (default:\n\
          \x20                      SCRAM-SHA-256-PLUS,SCRAM-SHA-256,SCRAM-SHA-1-PLUS,SCRAM-SHA-1,\n\
-         \x20                      OAUTHBEARER,XOAUTH2,CRAM-MD5,PLAIN,LOGIN,EXTERNAL)"
+         \x20                      OAUTHBEARER,XOAUTH2,CRAM-MD5,PLAIN,LOGIN,EXTERNAL)\n\
+         --max-connections N    connections served at once (default 64); one more gets 421\n\
+         --command-timeout SECS time for one whole line or the TLS handshake (default 300)\n\
+         --session-timeout SECS time for a whole session (default 1800)\n\
+         --stress-command-timeout SECS, --stress-session-timeout SECS\n\
+         \x20                      the same while the table is full, until it is 3/4 full\n\
+         \x20                      (defaults 10 and 120); SECS may have decimals"
     );
     std::process::exit(2)
 }
@@ -538,6 +792,13 @@ fn parse_args() -> Args {
         users: None,
         allow_insecure_auth: false,
         mechanisms: DEFAULT_MECHANISMS.to_vec(),
+        limits: Limits::default(),
+    };
+    let seconds = |text: Option<String>| -> Duration {
+        text.and_then(|t| t.parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && *s <= 1e9)
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| usage())
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -545,6 +806,17 @@ fn parse_args() -> Args {
             "--listen" => args.listen = it.next().unwrap_or_else(|| usage()),
             "--users" => args.users = Some(it.next().unwrap_or_else(|| usage()).into()),
             "--allow-insecure-auth" => args.allow_insecure_auth = true,
+            "--max-connections" => {
+                args.limits.max_connections = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| usage())
+            }
+            "--command-timeout" => args.limits.command = seconds(it.next()),
+            "--session-timeout" => args.limits.session = seconds(it.next()),
+            "--stress-command-timeout" => args.limits.stress_command = seconds(it.next()),
+            "--stress-session-timeout" => args.limits.stress_session = seconds(it.next()),
             "--mechanisms" => {
                 let list = it.next().unwrap_or_else(|| usage());
                 args.mechanisms = list
@@ -769,6 +1041,8 @@ fn main() {
         .map_or(args.listen.clone(), |a| a.to_string());
     let shared = Arc::new(Shared {
         config: Arc::new(config),
+        limits: args.limits,
+        stressed: AtomicBool::new(false),
         tls,
         directory: spawn_directory(directory),
         spool,
@@ -862,18 +1136,28 @@ fn main() {
             }
         };
         let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
-        if shared.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+        let max = shared.limits.max_connections;
+        let count = shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        if count >= max && !shared.stressed.swap(true, Ordering::AcqRel) {
+            eprintln!("connection table full: stress timeouts");
+        }
+        if count > max {
             shared.connections.fetch_sub(1, Ordering::AcqRel);
+            // Say so rather than keep the client waiting; never block the accept loop on it.
             let mut tcp = tcp;
+            let _ = tcp.set_nonblocking(true);
             let _ = tcp.write_all(b"421 4.3.2 Too many connections\r\n");
             continue;
         }
         let shared = Arc::clone(&shared);
         std::thread::spawn(move || {
-            if let Err(e) = serve(Arc::clone(&shared), tcp, id) {
-                log(id, &format!("closed: {e}"));
+            serve(Arc::clone(&shared), tcp, id);
+            let left = shared.connections.fetch_sub(1, Ordering::AcqRel) - 1;
+            let max = shared.limits.max_connections;
+            if left < max && left <= max - max / 4 && shared.stressed.swap(false, Ordering::AcqRel)
+            {
+                eprintln!("stress over: normal timeouts");
             }
-            shared.connections.fetch_sub(1, Ordering::AcqRel);
         });
     }
 }

@@ -3,6 +3,17 @@
 //! Characters outside the alphabet, whitespace, missing padding, padding anywhere but at the
 //! end (`=AAA`, `AAA=BBB`) and non-zero trailing bits are all rejected.
 //!
+//! Which decoder for which data:
+//! - secrets — every client message the server decodes ([`decode`], [`decode_into`]: PLAIN
+//!   and LOGIN carry the password) and stored SCRAM keys (`decode_secret`) — go through
+//!   RustCrypto's `base64ct`: no table lookup and no branch on the data, only on whether
+//!   the whole text is valid (and on its padding, which its public length fixes);
+//! - public fixed-size fields on the wire (SCRAM proofs, server signatures, salts,
+//!   channel-binding data: [`decode_to`], `decode_matches`) use the faster table-driven
+//!   `base64` crate;
+//! - the encoder is written out here (one 64-byte alphabet, a single cache line) and used for
+//!   what goes on the wire; stored keys are encoded with `base64ct` (`encode_secret`).
+//!
 //! ```
 //! use saslmech::b64;
 //! assert_eq!(b64::decode(b"dGVzdAB0ZXN0ADEyMzQ=").unwrap().as_slice(), b"test\0test\x001234");
@@ -15,6 +26,8 @@ use crate::error::Failure;
 use crate::secret::SecretBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use base64ct::Encoding as _;
+use zeroize::Zeroize;
 
 /// Encode `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
@@ -81,6 +94,8 @@ pub fn decode(text: &[u8]) -> Result<SecretBuf, Failure> {
 }
 
 /// Decode strictly into `out`, replacing its contents. On error `out` is left empty.
+///
+/// Constant time in the text's contents (`base64ct`): client messages carry passwords.
 pub fn decode_into(text: &[u8], out: &mut SecretBuf) -> Result<(), Failure> {
     out.clear();
     if !text.len().is_multiple_of(4) {
@@ -90,9 +105,10 @@ pub fn decode_into(text: &[u8], out: &mut SecretBuf) -> Result<(), Failure> {
     out.reserve(max);
     let v = out.vec_mut();
     v.resize(max, 0);
-    match STANDARD.decode_slice(text, v.as_mut_slice()) {
+    match base64ct::Base64::decode(text, v.as_mut_slice()).map(<[u8]>::len) {
         Ok(n) => {
-            v.truncate(n);
+            // Only the padding's bytes are cut (already zero).
+            out.truncate(n);
             Ok(())
         }
         Err(_) => {
@@ -100,6 +116,43 @@ pub fn decode_into(text: &[u8], out: &mut SecretBuf) -> Result<(), Failure> {
             Err(Failure::InvalidBase64)
         }
     }
+}
+
+/// Decode a secret of known length (`out.len()` bytes: a stored key) from its padded base64,
+/// without a branch or table lookup on the text: the padding's place follows from the
+/// length, and only whether the whole text is valid is revealed.
+pub(crate) fn decode_secret(text: &[u8], out: &mut [u8]) -> Result<(), Failure> {
+    if text.len() != encoded_len(out.len()) {
+        return Err(Failure::InvalidBase64);
+    }
+    // Characters that carry bits; the rest must be `=`.
+    let data = (out.len() * 8).div_ceil(6);
+    let (data, pad) = text.split_at_checked(data).ok_or(Failure::InvalidBase64)?;
+    let pad_diff = pad.iter().fold(0u8, |d, &c| d | (c ^ b'='));
+    let decoded = base64ct::Base64Unpadded::decode(data, out).map(<[u8]>::len);
+    let pad_ok = subtle::ConstantTimeEq::ct_eq(&pad_diff, &0);
+    match decoded {
+        Ok(n) if bool::from(pad_ok) && n == out.len() => Ok(()),
+        _ => {
+            out.fill(0);
+            Err(Failure::InvalidBase64)
+        }
+    }
+}
+
+/// Encode a secret (a stored key) with `base64ct`: no table lookup on its bits.
+pub(crate) fn encode_secret(bytes: &[u8], out: &mut String) {
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..encoded_len(bytes.len())) {
+        Some(dst) => {
+            if let Ok(text) = base64ct::Base64::encode(bytes, dst) {
+                out.push_str(text);
+            }
+        }
+        // Longer than any key: not secret-sized, encode as usual.
+        None => out.push_str(&encode(bytes)),
+    }
+    buf.zeroize();
 }
 
 /// Decode strictly into `out`, returning the decoded length. Fails if the text is not strict

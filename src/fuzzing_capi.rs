@@ -2008,7 +2008,7 @@ fn op_keys(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                     return;
                 }
                 assert!(ok_or(r, &[], "cram_md5_keys_from_password"));
-                let want = crate::CramMd5Keys::from_password(v).to_bytes();
+                let want = *crate::CramMd5Keys::from_password(v).to_bytes();
                 assert_eq!(
                     out.as_slice(),
                     want.as_slice(),

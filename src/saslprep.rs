@@ -14,6 +14,13 @@
 //!
 //! Printable ASCII needs none of this and is returned as it is, without allocating.
 //!
+//! The normalization is done here, over unicode-normalization's per-character functions
+//! (decomposition, combining class, composition), rather than with its `nfkc()` iterator:
+//! that iterator keeps up to four code points inline and moves to an ordinary heap buffer,
+//! freed unwiped, for a character that expands further (U+334A ㍊ becomes six) or five
+//! stacked combining marks. Here every code point of the string lives in one buffer of exactly
+//! the decomposed length, wiped when dropped (`tests/heap_wipe.rs` scans for fragments).
+//!
 //! ```
 //! use saslmech::saslprep::{saslprep, Mode};
 //! assert_eq!(saslprep("user", Mode::Query).unwrap(), "user");
@@ -29,7 +36,8 @@ use std::borrow::Cow;
 
 use core::fmt;
 use stringprep::tables;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{canonical_combining_class, compose, decompose_compatible};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::secret::SecretBuf;
 
@@ -100,7 +108,6 @@ pub(crate) fn prepare_into(
         out.extend(input.as_bytes());
         return Ok(());
     }
-    out.reserve(input.len());
     let mapped = input
         .chars()
         .filter(|&c| !tables::commonly_mapped_to_nothing(c))
@@ -111,12 +118,14 @@ pub(crate) fn prepare_into(
                 c
             }
         });
+    let normalized = nfkc(mapped);
     let mut first = None;
     let mut last = None;
     let mut has_ral = false;
     let mut has_l = false;
     let mut result = Ok(());
-    for c in mapped.nfkc() {
+    out.reserve(normalized.iter().map(|c| c.len_utf8()).sum());
+    for &c in normalized.iter() {
         if prohibited(c) {
             result = Err(SaslprepError::Prohibited);
             break;
@@ -132,6 +141,7 @@ pub(crate) fn prepare_into(
         last = Some(ral);
         let mut b = [0u8; 4];
         out.extend(c.encode_utf8(&mut b).as_bytes());
+        b.zeroize();
     }
     if result.is_ok() && has_ral && (has_l || first != Some(true) || last != Some(true)) {
         result = Err(SaslprepError::Bidi);
@@ -140,6 +150,91 @@ pub(crate) fn prepare_into(
         out.clear();
     }
     result
+}
+
+/// Unicode NFKC (UAX #15) of `chars`, in one buffer that is wiped on drop and never grows:
+/// its exact size is counted first.
+fn nfkc(chars: impl Iterator<Item = char> + Clone) -> Zeroizing<Vec<char>> {
+    // Full compatibility decomposition.
+    let mut n = 0usize;
+    for c in chars.clone() {
+        decompose_compatible(c, |_| n = n.saturating_add(1));
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(n));
+    for c in chars {
+        decompose_compatible(c, |d| {
+            // Never reallocates (the count above is exact); the guard keeps it so.
+            if buf.len() < buf.capacity() {
+                buf.push(d);
+            }
+        });
+    }
+    canonical_order(&mut buf);
+    let len = canonical_compose(&mut buf);
+    // The tail is wiped with the rest when the buffer is dropped.
+    if let Some(tail) = buf.get_mut(len..) {
+        tail.zeroize();
+    }
+    buf.truncate(len);
+    buf
+}
+
+/// Canonical ordering: each run of non-starters is sorted by combining class, stably
+/// (insertion sort in place: no scratch memory).
+fn canonical_order(s: &mut [char]) {
+    for i in 1..s.len() {
+        let mut j = i;
+        while let (Some(prev), Some(cur)) = (
+            j.checked_sub(1).and_then(|p| s.get(p)).copied(),
+            s.get(j).copied(),
+        ) {
+            let (pc, cc) = (
+                canonical_combining_class(prev),
+                canonical_combining_class(cur),
+            );
+            if cc == 0 || pc <= cc {
+                break;
+            }
+            s.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Canonical composition in place; returns the composed length. A character combines with
+/// the last starter unless something between them blocks it (a character of a combining
+/// class not below its own; a starter is never skipped).
+fn canonical_compose(s: &mut [char]) -> usize {
+    let mut written = 0usize;
+    let mut starter: Option<usize> = None;
+    // The class of the last character kept since the starter (`None`: nothing in between).
+    let mut last_class: Option<u8> = None;
+    for read in 0..s.len() {
+        let Some(ch) = s.get(read).copied() else {
+            break;
+        };
+        let class = canonical_combining_class(ch);
+        let blocked = matches!(last_class, Some(l) if l >= class);
+        if let Some(at) = starter
+            && !blocked
+            && let Some(slot) = s.get_mut(at)
+            && let Some(composed) = compose(*slot, ch)
+        {
+            *slot = composed;
+            continue;
+        }
+        if class == 0 {
+            starter = Some(written);
+            last_class = None;
+        } else {
+            last_class = Some(class);
+        }
+        if let Some(slot) = s.get_mut(written) {
+            *slot = ch;
+        }
+        written += 1;
+    }
+    written
 }
 
 /// RFC 4013 §2.3: tables C.1.2, C.2.1, C.2.2, C.3, C.4, C.5, C.6, C.7, C.8, C.9.
@@ -212,6 +307,47 @@ mod tests {
             saslprep("a\u{221}", Mode::Stored),
             Err(SaslprepError::Unassigned)
         );
+    }
+
+    /// The normalization here agrees with unicode-normalization's own `nfkc()` iterator: on
+    /// every code point alone, after a starter and before a combining mark, and on
+    /// pseudo-random mixes of starters, compatibility characters and combining marks of
+    /// different classes (reordering, blocking, Hangul, composition exclusions).
+    #[test]
+    fn nfkc_matches_unicode_normalization() {
+        use unicode_normalization::UnicodeNormalization;
+        let ours = |s: &str| -> String { nfkc(s.chars()).iter().collect() };
+        let theirs = |s: &str| -> String { s.nfkc().collect() };
+        for c in (0..0x3_0000u32)
+            .chain(0xE_0000..0xE_0200)
+            .filter_map(char::from_u32)
+        {
+            for s in [
+                c.to_string(),
+                format!("a{c}\u{301}"),
+                format!("\u{1100}{c}\u{316}"),
+            ] {
+                assert_eq!(ours(&s), theirs(&s), "{}", s.escape_unicode());
+            }
+        }
+        let alphabet: Vec<char> = "aeAEouC\u{301}\u{300}\u{316}\u{327}\u{302}\u{308}\u{31B}\u{345}\u{5B0}\u{5B4}\u{3099}\u{309A}\u{30AB}\u{30CF}\u{1100}\u{1161}\u{11A8}\u{AC00}\u{334A}\u{FDFA}\u{2168}\u{AA}\u{1E9B}\u{F900}\u{0F73}\u{0F71}\u{0F72}\u{0344}\u{0958}\u{093C}\u{0B47}\u{0B3E}\u{0B57}"
+            .chars()
+            .collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 12) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((seed >> (5 * i % 60)) as usize) % alphabet.len()])
+                .collect();
+            assert_eq!(ours(&s), theirs(&s), "{}", s.escape_unicode());
+        }
+        // Long runs of marks (more than any inline buffer holds), in reverse class order.
+        let marks: String = "\u{301}\u{316}".repeat(40);
+        let s = format!("o{marks}x\u{334A}\u{334A}");
+        assert_eq!(ours(&s), theirs(&s));
     }
 
     #[test]

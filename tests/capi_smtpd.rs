@@ -597,3 +597,390 @@ fn other_connections_are_served_while_one_waits_on_its_lookup() {
     assert_eq!(b.cmd("QUIT"), "221 2.0.0 Bye");
     assert_eq!(logins(&server.stop()), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Under abuse (issue #11, item 6): slow clients, over-long lines, bare LF, bad octets.
+
+/// A raw connection that may see anything: the first line with a deadline, `None` on silence.
+fn connect_raw(server: &Smtpd) -> (TcpStream, Option<String>) {
+    let s = TcpStream::connect(server.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    let greeting = match r.read_line(&mut line) {
+        Ok(n) if n > 0 => Some(line.trim_end().to_owned()),
+        _ => None,
+    };
+    (s, greeting)
+}
+
+/// Everything the server still sends until it closes (bounded by the read timeout).
+fn rest(s: &mut TcpStream, secs: u64) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(secs))).unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// What the server has already sent, without waiting more than a moment.
+fn rest_now(s: &mut TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..16 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// Fill the table with `max` slow-loris clients (each sends one byte a second and never ends
+/// a line), check that the next client gets 421 at once, not silence, and that a new client
+/// is served, 220 and a login, within `within` while the slow clients keep going. Returns
+/// how long the new client waited and what the slow clients heard: stress mode (from a full
+/// table until it is 3/4 full) cut some with 421 4.4.2; the others are still connected.
+fn slow_loris(server: &Smtpd, max: usize, within: Duration) -> (Duration, Vec<String>) {
+    let mut held = Vec::new();
+    for i in 0..max {
+        let (s, greeting) = connect_raw(server);
+        assert_eq!(
+            greeting.as_deref().map(|g| &g[..4]),
+            Some("220 "),
+            "connection {i} of {max}"
+        );
+        held.push(s);
+    }
+    let t0 = Instant::now();
+    let (_, refused) = connect_raw(server);
+    let refused = refused.expect("silence from a full server: it must say 421");
+    assert!(refused.starts_with("421 4.3.2"), "{refused}");
+
+    // The slow clients: a byte a second each, never a whole line.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<TcpStream> = held.iter().map(|s| s.try_clone().unwrap()).collect();
+    let flag = Arc::clone(&stop);
+    let loris = std::thread::spawn(move || {
+        let mut writers: Vec<(TcpStream, bool)> = writers.into_iter().map(|w| (w, true)).collect();
+        for _ in 0..150 {
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            for (w, live) in &mut writers {
+                // Stop writing once the server has spoken (it says 421 and closes).
+                w.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+                if *live && w.peek(&mut [0u8; 1]).is_ok() {
+                    *live = false;
+                }
+                if *live {
+                    let _ = w.write_all(b"N");
+                }
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+
+    // A new client tries every half second until it is served.
+    let mut attempts = 0;
+    let waited = loop {
+        attempts += 1;
+        assert!(
+            t0.elapsed() < within,
+            "no 220 after {:?} ({attempts} attempts): slow clients lock the server out",
+            t0.elapsed()
+        );
+        let (s, greeting) = connect_raw(server);
+        let greeting = greeting.unwrap_or_else(|| panic!("silence at attempt {attempts}"));
+        if greeting.starts_with("421 4.3.2") {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        let waited = t0.elapsed();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut c = Conn {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        assert!(c.cmd("EHLO new.example").starts_with("250-"));
+        assert_eq!(
+            c.cmd(&format!("AUTH PLAIN {}", plain(USER, PASSWORD))),
+            "235 2.7.0 Authentication successful"
+        );
+        assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+        break waited;
+    };
+    assert!(
+        attempts > 1,
+        "the first attempt was served: the table was not full"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    loris.join().unwrap();
+    let words = held.iter_mut().map(rest_now).collect();
+    (waited, words)
+}
+
+/// At least a quarter of the slow clients were cut with 421 4.4.2 (enough to end stress
+/// mode); the others heard nothing (still connected, with the normal timeout again).
+fn check_cut(words: &[String]) {
+    let cut = words
+        .iter()
+        .filter(|w| *w == "421 4.4.2 localhost Error: timeout exceeded\r\n")
+        .count();
+    assert!(cut >= words.len() / 4 && cut >= 1, "{words:?}");
+    assert!(
+        words
+            .iter()
+            .all(|w| w.is_empty() || w.starts_with("421 4.4.2 ")),
+        "{words:?}"
+    );
+}
+
+#[test]
+fn slow_loris_with_the_default_limits_64_connections_and_10_s_under_stress() {
+    let server = Smtpd::start(0);
+    let (waited, words) = slow_loris(&server, 64, Duration::from_secs(120));
+    // Stress mode cuts the 300 s command timeout to 10 s once the table is full.
+    assert!(waited >= Duration::from_secs(8), "served after {waited:?}");
+    assert!(waited < Duration::from_secs(40), "served after {waited:?}");
+    check_cut(&words);
+    let log = server.stop();
+    assert!(
+        log.contains("connection table full: stress timeouts"),
+        "{log}"
+    );
+    assert_eq!(logins(&log), 1);
+}
+
+#[test]
+fn slow_loris_with_small_configured_limits() {
+    let server = Smtpd::start_with(
+        0,
+        &["-c", "4", "-t", "30", "-T", "1", "-s", "60", "-S", "30"],
+    );
+    let (waited, words) = slow_loris(&server, 4, Duration::from_secs(30));
+    assert!(
+        waited >= Duration::from_millis(800),
+        "served after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(10), "served after {waited:?}");
+    check_cut(&words);
+    let log = server.stop();
+    assert!(log.contains("stress over: normal timeouts"), "{log}");
+}
+
+#[test]
+fn command_and_session_deadlines_without_stress() {
+    // 2 s for a line, 4 s for a session; the table (10) is far from full.
+    let server = Smtpd::start_with(0, &["-c", "10", "-t", "2", "-T", "1", "-s", "4", "-S", "3"]);
+    // A client that sends a byte every half second but never a whole line: cut after 2 s,
+    // though no read ever waits 2 s.
+    let (mut s, greeting) = connect_raw(&server);
+    assert!(greeting.unwrap().starts_with("220 "));
+    let t0 = Instant::now();
+    let mut gone = None;
+    for _ in 0..20 {
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let mut buf = [0u8; 256];
+        if let Ok(n) = s.read(&mut buf) {
+            gone = Some((
+                t0.elapsed(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
+            break;
+        }
+        if s.write_all(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (when, said) = gone.expect("still connected after 10 s");
+    assert_eq!(said, "421 4.4.2 localhost Error: timeout exceeded\r\n");
+    assert!(
+        when >= Duration::from_millis(1900) && when < Duration::from_secs(4),
+        "{when:?}"
+    );
+
+    // A client that sends a whole command every half second: cut by the session deadline.
+    let mut c = Conn::open(&server);
+    let t0 = Instant::now();
+    let mut replies = 0;
+    let said = loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no session deadline"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        // Has the server spoken on its own?
+        c.w.set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let spoke = c.r.fill_buf().map(|b| !b.is_empty()).unwrap_or(false);
+        c.w.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        if spoke {
+            break c.reply();
+        }
+        assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok");
+        replies += 1;
+    };
+    assert_eq!(said, "421 4.4.2 localhost Error: timeout exceeded");
+    assert!(replies >= 5, "{replies} NOOPs answered");
+    let when = t0.elapsed();
+    assert!(
+        when >= Duration::from_millis(3500) && when < Duration::from_secs(6),
+        "{when:?}"
+    );
+    server.stop();
+}
+
+#[test]
+fn one_overlong_line_gets_one_reply() {
+    let server = Smtpd::start(0);
+    let mut c = Conn::open(&server);
+    c.cmd("EHLO client.example");
+    // A pipelined client: a 70,000-octet command, then NOOP, in one write.
+    let long = format!("NOOP {}\r\nNOOP\r\n", "A".repeat(70_000));
+    c.w.write_all(long.as_bytes()).unwrap();
+    assert_eq!(c.reply(), "500 5.5.2 Line too long");
+    assert_eq!(c.reply(), "250 2.0.0 Ok", "more than one reply to one line");
+    // In an AUTH exchange: the adapter's 500 5.5.6 ends it, once.
+    assert_eq!(c.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6");
+    let long = format!("{}\r\nNOOP\r\n", "A".repeat(70_000));
+    c.w.write_all(long.as_bytes()).unwrap();
+    assert_eq!(
+        c.reply(),
+        "500 5.5.6 Authentication Exchange line is too long"
+    );
+    assert_eq!(c.reply(), "250 2.0.0 Ok", "more than one reply to one line");
+    // A line whose CR is the last octet of a buffer-full is not a bare LF.
+    let mut edge = vec![b'A'; MAX_LINE_C + 2 - 1];
+    edge.push(b'\r');
+    edge.extend_from_slice(b"\nNOOP\r\n");
+    c.w.write_all(&edge).unwrap();
+    assert_eq!(c.reply(), "500 5.5.2 Line too long");
+    assert_eq!(c.reply(), "250 2.0.0 Ok");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    server.stop();
+}
+
+/// smtpd.c's buffer: MAX_LINE (12288) + 2 octets before it gives up on a line.
+const MAX_LINE_C: usize = 12288;
+
+/// A connection authenticated and at `354`, ready for the message.
+fn in_data(server: &Smtpd) -> Conn {
+    let mut c = Conn::open(server);
+    c.cmd("EHLO client.example");
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain(USER, PASSWORD))),
+        "235 2.7.0 Authentication successful"
+    );
+    assert_eq!(c.cmd("MAIL FROM:<demo@example.com>"), "250 2.1.0 Ok");
+    assert_eq!(c.cmd("RCPT TO:<friend@example.com>"), "250 2.1.5 Ok");
+    assert!(c.cmd("DATA").starts_with("354 "));
+    c
+}
+
+#[test]
+fn bare_lf_is_refused_and_data_ends_only_at_crlf_dot_crlf() {
+    let server = Smtpd::start(0);
+    // A bare LF in a command: 521 and the connection is closed.
+    let mut c = Conn::open(&server);
+    c.w.write_all(b"EHLO client.example\n").unwrap();
+    assert_eq!(
+        rest(&mut c.w, 5),
+        "521 5.5.2 localhost Error: bare <LF> received\r\n"
+    );
+    // The smuggling pattern: LF . LF inside the message, then a second transaction.
+    let mut c = in_data(&server);
+    c.w.write_all(
+        b"Subject: one\r\n\r\nbody\n.\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<friend@example.com>\r\nDATA\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        rest(&mut c.w, 5),
+        "521 5.5.2 localhost Error: bare <LF> received\r\n"
+    );
+    // CR LF . LF and LF . CR LF too.
+    for smuggle in [&b"body\r\n.\nNOOP\r\n"[..], b"body\n.\r\nNOOP\r\n"] {
+        let mut c = in_data(&server);
+        c.w.write_all(smuggle).unwrap();
+        assert_eq!(
+            rest(&mut c.w, 5),
+            "521 5.5.2 localhost Error: bare <LF> received\r\n"
+        );
+    }
+    // "." followed by a NUL is not the end of the message; a bare CR is message text; only
+    // CRLF . CRLF ends it.
+    let mut c = in_data(&server);
+    c.w.write_all(b"Subject: two\r\n\r\n.\x00\r\nMAIL FROM:<x@example.com>\r\na\rb\r\n.\r")
+        .unwrap();
+    // The CR and the LF of CRLF . CRLF may come in different reads.
+    std::thread::sleep(Duration::from_millis(100));
+    c.w.write_all(b"\n").unwrap();
+    assert_eq!(c.reply(), "250 2.0.0 Ok: message accepted (and discarded)");
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    let log = server.stop();
+    assert_eq!(log.matches("bare <LF> received").count(), 4, "{log}");
+}
+
+#[test]
+fn bad_mechanism_names_and_bad_octets_on_the_socket() {
+    let server = Smtpd::start(0);
+    let mut c = Conn::open(&server);
+    c.cmd("EHLO client.example");
+    for (line, reply) in [
+        (
+            &b"AUTH NOT/A/NAME"[..],
+            "501 5.5.4 Syntax: AUTH mechanism [initial-response]",
+        ),
+        (
+            b"AUTH PL\xc3\xa9IN",
+            "501 5.5.4 Syntax: AUTH mechanism [initial-response]",
+        ),
+        (
+            b"AUTH PLAIN\x00",
+            "501 5.5.4 Syntax: AUTH mechanism [initial-response]",
+        ),
+        (
+            b"AUTH ABCDEFGHIJ0123456789X",
+            "501 5.5.4 Syntax: AUTH mechanism [initial-response]",
+        ),
+        (b"AUTH PLAIN \xff", "501 5.5.2 Invalid base64 data"),
+        (
+            b"AUTH KERBEROS_V4",
+            "504 5.5.4 Unrecognized authentication type",
+        ),
+        (
+            b"NOOP\x00 trailing",
+            "500 5.5.2 Error: invalid characters in command",
+        ),
+        (
+            b"EHLO caf\xc3\xa9.example",
+            "500 5.5.2 Error: invalid characters in command",
+        ),
+        (
+            b"AUTH\x00PLAIN",
+            "500 5.5.2 Error: invalid characters in command",
+        ),
+    ] {
+        c.w.write_all(line).unwrap();
+        c.w.write_all(b"\r\n").unwrap();
+        assert_eq!(c.reply(), reply, "{:?}", String::from_utf8_lossy(line));
+    }
+    // Still usable.
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain(USER, PASSWORD))),
+        "235 2.7.0 Authentication successful"
+    );
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    server.stop();
+}

@@ -162,11 +162,13 @@ fn smtp_504_unknown_or_not_offered() {
     let config = ServerConfig::new().mechanisms(&[Mechanism::Plain]);
     let mut s = SmtpServer::new(Arc::new(config));
     s.set_tls(true);
+    // Well-formed names (RFC 4422 `sasl-mech`) the server does not know or does not offer;
+    // names that are not names at all are a syntax error (see the next test).
     for cmd in [
         "AUTH GSSAPI",
         "AUTH CRAM-MD5",
-        "AUTH NOT/A/NAME xx",
-        "AUTH \u{e9}",
+        "AUTH X-SOMETHING_NEW",
+        "AUTH ABCDEFGHIJ0123456789 xx",
     ] {
         let ev = s.command(cmd.as_bytes()).unwrap();
         assert_eq!(
@@ -176,6 +178,98 @@ fn smtp_504_unknown_or_not_offered() {
         );
         assert_eq!(failure(&ev), Some(Failure::MechanismUnavailable));
     }
+}
+
+/// AUTH arguments whose mechanism is not a name (RFC 4422 `sasl-mech`: 1 to 20 of
+/// `A-Z 0-9 - _`), NUL, control characters and octets above 0x7F included: a syntax error.
+const NOT_A_MECHANISM: [&[u8]; 12] = [
+    b"NOT/A/NAME",
+    b"NOT/A/NAME xx",
+    b"\xc3\xa9",
+    b"PL\xc3\xa9IN",
+    b"ABCDEFGHIJ0123456789X",
+    b"PLAIN.",
+    b"SCRAM-SHA-256=",
+    b"\"PLAIN\"",
+    b"PLAIN\x00",
+    b"\x00",
+    b"PLAIN\x7f AHRpbQ==",
+    b"PLAIN\rX",
+];
+
+/// AUTH arguments with NUL or octets above 0x7F in the initial response: invalid base64.
+const BAD_OCTETS_IN_IR: [&[u8]; 3] = [
+    b"PLAIN \x00",
+    b"PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\x00",
+    b"PLAIN \xffAAAA",
+];
+
+/// A server adapter, its command verb and its replies to the two lists above.
+type Case = (Box<dyn ServerSide>, &'static [u8], [&'static str; 2]);
+
+#[test]
+fn mechanism_name_syntax_and_bad_octets_are_syntax_errors_in_every_protocol() {
+    let config = Arc::new(ServerConfig::new());
+    let cases = NOT_A_MECHANISM
+        .iter()
+        .map(|a| (*a, 0))
+        .chain(BAD_OCTETS_IN_IR.iter().map(|a| (*a, 1)));
+    for (args, kind) in cases {
+        let shown = String::from_utf8_lossy(args).into_owned();
+        let servers: [Case; 3] = [
+            (
+                Box::new(SmtpServer::new(config.clone())),
+                b"AUTH ",
+                [
+                    "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n",
+                    "501 5.5.2 Invalid base64 data\r\n",
+                ],
+            ),
+            (
+                Box::new(ImapServer::new(config.clone())),
+                b"t AUTHENTICATE ",
+                [
+                    "t BAD Syntax: AUTHENTICATE mechanism [initial-response]\r\n",
+                    "t BAD Invalid base64 data\r\n",
+                ],
+            ),
+            (
+                Box::new(Pop3Server::new(config.clone())),
+                b"AUTH ",
+                [
+                    "-ERR Syntax: AUTH mechanism [initial-response]\r\n",
+                    "-ERR Invalid base64 data\r\n",
+                ],
+            ),
+        ];
+        for (mut server, verb, expected) in servers {
+            server.set_transport(Transport::tls());
+            let mut line = verb.to_vec();
+            line.extend_from_slice(args);
+            let ev = server.command(&line).unwrap();
+            assert_eq!(text(&ev), expected[kind], "{shown:?}");
+            if kind == 0 {
+                assert!(
+                    matches!(ev, ServerEvent::Reply(_)),
+                    "{shown:?}: a syntax reply, not an unknown mechanism: {ev:?}"
+                );
+            }
+            assert_eq!(server.phase(), Phase::Idle, "{shown:?}");
+            // The adapter is ready for a good command afterwards.
+            let mut good = verb.to_vec();
+            good.extend_from_slice(b"PLAIN");
+            expect_challenge(server.command(&good).unwrap());
+        }
+    }
+    // Lower case is still a name (mechanism names are matched without regard to case) and
+    // a well-formed unknown name is still 504.
+    let mut s = smtp(true);
+    expect_challenge(s.command(b"auth plain").unwrap());
+    let mut s = smtp(true);
+    assert_eq!(
+        text(&s.command(b"AUTH KERBEROS_V4").unwrap()),
+        "504 5.5.4 Unrecognized authentication type\r\n"
+    );
 }
 
 #[test]

@@ -1414,7 +1414,9 @@ fn users_file_with_plaintext_cram_md5_and_scram_secrets() {
     let dir = std::env::temp_dir().join(format!("saslmech-users-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("users");
-    let hashed = saslmech::CramMd5Keys::from_password(b"hashed secret").to_dovecot();
+    let hashed = saslmech::CramMd5Keys::from_password(b"hashed secret")
+        .to_dovecot()
+        .to_string();
     // RFC 5803 stored keys, as `ScramKeys::to_rfc5803` writes them.
     let scram = saslmech::ScramKeys::generate(saslmech::ScramHash::Sha256, b"dave pw", 4096)
         .unwrap()
@@ -1522,4 +1524,438 @@ fn users_file_with_plaintext_cram_md5_and_scram_secrets() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = Path::new(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// Under abuse (issue #11, item 6): slow clients (also in the TLS handshake), over-long
+// lines, bare LF, bad mechanism names and octets.
+
+/// A raw connection and its first line, or `None` if the server said nothing for 5 s.
+fn connect_raw(server: &Server) -> (Raw, Option<String>) {
+    let s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut raw = Raw {
+        stream: BufReader::new(Box::new(s)),
+    };
+    let mut l = String::new();
+    let first = match raw.stream.read_line(&mut l) {
+        Ok(n) if n > 0 => Some(l),
+        _ => None,
+    };
+    (raw, first)
+}
+
+/// A slow client: connected, greeted, and in one of two places where it never finishes.
+fn slow_client(server: &Server, in_handshake: bool) -> TcpStream {
+    let s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("220 "), "{line}");
+    if in_handshake {
+        let mut w = s.try_clone().unwrap();
+        w.write_all(b"EHLO slow\r\nSTARTTLS\r\n").unwrap();
+        loop {
+            line.clear();
+            assert!(r.read_line(&mut line).unwrap() > 0, "closed");
+            if line.starts_with("220 ") {
+                break;
+            }
+        }
+        // The start of a TLS record that announces 512 octets: a ClientHello that never ends.
+        w.write_all(b"\x16\x03\x01\x02\x00").unwrap();
+    }
+    s
+}
+
+/// What the server has already sent, without waiting more than a moment.
+fn rest_now(s: &mut TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..16 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// Fill the table with `max` slow-loris clients (every other one stuck in the TLS handshake,
+/// the others in a command line; each sends a byte a second and never finishes), check that
+/// the next client gets 421 at once, not silence, and that a new client is served, 220 and a
+/// login, within `within` while the slow clients keep going. Returns how long the new client
+/// waited and what the slow clients heard (stress mode, from a full table until it is 3/4
+/// full, cut some; the others are still connected).
+fn slow_loris(server: &Server, max: usize, within: Duration) -> (Duration, Vec<String>) {
+    let mut held: Vec<TcpStream> = (0..max).map(|i| slow_client(server, i % 2 == 1)).collect();
+    let t0 = std::time::Instant::now();
+    let (_, refused) = connect_raw(server);
+    let refused = refused.expect("silence from a full server: it must say 421");
+    assert_eq!(refused, "421 4.3.2 Too many connections\r\n");
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers: Vec<(TcpStream, bool)> = held
+        .iter()
+        .map(|s| (s.try_clone().unwrap(), true))
+        .collect();
+    let flag = Arc::clone(&stop);
+    let loris = std::thread::spawn(move || {
+        for _ in 0..150 {
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            for (w, live) in &mut writers {
+                // Stop writing once the server has spoken or closed.
+                w.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+                if *live && w.peek(&mut [0u8; 1]).is_ok() {
+                    *live = false;
+                }
+                if *live {
+                    let _ = w.write_all(b"N");
+                }
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+
+    let mut attempts = 0;
+    let waited = loop {
+        attempts += 1;
+        assert!(
+            t0.elapsed() < within,
+            "no 220 after {:?} ({attempts} attempts): slow clients lock the server out",
+            t0.elapsed()
+        );
+        let (mut raw, greeting) = connect_raw(server);
+        let greeting = greeting.unwrap_or_else(|| panic!("silence at attempt {attempts}"));
+        if greeting.starts_with("421 4.3.2") {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        let waited = t0.elapsed();
+        raw.cmd("EHLO new.example");
+        let creds = Credentials::new()
+            .authcid(USER)
+            .password(PASSWORD.as_bytes());
+        let o = raw.auth(&mut SmtpClient::new(Mechanism::CramMd5, &creds).unwrap());
+        assert!(o.authenticated, "{o:?}");
+        assert_eq!(raw.cmd("QUIT")[0], "221 2.0.0 Bye\r\n");
+        break waited;
+    };
+    assert!(
+        attempts > 1,
+        "the first attempt was served: the table was not full"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    loris.join().unwrap();
+    let words = held.iter_mut().map(rest_now).collect();
+    (waited, words)
+}
+
+/// At least a quarter of the slow clients were cut (enough to end stress mode): those in a
+/// command line with 421 4.4.2, those in the TLS handshake by closing (nothing in clear text
+/// can be said there); the others heard nothing yet (still connected, normal timeouts again).
+fn check_cut(words: &[String], log: &str) {
+    let cut = log.matches("closed: timeout exceeded").count();
+    assert!(cut >= words.len() / 4 && cut >= 1, "{words:?}\n{log}");
+    for (i, w) in words.iter().enumerate() {
+        let in_handshake = i % 2 == 1;
+        if in_handshake {
+            assert!(w.is_empty() || w.starts_with("250"), "{i}: {w:?}");
+        } else {
+            assert!(
+                w.is_empty() || w == "421 4.4.2 localhost Error: timeout exceeded\r\n",
+                "{i}: {w:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn slow_loris_with_the_default_limits_64_connections_and_10_s_under_stress() {
+    let server = Server::start(&[]);
+    let (waited, words) = slow_loris(&server, 64, Duration::from_secs(120));
+    assert!(waited >= Duration::from_secs(8), "served after {waited:?}");
+    assert!(waited < Duration::from_secs(40), "served after {waited:?}");
+    let log = server.log.lock().unwrap().clone();
+    check_cut(&words, &log);
+    assert!(
+        log.contains("connection table full: stress timeouts"),
+        "{log}"
+    );
+}
+
+#[test]
+fn slow_loris_with_small_configured_limits() {
+    let server = Server::start(&[
+        "--max-connections",
+        "4",
+        "--command-timeout",
+        "30",
+        "--stress-command-timeout",
+        "1",
+        "--session-timeout",
+        "60",
+        "--stress-session-timeout",
+        "30",
+    ]);
+    let (waited, words) = slow_loris(&server, 4, Duration::from_secs(30));
+    assert!(
+        waited >= Duration::from_millis(800),
+        "served after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(10), "served after {waited:?}");
+    let log = server.log.lock().unwrap().clone();
+    check_cut(&words, &log);
+    assert!(log.contains("stress over: normal timeouts"), "{log}");
+}
+
+#[test]
+fn command_handshake_and_session_deadlines_without_stress() {
+    let server = Server::start(&[
+        "--max-connections",
+        "10",
+        "--command-timeout",
+        "2",
+        "--stress-command-timeout",
+        "1",
+        "--session-timeout",
+        "4",
+        "--stress-session-timeout",
+        "3",
+    ]);
+    // Clients that send a byte every half second but never a whole line, in a command and
+    // in the TLS handshake: cut after 2 s, though no read ever waits 2 s.
+    for in_handshake in [false, true] {
+        let mut s = slow_client(&server, in_handshake);
+        let t0 = std::time::Instant::now();
+        let mut gone = None;
+        for _ in 0..20 {
+            s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+            let mut buf = [0u8; 256];
+            match s.read(&mut buf) {
+                Ok(n) => {
+                    gone = Some((
+                        t0.elapsed(),
+                        String::from_utf8_lossy(&buf[..n]).into_owned(),
+                    ));
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    gone = Some((t0.elapsed(), e.to_string()));
+                    break;
+                }
+            }
+            if s.write_all(b"x").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let (when, said) = gone.unwrap_or_else(|| {
+            panic!(
+                "still connected after 10 s (handshake: {in_handshake})\n{}",
+                server.log.lock().unwrap()
+            )
+        });
+        if in_handshake {
+            assert_eq!(said, "", "closed without a word");
+        } else {
+            assert_eq!(said, "421 4.4.2 localhost Error: timeout exceeded\r\n");
+        }
+        assert!(
+            when >= Duration::from_millis(1500) && when < Duration::from_secs(4),
+            "{when:?}"
+        );
+    }
+
+    // A client that sends a whole command every half second: cut by the session deadline.
+    let s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let control = s.try_clone().unwrap();
+    let mut raw = Raw {
+        stream: BufReader::new(Box::new(s)),
+    };
+    assert!(raw.line().starts_with("220 "));
+    let t0 = std::time::Instant::now();
+    let mut replies = 0;
+    let said = loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no session deadline"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        // Has the server spoken on its own?
+        control
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let spoke = raw.stream.fill_buf().is_ok_and(|b| !b.is_empty());
+        control
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        if spoke {
+            break raw.line();
+        }
+        assert_eq!(raw.cmd("NOOP")[0], "250 2.0.0 Ok\r\n");
+        replies += 1;
+    };
+    assert_eq!(said, "421 4.4.2 localhost Error: timeout exceeded\r\n");
+    assert!(replies >= 5, "{replies} NOOPs answered");
+    let when = t0.elapsed();
+    assert!(
+        when >= Duration::from_millis(3500) && when < Duration::from_secs(6),
+        "{when:?}"
+    );
+}
+
+#[test]
+fn one_overlong_line_gets_one_reply() {
+    let server = Server::start(&["--allow-insecure-auth"]);
+    let mut raw = Raw::connect(&server);
+    raw.cmd("EHLO x");
+    // A pipelined client: a 70,000-octet command, then NOOP, in one write: one reply each.
+    raw.send(format!("NOOP {}\r\nNOOP\r\n", "A".repeat(70_000)).as_bytes());
+    assert_eq!(raw.line(), "500 5.5.2 Line too long\r\n");
+    assert_eq!(
+        raw.line(),
+        "250 2.0.0 Ok\r\n",
+        "more than one reply to one line"
+    );
+    assert_eq!(raw.cmd("AUTH LOGIN")[0], "334 VXNlcm5hbWU6\r\n");
+    raw.send(format!("{}\r\nNOOP\r\n", "A".repeat(70_000)).as_bytes());
+    assert_eq!(
+        raw.line(),
+        "500 5.5.6 Authentication Exchange line is too long\r\n"
+    );
+    assert_eq!(
+        raw.line(),
+        "250 2.0.0 Ok\r\n",
+        "more than one reply to one line"
+    );
+    // A line whose CR is the last octet the reader keeps before dropping is not a bare LF.
+    let mut edge = vec![b'A'; 16 * 1024 + 1];
+    edge.extend_from_slice(b"\r\nNOOP\r\n");
+    raw.send(&edge);
+    assert_eq!(raw.line(), "500 5.5.2 Line too long\r\n");
+    assert_eq!(raw.line(), "250 2.0.0 Ok\r\n");
+}
+
+#[test]
+fn bad_mechanism_names_and_bad_octets_on_the_socket() {
+    let server = Server::start(&["--allow-insecure-auth"]);
+    let mut raw = Raw::connect(&server);
+    raw.cmd("EHLO x");
+    // Mechanism names that are not names, NUL and octets above 0x7F.
+    for (line, reply) in [
+        (
+            &b"AUTH NOT/A/NAME"[..],
+            "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n",
+        ),
+        (
+            b"AUTH PL\xc3\xa9IN",
+            "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n",
+        ),
+        (
+            b"AUTH PLAIN\x00",
+            "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n",
+        ),
+        (b"AUTH PLAIN \xff", "501 5.5.2 Invalid base64 data\r\n"),
+        (
+            b"AUTH KERBEROS_V4",
+            "504 5.5.4 Unrecognized authentication type\r\n",
+        ),
+        (
+            b"NOOP\x00 trailing",
+            "500 5.5.2 Error: invalid characters in command\r\n",
+        ),
+        (
+            b"EHLO caf\xc3\xa9.example",
+            "500 5.5.2 Error: invalid characters in command\r\n",
+        ),
+        (
+            b"MAIL FROM:<a\xff@example.com>",
+            "500 5.5.2 Error: invalid characters in command\r\n",
+        ),
+    ] {
+        raw.send(line);
+        raw.send(b"\r\n");
+        assert_eq!(raw.line(), reply, "{:?}", String::from_utf8_lossy(line));
+    }
+    // Still usable.
+    let creds = Credentials::new()
+        .authcid(USER)
+        .password(PASSWORD.as_bytes());
+    let o = raw.auth(&mut SmtpClient::new(Mechanism::CramMd5, &creds).unwrap());
+    assert!(o.authenticated, "{o:?}");
+}
+
+#[test]
+fn bare_lf_is_refused_and_data_ends_only_at_crlf_dot_crlf() {
+    let server = Server::start(&["--allow-insecure-auth"]);
+    // A bare LF in a command: 521 and closed.
+    let mut bare = Raw::connect(&server);
+    bare.send(b"EHLO x\n");
+    assert_eq!(
+        bare.line(),
+        "521 5.5.2 localhost Error: bare <LF> received\r\n"
+    );
+    assert_eq!(bare.line(), "", "closed");
+
+    // In a message: the smuggling patterns end the session, nothing is delivered.
+    let smuggled = marker("smuggled");
+    let creds = Credentials::new()
+        .authcid(USER)
+        .password(PASSWORD.as_bytes());
+    let in_data = || {
+        let mut r = Raw::connect(&server);
+        r.cmd("EHLO x");
+        let o = r.auth(&mut SmtpClient::new(Mechanism::Plain, &creds).unwrap());
+        assert!(o.authenticated);
+        assert_eq!(r.cmd(&format!("MAIL FROM:<{USER}>"))[0], "250 2.1.0 Ok\r\n");
+        assert_eq!(r.cmd("RCPT TO:<friend@example.com>")[0], "250 2.1.5 Ok\r\n");
+        assert!(r.cmd("DATA")[0].starts_with("354 "));
+        r
+    };
+    for smuggle in [
+        format!("Subject: {smuggled}\r\n\r\nbody\n.\nMAIL FROM:<evil@example.com>\r\n"),
+        format!("Subject: {smuggled}\r\n\r\nbody\r\n.\nNOOP\r\n"),
+        format!("Subject: {smuggled}\r\n\r\nbody\n.\r\nNOOP\r\n"),
+    ] {
+        let mut r = in_data();
+        r.send(smuggle.as_bytes());
+        assert_eq!(
+            r.line(),
+            "521 5.5.2 localhost Error: bare <LF> received\r\n",
+            "{smuggle:?}"
+        );
+        assert_eq!(r.line(), "", "closed");
+    }
+    assert!(
+        server.delivered(&smuggled).is_none(),
+        "smuggled message delivered"
+    );
+
+    // "." then NUL is not the end; a bare CR is text; only CRLF . CRLF ends the message (its
+    // CR and LF in different reads here).
+    let kept = marker("kept");
+    let mut r = in_data();
+    r.send(
+        format!("Subject: {kept}\r\n\r\n.\x00\r\nMAIL FROM:<x@example.com>\r\na\rb\r\n.\r")
+            .as_bytes(),
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    r.send(b"\n");
+    assert!(r.line().starts_with("250 2.0.0 Ok: queued"));
+    let msg = server.delivered(&kept).expect("delivered");
+    assert!(
+        msg.contains("\r\n\x00\r\nMAIL FROM:<x@example.com>\r\na\rb\r\n"),
+        "{msg:?}"
+    );
+    assert_eq!(r.cmd("QUIT")[0], "221 2.0.0 Bye\r\n");
 }

@@ -10,7 +10,9 @@ use support::{Side, TempDir, is_base64_line, run_pair, run_with_input, saslmech_
 const CB: &str = "5d9a0c6e1f";
 
 fn users_file(dir: &TempDir) -> String {
-    let carol = CramMd5Keys::from_password(b"carol's secret").to_dovecot();
+    let carol = CramMd5Keys::from_password(b"carol's secret")
+        .to_dovecot()
+        .to_string();
     // dave has only stored SCRAM keys (RFC 5803), one entry per hash.
     let dave1 = ScramKeys::derive(ScramHash::Sha1, b"dave's secret", b"dave salt 1", 4096)
         .unwrap()

@@ -122,7 +122,7 @@ fn a_users_file_with_an_empty_stored_secret_is_refused_naming_the_line() {
             "empty password after SASLprep",
         ),
         (
-            &format!("mallory:{empty_cram}"),
+            &format!("mallory:{}", &*empty_cram),
             "CRAM-MD5",
             cram_md5_with_empty_password,
             "{CRAM-MD5} hash of the empty password",

@@ -3,7 +3,8 @@
 
 use core::fmt;
 
-use zeroize::Zeroize;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::hex::{self, Case};
 use crate::crypto::md5;
@@ -18,11 +19,29 @@ use crate::crypto::md5;
 /// assert!(stored.starts_with("{CRAM-MD5}"));
 /// assert_eq!(CramMd5Keys::from_dovecot(&stored).unwrap(), keys);
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Equality (`==`, [`ConstantTimeEq`](subtle::ConstantTimeEq)) takes the same time wherever
+/// two states differ; the stored forms come back in buffers wiped on drop.
+#[derive(Clone)]
 pub struct CramMd5Keys {
     inner: [u32; 4],
     outer: [u32; 4],
 }
+
+impl ConstantTimeEq for CramMd5Keys {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.inner.ct_eq(&other.inner) & self.outer.ct_eq(&other.outer)
+    }
+}
+
+/// In constant time (no short-circuit on the first differing word).
+impl PartialEq for CramMd5Keys {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(ConstantTimeEq::ct_eq(self, other))
+    }
+}
+
+impl Eq for CramMd5Keys {}
 
 impl Drop for CramMd5Keys {
     fn drop(&mut self) {
@@ -61,9 +80,9 @@ impl CramMd5Keys {
         }
     }
 
-    /// Write Dovecot's 32-byte layout.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
+    /// Write Dovecot's 32-byte layout, in an array wiped on drop.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
         let words = self.outer.iter().chain(self.inner.iter());
         for (chunk, w) in out.chunks_exact_mut(4).zip(words) {
             chunk.copy_from_slice(&w.to_le_bytes());
@@ -83,33 +102,24 @@ impl CramMd5Keys {
         valid.then_some(keys)
     }
 
-    /// Write `{CRAM-MD5}` followed by 64 lowercase hex digits.
-    pub fn to_dovecot(&self) -> String {
-        let mut bytes = self.to_bytes();
-        let mut text =
-            *b"{CRAM-MD5}0000000000000000000000000000000000000000000000000000000000000000";
-        let (_, digits) = text.split_at_mut(10);
-        hex::encode(&bytes, digits);
-        bytes.zeroize();
-        let s = String::from_utf8_lossy(&text).into_owned();
-        text.zeroize();
+    /// Write `{CRAM-MD5}` followed by 64 lowercase hex digits (encoded without a branch or
+    /// table lookup on them), in a string wiped on drop.
+    pub fn to_dovecot(&self) -> Zeroizing<String> {
+        let bytes = self.to_bytes();
+        let mut digits = Zeroizing::new([0u8; 64]);
+        hex::encode(bytes.as_slice(), digits.as_mut_slice());
+        // Exactly this long: the string never grows (which would leave a copy behind).
+        let mut s = Zeroizing::new(String::with_capacity(74));
+        s.push_str("{CRAM-MD5}");
+        for &d in digits.iter() {
+            s.push(char::from(d));
+        }
         s
     }
 
     /// HMAC-MD5 of `message` under these keys.
     pub fn mac(&self, message: &[u8]) -> [u8; 16] {
         md5::hmac(self.inner, self.outer, message)
-    }
-
-    /// Key equality without a branch on the key state.
-    pub(crate) fn ct_eq(&self, other: &CramMd5Keys) -> bool {
-        let diff = self
-            .inner
-            .iter()
-            .chain(self.outer.iter())
-            .zip(other.inner.iter().chain(other.outer.iter()))
-            .fold(0u32, |d, (x, y)| d | (x ^ y));
-        bool::from(subtle::ConstantTimeEq::ct_eq(&diff, &0))
     }
 
     /// The keys of the empty password (`from_password(b"")`, checked by a test), which no
@@ -127,8 +137,8 @@ mod tests {
     #[test]
     fn empty_password_keys_constant_is_the_derivation() {
         let derived = CramMd5Keys::from_password(b"");
-        assert!(derived.ct_eq(&CramMd5Keys::EMPTY_PASSWORD));
-        assert!(!CramMd5Keys::from_password(b"x").ct_eq(&CramMd5Keys::EMPTY_PASSWORD));
+        assert!(derived == CramMd5Keys::EMPTY_PASSWORD);
+        assert!(CramMd5Keys::from_password(b"x") != CramMd5Keys::EMPTY_PASSWORD);
     }
 
     #[test]

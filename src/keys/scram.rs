@@ -138,7 +138,7 @@ impl Drop for Salt {
 /// let parsed = ScramKeys::from_rfc5803(&keys.to_rfc5803()).unwrap();
 /// assert_eq!(parsed, keys);
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ScramKeys {
     pub(crate) hash: ScramHash,
     iterations: u32,
@@ -146,6 +146,20 @@ pub struct ScramKeys {
     pub(crate) stored_key: Output,
     pub(crate) server_key: Output,
 }
+
+/// The public fields as usual; StoredKey and ServerKey both compared in constant time, whether
+/// or not the first differs.
+impl PartialEq for ScramKeys {
+    fn eq(&self, other: &Self) -> bool {
+        let keys = (self.stored_key == other.stored_key) & (self.server_key == other.server_key);
+        self.hash == other.hash
+            && self.iterations == other.iterations
+            && self.salt == other.salt
+            && keys
+    }
+}
+
+impl Eq for ScramKeys {}
 
 impl fmt::Debug for ScramKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -247,39 +261,76 @@ impl ScramKeys {
 
     /// Parse the RFC 5803 form
     /// `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>`.
+    ///
+    /// The keys are secret: their place follows from the hash's output length (the text is
+    /// not searched for separators among them) and they are decoded in constant time
+    /// (`base64ct`); only whether the entry is well formed is revealed. The scheme, the
+    /// iteration count and the salt are public and parsed as usual.
     pub fn from_rfc5803(text: &str) -> Result<ScramKeys, Error> {
         const BAD: Error = Error::InvalidArgument("not an RFC 5803 SCRAM entry");
-        let (scheme, rest) = text.split_once('$').ok_or(BAD)?;
-        let hash = [ScramHash::Sha1, ScramHash::Sha256]
+        let text = text.as_bytes();
+        // `<scheme>$`, reading no further than the scheme's name.
+        let (hash, rest) = [ScramHash::Sha1, ScramHash::Sha256]
             .into_iter()
-            .find(|h| h.name().eq_ignore_ascii_case(scheme))
+            .find_map(|h| {
+                let (scheme, rest) = text.split_at_checked(h.name().len())?;
+                let rest = rest.strip_prefix(b"$")?;
+                scheme
+                    .eq_ignore_ascii_case(h.name().as_bytes())
+                    .then_some((h, rest))
+            })
             .ok_or(BAD)?;
-        let (params, keys) = rest.split_once('$').ok_or(BAD)?;
-        let (iterations, salt) = params.split_once(':').ok_or(BAD)?;
-        let (stored, server) = keys.split_once(':').ok_or(BAD)?;
-        let iterations = parse_posit(iterations.as_bytes()).ok_or(BAD)?;
-        let salt = b64::decode(salt.as_bytes()).map_err(|_| BAD)?;
-        let stored = b64::decode(stored.as_bytes()).map_err(|_| BAD)?;
-        let server = b64::decode(server.as_bytes()).map_err(|_| BAD)?;
-        Self::new(
+        // `<StoredKey>:<ServerKey>` at the end, each exactly as long as the hash's base64.
+        let n = hash.output_len();
+        let key_len = b64::encoded_len(n);
+        let (params, keys) = rest
+            .split_at_checked(rest.len().checked_sub(2 * key_len + 1).ok_or(BAD)?)
+            .ok_or(BAD)?;
+        let (stored, server) = keys.split_at_checked(key_len).ok_or(BAD)?;
+        let server = server.strip_prefix(b":").ok_or(BAD)?;
+        // `<iterations>:<salt>$` before them: public.
+        let params = params.strip_suffix(b"$").ok_or(BAD)?;
+        let colon = params.iter().position(|&b| b == b':').ok_or(BAD)?;
+        let (iterations, salt) = params.split_at_checked(colon).ok_or(BAD)?;
+        let salt = salt.strip_prefix(b":").unwrap_or_default();
+        let iterations = parse_posit(iterations).ok_or(BAD)?;
+        let salt = b64::decode(salt).map_err(|_| BAD)?;
+        let mut stored_key = Output::from([0u8; 32].get(..n).unwrap_or_default());
+        let mut server_key = stored_key.clone();
+        let stored_ok = b64::decode_secret(stored, stored_key.as_mut());
+        let server_ok = b64::decode_secret(server, server_key.as_mut());
+        if stored_ok.is_err() | server_ok.is_err() || salt.is_empty() || iterations == 0 {
+            return Err(BAD);
+        }
+        Ok(ScramKeys {
             hash,
-            salt.as_slice(),
             iterations,
-            stored.as_slice(),
-            server.as_slice(),
-        )
+            salt: Salt::new(salt.as_slice()),
+            stored_key,
+            server_key,
+        })
     }
 
-    /// Write the RFC 5803 form.
+    /// Write the RFC 5803 form. (StoredKey and ServerKey are encoded without a table lookup
+    /// on their bits; the `String` holds them, so wipe it when done.)
     pub fn to_rfc5803(&self) -> String {
-        format!(
-            "{}${}:{}${}:{}",
-            self.hash.name(),
-            self.iterations,
-            b64::encode(self.salt()),
-            b64::encode(self.stored_key.as_slice()),
-            b64::encode(self.server_key.as_slice())
-        )
+        let name = self.hash.name();
+        let iterations = self.iterations.to_string();
+        let salt = b64::encode(self.salt());
+        let key_len = b64::encoded_len(self.hash.output_len());
+        // Exactly this long, so that the string never moves and leaves a copy behind.
+        let mut out =
+            String::with_capacity(name.len() + iterations.len() + salt.len() + 3 + 2 * key_len + 1);
+        out.push_str(name);
+        out.push('$');
+        out.push_str(&iterations);
+        out.push(':');
+        out.push_str(&salt);
+        out.push('$');
+        b64::encode_secret(self.stored_key.as_slice(), &mut out);
+        out.push(':');
+        b64::encode_secret(self.server_key.as_slice(), &mut out);
+        out
     }
 
     /// The hash these keys are for.

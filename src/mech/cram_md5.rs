@@ -144,7 +144,7 @@ impl ServerMechanism for Server {
         // known and an unknown user under the configured storage (see `SecretStorage`).
         let (keys, known) = match answer {
             Answer::Password(p) => (CramMd5Keys::from_password(p), !p.is_empty()),
-            Answer::CramMd5Keys(k) => (k.clone(), !k.ct_eq(&CramMd5Keys::EMPTY_PASSWORD)),
+            Answer::CramMd5Keys(k) => (k.clone(), *k != CramMd5Keys::EMPTY_PASSWORD),
             Answer::UnknownUser | Answer::Reject => match self.storage {
                 SecretStorage::Plaintext => (CramMd5Keys::from_password(DUMMY_PASSWORD), false),
                 SecretStorage::Keys => (CramMd5Keys::EMPTY_PASSWORD, false),

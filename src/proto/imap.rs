@@ -9,10 +9,11 @@
 //! | authorization identity refused | `tag NO [AUTHORIZATIONFAILED] Authorization failed` |
 //! | temporary failure | `tag NO [UNAVAILABLE] Temporary authentication failure` |
 //! | plaintext mechanism before TLS | `tag NO [PRIVACYREQUIRED] Encryption required for this mechanism` |
-//! | unknown or not offered mechanism | `tag NO Unsupported authentication mechanism` |
+//! | unknown or not offered mechanism (a well-formed name) | `tag NO Unsupported authentication mechanism` |
 //! | mechanism too weak | `tag NO Authentication mechanism is too weak` |
 //! | `*` (cancel) | `tag BAD Authentication cancelled` |
 //! | invalid base64, initial response to a server-first mechanism, line too long | `tag BAD …` |
+//! | a mechanism name that is not RFC 4422 `sasl-mech` syntax (NUL, control or non-ASCII octets included), extra arguments | `tag BAD Syntax: AUTHENTICATE mechanism [initial-response]` |
 //!
 //! Server-final data goes out as one more `+` continuation, answered by an empty line.
 

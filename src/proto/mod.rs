@@ -140,9 +140,10 @@ pub enum AuthRequest {
         /// The user.
         authcid: String,
     },
-    /// Validate a bearer token (XOAUTH2, OAUTHBEARER): [`Answer::Accept`], [`Answer::Reject`]
-    /// or [`Answer::TokenError`]; for OAUTHBEARER without an authzid, [`Answer::TokenOwner`]
-    /// names the user the token belongs to.
+    /// Validate a bearer token (XOAUTH2, OAUTHBEARER): a valid token is answered with
+    /// [`Answer::TokenOwner`], naming the user it was issued to (the engine compares it with
+    /// `user` and asks [`AuthRequest::Authorize`] when they differ); an invalid one with
+    /// [`Answer::Reject`] or [`Answer::TokenError`]. A bare [`Answer::Accept`] is refused.
     ValidateToken {
         /// The mechanism asking.
         mechanism: Mechanism,
@@ -397,7 +398,11 @@ impl<R: Replies> ServerDriver<R> {
         if mechanism.is_empty() {
             return ServerEvent::Reply(self.replies.no_mechanism(self.offered()));
         }
-        if !extra.is_empty() {
+        // Not a name at all (RFC 4422 §3.1 `sasl-mech`: NUL, controls, octets above 0x7F and
+        // punctuation included) is a syntax error; a well-formed name the server does not
+        // offer is an unknown mechanism (`begin`). Such octets in an initial response are
+        // invalid base64 (`start_b64`).
+        if !extra.is_empty() || !is_mechanism_name(mechanism) {
             return ServerEvent::Reply(self.replies.syntax());
         }
         let step = self.begin(mechanism, (!ir.is_empty()).then_some(ir));
@@ -743,6 +748,16 @@ pub(crate) fn word(s: &[u8]) -> (&[u8], &[u8]) {
         }
         None => (s, &b""[..]),
     }
+}
+
+/// True for a SASL mechanism name as RFC 4422 §3.1 spells it (`sasl-mech`): 1 to 20 of
+/// `A-Z 0-9 - _`. Lower-case letters are accepted too, as [`Mechanism::from_name`] matches
+/// names without regard to case (clients do send `auth login`).
+pub(crate) fn is_mechanism_name(name: &[u8]) -> bool {
+    (1..=20).contains(&name.len())
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
 }
 
 /// Reply text for a line: printable ASCII only, so that nothing a peer sent can break the

@@ -9,6 +9,7 @@
 //! | temporary failure | `-ERR [SYS/TEMP] Temporary authentication failure` |
 //! | plaintext mechanism before TLS | `-ERR [AUTH] Plaintext authentication disallowed without TLS` |
 //! | `*` (cancel) | `-ERR Authentication cancelled` |
+//! | a mechanism name that is not RFC 4422 `sasl-mech` syntax (NUL, control or non-ASCII octets included), extra arguments | `-ERR Syntax: AUTH mechanism [initial-response]` |
 //! | other protocol errors | `-ERR …` |
 //!
 //! A bare `AUTH` lists the mechanisms in the older multi-line form some clients use. A client

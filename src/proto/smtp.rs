@@ -12,13 +12,13 @@
 //! | undecodable base64 | `501 5.5.2 Invalid base64 data` |
 //! | initial response to a server-first mechanism | `501 5.7.0 Initial response not allowed for this mechanism` |
 //! | client cancelled with `*` | `501 5.0.0 Authentication cancelled` |
-//! | unknown or not offered mechanism | `504 5.5.4 Unrecognized authentication type` |
+//! | unknown or not offered mechanism (a well-formed name) | `504 5.5.4 Unrecognized authentication type` |
 //! | mechanism too weak for policy | `534 5.7.9 Authentication mechanism is too weak` |
 //! | plaintext mechanism before TLS | `538 5.7.11 Encryption required for requested authentication mechanism` (or `523 5.7.10`) |
 //! | temporary failure | `454 4.7.0 Temporary authentication failure` |
 //! | exchange line over 12288 octets | `500 5.5.6 Authentication Exchange line is too long` |
 //! | AUTH when already authenticated | `503 5.5.1 Already authenticated` |
-//! | AUTH without a mechanism | `501 5.5.4 Syntax: AUTH mechanism [initial-response]` |
+//! | AUTH without a mechanism, with extra arguments, or with a mechanism name that is not RFC 4422 `sasl-mech` syntax (1 to 20 of `A-Z 0-9 - _`: NUL, control characters and octets above 0x7F are not) | `501 5.5.4 Syntax: AUTH mechanism [initial-response]` |
 //!
 //! SMTP cannot carry data with its success reply: server-final data goes out as one more
 //! `334` and the adapter expects an empty line before `235`.
@@ -75,7 +75,8 @@ pub struct SmtpReplies {
     pub line_too_long: String,
     /// AUTH after a successful AUTH.
     pub already_authenticated: String,
-    /// AUTH without a mechanism, or with extra arguments.
+    /// AUTH without a mechanism, with extra arguments, or with a mechanism name that is not
+    /// RFC 4422 `sasl-mech` syntax (NUL, control or non-ASCII octets included).
     pub syntax: String,
 }
 
@@ -369,11 +370,7 @@ where
 
 /// A SASL mechanism name (RFC 4422: 1 to 20 of `A-Z 0-9 - _`), upper-cased.
 pub(crate) fn mechanism_name(name: &[u8]) -> Option<String> {
-    let ok = (1..=20).contains(&name.len())
-        && name
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
-    ok.then(|| String::from_utf8_lossy(name).to_ascii_uppercase())
+    super::is_mechanism_name(name).then(|| String::from_utf8_lossy(name).to_ascii_uppercase())
 }
 
 /// Split `ddd[-| ]text` into the code and the rest (separator included in neither): returns

@@ -1,7 +1,8 @@
 /*
  * smtpd: a small SMTP submission server showing how a C mail server uses saslmech.
  *
- *   smtpd [-d DELAY_MS] [-m MECH,MECH,...] ADDRESS PORT      (PORT 0 picks a free port)
+ *   smtpd [-d DELAY_MS] [-m MECH,MECH,...] [-c MAX_CONNS] [-t SECS] [-T SECS] [-s SECS]
+ *         [-S SECS] ADDRESS PORT                              (PORT 0 picks a free port)
  *
  * One thread, one poll() loop, many connections. Each connection owns a saslmech SMTP AUTH
  * adapter (saslmech_smtp_server_new): the server hands it the AUTH command and the lines of
@@ -13,6 +14,25 @@
  * next turn), the way a real server would wait for its user database. Other connections are
  * served meanwhile. -m enables only the mechanisms listed, in that order (default: the
  * library's, SCRAM-SHA-256 first).
+ *
+ * Limits, so that idle or slow clients cannot hold the server (times in seconds, decimals
+ * allowed):
+ *   -c MAX_CONNS  connections served at once (default 64); one more gets "421 4.3.2" and is
+ *                 closed at once
+ *   -t SECS       time to send one complete command or message line, CRLF included, and to
+ *                 take the replies (default 300, as Postfix's smtpd_timeout); counted per line,
+ *                 not per read, so a byte now and then does not keep a connection
+ *   -s SECS       time for the whole session (default 1800)
+ *   -T SECS, -S SECS   the same two under stress (defaults 10 and 120), as Postfix's stress
+ *                 mode: from when the table is full until it is no more than three quarters full
+ * A connection that runs out of time gets "421 4.4.2 localhost Error: timeout exceeded" and is
+ * closed.
+ *
+ * Lines end in CRLF only. A bare LF, in a command or in a message, gets "521 5.5.2 localhost
+ * Error: bare <LF> received" and the connection is closed, as Postfix does with
+ * smtpd_forbid_bare_newline; so a message ends only at CRLF "." CRLF (no SMTP smuggling). An
+ * over-long line gets one "500 5.5.2 Line too long", however long it is. A command with a NUL
+ * or an octet outside printable ASCII gets "500 5.5.2" (AUTH commands: the adapter's 501).
  *
  * Demo only: no TLS, so the plaintext mechanisms are allowed without it (loopback), and
  * messages are accepted and thrown away. Accounts:
@@ -44,7 +64,6 @@
 #include "saslmech.h"
 
 #define HOSTNAME "localhost"
-#define MAX_CONNS 64
 /* RFC 4954: 12288 octets is a sufficient line length for AUTH exchanges. */
 #define MAX_LINE 12288
 #define MAX_OUT (64 * 1024)
@@ -73,9 +92,17 @@ struct conn {
     saslmech_proto_server *smtp; /* SMTP AUTH for this connection */
     bool lookup_pending;         /* parked on a credential request */
     long long lookup_due;        /* when to answer it (ms, monotonic) */
+    long long started;           /* when the connection was accepted (ms, monotonic) */
+    long long line_started;      /* when the wait for the current line began */
+    bool prev_cr;                /* the last octet dropped while discarding was a CR */
 };
 
-static struct conn *conns[MAX_CONNS];
+/* The connection table and its limits (ms). */
+static struct conn **conns;
+static size_t max_conns = 64;
+static long long command_timeout = 300000, session_timeout = 1800000;
+static long long stress_command_timeout = 10000, stress_session_timeout = 120000;
+static bool stressed; /* the table was full and has not yet drained to 3/4 */
 static saslmech_server_config *config;
 static long long lookup_delay_ms;
 static volatile sig_atomic_t stopping;
@@ -307,11 +334,29 @@ static bool is_cmd(const char *line, const char *cmd, char **args)
     return true;
 }
 
+/* True if the line is printable ASCII and spaces only: no NUL, no control, nothing above 0x7F. */
+static bool printable(const char *line, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+            return false;
+    return true;
+}
+
 static void command_line(struct conn *c, char *line, size_t len)
 {
     char *args;
     bool authenticated = phase(c) == SASLMECH_PHASE_AUTHENTICATED;
 
+    /* The verbs below are compared as C strings: a NUL (or any octet outside printable ASCII)
+     * is refused here, except in AUTH, whose whole line goes to the adapter (501). */
+    if (!printable(line, len) &&
+        !(len >= 5 && printable(line, 5) && is_cmd(line, "AUTH", &args) && line[4] == ' ')) {
+        reply(c, "500 5.5.2 Error: invalid characters in command");
+        return;
+    }
     if (is_cmd(line, "EHLO", &args)) {
         const uint8_t *keyword;
         size_t n;
@@ -367,9 +412,10 @@ static void command_line(struct conn *c, char *line, size_t len)
     }
 }
 
-static void data_line(struct conn *c, const char *line)
+static void data_line(struct conn *c, const char *line, size_t len)
 {
-    if (strcmp(line, ".") == 0) {
+    /* Only "." between two CRLFs ends the message: bare LFs never get this far. */
+    if (len == 1 && line[0] == '.') {
         c->state = ST_COMMAND;
         c->in_mail = c->has_rcpt = false;
         reply(c, "250 2.0.0 Ok: message accepted (and discarded)");
@@ -382,47 +428,101 @@ static void process_input(struct conn *c)
     while (!c->closing && !c->lookup_pending) {
         char *lf = memchr(c->in, '\n', c->in_len);
         size_t used, len;
+        bool cr;
 
         if (lf == NULL) {
             if (c->in_len > MAX_LINE + 1) {
-                /* Overlong: answer once, then skip to the end of the line. In an AUTH exchange
+                /* Overlong: answer once per line, then skip to its end. In an AUTH exchange
                  * the part we have is enough for the adapter to end it with its 500 5.5.6. */
-                if (phase(c) == SASLMECH_PHASE_EXCHANGE) {
-                    auth_line(c, c->in, c->in_len);
-                } else if (c->state == ST_COMMAND) {
-                    reply(c, "500 5.5.2 Line too long");
+                if (!c->discarding) {
+                    if (phase(c) == SASLMECH_PHASE_EXCHANGE)
+                        auth_line(c, c->in, c->in_len);
+                    else if (c->state == ST_COMMAND)
+                        reply(c, "500 5.5.2 Line too long");
                 }
                 c->discarding = true;
+                c->prev_cr = c->in[c->in_len - 1] == '\r';
                 c->in_len = 0;
             }
             return;
         }
         used = (size_t)(lf - c->in) + 1;
         len = used - 1;
+        cr = len > 0 ? c->in[len - 1] == '\r' : c->discarding && c->prev_cr;
+        if (!cr) {
+            /* RFC 5321 lines end in CRLF. A bare LF is how SMTP smuggling hides a second
+             * message (LF . LF): refuse it and hang up, as Postfix does. */
+            fprintf(stderr, "smtpd: fd %d: bare <LF> received\n", c->fd);
+            reply(c, "521 5.5.2 " HOSTNAME " Error: bare <LF> received");
+            c->closing = true;
+            c->in_len = 0;
+            return;
+        }
         *lf = '\0';
-        if (len > 0 && c->in[len - 1] == '\r')
+        if (len > 0)
             c->in[--len] = '\0';
         if (c->discarding)
             c->discarding = false;
         else if (c->state == ST_DATA)
-            data_line(c, c->in);
+            data_line(c, c->in, len);
         else if (phase(c) == SASLMECH_PHASE_EXCHANGE)
             auth_line(c, c->in, len); /* bytes as received, NULs included */
         else
             command_line(c, c->in, len);
         memmove(c->in, c->in + used, c->in_len - used);
         c->in_len -= used;
+        c->line_started = now_ms(); /* the next line has its own time */
     }
 }
 
 static void close_conn(size_t i)
 {
     struct conn *c = conns[i];
+    char sink[4096];
+    int n;
 
     saslmech_proto_server_free(c->smtp); /* wipes whatever the exchange received */
+    /* Read what the client sent on (a bounded amount, without waiting), so that closing with
+     * unread input does not reset the connection before the client reads the last reply. */
+    shutdown(c->fd, SHUT_WR);
+    for (n = 0; n < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; n++)
+        continue;
     close(c->fd);
     free(c);
     conns[i] = NULL;
+}
+
+static size_t conn_count(void)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < max_conns; i++)
+        n += conns[i] != NULL;
+    return n;
+}
+
+/* Stress mode starts when the table is full and lasts until it is no more than 3/4 full. */
+static void update_stress(void)
+{
+    size_t n = conn_count();
+
+    if (n >= max_conns && !stressed) {
+        stressed = true;
+        fprintf(stderr, "smtpd: connection table full: stress timeouts\n");
+    } else if (stressed && n <= max_conns - max_conns / 4 && n < max_conns) {
+        stressed = false;
+        fprintf(stderr, "smtpd: stress over: normal timeouts\n");
+    }
+}
+
+/* When the connection runs out of time: its current line, or its session. A connection
+ * parked on a lookup waits for us, not for its client: only its session counts then. */
+static long long deadline(const struct conn *c)
+{
+    long long session = c->started + (stressed ? stress_session_timeout : session_timeout);
+    long long line = c->line_started + (stressed ? stress_command_timeout : command_timeout);
+
+    return c->lookup_pending || line > session ? session : line;
 }
 
 static void accept_conn(int lfd)
@@ -433,14 +533,15 @@ static void accept_conn(int lfd)
 
     if (fd < 0)
         return;
-    for (i = 0; i < MAX_CONNS; i++)
+    for (i = 0; i < max_conns; i++)
         if (conns[i] == NULL)
             break;
-    if (i == MAX_CONNS || fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+    if (i == max_conns || fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
         static const char busy[] = "421 4.3.2 Too many connections\r\n";
-        ssize_t ignored = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL);
+        ssize_t ignored = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)ignored;
         close(fd);
+        update_stress();
         return;
     }
     conns[i] = calloc(1, sizeof *conns[i]);
@@ -452,7 +553,9 @@ static void accept_conn(int lfd)
     if (r != SASLMECH_OK)
         die("saslmech_smtp_server_new", r);
     conns[i]->fd = fd;
+    conns[i]->started = conns[i]->line_started = now_ms();
     reply(conns[i], "220 " HOSTNAME " ESMTP saslmech demo");
+    update_stress();
 }
 
 static int listen_on(const char *host, const char *port)
@@ -542,23 +645,73 @@ static void setup_config(const char *mechanisms)
         die("scram_keys_generate", r);
 }
 
+/* Seconds (decimals allowed) as milliseconds, at least 1; -1 if not a number. */
+static long long seconds(const char *text)
+{
+    char *end;
+    double secs = strtod(text, &end);
+
+    if (end == text || *end != '\0' || !(secs > 0) || secs > 1e9)
+        return -1;
+    return secs * 1000 < 1 ? 1 : (long long)(secs * 1000);
+}
+
+/* Close connections whose time is up, with a 421 if their replies are not stuck. */
+static void expire(long long now)
+{
+    size_t i;
+
+    for (i = 0; i < max_conns; i++) {
+        struct conn *c = conns[i];
+        if (c == NULL || now < deadline(c))
+            continue;
+        fprintf(stderr, "smtpd: fd %d: timeout%s\n", c->fd, stressed ? " (stress)" : "");
+        if (!c->closing) {
+            static const char msg[] = "421 4.4.2 " HOSTNAME " Error: timeout exceeded\r\n";
+            ssize_t ignored = send(c->fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+        }
+        close_conn(i);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *mechanisms = NULL;
     int lfd, opt;
     struct sigaction sa;
+    struct pollfd *pfd;
+    struct conn **who;
     size_t i;
 
-    while ((opt = getopt(argc, argv, "d:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:m:c:t:T:s:S:")) != -1) {
+        long long ms = optarg != NULL ? seconds(optarg) : -1;
         if (opt == 'd')
             lookup_delay_ms = atoll(optarg);
         else if (opt == 'm')
             mechanisms = optarg;
+        else if (opt == 'c' && atoll(optarg) > 0 && atoll(optarg) <= 65536)
+            max_conns = (size_t)atoll(optarg);
+        else if (opt == 't' && ms > 0)
+            command_timeout = ms;
+        else if (opt == 'T' && ms > 0)
+            stress_command_timeout = ms;
+        else if (opt == 's' && ms > 0)
+            session_timeout = ms;
+        else if (opt == 'S' && ms > 0)
+            stress_session_timeout = ms;
         else
             goto usage;
     }
     if (argc - optind != 2)
         goto usage;
+    conns = calloc(max_conns, sizeof *conns);
+    pfd = calloc(max_conns + 1, sizeof *pfd);
+    who = calloc(max_conns + 1, sizeof *who);
+    if (conns == NULL || pfd == NULL || who == NULL) {
+        perror("smtpd");
+        return 1;
+    }
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -571,8 +724,6 @@ int main(int argc, char **argv)
     lfd = listen_on(argv[optind], argv[optind + 1]);
 
     while (!stopping) {
-        struct pollfd pfd[MAX_CONNS + 1];
-        struct conn *who[MAX_CONNS + 1];
         nfds_t n = 0;
         long long now = now_ms(), next_due = -1;
         int timeout, ready;
@@ -580,10 +731,13 @@ int main(int argc, char **argv)
         pfd[n].fd = lfd;
         pfd[n].events = POLLIN;
         who[n++] = NULL;
-        for (i = 0; i < MAX_CONNS; i++) {
+        for (i = 0; i < max_conns; i++) {
             struct conn *c = conns[i];
             if (c == NULL)
                 continue;
+            /* Wake up for the earliest deadline too. */
+            if (next_due < 0 || deadline(c) < next_due)
+                next_due = deadline(c);
             pfd[n].fd = c->fd;
             /* A parked or closing connection reads nothing until it is answered. */
             pfd[n].events = (short)((c->lookup_pending || c->closing ? 0 : POLLIN) |
@@ -592,6 +746,8 @@ int main(int argc, char **argv)
             if (c->lookup_pending && (next_due < 0 || c->lookup_due < next_due))
                 next_due = c->lookup_due;
         }
+        if (next_due >= 0 && next_due - now > 60000)
+            next_due = now + 60000;
         timeout = next_due < 0 ? -1 : next_due <= now ? 0 : (int)(next_due - now);
 
         ready = poll(pfd, n, timeout);
@@ -628,25 +784,31 @@ int main(int argc, char **argv)
 
         /* Answer the lookups that are due, then resume those connections' input. */
         now = now_ms();
-        for (i = 0; i < MAX_CONNS; i++) {
+        for (i = 0; i < max_conns; i++) {
             struct conn *c = conns[i];
             if (c && c->lookup_pending && c->lookup_due <= now) {
                 answer_lookup(c);
+                c->line_started = now; /* the client's time runs again from here */
                 process_input(c);
             }
         }
 
-        for (i = 0; i < MAX_CONNS; i++)
+        for (i = 0; i < max_conns; i++)
             if (conns[i] && conns[i]->closing && conns[i]->out_len == 0)
                 close_conn(i);
+        expire(now_ms());
+        update_stress();
 
         if (ready > 0 && (pfd[0].revents & POLLIN))
             accept_conn(lfd);
     }
 
-    for (i = 0; i < MAX_CONNS; i++)
+    for (i = 0; i < max_conns; i++)
         if (conns[i])
             close_conn(i);
+    free(conns);
+    free(pfd);
+    free(who);
     close(lfd);
     saslmech_server_config_free(config);
     saslmech_scram_keys_free(demo_scram_sha1);
@@ -655,6 +817,7 @@ int main(int argc, char **argv)
     return 0;
 
 usage:
-    fprintf(stderr, "usage: smtpd [-d DELAY_MS] [-m MECH,MECH,...] ADDRESS PORT\n");
+    fprintf(stderr, "usage: smtpd [-d DELAY_MS] [-m MECH,MECH,...] [-c MAX_CONNS] [-t SECS] [-T SECS]\n"
+                    "             [-s SECS] [-S SECS] ADDRESS PORT\n");
     return 2;
 }
