@@ -497,7 +497,11 @@ impl ServerSession {
     fn view(&self, kind: Kind) -> ServerStep<'_> {
         let bytes = self.last_message();
         match kind {
-            Kind::Challenge(_) => ServerStep::Challenge(bytes.unwrap_or_default()),
+            // `show` put every challenge's bytes somewhere.
+            Kind::Challenge(_) => match bytes {
+                Some(bytes) => ServerStep::Challenge(bytes),
+                None => ServerStep::Failure(Failure::Malformed),
+            },
             Kind::Request => match self.request() {
                 Some(r) => ServerStep::Request(r),
                 None => ServerStep::Failure(Failure::Malformed),

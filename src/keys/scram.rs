@@ -100,7 +100,7 @@ impl Salt {
 
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
-            Salt::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Salt::Inline { len, bytes } => bytes.split_at(usize::from(*len).min(Salt::INLINE)).0,
             Salt::Heap(b) => b,
         }
     }
@@ -292,10 +292,11 @@ impl ScramKeys {
         let params = params.strip_suffix(b"$").ok_or(BAD)?;
         let colon = params.iter().position(|&b| b == b':').ok_or(BAD)?;
         let (iterations, salt) = params.split_at_checked(colon).ok_or(BAD)?;
-        let salt = salt.strip_prefix(b":").unwrap_or_default();
+        let salt = salt.strip_prefix(b":").ok_or(BAD)?;
         let iterations = parse_posit(iterations).ok_or(BAD)?;
         let salt = b64::decode(salt).map_err(|_| BAD)?;
-        let mut stored_key = Output::from([0u8; 32].get(..n).unwrap_or_default());
+        let (zeros, _) = [0u8; 32].split_at(n.min(32));
+        let mut stored_key = Output::from(zeros);
         let mut server_key = stored_key.clone();
         let stored_ok = b64::decode_secret(stored, stored_key.as_mut());
         let server_ok = b64::decode_secret(server, server_key.as_mut());

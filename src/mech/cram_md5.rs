@@ -55,7 +55,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn username_str(&self) -> &str {
+    fn username_str(&self) -> Option<&str> {
         self.username.str(self.buf.as_slice())
     }
 }
@@ -81,16 +81,13 @@ impl ServerMechanism for Server {
                 // 128 bits as two groups of 16 hex digits (no division, and 8 characters
                 // shorter than decimal: with a hostname of up to 19 characters the HMAC's
                 // message stays within one MD5 block).
-                let mut hex = [0u8; 33];
+                let mut hex = [b'.'; 33];
                 let (a, b) = hex.split_at_mut(16);
-                hex::encode(bytes.get(..8).unwrap_or_default(), a);
-                hex::encode(
-                    bytes.get(8..16).unwrap_or_default(),
-                    b.get_mut(1..).unwrap_or_default(),
-                );
-                if let Some(dot) = b.first_mut() {
-                    *dot = b'.';
-                }
+                let (_, b) = b.split_at_mut(1);
+                let (high, rest) = bytes.split_at(8);
+                let (low, _) = rest.split_at(8);
+                hex::encode(high, a);
+                hex::encode(low, b);
                 out.extend(&hex);
             }
         }
@@ -155,7 +152,7 @@ impl ServerMechanism for Server {
             .buf
             .as_slice()
             .get(..self.username.start())
-            .unwrap_or_default();
+            .ok_or(Error::InvalidState)?;
         let mut expected = keys.mac(challenge);
         let ok = ct_eq(&expected, &self.digest) & known;
         expected.zeroize();
@@ -168,17 +165,21 @@ impl ServerMechanism for Server {
     }
 
     fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::WantSecret).then(|| {
-            Request::Secret(SecretRequest {
-                mechanism,
-                authcid: self.username_str(),
-            })
-        })
+        if self.state != State::WantSecret {
+            return None;
+        }
+        Some(Request::Secret(SecretRequest {
+            mechanism,
+            authcid: self.username_str()?,
+        }))
     }
 
     fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Verified).then(|| Identity {
-            authcid: self.username_str(),
+        if self.state != State::Verified {
+            return None;
+        }
+        Some(Identity {
+            authcid: self.username_str()?,
             authzid: None,
         })
     }

@@ -14,7 +14,7 @@ use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
 use crate::request::{Answer, Identity, Request};
-use crate::secret::SecretBuf;
+use crate::secret::{SecretBuf, SecretStr};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum State {
@@ -29,27 +29,28 @@ enum State {
 pub struct Server {
     state: State,
     /// The identity the transport established.
-    external: String,
-    authzid: SecretBuf,
+    external: Option<String>,
+    /// The authzid the client asked for, checked UTF-8 (`None`: it sent an empty message).
+    authzid: Option<SecretStr>,
 }
 
 impl Server {
     pub(crate) fn new(transport: &Transport) -> Server {
         Server {
-            external: transport.external_identity.clone().unwrap_or_default(),
+            external: transport.external_identity.clone(),
             ..Server::default()
         }
     }
 
     fn receive(&mut self, c: &ServerConfig, authzid: &[u8]) -> Next {
-        if self.external.is_empty() {
+        if self.external.as_deref().is_none_or(str::is_empty) {
             return Next::Failure(Failure::BadCredentials);
         }
         if !authzid.is_empty() {
-            if let Err(f) = check_identity(authzid, c.max_identity) {
-                return Next::Failure(f);
+            match check_identity(authzid, c.max_identity) {
+                Ok(authzid) => self.authzid = Some(SecretStr::from_str(authzid)),
+                Err(f) => return Next::Failure(f),
             }
-            self.authzid = SecretBuf::from_slice(authzid);
         }
         self.state = State::Done;
         // The session asks for authorization when the authzid differs.
@@ -84,16 +85,18 @@ impl ServerMechanism for Server {
     }
 
     fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Done).then(|| Identity {
-            authcid: &self.external,
-            authzid: (!self.authzid.is_empty())
-                .then(|| core::str::from_utf8(self.authzid.as_slice()).unwrap_or_default()),
+        if self.state != State::Done {
+            return None;
+        }
+        Some(Identity {
+            authcid: self.external.as_deref()?,
+            authzid: self.authzid.as_ref().map(SecretStr::as_str),
         })
     }
 
     fn wipe(&mut self) {
         self.state = State::Start;
-        self.authzid.clear();
+        self.authzid = None;
     }
 }
 

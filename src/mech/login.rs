@@ -89,7 +89,11 @@ impl ServerMechanism for Server {
         if self.state != State::Verifying {
             return Err(Error::InvalidState);
         }
-        let ok = super::verify_password(self.password.bytes(self.buf.as_slice()), answer)?;
+        let password = self
+            .password
+            .bytes(self.buf.as_slice())
+            .ok_or(Error::InvalidState)?;
+        let ok = super::verify_password(password, answer)?;
         if ok {
             self.state = State::Verified;
             Ok(Next::Success)
@@ -99,20 +103,24 @@ impl ServerMechanism for Server {
     }
 
     fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Verifying).then(|| {
-            let b = self.buf.as_slice();
-            Request::VerifyPassword(PasswordRequest {
-                mechanism,
-                authcid: self.username.str(b),
-                authzid: None,
-                password: self.password.bytes(b),
-            })
-        })
+        if self.state != State::Verifying {
+            return None;
+        }
+        let b = self.buf.as_slice();
+        Some(Request::VerifyPassword(PasswordRequest {
+            mechanism,
+            authcid: self.username.str(b)?,
+            authzid: None,
+            password: self.password.bytes(b)?,
+        }))
     }
 
     fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Verified).then(|| Identity {
-            authcid: self.username.str(self.buf.as_slice()),
+        if self.state != State::Verified {
+            return None;
+        }
+        Some(Identity {
+            authcid: self.username.str(self.buf.as_slice())?,
             authzid: None,
         })
     }
@@ -165,7 +173,7 @@ impl ClientMechanism for Client {
             .buf
             .as_slice()
             .split_at_checked(self.split)
-            .unwrap_or_default();
+            .ok_or(Failure::Malformed)?;
         self.sent = self.sent.saturating_add(1);
         match self.sent {
             1 => Ok(user),

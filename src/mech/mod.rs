@@ -150,20 +150,36 @@ impl Span {
         self.start as usize
     }
 
-    pub(crate) fn bytes(self, buf: &[u8]) -> &[u8] {
+    /// The span's bytes in `buf`; `None` if `buf` is not the buffer it was made over (shorter).
+    pub(crate) fn bytes(self, buf: &[u8]) -> Option<&[u8]> {
         buf.get(self.start as usize..self.end as usize)
-            .unwrap_or_default()
     }
 
-    /// The span as text. Spans are only made over input already checked to be UTF-8.
-    pub(crate) fn str(self, buf: &[u8]) -> &str {
-        core::str::from_utf8(self.bytes(buf)).unwrap_or_default()
+    /// The span as text. Spans are only made over input already checked to be UTF-8; `None`
+    /// if it is not the span of text in `buf`.
+    pub(crate) fn str(self, buf: &[u8]) -> Option<&str> {
+        core::str::from_utf8(self.bytes(buf)?).ok()
     }
 
     /// The span of a string that is UTF-8 as a whole (no validation, only a boundary check).
-    pub(crate) fn text(self, s: &str) -> &str {
+    pub(crate) fn text(self, s: &str) -> Option<&str> {
         s.get(self.start as usize..self.end as usize)
-            .unwrap_or_default()
+    }
+}
+
+/// The text of an optional span: `Some(None)` without one, `None` if the span is not in `s`.
+pub(crate) fn optional_text(span: Option<Span>, s: &str) -> Option<Option<&str>> {
+    match span {
+        Some(span) => Some(Some(span.text(s)?)),
+        None => Some(None),
+    }
+}
+
+/// [`optional_text`] over bytes already checked to be UTF-8.
+pub(crate) fn optional_str(span: Option<Span>, buf: &[u8]) -> Option<Option<&str>> {
+    match span {
+        Some(span) => Some(Some(span.str(buf)?)),
+        None => Some(None),
     }
 }
 

@@ -72,8 +72,10 @@ impl Server {
         }
     }
 
-    fn authzid(&self) -> Option<&str> {
-        self.fields.authzid.map(|z| z.str(self.message.as_slice()))
+    /// The authzid, if the client sent one (`None` if the fields are not spans of the
+    /// message, which `receive` rules out).
+    fn authzid(&self) -> Option<Option<&str>> {
+        super::optional_str(self.fields.authzid, self.message.as_slice())
     }
 }
 
@@ -105,7 +107,12 @@ impl ServerMechanism for Server {
         if self.state != State::Validating {
             return Err(Error::InvalidState);
         }
-        let empty_token = self.fields.token.bytes(self.message.as_slice()).is_empty();
+        let empty_token = self
+            .fields
+            .token
+            .bytes(self.message.as_slice())
+            .ok_or(Error::InvalidState)?
+            .is_empty();
         let (status, scope) = match answer {
             // An empty token (`auth=`, used to discover the scope) is never valid.
             Answer::TokenOwner(_) if empty_token => ("invalid_token", None),
@@ -118,7 +125,8 @@ impl ServerMechanism for Server {
                         "token owner empty or containing NUL",
                     ));
                 }
-                self.owner = (Some(owner) != self.authzid()).then(|| SecretStr::from_str(owner));
+                self.owner = (Some(owner) != self.authzid().ok_or(Error::InvalidState)?)
+                    .then(|| SecretStr::from_str(owner));
                 self.state = State::Valid;
                 return Ok(Next::Success);
             }
@@ -140,25 +148,26 @@ impl ServerMechanism for Server {
     }
 
     fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Validating).then(|| {
-            let m = self.message.as_slice();
-            let authzid = self.authzid();
-            Request::ValidateToken(TokenRequest {
-                mechanism,
-                user: authzid.unwrap_or(""),
-                token: self.fields.token.bytes(m),
-                authzid,
-                host: self.fields.host.map(|h| h.str(m)),
-                port: self.fields.port,
-            })
-        })
+        if self.state != State::Validating {
+            return None;
+        }
+        let m = self.message.as_slice();
+        let authzid = self.authzid()?;
+        Some(Request::ValidateToken(TokenRequest {
+            mechanism,
+            user: authzid.unwrap_or(""),
+            token: self.fields.token.bytes(m)?,
+            authzid,
+            host: super::optional_str(self.fields.host, m)?,
+            port: self.fields.port,
+        }))
     }
 
     fn identity(&self) -> Option<Identity<'_>> {
         if self.state != State::Valid {
             return None;
         }
-        let authzid = self.authzid();
+        let authzid = self.authzid()?;
         Some(match (&self.owner, authzid) {
             (Some(owner), authzid) => Identity {
                 authcid: owner.as_str(),
@@ -191,14 +200,14 @@ fn parse(c: &ServerConfig, message: &[u8], buf: &mut SecretBuf) -> Result<Fields
         .position(|b| *b == b',')
         .ok_or(Failure::Malformed)?;
     let (authzid, rest) = rest.split_at(comma);
-    let rest = rest.get(1..).unwrap_or_default();
+    let rest = rest.get(1..).ok_or(Failure::Malformed)?;
     match authzid {
         [] => {}
         [b'a', b'=', name @ ..] => {
             let start = buf.len();
             unescape(name, buf)?;
             check_identity(
-                buf.as_slice().get(start..).unwrap_or_default(),
+                buf.as_slice().get(start..).ok_or(Failure::Malformed)?,
                 c.max_identity,
             )?;
             fields.authzid = Some(super::Span::at(start, buf.len() - start));
@@ -216,13 +225,13 @@ fn parse(c: &ServerConfig, message: &[u8], buf: &mut SecretBuf) -> Result<Fields
             .position(|b| *b == 1)
             .ok_or(Failure::Malformed)?;
         let (pair, more) = rest.split_at(end);
-        rest = more.get(1..).unwrap_or_default();
+        rest = more.get(1..).ok_or(Failure::Malformed)?;
         let eq = pair
             .iter()
             .position(|b| *b == b'=')
             .ok_or(Failure::Malformed)?;
         let (key, value) = pair.split_at(eq);
-        let value = value.get(1..).unwrap_or_default();
+        let value = value.get(1..).ok_or(Failure::Malformed)?;
         if key.is_empty()
             || !key.iter().all(u8::is_ascii_alphabetic)
             || !value
@@ -318,12 +327,12 @@ impl oauth::ClientMessage for Message {
             while let Some(at) = rest.iter().position(|b| matches!(b, b',' | b'=')) {
                 let (plain, special) = rest.split_at(at);
                 message.extend(plain);
-                message.extend(if special.first() == Some(&b',') {
-                    b"=2C"
-                } else {
-                    b"=3D"
-                });
-                rest = special.get(1..).unwrap_or_default();
+                // `position` found it: `special` starts with `,` or `=`.
+                let Some((first, after)) = special.split_first() else {
+                    break;
+                };
+                message.extend(if *first == b',' { b"=2C" } else { b"=3D" });
+                rest = after;
             }
             message.extend(rest);
         }

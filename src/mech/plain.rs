@@ -5,7 +5,7 @@
 //! application to verify the password, then (through the session) to authorize a differing
 //! authzid.
 
-use super::{ClientMechanism, Next, ServerMechanism, Span, check_identity_str};
+use super::{ClientMechanism, Next, ServerMechanism, Span, check_identity_str, optional_text};
 use crate::config::ServerConfig;
 use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
@@ -105,8 +105,11 @@ impl ServerMechanism for Server {
         if self.state != State::Verifying {
             return Err(Error::InvalidState);
         }
-        let ok =
-            super::verify_password(self.password.text(self.message.as_str()).as_bytes(), answer)?;
+        let password = self
+            .password
+            .text(self.message.as_str())
+            .ok_or(Error::InvalidState)?;
+        let ok = super::verify_password(password.as_bytes(), answer)?;
         if ok {
             self.state = State::Verified;
             Ok(Next::Success)
@@ -116,24 +119,26 @@ impl ServerMechanism for Server {
     }
 
     fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Verifying).then(|| {
-            let m = self.message.as_str();
-            Request::VerifyPassword(PasswordRequest {
-                mechanism,
-                authcid: self.authcid.text(m),
-                authzid: self.authzid.map(|z| z.text(m)),
-                password: self.password.text(m).as_bytes(),
-            })
-        })
+        if self.state != State::Verifying {
+            return None;
+        }
+        let m = self.message.as_str();
+        Some(Request::VerifyPassword(PasswordRequest {
+            mechanism,
+            authcid: self.authcid.text(m)?,
+            authzid: optional_text(self.authzid, m)?,
+            password: self.password.text(m)?.as_bytes(),
+        }))
     }
 
     fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Verified).then(|| {
-            let m = self.message.as_str();
-            Identity {
-                authcid: self.authcid.text(m),
-                authzid: self.authzid.map(|z| z.text(m)),
-            }
+        if self.state != State::Verified {
+            return None;
+        }
+        let m = self.message.as_str();
+        Some(Identity {
+            authcid: self.authcid.text(m)?,
+            authzid: optional_text(self.authzid, m)?,
         })
     }
 

@@ -107,7 +107,10 @@ impl ServerMechanism for Server {
                         "token owner empty or containing NUL",
                     ));
                 }
-                let user = self.user.text(self.message.as_str());
+                let user = self
+                    .user
+                    .text(self.message.as_str())
+                    .ok_or(Error::InvalidState)?;
                 self.owner = (owner != user).then(|| SecretStr::from_str(owner));
                 self.state = State::Valid;
                 return Ok(Next::Success);
@@ -130,34 +133,36 @@ impl ServerMechanism for Server {
     }
 
     fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Validating).then(|| {
-            let m = self.message.as_str();
-            Request::ValidateToken(TokenRequest {
-                mechanism,
-                user: self.user.text(m),
-                token: self.token.text(m).as_bytes(),
-                authzid: None,
-                host: None,
-                port: None,
-            })
-        })
+        if self.state != State::Validating {
+            return None;
+        }
+        let m = self.message.as_str();
+        Some(Request::ValidateToken(TokenRequest {
+            mechanism,
+            user: self.user.text(m)?,
+            token: self.token.text(m)?.as_bytes(),
+            authzid: None,
+            host: None,
+            port: None,
+        }))
     }
 
     /// The token's owner; when that is not the user the client named, the named user is the
     /// authorization identity (which the session then asks the application to authorize).
     fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Valid).then(|| {
-            let user = self.user.text(self.message.as_str());
-            match &self.owner {
-                None => Identity {
-                    authcid: user,
-                    authzid: None,
-                },
-                Some(owner) => Identity {
-                    authcid: owner.as_str(),
-                    authzid: Some(user),
-                },
-            }
+        if self.state != State::Valid {
+            return None;
+        }
+        let user = self.user.text(self.message.as_str())?;
+        Some(match &self.owner {
+            None => Identity {
+                authcid: user,
+                authzid: None,
+            },
+            Some(owner) => Identity {
+                authcid: owner.as_str(),
+                authzid: Some(user),
+            },
         })
     }
 

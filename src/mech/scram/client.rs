@@ -148,19 +148,25 @@ impl Client {
         })
     }
 
+    /// Client-first: the buffer up to `final_at`, which `new` set within it.
     fn first(&self) -> &[u8] {
-        self.buf
-            .as_slice()
-            .get(..self.final_at as usize)
-            .unwrap_or_default()
+        let buf = self.buf.as_slice();
+        let (first, _) = buf.split_at((self.final_at as usize).min(buf.len()));
+        first
+    }
+
+    /// Client-final, from `final_at` on.
+    fn last(&self) -> &[u8] {
+        let buf = self.buf.as_slice();
+        let (_, last) = buf.split_at((self.final_at as usize).min(buf.len()));
+        last
     }
 
     /// The password, until server-first has been answered (empty with cached keys).
     fn password(&self) -> &[u8] {
-        self.buf
-            .as_slice()
-            .get(self.c_end as usize..)
-            .unwrap_or_default()
+        let buf = self.buf.as_slice();
+        let (_, password) = buf.split_at((self.c_end as usize).min(buf.len()));
+        password
     }
 
     /// Wipe the password (everything after `c=`) from the buffer.
@@ -173,7 +179,10 @@ impl Client {
     fn client_final(&mut self, msg: &[u8]) -> Result<(), Failure> {
         let (nonce, rest) = next_attr(msg);
         let nonce = nonce.strip_prefix(b"r=").ok_or(Failure::Malformed)?;
-        let client_nonce = self.nonce.bytes(self.buf.as_slice());
+        let client_nonce = self
+            .nonce
+            .bytes(self.buf.as_slice())
+            .ok_or(Failure::Malformed)?;
         if !is_printable(nonce)
             || nonce.len() <= client_nonce.len()
             || !nonce.starts_with(client_nonce)
@@ -226,8 +235,10 @@ impl Client {
         let buf = self.buf.as_slice();
         let bare = buf
             .get(self.bare_at as usize..self.final_at as usize)
-            .unwrap_or_default();
-        let without_proof = buf.get(self.final_at as usize..).unwrap_or_default();
+            .ok_or(Failure::Malformed)?;
+        let without_proof = buf
+            .get(self.final_at as usize..)
+            .ok_or(Failure::Malformed)?;
         let am: [&[u8]; 5] = [bare, b",", msg, b",", without_proof];
         let client_signature = keys.stored_mac.mac(&am);
         self.server_signature = keys.server_mac.mac(&am);
@@ -255,7 +266,7 @@ impl Client {
             .ok_or(Failure::ServerAuthentication)?;
         let mut v_buf = [0u8; 32];
         let v = match b64::decode_to(v, &mut v_buf) {
-            Ok(n) => v_buf.get(..n).unwrap_or_default(),
+            Ok(n) => v_buf.get(..n).ok_or(Failure::ServerAuthentication)?,
             Err(_) => return Err(Failure::ServerAuthentication),
         };
         if !ct_eq(v, self.server_signature.as_slice())
@@ -286,11 +297,7 @@ impl ClientMechanism for Client {
                 }
                 r?;
                 self.state = ClientState::SentFinal;
-                Ok(self
-                    .buf
-                    .as_slice()
-                    .get(self.final_at as usize..)
-                    .unwrap_or_default())
+                Ok(self.last())
             }
             ClientState::SentFinal => {
                 // Server-final as a challenge (SMTP, IMAP, POP3): verify, answer empty.

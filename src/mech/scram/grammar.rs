@@ -41,12 +41,12 @@ pub(super) fn push_unescaped(out: &mut SecretBuf, s: &[u8]) {
     while let Some(at) = rest.iter().position(|b| *b == b'=') {
         let (plain, escape) = rest.split_at(at);
         out.extend(plain);
-        out.push(if escape.get(1..3) == Some(b"2C") {
-            b','
-        } else {
-            b'='
-        });
-        rest = escape.get(3..).unwrap_or_default();
+        // `saslname_len` accepted only `=2C` and `=3D`.
+        let Some((code, after)) = escape.get(1..).and_then(|e| e.split_at_checked(2)) else {
+            break;
+        };
+        out.push(if code == b"2C" { b',' } else { b'=' });
+        rest = after;
     }
     out.extend(rest);
 }
@@ -62,20 +62,20 @@ pub(super) fn push_saslname(out: &mut SecretBuf, s: &str) {
     while let Some(at) = rest.iter().position(|b| matches!(b, b',' | b'=')) {
         let (plain, special) = rest.split_at(at);
         out.extend(plain);
-        out.extend(if special.first() == Some(&b',') {
-            b"=2C"
-        } else {
-            b"=3D"
-        });
-        rest = special.get(1..).unwrap_or_default();
+        // `position` found it: `special` starts with `,` or `=`.
+        let Some((first, after)) = special.split_first() else {
+            break;
+        };
+        out.extend(if *first == b',' { b"=2C" } else { b"=3D" });
+        rest = after;
     }
     out.extend(rest);
 }
 
 /// Split `s` at the first comma: the attribute before it and the rest after it.
 pub(super) fn next_attr(s: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match s.iter().position(|b| *b == b',') {
-        Some(i) => (s.get(..i).unwrap_or_default(), s.get(i + 1..)),
+    match s.iter().position(|b| *b == b',').map(|i| s.split_at(i)) {
+        Some((attr, comma_rest)) => (attr, comma_rest.get(1..)),
         None => (s, None),
     }
 }

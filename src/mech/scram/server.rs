@@ -135,8 +135,9 @@ impl Server {
         }
     }
 
-    /// A part of the buffer.
-    fn part(&self, part: Part) -> &[u8] {
+    /// A part of the buffer (`None` only if `ends` does not describe `buf`, which
+    /// `parse_first` rules out).
+    fn part(&self, part: Part) -> Option<&[u8]> {
         let i = part as usize;
         let start = i.checked_sub(1).and_then(|p| self.ends.get(p)).copied();
         let end = self.ends.get(i).copied().unwrap_or(0);
@@ -178,7 +179,12 @@ impl Server {
             }
             _ => return Err(Failure::Malformed),
         };
-        let header = msg.get(..msg.len() - bare.len()).unwrap_or_default();
+        // `bare` is a suffix of `msg`: the header is what precedes it.
+        let header = msg
+            .len()
+            .checked_sub(bare.len())
+            .and_then(|n| msg.get(..n))
+            .ok_or(Failure::Malformed)?;
         // client-first-message-bare
         let (user, rest) = next_attr(bare);
         if user.starts_with(b"m=") {
@@ -216,8 +222,8 @@ impl Server {
             CbFlag::Bound(Some(t)) => self
                 .cb_spans
                 .get(cb_index(t))
-                .map(|s| s.bytes(self.buf.as_slice()))
-                .unwrap_or_default(),
+                .and_then(|s| s.bytes(self.buf.as_slice()))
+                .ok_or(Failure::ChannelBinding)?,
         };
         // One buffer for all of it, sized from the message (the names unescape shorter).
         let server_nonce = c.nonce()?;
@@ -279,7 +285,7 @@ impl Server {
                 // `rest` is a suffix of `msg`: what precedes its comma is client-final
                 // without the proof.
                 let cut = msg.len().saturating_sub(rest.len() + 1);
-                break (msg.get(..cut).unwrap_or_default(), p);
+                break (msg.get(..cut).ok_or(Failure::Malformed)?, p);
             }
             if !is_extension(attr) {
                 return Err(Failure::Malformed);
@@ -289,15 +295,19 @@ impl Server {
         let hash = self.hash;
         let mut proof_buf = [0u8; 32];
         let proof = match b64::decode_to(proof, &mut proof_buf) {
-            Ok(n) if n == hash.output_len() => proof_buf.get(..n).unwrap_or_default(),
+            Ok(n) if n == hash.output_len() => proof_buf.get(..n).ok_or(Failure::Malformed)?,
             _ => return Err(Failure::Malformed),
         };
         // `c=` must be the gs2 header and the channel-binding data, in base64.
-        let cbind_ok =
-            b64::decode_matches(cbind, &[self.part(Part::Header), self.part(Part::Binding)])
-                .map_err(|_| Failure::Malformed)?;
-        let client_nonce = self.client_nonce.bytes(self.buf.as_slice());
-        let server_nonce = self.part(Part::ServerNonce);
+        // The parts are in the buffer by construction (`parse_first`); `Malformed` otherwise.
+        let part = |p: Part| self.part(p).ok_or(Failure::Malformed);
+        let cbind_ok = b64::decode_matches(cbind, &[part(Part::Header)?, part(Part::Binding)?])
+            .map_err(|_| Failure::Malformed)?;
+        let client_nonce = self
+            .client_nonce
+            .bytes(self.buf.as_slice())
+            .ok_or(Failure::Malformed)?;
+        let server_nonce = part(Part::ServerNonce)?;
         if nonce.len() != client_nonce.len() + server_nonce.len()
             || !nonce.starts_with(client_nonce)
             || !nonce.ends_with(server_nonce)
@@ -308,13 +318,7 @@ impl Server {
             return Err(Failure::ChannelBinding);
         }
         // AuthMessage = client-first-bare "," server-first "," client-final-without-proof
-        let am: [&[u8]; 5] = [
-            self.part(Part::Bare),
-            b",",
-            out.as_slice(),
-            b",",
-            without_proof,
-        ];
+        let am: [&[u8]; 5] = [part(Part::Bare)?, b",", out.as_slice(), b",", without_proof];
         let client_signature = crypto::hmac(hash.sha(), self.stored_key.as_slice(), &am);
         let client_key = client_signature.xor(proof);
         let ok = ct_eq(
@@ -361,8 +365,8 @@ impl ServerMechanism for Server {
         }
         let hash = self.hash;
         // A password answer or an unknown user gets the salt made from the server secret.
+        let user = self.part(Part::User).ok_or(Error::InvalidState)?;
         let fake_salt = || {
-            let user = self.part(Part::User);
             let fake = crypto::hmac(
                 crypto::Sha::Sha256,
                 self.config.scram_secret.as_slice(),
@@ -373,11 +377,10 @@ impl ServerMechanism for Server {
                     user,
                 ],
             );
-            Output::from(
-                fake.as_slice()
-                    .get(..ScramKeys::SALT_LEN)
-                    .unwrap_or_default(),
-            )
+            let (salt, _) = fake
+                .as_slice()
+                .split_at(ScramKeys::SALT_LEN.min(fake.as_slice().len()));
+            Output::from(salt)
         };
         let iterations = self.config.scram_iterations;
         // The work from here to server-first must not tell whether the user exists: every
@@ -398,12 +401,12 @@ impl ServerMechanism for Server {
                 // An empty password, or one SASLprep maps to nothing, is no secret at all: it
                 // fails like an unknown user, after the same derivation.
                 self.known = prepared.as_ref().is_ok_and(|p| !p.is_empty());
-                let salted = crypto::pbkdf2(
-                    hash.sha(),
-                    prepared.unwrap_or_default(),
-                    salt.as_slice(),
-                    iterations,
-                );
+                // A password SASLprep refuses is derived as the empty one: the same work.
+                let prepared = match prepared {
+                    Ok(p) => p,
+                    Err(_) => &[],
+                };
+                let salted = crypto::pbkdf2(hash.sha(), prepared, salt.as_slice(), iterations);
                 let [_, stored_key, server_key] = keys_from_salted(hash, &salted);
                 self.stored_key = stored_key;
                 self.server_key = server_key;
@@ -418,8 +421,8 @@ impl ServerMechanism for Server {
                     self.stored_key = stored_key;
                     self.server_key = server_key;
                 } else {
-                    self.stored_key =
-                        Output::from([0xa5; 32].get(..hash.output_len()).unwrap_or_default());
+                    let (key, _) = [0xa5u8; 32].split_at(hash.output_len().min(32));
+                    self.stored_key = Output::from(key);
                     self.server_key = self.stored_key.clone();
                 }
                 self.known = false;
@@ -428,8 +431,11 @@ impl ServerMechanism for Server {
             _ => return Err(Error::WrongAnswer),
         };
         // server-first-message = nonce "," salt "," iteration-count
-        let client_nonce = self.client_nonce.bytes(self.buf.as_slice());
-        let server_nonce = self.part(Part::ServerNonce);
+        let client_nonce = self
+            .client_nonce
+            .bytes(self.buf.as_slice())
+            .ok_or(Error::InvalidState)?;
+        let server_nonce = self.part(Part::ServerNonce).ok_or(Error::InvalidState)?;
         out.clear();
         out.reserve(
             client_nonce.len() + server_nonce.len() + b64::encoded_len(salt.as_slice().len()) + 18,
@@ -446,21 +452,23 @@ impl ServerMechanism for Server {
     }
 
     fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::WantSecret).then(|| {
-            Request::Secret(SecretRequest {
-                mechanism,
-                authcid: as_str(self.part(Part::User)),
-            })
-        })
+        if self.state != State::WantSecret {
+            return None;
+        }
+        Some(Request::Secret(SecretRequest {
+            mechanism,
+            authcid: as_str(self.part(Part::User)?)?,
+        }))
     }
 
     fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Verified).then(|| {
-            let authzid = self.part(Part::Authzid);
-            Identity {
-                authcid: as_str(self.part(Part::User)),
-                authzid: (!authzid.is_empty()).then(|| as_str(authzid)),
-            }
+        if self.state != State::Verified {
+            return None;
+        }
+        let authzid = as_str(self.part(Part::Authzid)?)?;
+        Some(Identity {
+            authcid: as_str(self.part(Part::User)?)?,
+            authzid: (!authzid.is_empty()).then_some(authzid),
         })
     }
 
@@ -476,6 +484,7 @@ impl ServerMechanism for Server {
     }
 }
 
-fn as_str(b: &[u8]) -> &str {
-    core::str::from_utf8(b).unwrap_or_default()
+/// A part checked to be UTF-8 by `saslname_len` (`None` otherwise).
+fn as_str(b: &[u8]) -> Option<&str> {
+    core::str::from_utf8(b).ok()
 }
