@@ -15,6 +15,8 @@ APT_PACKAGES=(
   libgsasl-dev libsasl2-dev libssl-dev
   # python3 for smtplib-based tests
   python3
+  # a private PostgreSQL server for saslmech-authd's pgsql passdb tests (initdb, pg_ctl, psql)
+  postgresql
 )
 
 missing=()

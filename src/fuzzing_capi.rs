@@ -36,8 +36,6 @@ fn ok_or(r: saslmech_result, allowed: &[saslmech_result], what: &str) -> bool {
     r == saslmech_result::SASLMECH_OK
 }
 
-use saslmech_result::*;
-
 /// Results any call that takes input may give.
 const ANY: &[saslmech_result] = &[
     SASLMECH_NULL_ARGUMENT,
@@ -236,7 +234,7 @@ pub fn capi(data: &[u8]) {
                     let before = server_status(h.server);
                     let r = match op {
                         1 => saslmech_server_start(h.server, ptr_of(msg, null_it), msg.len(), stp),
-                        2 => saslmech_server_start_no_ir(h.server, stp),
+                        2 => ops::saslmech_server_start_no_ir(h.server, stp),
                         _ => saslmech_server_step(h.server, ptr_of(msg, null_it), msg.len(), stp),
                     };
                     let ok = ok_or(r, ANY, "server start/step");
@@ -258,16 +256,16 @@ pub fn capi(data: &[u8]) {
                     let stp = &mut st as *mut u32 as *mut saslmech_status;
                     let p = ptr_of(arg, null_it);
                     let r = match sel % 10 {
-                        0 => saslmech_server_answer_accept(h.server, stp),
-                        1 => saslmech_server_answer_reject(h.server, stp),
-                        2 => saslmech_server_answer_unknown_user(h.server, stp),
-                        3 => saslmech_server_answer_account_disabled(h.server, stp),
-                        4 => saslmech_server_answer_temporary_failure(h.server, stp),
-                        5 => saslmech_server_answer_password(h.server, p, arg.len(), stp),
-                        6 => saslmech_server_answer_cram_md5_keys(h.server, p, arg.len(), stp),
-                        7 => saslmech_server_answer_scram_keys(h.server, h.keys, stp),
-                        8 => saslmech_server_answer_token_owner(h.server, p, arg.len(), stp),
-                        _ => saslmech_server_answer_token_error(h.server, p, arg.len(), stp),
+                        0 => ops::saslmech_server_answer_accept(h.server, stp),
+                        1 => ops::saslmech_server_answer_reject(h.server, stp),
+                        2 => ops::saslmech_server_answer_unknown_user(h.server, stp),
+                        3 => ops::saslmech_server_answer_account_disabled(h.server, stp),
+                        4 => ops::saslmech_server_answer_temporary_failure(h.server, stp),
+                        5 => ops::saslmech_server_answer_password(h.server, p, arg.len(), stp),
+                        6 => ops::saslmech_server_answer_cram_md5_keys(h.server, p, arg.len(), stp),
+                        7 => ops::saslmech_server_answer_scram_keys(h.server, h.keys, stp),
+                        8 => ops::saslmech_server_answer_token_owner(h.server, p, arg.len(), stp),
+                        _ => ops::saslmech_server_answer_token_error(h.server, p, arg.len(), stp),
                     };
                     let ok = ok_or(r, ANY, "answer");
                     check_status(ok, st);
@@ -310,11 +308,11 @@ pub fn capi(data: &[u8]) {
                     let v = input.bytes();
                     let p = ptr_of(v, null_it);
                     let r = match sel % 5 {
-                        0 => saslmech_credentials_set_authcid(h.creds, p, v.len()),
-                        1 => saslmech_credentials_set_authzid(h.creds, p, v.len()),
-                        2 => saslmech_credentials_set_password(h.creds, p, v.len()),
-                        3 => saslmech_credentials_set_token(h.creds, p, v.len()),
-                        _ => saslmech_credentials_set_trace(h.creds, p, v.len()),
+                        0 => ops::saslmech_credentials_set_authcid(h.creds, p, v.len()),
+                        1 => ops::saslmech_credentials_set_authzid(h.creds, p, v.len()),
+                        2 => ops::saslmech_credentials_set_password(h.creds, p, v.len()),
+                        3 => ops::saslmech_credentials_set_token(h.creds, p, v.len()),
+                        _ => ops::saslmech_credentials_set_trace(h.creds, p, v.len()),
                     };
                     ok_or(r, ANY, "credentials");
                 }
@@ -323,7 +321,7 @@ pub fn capi(data: &[u8]) {
                     h.client = null_mut();
                     let mut out: *mut saslmech_client = null_mut();
                     let flags = u32::from(input.byte() & 3);
-                    let r = saslmech_client_new_with_config(
+                    let r = ops::saslmech_client_new_with_config(
                         u32::from(sel % 13),
                         h.creds,
                         h.client_config,
@@ -366,9 +364,9 @@ pub fn capi(data: &[u8]) {
                 12 => {
                     let d = input.bytes();
                     let r = if sel & 1 == 0 {
-                        saslmech_client_finish(h.client)
+                        ops::saslmech_client_finish(h.client)
                     } else {
-                        saslmech_client_finish_with_data(h.client, ptr_of(d, null_it), d.len())
+                        ops::saslmech_client_finish_with_data(h.client, ptr_of(d, null_it), d.len())
                     };
                     ok_or(r, ANY, "client_finish");
                     let mut f = UNSET;
@@ -427,9 +425,9 @@ pub fn capi(data: &[u8]) {
                     h.proto = null_mut();
                     let mut out: *mut saslmech_proto_server = null_mut();
                     let r = match sel % 3 {
-                        0 => saslmech_smtp_server_new(h.config, &mut out),
-                        1 => saslmech_imap_server_new(h.config, &mut out),
-                        _ => saslmech_pop3_server_new(h.config, &mut out),
+                        0 => ops::saslmech_smtp_server_new(h.config, &mut out),
+                        1 => ops::saslmech_imap_server_new(h.config, &mut out),
+                        _ => ops::saslmech_pop3_server_new(h.config, &mut out),
                     };
                     if ok_or(r, ANY, "proto_server_new") {
                         h.proto = out;
@@ -461,10 +459,10 @@ pub fn capi(data: &[u8]) {
                     let mut ev = UNSET;
                     let evp = &mut ev as *mut u32 as *mut saslmech_event;
                     let r = match sel % 4 {
-                        0 => saslmech_proto_server_answer_accept(h.proto, evp),
-                        1 => saslmech_proto_server_answer_reject(h.proto, evp),
-                        2 => saslmech_proto_server_answer_scram_keys(h.proto, h.keys, evp),
-                        _ => saslmech_proto_server_answer_password(
+                        0 => ops::saslmech_proto_server_answer_accept(h.proto, evp),
+                        1 => ops::saslmech_proto_server_answer_reject(h.proto, evp),
+                        2 => ops::saslmech_proto_server_answer_scram_keys(h.proto, h.keys, evp),
+                        _ => ops::saslmech_proto_server_answer_password(
                             h.proto,
                             ptr_of(pw, null_it),
                             pw.len(),
@@ -548,16 +546,16 @@ fn server_accessors(s: *const saslmech_server, sel: u8) {
             *mut usize,
         ) -> saslmech_result;
         let parts: [Part; 10] = [
-            saslmech_server_challenge,
-            saslmech_server_request_authcid,
-            saslmech_server_request_authzid,
-            saslmech_server_request_password,
-            saslmech_server_request_token,
-            saslmech_server_request_host,
-            saslmech_server_identity_authcid,
-            saslmech_server_identity_authzid,
-            saslmech_server_identity_effective,
-            saslmech_server_success_data,
+            ops::saslmech_server_challenge,
+            ops::saslmech_server_request_authcid,
+            ops::saslmech_server_request_authzid,
+            ops::saslmech_server_request_password,
+            ops::saslmech_server_request_token,
+            ops::saslmech_server_request_host,
+            ops::saslmech_server_identity_authcid,
+            ops::saslmech_server_identity_authzid,
+            ops::saslmech_server_identity_effective,
+            ops::saslmech_server_success_data,
         ];
         for f in parts {
             let mut p: *const u8 = null();
@@ -577,7 +575,8 @@ fn server_accessors(s: *const saslmech_server, sel: u8) {
             }
         }
         let mut kind = UNSET;
-        let r = saslmech_server_request(s, &mut kind as *mut u32 as *mut saslmech_request);
+        let r =
+            ops::saslmech_server_request(s, &mut kind as *mut u32 as *mut saslmech_request_kind);
         if ok_or(r, ANY, "request") {
             assert!((1..=4).contains(&kind), "request kind {kind}");
         } else {
@@ -589,7 +588,7 @@ fn server_accessors(s: *const saslmech_server, sel: u8) {
             assert!((1..=15).contains(&f), "failure {f}");
         }
         let mut port = 0u16;
-        ok_or(saslmech_server_request_port(s, &mut port), ANY, "port");
+        ok_or(ops::saslmech_server_request_port(s, &mut port), ANY, "port");
         let mut m = UNSET;
         if ok_or(saslmech_server_mechanism(s, &mut m), ANY, "mechanism") {
             assert!((1..=11).contains(&m));
@@ -597,7 +596,7 @@ fn server_accessors(s: *const saslmech_server, sel: u8) {
         let mut t: *const u8 = null();
         let mut len = 0usize;
         if ok_or(
-            saslmech_server_identity_trace(s, &mut t, &mut len),
+            ops::saslmech_server_identity_trace(s, &mut t, &mut len),
             ANY,
             "trace",
         ) {
@@ -636,10 +635,10 @@ fn proto_after(p: *const saslmech_proto_server, ok: bool, ev: u32) {
         let mut t: *const u8 = null();
         let mut len = 0usize;
         for f in [
-            saslmech_proto_server_request_authcid,
-            saslmech_proto_server_request_password,
-            saslmech_proto_server_identity_authcid,
-            saslmech_proto_server_identity_effective,
+            ops::saslmech_proto_server_request_authcid,
+            ops::saslmech_proto_server_request_password,
+            ops::saslmech_proto_server_identity_authcid,
+            ops::saslmech_proto_server_identity_effective,
         ] {
             if ok_or(f(p, &mut t, &mut len), ANY, "proto accessor") {
                 read(t, len);
@@ -676,6 +675,15 @@ fn maybe_null(b: &[u8], null_it: bool) -> *const u8 {
 /// header's result for a NULL pointer ("Nothing was done").
 fn refused_null(r: saslmech_result, what: &str) {
     assert_eq!(r, SASLMECH_NULL_ARGUMENT, "{what}: a NULL argument");
+}
+
+/// [`refused_null`] for an answer: with no request pending there is no request view to answer,
+/// so the getter's `SASLMECH_INVALID_STATE` comes first.
+fn refused_null_unless_nothing_pending(r: saslmech_result, nothing_pending: bool, what: &str) {
+    if nothing_pending && r == SASLMECH_INVALID_STATE {
+        return;
+    }
+    refused_null(r, what);
 }
 
 /// The mechanism a name maps to, through the C API.
@@ -901,7 +909,16 @@ fn op_config_set(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                 true,
                 false,
             ),
-            5 => (saslmech_server_config_set_nonce_os(cfg), true, false),
+            // How secrets are stored (1 plaintext, 2 keys; others refused), or OS nonces.
+            5 if sel & 0x20 != 0 => {
+                let storage = (n % 4) as u32;
+                (
+                    saslmech_server_config_set_secret_storage(cfg, storage),
+                    (1..=2).contains(&storage),
+                    false,
+                )
+            }
+            5 => (ops::saslmech_server_config_set_nonce_os(cfg), true, false),
             6 => {
                 let ok = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'@');
                 (
@@ -924,6 +941,11 @@ fn op_config_set(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     };
     if null_it {
         assert_eq!(r, SASLMECH_NULL_ARGUMENT, "config setter {which} on NULL");
+        return;
+    }
+    if takes_text && null_text && which == 6 {
+        // A NULL fixed nonce is the default again: OS randomness.
+        assert_eq!(r, SASLMECH_OK, "set_nonce_fixed(NULL)");
         return;
     }
     if takes_text && null_text {
@@ -1019,7 +1041,7 @@ fn op_credentials(h: &Handles, input: &mut Input<'_>, sel: u8) {
     // SAFETY: `creds` is NULL or live; the host NULL or a live slice.
     let r = unsafe {
         if sel & 1 == 0 {
-            saslmech_credentials_set_host(creds, maybe_null(v, null_text), v.len())
+            ops::saslmech_credentials_set_host(creds, maybe_null(v, null_text), v.len())
         } else {
             saslmech_credentials_set_port(creds, port)
         }
@@ -1057,20 +1079,21 @@ fn op_client_config(h: &Handles, input: &mut Input<'_>, sel: u8) {
                     true,
                 )
             }
-            _ => (saslmech_client_config_set_nonce_os(cc), true, false),
+            _ => (ops::saslmech_client_config_set_nonce_os(cc), true, false),
         }
     };
     if null_it {
         assert_eq!(r, SASLMECH_NULL_ARGUMENT);
     } else if takes_text && null_text {
-        refused_null(r, "client config nonce");
+        // A NULL fixed nonce is the default again: OS randomness.
+        assert_eq!(r, SASLMECH_OK, "client config nonce: NULL");
     } else {
         let ok = ok_or(r, &[SASLMECH_INVALID_ARGUMENT], "client config setter");
         assert_eq!(ok, valid, "client config setter {}: {r:?}", sel % 3);
     }
 }
 
-/// Operation 25: a client session by `saslmech_client_new` or `_new_with_limit` (SCRAM goes
+/// Operation 25: a client session by `ops::saslmech_client_new` or `_new_with_limit` (SCRAM goes
 /// through `_new_with_config`, so that the iteration counts stay tiny).
 fn op_client_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     let null_it = sel & 0x80 != 0;
@@ -1090,11 +1113,11 @@ fn op_client_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
         let scram = (5..=8).contains(&m);
         let with_limit = sel & 1 != 0;
         let r = if scram {
-            saslmech_client_new_with_config(m, h.creds, h.client_config, flags, out_p)
+            ops::saslmech_client_new_with_config(m, h.creds, h.client_config, flags, out_p)
         } else if with_limit {
-            saslmech_client_new_with_limit(m, h.creds, flags, limit, out_p)
+            ops::saslmech_client_new_with_limit(m, h.creds, flags, limit, out_p)
         } else {
-            saslmech_client_new(m, h.creds, flags, out_p)
+            ops::saslmech_client_new(m, h.creds, flags, out_p)
         };
         if null_it {
             assert_eq!(r, SASLMECH_NULL_ARGUMENT);
@@ -1277,7 +1300,7 @@ fn proto_queries(h: &Handles, sel: u8) {
                         null_mut()
                     },
                 ),
-                saslmech_proto_server_request(
+                ops::saslmech_proto_server_request(
                     p,
                     if p.is_null() {
                         out_u32(&mut v)
@@ -1286,33 +1309,34 @@ fn proto_queries(h: &Handles, sel: u8) {
                     },
                 ),
                 saslmech_proto_server_mechanism(p, if p.is_null() { &mut v } else { null_mut() }),
-                saslmech_proto_server_advertised(
-                    p,
+                saslmech_server_config_offered(
+                    if p.is_null() { null() } else { h.config },
+                    0,
                     if p.is_null() { &mut t } else { null_mut() },
                     &mut n,
                 ),
-                saslmech_proto_server_request_authzid(
+                ops::saslmech_proto_server_request_authzid(
                     p,
                     &mut t,
                     if p.is_null() { &mut n } else { null_mut() },
                 ),
-                saslmech_proto_server_request_token(
+                ops::saslmech_proto_server_request_token(
                     p,
                     if p.is_null() { &mut t } else { null_mut() },
                     &mut n,
                 ),
-                saslmech_proto_server_request_host(
+                ops::saslmech_proto_server_request_host(
                     p,
                     &mut t,
                     if p.is_null() { &mut n } else { null_mut() },
                 ),
-                saslmech_proto_server_request_port(p, null_mut()),
-                saslmech_proto_server_identity_authzid(
+                ops::saslmech_proto_server_request_port(p, null_mut()),
+                ops::saslmech_proto_server_identity_authzid(
                     p,
                     if p.is_null() { &mut t } else { null_mut() },
                     &mut n,
                 ),
-                saslmech_proto_server_identity_trace(
+                ops::saslmech_proto_server_identity_trace(
                     p,
                     &mut t,
                     if p.is_null() { &mut n } else { null_mut() },
@@ -1344,7 +1368,7 @@ fn proto_queries(h: &Handles, sel: u8) {
             assert!((1..=15).contains(&f), "failure {f}");
         }
         let mut kind = UNSET;
-        let r = saslmech_proto_server_request(p, out_u32(&mut kind));
+        let r = ops::saslmech_proto_server_request(p, out_u32(&mut kind));
         let pending = ok_or(r, &[SASLMECH_INVALID_STATE], "proto request");
         assert_eq!(
             pending,
@@ -1367,12 +1391,20 @@ fn proto_queries(h: &Handles, sel: u8) {
         ) {
             assert!((1..=11).contains(&m), "mechanism {m}");
         }
+        // What the adapter would offer now (the one list: the config's, for the connection
+        // the adapter was told of), written as the protocol advertises it.
         let (mut t, mut n) = (null(), usize::MAX);
-        let r = saslmech_proto_server_advertised(p, &mut t, &mut n);
-        if ok_or(r, &[SASLMECH_ABSENT], "advertised") {
-            check_advertised(h.t.proto_kind, &read(t, n));
+        let flags = if h.t.proto_tls {
+            SASLMECH_SERVER_TLS
         } else {
-            assert_ne!(h.t.proto_kind, 1, "IMAP always advertises its capabilities");
+            0
+        };
+        let r = saslmech_server_config_offered(h.config, flags, &mut t, &mut n);
+        if ok_or(r, &[], "offered") {
+            let names = read(t, n);
+            if !names.is_empty() {
+                check_advertised(h.t.proto_kind, &advertised_as(h.t.proto_kind, &names));
+            }
         }
         type Part = unsafe extern "C" fn(
             *const saslmech_proto_server,
@@ -1380,10 +1412,10 @@ fn proto_queries(h: &Handles, sel: u8) {
             *mut usize,
         ) -> saslmech_result;
         let parts: [(Part, bool); 4] = [
-            (saslmech_proto_server_request_authzid, true),
-            (saslmech_proto_server_request_token, true),
-            (saslmech_proto_server_request_host, true),
-            (saslmech_proto_server_identity_authzid, false),
+            (ops::saslmech_proto_server_request_authzid, true),
+            (ops::saslmech_proto_server_request_token, true),
+            (ops::saslmech_proto_server_request_host, true),
+            (ops::saslmech_proto_server_identity_authzid, false),
         ];
         for (f, is_request) in parts {
             let (mut t, mut n) = (null(), usize::MAX);
@@ -1400,7 +1432,7 @@ fn proto_queries(h: &Handles, sel: u8) {
         }
         let mut port = 0u16;
         if ok_or(
-            saslmech_proto_server_request_port(p, &mut port),
+            ops::saslmech_proto_server_request_port(p, &mut port),
             ANY,
             "request_port",
         ) {
@@ -1408,7 +1440,7 @@ fn proto_queries(h: &Handles, sel: u8) {
         }
         let (mut t, mut n) = (null(), usize::MAX);
         if ok_or(
-            saslmech_proto_server_identity_trace(p, &mut t, &mut n),
+            ops::saslmech_proto_server_identity_trace(p, &mut t, &mut n),
             ANY,
             "identity_trace",
         ) {
@@ -1420,9 +1452,9 @@ fn proto_queries(h: &Handles, sel: u8) {
         let (mut a, mut an) = (null(), 0usize);
         let (mut z, mut zn) = (null(), 0usize);
         let (mut e, mut en) = (null(), 0usize);
-        let ra = saslmech_proto_server_identity_authcid(p, &mut a, &mut an);
-        let rz = saslmech_proto_server_identity_authzid(p, &mut z, &mut zn);
-        let re = saslmech_proto_server_identity_effective(p, &mut e, &mut en);
+        let ra = ops::saslmech_proto_server_identity_authcid(p, &mut a, &mut an);
+        let rz = ops::saslmech_proto_server_identity_authzid(p, &mut z, &mut zn);
+        let re = ops::saslmech_proto_server_identity_effective(p, &mut e, &mut en);
         if ok_or(re, ANY, "effective") {
             let want = if rz == SASLMECH_OK {
                 read(z, zn)
@@ -1435,8 +1467,27 @@ fn proto_queries(h: &Handles, sel: u8) {
     }
 }
 
-/// What a server adapter advertises parses back with the client-side parsers to names this
-/// library implements.
+/// The offered names as protocol `kind` advertises them: SMTP's EHLO keyword, IMAP's
+/// capabilities, POP3's CAPA line.
+fn advertised_as(kind: u8, names: &[u8]) -> Vec<u8> {
+    match kind {
+        0 => [b"AUTH ".as_slice(), names].concat(),
+        1 => {
+            let mut out = Vec::new();
+            for name in names.split(|b| *b == b' ') {
+                out.extend_from_slice(b"AUTH=");
+                out.extend_from_slice(name);
+                out.push(b' ');
+            }
+            out.extend_from_slice(b"SASL-IR");
+            out
+        }
+        _ => [b"SASL ".as_slice(), names].concat(),
+    }
+}
+
+/// What a server offers, advertised as its protocol does, parses back with the client-side
+/// parsers to names this library implements.
 fn check_advertised(kind: u8, text: &[u8]) {
     let wrapped: Vec<u8> = match kind {
         0 => [b"250-".as_slice(), text].concat(),
@@ -1447,21 +1498,21 @@ fn check_advertised(kind: u8, text: &[u8]) {
     // SAFETY: live slices and locals.
     let r = unsafe {
         match kind {
-            0 => saslmech_smtp_ehlo_mechanisms(
+            0 => ops::saslmech_smtp_ehlo_mechanisms(
                 wrapped.as_ptr(),
                 wrapped.len(),
                 out.as_mut_ptr(),
                 out.len(),
                 &mut n,
             ),
-            1 => saslmech_imap_capability_mechanisms(
+            1 => ops::saslmech_imap_capability_mechanisms(
                 wrapped.as_ptr(),
                 wrapped.len(),
                 out.as_mut_ptr(),
                 out.len(),
                 &mut n,
             ),
-            _ => saslmech_pop3_capa_mechanisms(
+            _ => ops::saslmech_pop3_capa_mechanisms(
                 wrapped.as_ptr(),
                 wrapped.len(),
                 out.as_mut_ptr(),
@@ -1483,7 +1534,7 @@ fn check_advertised(kind: u8, text: &[u8]) {
 }
 
 /// Operation 29: the answers ops 18 and 4 do not give, on the server adapter (and
-/// `saslmech_server_answer_token_error_scope` on the session). A refused answer changes
+/// `ops::saslmech_server_answer_token_error_scope` on the session). A refused answer changes
 /// nothing; with no request pending every answer is refused.
 fn op_proto_answer(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     let null_it = sel & 0x80 != 0;
@@ -1497,7 +1548,7 @@ fn op_proto_answer(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
         let before = server_status(h.server);
         // SAFETY: `h.server` NULL or live; the texts NULL or live slices.
         let r = unsafe {
-            saslmech_server_answer_token_error_scope(
+            ops::saslmech_server_answer_token_error_scope(
                 h.server,
                 pa,
                 a.len(),
@@ -1509,7 +1560,9 @@ fn op_proto_answer(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
         let ok = ok_or(r, ANY, "answer_token_error_scope");
         check_status(ok, st);
         if null_it {
-            refused_null(r, "answer_token_error_scope");
+            // The request is taken before its answer: with none pending there is no view to
+            // answer, whatever the arguments.
+            refused_null_unless_nothing_pending(r, before != Some(2), "answer_token_error_scope");
         }
         if !ok {
             assert_eq!(
@@ -1526,19 +1579,19 @@ fn op_proto_answer(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     // SAFETY: `h.proto` NULL or live; the byte strings NULL or live slices.
     let r = unsafe {
         match which {
-            0 => saslmech_proto_server_answer_unknown_user(h.proto, evp),
-            1 => saslmech_proto_server_answer_account_disabled(h.proto, evp),
-            2 => saslmech_proto_server_answer_temporary_failure(h.proto, evp),
+            0 => ops::saslmech_proto_server_answer_unknown_user(h.proto, evp),
+            1 => ops::saslmech_proto_server_answer_account_disabled(h.proto, evp),
+            2 => ops::saslmech_proto_server_answer_temporary_failure(h.proto, evp),
             3 => {
                 if sel & 0x40 != 0 {
-                    saslmech_proto_server_answer_cram_md5_keys(h.proto, cram.as_ptr(), 32, evp)
+                    ops::saslmech_proto_server_answer_cram_md5_keys(h.proto, cram.as_ptr(), 32, evp)
                 } else {
-                    saslmech_proto_server_answer_cram_md5_keys(h.proto, pa, a.len(), evp)
+                    ops::saslmech_proto_server_answer_cram_md5_keys(h.proto, pa, a.len(), evp)
                 }
             }
-            4 => saslmech_proto_server_answer_token_owner(h.proto, pa, a.len(), evp),
-            5 => saslmech_proto_server_answer_token_error(h.proto, pa, a.len(), evp),
-            _ => saslmech_proto_server_answer_token_error_scope(
+            4 => ops::saslmech_proto_server_answer_token_owner(h.proto, pa, a.len(), evp),
+            5 => ops::saslmech_proto_server_answer_token_error(h.proto, pa, a.len(), evp),
+            _ => ops::saslmech_proto_server_answer_token_error_scope(
                 h.proto,
                 pa,
                 a.len(),
@@ -1554,7 +1607,7 @@ fn op_proto_answer(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
         return;
     }
     if null_it && which >= 3 && !(which == 3 && sel & 0x40 != 0) {
-        refused_null(r, "proto answer");
+        refused_null_unless_nothing_pending(r, phase != Some(3), "proto answer");
     }
     if phase != Some(3) {
         assert!(!ok, "an answer without a pending request");
@@ -1612,12 +1665,12 @@ fn op_pclient_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
         let (c, cc) = (h.creds.cast_const(), h.client_config.cast_const());
         let (tp, tl) = (tag.as_ptr(), tag.len());
         let r = match (kind, with_config) {
-            (0, false) => saslmech_smtp_client_new(m, c, out_p),
-            (0, true) => saslmech_smtp_client_new_with_config(m, c, cc, out_p),
-            (1, false) => saslmech_imap_client_new(tp, tl, m, c, out_p),
-            (1, true) => saslmech_imap_client_new_with_config(tp, tl, m, c, cc, out_p),
-            (_, false) => saslmech_pop3_client_new(m, c, out_p),
-            _ => saslmech_pop3_client_new_with_config(m, c, cc, out_p),
+            (0, false) => ops::saslmech_smtp_client_new(m, c, out_p),
+            (0, true) => ops::saslmech_smtp_client_new_with_config(m, c, cc, out_p),
+            (1, false) => ops::saslmech_imap_client_new(tp, tl, m, c, out_p),
+            (1, true) => ops::saslmech_imap_client_new_with_config(tp, tl, m, c, cc, out_p),
+            (_, false) => ops::saslmech_pop3_client_new(m, c, out_p),
+            _ => ops::saslmech_pop3_client_new_with_config(m, c, cc, out_p),
         };
         if null_it {
             assert_eq!(r, SASLMECH_NULL_ARGUMENT);
@@ -1817,9 +1870,9 @@ fn op_pclient_line(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
         let done = ok_or(r, &[SASLMECH_INVALID_STATE], "outcome");
         assert_eq!(done, h.t.pclient_event == Some(8), "outcome without DONE");
         let (mut s, mut sn) = (null(), usize::MAX);
-        let rs = saslmech_proto_client_outcome_status(p, &mut s, &mut sn);
+        let rs = ops::saslmech_proto_client_outcome_status(p, &mut s, &mut sn);
         let (mut t, mut tn) = (null(), usize::MAX);
-        let rt = saslmech_proto_client_outcome_text(p, &mut t, &mut tn);
+        let rt = ops::saslmech_proto_client_outcome_text(p, &mut t, &mut tn);
         assert_eq!(ok_or(rs, ANY, "outcome_status"), done);
         assert_eq!(ok_or(rt, ANY, "outcome_text"), done);
         if !done {
@@ -1880,9 +1933,9 @@ fn op_capabilities(input: &mut Input<'_>, sel: u8) {
     type Parse =
         unsafe extern "C" fn(*const u8, usize, *mut u8, usize, *mut usize) -> saslmech_result;
     let parse: Parse = match which {
-        0 => saslmech_smtp_ehlo_mechanisms,
-        1 => saslmech_imap_capability_mechanisms,
-        2 => saslmech_pop3_capa_mechanisms,
+        0 => ops::saslmech_smtp_ehlo_mechanisms,
+        1 => ops::saslmech_imap_capability_mechanisms,
+        2 => ops::saslmech_pop3_capa_mechanisms,
         _ => {
             let mut has = false;
             // SAFETY: a live slice (or NULL) and a local.
@@ -2068,7 +2121,7 @@ fn op_keys(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                 let hash = u32::from(arg % 3);
                 let iterations = u32::from(arg >> 2 & 3);
                 let mut out: *mut saslmech_scram_keys = null_mut();
-                let r = saslmech_scram_keys_generate(
+                let r = ops::saslmech_scram_keys_generate(
                     hash,
                     maybe_null(v, null_it),
                     v.len(),
@@ -2317,5 +2370,622 @@ fn op_stateless(input: &mut Input<'_>, sel: u8) {
                 assert_eq!(r, SASLMECH_NULL_ARGUMENT);
             }
         }
+    }
+}
+
+/// The operations of the target's input format, as they were numbered when the seed corpus
+/// was made, expressed with today's C API: one operation per former export, so that the seeds
+/// keep reaching the same states. Each keeps the old contract the oracles check (a NULL
+/// out-parameter is refused before anything happens; out-parameters are written only on
+/// `SASLMECH_OK`) and reaches the exports that replaced it: the request and identity views of
+/// both server handles, `saslmech_credentials_set`, the optional arguments (NULL config,
+/// salt, nonce, initial response, success data), the merged constructors and parsers.
+mod ops {
+    use core::ptr::{null, null_mut};
+
+    use crate::ffi::*;
+
+    /// The request view of an engine session, or the getter's refusal.
+    unsafe fn server_view(
+        s: *const saslmech_server,
+    ) -> Result<*mut saslmech_request, saslmech_result> {
+        let mut view = null_mut();
+        let mut kind = saslmech_request_kind::SASLMECH_REQUEST_AUTHORIZE;
+        // SAFETY: `s` is NULL or live; the out-parameters are locals. The view is only read
+        // through, or answered while no other reference to the session exists.
+        match unsafe { crate::ffi::saslmech_server_request(s.cast_mut(), &mut view, &mut kind) } {
+            SASLMECH_OK => Ok(view),
+            e => Err(e),
+        }
+    }
+
+    /// The request view of a server adapter, or the getter's refusal.
+    unsafe fn proto_view(
+        s: *const saslmech_proto_server,
+    ) -> Result<*mut saslmech_request, saslmech_result> {
+        let mut view = null_mut();
+        let mut kind = saslmech_request_kind::SASLMECH_REQUEST_AUTHORIZE;
+        // SAFETY: as in `server_view`.
+        match unsafe {
+            crate::ffi::saslmech_proto_server_request(s.cast_mut(), &mut view, &mut kind)
+        } {
+            SASLMECH_OK => Ok(view),
+            e => Err(e),
+        }
+    }
+
+    pub unsafe extern "C" fn saslmech_server_start_no_ir(
+        s: *mut saslmech_server,
+        st: *mut saslmech_status,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { saslmech_server_start(s, null(), 0, st) }
+    }
+
+    pub unsafe extern "C" fn saslmech_server_challenge(
+        s: *const saslmech_server,
+        p: *mut *const u8,
+        n: *mut usize,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { saslmech_server_message(s, p, n) }
+    }
+
+    pub unsafe extern "C" fn saslmech_server_success_data(
+        s: *const saslmech_server,
+        p: *mut *const u8,
+        n: *mut usize,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { saslmech_server_message(s, p, n) }
+    }
+
+    pub unsafe extern "C" fn saslmech_server_request(
+        s: *const saslmech_server,
+        kind: *mut saslmech_request_kind,
+    ) -> saslmech_result {
+        let mut view = null_mut();
+        // SAFETY: forwarded; the view is not used.
+        unsafe { crate::ffi::saslmech_server_request(s.cast_mut(), &mut view, kind) }
+    }
+
+    pub unsafe extern "C" fn saslmech_proto_server_request(
+        s: *const saslmech_proto_server,
+        kind: *mut saslmech_request_kind,
+    ) -> saslmech_result {
+        let mut view = null_mut();
+        // SAFETY: forwarded; the view is not used.
+        unsafe { crate::ffi::saslmech_proto_server_request(s.cast_mut(), &mut view, kind) }
+    }
+
+    type ReadPart = unsafe extern "C" fn(
+        *const saslmech_request,
+        *mut *const u8,
+        *mut usize,
+    ) -> saslmech_result;
+    type ReadId = unsafe extern "C" fn(
+        *const saslmech_identity,
+        *mut *const u8,
+        *mut usize,
+    ) -> saslmech_result;
+
+    /// A request part as the old per-handle accessor gave it: NULL out-parameters first.
+    unsafe fn part(
+        view: Result<*mut saslmech_request, saslmech_result>,
+        f: ReadPart,
+        p: *mut *const u8,
+        n: *mut usize,
+    ) -> saslmech_result {
+        if p.is_null() || n.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        match view {
+            // SAFETY: a view of a live handle; the out-parameters are non-NULL.
+            Ok(v) => unsafe { f(v, p, n) },
+            Err(e) => e,
+        }
+    }
+
+    unsafe fn id_part(
+        id: Result<*const saslmech_identity, saslmech_result>,
+        f: ReadId,
+        p: *mut *const u8,
+        n: *mut usize,
+    ) -> saslmech_result {
+        if p.is_null() || n.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        match id {
+            // SAFETY: a view of a live handle; the out-parameters are non-NULL.
+            Ok(v) => unsafe { f(v, p, n) },
+            Err(e) => e,
+        }
+    }
+
+    unsafe fn server_id(
+        s: *const saslmech_server,
+    ) -> Result<*const saslmech_identity, saslmech_result> {
+        let mut id = null();
+        // SAFETY: `s` is NULL or live; the out-parameter is a local.
+        match unsafe { saslmech_server_identity(s, &mut id) } {
+            SASLMECH_OK => Ok(id),
+            e => Err(e),
+        }
+    }
+
+    unsafe fn proto_id(
+        s: *const saslmech_proto_server,
+    ) -> Result<*const saslmech_identity, saslmech_result> {
+        let mut id = null();
+        // SAFETY: `s` is NULL or live; the out-parameter is a local.
+        match unsafe { saslmech_proto_server_identity(s, &mut id) } {
+            SASLMECH_OK => Ok(id),
+            e => Err(e),
+        }
+    }
+
+    macro_rules! parts {
+        ($($name:ident, $view:ident, $handle:ty, $f:ident, $part:ident;)*) => {$(
+            pub unsafe extern "C" fn $name(
+                s: *const $handle,
+                p: *mut *const u8,
+                n: *mut usize,
+            ) -> saslmech_result {
+                // SAFETY: `s` is NULL or live; forwarded.
+                unsafe { $part($view(s), $f, p, n) }
+            }
+        )*};
+    }
+
+    parts! {
+        saslmech_server_request_authcid, server_view, saslmech_server, saslmech_request_authcid, part;
+        saslmech_server_request_authzid, server_view, saslmech_server, saslmech_request_authzid, part;
+        saslmech_server_request_password, server_view, saslmech_server, saslmech_request_password, part;
+        saslmech_server_request_token, server_view, saslmech_server, saslmech_request_token, part;
+        saslmech_server_request_host, server_view, saslmech_server, saslmech_request_host, part;
+        saslmech_proto_server_request_authcid, proto_view, saslmech_proto_server, saslmech_request_authcid, part;
+        saslmech_proto_server_request_authzid, proto_view, saslmech_proto_server, saslmech_request_authzid, part;
+        saslmech_proto_server_request_password, proto_view, saslmech_proto_server, saslmech_request_password, part;
+        saslmech_proto_server_request_token, proto_view, saslmech_proto_server, saslmech_request_token, part;
+        saslmech_proto_server_request_host, proto_view, saslmech_proto_server, saslmech_request_host, part;
+        saslmech_server_identity_authcid, server_id, saslmech_server, saslmech_identity_authcid, id_part;
+        saslmech_server_identity_authzid, server_id, saslmech_server, saslmech_identity_authzid, id_part;
+        saslmech_server_identity_effective, server_id, saslmech_server, saslmech_identity_effective, id_part;
+        saslmech_server_identity_trace, server_id, saslmech_server, saslmech_identity_trace, id_part;
+        saslmech_proto_server_identity_authcid, proto_id, saslmech_proto_server, saslmech_identity_authcid, id_part;
+        saslmech_proto_server_identity_authzid, proto_id, saslmech_proto_server, saslmech_identity_authzid, id_part;
+        saslmech_proto_server_identity_effective, proto_id, saslmech_proto_server, saslmech_identity_effective, id_part;
+        saslmech_proto_server_identity_trace, proto_id, saslmech_proto_server, saslmech_identity_trace, id_part;
+    }
+
+    pub unsafe extern "C" fn saslmech_server_request_port(
+        s: *const saslmech_server,
+        port: *mut u16,
+    ) -> saslmech_result {
+        if port.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: `s` is NULL or live; `port` is a non-NULL local.
+        unsafe { server_view(s).map_or_else(|e| e, |v| saslmech_request_port(v, port)) }
+    }
+
+    pub unsafe extern "C" fn saslmech_proto_server_request_port(
+        s: *const saslmech_proto_server,
+        port: *mut u16,
+    ) -> saslmech_result {
+        if port.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: as above.
+        unsafe { proto_view(s).map_or_else(|e| e, |v| saslmech_request_port(v, port)) }
+    }
+
+    /// An answer as the old per-handle call gave it: a NULL status first, then the view, then
+    /// the answer and the status it led to.
+    unsafe fn server_answer(
+        s: *mut saslmech_server,
+        st: *mut saslmech_status,
+        f: impl FnOnce(*mut saslmech_request) -> saslmech_result,
+    ) -> saslmech_result {
+        if st.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: `s` is NULL or live; the view is answered while no reference to `s` exists.
+        unsafe {
+            let view = match server_view(s) {
+                Ok(v) => v,
+                Err(e) => return e,
+            };
+            match f(view) {
+                SASLMECH_OK => saslmech_server_status(s, st),
+                e => e,
+            }
+        }
+    }
+
+    unsafe fn proto_answer(
+        s: *mut saslmech_proto_server,
+        ev: *mut saslmech_event,
+        f: impl FnOnce(*mut saslmech_request) -> saslmech_result,
+    ) -> saslmech_result {
+        if ev.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: as in `server_answer`.
+        unsafe {
+            let view = match proto_view(s) {
+                Ok(v) => v,
+                Err(e) => return e,
+            };
+            match f(view) {
+                SASLMECH_OK => saslmech_proto_server_event(s, ev),
+                e => e,
+            }
+        }
+    }
+
+    macro_rules! answers {
+        ($handle:ty, $out:ty, $via:ident, $($name:ident => $verdict:ident;)*) => {$(
+            pub unsafe extern "C" fn $name(s: *mut $handle, out: *mut $out) -> saslmech_result {
+                // SAFETY: forwarded.
+                unsafe { $via(s, out, |v| saslmech_request_answer(v, $verdict)) }
+            }
+        )*};
+    }
+
+    answers! { saslmech_server, saslmech_status, server_answer,
+        saslmech_server_answer_accept => SASLMECH_VERDICT_ACCEPT;
+        saslmech_server_answer_reject => SASLMECH_VERDICT_REJECT;
+        saslmech_server_answer_unknown_user => SASLMECH_VERDICT_UNKNOWN_USER;
+        saslmech_server_answer_account_disabled => SASLMECH_VERDICT_ACCOUNT_DISABLED;
+        saslmech_server_answer_temporary_failure => SASLMECH_VERDICT_TEMPORARY_FAILURE;
+    }
+    answers! { saslmech_proto_server, saslmech_event, proto_answer,
+        saslmech_proto_server_answer_accept => SASLMECH_VERDICT_ACCEPT;
+        saslmech_proto_server_answer_reject => SASLMECH_VERDICT_REJECT;
+        saslmech_proto_server_answer_unknown_user => SASLMECH_VERDICT_UNKNOWN_USER;
+        saslmech_proto_server_answer_account_disabled => SASLMECH_VERDICT_ACCOUNT_DISABLED;
+        saslmech_proto_server_answer_temporary_failure => SASLMECH_VERDICT_TEMPORARY_FAILURE;
+    }
+
+    macro_rules! byte_answers {
+        ($handle:ty, $out:ty, $via:ident, $($name:ident => $f:ident;)*) => {$(
+            pub unsafe extern "C" fn $name(
+                s: *mut $handle,
+                p: *const u8,
+                n: usize,
+                out: *mut $out,
+            ) -> saslmech_result {
+                // SAFETY: forwarded; `p` is NULL or valid for `n` bytes.
+                unsafe { $via(s, out, |v| $f(v, p, n)) }
+            }
+        )*};
+    }
+
+    byte_answers! { saslmech_server, saslmech_status, server_answer,
+        saslmech_server_answer_password => saslmech_request_answer_password;
+        saslmech_server_answer_cram_md5_keys => saslmech_request_answer_cram_md5_keys;
+        saslmech_server_answer_token_owner => saslmech_request_answer_token_owner;
+    }
+    byte_answers! { saslmech_proto_server, saslmech_event, proto_answer,
+        saslmech_proto_server_answer_password => saslmech_request_answer_password;
+        saslmech_proto_server_answer_cram_md5_keys => saslmech_request_answer_cram_md5_keys;
+        saslmech_proto_server_answer_token_owner => saslmech_request_answer_token_owner;
+    }
+
+    /// The old token error answers: NULL status text refused; the scope given (the old call
+    /// refused a NULL scope).
+    unsafe fn token_error(
+        v: *mut saslmech_request,
+        p: *const u8,
+        n: usize,
+        scope: Option<(*const u8, usize)>,
+    ) -> saslmech_result {
+        // SAFETY: forwarded; each pointer is NULL or valid for its length.
+        unsafe {
+            match scope {
+                Some((sp, _)) if sp.is_null() => SASLMECH_NULL_ARGUMENT,
+                Some((sp, sn)) => saslmech_request_answer_token_error(v, p, n, sp, sn),
+                None => saslmech_request_answer_token_error(v, p, n, null(), 0),
+            }
+        }
+    }
+
+    pub unsafe extern "C" fn saslmech_server_answer_token_error(
+        s: *mut saslmech_server,
+        p: *const u8,
+        n: usize,
+        st: *mut saslmech_status,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { server_answer(s, st, |v| token_error(v, p, n, None)) }
+    }
+
+    pub unsafe extern "C" fn saslmech_server_answer_token_error_scope(
+        s: *mut saslmech_server,
+        p: *const u8,
+        n: usize,
+        sp: *const u8,
+        sn: usize,
+        st: *mut saslmech_status,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { server_answer(s, st, |v| token_error(v, p, n, Some((sp, sn)))) }
+    }
+
+    pub unsafe extern "C" fn saslmech_proto_server_answer_token_error(
+        s: *mut saslmech_proto_server,
+        p: *const u8,
+        n: usize,
+        ev: *mut saslmech_event,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { proto_answer(s, ev, |v| token_error(v, p, n, None)) }
+    }
+
+    pub unsafe extern "C" fn saslmech_proto_server_answer_token_error_scope(
+        s: *mut saslmech_proto_server,
+        p: *const u8,
+        n: usize,
+        sp: *const u8,
+        sn: usize,
+        ev: *mut saslmech_event,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { proto_answer(s, ev, |v| token_error(v, p, n, Some((sp, sn)))) }
+    }
+
+    pub unsafe extern "C" fn saslmech_server_answer_scram_keys(
+        s: *mut saslmech_server,
+        keys: *const saslmech_scram_keys,
+        st: *mut saslmech_status,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { server_answer(s, st, |v| saslmech_request_answer_scram_keys(v, keys)) }
+    }
+
+    pub unsafe extern "C" fn saslmech_proto_server_answer_scram_keys(
+        s: *mut saslmech_proto_server,
+        keys: *const saslmech_scram_keys,
+        ev: *mut saslmech_event,
+    ) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { proto_answer(s, ev, |v| saslmech_request_answer_scram_keys(v, keys)) }
+    }
+
+    pub unsafe extern "C" fn saslmech_client_new(
+        m: saslmech_mechanism,
+        c: *const saslmech_credentials,
+        flags: saslmech_client_flags,
+        out: *mut *mut saslmech_client,
+    ) -> saslmech_result {
+        // SAFETY: forwarded; NULL config: the defaults.
+        unsafe { crate::ffi::saslmech_client_new(m, c, null(), flags, out) }
+    }
+
+    pub unsafe extern "C" fn saslmech_client_new_with_config(
+        m: saslmech_mechanism,
+        c: *const saslmech_credentials,
+        cfg: *const saslmech_client_config,
+        flags: saslmech_client_flags,
+        out: *mut *mut saslmech_client,
+    ) -> saslmech_result {
+        if cfg.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: forwarded.
+        unsafe { crate::ffi::saslmech_client_new(m, c, cfg, flags, out) }
+    }
+
+    /// The old `_with_limit`: a client config with that challenge limit.
+    pub unsafe extern "C" fn saslmech_client_new_with_limit(
+        m: saslmech_mechanism,
+        c: *const saslmech_credentials,
+        flags: saslmech_client_flags,
+        limit: usize,
+        out: *mut *mut saslmech_client,
+    ) -> saslmech_result {
+        if c.is_null() || out.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        if saslmech_mechanism_name(m).is_null() {
+            return SASLMECH_UNKNOWN_MECHANISM;
+        }
+        let mut cfg = null_mut();
+        // SAFETY: locals and live handles; the config is freed before returning.
+        unsafe {
+            assert_eq!(saslmech_client_config_new(&mut cfg), SASLMECH_OK);
+            let r = match saslmech_client_config_set_max_challenge(cfg, limit) {
+                SASLMECH_OK => crate::ffi::saslmech_client_new(m, c, cfg, flags, out),
+                e => e,
+            };
+            saslmech_client_config_free(cfg);
+            r
+        }
+    }
+
+    pub unsafe extern "C" fn saslmech_client_finish(c: *mut saslmech_client) -> saslmech_result {
+        // SAFETY: forwarded.
+        unsafe { crate::ffi::saslmech_client_finish(c, null(), 0) }
+    }
+
+    pub unsafe extern "C" fn saslmech_client_finish_with_data(
+        c: *mut saslmech_client,
+        p: *const u8,
+        n: usize,
+    ) -> saslmech_result {
+        if p.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: forwarded.
+        unsafe { crate::ffi::saslmech_client_finish(c, p, n) }
+    }
+
+    macro_rules! credentials {
+        ($($name:ident => $field:ident;)*) => {$(
+            pub unsafe extern "C" fn $name(
+                c: *mut saslmech_credentials,
+                p: *const u8,
+                n: usize,
+            ) -> saslmech_result {
+                // SAFETY: forwarded.
+                unsafe { saslmech_credentials_set(c, $field, p, n) }
+            }
+        )*};
+    }
+
+    credentials! {
+        saslmech_credentials_set_authcid => SASLMECH_CREDENTIAL_AUTHCID;
+        saslmech_credentials_set_authzid => SASLMECH_CREDENTIAL_AUTHZID;
+        saslmech_credentials_set_password => SASLMECH_CREDENTIAL_PASSWORD;
+        saslmech_credentials_set_token => SASLMECH_CREDENTIAL_TOKEN;
+        saslmech_credentials_set_trace => SASLMECH_CREDENTIAL_TRACE;
+        saslmech_credentials_set_host => SASLMECH_CREDENTIAL_HOST;
+    }
+
+    pub unsafe extern "C" fn saslmech_server_config_set_nonce_os(
+        c: *mut saslmech_server_config,
+    ) -> saslmech_result {
+        // SAFETY: forwarded; NULL: back to OS randomness.
+        unsafe { saslmech_server_config_set_nonce_fixed(c, null(), 0) }
+    }
+
+    pub unsafe extern "C" fn saslmech_client_config_set_nonce_os(
+        c: *mut saslmech_client_config,
+    ) -> saslmech_result {
+        // SAFETY: forwarded; NULL: back to OS randomness.
+        unsafe { saslmech_client_config_set_nonce_fixed(c, null(), 0) }
+    }
+
+    pub unsafe extern "C" fn saslmech_scram_keys_generate(
+        hash: saslmech_scram_hash,
+        p: *const u8,
+        n: usize,
+        iterations: u32,
+        out: *mut *mut saslmech_scram_keys,
+    ) -> saslmech_result {
+        // SAFETY: forwarded; NULL salt: a random one.
+        unsafe { saslmech_scram_keys_derive(hash, p, n, null(), 0, iterations, out) }
+    }
+
+    macro_rules! server_news {
+        ($($name:ident => $protocol:ident;)*) => {$(
+            pub unsafe extern "C" fn $name(
+                c: *const saslmech_server_config,
+                out: *mut *mut saslmech_proto_server,
+            ) -> saslmech_result {
+                // SAFETY: forwarded.
+                unsafe { saslmech_proto_server_new(c, $protocol, out) }
+            }
+        )*};
+    }
+
+    server_news! {
+        saslmech_smtp_server_new => SASLMECH_PROTOCOL_SMTP;
+        saslmech_imap_server_new => SASLMECH_PROTOCOL_IMAP;
+        saslmech_pop3_server_new => SASLMECH_PROTOCOL_POP3;
+    }
+
+    macro_rules! client_news {
+        ($($name:ident, $with:ident => $protocol:ident;)*) => {$(
+            pub unsafe extern "C" fn $name(
+                m: saslmech_mechanism,
+                c: *const saslmech_credentials,
+                out: *mut *mut saslmech_proto_client,
+            ) -> saslmech_result {
+                // SAFETY: forwarded; NULL config: the defaults.
+                unsafe { saslmech_proto_client_new($protocol, null(), 0, m, c, null(), out) }
+            }
+
+            pub unsafe extern "C" fn $with(
+                m: saslmech_mechanism,
+                c: *const saslmech_credentials,
+                cfg: *const saslmech_client_config,
+                out: *mut *mut saslmech_proto_client,
+            ) -> saslmech_result {
+                if cfg.is_null() {
+                    return SASLMECH_NULL_ARGUMENT;
+                }
+                // SAFETY: forwarded.
+                unsafe { saslmech_proto_client_new($protocol, null(), 0, m, c, cfg, out) }
+            }
+        )*};
+    }
+
+    client_news! {
+        saslmech_smtp_client_new, saslmech_smtp_client_new_with_config => SASLMECH_PROTOCOL_SMTP;
+        saslmech_pop3_client_new, saslmech_pop3_client_new_with_config => SASLMECH_PROTOCOL_POP3;
+    }
+
+    pub unsafe extern "C" fn saslmech_imap_client_new(
+        tag: *const u8,
+        tag_len: usize,
+        m: saslmech_mechanism,
+        c: *const saslmech_credentials,
+        out: *mut *mut saslmech_proto_client,
+    ) -> saslmech_result {
+        if tag.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: forwarded.
+        unsafe {
+            saslmech_proto_client_new(SASLMECH_PROTOCOL_IMAP, tag, tag_len, m, c, null(), out)
+        }
+    }
+
+    pub unsafe extern "C" fn saslmech_imap_client_new_with_config(
+        tag: *const u8,
+        tag_len: usize,
+        m: saslmech_mechanism,
+        c: *const saslmech_credentials,
+        cfg: *const saslmech_client_config,
+        out: *mut *mut saslmech_proto_client,
+    ) -> saslmech_result {
+        if tag.is_null() || cfg.is_null() {
+            return SASLMECH_NULL_ARGUMENT;
+        }
+        // SAFETY: forwarded.
+        unsafe { saslmech_proto_client_new(SASLMECH_PROTOCOL_IMAP, tag, tag_len, m, c, cfg, out) }
+    }
+
+    pub unsafe extern "C" fn saslmech_proto_client_outcome_status(
+        c: *const saslmech_proto_client,
+        p: *mut *const u8,
+        n: *mut usize,
+    ) -> saslmech_result {
+        let (mut t, mut tn) = (null(), 0usize);
+        // SAFETY: forwarded; the text goes to locals.
+        unsafe { saslmech_proto_client_outcome_reply(c, p, n, &mut t, &mut tn) }
+    }
+
+    pub unsafe extern "C" fn saslmech_proto_client_outcome_text(
+        c: *const saslmech_proto_client,
+        p: *mut *const u8,
+        n: *mut usize,
+    ) -> saslmech_result {
+        let (mut s, mut sn) = (null(), 0usize);
+        // SAFETY: forwarded; the status goes to locals.
+        unsafe { saslmech_proto_client_outcome_reply(c, &mut s, &mut sn, p, n) }
+    }
+
+    macro_rules! parsers {
+        ($($name:ident => $protocol:ident;)*) => {$(
+            pub unsafe extern "C" fn $name(
+                text: *const u8,
+                len: usize,
+                out: *mut u8,
+                cap: usize,
+                out_len: *mut usize,
+            ) -> saslmech_result {
+                // SAFETY: forwarded.
+                unsafe { saslmech_proto_mechanisms($protocol, text, len, out, cap, out_len) }
+            }
+        )*};
+    }
+
+    parsers! {
+        saslmech_smtp_ehlo_mechanisms => SASLMECH_PROTOCOL_SMTP;
+        saslmech_imap_capability_mechanisms => SASLMECH_PROTOCOL_IMAP;
+        saslmech_pop3_capa_mechanisms => SASLMECH_PROTOCOL_POP3;
     }
 }

@@ -3,6 +3,8 @@
 //! (or from a `ScramClientCache`), because the crate's own clients refuse empty passwords;
 //! an attacker's client does not.
 
+mod support;
+
 use std::sync::Arc;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -10,6 +12,7 @@ use saslmech::{
     Answer, ClientSession, CramMd5Keys, Credentials, Failure, Mechanism, ScramClientCache,
     ScramHash, SecretStorage, ServerConfig, ServerSession, ServerStep, Transport,
 };
+use support::to_hex;
 
 /// U+00AD SOFT HYPHEN: SASLprep maps it to nothing.
 const MAPS_TO_NOTHING: &str = "\u{ad}";
@@ -32,10 +35,6 @@ fn failure(step: ServerStep<'_>) -> Option<Failure> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// CRAM-MD5 with the response an attacker computes with `key`, answered with `answer`.
 fn cram_md5(key: &[u8], answer: Answer<'_>) -> Option<Failure> {
     let mut s = ServerSession::new(
@@ -50,7 +49,7 @@ fn cram_md5(key: &[u8], answer: Answer<'_>) -> Option<Failure> {
     };
     let mut mac = Hmac::<md5::Md5>::new_from_slice(key).unwrap();
     mac.update(&challenge);
-    let response = format!("tim {}", hex(&mac.finalize().into_bytes()));
+    let response = format!("tim {}", to_hex(&mac.finalize().into_bytes()));
     assert!(matches!(
         s.step(response.as_bytes()).unwrap(),
         ServerStep::Request(_)
@@ -244,7 +243,7 @@ fn smtp_adapter_answers_an_empty_secret_like_an_unknown_user() {
         let challenge = saslmech::b64::decode(text).unwrap();
         let mut mac = Hmac::<md5::Md5>::new_from_slice(b"").unwrap();
         mac.update(challenge.as_slice());
-        let response = format!("tim {}", hex(&mac.finalize().into_bytes()));
+        let response = format!("tim {}", to_hex(&mac.finalize().into_bytes()));
         match server
             .line(saslmech::b64::encode(response.as_bytes()).as_bytes())
             .unwrap()

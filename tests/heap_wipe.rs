@@ -9,16 +9,16 @@
 //! `Vec<(u8, char)>` (the layouts of unicode-normalization's buffers) holding a fragment of a
 //! non-ASCII password.
 
-mod common;
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use common::{Users, Verdict, run_pair};
 use saslmech::{
     ClientSession, Credentials, Mechanism, ScramHash, ScramKeys, ServerConfig, Transport,
 };
+use support::exchange::{Framing, Users, Verdict, run};
 
 const SENTINEL: &[u8] = b"Sentinel-Pa55word-7f3a9c2e1b-do-not-leak-0123456789";
 
@@ -188,7 +188,11 @@ fn no_freed_block_holds_the_password() {
                         creds.password(SENTINEL)
                     };
                     let mut client = ClientSession::new(mech, &creds).unwrap();
-                    let v = run_pair(&config, &Transport::tls(), &mut client, &users, b64, true);
+                    let framing = Framing::new(b64, true);
+                    let v = run(&mut client, &config, &Transport::tls(), framing, |r| {
+                        users.answer(&r)
+                    })
+                    .verdict();
                     if mech == Mechanism::XOAuth2 {
                         // The token differs from the table's: the error challenge path runs.
                         assert!(matches!(v, Verdict::Failure(_)), "{v:?}");
@@ -251,9 +255,12 @@ fn scram_non_ascii_passwords_leave_no_fragment() {
                 };
                 let creds = Credentials::new().authcid("user@example.com").password(pw);
                 let mut client = ClientSession::new(mech, &creds).unwrap();
-                // Raw messages only: `run_pair` hands base64 success data to the client's raw
+                // Raw messages only: `run` hands base64 success data to the client's raw
                 // `finish`, which SCRAM's server-final does not survive.
-                let v = run_pair(&config, &Transport::tls(), &mut client, &users, false, true);
+                let v = run(&mut client, &config, &Transport::tls(), Framing::RAW, |r| {
+                    users.answer(&r)
+                })
+                .verdict();
                 assert!(matches!(v, Verdict::Success { .. }), "{mech}: {v:?}");
                 drop(client);
                 runs += 1;

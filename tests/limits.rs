@@ -2,9 +2,7 @@
 //! identities with the typed failure, and never allocates in proportion to what the peer
 //! sends beyond the limit (a counting global allocator measures each call).
 
-mod proto_support {
-    pub mod pair;
-}
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -339,11 +337,11 @@ fn over_long_identities() {
 /// (answering `*`), gives up after too many challenges, and bounds a multi-line reply's text.
 #[test]
 fn protocol_adapters() {
-    use proto_support::pair::{ClientSide, ServerSide};
     use saslmech::proto::imap::{ImapClient, ImapServer};
     use saslmech::proto::pop3::{Pop3Client, Pop3Server};
     use saslmech::proto::smtp::{SmtpClient, SmtpServer};
     use saslmech::proto::{ClientEvent, ServerEvent};
+    use support::adapters::{ClientSide, ServerSide};
 
     fn too_long(event: ServerEvent, reply: &[u8]) {
         match event {

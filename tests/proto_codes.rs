@@ -1,13 +1,10 @@
 //! Every reply code of the SMTP AUTH issue list, produced by the server adapter, plus the
 //! IMAP and POP3 equivalents.
 
-mod proto_support {
-    pub mod pair;
-}
+mod support;
 
 use std::sync::Arc;
 
-use proto_support::pair::ServerSide;
 use saslmech::proto::imap::ImapServer;
 use saslmech::proto::pop3::Pop3Server;
 use saslmech::proto::smtp::{SmtpReplies, SmtpServer};
@@ -16,6 +13,7 @@ use saslmech::{
     Answer, ChannelBindingType, ClientConfig, ClientSession, Credentials, Failure, Mechanism,
     ServerConfig, TokenError, Transport,
 };
+use support::adapters::ServerSide;
 
 /// `AHRpbQB0YW5zdGFhZnRhbnN0YWFm` = base64("\0tim\0tanstaaftanstaaf").
 const PLAIN_IR: &str = "AHRpbQB0YW5zdGFhZnRhbnN0YWFm";

@@ -1,13 +1,10 @@
 //! The crate's SMTP, IMAP and POP3 client adapters against its server adapters, for every
 //! mechanism, with and without initial responses, right and wrong credentials.
 
-mod proto_support {
-    pub mod pair;
-}
+mod support;
 
 use std::sync::{Arc, mpsc};
 
-use proto_support::pair::{ClientSide, PASSWORD, ServerSide, TOKEN, USER, run};
 use saslmech::proto::imap::{ImapClient, ImapServer};
 use saslmech::proto::pop3::{Pop3Client, Pop3Server};
 use saslmech::proto::smtp::{SmtpClient, SmtpServer};
@@ -16,6 +13,7 @@ use saslmech::{
     ALL_MECHANISMS, Answer, ChannelBindingType, ClientConfig, Credentials, Failure, Mechanism,
     ServerConfig, Transport,
 };
+use support::adapters::{ClientSide, PASSWORD, ServerSide, TOKEN, USER, run};
 
 #[derive(Clone, Copy, Debug)]
 enum Proto {
@@ -582,7 +580,7 @@ fn the_client_verifies_scram_server_final() {
         else {
             panic!()
         };
-        let first = server.answer(proto_support::pair::backend(&r)).unwrap();
+        let first = server.answer(support::adapters::backend(&r)).unwrap();
         let (sent, _) = feed(&mut client, &[first.reply().unwrap()]);
         let ServerEvent::Challenge(final_line) = server.line(&sent[0]).unwrap() else {
             panic!()

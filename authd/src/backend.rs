@@ -2,16 +2,20 @@
 //! how it answers the engine's lookups: right away when that is cheap, or with a job for the
 //! blocking pool when a slow hash must run.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use saslmech::{Mechanism, ScramHash, ScramKeys, SecretBuf, ServerConfig};
 use sha2::Digest;
 
 use crate::config::Config;
+use crate::config::Driver;
 use crate::handler::{Lookup, Owned};
 use crate::oauth::Validator;
-use crate::passdb::{LineError, PassDb};
+use crate::passdb::{Entry, LineError, PassDb, Source};
+use crate::pgsql::PgPassdb;
 use crate::scheme::{Scheme, Secret};
 
 /// Everything a SIGHUP replaces at once.
@@ -23,8 +27,8 @@ pub struct State {
     pub mechanisms: Vec<Mechanism>,
     /// The engine's policy for new connections.
     pub engine: Arc<ServerConfig>,
-    /// The passwd-file.
-    pub passdb: PassDb,
+    /// The password source (passwd-file or PostgreSQL).
+    pub passdb: Source,
     /// Token validation, if configured.
     pub oauth: Option<Validator>,
     /// Daemon-wide secret: SCRAM fake salts for unknown users and the salts of SCRAM keys
@@ -35,12 +39,18 @@ pub struct State {
 /// A blocking job: verifies or derives, returns the answer and a note for the log.
 pub type Job = Box<dyn FnOnce() -> (Owned, Option<&'static str>) + Send + 'static>;
 
+/// An asynchronous lookup (a database query): it ends in a [`Resolution`] that is `Now` or
+/// `Blocking`, and perhaps the login name to report instead of the client's.
+pub type Pending = Pin<Box<dyn Future<Output = (Resolution, Option<String>)> + Send + 'static>>;
+
 /// How a lookup is answered.
 pub enum Resolution {
     /// Answer now.
     Now(Owned, Option<&'static str>),
     /// Run this on the blocking pool, then answer with its result.
     Blocking(Job),
+    /// Await this (off the connection's loop), then go on with what it gives.
+    Async(Pending),
 }
 
 impl std::fmt::Debug for Resolution {
@@ -48,6 +58,7 @@ impl std::fmt::Debug for Resolution {
         match self {
             Resolution::Now(o, n) => f.debug_tuple("Now").field(o).field(n).finish(),
             Resolution::Blocking(_) => f.write_str("Blocking"),
+            Resolution::Async(_) => f.write_str("Async"),
         }
     }
 }
@@ -72,12 +83,21 @@ impl State {
         let mechanisms = config.mechanisms().map_err(|e| e.to_string())?;
         let default = Scheme::from_name(&config.passdb.default_scheme)
             .ok_or_else(|| "passdb.default_scheme: unknown scheme".to_owned())?;
-        let (passdb, errors) = PassDb::load(&config.passdb.passwd_file, default).map_err(|e| {
-            format!(
-                "passdb.passwd_file: {}: {e}",
-                config.passdb.passwd_file.display()
-            )
-        })?;
+        let (passdb, errors) = match (config.passdb.driver, &config.passdb.passwd_file) {
+            (Driver::PasswdFile, Some(path)) => {
+                let (db, errors) = PassDb::load(path, default)
+                    .map_err(|e| format!("passdb.passwd_file: {}: {e}", path.display()))?;
+                (Source::File(db), errors)
+            }
+            (Driver::PasswdFile, None) => return Err("passdb.passwd_file: required".to_owned()),
+            (Driver::Pgsql, _) => {
+                let pg = config
+                    .pgsql
+                    .as_ref()
+                    .ok_or_else(|| "passdb.driver: \"pgsql\" needs a [pgsql] table".to_owned())?;
+                (Source::Pgsql(PgPassdb::new(pg, default)?), Vec::new())
+            }
+        };
         let oauth = config.oauth.as_ref().map(Validator::new).transpose()?;
         let mut engine = ServerConfig::new()
             .mechanisms(&mechanisms)
@@ -117,20 +137,51 @@ impl State {
         salt
     }
 
-    /// Decide how to answer `lookup` for a request from `rip`.
-    pub fn resolve(self: &Arc<Self>, lookup: Lookup, rip: Option<IpAddr>) -> Resolution {
+    /// Decide how to answer `lookup` for a request from `rip` to `service`.
+    pub fn resolve(
+        self: &Arc<Self>,
+        lookup: Lookup,
+        rip: Option<IpAddr>,
+        service: std::borrow::Cow<'static, str>,
+    ) -> Resolution {
+        let user = match &lookup {
+            Lookup::Password { user, .. } | Lookup::Secret { user, .. } => user,
+            Lookup::Token { .. } => return self.resolve_entry(lookup, None, rip),
+        };
+        if let Some(entry) = self.passdb.lookup_now(user) {
+            return self.resolve_entry(lookup, entry, rip);
+        }
+        let state = Arc::clone(self);
+        let user = user.clone();
+        Resolution::Async(Box::pin(async move {
+            match state.passdb.lookup(&user, &service).await {
+                Ok(entry) => {
+                    let login = entry.as_ref().and_then(|e| e.login.clone());
+                    (state.resolve_entry(lookup, entry, rip), login)
+                }
+                Err(why) => (Resolution::Now(Owned::Temporary, Some(why)), None),
+            }
+        }))
+    }
+
+    /// Decide how to answer `lookup` given the user's entry (`None`: no such user).
+    pub fn resolve_entry(
+        self: &Arc<Self>,
+        lookup: Lookup,
+        entry: Option<Arc<Entry>>,
+        rip: Option<IpAddr>,
+    ) -> Resolution {
         match lookup {
-            Lookup::Password { user, password, .. } => {
-                let Some(entry) = self.passdb.get(&user) else {
-                    if self.passdb.decoy().is_none() {
+            Lookup::Password {
+                user: _, password, ..
+            } => {
+                let Some(entry) = entry else {
+                    let Some(decoy) = self.passdb.decoy() else {
                         return Resolution::Now(Owned::UnknownUser, UNKNOWN);
-                    }
+                    };
                     // As long as a real user's check: the timing does not tell names apart.
-                    let state = Arc::clone(self);
                     return Resolution::Blocking(Box::new(move || {
-                        if let Some(d) = state.passdb.decoy() {
-                            let _ = std::hint::black_box(d.secret.verify(password.as_slice()));
-                        }
+                        let _ = std::hint::black_box(decoy.secret.verify(password.as_slice()));
                         (Owned::UnknownUser, UNKNOWN)
                     }));
                 };
@@ -138,13 +189,8 @@ impl State {
                     return Resolution::Now(Owned::Reject, NOT_ALLOWED);
                 }
                 if entry.secret.is_slow() {
-                    let state = Arc::clone(self);
                     Resolution::Blocking(Box::new(move || {
-                        let ok = state
-                            .passdb
-                            .get(&user)
-                            .is_some_and(|e| e.secret.verify(password.as_slice()));
-                        verdict(ok)
+                        verdict(entry.secret.verify(password.as_slice()))
                     }))
                 } else {
                     let (a, n) = verdict(entry.secret.verify(password.as_slice()));
@@ -154,7 +200,7 @@ impl State {
             Lookup::Secret {
                 user, mechanism, ..
             } => {
-                let Some(entry) = self.passdb.get(&user) else {
+                let Some(entry) = entry else {
                     return Resolution::Now(Owned::UnknownUser, UNKNOWN);
                 };
                 if !entry.allowed_from(rip) {
@@ -177,8 +223,8 @@ impl State {
                         let state = Arc::clone(self);
                         Resolution::Blocking(Box::new(move || {
                             let salt = state.derived_salt(&user);
-                            let keys = match state.passdb.get(&user).map(|e| &e.secret) {
-                                Some(Secret::Plain(p)) => ScramKeys::derive(
+                            let keys = match &entry.secret {
+                                Secret::Plain(p) => ScramKeys::derive(
                                     hash,
                                     p.as_slice(),
                                     &salt,

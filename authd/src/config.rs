@@ -20,6 +20,9 @@ pub struct Config {
     pub auth: Auth,
     /// The password database.
     pub passdb: Passdb,
+    /// The PostgreSQL passdb (with `passdb.driver = "pgsql"`).
+    #[serde(default)]
+    pub pgsql: Option<Pgsql>,
     /// Local validation of OAuth 2.0 bearer tokens (JWTs).
     #[serde(default)]
     pub oauth: Option<OAuth>,
@@ -132,12 +135,27 @@ fn default_scram_iterations() -> u32 {
     4096
 }
 
-/// `[passdb]`: the passwd-file.
+/// Where the passwords are.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Driver {
+    /// A passwd-file loaded into memory (`passdb.passwd_file`).
+    #[default]
+    PasswdFile,
+    /// A PostgreSQL database (`[pgsql]`).
+    Pgsql,
+}
+
+/// `[passdb]`: the passwd-file, or the choice of PostgreSQL.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Passdb {
+    /// `"passwd-file"` (default) or `"pgsql"`.
+    #[serde(default)]
+    pub driver: Driver,
     /// Path of the passwd-file (Dovecot's format: `user:{SCHEME}secret:uid:gid:...`).
-    pub passwd_file: PathBuf,
+    #[serde(default)]
+    pub passwd_file: Option<PathBuf>,
     /// Scheme of entries without a `{SCHEME}` prefix (Dovecot's `scheme=`; default `CRYPT`).
     #[serde(default = "default_scheme")]
     pub default_scheme: String,
@@ -145,6 +163,36 @@ pub struct Passdb {
 
 fn default_scheme() -> String {
     "CRYPT".to_owned()
+}
+
+/// `[pgsql]`: the PostgreSQL passdb.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pgsql {
+    /// libpq-style connection string (`host=/run/postgresql dbname=mail user=authd`) or URL.
+    pub connection: String,
+    /// Most connections open at once (default 8).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// Milliseconds to open a connection (default 2000).
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Milliseconds for one query, and for a free connection from the pool (default 5000).
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_ms: u64,
+    /// The query: `%u` user, `%n` user part, `%d` domain, `%s` service, bound as parameters.
+    /// Columns: `password` (required), `nologin` and `user` (optional).
+    pub password_query: String,
+}
+
+fn default_pool_size() -> usize {
+    8
+}
+fn default_connect_timeout() -> u64 {
+    2000
+}
+fn default_query_timeout() -> u64 {
+    5000
 }
 
 /// `[oauth]`: local JWT validation for OAUTHBEARER and XOAUTH2.
@@ -281,6 +329,38 @@ impl Config {
                 "passdb.default_scheme: unknown scheme {:?}",
                 self.passdb.default_scheme
             ));
+        }
+        match self.passdb.driver {
+            Driver::PasswdFile => {
+                if self.passdb.passwd_file.is_none() {
+                    return err("passdb.passwd_file: required with driver = \"passwd-file\"");
+                }
+            }
+            Driver::Pgsql => {
+                let Some(p) = &self.pgsql else {
+                    return err("passdb.driver: \"pgsql\" needs a [pgsql] table");
+                };
+                if self.passdb.passwd_file.is_some() {
+                    return err("passdb.passwd_file: not used with driver = \"pgsql\"");
+                }
+                if !(1..=1024).contains(&p.pool_size) {
+                    return err("pgsql.pool_size: must be between 1 and 1024");
+                }
+                if !(1..=600_000).contains(&p.connect_timeout_ms) {
+                    return err("pgsql.connect_timeout_ms: must be between 1 and 600000");
+                }
+                if !(1..=600_000).contains(&p.query_timeout_ms) {
+                    return err("pgsql.query_timeout_ms: must be between 1 and 600000");
+                }
+                p.connection
+                    .parse::<tokio_postgres::Config>()
+                    .map_err(|e| ConfigError(format!("pgsql.connection: {e}")))?;
+                crate::pgsql::translate(&p.password_query)
+                    .map_err(|e| ConfigError(format!("pgsql.password_query: {e}")))?;
+            }
+        }
+        if self.pgsql.is_some() && self.passdb.driver != Driver::Pgsql {
+            return err("pgsql: set passdb.driver = \"pgsql\" to use it");
         }
         if let Some(o) = &self.oauth {
             if o.hs256_key_file.is_none()
@@ -448,6 +528,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn pgsql_section() {
+        let base = "[listen]\ntcp = \"127.0.0.1:0\"\n[passdb]\ndriver = \"pgsql\"\n";
+        let ok = format!(
+            "{base}[pgsql]\nconnection = \"host=/tmp dbname=mail\"\npassword_query = \"SELECT password FROM u WHERE name = '%u'\"\n"
+        );
+        let c = Config::parse(&ok).unwrap();
+        let p = c.pgsql.unwrap();
+        assert_eq!(
+            (p.pool_size, p.connect_timeout_ms, p.query_timeout_ms),
+            (8, 2000, 5000)
+        );
+        for (text, key) in [
+            (base.to_string(), "[pgsql]"),
+            (ok.replace("'%u'", "'%x'"), "pgsql.password_query"),
+            (ok.replace("'%u'", "'%u@x'"), "pgsql.password_query"),
+            (format!("{ok}pool_size = 0\n"), "pgsql.pool_size"),
+            (
+                format!("{ok}query_timeout_ms = 0\n"),
+                "pgsql.query_timeout_ms",
+            ),
+            (format!("{ok}poolsize = 3\n"), "poolsize"),
+            (ok.replace("driver = \"pgsql\"\n", ""), "passdb.passwd_file"),
+            (
+                ok.replace("host=/tmp dbname=mail", "host=/tmp port=notaport"),
+                "pgsql.connection",
+            ),
+        ] {
+            let e = Config::parse(&text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

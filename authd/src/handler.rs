@@ -215,6 +215,8 @@ struct Req {
     started: Instant,
     last_activity: Instant,
     note: Option<&'static str>,
+    /// The login name the passdb reports instead of the client's (SQL `user` column).
+    login: Option<String>,
 }
 
 /// Limits of one connection.
@@ -285,6 +287,22 @@ impl Handler {
             .map_or((None, true), |r| (r.remote_ip, r.no_penalty))
     }
 
+    /// `service=` of request `id` (empty if unknown).
+    pub fn request_service(&self, id: u32) -> Cow<'static, str> {
+        // The usual names are borrowed: no allocation per request.
+        self.requests
+            .get(&id)
+            .map_or(Cow::Borrowed(""), |r| r.service.clone())
+    }
+
+    /// The passdb names the user differently: report `name` in the `OK` of request `id`
+    /// if it succeeds.
+    pub fn set_login(&mut self, id: u32, name: String) {
+        if let Some(r) = self.requests.get_mut(&id) {
+            r.login = Some(name);
+        }
+    }
+
     /// True if no request waits for a lookup answer or a reply to be written.
     pub fn is_idle(&self) -> bool {
         self.requests.values().all(|r| r.state == State::Challenged)
@@ -336,6 +354,7 @@ impl Handler {
                     started: now,
                     last_activity: now,
                     note: None,
+                    login: None,
                 };
                 let transport = if auth.secured {
                     Transport::tls()
@@ -599,9 +618,10 @@ impl Handler {
                 }
             }
             StepKind::Success => {
+                let login = req.login.take();
                 let (user, data) = match req.session.as_ref() {
                     Some(s) => (
-                        s.identity().map(|i| i.effective().to_owned()),
+                        login.or_else(|| s.identity().map(|i| i.effective().to_owned())),
                         s.last_message().map(<[u8]>::to_vec),
                     ),
                     None => (None, None),

@@ -25,6 +25,7 @@ pub mod handler;
 pub mod logwriter;
 pub mod oauth;
 pub mod passdb;
+pub mod pgsql;
 pub mod protocol;
 pub mod scheme;
 pub mod server;

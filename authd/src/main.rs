@@ -209,18 +209,26 @@ fn main() -> ExitCode {
 fn check(config: Config, path: &std::path::Path) -> ExitCode {
     match saslmech_authd::backend::State::build(config, [0; 32]) {
         Ok((state, errors)) if errors.is_empty() => {
-            println!(
-                "saslmech-authd: {} is valid ({} users)",
-                path.display(),
-                state.passdb.len()
-            );
+            match state.passdb.users() {
+                Some(n) => println!("saslmech-authd: {} is valid ({n} users)", path.display()),
+                None => println!(
+                    "saslmech-authd: {} is valid (PostgreSQL passdb; the database is not contacted)",
+                    path.display()
+                ),
+            }
             ExitCode::SUCCESS
         }
         Ok((state, errors)) => {
+            let file = state
+                .config
+                .passdb
+                .passwd_file
+                .as_deref()
+                .unwrap_or(std::path::Path::new("-"));
             for e in &errors {
                 eprintln!(
                     "saslmech-authd: passdb.passwd_file: {}: {e}",
-                    state.config.passdb.passwd_file.display()
+                    file.display()
                 );
             }
             ExitCode::from(1)

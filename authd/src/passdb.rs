@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::scheme::{BadSecret, Scheme, Secret};
 
@@ -31,6 +32,9 @@ pub struct Entry {
     pub nologin: bool,
     /// `allow_nets=` extra field, if present.
     pub allow_nets: Option<Vec<Net>>,
+    /// The login name to report on success instead of the one the client gave (the SQL
+    /// passdb's `user` column); `None` keeps it.
+    pub login: Option<String>,
 }
 
 impl Entry {
@@ -122,7 +126,7 @@ impl std::fmt::Display for LineError {
 /// The loaded passwd-file.
 #[derive(Debug, Default)]
 pub struct PassDb {
-    users: HashMap<String, Entry>,
+    users: HashMap<String, Arc<Entry>>,
     /// A user whose secret is slow to check: a password for an unknown user is checked
     /// against it too (and the result thrown away), so that unknown users cost the time a
     /// real one does and the reply's timing does not tell which names exist.
@@ -183,6 +187,7 @@ impl PassDb {
                 secret,
                 nologin: false,
                 allow_nets: None,
+                login: None,
             };
             let mut bad_net = false;
             for field in extra.split(' ').filter(|f| !f.is_empty()) {
@@ -209,7 +214,7 @@ impl PassDb {
             if decoy.is_none() && entry.secret.is_slow() {
                 decoy = Some(user.to_owned());
             }
-            users.entry(user.to_owned()).or_insert(entry);
+            users.entry(user.to_owned()).or_insert(Arc::new(entry));
         }
         (PassDb { users, decoy }, errors)
     }
@@ -221,12 +226,12 @@ impl PassDb {
     }
 
     /// The entry of `user`, if any (exact match).
-    pub fn get(&self, user: &str) -> Option<&Entry> {
+    pub fn get(&self, user: &str) -> Option<&Arc<Entry>> {
         self.users.get(user)
     }
 
     /// The entry whose slow check stands in for an unknown user's (see the field's docs).
-    pub fn decoy(&self) -> Option<&Entry> {
+    pub fn decoy(&self) -> Option<&Arc<Entry>> {
         self.decoy.as_deref().and_then(|u| self.users.get(u))
     }
 
@@ -238,6 +243,57 @@ impl PassDb {
     /// True if the file has no usable user.
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
+    }
+}
+
+/// Where the daemon finds its users: the passwd-file (in memory) or PostgreSQL, behind one
+/// asynchronous lookup. Both give an [`Entry`] that the same scheme checks and engine answers
+/// use; an absent user is `Ok(None)`, and a source that cannot answer now is `Err` (the login
+/// then fails with `temp`).
+#[derive(Debug)]
+pub enum Source {
+    /// The passwd-file.
+    File(PassDb),
+    /// The PostgreSQL passdb.
+    Pgsql(crate::pgsql::PgPassdb),
+}
+
+impl Source {
+    /// Look `user` up for `service`.
+    pub async fn lookup(
+        &self,
+        user: &str,
+        service: &str,
+    ) -> Result<Option<Arc<Entry>>, crate::pgsql::TempFail> {
+        match self {
+            Source::File(db) => Ok(db.get(user).cloned()),
+            Source::Pgsql(pg) => pg.lookup(user, service).await,
+        }
+    }
+
+    /// The answer without waiting, when the source has it in memory (the passwd-file):
+    /// `Some(entry or None)`; `None` when [`Source::lookup`] must be awaited.
+    pub fn lookup_now(&self, user: &str) -> Option<Option<Arc<Entry>>> {
+        match self {
+            Source::File(db) => Some(db.get(user).cloned()),
+            Source::Pgsql(_) => None,
+        }
+    }
+
+    /// The entry whose slow check stands in for an unknown user's, if any.
+    pub fn decoy(&self) -> Option<Arc<Entry>> {
+        match self {
+            Source::File(db) => db.decoy().cloned(),
+            Source::Pgsql(pg) => pg.decoy(),
+        }
+    }
+
+    /// Number of users, when known (the passwd-file).
+    pub fn users(&self) -> Option<usize> {
+        match self {
+            Source::File(db) => Some(db.len()),
+            Source::Pgsql(_) => None,
+        }
     }
 }
 

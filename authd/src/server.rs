@@ -44,9 +44,25 @@ fn random<const N: usize>() -> Result<[u8; N], String> {
     Ok(b)
 }
 
-fn log_line_errors(errors: &[crate::passdb::LineError], path: &Path) {
+fn log_line_errors(errors: &[crate::passdb::LineError], path: Option<&Path>) {
+    let Some(path) = path else { return };
     for e in errors {
         warn!(file = %path.display(), "passwd-file {e}");
+    }
+}
+
+fn log_loaded(state: &State, what: &str) {
+    match (&state.passdb, &state.config.passdb.passwd_file) {
+        (crate::passdb::Source::File(db), Some(path)) => {
+            info!(users = db.len(), file = %path.display(), "passwd-file {what}");
+        }
+        (crate::passdb::Source::Pgsql(pg), _) => {
+            info!(
+                query = pg.sql(),
+                "pgsql passdb {what} (connections are opened on demand)"
+            );
+        }
+        _ => {}
     }
 }
 
@@ -55,10 +71,9 @@ impl Daemon {
     /// `config_path` is re-read on SIGHUP.
     pub fn new(config: Config, config_path: Option<PathBuf>) -> Result<Arc<Daemon>, String> {
         let secret = random::<32>()?;
-        let path = config.passdb.passwd_file.clone();
         let (state, errors) = State::build(config, secret)?;
-        log_line_errors(&errors, &path);
-        info!(users = state.passdb.len(), file = %path.display(), "passwd-file loaded");
+        log_line_errors(&errors, state.config.passdb.passwd_file.as_deref());
+        log_loaded(&state, "loaded");
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(Arc::new(Daemon {
             state: ArcSwap::from_pointee(state),
@@ -97,11 +112,9 @@ impl Daemon {
                 {
                     warn!("reload: [listen] changes take effect only after a restart");
                 }
-                log_line_errors(&errors, &state.config.passdb.passwd_file);
-                info!(
-                    users = state.passdb.len(),
-                    "reloaded configuration and passwd-file"
-                );
+                log_line_errors(&errors, state.config.passdb.passwd_file.as_deref());
+                log_loaded(&state, "reloaded");
+                info!("reloaded configuration and passwd-file");
                 self.state.store(Arc::new(state));
             }
             Ok(Err(e)) => error!("reload failed, keeping the previous configuration: {e}"),
@@ -116,6 +129,7 @@ enum Job {
         id: u32,
         answer: Owned,
         note: Option<&'static str>,
+        login: Option<String>,
     },
     Fail {
         id: u32,
@@ -266,7 +280,10 @@ async fn serve_halves<R, W>(
             Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                 let now = Instant::now();
                 match done {
-                    Ok(Job::Answer { id, answer, note }) => {
+                    Ok(Job::Answer { id, answer, note, login }) => {
+                        if let Some(name) = login {
+                            handler.set_login(id, name);
+                        }
                         let ev = handler.answer(id, answer.as_answer(), note, now, &mut out);
                         if let Err(msg) = process(ev, &mut handler, &daemon, &mut jobs, &mut out, conn) {
                             warn!(conn, "closing connection: {msg}");
@@ -412,22 +429,40 @@ fn process(
                     );
                     continue;
                 }
-                match state.resolve(lookup, rip) {
+                let service = handler.request_service(id);
+                match state.resolve(lookup, rip, service) {
                     Resolution::Now(answer, note) => {
                         ev = handler.answer(id, answer.as_answer(), note, Instant::now(), out);
                     }
                     Resolution::Blocking(job) => {
                         let slots = Arc::clone(&daemon.hash_slots);
                         jobs.spawn(async move {
-                            // The permit waits asynchronously; only the hash runs on a thread.
-                            let _permit = slots.acquire_owned().await;
-                            match tokio::task::spawn_blocking(job).await {
-                                Ok((answer, note)) => Job::Answer { id, answer, note },
-                                Err(_) => Job::Answer {
-                                    id,
-                                    answer: Owned::Temporary,
-                                    note: Some("hash job failed"),
-                                },
+                            let (answer, note) = run_blocking(slots, job).await;
+                            Job::Answer {
+                                id,
+                                answer,
+                                note,
+                                login: None,
+                            }
+                        });
+                        return Ok(());
+                    }
+                    Resolution::Async(pending) => {
+                        let slots = Arc::clone(&daemon.hash_slots);
+                        jobs.spawn(async move {
+                            let (next, login) = pending.await;
+                            let (answer, note) = match next {
+                                Resolution::Now(answer, note) => (answer, note),
+                                Resolution::Blocking(job) => run_blocking(slots, job).await,
+                                Resolution::Async(_) => {
+                                    (Owned::Temporary, Some("nested asynchronous lookup"))
+                                }
+                            };
+                            Job::Answer {
+                                id,
+                                answer,
+                                note,
+                                login,
                             }
                         });
                         return Ok(());
@@ -435,6 +470,16 @@ fn process(
                 }
             }
         }
+    }
+}
+
+/// Run a slow check on the blocking pool, at most `slots` at a time.
+async fn run_blocking(slots: Arc<Semaphore>, job: backend::Job) -> (Owned, Option<&'static str>) {
+    // The permit waits asynchronously; only the hash runs on a thread.
+    let _permit = slots.acquire_owned().await;
+    match tokio::task::spawn_blocking(job).await {
+        Ok(r) => r,
+        Err(_) => (Owned::Temporary, Some("hash job failed")),
     }
 }
 

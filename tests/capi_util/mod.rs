@@ -1,11 +1,11 @@
-//! Shared by the `capi_*` integration tests: locating the library cargo built for this test
-//! run, building the C side with `bindings/c/Makefile`, and running programs with timeouts.
+//! Shared by the `capi_*` integration tests: building the C libraries for this test run,
+//! building the C side with `bindings/c/Makefile`, and running programs with timeouts.
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The repository root.
@@ -13,22 +13,75 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory holding the `libsaslmech.a` and `libsaslmech.so` that cargo built (with the
-/// `capi` feature) for this very test run: next to the test executable.
+/// The directory holding the `libsaslmech.a` and `libsaslmech.so` of this checkout, built
+/// once per test binary the way `bindings/c/Makefile` builds them (the crate's own crate types
+/// are `lib` only): `cargo rustc --lib --features capi --crate-type cdylib,staticlib`, into this
+/// test run's target directory and profile, with the Makefile's SONAME argument.
 pub fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe
-        .parent()
-        .expect("test executable has a directory")
-        .to_path_buf();
-    for lib in ["libsaslmech.a", "libsaslmech.so"] {
-        assert!(
-            dir.join(lib).is_file(),
-            "{lib} not found in {} (cargo builds it next to the tests with --features capi)",
-            dir.display()
-        );
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/<this test> -> target/<profile>
+            let exe = std::env::current_exe().expect("current_exe");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("test executable in target/<profile>/deps")
+                .to_path_buf();
+            let target_dir = profile_dir
+                .parent()
+                .expect("target directory")
+                .to_path_buf();
+            let mut cmd = cargo();
+            cmd.current_dir(root())
+                .args(["rustc", "--quiet", "--lib", "--features", "capi"])
+                .args(["--crate-type", "cdylib,staticlib"])
+                .arg("--target-dir")
+                .arg(&target_dir);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            // As bindings/c/Makefile: a plain cdylib has no SONAME.
+            cmd.args(["--", "-C", "link-arg=-Wl,-soname,libsaslmech.so.0"]);
+            let out = run(&mut cmd, 900);
+            assert!(
+                out.status.success(),
+                "cargo rustc --crate-type cdylib,staticlib failed:\n{}",
+                text(&out)
+            );
+            for lib in ["libsaslmech.a", "libsaslmech.so"] {
+                assert!(
+                    profile_dir.join(lib).is_file(),
+                    "{lib} not found in {} after cargo rustc",
+                    profile_dir.display()
+                );
+            }
+            profile_dir
+        })
+        .clone()
+}
+
+/// `cargo` with the environment of a shell: the variables cargo sets for this test process
+/// would make build scripts that watch them rebuild.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("CARGO_BIN_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_ref())
+        {
+            cmd.env_remove(key.as_ref());
+        }
     }
-    dir
+    cmd
 }
 
 /// A scratch directory for this test binary's outputs (under `target/tmp`).

@@ -50,6 +50,16 @@ impl Daemon {
     }
 
     pub fn spawn(dir: tempfile::TempDir, config_path: &Path, socket: PathBuf) -> Daemon {
+        Self::spawn_until(dir, config_path, socket, "passwd-file loaded")
+    }
+
+    /// [`Daemon::spawn`], waiting for a log line containing `ready` instead.
+    pub fn spawn_until(
+        dir: tempfile::TempDir,
+        config_path: &Path,
+        socket: PathBuf,
+        ready: &str,
+    ) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_saslmech-authd"))
             .arg("--config")
             .arg(config_path)
@@ -88,11 +98,7 @@ impl Daemon {
             log,
         };
         // The passwd-file is read after binding: wait for it.
-        assert!(
-            d.wait_log(|l| l.contains("passwd-file loaded")),
-            "{:?}",
-            d.log()
-        );
+        assert!(d.wait_log(|l| l.contains(ready)), "{:?}", d.log());
         d
     }
 

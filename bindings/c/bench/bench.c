@@ -191,9 +191,10 @@ static int sm_setup(void)
     /* The handshakes run in memory, standing for a connection already protected by TLS. */
     SM(saslmech_server_config_set_allow_plaintext(sm_config, true));
     SM(saslmech_credentials_new(&sm_credentials));
-    SM(saslmech_credentials_set_authcid(sm_credentials, (const uint8_t *)USER, strlen(USER)));
-    SM(saslmech_credentials_set_password(sm_credentials, (const uint8_t *)PASSWORD,
-                                         strlen(PASSWORD)));
+    SM(saslmech_credentials_set(sm_credentials, SASLMECH_CREDENTIAL_AUTHCID, (const uint8_t *)USER,
+                                strlen(USER)));
+    SM(saslmech_credentials_set(sm_credentials, SASLMECH_CREDENTIAL_PASSWORD,
+                                (const uint8_t *)PASSWORD, strlen(PASSWORD)));
 #ifdef SASLMECH_MECH_SCRAM_SHA_256
     SM(saslmech_scram_keys_from_rfc5803((const uint8_t *)good.cyrus_auth_password,
                                         strlen(good.cyrus_auth_password), &sm_keys_good));
@@ -206,8 +207,8 @@ static int sm_setup(void)
                                                             sizeof good.salted, good.salt,
                                                             good.salt_len, ITERATIONS, &cache));
         SM(saslmech_credentials_new(&sm_credentials_salted));
-        SM(saslmech_credentials_set_authcid(sm_credentials_salted, (const uint8_t *)USER,
-                                            strlen(USER)));
+        SM(saslmech_credentials_set(sm_credentials_salted, SASLMECH_CREDENTIAL_AUTHCID,
+                                    (const uint8_t *)USER, strlen(USER)));
         SM(saslmech_credentials_set_scram_cache(sm_credentials_salted, cache));
         saslmech_scram_client_cache_free(cache);
     }
@@ -260,51 +261,54 @@ static int sm_handshake(enum group g)
     }
 
     SM(saslmech_server_new(sm_config, mech, sflags, &server));
-    SM(saslmech_client_new(mech, credentials, 0, &client));
+    SM(saslmech_client_new(mech, credentials, NULL, 0, &client));
     SM(saslmech_client_start(client, &has_ir, &out, &out_len));
     if (has_ir)
         SM(saslmech_server_start(server, out, out_len, &status));
     else
-        SM(saslmech_server_start_no_ir(server, &status));
+        SM(saslmech_server_start(server, NULL, 0, &status));
     for (int steps = 0;; steps++) {
         if (steps > 10) {
             rc = fail("too many steps");
             goto out;
         }
         if (status == SASLMECH_STATUS_CHALLENGE) {
-            SM(saslmech_server_challenge(server, &in, &in_len));
+            SM(saslmech_server_message(server, &in, &in_len));
             SM(saslmech_client_step(client, in, in_len, &out, &out_len));
             SM(saslmech_server_step(server, out, out_len, &status));
         } else if (status == SASLMECH_STATUS_REQUEST) {
-            saslmech_request kind;
+            saslmech_request_kind kind;
+            saslmech_request *req;
             const char *stored = server_password("saslmech");
 
-            SM(saslmech_server_request(server, &kind));
-            SM(saslmech_server_request_authcid(server, &in, &in_len));
+            SM(saslmech_server_request(server, &req, &kind));
+            SM(saslmech_request_authcid(req, &in, &in_len));
             if (!bytes_eq(in, in_len, USER)) {
-                SM(saslmech_server_answer_unknown_user(server, &status));
+                SM(saslmech_request_answer(req, SASLMECH_VERDICT_UNKNOWN_USER));
+                SM(saslmech_server_status(server, &status));
                 continue;
             }
             if (kind == SASLMECH_REQUEST_VERIFY_PASSWORD ||
                 (kind == SASLMECH_REQUEST_SECRET && mech == SASLMECH_MECH_CRAM_MD5)) {
-                SM(saslmech_server_answer_password(server, (const uint8_t *)stored,
-                                                   strlen(stored), &status));
+                SM(saslmech_request_answer_password(req, (const uint8_t *)stored, strlen(stored)));
 #ifdef SASLMECH_MECH_SCRAM_SHA_256
             } else if (kind == SASLMECH_REQUEST_SECRET) {
-                SM(saslmech_server_answer_scram_keys(
-                    server, server_secrets("saslmech") == &good ? sm_keys_good : sm_keys_bad,
-                    &status));
+                SM(saslmech_request_answer_scram_keys(
+                    req, server_secrets("saslmech") == &good ? sm_keys_good : sm_keys_bad));
 #endif
             } else {
                 rc = fail("unexpected request %u", (unsigned)kind);
                 goto out;
             }
+            SM(saslmech_server_status(server, &status));
         } else if (status == SASLMECH_STATUS_SUCCESS) {
-            if (saslmech_server_success_data(server, &in, &in_len) == SASLMECH_OK)
-                SM(saslmech_client_finish_with_data(client, in, in_len));
+            if (saslmech_server_message(server, &in, &in_len) == SASLMECH_OK)
+                SM(saslmech_client_finish(client, in, in_len));
             else
-                SM(saslmech_client_finish(client));
-            SM(saslmech_server_identity_authcid(server, &in, &in_len));
+                SM(saslmech_client_finish(client, NULL, 0));
+            const saslmech_identity *id;
+            SM(saslmech_server_identity(server, &id));
+            SM(saslmech_identity_authcid(id, &in, &in_len));
             if (!bytes_eq(in, in_len, USER))
                 rc = fail("authenticated the wrong user");
             goto out;

@@ -5,7 +5,7 @@
  *         [-S SECS] ADDRESS PORT                              (PORT 0 picks a free port)
  *
  * One thread, one poll() loop, many connections. Each connection owns a saslmech SMTP AUTH
- * adapter (saslmech_smtp_server_new): the server hands it the AUTH command and the lines of
+ * adapter (saslmech_proto_server_new): the server hands it the AUTH command and the lines of
  * the exchange and writes back the reply bytes it gives (334, 235, 535, 454, ...), so there is
  * no AUTH framing, base64 or reply-code table here. When the adapter asks for credentials (a
  * password to check, CRAM-MD5's or SCRAM's stored keys, a token to validate) the connection
@@ -170,6 +170,7 @@ static void on_event(struct conn *c, saslmech_event ev)
     const uint8_t *p;
     size_t n;
     saslmech_failure f;
+    const saslmech_identity *id;
 
     if (ev == SASLMECH_EVENT_REQUEST) {
         /* Nothing to write yet; the lookup is answered on a later loop turn. */
@@ -178,7 +179,8 @@ static void on_event(struct conn *c, saslmech_event ev)
         return;
     }
     if (ev == SASLMECH_EVENT_SUCCESS &&
-        saslmech_proto_server_identity_effective(c->smtp, &p, &n) == SASLMECH_OK)
+        saslmech_proto_server_identity(c->smtp, &id) == SASLMECH_OK &&
+        saslmech_identity_effective(id, &p, &n) == SASLMECH_OK)
         fprintf(stderr, "smtpd: fd %d authenticated as %.*s\n", c->fd, (int)n, (const char *)p);
     if (ev == SASLMECH_EVENT_FAILURE && saslmech_proto_server_failure(c->smtp, &f) == SASLMECH_OK)
         fprintf(stderr, "smtpd: fd %d authentication failed: %s\n", c->fd,
@@ -198,7 +200,8 @@ static void refused(struct conn *c, const char *what, saslmech_result r)
 /* The "user database": answer the parked request. */
 static void answer_lookup(struct conn *c)
 {
-    saslmech_request kind;
+    saslmech_request_kind kind;
+    saslmech_request *req;
     saslmech_event ev = SASLMECH_EVENT_FAILURE;
     const uint8_t *user, *token;
     size_t user_len, token_len;
@@ -207,44 +210,44 @@ static void answer_lookup(struct conn *c)
     saslmech_result r;
 
     c->lookup_pending = false;
-    r = saslmech_proto_server_request(c->smtp, &kind);
+    r = saslmech_proto_server_request(c->smtp, &req, &kind);
     if (r == SASLMECH_OK)
-        r = saslmech_proto_server_request_authcid(c->smtp, &user, &user_len);
+        r = saslmech_request_authcid(req, &user, &user_len);
     if (r != SASLMECH_OK) {
         refused(c, "request", r);
         return;
     }
     demo = same(user, user_len, DEMO_USER);
     if (same(user, user_len, TEMPFAIL_USER)) {
-        r = saslmech_proto_server_answer_temporary_failure(c->smtp, &ev);
+        r = saslmech_request_answer(req, SASLMECH_VERDICT_TEMPORARY_FAILURE);
     } else if (same(user, user_len, DISABLED_USER)) {
-        r = saslmech_proto_server_answer_account_disabled(c->smtp, &ev);
+        r = saslmech_request_answer(req, SASLMECH_VERDICT_ACCOUNT_DISABLED);
     } else {
         switch (kind) {
         case SASLMECH_REQUEST_VERIFY_PASSWORD:
             /* The library compares in constant time. */
-            r = demo ? saslmech_proto_server_answer_password(
-                           c->smtp, (const uint8_t *)DEMO_PASSWORD, strlen(DEMO_PASSWORD), &ev)
-                     : saslmech_proto_server_answer_unknown_user(c->smtp, &ev);
+            r = demo ? saslmech_request_answer_password(req, (const uint8_t *)DEMO_PASSWORD,
+                                                        strlen(DEMO_PASSWORD))
+                     : saslmech_request_answer(req, SASLMECH_VERDICT_UNKNOWN_USER);
             break;
         case SASLMECH_REQUEST_SECRET:
             /* CRAM-MD5 or SCRAM: the stored keys for the mechanism in use. */
             if (!demo) {
-                r = saslmech_proto_server_answer_unknown_user(c->smtp, &ev);
+                r = saslmech_request_answer(req, SASLMECH_VERDICT_UNKNOWN_USER);
             } else if ((r = saslmech_proto_server_mechanism(c->smtp, &mech)) != SASLMECH_OK) {
                 break;
             } else if (mech == SASLMECH_MECH_CRAM_MD5) {
-                r = saslmech_proto_server_answer_cram_md5_keys(c->smtp, demo_cram_keys,
-                                                               sizeof demo_cram_keys, &ev);
+                r = saslmech_request_answer_cram_md5_keys(req, demo_cram_keys,
+                                                          sizeof demo_cram_keys);
             } else {
                 bool sha1 =
                     mech == SASLMECH_MECH_SCRAM_SHA_1 || mech == SASLMECH_MECH_SCRAM_SHA_1_PLUS;
-                r = saslmech_proto_server_answer_scram_keys(
-                    c->smtp, sha1 ? demo_scram_sha1 : demo_scram_sha256, &ev);
+                r = saslmech_request_answer_scram_keys(
+                    req, sha1 ? demo_scram_sha1 : demo_scram_sha256);
             }
             break;
         case SASLMECH_REQUEST_VALIDATE_TOKEN:
-            r = saslmech_proto_server_request_token(c->smtp, &token, &token_len);
+            r = saslmech_request_token(req, &token, &token_len);
             if (r == SASLMECH_OK)
                 r = saslmech_ct_eq_password(token, token_len, (const uint8_t *)DEMO_TOKEN,
                                             strlen(DEMO_TOKEN), &equal);
@@ -254,8 +257,8 @@ static void answer_lookup(struct conn *c)
                 /* The token is the demo user's: say whose it is, and the library compares
                  * that owner with the user the client named (asking to authorize when they
                  * differ). A bare accept of a token is refused. */
-                r = saslmech_proto_server_answer_token_owner(
-                    c->smtp, (const uint8_t *)DEMO_USER, strlen(DEMO_USER), &ev);
+                r = saslmech_request_answer_token_owner(req, (const uint8_t *)DEMO_USER,
+                                                        strlen(DEMO_USER));
             } else {
                 /* The error challenge (XOAUTH2: an HTTP status; OAUTHBEARER: RFC 6750's error
                  * code); the client's reply to it ends the exchange with 535. */
@@ -263,17 +266,19 @@ static void answer_lookup(struct conn *c)
                 if (saslmech_proto_server_mechanism(c->smtp, &mech) == SASLMECH_OK &&
                     mech == SASLMECH_MECH_OAUTHBEARER)
                     error = "invalid_token";
-                r = saslmech_proto_server_answer_token_error(c->smtp, (const uint8_t *)error,
-                                                             strlen(error), &ev);
+                r = saslmech_request_answer_token_error(req, (const uint8_t *)error,
+                                                        strlen(error), NULL, 0);
             }
             break;
         case SASLMECH_REQUEST_AUTHORIZE:
         default:
             /* No one may act as someone else here. */
-            r = saslmech_proto_server_answer_reject(c->smtp, &ev);
+            r = saslmech_request_answer(req, SASLMECH_VERDICT_REJECT);
             break;
         }
     }
+    if (r == SASLMECH_OK)
+        r = saslmech_proto_server_event(c->smtp, &ev);
     if (r != SASLMECH_OK) {
         refused(c, "answer", r);
         return;
@@ -365,8 +370,8 @@ static void command_line(struct conn *c, char *line, size_t len)
         reply(c, "250-" HOSTNAME);
         /* "AUTH XOAUTH2 CRAM-MD5 PLAIN LOGIN", from the policy (and the TLS state). */
         if (!authenticated &&
-            saslmech_proto_server_advertised(c->smtp, &keyword, &n) == SASLMECH_OK)
-            reply(c, "250-%.*s", (int)n, (const char *)keyword);
+            saslmech_server_config_offered(config, 0, &keyword, &n) == SASLMECH_OK && n > 0)
+            reply(c, "250-AUTH %.*s", (int)n, (const char *)keyword);
         reply(c, "250 ENHANCEDSTATUSCODES");
     } else if (is_cmd(line, "HELO", &args)) {
         c->greeted = true;
@@ -549,9 +554,9 @@ static void accept_conn(int lfd)
         close(fd);
         return;
     }
-    r = saslmech_smtp_server_new(config, &conns[i]->smtp);
+    r = saslmech_proto_server_new(config, SASLMECH_PROTOCOL_SMTP, &conns[i]->smtp);
     if (r != SASLMECH_OK)
-        die("saslmech_smtp_server_new", r);
+        die("saslmech_proto_server_new", r);
     conns[i]->fd = fd;
     conns[i]->started = conns[i]->line_started = now_ms();
     reply(conns[i], "220 " HOSTNAME " ESMTP saslmech demo");
@@ -625,6 +630,10 @@ static void setup_config(const char *mechanisms)
     /* Loopback demo without TLS: allow the mechanisms that send the password. */
     if ((r = saslmech_server_config_set_allow_plaintext(config, true)) != SASLMECH_OK)
         die("set_allow_plaintext", r);
+    /* CRAM-MD5 and SCRAM are answered with stored keys: unknown users cost the same. */
+    if ((r = saslmech_server_config_set_secret_storage(config, SASLMECH_SECRET_STORAGE_KEYS)) !=
+        SASLMECH_OK)
+        die("saslmech_server_config_set_secret_storage", r);
     if (mechanisms != NULL)
         set_mechanisms(mechanisms);
     if ((r = saslmech_server_config_set_hostname(config, (const uint8_t *)HOSTNAME,
@@ -636,13 +645,14 @@ static void setup_config(const char *mechanisms)
     if (r != SASLMECH_OK)
         die("cram_md5_keys_from_password", r);
     /* A real server reads these from its database (saslmech_scram_keys_from_rfc5803). */
-    r = saslmech_scram_keys_generate(SASLMECH_SCRAM_SHA_1, (const uint8_t *)DEMO_PASSWORD,
-                                     strlen(DEMO_PASSWORD), 4096, &demo_scram_sha1);
+    /* A NULL salt: a fresh random one. */
+    r = saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_1, (const uint8_t *)DEMO_PASSWORD,
+                                   strlen(DEMO_PASSWORD), NULL, 0, 4096, &demo_scram_sha1);
     if (r == SASLMECH_OK)
-        r = saslmech_scram_keys_generate(SASLMECH_SCRAM_SHA_256, (const uint8_t *)DEMO_PASSWORD,
-                                         strlen(DEMO_PASSWORD), 4096, &demo_scram_sha256);
+        r = saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_256, (const uint8_t *)DEMO_PASSWORD,
+                                       strlen(DEMO_PASSWORD), NULL, 0, 4096, &demo_scram_sha256);
     if (r != SASLMECH_OK)
-        die("scram_keys_generate", r);
+        die("scram_keys_derive", r);
 }
 
 /* Seconds (decimals allowed) as milliseconds, at least 1; -1 if not a number. */

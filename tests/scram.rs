@@ -1,17 +1,20 @@
-//! SCRAM-SHA-1, SCRAM-SHA-256 and -PLUS: RFC vectors, stored keys, both success-data paths,
-//! the strictness cases of the reference (§5.11), fake salts, and mutation tests.
+//! SCRAM-SHA-1, SCRAM-SHA-256 and -PLUS (RFC 5802, RFC 7677, RFC 9266): the RFC exchanges
+//! byte for byte, stored keys and RFC 5803's text form, both success-data paths, the strict
+//! grammar of RFC 5802 §7 on both sides, channel-binding rules, SASLprep, fake salts for
+//! unknown users, the client's key cache, and mutation tests.
 
-mod mech_common;
+mod support;
 
 use std::sync::Arc;
 
-use mech_common::{Out, Outcome, hex, own, pair};
 use proptest::prelude::*;
 use saslmech::{
     Answer, ChannelBindingType, ClientConfig, ClientSession, Credentials, Error, Failure,
-    Mechanism, NonceSource, Request, ScramHash, ScramKeys, ServerConfig, ServerSession, Transport,
-    b64,
+    Mechanism, NonceSource, Request, ScramClientCache, ScramHash, ScramKeys, ServerConfig,
+    ServerSession, ServerStep, Transport, b64,
 };
+use support::exchange::{Exchange, pair};
+use support::{Out, hex, own};
 
 const SHA1_SALT: &str = "QSXCR+Q6sek8bf92";
 const SHA1_STORED: &str = "e9d94660c39d65c38fbad91c358f14da0eef2bd6";
@@ -315,7 +318,7 @@ fn pair_scram(
     authzid: Option<&str>,
     success_data: bool,
     answer_with: &str,
-) -> Outcome {
+) -> Exchange {
     let mut creds = Credentials::new().authcid("user").password(password);
     if let Some(z) = authzid {
         creds = creds.authzid(z);
@@ -374,7 +377,7 @@ fn pairs_succeed_in_both_success_data_modes() {
                 // Success data is either carried with success or sent as a last challenge.
                 assert_eq!(o.success_data.is_some(), success_data);
                 assert_eq!(o.challenges.len(), if success_data { 1 } else { 2 });
-                assert!(o.challenges.last().unwrap().starts_with(b"v=") != success_data);
+                assert!(o.challenges.last().unwrap().as_slice().starts_with(b"v=") != success_data);
                 assert_eq!(o.responses.last().unwrap().is_empty(), !success_data);
             }
         }
@@ -989,5 +992,170 @@ proptest! {
             let success = matches!(out, Out::Success { .. });
             prop_assert!(!success);
         }
+    }
+}
+
+// ---- The client's key cache: a client that kept ClientKey/ServerKey from an earlier
+// login skips PBKDF2, produces exactly the RFC 7677 exchange, and falls back to the password
+// (or fails cleanly) when the server's salt or iteration count changed. ----
+
+fn rfc_salt() -> Vec<u8> {
+    b64::decode(SHA256_SALT.as_bytes())
+        .unwrap()
+        .as_slice()
+        .to_vec()
+}
+
+/// Run SCRAM-SHA-256 against a server holding `keys` (with RFC 7677's nonces if `fixed`);
+/// return the client's final message and the outcome.
+fn cache_login(
+    creds: &Credentials<'_>,
+    keys: &ScramKeys,
+    fixed: bool,
+) -> (Result<ClientSession, Error>, Vec<u8>) {
+    let mut sc = ServerConfig::new();
+    let mut cc = ClientConfig::new();
+    if fixed {
+        sc = sc.nonce_source(NonceSource::Fixed(
+            b"%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0".to_vec(),
+        ));
+        cc = cc.nonce_source(NonceSource::Fixed(b"rOprNGfwEbeRWgbNEkqO".to_vec()));
+    }
+    let config = Arc::new(sc);
+    let mut c = match ClientSession::with_config(Mechanism::ScramSha256, creds, &cc) {
+        Ok(c) => c,
+        Err(e) => return (Err(e), Vec::new()),
+    };
+    let mut s = ServerSession::new(&config, Mechanism::ScramSha256, &Transport::tls()).unwrap();
+    let first = c.start().unwrap().unwrap().to_vec();
+    let ServerStep::Request(_) = s.start(Some(&first)).unwrap() else {
+        panic!("no request")
+    };
+    let ServerStep::Challenge(server_first) = s.answer(Answer::ScramKeys(keys)).unwrap() else {
+        panic!("no server-first")
+    };
+    let server_first = server_first.to_vec();
+    let client_final = match c.step(&server_first) {
+        Ok(r) => r.to_vec(),
+        Err(e) => return (Err(e), Vec::new()),
+    };
+    assert!(
+        c.scram_cache().is_none(),
+        "no cache before the server proved itself"
+    );
+    match s.step(&client_final).unwrap() {
+        ServerStep::Success(ok) => {
+            let data = ok.data.map(<[u8]>::to_vec);
+            c.finish(data.as_deref()).unwrap();
+            (Ok(c), client_final)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn rfc_keys() -> ScramKeys {
+    ScramKeys::derive(ScramHash::Sha256, b"pencil", &rfc_salt(), 4096).unwrap()
+}
+
+#[test]
+fn cached_keys_reproduce_rfc7677_without_the_password() {
+    let cache = ScramClientCache::from_salted_password(
+        ScramHash::Sha256,
+        &hex(SHA256_SALTED),
+        &rfc_salt(),
+        4096,
+    )
+    .unwrap();
+    let creds = Credentials::new().authcid("user").scram_cache(&cache);
+    let (client, client_final) = cache_login(&creds, &rfc_keys(), true);
+    assert_eq!(client_final, RFC7677.client_final.as_bytes());
+    let client = client.unwrap();
+    assert!(client.is_finished());
+    // The cache it hands back is the same keys.
+    assert_eq!(client.scram_cache(), Some(&cache));
+    assert!(!format!("{cache:?}").contains("c4a4"));
+}
+
+#[test]
+fn first_login_fills_the_cache_second_skips_pbkdf2() {
+    let keys = ScramKeys::generate(ScramHash::Sha256, b"correct horse", 4096).unwrap();
+    let creds = Credentials::new()
+        .authcid("alice")
+        .password(b"correct horse");
+    let (client, _) = cache_login(&creds, &keys, false);
+    let cache = client.unwrap().scram_cache().cloned().unwrap();
+    assert_eq!(cache.salt(), keys.salt());
+    assert_eq!(cache.iterations(), 4096);
+    assert_eq!(cache.hash(), ScramHash::Sha256);
+
+    let creds = Credentials::new().authcid("alice").scram_cache(&cache);
+    let (client, _) = cache_login(&creds, &keys, false);
+    assert!(client.unwrap().is_finished());
+}
+
+#[test]
+fn changed_salt_needs_the_password_again() {
+    let old = ScramKeys::generate(ScramHash::Sha256, b"pw", 4096).unwrap();
+    let new = ScramKeys::generate(ScramHash::Sha256, b"pw", 4096).unwrap();
+    assert_ne!(old.salt(), new.salt());
+    let (client, _) = cache_login(
+        &Credentials::new().authcid("u").password(b"pw"),
+        &old,
+        false,
+    );
+    let cache = client.unwrap().scram_cache().cloned().unwrap();
+
+    // Cache only: the server's salt changed, so the client cannot answer.
+    let creds = Credentials::new().authcid("u").scram_cache(&cache);
+    let (client, _) = cache_login(&creds, &new, false);
+    assert_eq!(client.unwrap_err(), Error::Failed(Failure::BadCredentials));
+
+    // Cache and password: it derives again and hands back the new keys.
+    let creds = Credentials::new()
+        .authcid("u")
+        .password(b"pw")
+        .scram_cache(&cache);
+    let (client, _) = cache_login(&creds, &new, false);
+    let fresh = client.unwrap().scram_cache().cloned().unwrap();
+    assert_eq!(fresh.salt(), new.salt());
+    assert_ne!(fresh, cache);
+
+    // A SCRAM-SHA-1 cache is ignored by a SCRAM-SHA-256 client, which then needs a password.
+    let sha1 = ScramClientCache::from_salted_password(ScramHash::Sha1, &[0; 20], b"s", 1).unwrap();
+    let creds = Credentials::new().authcid("u").scram_cache(&sha1);
+    assert!(matches!(
+        ClientSession::new(Mechanism::ScramSha256, &creds),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(ScramClientCache::from_salted_password(ScramHash::Sha256, &[0; 20], b"s", 1).is_err());
+}
+
+/// Found by the differential campaign (`corpus/differential/regress-scram-empty-prepared-name`):
+/// a SCRAM client whose user name SASLprep maps to nothing (U+00AD SOFT HYPHEN) sent `n=,`,
+/// which the server refused as `Malformed` after a wasted round trip. The client now refuses
+/// such a name when it is made, with a typed error; the name's other characters still count.
+#[test]
+fn scram_client_refuses_a_name_saslprep_maps_to_nothing() {
+    for m in saslmech::ALL_MECHANISMS.iter().filter(|m| m.is_scram()) {
+        let config = saslmech::ClientConfig::new()
+            .channel_binding(saslmech::ChannelBindingType::TlsExporter, &[7; 32]);
+        for name in ["\u{AD}", "\u{AD}\u{200B}", "\u{FE0F}"] {
+            let creds = Credentials::new().authcid(name).password(b"pencil");
+            assert!(
+                matches!(
+                    ClientSession::with_config(*m, &creds, &config),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{m} {name:?}"
+            );
+        }
+        let creds = Credentials::new().authcid("u\u{AD}ser").password(b"pencil");
+        let mut c = ClientSession::with_config(*m, &creds, &config).unwrap();
+        let first = c.start().unwrap().unwrap().to_vec();
+        assert!(
+            first.windows(7).any(|w| w == b",n=user"),
+            "{m}: {:?}",
+            String::from_utf8_lossy(&first)
+        );
     }
 }

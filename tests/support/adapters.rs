@@ -1,6 +1,5 @@
-//! Drive a crate client adapter against a crate server adapter, line by line, for the
-//! `proto_*` tests.
-#![allow(dead_code)]
+//! A crate client adapter (SMTP, IMAP, POP3) against a crate server adapter, line by line,
+//! with a test backend that knows one user: [`run`].
 
 use saslmech::proto::imap::{ImapClient, ImapServer};
 use saslmech::proto::pop3::{Pop3Client, Pop3Server};

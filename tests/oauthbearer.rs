@@ -1,16 +1,17 @@
 //! OAUTHBEARER (RFC 7628): the RFC's examples both ways, strict GS2 parsing, the error
 //! challenge and what may follow it.
 
-mod mech_common;
+mod support;
 
 use std::sync::Arc;
 
-use mech_common::{Out, own, pair};
 use proptest::prelude::*;
 use saslmech::{
     Answer, ClientConfig, ClientSession, Credentials, Error, Failure, Mechanism, Request,
     ServerConfig, ServerSession, TokenError, Transport, b64,
 };
+use support::exchange::pair;
+use support::{Out, own};
 
 const TOKEN: &str = "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==";
 /// §4.1, IMAP (port 143).
@@ -362,7 +363,7 @@ fn pairs_in_both_success_data_modes() {
                 assert!(o.challenges.is_empty());
             } else {
                 assert_eq!(o.server, Err(Failure::BadCredentials));
-                assert_eq!(o.responses.last().unwrap(), b"\x01");
+                assert_eq!(o.responses.last().unwrap().as_slice(), b"\x01");
                 assert_eq!(o.challenges.len(), 1);
             }
         }

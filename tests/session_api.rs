@@ -1,145 +1,21 @@
-//! Malformed input, limits, policy and API misuse: each gives its specific typed failure or
-//! error, never a panic, and leaves the session consistent.
+//! The session API every mechanism shares: base64 framing errors, size and round-trip
+//! limits, the offering policy, the client's choice of EXTERNAL and ANONYMOUS, API misuse, the application's answers, cancelling, and
+//! sessions that move between threads. Each gives its specific typed failure or error, never
+//! a panic, and leaves the session consistent. (A mechanism's own grammar is in its file.)
+
+mod support;
 
 use std::sync::Arc;
 
 use saslmech::{
-    Answer, ClientSession, Credentials, Error, Failure, Mechanism, NonceSource, ServerConfig,
-    ServerSession, ServerStep, Transport,
+    Answer, ChannelBindingType, ClientConfig, ClientSession, Credentials, Error, Failure,
+    Mechanism, NonceSource, SelectOptions, ServerConfig, ServerSession, ServerStep, Transport,
+    select,
 };
+use support::failure;
 
 fn config() -> Arc<ServerConfig> {
     Arc::new(ServerConfig::new().nonce_source(NonceSource::Fixed(b"1.2".to_vec())))
-}
-
-fn failure(step: ServerStep<'_>) -> Failure {
-    match step {
-        ServerStep::Failure(f) => f,
-        other => panic!("expected a failure, got {other:?}"),
-    }
-}
-
-/// Start `mech` with `ir` and return the failure it must produce.
-fn start_fails(mech: Mechanism, ir: &[u8]) -> Failure {
-    let mut s = ServerSession::new(&config(), mech, &Transport::tls()).unwrap();
-    let f = failure(s.start(Some(ir)).unwrap());
-    assert_eq!(s.failure(), Some(f));
-    assert!(s.is_finished());
-    // Every further call is a clean error.
-    assert_eq!(s.step(b"x").unwrap_err(), Error::InvalidState);
-    assert_eq!(s.answer(Answer::Accept).unwrap_err(), Error::InvalidState);
-    assert_eq!(s.cancel().unwrap_err(), Error::InvalidState);
-    assert!(s.request().is_none() && s.identity().is_none());
-    f
-}
-
-#[test]
-fn plain_grammar() {
-    use Failure::*;
-    let long = vec![b'a'; 2000];
-    let cases: Vec<(Vec<u8>, Failure)> = vec![
-        (b"\0user".to_vec(), Malformed),                         // two fields
-        (b"a\0b\0c\0d".to_vec(), Malformed),                     // four fields
-        (b"\0\0password".to_vec(), Malformed),                   // empty authcid
-        (b"\0user\0".to_vec(), Malformed),                       // empty password
-        (b"".to_vec(), Malformed),                               // nothing
-        (b"\0us\xffer\0pw".to_vec(), Malformed),                 // authcid not UTF-8
-        (b"\xc3\0user\0pw".to_vec(), Malformed),                 // authzid not UTF-8
-        (b"\0user\0p\xffw".to_vec(), Malformed),                 // password not UTF-8
-        ([b"\0".as_slice(), &long, b"\0pw"].concat(), TooLarge), // authcid over max_identity
-        ([long.as_slice(), b"\0u\0pw"].concat(), TooLarge),      // authzid over max_identity
-    ];
-    for (msg, want) in cases {
-        assert_eq!(start_fails(Mechanism::Plain, &msg), want, "{msg:?}");
-    }
-}
-
-#[test]
-fn plain_accepts_255_octet_fields_and_utf8() {
-    let f = "é".repeat(127) + "x"; // 255 octets
-    assert_eq!(f.len(), 255);
-    let msg = format!("{f}\0{f}\0{f}");
-    let mut s = ServerSession::new(&config(), Mechanism::Plain, &Transport::tls()).unwrap();
-    assert!(matches!(
-        s.start(Some(msg.as_bytes())).unwrap(),
-        ServerStep::Request(_)
-    ));
-    assert!(matches!(
-        s.answer(Answer::Password(f.as_bytes())).unwrap(),
-        ServerStep::Success(_)
-    ));
-}
-
-#[test]
-fn cram_md5_grammar() {
-    use Failure::*;
-    let cases: Vec<(&[u8], Failure)> = vec![
-        (b"timb913a602c7eda7a495b4e6e7334d3890", Malformed), // no space
-        (b"tim b913a602c7eda7a495b4e6e7334d389", Malformed), // 31 digits
-        (b"tim b913a602c7eda7a495b4e6e7334d38900", Malformed), // 33 digits
-        (b"tim B913A602C7EDA7A495B4E6E7334D3890", Malformed), // uppercase hex
-        (b"tim b913a602c7eda7a495b4e6e7334d389g", Malformed), // not hex
-        (b"t\0m b913a602c7eda7a495b4e6e7334d3890", Malformed), // NUL
-        (b"tim b913a602c7eda7a495b4e6e7334d3890\0", Malformed), // trailing NUL
-        (b" b913a602c7eda7a495b4e6e7334d3890", Malformed),   // empty user
-        (b"tim ", Malformed),                                // no digest
-        (b"", Malformed),
-        (b"t\xffm b913a602c7eda7a495b4e6e7334d3890", Malformed), // user not UTF-8
-    ];
-    for (msg, want) in cases {
-        let mut s = ServerSession::new(&config(), Mechanism::CramMd5, &Transport::tls()).unwrap();
-        let _ = s.start(None).unwrap();
-        assert_eq!(failure(s.step(msg).unwrap()), want, "{msg:?}");
-        assert_eq!(s.step(b"x").unwrap_err(), Error::InvalidState);
-    }
-    // An initial response to the server-first CRAM-MD5 (SMTP 501 5.7.0).
-    assert_eq!(
-        start_fails(Mechanism::CramMd5, b"tim"),
-        UnexpectedInitialResponse
-    );
-}
-
-#[test]
-fn login_grammar() {
-    let mut s = ServerSession::new(&config(), Mechanism::Login, &Transport::tls()).unwrap();
-    let _ = s.start(None).unwrap();
-    assert_eq!(failure(s.step(b"").unwrap()), Failure::Malformed); // empty user name
-    let mut s = ServerSession::new(&config(), Mechanism::Login, &Transport::tls()).unwrap();
-    let _ = s.start(Some(b"tim")).unwrap();
-    assert_eq!(failure(s.step(b"pa\0ss").unwrap()), Failure::Malformed); // NUL in password
-    assert_eq!(start_fails(Mechanism::Login, b"t\xffm"), Failure::Malformed);
-    assert_eq!(start_fails(Mechanism::Login, b""), Failure::Malformed);
-}
-
-#[test]
-fn xoauth2_grammar() {
-    let cases: &[&[u8]] = &[
-        b"user=u\x01auth=Bearer tok\x01",               // one final ^A
-        b"user=u\x01auth=Bearer tok\x01\x01\x01",       // three
-        b"user=u\x01auth=Bearer tok\x01\x01x",          // trailing data
-        b"user=u\x01auth=Basic tok\x01\x01",            // not Bearer
-        b"user=u\x01auth=Bearer \x01\x01",              // empty token
-        b"user=u\x01auth=Bearer t k\x01\x01",           // space in token
-        b"user=u\x01auth=Bearertok\x01\x01",            // no space
-        b"user=\x01auth=Bearer tok\x01\x01",            // empty user
-        b"User=u\x01auth=Bearer tok\x01\x01",           // wrong key case
-        b"auth=Bearer tok\x01user=u\x01\x01",           // wrong order
-        b"user=u\x01host=x\x01auth=Bearer tok\x01\x01", // extra key
-        b"",
-    ];
-    for msg in cases {
-        assert_eq!(
-            start_fails(Mechanism::XOAuth2, msg),
-            Failure::Malformed,
-            "{msg:?}"
-        );
-    }
-    // Scheme name is case-insensitive.
-    let mut s = ServerSession::new(&config(), Mechanism::XOAuth2, &Transport::tls()).unwrap();
-    assert!(matches!(
-        s.start(Some(b"user=u\x01auth=bearer tok\x01\x01")).unwrap(),
-        ServerStep::Request(_)
-    ));
 }
 
 #[test]
@@ -253,6 +129,24 @@ fn policy() {
             Mechanism::ScramSha1,
             Mechanism::CramMd5
         ]
+    );
+}
+
+/// EXTERNAL and ANONYMOUS are chosen from a server's list only when the client asks for them.
+#[test]
+fn selected_only_when_asked() {
+    let adv = ["EXTERNAL", "ANONYMOUS", "PLAIN"];
+    assert_eq!(
+        select(adv, SelectOptions::password(true)),
+        Some(Mechanism::Plain)
+    );
+    assert_eq!(
+        select(adv, SelectOptions::default().external(true)),
+        Some(Mechanism::External)
+    );
+    assert_eq!(
+        select(adv, SelectOptions::default().anonymous(true)),
+        Some(Mechanism::Anonymous)
     );
 }
 
@@ -433,4 +327,118 @@ fn sessions_are_owned_and_send() {
         (ok, s.identity().map(|i| i.authcid().to_owned()))
     });
     assert_eq!(handle.join().unwrap(), (true, Some("tim".to_owned())));
+}
+
+// ---- Bugs the fuzz targets found in every mechanism's client (the inputs are
+// `fuzz/corpus/*/regress-step-b64-*`) ----
+
+/// Credentials every mechanism's client accepts.
+fn creds() -> Credentials<'static> {
+    Credentials::new()
+        .authcid("tim")
+        .password(b"tanstaaftanstaaf")
+        .token(b"ya29.token")
+}
+
+/// A client configuration for `m` (channel binding for `-PLUS` only: a plain SCRAM client
+/// with binding data would rightly be refused as a downgrade), cheap SCRAM.
+fn client_config(m: Mechanism, max_challenge: usize) -> ClientConfig {
+    let mut c = ClientConfig::new().scram_iterations(1, 4096);
+    if m.channel_binding() {
+        c = c.channel_binding(ChannelBindingType::TlsExporter, &[7; 32]);
+    }
+    c.max_challenge = max_challenge;
+    c
+}
+
+/// A client that completed a real exchange with the engine's server (so `is_finished`).
+fn finished_client(m: Mechanism, config: &ClientConfig) -> ClientSession {
+    let mut c = ClientSession::with_config(m, &creds(), config).unwrap();
+    let server_config = Arc::new(
+        ServerConfig::new()
+            .mechanisms(saslmech::ALL_MECHANISMS)
+            .scram_iterations(1),
+    );
+    let transport = Transport::tls()
+        .with_channel_binding(ChannelBindingType::TlsExporter, &[7; 32])
+        .with_external_identity("tim");
+    let mut s = ServerSession::new(&server_config, m, &transport).unwrap();
+    let ir = c.start().unwrap().map(<[u8]>::to_vec);
+    let mut step = s.start(ir.as_deref()).unwrap();
+    loop {
+        step = match step {
+            ServerStep::Challenge(ch) => {
+                let r = c.step(ch).unwrap().to_vec();
+                s.step(&r).unwrap()
+            }
+            ServerStep::Request(saslmech::Request::VerifyPassword(_))
+            | ServerStep::Request(saslmech::Request::Secret(_)) => {
+                s.answer(Answer::Password(b"tanstaaftanstaaf")).unwrap()
+            }
+            ServerStep::Request(saslmech::Request::ValidateToken(t)) => {
+                let owner = t.user().to_owned();
+                s.answer(Answer::TokenOwner(&owner)).unwrap()
+            }
+            ServerStep::Request(_) => s.answer(Answer::Accept).unwrap(),
+            ServerStep::Success(ok) => {
+                c.finish(ok.data).unwrap();
+                break;
+            }
+            other => panic!("{m}: {other:?}"),
+        };
+    }
+    assert!(c.is_finished(), "{m}");
+    c
+}
+
+/// `ClientSession::step_b64` checked the challenge's size before the session's state: after
+/// the end an oversized challenge gave `Failed(TooLarge)` instead of `InvalidState`, and
+/// turned a finished session into a failed one.
+#[test]
+fn client_step_b64_after_the_end_is_invalid_state() {
+    for m in saslmech::ALL_MECHANISMS {
+        let config = client_config(*m, 16);
+        let big = vec![b'A'; 880];
+        // Failed, then called again.
+        let mut c = ClientSession::with_config(*m, &creds(), &config).unwrap();
+        assert_eq!(c.step_b64(&big), Err(Error::Failed(Failure::TooLarge)));
+        assert_eq!(c.step_b64(&big), Err(Error::InvalidState), "{m}");
+        // Finished (a whole exchange, with challenges up to the default size), then called
+        // again with a challenge over the limit: still finished.
+        let mut c = finished_client(*m, &client_config(*m, ClientConfig::new().max_challenge));
+        let huge = vec![b'A'; 4 * ClientConfig::new().max_challenge];
+        assert_eq!(c.step_b64(&huge), Err(Error::InvalidState), "{m}");
+        assert!(c.is_finished(), "{m}: a refused call changed the session");
+    }
+}
+
+/// `ClientSession::step_b64` bounded the base64 text, not the decoded challenge: a challenge
+/// up to two bytes over `max_challenge` reached the mechanism (which then failed with
+/// `Malformed`, or answered it). Now it is `TooLarge`, exactly as on the raw path.
+#[test]
+fn client_step_b64_bounds_the_decoded_challenge() {
+    let creds = creds();
+    // 24 characters of base64 (the encoded length of 16 bytes) decoding to 18 bytes.
+    let text = b"PDEuMjM0NTY3ODlAaG9zdD4=";
+    assert_eq!(saslmech::b64::decode(text).unwrap().len(), 17);
+    let text18 = b"PDEuMjM0NTY3ODkwQGhvc3Q+";
+    assert_eq!(saslmech::b64::decode(text18).unwrap().len(), 18);
+    for m in saslmech::ALL_MECHANISMS {
+        let config = client_config(*m, 16);
+        for t in [&text[..], &text18[..]] {
+            let mut c = ClientSession::with_config(*m, &creds, &config).unwrap();
+            assert_eq!(c.step_b64(t), Err(Error::Failed(Failure::TooLarge)), "{m}");
+            let raw = saslmech::b64::decode(t).unwrap();
+            let mut c = ClientSession::with_config(*m, &creds, &config).unwrap();
+            assert_eq!(
+                c.step(raw.as_slice()),
+                Err(Error::Failed(Failure::TooLarge)),
+                "{m}"
+            );
+        }
+    }
+    // At the limit it is answered.
+    let config = client_config(Mechanism::CramMd5, 16);
+    let mut c = ClientSession::with_config(Mechanism::CramMd5, &creds, &config).unwrap();
+    assert!(c.step_b64(b"PDEyMzQ1Njc4OUBob3N0Pg==").is_ok());
 }
