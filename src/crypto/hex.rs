@@ -65,6 +65,32 @@ pub(crate) fn decode(hex: &[u8], out: &mut [u8], case: Case) -> bool {
     valid
 }
 
+/// The lowercase hex digit for a nibble (`n < 16`), without a branch or table lookup on it:
+/// `subtle`'s comparison and selection keep the optimizer from turning the choice back into a
+/// branch (plain arithmetic became `cmp; jae` on the nibble, which `tests/ct_valgrind.rs`
+/// caught). Used where each digit becomes a `char` of a `String` (`CramMd5Keys::to_dovecot`):
+/// there the word-at-a-time [`encode`] leaves valgrind unable to see that the digits are
+/// ASCII, and `String::push` branches on that.
+pub(crate) fn digit(n: u8) -> u8 {
+    use subtle::{ConditionallySelectable, ConstantTimeGreater};
+    let n = n & 15;
+    u8::conditional_select(&(b'0' + n), &(b'a' - 10 + n), n.ct_gt(&9))
+}
+
+/// A hex digit of secret text, either case, without a branch: the value (0 if invalid) and
+/// validity. Decodes Dovecot's `{CRAM-MD5}` text digit by digit (`CramMd5Keys::from_dovecot`),
+/// where the verdict must be the only branch valgrind sees.
+pub(crate) fn value_ct(c: u8) -> (u8, subtle::Choice) {
+    use subtle::{ConditionallySelectable, ConstantTimeGreater};
+    let digit = c.ct_gt(&(b'0' - 1)) & (b'9' + 1).ct_gt(&c);
+    let lower = c.ct_gt(&(b'a' - 1)) & (b'f' + 1).ct_gt(&c);
+    let upper = c.ct_gt(&(b'A' - 1)) & (b'F' + 1).ct_gt(&c);
+    let v = u8::conditional_select(&0, &c.wrapping_sub(b'0'), digit)
+        | u8::conditional_select(&0, &c.wrapping_sub(b'a' - 10), lower)
+        | u8::conditional_select(&0, &c.wrapping_sub(b'A' - 10), upper);
+    (v, digit | lower | upper)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +144,18 @@ mod tests {
                     prop_assert_eq!(out, w);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn digit_by_digit_agrees_with_the_plain_one() {
+        for n in 0..16u8 {
+            assert_eq!(digit(n), b"0123456789abcdef"[n as usize]);
+        }
+        for c in 0..=255u8 {
+            let (v, ok) = value_ct(c);
+            let want = reference(&[b'0', c], Case::Either).map(|v| v[0]);
+            assert_eq!(bool::from(ok).then_some(v), want, "{c}");
         }
     }
 

@@ -6,7 +6,7 @@ use core::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::crypto::hex::{self, Case};
+use crate::crypto::hex;
 use crate::crypto::md5;
 
 /// The HMAC-MD5 state after the key's inner and outer pads: all a server needs to check a
@@ -93,26 +93,37 @@ impl CramMd5Keys {
     /// Parse `{CRAM-MD5}` followed by 64 hex digits, either case (the prefix is optional).
     pub fn from_dovecot(text: &str) -> Option<CramMd5Keys> {
         let digits = text.strip_prefix("{CRAM-MD5}").unwrap_or(text).as_bytes();
+        if digits.len() != 64 {
+            return None;
+        }
         // The digits are secret: decoded without a branch on any of them, revealing only
         // whether the whole text was well formed.
         let mut bytes = [0u8; 32];
-        let valid = hex::decode(digits, &mut bytes, Case::Either);
+        let mut valid = subtle::Choice::from(1);
+        for (b, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            let (hi, hi_ok) = hex::value_ct(pair.first().copied().unwrap_or(0));
+            let (lo, lo_ok) = hex::value_ct(pair.get(1).copied().unwrap_or(0));
+            valid &= hi_ok & lo_ok;
+            *b = hi << 4 | lo;
+        }
         let keys = CramMd5Keys::from_bytes(&bytes);
         bytes.zeroize();
-        valid.then_some(keys)
+        if !bool::from(valid) {
+            return None;
+        }
+        Some(keys)
     }
 
     /// Write `{CRAM-MD5}` followed by 64 lowercase hex digits (encoded without a branch or
     /// table lookup on them), in a string wiped on drop.
     pub fn to_dovecot(&self) -> Zeroizing<String> {
         let bytes = self.to_bytes();
-        let mut digits = Zeroizing::new([0u8; 64]);
-        hex::encode(bytes.as_slice(), digits.as_mut_slice());
         // Exactly this long: the string never grows (which would leave a copy behind).
         let mut s = Zeroizing::new(String::with_capacity(74));
         s.push_str("{CRAM-MD5}");
-        for &d in digits.iter() {
-            s.push(char::from(d));
+        for &b in bytes.iter() {
+            s.push(char::from(hex::digit(b >> 4)));
+            s.push(char::from(hex::digit(b)));
         }
         s
     }
