@@ -1,0 +1,241 @@
+//! Debian's unmodified Postfix 3.7 (`smtpd_sasl_type = dovecot`) authenticating through
+//! saslmech-authd, over the UNIX socket and over loopback TCP, with real SMTP clients.
+//!
+//! `cargo test -p saslmech-authd --test e2e_postfix` (as root: Postfix's master must be).
+
+mod support;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use support::authd::{ALICE, AuthClient, AuthServer, BOB, CAROL, DAVE, Options, Target, plain_entry};
+use support::cases::{Checks, mechanism_matrix};
+use support::clients::{Smtp, Via, swaks};
+use support::mta::Postfix;
+
+/// Postfix marks every loopback session `secured` (rip == lip), so the daemon keeps its
+/// default policy: plaintext mechanisms only on secured connections.
+fn postfix_options() -> Options {
+    Options { plaintext_without_tls: false, ..Options::default() }
+}
+
+/// The daemon stopped: an smtpd that already talked to it answers 454; once it is back, logins work again without restarting
+/// Postfix (the same smtpd processes reconnect).
+fn outage(c: &mut Checks, tag: &str, auth: &mut AuthServer, pf: &Postfix) {
+    // An smtpd process with an established daemon connection (its EHLO fetched the MECH list).
+    let mut held = Smtp::session(pf.port);
+    auth.stop();
+    let r = held.auth_plain(ALICE.0, ALICE.1);
+    match r {
+        Ok(r) => c.check(
+            &format!("{tag}: daemon stopped → 454 on an open session"),
+            r.code == 454,
+            &r.text(),
+        ),
+        Err(e) => c.check(&format!("{tag}: daemon stopped → 454 on an open session"), false, &e.to_string()),
+    }
+    // Not tried: a brand-new smtpd process that cannot reach the daemon exits ("fatal: no
+    // SASL authentication mechanisms") and master(8) then throttles smtpd for 60 s.
+    auth.start_again();
+    // The held smtpd reconnects on its next AUTH.
+    let r = held.auth_plain(ALICE.0, ALICE.1);
+    match r {
+        Ok(r) => c.check(&format!("{tag}: daemon back → 235 on the same session"), r.code == 235, &r.text()),
+        Err(e) => c.check(&format!("{tag}: daemon back → 235 on the same session"), false, &e.to_string()),
+    }
+    let again = swaks(&Via::Tcp(pf.port), "PLAIN", BOB.0, BOB.1);
+    c.expect(&format!("{tag}: daemon back → swaks PLAIN 235"), 235, &again);
+    let again = swaks(&Via::Tcp(pf.port), "CRAM-MD5", ALICE.0, ALICE.1);
+    c.expect(&format!("{tag}: daemon back → swaks CRAM-MD5 235"), 235, &again);
+}
+
+#[test]
+fn postfix_over_unix_socket() {
+    let mut auth = AuthServer::start(&postfix_options());
+    let pf = Postfix::start(&auth.unix_path());
+    let mut c = Checks::default();
+    mechanism_matrix(&mut c, "postfix/unix", &auth, &Via::Tcp(pf.port), pf.port);
+    outage(&mut c, "postfix/unix", &mut auth, &pf);
+    c.finish("postfix_over_unix_socket");
+}
+
+#[test]
+fn postfix_over_tcp() {
+    let mut auth = AuthServer::start(&postfix_options());
+    let pf = Postfix::start(&format!("inet:127.0.0.1:{}", auth.tcp_port));
+    let mut c = Checks::default();
+    mechanism_matrix(&mut c, "postfix/tcp", &auth, &Via::Tcp(pf.port), pf.port);
+    outage(&mut c, "postfix/tcp", &mut auth, &pf);
+    c.finish("postfix_over_tcp");
+}
+
+/// Logins through Postfix keep succeeding while the daemon reloads (SIGHUP, five times), and
+/// a user added to the passwd-file logs in after the reload.
+#[test]
+fn postfix_sighup_reload_under_load() {
+    let auth = AuthServer::start(&postfix_options());
+    let pf = Postfix::start(&auth.unix_path());
+    let pid = auth.main_pid();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ok = Arc::new(AtomicU32::new(0));
+    let bad = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let port = pf.port;
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let (stop, ok, bad) = (stop.clone(), ok.clone(), bad.clone());
+            std::thread::spawn(move || {
+                let user = [ALICE, BOB, CAROL][i % 3];
+                // Bounded: at most 2,000 sessions per worker, and the main thread stops them.
+                for _ in 0..2000 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let r = Smtp::connect(port).and_then(|mut s| {
+                        s.read_reply()?;
+                        s.cmd("EHLO load.example.com")?;
+                        let r = s.auth_plain(user.0, user.1)?;
+                        let _ = s.cmd("QUIT");
+                        Ok(r)
+                    });
+                    match r {
+                        Ok(r) if r.code == 235 => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(r) => bad.lock().unwrap().push(r.text()),
+                        Err(e) => bad.lock().unwrap().push(e.to_string()),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut c = Checks::default();
+    std::thread::sleep(Duration::from_millis(500));
+    let before_reloads = ok.load(Ordering::SeqCst);
+    for i in 0..5 {
+        if i == 2 {
+            auth.add_user(&plain_entry(DAVE.0, DAVE.1));
+        }
+        auth.reload();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let dave = swaks(&Via::Tcp(port), "PLAIN", DAVE.0, DAVE.1);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let total = ok.load(Ordering::SeqCst);
+    let bad = bad.lock().unwrap().clone();
+    c.expect("a user added to the passwd-file logs in after SIGHUP", 235, &dave);
+    c.check(
+        "every login during the reloads succeeded",
+        bad.is_empty(),
+        &format!("{} failed, e.g. {:?}", bad.len(), bad.iter().take(5).collect::<Vec<_>>()),
+    );
+    c.check(
+        "logins kept flowing during the reloads",
+        total > before_reloads + 20,
+        &format!("{before_reloads} logins before the reloads, {total} in all"),
+    );
+    eprintln!("{total} logins through Postfix during the test, {before_reloads} before the first SIGHUP");
+    if auth.target == Target::Saslmech {
+        c.check("the daemon kept its PID across SIGHUP", auth.main_pid() == pid, "restarted");
+    }
+    c.finish("postfix_sighup_reload_under_load");
+}
+
+/// 64 SMTP sessions open at once (64 smtpd processes, each with its own daemon connection),
+/// all sending AUTH at the same moment; every one gets its own right answer.
+#[test]
+fn postfix_many_concurrent_connections() {
+    const N: usize = 64;
+    let auth = AuthServer::start(&postfix_options());
+    let pf = Postfix::start(&auth.unix_path());
+    let barrier = Arc::new(Barrier::new(N));
+    let port = pf.port;
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..N)
+        .map(|i| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let (user, pass, want) = match i % 4 {
+                    0 => (ALICE.0, ALICE.1, 235),
+                    1 => (BOB.0, BOB.1, 235),
+                    2 => (CAROL.0, CAROL.1, 235),
+                    _ => (ALICE.0, "wrong", 535),
+                };
+                let s = Smtp::connect(port).and_then(|mut s| {
+                    s.read_reply()?;
+                    s.cmd("EHLO c.example.com")?;
+                    Ok(s)
+                });
+                barrier.wait();
+                let r = s.and_then(|mut s| s.auth_plain(user, pass));
+                (i, want, r.map(|r| (r.code, r.text())).map_err(|e| e.to_string()))
+            })
+        })
+        .collect();
+    let mut c = Checks::default();
+    let mut wrong = Vec::new();
+    for t in threads {
+        let (i, want, got) = t.join().expect("thread");
+        match got {
+            Ok((code, _)) if code == want => {}
+            other => wrong.push(format!("session {i}: want {want}, got {other:?}")),
+        }
+    }
+    eprintln!("{N} concurrent sessions done in {:?}", t0.elapsed());
+    c.check(&format!("{N} concurrent Postfix sessions each got the right reply"), wrong.is_empty(), &wrong.join("; "));
+    c.finish("postfix_many_concurrent_connections");
+}
+
+/// One daemon connection floods it (thousands of pipelined requests it never reads, then
+/// garbage and an over-long line) while other clients log in through Postfix and directly.
+#[test]
+fn postfix_flood_on_one_connection() {
+    let auth = AuthServer::start(&postfix_options());
+    let pf = Postfix::start(&auth.unix_path());
+    let mut c = Checks::default();
+    let unix = auth.unix.clone();
+    let flooder = std::thread::spawn(move || {
+        let mut f = AuthClient::unix(&unix).expect("flood connection");
+        let resp = support::b64(format!("\0{}\0{}", ALICE.0, ALICE.1).as_bytes());
+        let mut sent = 0u32;
+        // 20,000 requests without reading a single reply (bounded), then garbage.
+        for id in 1..=20_000u32 {
+            let line = format!("AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={resp}");
+            if f.send(&line).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        let _ = f.send("this is not the protocol");
+        let _ = f.send(&"x".repeat(100_000));
+        sent
+    });
+    // Meanwhile: logins through Postfix and on a second direct connection.
+    let mut latencies = Vec::new();
+    let mut direct = AuthClient::unix(&auth.unix).expect("second connection");
+    for i in 0..20u32 {
+        let t = Instant::now();
+        let r = direct.plain(i + 1, BOB.0, BOB.1);
+        latencies.push(t.elapsed());
+        let ok = matches!(&r, Ok(l) if l.starts_with(&format!("OK\t{}\t", i + 1)));
+        c.check(&format!("direct login {i} during the flood"), ok, &format!("{r:?}"));
+    }
+    let t = Instant::now();
+    let r = swaks(&Via::Tcp(pf.port), "PLAIN", CAROL.0, CAROL.1);
+    let swaks_time = t.elapsed();
+    c.expect("swaks PLAIN through Postfix during the flood", 235, &r);
+    let sent = flooder.join().expect("flooder");
+    let max = latencies.iter().max().copied().unwrap_or_default();
+    eprintln!("flood: {sent} requests sent; direct logins max {max:?}; swaks {swaks_time:?}");
+    c.check("direct logins stayed fast during the flood (max < 2 s)", max < Duration::from_secs(2), &format!("{max:?}"));
+    // After the flooder's garbage: the daemon still serves everybody.
+    let r = swaks(&Via::Tcp(pf.port), "CRAM-MD5", ALICE.0, ALICE.1);
+    c.expect("swaks CRAM-MD5 through Postfix after the flood", 235, &r);
+    let r = AuthClient::unix(&auth.unix).and_then(|mut a| a.plain(7, ALICE.0, ALICE.1));
+    c.check("a new direct connection after the flood", matches!(&r, Ok(l) if l.starts_with("OK\t7\t")), &format!("{r:?}"));
+    c.finish("postfix_flood_on_one_connection");
+}
