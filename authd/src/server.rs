@@ -1,0 +1,554 @@
+//! The tokio glue: listeners, one task per client connection, lookups answered inline or on
+//! the blocking pool, failure delay, throttling, SIGHUP reload and SIGTERM shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use crate::backend::{self, Resolution, State};
+use crate::config::Config;
+use crate::handler::{Event, Finished, Handler, Limits, Outcome, Owned};
+use crate::protocol::{self, Fail};
+
+/// The running daemon, shared by all connection tasks.
+pub struct Daemon {
+    state: ArcSwap<State>,
+    config_path: Option<PathBuf>,
+    throttle: crate::throttle::Throttle,
+    hash_slots: Arc<Semaphore>,
+    next_cuid: AtomicU64,
+    cookie: [u8; 16],
+    secret: [u8; 32],
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("config_path", &self.config_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random<const N: usize>() -> Result<[u8; N], String> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| format!("no OS randomness: {e}"))?;
+    Ok(b)
+}
+
+fn log_line_errors(errors: &[crate::passdb::LineError], path: &Path) {
+    for e in errors {
+        warn!(file = %path.display(), "passwd-file {e}");
+    }
+}
+
+impl Daemon {
+    /// Build the daemon from a validated configuration (reads the passwd-file and keys).
+    /// `config_path` is re-read on SIGHUP.
+    pub fn new(config: Config, config_path: Option<PathBuf>) -> Result<Arc<Daemon>, String> {
+        let secret = random::<32>()?;
+        let path = config.passdb.passwd_file.clone();
+        let (state, errors) = State::build(config, secret)?;
+        log_line_errors(&errors, &path);
+        info!(users = state.passdb.len(), file = %path.display(), "passwd-file loaded");
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        Ok(Arc::new(Daemon {
+            state: ArcSwap::from_pointee(state),
+            config_path,
+            throttle: crate::throttle::Throttle::new(),
+            // Slow hashes in flight at once: enough to keep every core busy, not so many
+            // that a flood of bcrypt logins spawns hundreds of threads.
+            hash_slots: Arc::new(Semaphore::new(cpus.saturating_mul(2))),
+            next_cuid: AtomicU64::new(1),
+            cookie: random::<16>()?,
+            secret,
+        }))
+    }
+
+    /// The current state.
+    pub fn state(&self) -> Arc<State> {
+        self.state.load_full()
+    }
+
+    /// Re-read the configuration file and the passwd-file; on any error keep the old state.
+    pub async fn reload(self: &Arc<Self>) {
+        let Some(path) = self.config_path.clone() else {
+            return;
+        };
+        let secret = self.secret;
+        let built = tokio::task::spawn_blocking(move || {
+            let config = Config::load(&path).map_err(|e| e.to_string())?;
+            State::build(config, secret)
+        })
+        .await;
+        match built {
+            Ok(Ok((state, errors))) => {
+                let old = self.state.load();
+                if old.config.listen.unix != state.config.listen.unix
+                    || old.config.listen.tcp != state.config.listen.tcp
+                {
+                    warn!("reload: [listen] changes take effect only after a restart");
+                }
+                log_line_errors(&errors, &state.config.passdb.passwd_file);
+                info!(
+                    users = state.passdb.len(),
+                    "reloaded configuration and passwd-file"
+                );
+                self.state.store(Arc::new(state));
+            }
+            Ok(Err(e)) => error!("reload failed, keeping the previous configuration: {e}"),
+            Err(e) => error!("reload failed: {e}"),
+        }
+    }
+}
+
+/// What a background job hands back to its connection.
+enum Job {
+    Answer {
+        id: u32,
+        answer: Owned,
+        note: Option<&'static str>,
+    },
+    Fail {
+        id: u32,
+        fail: Fail,
+    },
+}
+
+enum ReadLine {
+    Line,
+    Eof,
+    TooLong,
+}
+
+/// Read one LF-terminated line into `line` (without the LF), at most `max` bytes.
+/// Cancel-safe: bytes already taken stay in `line` and the next call goes on.
+async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<ReadLine> {
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(ReadLine::Eof);
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(pos) => {
+                line.extend_from_slice(buf.get(..pos).unwrap_or_default());
+                reader.consume(pos.saturating_add(1));
+                return Ok(if line.len() >= max {
+                    ReadLine::TooLong
+                } else {
+                    ReadLine::Line
+                });
+            }
+            None => {
+                let n = buf.len();
+                line.extend_from_slice(buf);
+                reader.consume(n);
+                if line.len() >= max {
+                    return Ok(ReadLine::TooLong);
+                }
+            }
+        }
+    }
+}
+
+fn log_finished(f: &Finished, conn: u64) {
+    let result = match f.outcome {
+        Outcome::Ok => "ok",
+        Outcome::Failed(saslmech::Failure::BadCredentials) => "failed",
+        Outcome::Failed(saslmech::Failure::TemporaryFailure) => "tempfail",
+        Outcome::Failed(_) => "failed",
+        Outcome::Refused(_) => "refused",
+    };
+    let detail = match f.outcome {
+        Outcome::Ok => "",
+        Outcome::Failed(x) => x.as_str(),
+        Outcome::Refused(why) => why,
+    };
+    let rip = f.remote_ip.map(|ip| ip.to_string());
+    info!(
+        conn,
+        id = f.id,
+        service = ?f.service,
+        mechanism = ?f.mechanism,
+        user = f.user.as_deref().unwrap_or("-"),
+        rip = rip.as_deref().unwrap_or("-"),
+        result,
+        detail,
+        note = f.note.unwrap_or(""),
+        duration_ms = f.duration.as_secs_f64() * 1000.0,
+        "login"
+    );
+}
+
+/// Serve one client connection until it closes, breaks the protocol, or shutdown.
+pub async fn connection<S>(stream: S, daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let conn = daemon.next_cuid.fetch_add(1, Ordering::Relaxed);
+    let state = daemon.state();
+    let (rd, mut wr) = tokio::io::split(stream);
+    let mut reader = BufReader::with_capacity(4096, rd);
+    let mut out = Vec::with_capacity(512);
+    protocol::write_handshake(
+        &mut out,
+        &state.mechanisms,
+        std::process::id(),
+        conn,
+        &daemon.cookie,
+    );
+    let max_line = state.config.auth.max_line;
+    let timeout = Duration::from_secs(state.config.auth.request_timeout_s);
+    let mut handler = Handler::new(
+        Arc::clone(&state.engine),
+        Limits {
+            max_requests: state.config.auth.max_requests_per_connection,
+        },
+    );
+    drop(state);
+    let mut jobs: JoinSet<Job> = JoinSet::new();
+    let mut line = Vec::new();
+    let mut sweep = tokio::time::interval(Duration::from_secs(1).min(timeout));
+    let mut closing = false;
+    if let Err(e) = wr.write_all(&out).await {
+        debug!(conn, "client went away before the handshake: {e}");
+        return;
+    }
+    out.clear();
+    debug!(conn, "connected");
+    loop {
+        tokio::select! {
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                let now = Instant::now();
+                match done {
+                    Ok(Job::Answer { id, answer, note }) => {
+                        let ev = handler.answer(id, answer.as_answer(), note, now, &mut out);
+                        if let Err(msg) = process(ev, &mut handler, &daemon, &mut jobs, &mut out, conn) {
+                            warn!(conn, "closing connection: {msg}");
+                            break;
+                        }
+                    }
+                    Ok(Job::Fail { id, fail }) => {
+                        protocol::write_fail(&mut out, id, &fail);
+                        handler.release(id);
+                    }
+                    Err(e) => {
+                        error!(conn, "a lookup job failed: {e}; closing the connection");
+                        break;
+                    }
+                }
+            }
+            r = read_line(&mut reader, &mut line, max_line), if !closing => {
+                match r {
+                    Ok(ReadLine::Line) => {
+                        let ev = handler.line(&line, Instant::now(), &mut out);
+                        line.clear();
+                        if let Err(msg) = process(ev, &mut handler, &daemon, &mut jobs, &mut out, conn) {
+                            warn!(conn, "closing connection: {msg}");
+                            let _ = wr.write_all(&out).await;
+                            break;
+                        }
+                    }
+                    Ok(ReadLine::Eof) => {
+                        debug!(conn, in_flight = handler.in_flight(), "client closed the connection");
+                        break;
+                    }
+                    Ok(ReadLine::TooLong) => {
+                        warn!(conn, limit = max_line, "closing connection: line too long");
+                        break;
+                    }
+                    Err(e) => {
+                        debug!(conn, "read error: {e}");
+                        break;
+                    }
+                }
+            }
+            _ = sweep.tick(), if handler.in_flight() > 0 => {
+                for f in handler.expire(Instant::now(), timeout) {
+                    log_finished(&f, conn);
+                    if let Some(fail) = &f.fail {
+                        protocol::write_fail(&mut out, f.id, fail);
+                    }
+                    handler.release(f.id);
+                }
+            }
+            r = shutdown.changed(), if !closing => {
+                if r.is_err() || *shutdown.borrow() {
+                    // Finish what is in flight, take nothing new.
+                    closing = true;
+                }
+            }
+        }
+        if !out.is_empty() {
+            if let Err(e) = wr.write_all(&out).await {
+                debug!(conn, "write error: {e}");
+                break;
+            }
+            out.clear();
+        }
+        if closing && jobs.is_empty() {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    jobs.abort_all();
+}
+
+/// Act on a handler event until it needs nothing more right now. `Err` closes the
+/// connection.
+fn process(
+    mut ev: Event,
+    handler: &mut Handler,
+    daemon: &Arc<Daemon>,
+    jobs: &mut JoinSet<Job>,
+    out: &mut Vec<u8>,
+    conn: u64,
+) -> Result<(), String> {
+    loop {
+        match ev {
+            Event::Nothing => return Ok(()),
+            Event::Close(msg) => return Err(msg),
+            Event::Finished(f) => {
+                log_finished(&f, conn);
+                let state = daemon.state.load();
+                let counts = matches!(
+                    f.outcome,
+                    Outcome::Failed(
+                        saslmech::Failure::BadCredentials
+                            | saslmech::Failure::AccountDisabled
+                            | saslmech::Failure::AuthzDenied
+                    )
+                );
+                if let (Some(t), Some(ip), true, false) =
+                    (&state.config.throttle, f.remote_ip, counts, f.no_penalty)
+                {
+                    daemon.throttle.record_failure(
+                        ip,
+                        Duration::from_secs(t.window_s),
+                        Instant::now(),
+                    );
+                }
+                if let Some(fail) = f.fail {
+                    let delay = state.config.auth.failure_delay_ms;
+                    if delay == 0 {
+                        protocol::write_fail(out, f.id, &fail);
+                        handler.release(f.id);
+                    } else {
+                        let id = f.id;
+                        jobs.spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                            Job::Fail { id, fail }
+                        });
+                    }
+                }
+                return Ok(());
+            }
+            Event::Lookup(lookup) => {
+                let id = lookup.id();
+                let state = daemon.state();
+                let (rip, no_penalty) = handler.request_origin(id);
+                if let (Some(t), Some(ip), false) = (&state.config.throttle, rip, no_penalty) {
+                    if daemon.throttle.is_blocked(
+                        ip,
+                        t.max_failures,
+                        Duration::from_secs(t.window_s),
+                        Instant::now(),
+                    ) {
+                        let answer = backend::throttled(&lookup);
+                        ev = handler.answer(
+                            id,
+                            answer.as_answer(),
+                            Some("throttled: too many failures from this address"),
+                            Instant::now(),
+                            out,
+                        );
+                        continue;
+                    }
+                }
+                match state.resolve(lookup, rip) {
+                    Resolution::Now(answer, note) => {
+                        ev = handler.answer(id, answer.as_answer(), note, Instant::now(), out);
+                    }
+                    Resolution::Blocking(job) => {
+                        let slots = Arc::clone(&daemon.hash_slots);
+                        jobs.spawn(async move {
+                            // The permit waits asynchronously; only the hash runs on a thread.
+                            let _permit = slots.acquire_owned().await;
+                            match tokio::task::spawn_blocking(job).await {
+                                Ok((answer, note)) => Job::Answer { id, answer, note },
+                                Err(_) => Job::Answer {
+                                    id,
+                                    answer: Owned::Temporary,
+                                    note: Some("hash job failed"),
+                                },
+                            }
+                        });
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The sockets the daemon listens on.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The TCP listener, if configured.
+    pub tcp: Option<TcpListener>,
+    /// The UNIX listener and its path, if configured.
+    pub unix: Option<(UnixListener, PathBuf)>,
+}
+
+fn lookup_id(file: &str, name: &str) -> Option<u32> {
+    if let Ok(n) = name.parse::<u32>() {
+        return Some(n);
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let n = f.next()?;
+        let _pw = f.next()?;
+        let id = f.next()?;
+        (n == name).then(|| id.parse().ok()).flatten()
+    })
+}
+
+/// Bind what the configuration asks for and log each address.
+pub async fn bind(config: &Config) -> Result<Listeners, String> {
+    let mut l = Listeners::default();
+    if let Some(addr) = config.tcp().map_err(|e| e.to_string())? {
+        let tcp = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("listen.tcp: cannot bind {addr}: {e}"))?;
+        let bound: SocketAddr = tcp.local_addr().map_err(|e| format!("listen.tcp: {e}"))?;
+        info!("listening tcp={bound}");
+        l.tcp = Some(tcp);
+    }
+    if let Some(path) = &config.listen.unix {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if meta.file_type().is_socket() {
+                let _ = std::fs::remove_file(path);
+            } else {
+                return Err(format!(
+                    "listen.unix: {} exists and is not a socket",
+                    path.display()
+                ));
+            }
+        }
+        let unix = UnixListener::bind(path)
+            .map_err(|e| format!("listen.unix: cannot bind {}: {e}", path.display()))?;
+        let mode = config.unix_mode().map_err(|e| e.to_string())?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("listen.unix_mode: {}: {e}", path.display()))?;
+        let uid = match &config.listen.unix_owner {
+            Some(o) => Some(
+                lookup_id("/etc/passwd", o)
+                    .ok_or_else(|| format!("listen.unix_owner: unknown user {o:?}"))?,
+            ),
+            None => None,
+        };
+        let gid = match &config.listen.unix_group {
+            Some(g) => Some(
+                lookup_id("/etc/group", g)
+                    .ok_or_else(|| format!("listen.unix_group: unknown group {g:?}"))?,
+            ),
+            None => None,
+        };
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(path, uid, gid)
+                .map_err(|e| format!("listen.unix_owner/unix_group: {}: {e}", path.display()))?;
+        }
+        info!("listening unix={}", path.display());
+        l.unix = Some((unix, path.clone()));
+    }
+    Ok(l)
+}
+
+/// Accept connections until `stop` resolves (SIGTERM), reloading on `reload` signals.
+/// Then stop accepting, let every connection finish its requests in flight (at most
+/// `grace`), and remove the UNIX socket.
+pub async fn serve(
+    daemon: Arc<Daemon>,
+    listeners: Listeners,
+    mut reload: tokio::sync::mpsc::Receiver<()>,
+    stop: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    let (tx, rx) = watch::channel(false);
+    let max_conns = daemon.state().config.auth.max_connections;
+    let conn_slots = Arc::new(Semaphore::new(max_conns));
+    let mut conns = JoinSet::new();
+    let Listeners { tcp, unix } = listeners;
+    let (unix, unix_path) = match unix {
+        Some((l, p)) => (Some(l), Some(p)),
+        None => (None, None),
+    };
+    tokio::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&conn_slots).acquire_owned() => p,
+            _ = &mut stop => break,
+        };
+        let Ok(permit) = permit else { break };
+        tokio::select! {
+            r = async { match &tcp { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } } => {
+                match r {
+                    Ok(s) => {
+                        let _ = s.set_nodelay(true);
+                        let (d, rx) = (Arc::clone(&daemon), rx.clone());
+                        conns.spawn(async move { connection(s, d, rx).await; drop(permit); });
+                    }
+                    Err(e) => {
+                        warn!("tcp accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            r = async { match &unix { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } } => {
+                match r {
+                    Ok(s) => {
+                        let (d, rx) = (Arc::clone(&daemon), rx.clone());
+                        conns.spawn(async move { connection(s, d, rx).await; drop(permit); });
+                    }
+                    Err(e) => {
+                        warn!("unix accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(()) = reload.recv() => {
+                daemon.reload().await;
+            }
+            _ = &mut stop => break,
+        }
+    }
+    info!(connections = conns.len(), "shutting down");
+    let _ = tx.send(true);
+    drop(tcp);
+    drop(unix);
+    if let Some(p) = &unix_path {
+        let _ = std::fs::remove_file(p);
+    }
+    let drained =
+        tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        warn!("grace period over; closing the remaining connections");
+        conns.abort_all();
+    }
+    info!("stopped");
+}
