@@ -14,18 +14,37 @@ use support::mta::{Exim, InetdBridge};
 /// Exim sends `secured` only under TLS, and these sessions are plain loopback: let the
 /// daemon accept plaintext mechanisms without it.
 fn exim_options() -> Options {
-    Options { plaintext_without_tls: true, ..Options::default() }
+    Options {
+        plaintext_without_tls: true,
+        ..Options::default()
+    }
 }
 
 /// Exim opens one daemon connection per AUTH: with the daemon stopped AUTH answers 435, and
 /// once it is back logins work again with the same Exim (daemon or configuration).
 fn outage(c: &mut Checks, tag: &str, auth: &mut AuthServer, via: &Via) {
     auth.stop();
-    c.expect(&format!("{tag}: daemon stopped → 435"), 435, &swaks(via, "PLAIN", ALICE.0, ALICE.1));
-    c.expect(&format!("{tag}: daemon stopped → 435 (CRAM-MD5)"), 435, &swaks(via, "CRAM-MD5", ALICE.0, ALICE.1));
+    c.expect(
+        &format!("{tag}: daemon stopped → 435"),
+        435,
+        &swaks(via, "PLAIN", ALICE.0, ALICE.1),
+    );
+    c.expect(
+        &format!("{tag}: daemon stopped → 435 (CRAM-MD5)"),
+        435,
+        &swaks(via, "CRAM-MD5", ALICE.0, ALICE.1),
+    );
     auth.start_again();
-    c.expect(&format!("{tag}: daemon back → swaks PLAIN 235"), 235, &swaks(via, "PLAIN", BOB.0, BOB.1));
-    c.expect(&format!("{tag}: daemon back → swaks LOGIN 235"), 235, &swaks(via, "LOGIN", ALICE.0, ALICE.1));
+    c.expect(
+        &format!("{tag}: daemon back → swaks PLAIN 235"),
+        235,
+        &swaks(via, "PLAIN", BOB.0, BOB.1),
+    );
+    c.expect(
+        &format!("{tag}: daemon back → swaks LOGIN 235"),
+        235,
+        &swaks(via, "LOGIN", ALICE.0, ALICE.1),
+    );
 }
 
 #[test]

@@ -9,15 +9,21 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use support::authd::{ALICE, AuthClient, AuthServer, BOB, CAROL, DAVE, Options, Target, plain_entry};
+use support::authd::{
+    ALICE, AuthClient, AuthServer, BOB, CAROL, DAVE, Options, Target, plain_entry,
+};
 use support::cases::{Checks, mechanism_matrix};
 use support::clients::{Smtp, Via, swaks};
 use support::mta::Postfix;
 
-/// Postfix marks every loopback session `secured` (rip == lip), so the daemon keeps its
-/// default policy: plaintext mechanisms only on secured connections.
+/// Postfix adds `secured` to its AUTH requests only when the SMTP session runs under TLS (not
+/// for loopback: checked on the wire), so plain-text sessions need `plaintext_without_tls`.
+/// `postfix_tls_marks_secured` covers the default policy.
 fn postfix_options() -> Options {
-    Options { plaintext_without_tls: false, ..Options::default() }
+    Options {
+        plaintext_without_tls: true,
+        ..Options::default()
+    }
 }
 
 /// The daemon stopped: an smtpd that already talked to it answers 454; once it is back, logins work again without restarting
@@ -33,7 +39,11 @@ fn outage(c: &mut Checks, tag: &str, auth: &mut AuthServer, pf: &Postfix) {
             r.code == 454,
             &r.text(),
         ),
-        Err(e) => c.check(&format!("{tag}: daemon stopped → 454 on an open session"), false, &e.to_string()),
+        Err(e) => c.check(
+            &format!("{tag}: daemon stopped → 454 on an open session"),
+            false,
+            &e.to_string(),
+        ),
     }
     // Not tried: a brand-new smtpd process that cannot reach the daemon exits ("fatal: no
     // SASL authentication mechanisms") and master(8) then throttles smtpd for 60 s.
@@ -41,13 +51,29 @@ fn outage(c: &mut Checks, tag: &str, auth: &mut AuthServer, pf: &Postfix) {
     // The held smtpd reconnects on its next AUTH.
     let r = held.auth_plain(ALICE.0, ALICE.1);
     match r {
-        Ok(r) => c.check(&format!("{tag}: daemon back → 235 on the same session"), r.code == 235, &r.text()),
-        Err(e) => c.check(&format!("{tag}: daemon back → 235 on the same session"), false, &e.to_string()),
+        Ok(r) => c.check(
+            &format!("{tag}: daemon back → 235 on the same session"),
+            r.code == 235,
+            &r.text(),
+        ),
+        Err(e) => c.check(
+            &format!("{tag}: daemon back → 235 on the same session"),
+            false,
+            &e.to_string(),
+        ),
     }
     let again = swaks(&Via::Tcp(pf.port), "PLAIN", BOB.0, BOB.1);
-    c.expect(&format!("{tag}: daemon back → swaks PLAIN 235"), 235, &again);
+    c.expect(
+        &format!("{tag}: daemon back → swaks PLAIN 235"),
+        235,
+        &again,
+    );
     let again = swaks(&Via::Tcp(pf.port), "CRAM-MD5", ALICE.0, ALICE.1);
-    c.expect(&format!("{tag}: daemon back → swaks CRAM-MD5 235"), 235, &again);
+    c.expect(
+        &format!("{tag}: daemon back → swaks CRAM-MD5 235"),
+        235,
+        &again,
+    );
 }
 
 #[test]
@@ -127,20 +153,34 @@ fn postfix_sighup_reload_under_load() {
     }
     let total = ok.load(Ordering::SeqCst);
     let bad = bad.lock().unwrap().clone();
-    c.expect("a user added to the passwd-file logs in after SIGHUP", 235, &dave);
+    c.expect(
+        "a user added to the passwd-file logs in after SIGHUP",
+        235,
+        &dave,
+    );
     c.check(
         "every login during the reloads succeeded",
         bad.is_empty(),
-        &format!("{} failed, e.g. {:?}", bad.len(), bad.iter().take(5).collect::<Vec<_>>()),
+        &format!(
+            "{} failed, e.g. {:?}",
+            bad.len(),
+            bad.iter().take(5).collect::<Vec<_>>()
+        ),
     );
     c.check(
         "logins kept flowing during the reloads",
         total > before_reloads + 20,
         &format!("{before_reloads} logins before the reloads, {total} in all"),
     );
-    eprintln!("{total} logins through Postfix during the test, {before_reloads} before the first SIGHUP");
+    eprintln!(
+        "{total} logins through Postfix during the test, {before_reloads} before the first SIGHUP"
+    );
     if auth.target == Target::Saslmech {
-        c.check("the daemon kept its PID across SIGHUP", auth.main_pid() == pid, "restarted");
+        c.check(
+            "the daemon kept its PID across SIGHUP",
+            auth.main_pid() == pid,
+            "restarted",
+        );
     }
     c.finish("postfix_sighup_reload_under_load");
 }
@@ -172,7 +212,11 @@ fn postfix_many_concurrent_connections() {
                 });
                 barrier.wait();
                 let r = s.and_then(|mut s| s.auth_plain(user, pass));
-                (i, want, r.map(|r| (r.code, r.text())).map_err(|e| e.to_string()))
+                (
+                    i,
+                    want,
+                    r.map(|r| (r.code, r.text())).map_err(|e| e.to_string()),
+                )
             })
         })
         .collect();
@@ -186,7 +230,11 @@ fn postfix_many_concurrent_connections() {
         }
     }
     eprintln!("{N} concurrent sessions done in {:?}", t0.elapsed());
-    c.check(&format!("{N} concurrent Postfix sessions each got the right reply"), wrong.is_empty(), &wrong.join("; "));
+    c.check(
+        &format!("{N} concurrent Postfix sessions each got the right reply"),
+        wrong.is_empty(),
+        &wrong.join("; "),
+    );
     c.finish("postfix_many_concurrent_connections");
 }
 
@@ -222,7 +270,11 @@ fn postfix_flood_on_one_connection() {
         let r = direct.plain(i + 1, BOB.0, BOB.1);
         latencies.push(t.elapsed());
         let ok = matches!(&r, Ok(l) if l.starts_with(&format!("OK\t{}\t", i + 1)));
-        c.check(&format!("direct login {i} during the flood"), ok, &format!("{r:?}"));
+        c.check(
+            &format!("direct login {i} during the flood"),
+            ok,
+            &format!("{r:?}"),
+        );
     }
     let t = Instant::now();
     let r = swaks(&Via::Tcp(pf.port), "PLAIN", CAROL.0, CAROL.1);
@@ -231,11 +283,19 @@ fn postfix_flood_on_one_connection() {
     let sent = flooder.join().expect("flooder");
     let max = latencies.iter().max().copied().unwrap_or_default();
     eprintln!("flood: {sent} requests sent; direct logins max {max:?}; swaks {swaks_time:?}");
-    c.check("direct logins stayed fast during the flood (max < 2 s)", max < Duration::from_secs(2), &format!("{max:?}"));
+    c.check(
+        "direct logins stayed fast during the flood (max < 2 s)",
+        max < Duration::from_secs(2),
+        &format!("{max:?}"),
+    );
     // After the flooder's garbage: the daemon still serves everybody.
     let r = swaks(&Via::Tcp(pf.port), "CRAM-MD5", ALICE.0, ALICE.1);
     c.expect("swaks CRAM-MD5 through Postfix after the flood", 235, &r);
     let r = AuthClient::unix(&auth.unix).and_then(|mut a| a.plain(7, ALICE.0, ALICE.1));
-    c.check("a new direct connection after the flood", matches!(&r, Ok(l) if l.starts_with("OK\t7\t")), &format!("{r:?}"));
+    c.check(
+        "a new direct connection after the flood",
+        matches!(&r, Ok(l) if l.starts_with("OK\t7\t")),
+        &format!("{r:?}"),
+    );
     c.finish("postfix_flood_on_one_connection");
 }

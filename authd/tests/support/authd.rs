@@ -61,7 +61,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { plaintext_without_tls: true, failure_delay_ms: 0, max_failures: 1000 }
+        Options {
+            plaintext_without_tls: true,
+            failure_delay_ms: 0,
+            max_failures: 1000,
+        }
     }
 }
 
@@ -214,7 +218,11 @@ service anvil {{
 }}
 "#,
                         log = self.log.display(),
-                        dpa = if opts.plaintext_without_tls { "no" } else { "yes" },
+                        dpa = if opts.plaintext_without_tls {
+                            "no"
+                        } else {
+                            "yes"
+                        },
                         delay = opts.failure_delay_ms,
                         passwd = self.passwd.display(),
                         unix = self.unix.display(),
@@ -229,7 +237,11 @@ service anvil {{
     /// answer the handshake.
     pub fn start_again(&mut self) {
         assert!(self.proc.is_none(), "already running");
-        let log = OpenOptions::new().create(true).append(true).open(&self.log).expect("open log");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open log");
         let log_start = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0) as usize;
         let mut cmd = match self.target {
             Target::Saslmech => {
@@ -243,39 +255,55 @@ service anvil {{
                 c
             }
         };
-        cmd.stdin(Stdio::null()).stdout(log.try_clone().expect("dup log")).stderr(log);
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log);
         let mut proc = Proc::spawn("auth daemon", &mut cmd);
         if self.tcp_port == 0 {
             let path = self.log.clone();
-            let port = wait_for("saslmech-authd's `listening tcp=` log line", Duration::from_secs(20), || {
-                if !proc.is_running() {
-                    panic!("saslmech-authd exited at start:\n{}", read_lossy(&path));
-                }
-                let text = read_lossy(&path);
-                let text = text.get(log_start..).unwrap_or("");
-                let i = text.find("listening tcp=127.0.0.1:")?;
-                let digits: String = text[i + "listening tcp=127.0.0.1:".len()..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect();
-                digits.parse::<u16>().ok()
-            });
+            let port = wait_for(
+                "saslmech-authd's `listening tcp=` log line",
+                Duration::from_secs(20),
+                || {
+                    if !proc.is_running() {
+                        panic!("saslmech-authd exited at start:\n{}", read_lossy(&path));
+                    }
+                    let text = read_lossy(&path);
+                    let text = text.get(log_start..).unwrap_or("");
+                    let i = text.find("listening tcp=127.0.0.1:")?;
+                    let digits: String = text[i + "listening tcp=127.0.0.1:".len()..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit())
+                        .collect();
+                    digits.parse::<u16>().ok()
+                },
+            );
             self.tcp_port = port;
             // Restarts bind the same port.
             let text = std::fs::read_to_string(&self.config).expect("read config");
-            write_file(&self.config, &text.replace("tcp = \"127.0.0.1:0\"", &format!("tcp = \"127.0.0.1:{port}\"")));
+            write_file(
+                &self.config,
+                &text.replace(
+                    "tcp = \"127.0.0.1:0\"",
+                    &format!("tcp = \"127.0.0.1:{port}\""),
+                ),
+            );
         }
         let unix = self.unix.clone();
         let port = self.tcp_port;
         let logp = self.log.clone();
-        wait_for("the auth daemon's handshake on its UNIX socket and TCP port", Duration::from_secs(20), || {
-            if !proc.is_running() {
-                panic!("the auth daemon exited at start:\n{}", read_lossy(&logp));
-            }
-            let a = AuthClient::unix(&unix).ok()?;
-            let b = AuthClient::tcp(port).ok()?;
-            (!a.mechs.is_empty() && !b.mechs.is_empty()).then_some(())
-        });
+        wait_for(
+            "the auth daemon's handshake on its UNIX socket and TCP port",
+            Duration::from_secs(20),
+            || {
+                if !proc.is_running() {
+                    panic!("the auth daemon exited at start:\n{}", read_lossy(&logp));
+                }
+                let a = AuthClient::unix(&unix).ok()?;
+                let b = AuthClient::tcp(port).ok()?;
+                (!a.mechs.is_empty() && !b.mechs.is_empty()).then_some(())
+            },
+        );
         self.proc = Some(proc);
     }
 
@@ -286,11 +314,16 @@ service anvil {{
         let children = super::children_of(p.pid());
         p.signal("TERM");
         if p.wait_exit(Duration::from_secs(10)).is_none() {
-            panic!("the auth daemon did not exit within 10 s of SIGTERM:\n{}", self.log_text());
+            panic!(
+                "the auth daemon did not exit within 10 s of SIGTERM:\n{}",
+                self.log_text()
+            );
         }
         for pid in children {
             if super::pid_alive(pid) {
-                let _ = Command::new("kill").args(["-s", "KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", &pid.to_string()])
+                    .status();
             }
         }
     }
@@ -314,7 +347,8 @@ service anvil {{
             Target::Dovecot => super::children_of(self.main_pid())
                 .into_iter()
                 .filter(|p| {
-                    let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                    let comm =
+                        std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
                     matches!(comm.trim(), "auth" | "anvil")
                 })
                 .collect(),
@@ -326,7 +360,10 @@ service anvil {{
     }
 
     pub fn add_user(&self, entry: &str) {
-        let mut f = OpenOptions::new().append(true).open(&self.passwd).expect("open passwd");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&self.passwd)
+            .expect("open passwd");
         f.write_all(entry.as_bytes()).expect("append passwd");
     }
 
@@ -344,18 +381,26 @@ impl Drop for AuthServer {
     fn drop(&mut self) {
         if let Some(mut p) = self.proc.take() {
             let children = super::children_of(p.pid());
-            let _ = Command::new("kill").args(["-s", "TERM", &p.pid().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &p.pid().to_string()])
+                .status();
             if p.wait_exit(Duration::from_secs(5)).is_none() {
                 drop(p); // SIGKILL
             }
             for pid in children {
                 if super::pid_alive(pid) {
-                    let _ = Command::new("kill").args(["-s", "KILL", &pid.to_string()]).status();
+                    let _ = Command::new("kill")
+                        .args(["-s", "KILL", &pid.to_string()])
+                        .status();
                 }
             }
         }
         if std::thread::panicking() {
-            eprintln!("--- auth daemon log ({}):\n{}", self.log.display(), self.log_text());
+            eprintln!(
+                "--- auth daemon log ({}):\n{}",
+                self.log.display(),
+                self.log_text()
+            );
         }
     }
 }
@@ -401,7 +446,9 @@ impl AuthClient {
         for _ in 0..200 {
             let mut line = String::new();
             if reader.read_line(&mut line)? == 0 {
-                return Err(std::io::Error::other("connection closed during the handshake"));
+                return Err(std::io::Error::other(
+                    "connection closed during the handshake",
+                ));
             }
             let line = line.trim_end_matches('\n').to_owned();
             if let Some(rest) = line.strip_prefix("MECH\t") {
@@ -410,7 +457,12 @@ impl AuthClient {
             let done = line == "DONE";
             handshake.push(line);
             if done {
-                return Ok(AuthClient { writer, reader, mechs, handshake });
+                return Ok(AuthClient {
+                    writer,
+                    reader,
+                    mechs,
+                    handshake,
+                });
             }
         }
         Err(std::io::Error::other("no DONE within 200 handshake lines"))
@@ -424,7 +476,10 @@ impl AuthClient {
     pub fn read_line(&mut self) -> std::io::Result<String> {
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed",
+            ));
         }
         Ok(line.trim_end_matches('\n').to_owned())
     }

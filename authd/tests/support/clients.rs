@@ -30,7 +30,8 @@ pub struct Smtp {
 
 impl Smtp {
     pub fn connect(port: u16) -> std::io::Result<Smtp> {
-        let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(10))?;
+        let s =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(10))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         s.set_write_timeout(Some(Duration::from_secs(30)))?;
         let r = BufReader::new(s.try_clone()?);
@@ -52,14 +53,18 @@ impl Smtp {
         for _ in 0..100 {
             let mut line = String::new();
             if self.r.read_line(&mut line)? == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
             }
             let line = line.trim_end().to_owned();
             let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
             let last = line.as_bytes().get(3) != Some(&b'-');
             lines.push(line);
             if last {
-                let code = code.ok_or_else(|| std::io::Error::other(format!("bad reply {lines:?}")))?;
+                let code =
+                    code.ok_or_else(|| std::io::Error::other(format!("bad reply {lines:?}")))?;
                 return Ok(Reply { code, lines });
             }
         }
@@ -73,7 +78,10 @@ impl Smtp {
 
     /// `AUTH PLAIN <initial response>`.
     pub fn auth_plain(&mut self, user: &str, pass: &str) -> std::io::Result<Reply> {
-        self.cmd(&format!("AUTH PLAIN {}", b64(format!("\0{user}\0{pass}").as_bytes())))
+        self.cmd(&format!(
+            "AUTH PLAIN {}",
+            b64(format!("\0{user}\0{pass}").as_bytes())
+        ))
     }
 }
 
@@ -94,12 +102,23 @@ impl AuthResult {
             if !after_auth {
                 continue;
             }
-            let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).unwrap_or(0);
+            let code = line
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok())
+                .unwrap_or(0);
             if code != 334 && code != 0 && line.as_bytes().get(3) != Some(&b'-') {
-                return AuthResult { code, line: line.clone(), transcript };
+                return AuthResult {
+                    code,
+                    line: line.clone(),
+                    transcript,
+                };
             }
         }
-        AuthResult { code: 0, line: String::new(), transcript }
+        AuthResult {
+            code: 0,
+            line: String::new(),
+            transcript,
+        }
     }
 }
 
@@ -118,9 +137,16 @@ pub fn swaks(via: &Via, mech: &str, user: &str, pass: &str) -> AuthResult {
         Via::Tcp(port) => cmd.args(["--server", &format!("127.0.0.1:{port}")]),
         Via::Pipe(argv) => cmd.args(["--pipe", &argv.join(" ")]),
     };
-    cmd.args(["--helo", "client.example.com", "--from", user, "--to", "rcpt@example.org"])
-        .args(["--auth", mech, "--auth-user", user, "--auth-password", pass])
-        .args(["--quit-after", "AUTH", "--timeout", "30"]);
+    cmd.args([
+        "--helo",
+        "client.example.com",
+        "--from",
+        user,
+        "--to",
+        "rcpt@example.org",
+    ])
+    .args(["--auth", mech, "--auth-user", user, "--auth-password", pass])
+    .args(["--quit-after", "AUTH", "--timeout", "30"]);
     let out = run(&mut cmd, None, CMD_TIMEOUT);
     // swaks marks what it sent with "->"/"~>" and what it received with "<-", "<~", and
     // "<**" for error replies.
@@ -130,7 +156,11 @@ pub fn swaks(via: &Via, mech: &str, user: &str, pass: &str) -> AuthResult {
         let t = l.trim_start();
         if t.starts_with("-> AUTH") || t.starts_with("~> AUTH") {
             after_auth = true;
-        } else if let Some(r) = t.strip_prefix("<** ").or_else(|| t.strip_prefix("<- ")).or_else(|| t.strip_prefix("<~ ")) {
+        } else if let Some(r) = t
+            .strip_prefix("<** ")
+            .or_else(|| t.strip_prefix("<- "))
+            .or_else(|| t.strip_prefix("<~ "))
+        {
             replies.push((after_auth, r.trim_start().to_owned()));
         }
     }
@@ -142,7 +172,13 @@ pub fn swaks(via: &Via, mech: &str, user: &str, pass: &str) -> AuthResult {
 pub fn gsasl_smtp(port: u16, mech: &str, user: &str, pass: &str) -> (AuthResult, Output) {
     let out = run(
         Command::new("gsasl")
-            .args(["--smtp", "--connect", &format!("127.0.0.1:{port}"), "--no-starttls", "--no-cb"])
+            .args([
+                "--smtp",
+                "--connect",
+                &format!("127.0.0.1:{port}"),
+                "--no-starttls",
+                "--no-cb",
+            ])
             .args(["-m", mech, "-a", user, "-p", pass, "--verbose"]),
         None,
         CMD_TIMEOUT,
@@ -161,22 +197,44 @@ pub fn gsasl_smtp(port: u16, mech: &str, user: &str, pass: &str) -> (AuthResult,
     (AuthResult::from_lines(&replies, out.all()), out)
 }
 
-/// curl with `--oauth2-bearer`: `mech` is OAUTHBEARER or XOAUTH2 (`--login-options AUTH=…`).
+/// curl with `--oauth2-bearer`: `mech` is OAUTHBEARER (`--login-options AUTH=…`; curl 7.88
+/// never picks XOAUTH2 when OAUTHBEARER is offered, so XOAUTH2 goes through msmtp).
 /// `-X NOOP` ends the session right after AUTH without a mail transaction.
 pub fn curl_oauth(port: u16, mech: &str, user: &str, token: &str) -> AuthResult {
     let out = run(
         Command::new("curl")
-            .args(["-v", "-s", "--max-time", "30", &format!("smtp://127.0.0.1:{port}/client.example.com")])
-            .args(["--login-options", &format!("AUTH={mech}"), "--user", &format!("{user}:")])
+            .args([
+                "-v",
+                "-s",
+                "--max-time",
+                "30",
+                &format!("smtp://127.0.0.1:{port}/client.example.com"),
+            ])
+            .args([
+                "--login-options",
+                &format!("AUTH={mech}"),
+                "--user",
+                &format!("{user}:"),
+            ])
             .args(["--oauth2-bearer", token, "-X", "NOOP"]),
         None,
         CMD_TIMEOUT,
     );
-    // curl -v: "> AUTH …" sent, "< 235 …" received.
+    // curl -v: "> AUTH …" sent, "< 235 …" received. curl 7.88 prefers OAUTHBEARER whenever
+    // the server offers it, whatever --login-options says: check what it really sent.
     let mut after_auth = false;
     let mut replies = Vec::new();
     for l in out.stderr.lines() {
-        if l.starts_with("> AUTH") {
+        if let Some(sent) = l.strip_prefix("> AUTH ") {
+            let sent_mech = sent.split(' ').next().unwrap_or("");
+            if sent_mech != mech {
+                let t = out.all();
+                return AuthResult {
+                    code: 0,
+                    line: format!("curl sent AUTH {sent_mech}, not {mech}"),
+                    transcript: t,
+                };
+            }
             after_auth = true;
         } else if let Some(r) = l.strip_prefix("< ") {
             replies.push((after_auth, r.to_owned()));
@@ -192,7 +250,12 @@ pub fn msmtp_oauth(port: u16, mech: &str, user: &str, token: &str) -> AuthResult
     super::write_file(&tokfile, token);
     let out = run(
         Command::new("msmtp")
-            .args(["--debug", "--host=127.0.0.1", &format!("--port={port}"), "--tls=off"])
+            .args([
+                "--debug",
+                "--host=127.0.0.1",
+                &format!("--port={port}"),
+                "--tls=off",
+            ])
             .arg(format!("--auth={}", mech.to_lowercase()))
             .arg(format!("--user={user}"))
             .arg(format!("--passwordeval=cat {}", tokfile.display()))

@@ -30,7 +30,11 @@ pub const PROGRAMS: &[&str] = &[
 static ONCE: Once = Once::new();
 
 fn missing() -> Vec<&'static str> {
-    let mut m: Vec<&str> = PROGRAMS.iter().copied().filter(|p| !Path::new(p).exists()).collect();
+    let mut m: Vec<&str> = PROGRAMS
+        .iter()
+        .copied()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
     // The exim binary also needs its libraries and the Debian-exim user.
     if m.is_empty() {
         let ok = Command::new(EXIM_BIN)
@@ -53,7 +57,10 @@ pub fn ensure() {
             return;
         }
         let script = repo_root().join("scripts/install-deps.sh");
-        eprintln!("e2e: installing missing programs {before:?} with {} --e2e", script.display());
+        eprintln!(
+            "e2e: installing missing programs {before:?} with {} --e2e",
+            script.display()
+        );
         let out = run(
             Command::new("flock")
                 .args(["-w", "900", "/tmp/saslmech-e2e-deps.lock", "bash"])

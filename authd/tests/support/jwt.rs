@@ -34,14 +34,38 @@ impl Keys {
             rs256_other_private: dir.join("rs256-other.pem"),
         };
         for (key, args) in [
-            (&k.rs256_private, &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..]),
-            (&k.rs256_other_private, &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..]),
-            (&k.es256_private, &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..]),
+            (
+                &k.rs256_private,
+                &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..],
+            ),
+            (
+                &k.rs256_other_private,
+                &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..],
+            ),
+            (
+                &k.es256_private,
+                &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+            ),
         ] {
-            run_ok(Command::new("openssl").arg("genpkey").args(args).arg("-out").arg(key));
+            run_ok(
+                Command::new("openssl")
+                    .arg("genpkey")
+                    .args(args)
+                    .arg("-out")
+                    .arg(key),
+            );
         }
-        for (private, public) in [(&k.rs256_private, &k.rs256_public), (&k.es256_private, &k.es256_public)] {
-            run_ok(Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(private).arg("-out").arg(public));
+        for (private, public) in [
+            (&k.rs256_private, &k.rs256_public),
+            (&k.es256_private, &k.es256_public),
+        ] {
+            run_ok(
+                Command::new("openssl")
+                    .args(["pkey", "-pubout", "-in"])
+                    .arg(private)
+                    .arg("-out")
+                    .arg(public),
+            );
         }
         k
     }
@@ -55,7 +79,15 @@ impl Keys {
     pub fn hs256_with(&self, secret: &str, email: &str, exp_in: i64) -> String {
         let input = signing_input("HS256", email, exp_in);
         let sig = openssl_binary(
-            &["dgst", "-sha256", "-binary", "-mac", "HMAC", "-macopt", &format!("key:{secret}")],
+            &[
+                "dgst",
+                "-sha256",
+                "-binary",
+                "-mac",
+                "HMAC",
+                "-macopt",
+                &format!("key:{secret}"),
+            ],
             input.as_bytes(),
         );
         finish(input, sig)
@@ -84,7 +116,11 @@ fn signing_input(alg: &str, email: &str, exp_in: i64) -> String {
         iat = now - 60,
         exp = now + exp_in,
     );
-    format!("{}.{}", b64url(header.as_bytes()), b64url(claims.as_bytes()))
+    format!(
+        "{}.{}",
+        b64url(header.as_bytes()),
+        b64url(claims.as_bytes())
+    )
 }
 
 fn finish(input: String, sig: Vec<u8>) -> String {
@@ -93,8 +129,21 @@ fn finish(input: String, sig: Vec<u8>) -> String {
 
 fn sign_pkey(alg: &str, key: &Path, email: &str, exp_in: i64) -> String {
     let input = signing_input(alg, email, exp_in);
-    let sig = openssl_binary(&["dgst", "-sha256", "-binary", "-sign", &key.display().to_string()], input.as_bytes());
-    let sig = if alg == "ES256" { der_ecdsa_to_raw(&sig) } else { sig };
+    let sig = openssl_binary(
+        &[
+            "dgst",
+            "-sha256",
+            "-binary",
+            "-sign",
+            &key.display().to_string(),
+        ],
+        input.as_bytes(),
+    );
+    let sig = if alg == "ES256" {
+        der_ecdsa_to_raw(&sig)
+    } else {
+        sig
+    };
     finish(input, sig)
 }
 
@@ -108,11 +157,20 @@ fn openssl_binary(args: &[&str], input: &[u8]) -> Vec<u8> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn openssl");
-    child.stdin.take().expect("stdin").write_all(input).expect("write openssl stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write openssl stdin");
     // openssl signs a few hundred bytes in milliseconds; wait_with_output cannot hang on it
     // once stdin is closed.
     let out = child.wait_with_output().expect("openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -124,7 +182,11 @@ fn der_ecdsa_to_raw(der: &[u8]) -> Vec<u8> {
         (&d[2..2 + len], &d[2 + len..])
     }
     assert_eq!(der[0], 0x30, "DER SEQUENCE expected");
-    let body = if der[1] & 0x80 != 0 { &der[2 + (der[1] & 0x7f) as usize..] } else { &der[2..] };
+    let body = if der[1] & 0x80 != 0 {
+        &der[2 + (der[1] & 0x7f) as usize..]
+    } else {
+        &der[2..]
+    };
     let (r, rest) = int(body);
     let (s, _) = int(rest);
     let mut out = Vec::with_capacity(64);
@@ -140,6 +202,8 @@ fn der_ecdsa_to_raw(der: &[u8]) -> Vec<u8> {
 pub fn random_hex(bytes: usize) -> String {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).expect("read /dev/urandom");
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -71,7 +71,10 @@ pub fn write_file(path: &Path, text: &str) {
 
 /// A free loopback TCP port (bound then released: good enough for test servers).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, or panics after `timeout`.
@@ -97,7 +100,10 @@ pub struct Proc {
 impl Proc {
     pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        Proc { name: name.to_owned(), child }
+        Proc {
+            name: name.to_owned(),
+            child,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -149,7 +155,11 @@ pub fn signal(pid: u32, sig: &str) {
 pub fn pid_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // A zombie (state Z) has exited.
-        Ok(stat) => stat.rsplit(')').next().map(|r| !r.trim_start().starts_with('Z')).unwrap_or(false),
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .map(|r| !r.trim_start().starts_with('Z'))
+            .unwrap_or(false),
         Err(_) => false,
     }
 }
@@ -157,12 +167,22 @@ pub fn pid_alive(pid: u32) -> bool {
 /// The PIDs whose parent is `pid` (from /proc; bounded by the number of processes).
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
         // "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'.
-        let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|v| v.parse::<u32>().ok());
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u32>().ok());
         if ppid == Some(pid) {
             out.push(p);
         }
@@ -186,9 +206,13 @@ impl Output {
 /// Runs `cmd` with `stdin`, capturing both outputs; kills it and panics after `timeout`.
 pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Output {
     let desc = format!("{cmd:?}");
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
     if let Some(data) = stdin {
         let mut w = child.stdin.take().expect("stdin");
@@ -224,31 +248,52 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Output
     };
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
-    Output { status, stdout, stderr }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// Runs a command that must succeed.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let desc = format!("{cmd:?}");
     let out = run(cmd, None, CMD_TIMEOUT);
-    assert!(out.status.success(), "{desc} failed ({}):\n{}", out.status, out.all());
+    assert!(
+        out.status.success(),
+        "{desc} failed ({}):\n{}",
+        out.status,
+        out.all()
+    );
     out
 }
 
 /// Standard base64 with padding (SMTP AUTH, the Dovecot protocol).
 pub fn b64(data: &[u8]) -> String {
-    b64_with(data, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true)
+    b64_with(
+        data,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        true,
+    )
 }
 
 /// Unpadded base64url (JWT).
 pub fn b64url(data: &[u8]) -> String {
-    b64_with(data, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false)
+    b64_with(
+        data,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        false,
+    )
 }
 
 fn b64_with(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..4 {
@@ -284,5 +329,7 @@ pub fn repo_root() -> PathBuf {
             break;
         }
     }
-    panic!("cannot find the repository root (scripts/install-deps.sh) above CARGO_MANIFEST_DIR; set SASLMECH_REPO");
+    panic!(
+        "cannot find the repository root (scripts/install-deps.sh) above CARGO_MANIFEST_DIR; set SASLMECH_REPO"
+    );
 }

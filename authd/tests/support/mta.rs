@@ -43,7 +43,11 @@ impl Postfix {
         for sub in ["etc", "queue", "data"] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
-        run(Command::new("chown").arg("postfix").arg(d.join("data")), None, CMD_TIMEOUT);
+        run(
+            Command::new("chown").arg("postfix").arg(d.join("data")),
+            None,
+            CMD_TIMEOUT,
+        );
         let port = free_port();
         let dd = d.display();
         write_file(
@@ -99,7 +103,12 @@ impl Postfix {
                  postlog   unix-dgram n  -       n       -       1       postlogd\n"
             ),
         );
-        let pf = Postfix { port, sasl_path: sasl_path.to_owned(), conf, tmp };
+        let pf = Postfix {
+            port,
+            sasl_path: sasl_path.to_owned(),
+            conf,
+            tmp,
+        };
         pf.postfix("check");
         pf.postfix("start");
         wait_for("Postfix's smtpd banner", Duration::from_secs(30), || {
@@ -112,15 +121,28 @@ impl Postfix {
     }
 
     fn postfix(&self, what: &str) {
-        let out = run(Command::new("postfix").arg("-c").arg(&self.conf).arg(what), None, CMD_TIMEOUT);
+        let out = run(
+            Command::new("postfix").arg("-c").arg(&self.conf).arg(what),
+            None,
+            CMD_TIMEOUT,
+        );
         if !out.status.success() {
             // Off a tty postfix exits 1 silently: run it under script(1) to see why.
             let why = run(
-                Command::new("script").args(["-qec", &format!("postfix -c {} {what}", self.conf.display()), "/dev/null"]),
+                Command::new("script").args([
+                    "-qec",
+                    &format!("postfix -c {} {what}", self.conf.display()),
+                    "/dev/null",
+                ]),
                 None,
                 CMD_TIMEOUT,
             );
-            panic!("postfix {what} failed:\n{}\n{}\n{}", out.all(), why.all(), self.log());
+            panic!(
+                "postfix {what} failed:\n{}\n{}\n{}",
+                out.all(),
+                why.all(),
+                self.log()
+            );
         }
     }
 
@@ -129,14 +151,25 @@ impl Postfix {
     }
 
     fn master_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.tmp.path().join("queue/pid/master.pid")).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.tmp.path().join("queue/pid/master.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 }
 
 impl Drop for Postfix {
     fn drop(&mut self) {
         let pid = self.master_pid();
-        let _ = run(Command::new("postfix").arg("-c").arg(&self.conf).arg("stop"), None, CMD_TIMEOUT);
+        let _ = run(
+            Command::new("postfix")
+                .arg("-c")
+                .arg(&self.conf)
+                .arg("stop"),
+            None,
+            CMD_TIMEOUT,
+        );
         if let Some(pid) = pid {
             for _ in 0..500 {
                 if !pid_alive(pid) {
@@ -145,7 +178,9 @@ impl Drop for Postfix {
                 std::thread::sleep(Duration::from_millis(20));
             }
             if pid_alive(pid) {
-                let _ = Command::new("kill").args(["-s", "KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", &pid.to_string()])
+                    .status();
             }
         }
         if std::thread::panicking() {
@@ -158,7 +193,14 @@ impl Drop for Postfix {
 /// `server_socket` (a UNIX path or "127.0.0.1 PORT").
 pub fn exim_authenticators(server_socket: &str) -> String {
     let mut s = String::from("begin authenticators\n\n");
-    for mech in ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"] {
+    for mech in [
+        "PLAIN",
+        "LOGIN",
+        "CRAM-MD5",
+        "SCRAM-SHA-256",
+        "XOAUTH2",
+        "OAUTHBEARER",
+    ] {
         s += &format!(
             "{name}:\n  driver = dovecot\n  public_name = {mech}\n  server_socket = {server_socket}\n  server_set_id = $auth1\n\n",
             name = mech.to_lowercase().replace('-', "_"),
@@ -183,7 +225,11 @@ impl Exim {
         let d = tmp.path().to_path_buf();
         for sub in ["spool", "log"] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
-            run(Command::new("chown").arg("Debian-exim:").arg(d.join(sub)), None, CMD_TIMEOUT);
+            run(
+                Command::new("chown").arg("Debian-exim:").arg(d.join(sub)),
+                None,
+                CMD_TIMEOUT,
+            );
         }
         let conf = d.join("exim.conf");
         let dd = d.display();
@@ -212,7 +258,12 @@ impl Exim {
                 auths = exim_authenticators(server_socket),
             ),
         );
-        Exim { conf, port: 0, daemon: None, tmp }
+        Exim {
+            conf,
+            port: 0,
+            daemon: None,
+            tmp,
+        }
     }
 
     /// The `-bs` command line (as swaks --pipe and the inetd bridge run it).
@@ -250,7 +301,10 @@ impl Exim {
             if let Some(d) = self.daemon.as_mut()
                 && !d.is_running()
             {
-                panic!("exim exited at start:\n{}", super::authd::read_lossy(&mainlog));
+                panic!(
+                    "exim exited at start:\n{}",
+                    super::authd::read_lossy(&mainlog)
+                );
             }
             let mut s = Smtp::connect(port).ok()?;
             let banner = s.read_reply().ok()?;
@@ -307,7 +361,11 @@ impl InetdBridge {
                 }
             }
         });
-        InetdBridge { port, stop, thread: Some(thread) }
+        InetdBridge {
+            port,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -316,7 +374,13 @@ fn serve_bs(sock: TcpStream, rport: u16, lport: u16, conf: PathBuf) {
     let Ok(mut child) = Command::new(EXIM_BIN)
         .arg("-C")
         .arg(&conf)
-        .args(["-bs", "-oMa", &format!("127.0.0.1.{rport}"), "-oMi", &format!("127.0.0.1.{lport}")])
+        .args([
+            "-bs",
+            "-oMa",
+            &format!("127.0.0.1.{rport}"),
+            "-oMi",
+            &format!("127.0.0.1.{lport}"),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
