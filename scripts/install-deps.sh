@@ -21,7 +21,7 @@ APT_PACKAGES=(
 # Postfix, Exim and Dovecot. `install-deps.sh --e2e` installs only these (the tests run it
 # themselves, under flock, when a program is missing).
 E2E_PACKAGES=(
-  postfix dovecot-core swaks gsasl msmtp curl openssl util-linux procps
+  postfix dovecot-core swaks libnet-ssleay-perl gsasl msmtp curl openssl util-linux procps
   # exim4-daemon-heavy's libraries that postfix's dependencies do not bring (the binary itself
   # is extracted below: exim4-daemon-* and postfix conflict as packages)
   libmariadb3 libspf2-2 libgnutls-dane0 libidn12 libpq5 libperl5.36 libsqlite3-0 libldap-2.5-0

@@ -13,7 +13,7 @@ use support::authd::{
     ALICE, AuthClient, AuthServer, BOB, CAROL, DAVE, Options, Target, plain_entry,
 };
 use support::cases::{Checks, mechanism_matrix};
-use support::clients::{Smtp, Via, swaks};
+use support::clients::{Smtp, Via, gsasl_smtp, swaks, swaks_tls};
 use support::mta::Postfix;
 
 /// Postfix adds `secured` to its AUTH requests only when the SMTP session runs under TLS (not
@@ -298,4 +298,49 @@ fn postfix_flood_on_one_connection() {
         &format!("{r:?}"),
     );
     c.finish("postfix_flood_on_one_connection");
+}
+
+/// The daemon's default policy (`plaintext_without_tls = false`): Postfix marks AUTH requests
+/// `secured` on STARTTLS sessions, so PLAIN and LOGIN work there and are refused on plain-text
+/// sessions, while CRAM-MD5 and SCRAM work on both.
+#[test]
+fn postfix_tls_marks_secured() {
+    let auth = AuthServer::start(&Options {
+        plaintext_without_tls: false,
+        ..Options::default()
+    });
+    let pf = Postfix::start_tls(&auth.unix_path());
+    let via = Via::Tcp(pf.port);
+    let mut c = Checks::default();
+    c.expect(
+        "STARTTLS, swaks PLAIN",
+        235,
+        &swaks_tls(&via, "PLAIN", ALICE.0, ALICE.1),
+    );
+    c.expect(
+        "STARTTLS, swaks LOGIN",
+        235,
+        &swaks_tls(&via, "LOGIN", BOB.0, BOB.1),
+    );
+    c.expect(
+        "STARTTLS, swaks PLAIN wrong password",
+        535,
+        &swaks_tls(&via, "PLAIN", ALICE.0, "wrong"),
+    );
+    let r = swaks(&via, "PLAIN", ALICE.0, ALICE.1);
+    c.expect("no TLS, swaks PLAIN refused", 535, &r);
+    c.check(
+        "no TLS: the refusal says why",
+        r.line.contains("Plaintext authentication disallowed")
+            || r.line.to_lowercase().contains("tls"),
+        &r.line,
+    );
+    c.expect(
+        "no TLS, swaks CRAM-MD5",
+        235,
+        &swaks(&via, "CRAM-MD5", ALICE.0, ALICE.1),
+    );
+    let (r, _) = gsasl_smtp(pf.port, "SCRAM-SHA-256", CAROL.0, CAROL.1);
+    c.expect("no TLS, gsasl SCRAM-SHA-256", 235, &r);
+    c.finish("postfix_tls_marks_secured");
 }

@@ -132,7 +132,17 @@ pub enum Via {
 
 /// `swaks --auth MECH … --quit-after AUTH`.
 pub fn swaks(via: &Via, mech: &str, user: &str, pass: &str) -> AuthResult {
+    swaks_with(via, mech, user, pass, &[])
+}
+
+/// The same with STARTTLS first (`swaks --tls`: fails unless the server offers it).
+pub fn swaks_tls(via: &Via, mech: &str, user: &str, pass: &str) -> AuthResult {
+    swaks_with(via, mech, user, pass, &["--tls"])
+}
+
+fn swaks_with(via: &Via, mech: &str, user: &str, pass: &str, extra: &[&str]) -> AuthResult {
     let mut cmd = Command::new("swaks");
+    cmd.args(extra);
     match via {
         Via::Tcp(port) => cmd.args(["--server", &format!("127.0.0.1:{port}")]),
         Via::Pipe(argv) => cmd.args(["--pipe", &argv.join(" ")]),
@@ -148,8 +158,8 @@ pub fn swaks(via: &Via, mech: &str, user: &str, pass: &str) -> AuthResult {
     .args(["--auth", mech, "--auth-user", user, "--auth-password", pass])
     .args(["--quit-after", "AUTH", "--timeout", "30"]);
     let out = run(&mut cmd, None, CMD_TIMEOUT);
-    // swaks marks what it sent with "->"/"~>" and what it received with "<-", "<~", and
-    // "<**" for error replies.
+    // swaks marks what it sent with "->" ("~>" under TLS) and what it received with "<-"
+    // ("<~"), error replies with "<**" ("<~*").
     let mut after_auth = false;
     let mut replies = Vec::new();
     for l in out.stdout.lines() {
@@ -160,6 +170,7 @@ pub fn swaks(via: &Via, mech: &str, user: &str, pass: &str) -> AuthResult {
             .strip_prefix("<** ")
             .or_else(|| t.strip_prefix("<- "))
             .or_else(|| t.strip_prefix("<~ "))
+            .or_else(|| t.strip_prefix("<~* "))
         {
             replies.push((after_auth, r.trim_start().to_owned()));
         }

@@ -45,6 +45,15 @@ fn missing() -> Vec<&'static str> {
         if !ok {
             m.push("exim4 (does not run: libraries or the Debian-exim user missing)");
         }
+        // swaks --tls needs Net::SSLeay.
+        let ssl = Command::new("perl")
+            .args(["-MNet::SSLeay", "-e1"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ssl {
+            m.push("perl Net::SSLeay (libnet-ssleay-perl, for swaks --tls)");
+        }
     }
     m
 }

@@ -31,11 +31,53 @@ pub struct Postfix {
     pub sasl_path: String,
     conf: PathBuf,
     tmp: TempDir,
+    keep: Vec<TempDir>,
 }
 
 impl Postfix {
     /// `sasl_path`: an absolute UNIX socket path or `inet:127.0.0.1:PORT`.
     pub fn start(sasl_path: &str) -> Postfix {
+        Postfix::start_with(sasl_path, "")
+    }
+
+    /// With STARTTLS offered (a self-signed certificate made here): Postfix then marks AUTH
+    /// requests on TLS sessions `secured`.
+    pub fn start_tls(sasl_path: &str) -> Postfix {
+        let dir = TempDir::new("pftls");
+        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+        super::run_ok(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=mx.example.com",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert),
+        );
+        let pf = Postfix::start_with(
+            sasl_path,
+            &format!(
+                "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\n",
+                cert.display(),
+                key.display()
+            ),
+        );
+        let mut pf = pf;
+        // Each new smtpd process reads them: keep them as long as the instance.
+        pf.keep.push(dir);
+        pf
+    }
+
+    fn start_with(sasl_path: &str, extra_main_cf: &str) -> Postfix {
         deps::ensure();
         let tmp = TempDir::new("pf");
         let d = tmp.path().to_path_buf();
@@ -67,7 +109,7 @@ impl Postfix {
                  alias_maps =\n\
                  alias_database =\n\
                  local_recipient_maps =\n\
-                 smtpd_tls_security_level = none\n\
+                 {tls}\
                  smtp_tls_security_level = none\n\
                  default_transport = error:no delivery from the e2e tests\n\
                  relay_transport = error:no delivery from the e2e tests\n\
@@ -78,6 +120,11 @@ impl Postfix {
                  default_process_limit = 200\n\
                  {sasl}",
                 sasl = postfix_sasl_lines(sasl_path),
+                tls = if extra_main_cf.is_empty() {
+                    "smtpd_tls_security_level = none\n"
+                } else {
+                    extra_main_cf
+                },
             ),
         );
         write_file(
@@ -100,6 +147,7 @@ impl Postfix {
                  discard   unix  -       -       n       -       -       discard\n\
                  anvil     unix  -       -       n       -       1       anvil\n\
                  scache    unix  -       -       n       -       1       scache\n\
+                 tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n\
                  postlog   unix-dgram n  -       n       -       1       postlogd\n"
             ),
         );
@@ -108,6 +156,7 @@ impl Postfix {
             sasl_path: sasl_path.to_owned(),
             conf,
             tmp,
+            keep: Vec::new(),
         };
         pf.postfix("check");
         pf.postfix("start");
