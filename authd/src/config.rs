@@ -246,14 +246,17 @@ impl Config {
             }
         }
         self.mechanisms()?;
-        if self.auth.max_line < 256 {
-            return err("auth.max_line: must be at least 256");
+        if !(256..=1 << 20).contains(&self.auth.max_line) {
+            return err("auth.max_line: must be between 256 and 1048576");
         }
-        if self.auth.max_requests_per_connection == 0 {
-            return err("auth.max_requests_per_connection: must be at least 1");
+        if !(1..=65_536).contains(&self.auth.max_requests_per_connection) {
+            return err("auth.max_requests_per_connection: must be between 1 and 65536");
         }
-        if self.auth.max_connections == 0 {
-            return err("auth.max_connections: must be at least 1");
+        if !(1..=1_000_000).contains(&self.auth.max_connections) {
+            return err("auth.max_connections: must be between 1 and 1000000");
+        }
+        if !(1..=86_400).contains(&self.auth.request_timeout_s) {
+            return err("auth.request_timeout_s: must be between 1 and 86400");
         }
         if self.auth.failure_delay_ms > 60_000 {
             return err("auth.failure_delay_ms: at most 60000");
@@ -275,6 +278,9 @@ impl Config {
                 return err(
                     "oauth: set at least one of oauth.hs256_key_file, oauth.rs256_public_key_file, oauth.es256_public_key_file",
                 );
+            }
+            if o.leeway_s > 86_400 {
+                return err("oauth.leeway_s: at most 86400");
             }
             if o.user_claim.is_empty() {
                 return err("oauth.user_claim: must not be empty");
@@ -389,12 +395,30 @@ mod tests {
                 "throttle.max_failures",
             ),
             ("[log]\nlevel = \"loud\"\n", "log.level"),
+            ("[auth]\nrequest_timeout_s = 0\n", "auth.request_timeout_s"),
+            (
+                "[auth]\nmax_requests_per_connection = 0\n",
+                "auth.max_requests_per_connection",
+            ),
+            (
+                "[auth]\nfailure_delay_ms = 60001\n",
+                "auth.failure_delay_ms",
+            ),
+            ("[auth]\nmax_line = 10\n", "auth.max_line"),
+            (
+                "[auth]\nmax_connections = 100000000000\n",
+                "auth.max_connections",
+            ),
         ] {
             let e = Config::parse(&format!("{MIN}{extra}"))
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(key), "{extra}: {e}");
         }
+        let e = Config::parse(&MIN.replace("\"/x\"\n", "\"/x\"\ndefault_scheme = \"MD5\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("passdb.default_scheme"), "{e}");
         let e = Config::parse("[listen]\ntcp = \"10.1.2.3:5\"\n[passdb]\npasswd_file = \"/x\"\n")
             .unwrap_err()
             .to_string();

@@ -7,6 +7,7 @@
 //! order. A request that failed stays reserved until the caller wrote its `FAIL` (perhaps after
 //! the failure delay) and called [`Handler::release`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -22,6 +23,22 @@ use crate::protocol::{self, ClientLine, Fail, InitialResponse};
 /// Dovecot's text for a plaintext mechanism refused on an insecure connection.
 pub const PLAINTEXT_DISABLED: &str =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
+
+/// The usual service names without an allocation per request.
+fn intern_service(service: &str) -> Cow<'static, str> {
+    match service {
+        "smtp" => Cow::Borrowed("smtp"),
+        "submission" => Cow::Borrowed("submission"),
+        "imap" => Cow::Borrowed("imap"),
+        "pop3" => Cow::Borrowed("pop3"),
+        "sieve" => Cow::Borrowed("sieve"),
+        other => Cow::Owned(other.to_owned()),
+    }
+}
+
+/// `CONT` lines for unknown ids tolerated per connection (each answered with `FAIL`, as
+/// Dovecot does for requests that timed out); more end the connection.
+pub const MAX_UNKNOWN_CONTS: u32 = 16;
 
 /// What the engine needs from the backend to go on with a request.
 #[derive(Debug)]
@@ -85,9 +102,9 @@ pub struct Finished {
     /// The request id.
     pub id: u32,
     /// `service=`.
-    pub service: String,
+    pub service: Cow<'static, str>,
     /// The mechanism name as the client sent it.
-    pub mechanism: String,
+    pub mechanism: Cow<'static, str>,
     /// The user, if the exchange got as far as naming one.
     pub user: Option<String>,
     /// `rip=`.
@@ -189,14 +206,15 @@ enum State {
 struct Req {
     session: Option<ServerSession>,
     state: State,
-    service: String,
-    mechanism: String,
+    service: Cow<'static, str>,
+    mechanism: Cow<'static, str>,
     user: Option<String>,
     remote_ip: Option<IpAddr>,
     no_penalty: bool,
     final_resp_ok: bool,
     started: Instant,
     last_activity: Instant,
+    note: Option<&'static str>,
 }
 
 /// Limits of one connection.
@@ -212,6 +230,7 @@ pub struct Handler {
     limits: Limits,
     version_seen: bool,
     requests: HashMap<u32, Req>,
+    unknown_conts: u32,
 }
 
 impl std::fmt::Debug for Handler {
@@ -250,6 +269,7 @@ impl Handler {
             limits,
             version_seen: false,
             requests: HashMap::new(),
+            unknown_conts: 0,
         }
     }
 
@@ -304,14 +324,18 @@ impl Handler {
                 let mut req = Req {
                     session: None,
                     state: State::Challenged,
-                    service: auth.service.to_owned(),
-                    mechanism: auth.mechanism.to_owned(),
+                    service: intern_service(auth.service),
+                    mechanism: match Mechanism::from_name(auth.mechanism.as_bytes()) {
+                        Some(m) => Cow::Borrowed(m.name()),
+                        None => Cow::Owned(auth.mechanism.to_owned()),
+                    },
                     user: None,
                     remote_ip: auth.remote_ip,
                     no_penalty: auth.no_penalty,
                     final_resp_ok: auth.final_resp_ok,
                     started: now,
                     last_activity: now,
+                    note: None,
                 };
                 let transport = if auth.secured {
                     Transport::tls()
@@ -342,6 +366,12 @@ impl Handler {
             }
             ClientLine::Cont { id, data } => {
                 let Some(req) = self.requests.get_mut(&id) else {
+                    self.unknown_conts = self.unknown_conts.saturating_add(1);
+                    if self.unknown_conts > MAX_UNKNOWN_CONTS {
+                        return Event::Close(format!(
+                            "protocol error: more than {MAX_UNKNOWN_CONTS} CONT lines for unknown request ids"
+                        ));
+                    }
                     protocol::write_fail(
                         out,
                         id,
@@ -353,8 +383,8 @@ impl Handler {
                     // As in Dovecot: the request may have timed out; only this id ends.
                     return Event::Finished(Finished {
                         id,
-                        service: String::new(),
-                        mechanism: String::new(),
+                        service: Cow::Borrowed(""),
+                        mechanism: Cow::Borrowed(""),
                         user: None,
                         remote_ip: None,
                         no_penalty: true,
@@ -403,18 +433,28 @@ impl Handler {
             return Event::Nothing;
         }
         req.last_activity = now;
+        req.note = note;
         let kind = match req.session.as_mut() {
-            Some(s) => StepKind::of(s.answer_b64(answer)),
+            Some(s) => match s.answer_b64(answer) {
+                // Engines that take the token's owner only for OAUTHBEARER refuse it for
+                // XOAUTH2 (and leave the session as it was): then make the same owner check
+                // here — the token must belong to the user the client named.
+                Err(Error::WrongAnswer) => match (answer, s.request()) {
+                    (Answer::TokenOwner(owner), Some(Request::ValidateToken(t))) => {
+                        let verdict = if !t.user().is_empty() && t.user() == owner {
+                            Answer::Accept
+                        } else {
+                            Answer::Reject
+                        };
+                        StepKind::of(s.answer_b64(verdict))
+                    }
+                    _ => StepKind::Internal,
+                },
+                step => StepKind::of(step),
+            },
             None => StepKind::Internal,
         };
-        let ev = self.after_step(id, kind, now, out);
-        match ev {
-            Event::Finished(mut f) => {
-                f.note = note;
-                Event::Finished(f)
-            }
-            other => other,
-        }
+        self.after_step(id, kind, now, out)
     }
 
     /// The `FAIL` of request `id` has been written: forget it.
@@ -482,7 +522,7 @@ impl Handler {
             remote_ip: req.remote_ip,
             no_penalty: req.no_penalty,
             outcome,
-            note: None,
+            note: req.note,
             duration: now.saturating_duration_since(req.started),
             fail,
         };
@@ -605,5 +645,155 @@ impl StepKind {
             Ok(ServerStep::Failure(f)) | Err(Error::Failed(f)) => StepKind::Failure(f),
             Ok(_) | Err(_) => StepKind::Internal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handler(max: usize) -> Handler {
+        let engine = Arc::new(ServerConfig::new().mechanisms(&[
+            Mechanism::Plain,
+            Mechanism::Login,
+            Mechanism::CramMd5,
+        ]));
+        let mut h = Handler::new(engine, Limits { max_requests: max });
+        let mut out = Vec::new();
+        assert!(matches!(
+            h.line(b"VERSION\t1\t0", Instant::now(), &mut out),
+            Event::Nothing
+        ));
+        assert!(matches!(
+            h.line(b"CPID\t42", Instant::now(), &mut out),
+            Event::Nothing
+        ));
+        assert!(out.is_empty());
+        h
+    }
+
+    fn plain(id: u32, user: &str, pass: &str) -> Vec<u8> {
+        format!(
+            "AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={}",
+            saslmech::b64::encode(format!("\0{user}\0{pass}").as_bytes())
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn lookups_answered_out_of_order() {
+        let mut h = handler(8);
+        let mut out = Vec::new();
+        let now = Instant::now();
+        let Event::Lookup(a) = h.line(&plain(1, "tim", "x"), now, &mut out) else {
+            panic!()
+        };
+        let Event::Lookup(b) = h.line(&plain(2, "ann", "y"), now, &mut out) else {
+            panic!()
+        };
+        assert_eq!((a.id(), b.id()), (1, 2));
+        assert!(out.is_empty());
+        assert_eq!(h.in_flight(), 2);
+        // The second answered first.
+        let Event::Finished(f) = h.answer(2, Answer::Accept, None, now, &mut out) else {
+            panic!()
+        };
+        assert_eq!(f.outcome, Outcome::Ok);
+        assert_eq!(f.user.as_deref(), Some("ann"));
+        assert_eq!(out, b"OK\t2\tuser=ann\n");
+        out.clear();
+        let Event::Finished(f) =
+            h.answer(1, Answer::UnknownUser, Some("unknown user"), now, &mut out)
+        else {
+            panic!()
+        };
+        assert_eq!(f.outcome, Outcome::Failed(Failure::BadCredentials));
+        assert_eq!(f.note, Some("unknown user"));
+        // The failure's reply is the caller's to write; the id stays reserved until then.
+        assert!(out.is_empty());
+        assert_eq!(f.fail.as_ref().and_then(|x| x.user.as_deref()), Some("tim"));
+        assert_eq!(h.in_flight(), 1);
+        assert!(matches!(
+            h.line(&plain(1, "tim", "x"), now, &mut out),
+            Event::Close(_)
+        ));
+        h.release(1);
+        assert_eq!(h.in_flight(), 0);
+        // An answer for a finished request is ignored.
+        assert!(matches!(
+            h.answer(1, Answer::Accept, None, now, &mut out),
+            Event::Nothing
+        ));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn request_before_version_and_limits() {
+        let engine = Arc::new(ServerConfig::new());
+        let mut h = Handler::new(engine, Limits { max_requests: 1 });
+        let mut out = Vec::new();
+        assert!(matches!(
+            h.line(&plain(1, "a", "b"), Instant::now(), &mut out),
+            Event::Close(_)
+        ));
+        let mut h = handler(1);
+        let now = Instant::now();
+        assert!(matches!(
+            h.line(b"AUTH\t1\tLOGIN\tservice=smtp\tsecured", now, &mut out),
+            Event::Nothing
+        ));
+        assert_eq!(out, b"CONT\t1\tVXNlcm5hbWU6\n");
+        let Event::Close(msg) = h.line(b"AUTH\t2\tLOGIN\tservice=smtp\tsecured", now, &mut out)
+        else {
+            panic!()
+        };
+        assert!(msg.contains("too many requests"), "{msg}");
+    }
+
+    #[test]
+    fn cont_while_pending_and_expiry() {
+        let mut h = handler(8);
+        let mut out = Vec::new();
+        let now = Instant::now();
+        assert!(matches!(
+            h.line(&plain(1, "tim", "x"), now, &mut out),
+            Event::Lookup(_)
+        ));
+        let Event::Finished(f) = h.line(b"CONT\t1\tAAAA", now, &mut out) else {
+            panic!()
+        };
+        assert!(matches!(f.outcome, Outcome::Refused(_)));
+        // LOGIN left waiting for its username expires.
+        assert!(matches!(
+            h.line(b"AUTH\t5\tLOGIN\tservice=smtp\tsecured", now, &mut out),
+            Event::Nothing
+        ));
+        assert!(
+            h.expire(now + Duration::from_secs(5), Duration::from_secs(10))
+                .is_empty()
+        );
+        let done = h.expire(now + Duration::from_secs(10), Duration::from_secs(10));
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            done.first()
+                .and_then(|f| f.fail.as_ref())
+                .and_then(|f| f.reason),
+            Some("Authentication request timed out")
+        );
+    }
+
+    #[test]
+    fn unsafe_user_name_is_never_sent_in_ok() {
+        let mut h = handler(8);
+        let mut out = Vec::new();
+        let now = Instant::now();
+        let Event::Lookup(_) = h.line(&plain(1, "a\tb", "x"), now, &mut out) else {
+            panic!()
+        };
+        let Event::Finished(f) = h.answer(1, Answer::Accept, None, now, &mut out) else {
+            panic!()
+        };
+        assert!(matches!(f.outcome, Outcome::Refused(_)));
+        assert!(out.is_empty());
     }
 }

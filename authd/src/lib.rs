@@ -22,6 +22,7 @@
 pub mod backend;
 pub mod config;
 pub mod handler;
+pub mod logwriter;
 pub mod oauth;
 pub mod passdb;
 pub mod protocol;

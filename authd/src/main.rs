@@ -1,5 +1,14 @@
 //! `saslmech-authd`: the command line.
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -101,7 +110,8 @@ fn hash_command(
     }
 }
 
-fn init_logging(level: &str) {
+/// Log to stderr through the batching writer; the returned guard writes out what is left.
+fn init_logging(level: &str) -> Option<saslmech_authd::logwriter::Flusher> {
     let level = match level {
         "error" => tracing::Level::ERROR,
         "warn" => tracing::Level::WARN,
@@ -109,12 +119,20 @@ fn init_logging(level: &str) {
         "trace" => tracing::Level::TRACE,
         _ => tracing::Level::INFO,
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(false)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match saslmech_authd::logwriter::start() {
+        Ok((writer, flusher)) => {
+            builder.with_writer(writer).init();
+            Some(flusher)
+        }
+        Err(_) => {
+            builder.with_writer(std::io::stderr).init();
+            None
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -142,7 +160,7 @@ fn main() -> ExitCode {
     if cli.check_config {
         return check(config, &path);
     }
-    init_logging(&config.log.level);
+    let _log = init_logging(&config.log.level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("authd")
@@ -154,13 +172,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(config, path)) {
+    let code = match runtime.block_on(run(config, path)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::from(1)
         }
-    }
+    };
+    // Stop the runtime (and its blocking threads) before the log is written out.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 /// `--check-config`: also load the passwd-file and the keys; line problems are errors here.

@@ -200,7 +200,7 @@ where
     let conn = daemon.next_cuid.fetch_add(1, Ordering::Relaxed);
     let state = daemon.state();
     let (rd, mut wr) = tokio::io::split(stream);
-    let mut reader = BufReader::with_capacity(4096, rd);
+    let mut reader = BufReader::with_capacity(1024, rd);
     let mut out = Vec::with_capacity(512);
     protocol::write_handshake(
         &mut out,
@@ -226,7 +226,8 @@ where
         debug!(conn, "client went away before the handshake: {e}");
         return;
     }
-    out.clear();
+    // Idle connections keep no handshake-sized buffer; replies allocate on first use.
+    out = Vec::new();
     debug!(conn, "connected");
     loop {
         tokio::select! {
@@ -359,23 +360,25 @@ fn process(
                 let id = lookup.id();
                 let state = daemon.state();
                 let (rip, no_penalty) = handler.request_origin(id);
-                if let (Some(t), Some(ip), false) = (&state.config.throttle, rip, no_penalty) {
-                    if daemon.throttle.is_blocked(
+                let blocked = match (&state.config.throttle, rip, no_penalty) {
+                    (Some(t), Some(ip), false) => daemon.throttle.is_blocked(
                         ip,
                         t.max_failures,
                         Duration::from_secs(t.window_s),
                         Instant::now(),
-                    ) {
-                        let answer = backend::throttled(&lookup);
-                        ev = handler.answer(
-                            id,
-                            answer.as_answer(),
-                            Some("throttled: too many failures from this address"),
-                            Instant::now(),
-                            out,
-                        );
-                        continue;
-                    }
+                    ),
+                    _ => false,
+                };
+                if blocked {
+                    let answer = backend::throttled(&lookup);
+                    ev = handler.answer(
+                        id,
+                        answer.as_answer(),
+                        Some("throttled: too many failures from this address"),
+                        Instant::now(),
+                        out,
+                    );
+                    continue;
                 }
                 match state.resolve(lookup, rip) {
                     Resolution::Now(answer, note) => {
@@ -498,19 +501,33 @@ pub async fn serve(
         None => (None, None),
     };
     tokio::pin!(stop);
+    // Reloads run one after the other in their own task, never holding up accepts.
+    let reloader = {
+        let d = Arc::clone(&daemon);
+        tokio::spawn(async move {
+            while reload.recv().await.is_some() {
+                d.reload().await;
+            }
+        })
+    };
+    // A connection slot is taken before accepting, so beyond max_connections clients wait in
+    // the listen queue.
+    let mut permit = None;
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&conn_slots).acquire_owned() => p,
-            _ = &mut stop => break,
-        };
-        let Ok(permit) = permit else { break };
         tokio::select! {
-            r = async { match &tcp { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } } => {
+            _ = &mut stop => break,
+            p = Arc::clone(&conn_slots).acquire_owned(), if permit.is_none() => {
+                match p {
+                    Ok(p) => permit = Some(p),
+                    Err(_) => break,
+                }
+            }
+            r = async { match &tcp { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } }, if permit.is_some() => {
                 match r {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
-                        let (d, rx) = (Arc::clone(&daemon), rx.clone());
-                        conns.spawn(async move { connection(s, d, rx).await; drop(permit); });
+                        let (d, rx, p) = (Arc::clone(&daemon), rx.clone(), permit.take());
+                        conns.spawn(async move { connection(s, d, rx).await; drop(p); });
                     }
                     Err(e) => {
                         warn!("tcp accept: {e}");
@@ -518,11 +535,11 @@ pub async fn serve(
                     }
                 }
             }
-            r = async { match &unix { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } } => {
+            r = async { match &unix { Some(l) => l.accept().await.map(|(s, _)| s), None => std::future::pending().await } }, if permit.is_some() => {
                 match r {
                     Ok(s) => {
-                        let (d, rx) = (Arc::clone(&daemon), rx.clone());
-                        conns.spawn(async move { connection(s, d, rx).await; drop(permit); });
+                        let (d, rx, p) = (Arc::clone(&daemon), rx.clone(), permit.take());
+                        conns.spawn(async move { connection(s, d, rx).await; drop(p); });
                     }
                     Err(e) => {
                         warn!("unix accept: {e}");
@@ -531,12 +548,9 @@ pub async fn serve(
                 }
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            Some(()) = reload.recv() => {
-                daemon.reload().await;
-            }
-            _ = &mut stop => break,
         }
     }
+    reloader.abort();
     info!(connections = conns.len(), "shutting down");
     let _ = tx.send(true);
     drop(tcp);

@@ -11,17 +11,44 @@ use util::{Client, Daemon, b64, unb64};
 
 const FIXTURES: &[(&str, &str)] = &[
     ("plain", "{PLAIN}pencil"),
-    ("cram", "{CRAM-MD5}7f47ace0e2af8f6cdeb72c03243a8c87834e19104164d6a42de72d243adb4080"),
-    ("scram1", "{SCRAM-SHA-1}4096,Gwv+Yh5HflUy6xbH9dOGSA==,nq9h7IWIBVG9AEMXtcacUfkkbo8=,0zNfnZ0tCm0eFFCcLYaxn1C9SmY="),
-    ("scram256", "{SCRAM-SHA-256}4096,G37+0T+7p8tVb3KbF3aR/g==,wS7/vbRYUTYB7wkZKKF3/szXlHmgd8FbAKDmmVGPINo=,QEOAx1NknjnBTR6tuhw5h8VUBZGM7127SncDVI+V9hA="),
-    ("sha512", "{SHA512-CRYPT}$6$zc8/P.uafgJYSIvr$4A7E0l3UvzXJBsbllaXdcpz/jW2V6pskIj77yCRy9zqnkX6MIeC3yZf1VlbGYOQdXUB6NrHnhN3bNCgG.FAVx1"),
-    ("sha256", "{SHA256-CRYPT}$5$IBWTclSubFl3wsjv$LeJC/7a5YeYy4nXwbPJ8BEX9kw/UdcR2KkPbLfRguF9"),
-    ("blf", "{BLF-CRYPT}$2y$05$7kORiSyNJcN1Ou.QuC33N.OGBUs7CKCZYuRD7tQ2AmK9ZpoT6U4jG"),
+    (
+        "cram",
+        "{CRAM-MD5}7f47ace0e2af8f6cdeb72c03243a8c87834e19104164d6a42de72d243adb4080",
+    ),
+    (
+        "scram1",
+        "{SCRAM-SHA-1}4096,Gwv+Yh5HflUy6xbH9dOGSA==,nq9h7IWIBVG9AEMXtcacUfkkbo8=,0zNfnZ0tCm0eFFCcLYaxn1C9SmY=",
+    ),
+    (
+        "scram256",
+        "{SCRAM-SHA-256}4096,G37+0T+7p8tVb3KbF3aR/g==,wS7/vbRYUTYB7wkZKKF3/szXlHmgd8FbAKDmmVGPINo=,QEOAx1NknjnBTR6tuhw5h8VUBZGM7127SncDVI+V9hA=",
+    ),
+    (
+        "sha512",
+        "{SHA512-CRYPT}$6$zc8/P.uafgJYSIvr$4A7E0l3UvzXJBsbllaXdcpz/jW2V6pskIj77yCRy9zqnkX6MIeC3yZf1VlbGYOQdXUB6NrHnhN3bNCgG.FAVx1",
+    ),
+    (
+        "sha256",
+        "{SHA256-CRYPT}$5$IBWTclSubFl3wsjv$LeJC/7a5YeYy4nXwbPJ8BEX9kw/UdcR2KkPbLfRguF9",
+    ),
+    (
+        "blf",
+        "{BLF-CRYPT}$2y$05$7kORiSyNJcN1Ou.QuC33N.OGBUs7CKCZYuRD7tQ2AmK9ZpoT6U4jG",
+    ),
     ("ssha", "{SSHA}pF7Xxi5cm+14N/JpWzXtkGtaFf+5eP5u"),
-    ("ssha256", "{SSHA256}NkVYparslJ6GAL0aC2h7yq57svUJBxfHvvG2g5dMvClZuBJi"),
-    ("ssha512", "{SSHA512}47q30UzSufz41kX06ZQ3GqclnOZdX5PZilwmht4bjEjqPo9nyYOIMHkA4QkvRLd7Xc8rU+BZfosk8rLJWVvdz/EeM28="),
+    (
+        "ssha256",
+        "{SSHA256}NkVYparslJ6GAL0aC2h7yq57svUJBxfHvvG2g5dMvClZuBJi",
+    ),
+    (
+        "ssha512",
+        "{SSHA512}47q30UzSufz41kX06ZQ3GqclnOZdX5PZilwmht4bjEjqPo9nyYOIMHkA4QkvRLd7Xc8rU+BZfosk8rLJWVvdz/EeM28=",
+    ),
     // No prefix: the default scheme CRYPT picks the algorithm from `$6$`.
-    ("bare", "$6$zc8/P.uafgJYSIvr$4A7E0l3UvzXJBsbllaXdcpz/jW2V6pskIj77yCRy9zqnkX6MIeC3yZf1VlbGYOQdXUB6NrHnhN3bNCgG.FAVx1"),
+    (
+        "bare",
+        "$6$zc8/P.uafgJYSIvr$4A7E0l3UvzXJBsbllaXdcpz/jW2V6pskIj77yCRy9zqnkX6MIeC3yZf1VlbGYOQdXUB6NrHnhN3bNCgG.FAVx1",
+    ),
 ];
 
 /// Argon2 entries with small costs (Dovecot's own, m=64 MiB, take seconds each in a debug
@@ -39,7 +66,10 @@ const AUTH: &str =
     "mechanisms = [\"PLAIN\", \"LOGIN\", \"CRAM-MD5\", \"SCRAM-SHA-1\", \"SCRAM-SHA-256\"]\n";
 
 fn users() -> String {
-    let mut u: String = FIXTURES.iter().map(|(u, s)| format!("{u}:{s}::::::\n")).collect();
+    let mut u: String = FIXTURES
+        .iter()
+        .map(|(u, s)| format!("{u}:{s}::::::\n"))
+        .collect();
     u.push_str(&format!("argon2i:{}\n", argon2_entry("argon2i", 256)));
     u.push_str(&format!("argon2id:{}\n", argon2_entry("argon2id", 256)));
     // Slow on purpose, for the test that slow hashes do not hold up other logins.
@@ -55,13 +85,25 @@ fn plain_against_every_scheme() {
     // replies come back as each finishes.
     let mut want = std::collections::HashMap::new();
     let mut id = 0;
-    let names = FIXTURES.iter().map(|(u, _)| *u).chain(["argon2i", "argon2id"]);
+    let names = FIXTURES
+        .iter()
+        .map(|(u, _)| *u)
+        .chain(["argon2i", "argon2id"]);
     for user in names {
         for (pass, ok) in [("pencil", true), ("crayon", false)] {
             id += 1;
             let ir = b64(format!("\0{user}\0{pass}").as_bytes());
-            c.send(&format!("AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={ir}"));
-            want.insert(id, if ok { format!("OK\t{id}\tuser={user}") } else { format!("FAIL\t{id}\tuser={user}") });
+            c.send(&format!(
+                "AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={ir}"
+            ));
+            want.insert(
+                id,
+                if ok {
+                    format!("OK\t{id}\tuser={user}")
+                } else {
+                    format!("FAIL\t{id}\tuser={user}")
+                },
+            );
         }
     }
     for _ in 0..want.len() {
@@ -75,8 +117,11 @@ fn cram(c: &mut Client, id: u32, user: &str, pass: &[u8]) -> String {
     c.send(&format!("AUTH\t{id}\tCRAM-MD5\tservice=smtp\tsecured"));
     let r = c.recv();
     let chal = unb64(r.strip_prefix(&format!("CONT\t{id}\t")).unwrap());
-    let mut client =
-        ClientSession::new(Mechanism::CramMd5, &Credentials::new().authcid(user).password(pass)).unwrap();
+    let mut client = ClientSession::new(
+        Mechanism::CramMd5,
+        &Credentials::new().authcid(user).password(pass),
+    )
+    .unwrap();
     let _ = client.start().unwrap();
     let resp = client.step(&chal).unwrap().to_vec();
     c.send(&format!("CONT\t{id}\t{}", b64(&resp)));
@@ -85,9 +130,14 @@ fn cram(c: &mut Client, id: u32, user: &str, pass: &[u8]) -> String {
 
 /// Returns the final reply and the server-first message.
 fn scram(c: &mut Client, id: u32, mech: Mechanism, user: &str, pass: &[u8]) -> (String, Vec<u8>) {
-    let mut client = ClientSession::new(mech, &Credentials::new().authcid(user).password(pass)).unwrap();
+    let mut client =
+        ClientSession::new(mech, &Credentials::new().authcid(user).password(pass)).unwrap();
     let first = client.start().unwrap().unwrap().to_vec();
-    c.send(&format!("AUTH\t{id}\t{}\tservice=smtp\tsecured\tresp={}", mech.name(), b64(&first)));
+    c.send(&format!(
+        "AUTH\t{id}\t{}\tservice=smtp\tsecured\tresp={}",
+        mech.name(),
+        b64(&first)
+    ));
     let r = c.recv();
     let server_first = unb64(r.strip_prefix(&format!("CONT\t{id}\t")).unwrap());
     let fin = client.step(&server_first).unwrap().to_vec();
@@ -112,9 +162,15 @@ fn cram_md5_only_where_the_scheme_serves_it() {
     // login the same way), whatever the password.
     for (i, user) in ["blf", "sha512", "scram256", "ssha"].iter().enumerate() {
         let id = 10 + i as u32;
-        assert_eq!(cram(&mut c, id, user, b"pencil"), format!("FAIL\t{id}\tuser={user}"));
+        assert_eq!(
+            cram(&mut c, id, user, b"pencil"),
+            format!("FAIL\t{id}\tuser={user}")
+        );
     }
-    assert_eq!(cram(&mut c, 20, "nobody", b"pencil"), "FAIL\t20\tuser=nobody");
+    assert_eq!(
+        cram(&mut c, 20, "nobody", b"pencil"),
+        "FAIL\t20\tuser=nobody"
+    );
     assert!(d.wait_log(|l| l.contains("user=\"blf\"") && l.contains("stored scheme cannot serve")));
     assert!(d.wait_log(|l| l.contains("user=\"nobody\"") && l.contains("unknown user")));
 }
@@ -123,14 +179,29 @@ fn cram_md5_only_where_the_scheme_serves_it() {
 fn scram_from_stored_keys_and_from_plaintext() {
     let d = Daemon::start(AUTH, &users(), "");
     let mut c = d.client();
-    assert_eq!(scram(&mut c, 1, Mechanism::ScramSha256, "scram256", b"pencil").0, "OK\t1\tuser=scram256");
-    assert_eq!(scram(&mut c, 2, Mechanism::ScramSha1, "scram1", b"pencil").0, "OK\t2\tuser=scram1");
-    assert_eq!(scram(&mut c, 3, Mechanism::ScramSha256, "scram256", b"crayon").0, "FAIL\t3\tuser=scram256");
+    assert_eq!(
+        scram(&mut c, 1, Mechanism::ScramSha256, "scram256", b"pencil").0,
+        "OK\t1\tuser=scram256"
+    );
+    assert_eq!(
+        scram(&mut c, 2, Mechanism::ScramSha1, "scram1", b"pencil").0,
+        "OK\t2\tuser=scram1"
+    );
+    assert_eq!(
+        scram(&mut c, 3, Mechanism::ScramSha256, "scram256", b"crayon").0,
+        "FAIL\t3\tuser=scram256"
+    );
     // Derived from a stored plaintext (on the blocking pool), with a stable salt.
     let (r, first_a) = scram(&mut c, 4, Mechanism::ScramSha256, "plain", b"pencil");
     assert_eq!(r, "OK\t4\tuser=plain");
     let (_, first_b) = scram(&mut c, 5, Mechanism::ScramSha256, "plain", b"pencil");
-    let salt = |m: &[u8]| String::from_utf8_lossy(m).split(',').find(|p| p.starts_with("s=")).unwrap().to_owned();
+    let salt = |m: &[u8]| {
+        String::from_utf8_lossy(m)
+            .split(',')
+            .find(|p| p.starts_with("s="))
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(salt(&first_a), salt(&first_b));
     // SCRAM-SHA-1 keys cannot serve SCRAM-SHA-256, nor can a bcrypt hash: like unknown users,
     // each with a stable fake salt.
@@ -138,8 +209,14 @@ fn scram_from_stored_keys_and_from_plaintext() {
     assert_eq!(r, "FAIL\t6\tuser=blf");
     let (_, fb) = scram(&mut c, 7, Mechanism::ScramSha256, "blf", b"pencil");
     assert_eq!(salt(&fa), salt(&fb));
-    assert_eq!(scram(&mut c, 8, Mechanism::ScramSha256, "scram1", b"pencil").0, "FAIL\t8\tuser=scram1");
-    assert_eq!(scram(&mut c, 9, Mechanism::ScramSha256, "nobody", b"pencil").0, "FAIL\t9\tuser=nobody");
+    assert_eq!(
+        scram(&mut c, 8, Mechanism::ScramSha256, "scram1", b"pencil").0,
+        "FAIL\t8\tuser=scram1"
+    );
+    assert_eq!(
+        scram(&mut c, 9, Mechanism::ScramSha256, "nobody", b"pencil").0,
+        "FAIL\t9\tuser=nobody"
+    );
 }
 
 /// A slow hash never delays other logins, on the same connection or another.
@@ -152,11 +229,19 @@ fn slow_hash_does_not_block_plain_logins() {
     let t = Instant::now();
     for id in 1..=3 {
         let ir = b64(b"\0slow\0pencil");
-        c.send(&format!("AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={ir}"));
+        c.send(&format!(
+            "AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={ir}"
+        ));
     }
     // ...while PLAIN logins on both connections are answered first.
-    assert_eq!(c.plain(10, "plain", "pencil", "127.0.0.1"), "OK\t10\tuser=plain");
-    assert_eq!(other.plain(1, "plain", "pencil", "127.0.0.1"), "OK\t1\tuser=plain");
+    assert_eq!(
+        c.plain(10, "plain", "pencil", "127.0.0.1"),
+        "OK\t10\tuser=plain"
+    );
+    assert_eq!(
+        other.plain(1, "plain", "pencil", "127.0.0.1"),
+        "OK\t1\tuser=plain"
+    );
     let fast = t.elapsed();
     let mut slow = Vec::new();
     for _ in 0..3 {
@@ -164,7 +249,10 @@ fn slow_hash_does_not_block_plain_logins() {
     }
     let all = t.elapsed();
     slow.sort();
-    assert_eq!(slow, ["OK\t1\tuser=slow", "OK\t2\tuser=slow", "OK\t3\tuser=slow"]);
+    assert_eq!(
+        slow,
+        ["OK\t1\tuser=slow", "OK\t2\tuser=slow", "OK\t3\tuser=slow"]
+    );
     // (c.plain() read the first reply on the connection: the PLAIN OK overtook the hashes.)
     assert!(all > fast);
     // The log shows how long the hashes took against the PLAIN logins.
