@@ -61,6 +61,13 @@ fn missing() -> Vec<&'static str> {
 /// Makes sure every program is there, installing what is missing; panics if that fails.
 pub fn ensure() {
     ONCE.call_once(|| {
+        // Postfix's master and Exim's -C need root; so does installing packages.
+        let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+        assert_eq!(
+            uid.as_deref().unwrap_or("?"),
+            "0",
+            "the e2e tests run private Postfix, Exim and Dovecot instances and must run as root"
+        );
         let before = missing();
         if before.is_empty() {
             return;
