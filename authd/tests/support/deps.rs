@@ -62,7 +62,10 @@ fn missing() -> Vec<&'static str> {
 pub fn ensure() {
     ONCE.call_once(|| {
         // Postfix's master and Exim's -C need root; so does installing packages.
-        let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+        let uid = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
         assert_eq!(
             uid.as_deref().unwrap_or("?"),
             "0",
