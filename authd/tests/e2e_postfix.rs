@@ -238,31 +238,95 @@ fn postfix_many_concurrent_connections() {
     c.finish("postfix_many_concurrent_connections");
 }
 
-/// One daemon connection floods it (thousands of pipelined requests it never reads, then
-/// garbage and an over-long line) while other clients log in through Postfix and directly.
+/// One daemon connection floods the daemon with pipelined requests and never reads a reply
+/// (until the daemon stops reading it: backpressure), other connections send garbage, an
+/// over-long line and CONT for unknown ids — while other clients log in, directly and through
+/// Postfix. The bad connections end (or only their requests fail); nobody else notices; the
+/// flood's requests are all answered once it reads again.
 #[test]
 fn postfix_flood_on_one_connection() {
     let auth = AuthServer::start(&postfix_options());
     let pf = Postfix::start(&auth.unix_path());
     let mut c = Checks::default();
     let unix = auth.unix.clone();
+    let (flooded_tx, flooded_rx) = std::sync::mpsc::channel::<u32>();
+    let (drain_tx, drain_rx) = std::sync::mpsc::channel::<()>();
     let flooder = std::thread::spawn(move || {
-        let mut f = AuthClient::unix(&unix).expect("flood connection");
+        let s = std::os::unix::net::UnixStream::connect(&unix).expect("flood connection");
+        // A write that blocks for 2 s means the daemon stopped reading us.
+        s.set_write_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut w = s.try_clone().expect("clone");
+        let mut r = std::io::BufReader::new(s);
+        use std::io::{BufRead, Write};
+        w.write_all(b"VERSION\t1\t0\nCPID\t4242\n")
+            .expect("handshake");
+        let mut line = String::new();
+        for _ in 0..100 {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 || line == "DONE\n" {
+                break;
+            }
+        }
         let resp = support::b64(format!("\0{}\0{}", ALICE.0, ALICE.1).as_bytes());
         let mut sent = 0u32;
-        // 20,000 requests without reading a single reply (bounded), then garbage.
         for id in 1..=20_000u32 {
-            let line = format!("AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={resp}");
-            if f.send(&line).is_err() {
+            let req = format!("AUTH\t{id}\tPLAIN\tservice=smtp\tsecured\tresp={resp}\n");
+            if w.write_all(req.as_bytes()).is_err() {
                 break;
             }
             sent += 1;
         }
-        let _ = f.send("this is not the protocol");
-        let _ = f.send(&"x".repeat(100_000));
-        sent
+        flooded_tx.send(sent).expect("send");
+        // Hold the pressure until the others have logged in, then read every reply.
+        let _ = drain_rx.recv_timeout(Duration::from_secs(60));
+        let mut ok = 0u32;
+        for _ in 0..sent {
+            line.clear();
+            match r.read_line(&mut line) {
+                Ok(n) if n > 0 => {
+                    if line.starts_with("OK\t") {
+                        ok += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        (sent, ok)
     });
-    // Meanwhile: logins through Postfix and on a second direct connection.
+    let sent_before = flooded_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the flood started");
+    eprintln!(
+        "flood: {sent_before} requests written before the daemon stopped reading (or all 20,000)"
+    );
+
+    // Other connections misbehave meanwhile: each ends, or only its request fails.
+    let bad_inputs: [(&str, String); 3] = [
+        ("garbage", "this is not the protocol".to_owned()),
+        (
+            "over-long line",
+            format!("AUTH\t1\tPLAIN\tservice=smtp\tresp={}", "A".repeat(100_000)),
+        ),
+        ("CONT for an unknown id", "CONT\t4242\tAAAA".to_owned()),
+    ];
+    for (what, line) in bad_inputs {
+        let mut b = AuthClient::unix(&auth.unix).expect("connect");
+        let _ = b.send(&line);
+        let r = b.read_line();
+        let ended = match &r {
+            Err(_) => true,
+            Ok(l) => l.starts_with("FAIL\t"),
+        };
+        c.check(
+            &format!("{what}: that connection ends or that request fails"),
+            ended,
+            &format!("{r:?}"),
+        );
+    }
+
     let mut latencies = Vec::new();
     let mut direct = AuthClient::unix(&auth.unix).expect("second connection");
     for i in 0..20u32 {
@@ -280,17 +344,23 @@ fn postfix_flood_on_one_connection() {
     let r = swaks(&Via::Tcp(pf.port), "PLAIN", CAROL.0, CAROL.1);
     let swaks_time = t.elapsed();
     c.expect("swaks PLAIN through Postfix during the flood", 235, &r);
-    let sent = flooder.join().expect("flooder");
+    let r = swaks(&Via::Tcp(pf.port), "CRAM-MD5", ALICE.0, ALICE.1);
+    c.expect("swaks CRAM-MD5 through Postfix during the flood", 235, &r);
     let max = latencies.iter().max().copied().unwrap_or_default();
-    eprintln!("flood: {sent} requests sent; direct logins max {max:?}; swaks {swaks_time:?}");
+    eprintln!("flood: direct logins max {max:?}; swaks {swaks_time:?}");
     c.check(
         "direct logins stayed fast during the flood (max < 2 s)",
         max < Duration::from_secs(2),
         &format!("{max:?}"),
     );
-    // After the flooder's garbage: the daemon still serves everybody.
-    let r = swaks(&Via::Tcp(pf.port), "CRAM-MD5", ALICE.0, ALICE.1);
-    c.expect("swaks CRAM-MD5 through Postfix after the flood", 235, &r);
+
+    drain_tx.send(()).expect("drain");
+    let (sent, ok) = flooder.join().expect("flooder");
+    c.check(
+        "every flooded request was answered OK once the flooder read again",
+        ok == sent,
+        &format!("{ok} OK of {sent}"),
+    );
     let r = AuthClient::unix(&auth.unix).and_then(|mut a| a.plain(7, ALICE.0, ALICE.1));
     c.check(
         "a new direct connection after the flood",
