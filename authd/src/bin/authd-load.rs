@@ -499,7 +499,10 @@ fn run_load(a: &Args) -> Result<(), String> {
     };
     let cpu1_early = total_cpu(&a.pids);
     let self1_early = cpu_ticks(std::process::id()).unwrap_or(0);
-    stop.store(true, Ordering::SeqCst);
+    if a.count.is_none() {
+        // Duration mode: stop the threads; with --count they end after their share.
+        stop.store(true, Ordering::SeqCst);
+    }
     let mut results = Vec::new();
     for h in handles {
         results.push(h.join().map_err(|_| "a load thread panicked")?);
