@@ -122,7 +122,17 @@ impl State {
         match lookup {
             Lookup::Password { user, password, .. } => {
                 let Some(entry) = self.passdb.get(&user) else {
-                    return Resolution::Now(Owned::UnknownUser, UNKNOWN);
+                    if self.passdb.decoy().is_none() {
+                        return Resolution::Now(Owned::UnknownUser, UNKNOWN);
+                    }
+                    // As long as a real user's check: the timing does not tell names apart.
+                    let state = Arc::clone(self);
+                    return Resolution::Blocking(Box::new(move || {
+                        if let Some(d) = state.passdb.decoy() {
+                            let _ = std::hint::black_box(d.secret.verify(password.as_slice()));
+                        }
+                        (Owned::UnknownUser, UNKNOWN)
+                    }));
                 };
                 if !entry.allowed_from(rip) {
                     return Resolution::Now(Owned::Reject, NOT_ALLOWED);

@@ -29,6 +29,18 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: Log,
+    /// The event loop.
+    #[serde(default)]
+    pub runtime: Runtime,
+}
+
+/// `[runtime]`: threads of the event loop (slow hashes always run on the blocking pool).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    /// Event-loop threads: 0 (default) = one per core; 1 = a single-threaded loop.
+    #[serde(default)]
+    pub worker_threads: usize,
 }
 
 /// `[listen]`: a UNIX socket, a loopback TCP address, or both.
@@ -289,6 +301,9 @@ impl Config {
         let wants_tokens = self.mechanisms()?.iter().any(|m| m.uses_token());
         if wants_tokens && self.oauth.is_none() {
             return err("auth.mechanisms: XOAUTH2/OAUTHBEARER need an [oauth] table");
+        }
+        if self.runtime.worker_threads > 1024 {
+            return err("runtime.worker_threads: at most 1024");
         }
         if let Some(t) = &self.throttle {
             if t.max_failures == 0 {

@@ -54,18 +54,33 @@ enum Command {
     },
 }
 
+/// Turn the terminal's echo on or off with `stty` (standard input is the terminal).
+fn set_echo(on: bool) -> bool {
+    std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn read_password() -> Result<String, String> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        // The terminal echoes: the prompt says so rather than pretending otherwise.
-        eprint!("Enter new password (echoed): ");
+    let terminal = stdin.is_terminal();
+    let hidden = terminal && set_echo(false);
+    if terminal {
+        eprint!(
+            "Enter new password{}: ",
+            if hidden { "" } else { " (echoed)" }
+        );
         let _ = std::io::stderr().flush();
     }
     let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("reading the password: {e}"))?;
+    let read = stdin.lock().read_line(&mut line);
+    if hidden {
+        set_echo(true);
+        eprintln!();
+    }
+    read.map_err(|e| format!("reading the password: {e}"))?;
     let pw = line.strip_suffix('\n').unwrap_or(&line);
     let pw = pw.strip_suffix('\r').unwrap_or(pw);
     if pw.is_empty() {
@@ -161,11 +176,17 @@ fn main() -> ExitCode {
         return check(config, &path);
     }
     let _log = init_logging(&config.log.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("authd")
-        .build()
-    {
+    let mut builder = match config.runtime.worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 1 {
+                b.worker_threads(n);
+            }
+            b
+        }
+    };
+    let runtime = match builder.enable_all().thread_name("authd").build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("saslmech-authd: cannot start the runtime: {e}");

@@ -123,6 +123,10 @@ impl std::fmt::Display for LineError {
 #[derive(Debug, Default)]
 pub struct PassDb {
     users: HashMap<String, Entry>,
+    /// A user whose secret is slow to check: a password for an unknown user is checked
+    /// against it too (and the result thrown away), so that unknown users cost the time a
+    /// real one does and the reply's timing does not tell which names exist.
+    decoy: Option<String>,
 }
 
 impl PassDb {
@@ -132,6 +136,7 @@ impl PassDb {
     pub fn parse(text: &str, default: Scheme) -> (PassDb, Vec<LineError>) {
         let mut users = HashMap::new();
         let mut errors = Vec::new();
+        let mut decoy = None;
         for (n, line) in text.lines().enumerate() {
             let line_no = n.saturating_add(1);
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -201,9 +206,12 @@ impl PassDb {
                 });
                 continue;
             }
+            if decoy.is_none() && entry.secret.is_slow() {
+                decoy = Some(user.to_owned());
+            }
             users.entry(user.to_owned()).or_insert(entry);
         }
-        (PassDb { users }, errors)
+        (PassDb { users, decoy }, errors)
     }
 
     /// Read and parse the file at `path`.
@@ -215,6 +223,11 @@ impl PassDb {
     /// The entry of `user`, if any (exact match).
     pub fn get(&self, user: &str) -> Option<&Entry> {
         self.users.get(user)
+    }
+
+    /// The entry whose slow check stands in for an unknown user's (see the field's docs).
+    pub fn decoy(&self) -> Option<&Entry> {
+        self.decoy.as_deref().and_then(|u| self.users.get(u))
     }
 
     /// Number of users.
@@ -266,6 +279,22 @@ mod tests {
         );
         // Errors never quote the secret.
         assert!(errors.iter().all(|e| !e.to_string().contains("{NOPE}x")));
+    }
+
+    #[test]
+    fn decoy_is_the_first_slow_entry() {
+        let (db, _) = PassDb::parse(
+            "a:{PLAIN}x\nb:{SSHA}pF7Xxi5cm+14N/JpWzXtkGtaFf+5eP5u\n",
+            Scheme::Plain,
+        );
+        assert!(db.decoy().is_none());
+        let text = "a:{PLAIN}x\nb:{SHA256-CRYPT}$5$IBWTclSubFl3wsjv$LeJC/7a5YeYy4nXwbPJ8BEX9kw/UdcR2KkPbLfRguF9\n\
+                    c:{SHA512-CRYPT}$6$zc8/P.uafgJYSIvr$4A7E0l3UvzXJBsbllaXdcpz/jW2V6pskIj77yCRy9zqnkX6MIeC3yZf1VlbGYOQdXUB6NrHnhN3bNCgG.FAVx1\n";
+        let (db, errors) = PassDb::parse(text, Scheme::Plain);
+        assert!(errors.is_empty(), "{errors:?}");
+        let decoy = db.decoy().unwrap();
+        assert_eq!(decoy.scheme, Scheme::Sha256Crypt);
+        assert!(decoy.secret.verify(b"pencil"));
     }
 
     #[test]

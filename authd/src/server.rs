@@ -193,13 +193,45 @@ fn log_finished(f: &Finished, conn: u64) {
 }
 
 /// Serve one client connection until it closes, breaks the protocol, or shutdown.
-pub async fn connection<S>(stream: S, daemon: Arc<Daemon>, mut shutdown: watch::Receiver<bool>)
+pub async fn connection<S>(stream: S, daemon: Arc<Daemon>, shutdown: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let (rd, wr) = tokio::io::split(stream);
+    serve_halves(rd, wr, daemon, shutdown).await;
+}
+
+/// [`connection`] for a TCP stream, split without the shared lock of `tokio::io::split`.
+pub async fn tcp_connection(
+    mut stream: tokio::net::TcpStream,
+    daemon: Arc<Daemon>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (rd, wr) = stream.split();
+    serve_halves(rd, wr, daemon, shutdown).await;
+}
+
+/// [`connection`] for a UNIX stream, split without the shared lock of `tokio::io::split`.
+pub async fn unix_connection(
+    mut stream: tokio::net::UnixStream,
+    daemon: Arc<Daemon>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (rd, wr) = stream.split();
+    serve_halves(rd, wr, daemon, shutdown).await;
+}
+
+async fn serve_halves<R, W>(
+    rd: R,
+    mut wr: W,
+    daemon: Arc<Daemon>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let conn = daemon.next_cuid.fetch_add(1, Ordering::Relaxed);
     let state = daemon.state();
-    let (rd, mut wr) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(1024, rd);
     let mut out = Vec::with_capacity(512);
     protocol::write_handshake(
@@ -527,7 +559,7 @@ pub async fn serve(
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
                         let (d, rx, p) = (Arc::clone(&daemon), rx.clone(), permit.take());
-                        conns.spawn(async move { connection(s, d, rx).await; drop(p); });
+                        conns.spawn(async move { tcp_connection(s, d, rx).await; drop(p); });
                     }
                     Err(e) => {
                         warn!("tcp accept: {e}");
@@ -539,7 +571,7 @@ pub async fn serve(
                 match r {
                     Ok(s) => {
                         let (d, rx, p) = (Arc::clone(&daemon), rx.clone(), permit.take());
-                        conns.spawn(async move { connection(s, d, rx).await; drop(p); });
+                        conns.spawn(async move { unix_connection(s, d, rx).await; drop(p); });
                     }
                     Err(e) => {
                         warn!("unix accept: {e}");

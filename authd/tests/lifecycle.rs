@@ -218,3 +218,26 @@ fn unix_socket_owner_group_and_mode() {
     c.handshake();
     assert_eq!(c.plain(1, "tim", "x", "127.0.0.1"), "OK\t1\tuser=tim");
 }
+
+#[test]
+fn single_threaded_event_loop_serves_and_stops() {
+    let blf = {
+        let out = Command::new(BIN)
+            .args(["hash", "-s", "BLF-CRYPT", "-p", "pencil"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let d = Daemon::start(
+        AUTH,
+        &format!("tim:{{PLAIN}}x\nbob:{blf}\n"),
+        "[runtime]\nworker_threads = 1\n",
+    );
+    let mut c = d.client();
+    // A bcrypt check on the blocking pool while the single loop answers PLAIN.
+    let ir = b64(b"\0bob\0pencil");
+    c.send(&format!("AUTH\t1\tPLAIN\tservice=smtp\tsecured\tresp={ir}"));
+    assert_eq!(c.plain(2, "tim", "x", "127.0.0.1"), "OK\t2\tuser=tim");
+    assert_eq!(c.recv(), "OK\t1\tuser=bob");
+    assert!(d.stop().success());
+}

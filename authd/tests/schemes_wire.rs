@@ -259,3 +259,29 @@ fn slow_hash_does_not_block_plain_logins() {
     assert!(d.wait_log(|l| l.contains("user=\"slow\"") && l.contains("result=\"ok\"")));
     eprintln!("PLAIN answered after {fast:?}, the argon2 logins after {all:?}");
 }
+
+/// An unknown user's password check takes as long as a real user's: the daemon checks it
+/// against a stored slow hash too, so the reply's timing does not tell which names exist.
+#[test]
+fn unknown_users_cost_a_slow_check_when_the_file_has_slow_hashes() {
+    let users = format!(
+        "slow:{}\nplain:{{PLAIN}}pencil\n",
+        argon2_entry("argon2id", 8 * 1024)
+    );
+    let d = Daemon::start(AUTH, &users, "");
+    let mut c = d.client();
+    let time = |c: &mut Client, id: u32, user: &str| {
+        let t = Instant::now();
+        assert_eq!(
+            c.plain(id, user, "wrong", "127.0.0.1"),
+            format!("FAIL\t{id}\tuser={user}")
+        );
+        t.elapsed()
+    };
+    let real = (1..=3).map(|i| time(&mut c, i, "slow")).min().unwrap();
+    let unknown = (4..=6).map(|i| time(&mut c, i, "nobody")).min().unwrap();
+    // Generous bounds for a loaded machine: the same order of magnitude.
+    assert!(unknown * 4 > real, "unknown {unknown:?} vs real {real:?}");
+    assert!(d.wait_log(|l| l.contains("user=\"nobody\"") && l.contains("unknown user")));
+    eprintln!("wrong password: real user {real:?}, unknown user {unknown:?}");
+}
