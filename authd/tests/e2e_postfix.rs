@@ -26,8 +26,8 @@ fn postfix_options() -> Options {
     }
 }
 
-/// The daemon stopped: an smtpd that already talked to it answers 454; once it is back, logins work again without restarting
-/// Postfix (the same smtpd processes reconnect).
+/// The daemon stopped: an smtpd that already talked to it answers 454; once it is back, logins
+/// work again without restarting Postfix (the same smtpd processes reconnect).
 fn outage(c: &mut Checks, tag: &str, auth: &mut AuthServer, pf: &Postfix) {
     // An smtpd process with an established daemon connection (its EHLO fetched the MECH list).
     let mut held = Smtp::session(pf.port);
