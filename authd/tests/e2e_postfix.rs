@@ -327,6 +327,16 @@ fn postfix_flood_on_one_connection() {
         );
     }
 
+    if auth.target == Target::Saslmech {
+        // "…ends that connection or that request with a clear log line": one per bad connection.
+        let log = wait_for_log(&auth, "closing connection", 2);
+        c.check(
+            "the daemon logged why it closed the garbage and over-long-line connections",
+            log.is_some(),
+            "fewer than 2 `closing connection` lines",
+        );
+    }
+
     let mut latencies = Vec::new();
     let mut direct = AuthClient::unix(&auth.unix).expect("second connection");
     for i in 0..20u32 {
@@ -413,4 +423,17 @@ fn postfix_tls_marks_secured() {
     let (r, _) = gsasl_smtp(pf.port, "SCRAM-SHA-256", CAROL.0, CAROL.1);
     c.expect("no TLS, gsasl SCRAM-SHA-256", 235, &r);
     c.finish("postfix_tls_marks_secured");
+}
+
+/// Waits up to 5 s for `n` lines of the daemon's log containing `needle`.
+fn wait_for_log(auth: &AuthServer, needle: &str, n: usize) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        let log = auth.log_text();
+        if log.lines().filter(|l| l.contains(needle)).count() >= n {
+            return Some(log);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }
