@@ -11,11 +11,13 @@ use support::cases::{Checks, mechanism_matrix};
 use support::clients::{Via, swaks};
 use support::mta::{Exim, InetdBridge};
 
-/// Exim sends `secured` only under TLS, and these sessions are plain loopback: let the
-/// daemon accept plaintext mechanisms without it.
+/// Exim 4.96 marks an AUTH request `secured` under TLS and also when the client's address
+/// equals the server's (checked on the wire: `AUTH 1 PLAIN service=smtp secured
+/// rip=127.0.0.1 lip=127.0.0.1 nologin resp=…`): every loopback session here is secured, so
+/// the daemon keeps its default policy (plaintext mechanisms only on secured requests).
 fn exim_options() -> Options {
     Options {
-        plaintext_without_tls: true,
+        plaintext_without_tls: false,
         ..Options::default()
     }
 }
@@ -57,6 +59,24 @@ fn exim_bs_over_unix_socket() {
     let bridge = InetdBridge::new(&exim);
     let mut c = Checks::default();
     mechanism_matrix(&mut c, "exim -bs/unix", &auth, &via, bridge.port);
+    // A client at another address: no `secured`, so the default policy refuses PLAIN and
+    // LOGIN (535) but not CRAM-MD5.
+    let remote = Via::Pipe(exim.bs_command_from("192.0.2.7", 40001, 25));
+    c.expect(
+        "exim -bs from 192.0.2.7: PLAIN refused without TLS",
+        535,
+        &swaks(&remote, "PLAIN", ALICE.0, ALICE.1),
+    );
+    c.expect(
+        "exim -bs from 192.0.2.7: LOGIN refused without TLS",
+        535,
+        &swaks(&remote, "LOGIN", BOB.0, BOB.1),
+    );
+    c.expect(
+        "exim -bs from 192.0.2.7: CRAM-MD5",
+        235,
+        &swaks(&remote, "CRAM-MD5", ALICE.0, ALICE.1),
+    );
     outage(&mut c, "exim -bs/unix", &mut auth, &via);
     c.finish("exim_bs_over_unix_socket");
 }

@@ -317,13 +317,18 @@ impl Exim {
 
     /// The `-bs` command line (as swaks --pipe and the inetd bridge run it).
     pub fn bs_command(&self, rport: u16, lport: u16) -> Vec<String> {
+        self.bs_command_from("127.0.0.1", rport, lport)
+    }
+
+    /// `-bs` for a client at `rip` (Exim passes it on as `rip=`; only rip == lip is secured).
+    pub fn bs_command_from(&self, rip: &str, rport: u16, lport: u16) -> Vec<String> {
         vec![
             EXIM_BIN.to_owned(),
             "-C".to_owned(),
             self.conf.display().to_string(),
             "-bs".to_owned(),
             "-oMa".to_owned(),
-            format!("127.0.0.1.{rport}"),
+            format!("{rip}.{rport}"),
             "-oMi".to_owned(),
             format!("127.0.0.1.{lport}"),
         ]
