@@ -30,7 +30,7 @@ E2E_PACKAGES=(
 EXIM_ROOT=/var/lib/saslmech-e2e/exim4-daemon-heavy
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-APT_GET=(env DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600)
+APT_GET=($SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
 
 install_e2e() {
   local missing=() p
