@@ -19,6 +19,58 @@ APT_PACKAGES=(
   postgresql
 )
 
+# The end-to-end tests of saslmech-authd (authd/tests/e2e_*.rs) drive Debian's unmodified
+# Postfix, Exim and Dovecot. `install-deps.sh --e2e` installs only these (the tests run it
+# themselves, under flock, when a program is missing).
+E2E_PACKAGES=(
+  postfix dovecot-core swaks libnet-ssleay-perl gsasl msmtp curl openssl util-linux procps
+  # exim4-daemon-heavy's libraries that postfix's dependencies do not bring (the binary itself
+  # is extracted below: exim4-daemon-* and postfix conflict as packages)
+  libmariadb3 libspf2-2 libgnutls-dane0 libidn12 libpq5 libperl5.36 libsqlite3-0 libldap-2.5-0
+  libnsl2 libpam0g libdb5.3 libpcre2-8-0 libsasl2-2
+)
+EXIM_ROOT=/var/lib/saslmech-e2e/exim4-daemon-heavy
+
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+APT_GET=($SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+
+install_e2e() {
+  local missing=() p
+  for p in "${E2E_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    # Postfix without its configuration questions; the tests run private instances only.
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+    "${APT_GET[@]}" update -qq
+    "${APT_GET[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # Exim 4.96 with the dovecot authenticator, unpacked beside Postfix.
+  if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
+    local tmp; tmp=$(mktemp -d)
+    (cd "$tmp" && "${APT_GET[@]}" download exim4-daemon-heavy >/dev/null 2>&1 \
+      || { "${APT_GET[@]}" update -qq && "${APT_GET[@]}" download exim4-daemon-heavy >/dev/null; })
+    $SUDO mkdir -p "$EXIM_ROOT.new"
+    $SUDO dpkg-deb -x "$tmp"/exim4-daemon-heavy_*.deb "$EXIM_ROOT.new"
+    $SUDO rm -rf "$EXIM_ROOT" && $SUDO mv "$EXIM_ROOT.new" "$EXIM_ROOT"
+    rm -rf "$tmp"
+  fi
+  # The binary resolves its system user before reading any configuration.
+  getent passwd Debian-exim >/dev/null || $SUDO useradd --system --no-create-home \
+    --home-dir /var/spool/exim4 --shell /usr/sbin/nologin Debian-exim
+  if ldd "$EXIM_ROOT/usr/sbin/exim4" | grep -q "not found"; then
+    echo "exim4: libraries still missing:" >&2
+    ldd "$EXIM_ROOT/usr/sbin/exim4" | grep "not found" >&2
+    exit 1
+  fi
+}
+
+if [ "${1:-}" = "--e2e" ]; then
+  install_e2e
+  exit 0
+fi
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +81,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+install_e2e
 
 # cargo-fuzz for the fuzz smoke run (builds from crates.io in about two minutes).
 if ! cargo fuzz --version >/dev/null 2>&1; then

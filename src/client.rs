@@ -1,4 +1,5 @@
-//! The client side: credentials and client sessions.
+//! The client session: [`ClientSession`]. What it authenticates with ([`Credentials`]) and its
+//! limits ([`ClientConfig`]) are vocabulary, below it.
 //!
 //! ```
 //! use saslmech::{ClientSession, Credentials, Mechanism};
@@ -15,187 +16,14 @@ use core::fmt;
 
 use crate::b64;
 use crate::error::{Error, Failure};
-use crate::mech;
-pub use crate::mech::scram::ScramClientCache;
+use crate::keys::ScramClientCache;
+use crate::mech::{self, OAuthError};
 use crate::mechanism::Mechanism;
 use crate::secret::SecretBuf;
-use crate::server::{ChannelBinding, ChannelBindingType, NonceSource};
 
-pub use crate::mech::oauth::OAuthError;
-
-/// What the client authenticates with. Borrowed: the session copies what its mechanism needs
-/// into wiped-on-drop memory, so these may be dropped once the session exists.
-#[derive(Clone, Copy, Default)]
-pub struct Credentials<'a> {
-    pub(crate) authcid: Option<&'a str>,
-    pub(crate) authzid: Option<&'a str>,
-    pub(crate) password: Option<&'a [u8]>,
-    pub(crate) token: Option<&'a [u8]>,
-    pub(crate) trace: Option<&'a str>,
-    pub(crate) host: Option<&'a str>,
-    pub(crate) port: Option<u16>,
-    pub(crate) scram_cache: Option<&'a ScramClientCache>,
-}
-
-impl<'a> Credentials<'a> {
-    /// No credentials yet; add them with the builder methods.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// SCRAM keys cached from an earlier login ([`ClientSession::scram_cache`]): used instead of
-    /// running PBKDF2 while the server's salt and iteration count are unchanged.
-    pub fn scram_cache(mut self, cache: &'a ScramClientCache) -> Self {
-        self.scram_cache = Some(cache);
-        self
-    }
-
-    /// The authentication identity (user name).
-    pub fn authcid(mut self, authcid: &'a str) -> Self {
-        self.authcid = Some(authcid);
-        self
-    }
-
-    /// The authorization identity to act as, if different from the authcid.
-    pub fn authzid(mut self, authzid: &'a str) -> Self {
-        self.authzid = Some(authzid);
-        self
-    }
-
-    /// The password.
-    pub fn password(mut self, password: &'a [u8]) -> Self {
-        self.password = Some(password);
-        self
-    }
-
-    /// An OAuth 2.0 bearer token.
-    pub fn token(mut self, token: &'a [u8]) -> Self {
-        self.token = Some(token);
-        self
-    }
-
-    /// ANONYMOUS trace information: an email address or a token, at most 255 characters.
-    pub fn trace(mut self, trace: &'a str) -> Self {
-        self.trace = Some(trace);
-        self
-    }
-
-    /// OAUTHBEARER: the host name the client connected to (`host=`).
-    pub fn host(mut self, host: &'a str) -> Self {
-        self.host = Some(host);
-        self
-    }
-
-    /// OAUTHBEARER: the port the client connected to (`port=`).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = Some(port);
-        self
-    }
-
-    pub(crate) fn need_authcid(&self) -> Result<&'a str, Error> {
-        match self.authcid {
-            Some(a) if !a.is_empty() && !mech::has_byte(a.as_bytes(), 0) => Ok(a),
-            _ => Err(Error::InvalidArgument(
-                "authcid missing, empty or containing NUL",
-            )),
-        }
-    }
-
-    pub(crate) fn need_password(&self) -> Result<&'a [u8], Error> {
-        match self.password {
-            Some(p) if !p.is_empty() && !mech::has_byte(p, 0) => Ok(p),
-            _ => Err(Error::InvalidArgument(
-                "password missing, empty or containing NUL",
-            )),
-        }
-    }
-}
-
-impl fmt::Debug for Credentials<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("authcid", &self.authcid)
-            .field("authzid", &self.authzid)
-            .field("password", &self.password.map(|_| "<redacted>"))
-            .field("token", &self.token.map(|_| "<redacted>"))
-            .field("trace", &self.trace)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("scram_cache", &self.scram_cache.map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-/// Client limits and connection facts.
-///
-/// ```
-/// use saslmech::{ChannelBindingType, ClientConfig};
-/// let config = ClientConfig::new()
-///     .channel_binding(ChannelBindingType::TlsExporter, &[0u8; 32])
-///     .scram_iterations(4096, 100_000);
-/// assert_eq!(config.min_iterations, 4096);
-/// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct ClientConfig {
-    /// Maximum size of one decoded server challenge.
-    pub max_challenge: usize,
-    /// Where SCRAM's client nonce comes from (OS randomness by default; `Fixed` only for
-    /// tests and vectors).
-    pub nonce: NonceSource,
-    /// The TLS connection's channel-binding data, if the client has it. With it the SCRAM
-    /// `-PLUS` mechanisms bind to it, and plain SCRAM tells the server so (the `y` flag).
-    pub channel_binding: Option<ChannelBinding>,
-    /// The smallest SCRAM iteration count the client accepts (default 4096).
-    pub min_iterations: u32,
-    /// The largest SCRAM iteration count the client computes, so a hostile server cannot make
-    /// it spin (default 600 000).
-    pub max_iterations: u32,
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            max_challenge: 64 * 1024,
-            nonce: NonceSource::Os,
-            channel_binding: None,
-            min_iterations: Self::DEFAULT_MIN_ITERATIONS,
-            max_iterations: Self::DEFAULT_MAX_ITERATIONS,
-        }
-    }
-}
-
-impl ClientConfig {
-    /// Default lower bound on a server's SCRAM iteration count (RFC 7677 §4).
-    pub const DEFAULT_MIN_ITERATIONS: u32 = 4096;
-    /// Default upper bound on a server's SCRAM iteration count.
-    pub const DEFAULT_MAX_ITERATIONS: u32 = 600_000;
-
-    /// The defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Set the TLS channel-binding data.
-    pub fn channel_binding(mut self, kind: ChannelBindingType, data: &[u8]) -> Self {
-        self.channel_binding = Some(ChannelBinding::new(kind, data));
-        self
-    }
-
-    /// Bound the SCRAM iteration count a server may ask for (`min` is raised to 1, `max` to
-    /// `min`).
-    pub fn scram_iterations(mut self, min: u32, max: u32) -> Self {
-        self.min_iterations = min.max(1);
-        self.max_iterations = max.max(self.min_iterations);
-        self
-    }
-
-    /// Where the client nonce comes from.
-    pub fn nonce_source(mut self, source: NonceSource) -> Self {
-        self.nonce = source;
-        self
-    }
-}
+// The session's vocabulary, also imported from here by the protocol adapters (`proto`).
+pub(crate) use crate::config::ClientConfig;
+pub(crate) use crate::credentials::Credentials;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -263,7 +91,7 @@ impl ClientSession {
             return Err(Error::InvalidState);
         }
         self.state = State::Running;
-        Ok(self.mech.start())
+        Ok(self.mech.get_mut().start())
     }
 
     /// [`start`](Self::start) in base64. An empty initial response is `Some(b"")`; SMTP, IMAP
@@ -275,7 +103,7 @@ impl ClientSession {
         self.state = State::Running;
         let mut out = core::mem::take(&mut self.b64);
         out.clear();
-        let has = match self.mech.start() {
+        let has = match self.mech.get_mut().start() {
             Some(ir) => {
                 b64::encode_into(ir, &mut out);
                 true
@@ -289,7 +117,7 @@ impl ClientSession {
     /// Answer a server challenge.
     pub fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Error> {
         self.check_step(challenge.len())?;
-        match self.mech.step(challenge) {
+        match self.mech.get_mut().step(challenge) {
             Ok(r) => Ok(r),
             Err(f) => {
                 self.state = State::Failed(f);
@@ -309,7 +137,7 @@ impl ClientSession {
         let result = match b64::decode_into(challenge, &mut buf) {
             // The text's length bounds the decoded length only to within two bytes.
             Ok(()) if buf.len() > self.max_challenge => Err(Failure::TooLarge),
-            Ok(()) => match self.mech.step(buf.as_slice()) {
+            Ok(()) => match self.mech.get_mut().step(buf.as_slice()) {
                 Ok(response) => {
                     // The decoded challenge is no longer needed: reuse its buffer.
                     buf.clear();
@@ -337,7 +165,7 @@ impl ClientSession {
         if matches!(self.state, State::Finished | State::Failed(_)) {
             return Err(Error::InvalidState);
         }
-        match self.mech.finish(success_data) {
+        match self.mech.get_mut().finish(success_data) {
             Ok(()) => {
                 self.state = State::Finished;
                 Ok(())
@@ -348,13 +176,13 @@ impl ClientSession {
 
     /// The parsed error challenge of an OAuth mechanism, if the server sent one.
     pub fn oauth_error(&self) -> Option<&OAuthError> {
-        self.mech.oauth_error()
+        self.mech.get().oauth_error()
     }
 
     /// For SCRAM, once the server has proved itself: the keys to keep for the next login to
     /// this server (see [`ScramClientCache`]), so that it skips PBKDF2.
     pub fn scram_cache(&self) -> Option<&ScramClientCache> {
-        self.mech.scram_cache()
+        self.mech.get().scram_cache()
     }
 
     /// True once [`finish`](Self::finish) succeeded.

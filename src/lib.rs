@@ -94,21 +94,39 @@
     )
 )]
 
+// The modules, bottom layer first (imports only run downwards; `tests/layers.rs` checks it):
+// primitives (`error`, `secret`, `b64`, `saslprep`, `crypto`), vocabulary (`mechanism`,
+// `channel_binding`, `nonce`, `keys`, `request`, `config`, `credentials`), mechanisms
+// (`mech`), sessions (`server`, `client`), adapters (`proto`), the C ABI (`ffi`).
 #[forbid(unsafe_code)]
 pub mod b64;
 #[forbid(unsafe_code)]
+mod channel_binding;
+#[forbid(unsafe_code)]
 mod client;
+#[forbid(unsafe_code)]
+mod config;
+#[forbid(unsafe_code)]
+mod credentials;
+#[forbid(unsafe_code)]
+mod crypto;
 #[forbid(unsafe_code)]
 mod error;
 #[cfg(feature = "capi")]
 #[allow(unsafe_code)]
 pub mod ffi;
 #[forbid(unsafe_code)]
+mod keys;
+#[forbid(unsafe_code)]
 mod mech;
 #[forbid(unsafe_code)]
 mod mechanism;
 #[forbid(unsafe_code)]
+mod nonce;
+#[forbid(unsafe_code)]
 pub mod proto;
+#[forbid(unsafe_code)]
+mod request;
 #[forbid(unsafe_code)]
 pub mod saslprep;
 #[forbid(unsafe_code)]
@@ -116,12 +134,18 @@ mod secret;
 #[forbid(unsafe_code)]
 mod server;
 
-pub use client::{ClientConfig, ClientSession, Credentials, OAuthError, ScramClientCache};
+pub use channel_binding::{ChannelBinding, ChannelBindingType};
+pub use client::ClientSession;
+pub use config::{ClientConfig, SecretStorage, ServerConfig, Transport};
+pub use credentials::Credentials;
 pub use error::{Error, Failure};
+pub use keys::{CramMd5Keys, ScramClientCache, ScramHash, ScramKeys};
+pub use mech::OAuthError;
 pub use mechanism::{ALL as ALL_MECHANISMS, Mechanism, SelectOptions, UnknownMechanism, select};
-pub use secret::{SecretBuf, ct_eq, ct_eq_password};
-pub use server::{
-    Answer, AuthorizeRequest, ChannelBinding, ChannelBindingType, CramMd5Keys, Identity,
-    NonceSource, PasswordRequest, Request, ScramHash, ScramKeys, SecretRequest, SecretStorage,
-    ServerConfig, ServerSession, ServerStep, Success, TokenError, TokenRequest, Transport,
+pub use nonce::NonceSource;
+pub use request::{
+    Answer, AuthorizeRequest, Identity, PasswordRequest, Request, SecretRequest, TokenError,
+    TokenRequest,
 };
+pub use secret::{SecretBuf, ct_eq, ct_eq_password};
+pub use server::{ServerSession, ServerStep, Success};

@@ -8,11 +8,13 @@
 
 use super::Next;
 use super::plain::finish_without_data;
-use crate::client::Credentials;
+use super::{ClientMechanism, ServerMechanism};
+use crate::config::ServerConfig;
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
+use crate::request::{Answer, Identity, Request};
 use crate::secret::SecretBuf;
-use crate::server::{Answer, Identity, Request, ServerConfig};
 
 /// The identity a successful ANONYMOUS exchange yields.
 pub const ANONYMOUS_IDENTITY: &str = "anonymous";
@@ -48,23 +50,6 @@ fn check_trace(trace: &[u8]) -> Result<&str, Failure> {
 }
 
 impl Server {
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
-        match ir {
-            Some(message) => self.receive(c, message),
-            None => {
-                self.state = State::WantMessage;
-                Next::StaticChallenge(b"")
-            }
-        }
-    }
-
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
-        match self.state {
-            State::WantMessage => self.receive(c, input),
-            _ => Next::Failure(Failure::Malformed),
-        }
-    }
-
     fn receive(&mut self, _: &ServerConfig, trace: &[u8]) -> Next {
         match check_trace(trace) {
             Ok(s) => {
@@ -75,16 +60,35 @@ impl Server {
             Err(f) => Next::Failure(f),
         }
     }
+}
 
-    pub(crate) fn answer(&mut self, _: &mut SecretBuf, _: Answer<'_>) -> Result<Next, Error> {
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn answer(&mut self, _: &mut SecretBuf, _: Answer<'_>) -> Result<Next, Error> {
         Err(Error::InvalidState)
     }
 
-    pub(crate) fn request(&self, _: Mechanism) -> Option<Request<'_>> {
+    fn request(&self, _: Mechanism) -> Option<Request<'_>> {
         None
     }
 
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+    fn identity(&self) -> Option<Identity<'_>> {
         (self.state == State::Done).then_some(Identity {
             authcid: ANONYMOUS_IDENTITY,
             authzid: None,
@@ -92,11 +96,11 @@ impl Server {
     }
 
     /// The trace the client sent, once the exchange succeeded.
-    pub(crate) fn trace(&self) -> Option<&str> {
+    fn anonymous_trace(&self) -> Option<&str> {
         (self.state == State::Done).then_some(self.trace.as_str())
     }
 
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         *self = Server::default();
     }
 }
@@ -118,13 +122,15 @@ impl Client {
             sent: false,
         })
     }
+}
 
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+impl ClientMechanism for Client {
+    fn start(&mut self) -> Option<&[u8]> {
         self.sent = true;
         Some(self.trace.as_bytes())
     }
 
-    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+    fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
         if self.sent || !challenge.is_empty() {
             return Err(Failure::Malformed);
         }
@@ -132,7 +138,7 @@ impl Client {
         Ok(self.trace.as_bytes())
     }
 
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
         finish_without_data(self.sent, data)
     }
 }

@@ -7,12 +7,14 @@
 //! [`Request::Authorize`](crate::Request::Authorize) by the session.
 
 use super::plain::finish_without_data;
+use super::{ClientMechanism, ServerMechanism};
 use super::{Next, check_identity};
-use crate::client::Credentials;
+use crate::config::{ServerConfig, Transport};
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
-use crate::secret::SecretBuf;
-use crate::server::{Answer, Identity, Request, ServerConfig, Transport};
+use crate::request::{Answer, Identity, Request};
+use crate::secret::{SecretBuf, SecretStr};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum State {
@@ -27,19 +29,37 @@ enum State {
 pub struct Server {
     state: State,
     /// The identity the transport established.
-    external: String,
-    authzid: SecretBuf,
+    external: Option<String>,
+    /// The authzid the client asked for, checked UTF-8 (`None`: it sent an empty message).
+    authzid: Option<SecretStr>,
 }
 
 impl Server {
     pub(crate) fn new(transport: &Transport) -> Server {
         Server {
-            external: transport.external_identity.clone().unwrap_or_default(),
+            external: transport.external_identity.clone(),
             ..Server::default()
         }
     }
 
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+    fn receive(&mut self, c: &ServerConfig, authzid: &[u8]) -> Next {
+        if self.external.as_deref().is_none_or(str::is_empty) {
+            return Next::Failure(Failure::BadCredentials);
+        }
+        if !authzid.is_empty() {
+            match check_identity(authzid, c.max_identity) {
+                Ok(authzid) => self.authzid = Some(SecretStr::from_str(authzid)),
+                Err(f) => return Next::Failure(f),
+            }
+        }
+        self.state = State::Done;
+        // The session asks for authorization when the authzid differs.
+        Next::Success
+    }
+}
+
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
         match ir {
             Some(message) => self.receive(c, message),
             None => {
@@ -49,47 +69,34 @@ impl Server {
         }
     }
 
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
         match self.state {
             State::WantMessage => self.receive(c, input),
             _ => Next::Failure(Failure::Malformed),
         }
     }
 
-    fn receive(&mut self, c: &ServerConfig, authzid: &[u8]) -> Next {
-        if self.external.is_empty() {
-            return Next::Failure(Failure::BadCredentials);
-        }
-        if !authzid.is_empty() {
-            if let Err(f) = check_identity(authzid, c.max_identity) {
-                return Next::Failure(f);
-            }
-            self.authzid = SecretBuf::from_slice(authzid);
-        }
-        self.state = State::Done;
-        // The session asks for authorization when the authzid differs.
-        Next::Success
-    }
-
-    pub(crate) fn answer(&mut self, _: &mut SecretBuf, _: Answer<'_>) -> Result<Next, Error> {
+    fn answer(&mut self, _: &mut SecretBuf, _: Answer<'_>) -> Result<Next, Error> {
         Err(Error::InvalidState)
     }
 
-    pub(crate) fn request(&self, _: Mechanism) -> Option<Request<'_>> {
+    fn request(&self, _: Mechanism) -> Option<Request<'_>> {
         None
     }
 
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Done).then(|| Identity {
-            authcid: &self.external,
-            authzid: (!self.authzid.is_empty())
-                .then(|| core::str::from_utf8(self.authzid.as_slice()).unwrap_or_default()),
+    fn identity(&self) -> Option<Identity<'_>> {
+        if self.state != State::Done {
+            return None;
+        }
+        Some(Identity {
+            authcid: self.external.as_deref()?,
+            authzid: self.authzid.as_ref().map(SecretStr::as_str),
         })
     }
 
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         self.state = State::Start;
-        self.authzid.clear();
+        self.authzid = None;
     }
 }
 
@@ -111,13 +118,15 @@ impl Client {
             sent: false,
         })
     }
+}
 
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+impl ClientMechanism for Client {
+    fn start(&mut self) -> Option<&[u8]> {
         self.sent = true;
         Some(self.authzid.as_bytes())
     }
 
-    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+    fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
         if self.sent || !challenge.is_empty() {
             return Err(Failure::Malformed);
         }
@@ -125,7 +134,7 @@ impl Client {
         Ok(self.authzid.as_bytes())
     }
 
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
         finish_without_data(self.sent, data)
     }
 }

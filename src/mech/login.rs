@@ -7,12 +7,14 @@
 //! (`User Name`, `User Name\0`, `Username:`).
 
 use super::plain::finish_without_data;
+use super::{ClientMechanism, ServerMechanism};
 use super::{Next, Span, check_identity, has_byte};
-use crate::client::Credentials;
+use crate::config::ServerConfig;
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
+use crate::request::{Answer, Identity, PasswordRequest, Request};
 use crate::secret::SecretBuf;
-use crate::server::{Answer, Identity, PasswordRequest, Request, ServerConfig};
 
 const USERNAME: &[u8] = b"Username:";
 const PASSWORD: &[u8] = b"Password:";
@@ -38,25 +40,6 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
-        match ir {
-            // MS-XLOGIN: the initial response carries the user name.
-            Some(username) => self.username(c, username),
-            None => {
-                self.state = State::WantUsername;
-                Next::StaticChallenge(USERNAME)
-            }
-        }
-    }
-
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
-        match self.state {
-            State::WantUsername => self.username(c, input),
-            State::WantPassword => self.password(input),
-            _ => Next::Failure(Failure::Malformed),
-        }
-    }
-
     fn username(&mut self, c: &ServerConfig, username: &[u8]) -> Next {
         if let Err(f) = check_identity(username, c.max_identity) {
             return Next::Failure(f);
@@ -80,12 +63,37 @@ impl Server {
         self.state = State::Verifying;
         Next::Request
     }
+}
 
-    pub(crate) fn answer(&mut self, _: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            // MS-XLOGIN: the initial response carries the user name.
+            Some(username) => self.username(c, username),
+            None => {
+                self.state = State::WantUsername;
+                Next::StaticChallenge(USERNAME)
+            }
+        }
+    }
+
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantUsername => self.username(c, input),
+            State::WantPassword => self.password(input),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn answer(&mut self, _: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
         if self.state != State::Verifying {
             return Err(Error::InvalidState);
         }
-        let ok = super::verify_password(self.password.bytes(self.buf.as_slice()), answer)?;
+        let password = self
+            .password
+            .bytes(self.buf.as_slice())
+            .ok_or(Error::InvalidState)?;
+        let ok = super::verify_password(password, answer)?;
         if ok {
             self.state = State::Verified;
             Ok(Next::Success)
@@ -94,27 +102,36 @@ impl Server {
         }
     }
 
-    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Verifying).then(|| {
-            let b = self.buf.as_slice();
-            Request::VerifyPassword(PasswordRequest {
-                mechanism,
-                authcid: self.username.str(b),
-                authzid: None,
-                password: self.password.bytes(b),
-            })
-        })
+    fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        if self.state != State::Verifying {
+            return None;
+        }
+        let b = self.buf.as_slice();
+        Some(Request::VerifyPassword(PasswordRequest {
+            mechanism,
+            authcid: self.username.str(b)?,
+            authzid: None,
+            password: self.password.bytes(b)?,
+        }))
     }
 
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Verified).then(|| Identity {
-            authcid: self.username.str(self.buf.as_slice()),
+    fn identity(&self) -> Option<Identity<'_>> {
+        if self.state != State::Verified {
+            return None;
+        }
+        Some(Identity {
+            authcid: self.username.str(self.buf.as_slice())?,
             authzid: None,
         })
     }
 
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         *self = Server::default();
+    }
+
+    fn needs_authorization(&self) -> bool {
+        // No authzid in this mechanism: answered without building the identity.
+        false
     }
 }
 
@@ -143,18 +160,20 @@ impl Client {
             sent: 0,
         })
     }
+}
 
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+impl ClientMechanism for Client {
+    fn start(&mut self) -> Option<&[u8]> {
         None
     }
 
     /// The prompt's text is ignored: only the count matters.
-    pub(crate) fn step(&mut self, _challenge: &[u8]) -> Result<&[u8], Failure> {
+    fn step(&mut self, _challenge: &[u8]) -> Result<&[u8], Failure> {
         let (user, pass) = self
             .buf
             .as_slice()
             .split_at_checked(self.split)
-            .unwrap_or_default();
+            .ok_or(Failure::Malformed)?;
         self.sent = self.sent.saturating_add(1);
         match self.sent {
             1 => Ok(user),
@@ -163,7 +182,7 @@ impl Client {
         }
     }
 
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
         finish_without_data(self.sent >= 2, data)
     }
 }

@@ -3,8 +3,10 @@
 
 use core::marker::PhantomData;
 
+use super::ClientMechanism;
 use super::plain::finish_without_data;
-use crate::client::Credentials;
+use crate::credentials::Credentials;
+use crate::crypto::hex;
 use crate::error::{Error, Failure};
 use crate::secret::SecretBuf;
 
@@ -203,13 +205,15 @@ impl<M: ClientMessage> Client<M> {
             mechanism: PhantomData,
         })
     }
+}
 
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+impl<M: ClientMessage> ClientMechanism for Client<M> {
+    fn start(&mut self) -> Option<&[u8]> {
         self.state = ClientState::Sent;
         Some(self.message.as_slice())
     }
 
-    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+    fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
         match self.state {
             ClientState::Start if challenge.is_empty() => {
                 self.state = ClientState::Sent;
@@ -225,11 +229,11 @@ impl<M: ClientMessage> Client<M> {
         }
     }
 
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
         finish_without_data(self.state == ClientState::Sent, data)
     }
 
-    pub(crate) fn error(&self) -> Option<&OAuthError> {
+    fn oauth_error(&self) -> Option<&OAuthError> {
         self.error.as_ref()
     }
 }
@@ -283,9 +287,10 @@ fn push_json_string(out: &mut SecretBuf, s: &str) {
             b'"' => out.extend(b"\\\""),
             b'\\' => out.extend(b"\\\\"),
             0..=0x1f => {
+                let mut digits = [0u8; 2];
+                hex::encode(&[b], &mut digits);
                 out.extend(b"\\u00");
-                out.push(super::hex_digit(b >> 4));
-                out.push(super::hex_digit(b));
+                out.extend(&digits);
             }
             _ => out.push(b),
         }

@@ -12,13 +12,15 @@
 //! error challenge (`status`, `scope`, `openid-configuration`), to which the client sends
 //! `^A` (or an empty response, or cancels); then the exchange fails.
 
+use super::ServerMechanism;
 use super::oauth::{self, bearer, bearer_token, error_challenge};
 use super::{Next, check_identity};
-use crate::client::Credentials;
+use crate::config::ServerConfig;
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
+use crate::request::{Answer, Identity, Request, TokenRequest};
 use crate::secret::{SecretBuf, SecretStr};
-use crate::server::{Answer, Identity, Request, ServerConfig, TokenRequest};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum State {
@@ -53,29 +55,6 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
-        self.openid_configuration = c.oauth_openid_configuration.clone();
-        match ir {
-            Some(message) => self.receive(c, message),
-            None => {
-                self.state = State::WantMessage;
-                Next::StaticChallenge(b"")
-            }
-        }
-    }
-
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
-        match self.state {
-            State::WantMessage => self.receive(c, input),
-            // RFC 7628 §3.2.3: the client answers the error challenge with `^A`; some send an
-            // empty response. Either way the exchange fails.
-            State::WantAck if input == b"\x01" || input.is_empty() => {
-                Next::Failure(Failure::BadCredentials)
-            }
-            _ => Next::Failure(Failure::Malformed),
-        }
-    }
-
     fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
         // One buffer: the message, then room for the authzid, which unescapes no longer than
         // its field (the text between the first two commas).
@@ -93,15 +72,47 @@ impl Server {
         }
     }
 
-    pub(crate) fn answer(
-        &mut self,
-        out: &mut SecretBuf,
-        answer: Answer<'_>,
-    ) -> Result<Next, Error> {
+    /// The authzid, if the client sent one (`None` if the fields are not spans of the
+    /// message, which `receive` rules out).
+    fn authzid(&self) -> Option<Option<&str>> {
+        super::optional_str(self.fields.authzid, self.message.as_slice())
+    }
+}
+
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        self.openid_configuration = c.oauth_openid_configuration.clone();
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            // RFC 7628 §3.2.3: the client answers the error challenge with `^A`; some send an
+            // empty response. Either way the exchange fails.
+            State::WantAck if input == b"\x01" || input.is_empty() => {
+                Next::Failure(Failure::BadCredentials)
+            }
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn answer(&mut self, out: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
         if self.state != State::Validating {
             return Err(Error::InvalidState);
         }
-        let empty_token = self.fields.token.bytes(self.message.as_slice()).is_empty();
+        let empty_token = self
+            .fields
+            .token
+            .bytes(self.message.as_slice())
+            .ok_or(Error::InvalidState)?
+            .is_empty();
         let (status, scope) = match answer {
             // An empty token (`auth=`, used to discover the scope) is never valid.
             Answer::TokenOwner(_) if empty_token => ("invalid_token", None),
@@ -114,7 +125,8 @@ impl Server {
                         "token owner empty or containing NUL",
                     ));
                 }
-                self.owner = (Some(owner) != self.authzid()).then(|| SecretStr::from_str(owner));
+                self.owner = (Some(owner) != self.authzid().ok_or(Error::InvalidState)?)
+                    .then(|| SecretStr::from_str(owner));
                 self.state = State::Valid;
                 return Ok(Next::Success);
             }
@@ -135,30 +147,27 @@ impl Server {
         Ok(Next::Challenge)
     }
 
-    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Validating).then(|| {
-            let m = self.message.as_slice();
-            let authzid = self.authzid();
-            Request::ValidateToken(TokenRequest {
-                mechanism,
-                user: authzid.unwrap_or(""),
-                token: self.fields.token.bytes(m),
-                authzid,
-                host: self.fields.host.map(|h| h.str(m)),
-                port: self.fields.port,
-            })
-        })
+    fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        if self.state != State::Validating {
+            return None;
+        }
+        let m = self.message.as_slice();
+        let authzid = self.authzid()?;
+        Some(Request::ValidateToken(TokenRequest {
+            mechanism,
+            user: authzid.unwrap_or(""),
+            token: self.fields.token.bytes(m)?,
+            authzid,
+            host: super::optional_str(self.fields.host, m)?,
+            port: self.fields.port,
+        }))
     }
 
-    fn authzid(&self) -> Option<&str> {
-        self.fields.authzid.map(|z| z.str(self.message.as_slice()))
-    }
-
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
+    fn identity(&self) -> Option<Identity<'_>> {
         if self.state != State::Valid {
             return None;
         }
-        let authzid = self.authzid();
+        let authzid = self.authzid()?;
         Some(match (&self.owner, authzid) {
             (Some(owner), authzid) => Identity {
                 authcid: owner.as_str(),
@@ -173,7 +182,7 @@ impl Server {
         })
     }
 
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         *self = Server::default();
     }
 }
@@ -191,14 +200,14 @@ fn parse(c: &ServerConfig, message: &[u8], buf: &mut SecretBuf) -> Result<Fields
         .position(|b| *b == b',')
         .ok_or(Failure::Malformed)?;
     let (authzid, rest) = rest.split_at(comma);
-    let rest = rest.get(1..).unwrap_or_default();
+    let rest = rest.get(1..).ok_or(Failure::Malformed)?;
     match authzid {
         [] => {}
         [b'a', b'=', name @ ..] => {
             let start = buf.len();
             unescape(name, buf)?;
             check_identity(
-                buf.as_slice().get(start..).unwrap_or_default(),
+                buf.as_slice().get(start..).ok_or(Failure::Malformed)?,
                 c.max_identity,
             )?;
             fields.authzid = Some(super::Span::at(start, buf.len() - start));
@@ -216,13 +225,13 @@ fn parse(c: &ServerConfig, message: &[u8], buf: &mut SecretBuf) -> Result<Fields
             .position(|b| *b == 1)
             .ok_or(Failure::Malformed)?;
         let (pair, more) = rest.split_at(end);
-        rest = more.get(1..).unwrap_or_default();
+        rest = more.get(1..).ok_or(Failure::Malformed)?;
         let eq = pair
             .iter()
             .position(|b| *b == b'=')
             .ok_or(Failure::Malformed)?;
         let (key, value) = pair.split_at(eq);
-        let value = value.get(1..).unwrap_or_default();
+        let value = value.get(1..).ok_or(Failure::Malformed)?;
         if key.is_empty()
             || !key.iter().all(u8::is_ascii_alphabetic)
             || !value
@@ -318,12 +327,12 @@ impl oauth::ClientMessage for Message {
             while let Some(at) = rest.iter().position(|b| matches!(b, b',' | b'=')) {
                 let (plain, special) = rest.split_at(at);
                 message.extend(plain);
-                message.extend(if special.first() == Some(&b',') {
-                    b"=2C"
-                } else {
-                    b"=3D"
-                });
-                rest = special.get(1..).unwrap_or_default();
+                // `position` found it: `special` starts with `,` or `=`.
+                let Some((first, after)) = special.split_first() else {
+                    break;
+                };
+                message.extend(if *first == b',' { b"=2C" } else { b"=3D" });
+                rest = after;
             }
             message.extend(rest);
         }

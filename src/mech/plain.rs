@@ -5,12 +5,13 @@
 //! application to verify the password, then (through the session) to authorize a differing
 //! authzid.
 
-use super::{Next, Span, check_identity_str};
-use crate::client::Credentials;
+use super::{ClientMechanism, Next, ServerMechanism, Span, check_identity_str, optional_text};
+use crate::config::ServerConfig;
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
+use crate::request::{Answer, Identity, PasswordRequest, Request};
 use crate::secret::{SecretBuf, SecretStr};
-use crate::server::{Answer, Identity, PasswordRequest, Request, ServerConfig};
 
 /// Server states, in order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,23 +38,6 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
-        match ir {
-            Some(message) => self.receive(c, message),
-            None => {
-                self.state = State::WantMessage;
-                Next::StaticChallenge(b"")
-            }
-        }
-    }
-
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
-        match self.state {
-            State::WantMessage => self.receive(c, input),
-            _ => Next::Failure(Failure::Malformed),
-        }
-    }
-
     /// Parse `[authzid] NUL authcid NUL passwd` and ask for the password to be verified.
     fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
         // Every field is UTF-8 (RFC 4616), and so are the NULs between them.
@@ -97,13 +81,35 @@ impl Server {
         self.state = State::Verifying;
         Next::Request
     }
+}
 
-    pub(crate) fn answer(&mut self, _: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn answer(&mut self, _: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
         if self.state != State::Verifying {
             return Err(Error::InvalidState);
         }
-        let ok =
-            super::verify_password(self.password.text(self.message.as_str()).as_bytes(), answer)?;
+        let password = self
+            .password
+            .text(self.message.as_str())
+            .ok_or(Error::InvalidState)?;
+        let ok = super::verify_password(password.as_bytes(), answer)?;
         if ok {
             self.state = State::Verified;
             Ok(Next::Success)
@@ -112,29 +118,31 @@ impl Server {
         }
     }
 
-    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Verifying).then(|| {
-            let m = self.message.as_str();
-            Request::VerifyPassword(PasswordRequest {
-                mechanism,
-                authcid: self.authcid.text(m),
-                authzid: self.authzid.map(|z| z.text(m)),
-                password: self.password.text(m).as_bytes(),
-            })
+    fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        if self.state != State::Verifying {
+            return None;
+        }
+        let m = self.message.as_str();
+        Some(Request::VerifyPassword(PasswordRequest {
+            mechanism,
+            authcid: self.authcid.text(m)?,
+            authzid: optional_text(self.authzid, m)?,
+            password: self.password.text(m)?.as_bytes(),
+        }))
+    }
+
+    fn identity(&self) -> Option<Identity<'_>> {
+        if self.state != State::Verified {
+            return None;
+        }
+        let m = self.message.as_str();
+        Some(Identity {
+            authcid: self.authcid.text(m)?,
+            authzid: optional_text(self.authzid, m)?,
         })
     }
 
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Verified).then(|| {
-            let m = self.message.as_str();
-            Identity {
-                authcid: self.authcid.text(m),
-                authzid: self.authzid.map(|z| z.text(m)),
-            }
-        })
-    }
-
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         *self = Server::default();
     }
 }
@@ -170,15 +178,17 @@ impl Client {
             sent: false,
         })
     }
+}
 
-    pub(crate) fn start(&mut self) -> Option<&[u8]> {
+impl ClientMechanism for Client {
+    fn start(&mut self) -> Option<&[u8]> {
         self.sent = true;
         Some(self.message.as_slice())
     }
 
     /// Only an empty challenge before the message was sent makes sense: the server asking
     /// for it because no initial response was used.
-    pub(crate) fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
+    fn step(&mut self, challenge: &[u8]) -> Result<&[u8], Failure> {
         if self.sent || !challenge.is_empty() {
             return Err(Failure::Malformed);
         }
@@ -186,7 +196,7 @@ impl Client {
         Ok(self.message.as_slice())
     }
 
-    pub(crate) fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
+    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), Failure> {
         finish_without_data(self.sent, data)
     }
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::work;
+use crate::crypto::work;
 use crate::{
     Answer, ClientSession, CramMd5Keys, Credentials, Mechanism, ScramHash, ScramKeys,
     SecretStorage, ServerConfig, ServerSession, ServerStep, Transport,

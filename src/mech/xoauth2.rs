@@ -5,13 +5,15 @@
 //! `{"status":"401","schemes":"bearer","scope":"…"}`, to which the client must send an empty
 //! response; then the exchange fails.
 
+use super::ServerMechanism;
 use super::oauth::{self, bearer, bearer_token, error_challenge};
 use super::{Next, Span, check_identity};
-use crate::client::Credentials;
+use crate::config::ServerConfig;
+use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mechanism::Mechanism;
+use crate::request::{Answer, Identity, Request, TokenRequest};
 use crate::secret::{SecretBuf, SecretStr};
-use crate::server::{Answer, Identity, Request, ServerConfig, TokenRequest};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum State {
@@ -38,26 +40,6 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
-        match ir {
-            Some(message) => self.receive(c, message),
-            None => {
-                self.state = State::WantMessage;
-                Next::StaticChallenge(b"")
-            }
-        }
-    }
-
-    pub(crate) fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
-        match self.state {
-            State::WantMessage => self.receive(c, input),
-            // Whatever the client acknowledges with (an empty response, or `^A` as some
-            // clients send), the exchange fails.
-            State::WantAck => Next::Failure(Failure::BadCredentials),
-            _ => Next::Failure(Failure::Malformed),
-        }
-    }
-
     /// Parse `user=` user `^A` `auth=` scheme SP token `^A^A`, exactly.
     fn receive(&mut self, c: &ServerConfig, message: &[u8]) -> Next {
         let Some(rest) = message.strip_prefix(b"user=") else {
@@ -88,12 +70,30 @@ impl Server {
         self.state = State::Validating;
         Next::Request
     }
+}
 
-    pub(crate) fn answer(
-        &mut self,
-        out: &mut SecretBuf,
-        answer: Answer<'_>,
-    ) -> Result<Next, Error> {
+impl ServerMechanism for Server {
+    fn start(&mut self, c: &ServerConfig, _: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        match ir {
+            Some(message) => self.receive(c, message),
+            None => {
+                self.state = State::WantMessage;
+                Next::StaticChallenge(b"")
+            }
+        }
+    }
+
+    fn step(&mut self, c: &ServerConfig, _: &mut SecretBuf, input: &[u8]) -> Next {
+        match self.state {
+            State::WantMessage => self.receive(c, input),
+            // Whatever the client acknowledges with (an empty response, or `^A` as some
+            // clients send), the exchange fails.
+            State::WantAck => Next::Failure(Failure::BadCredentials),
+            _ => Next::Failure(Failure::Malformed),
+        }
+    }
+
+    fn answer(&mut self, out: &mut SecretBuf, answer: Answer<'_>) -> Result<Next, Error> {
         if self.state != State::Validating {
             return Err(Error::InvalidState);
         }
@@ -107,7 +107,10 @@ impl Server {
                         "token owner empty or containing NUL",
                     ));
                 }
-                let user = self.user.text(self.message.as_str());
+                let user = self
+                    .user
+                    .text(self.message.as_str())
+                    .ok_or(Error::InvalidState)?;
                 self.owner = (owner != user).then(|| SecretStr::from_str(owner));
                 self.state = State::Valid;
                 return Ok(Next::Success);
@@ -129,39 +132,41 @@ impl Server {
         Ok(Next::Challenge)
     }
 
-    pub(crate) fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
-        (self.state == State::Validating).then(|| {
-            let m = self.message.as_str();
-            Request::ValidateToken(TokenRequest {
-                mechanism,
-                user: self.user.text(m),
-                token: self.token.text(m).as_bytes(),
-                authzid: None,
-                host: None,
-                port: None,
-            })
-        })
+    fn request(&self, mechanism: Mechanism) -> Option<Request<'_>> {
+        if self.state != State::Validating {
+            return None;
+        }
+        let m = self.message.as_str();
+        Some(Request::ValidateToken(TokenRequest {
+            mechanism,
+            user: self.user.text(m)?,
+            token: self.token.text(m)?.as_bytes(),
+            authzid: None,
+            host: None,
+            port: None,
+        }))
     }
 
     /// The token's owner; when that is not the user the client named, the named user is the
     /// authorization identity (which the session then asks the application to authorize).
-    pub(crate) fn identity(&self) -> Option<Identity<'_>> {
-        (self.state == State::Valid).then(|| {
-            let user = self.user.text(self.message.as_str());
-            match &self.owner {
-                None => Identity {
-                    authcid: user,
-                    authzid: None,
-                },
-                Some(owner) => Identity {
-                    authcid: owner.as_str(),
-                    authzid: Some(user),
-                },
-            }
+    fn identity(&self) -> Option<Identity<'_>> {
+        if self.state != State::Valid {
+            return None;
+        }
+        let user = self.user.text(self.message.as_str())?;
+        Some(match &self.owner {
+            None => Identity {
+                authcid: user,
+                authzid: None,
+            },
+            Some(owner) => Identity {
+                authcid: owner.as_str(),
+                authzid: Some(user),
+            },
         })
     }
 
-    pub(crate) fn wipe(&mut self) {
+    fn wipe(&mut self) {
         *self = Server::default();
     }
 }
