@@ -34,9 +34,6 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("sessions", &["server", "client"]),
     ("adapters", &["proto"]),
     ("C ABI", &["ffi"]),
-    // Fuzz target bodies (feature `fuzzing`), on top of everything, leaving for a crate of
-    // their own under `fuzz/` (`fuzzing_capi` counts as part of `fuzzing`, see `module_of`).
-    ("fuzz targets", &["fuzzing"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
@@ -58,12 +55,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn module_of(src: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(src).unwrap();
     let first = rel.components().next()?.as_os_str().to_string_lossy();
-    let name = match first.trim_end_matches(".rs") {
-        // The C ABI's fuzz target is the fuzz targets' own file, outside `fuzzing/` only
-        // because it alone may use `unsafe`.
-        "fuzzing_capi" => "fuzzing",
-        name => name,
-    };
+    let name = first.trim_end_matches(".rs");
     (name != "lib").then(|| name.to_owned())
 }
 
@@ -206,10 +198,7 @@ fn graph() -> BTreeMap<String, BTreeMap<String, String>> {
         }
         let rel = f.strip_prefix(root).unwrap().display().to_string();
         for name in crate_refs(&code(&fs::read_to_string(f).unwrap())) {
-            let target = match exports.get(&name).cloned().unwrap_or(name) {
-                t if t == "fuzzing_capi" => "fuzzing".to_owned(),
-                t => t,
-            };
+            let target = exports.get(&name).cloned().unwrap_or(name);
             if target != module {
                 edges.entry(target).or_insert_with(|| rel.clone());
             }
