@@ -91,10 +91,11 @@ pub fn saslprep(input: &str, mode: Mode) -> Result<Cow<'_, str>, SaslprepError> 
     }
     let mut out = SecretBuf::new();
     prepare_into(input, mode, &mut out)?;
-    // `prepare_into` writes whole UTF-8 characters only.
-    Ok(Cow::Owned(
-        String::from_utf8(out.as_slice().to_vec()).unwrap_or_default(),
-    ))
+    // `prepare_into` writes whole UTF-8 characters only; were that ever broken, the string
+    // is refused rather than replaced by an empty one.
+    core::str::from_utf8(out.as_slice())
+        .map(|s| Cow::Owned(s.to_owned()))
+        .map_err(|_| SaslprepError::Prohibited)
 }
 
 /// Prepare `input` into `out` (cleared first), in wiped-on-drop memory.
