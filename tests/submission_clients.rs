@@ -1,4 +1,4 @@
-//! The demo submission server (`examples/submission.rs`) against real mail clients: swaks,
+//! The demo submission server (`examples/submission/`) against real mail clients: swaks,
 //! curl, msmtp, python3's smtplib and `gsasl --smtp`, plus the crate's own SMTP client
 //! adapter over a raw socket and over a rustls STARTTLS (channel binding, client
 //! certificate). Every mechanism the server offers is driven by at least one real client:

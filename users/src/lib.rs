@@ -1,5 +1,5 @@
 //! The users file of saslmech's command-line tool (`saslmech server --users FILE`) and of its
-//! demo submission server (`examples/submission.rs`): accounts, one `user:secret` a line, and
+//! demo submission server (`examples/submission/`): accounts, one `user:secret` a line, and
 //! the answers to the engine's requests that follow from them.
 //!
 //! The one parser of this format, so that both programs read exactly the format docs/cli.md
