@@ -1987,7 +1987,7 @@ fn capi_scram_messages() -> (Vec<u8>, Vec<u8>) {
     (first, last)
 }
 
-/// Seeds for the C API target's operations 20 and up (see `src/capi.rs`).
+/// Seeds for the C API target's operations 20 and up (see `src/capi/`).
 fn capi_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     use saslmech::b64::encode;
     let mut v: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
