@@ -5,12 +5,12 @@
 //! UndefinedBehaviorSanitizer, and under valgrind with no errors and no leaks.
 #![cfg(feature = "capi")]
 
-mod capi_util;
+mod support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use capi_util::{lib_dir, make_c, require, root, run, text};
+use support::capi::{lib_dir, make_c, require, root, run, text};
 
 fn read(path: impl AsRef<std::path::Path>) -> String {
     let path = path.as_ref();
