@@ -4,13 +4,13 @@
 //! password must fail, naming that library, instead of printing figures.
 #![cfg(feature = "capi")]
 
-mod capi_util;
+mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use capi_util::{lib_dir, require, root, run, scratch, text};
+use support::capi::{lib_dir, require, root, run, scratch, text};
 
 /// Build the harness and the allocation counter once for this test binary.
 fn harness() -> &'static PathBuf {

@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-mod capi_util;
+mod support;
 
-use capi_util::{cargo, root, run, scratch, text};
+use support::capi::{cargo, root, run, scratch, text};
 
 /// Every file under `dir`, recursively.
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {

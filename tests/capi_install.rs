@@ -2,12 +2,12 @@
 //! that knows only the installed files links dynamically and fully statically, and runs.
 #![cfg(feature = "capi")]
 
-mod capi_util;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use capi_util::{lib_dir, require, root, run, scratch, text};
+use support::capi::{lib_dir, require, root, run, scratch, text};
 
 /// The README's link lines (checked to be there verbatim), `$(...)` expanded by the shell.
 const DYNAMIC: &str = "cc app.c -o app $(pkg-config --cflags --libs saslmech)";

@@ -7,7 +7,7 @@
 //! its server with SIGTERM and requires a clean exit (no sanitizer report, no leak).
 #![cfg(feature = "capi")]
 
-mod capi_util;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -16,8 +16,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use capi_util::{make_c, require, run, text};
 use saslmech::b64;
+use support::capi::{make_c, require, run, text};
 
 const USER: &str = "demo@example.com";
 const PASSWORD: &str = "demo-password";
@@ -94,7 +94,7 @@ impl Smtpd {
         let pid = child.id().to_string();
         let out = run(Command::new("kill").args(["-TERM", &pid]), 10);
         assert!(out.status.success(), "{}", text(&out));
-        let out = capi_util::wait(child, 30, "smtpd");
+        let out = support::capi::wait(child, 30, "smtpd");
         // Let the reader thread take the last bytes.
         std::thread::sleep(Duration::from_millis(100));
         let stderr = self.stderr.lock().unwrap().clone();
@@ -233,7 +233,7 @@ for mech, ir in [("PLAIN", True), ("PLAIN", False), ("LOGIN", True), ("LOGIN", F
 }
 
 fn curl(server: &Smtpd, mech: &str, creds: &[&str], sasl_ir: bool) -> (Option<i32>, String) {
-    let mail = capi_util::scratch("smtpd").join("mail.txt");
+    let mail = support::capi::scratch("smtpd").join("mail.txt");
     std::fs::write(&mail, "Subject: hi\r\n\r\nhello\r\n").unwrap();
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", "-v", "--max-time", "20"])

@@ -6,10 +6,15 @@
 //! - [`exchange`]: the engine's client against its server in memory, answering requests from a
 //!   closure or from a user table;
 //! - [`props`]: the pair and property tests the PLAIN, LOGIN, CRAM-MD5 and XOAUTH2 files share;
-//! - [`adapters`]: an SMTP, IMAP or POP3 client adapter against a server adapter, line by line.
+//! - [`adapters`]: an SMTP, IMAP or POP3 client adapter against a server adapter, line by line;
+//! - [`capi`]: for the tests that build and run C (`capi_*`, `bench_compare_smoke`): the C
+//!   libraries built for this test run, `bindings/c/Makefile`, programs run with timeouts.
+//!
+//! Each test binary uses a different subset, hence `allow(dead_code)` for the whole module.
 #![allow(dead_code)]
 
 pub mod adapters;
+pub mod capi;
 pub mod exchange;
 pub mod props;
 

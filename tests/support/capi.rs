@@ -1,6 +1,6 @@
-//! Shared by the `capi_*` integration tests: building the C libraries for this test run,
-//! building the C side with `bindings/c/Makefile`, and running programs with timeouts.
-#![allow(dead_code)] // each test file uses a different subset
+//! For the tests that build and run C (`capi_*`, `bench_compare_smoke`): building the C
+//! libraries for this test run, building the C side with `bindings/c/Makefile`, and running
+//! programs with timeouts.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
