@@ -60,14 +60,26 @@ fn pass(scheme: &str) -> String {
     format!("pw of {} 1!", scheme.to_ascii_lowercase())
 }
 
-/// `saslmech-authd hash --scheme S --password P`, as an administrator fills the table.
+/// `saslmech-authd hash --scheme S --password P`, as an administrator fills the table; each
+/// entry is also checked with Dovecot's `doveadm pw -t` (the table must stay usable by Dovecot).
 fn hash(scheme: &str, password: &str) -> String {
     let out = run_ok(
         Command::new(authd_bin())
             .args(["hash", "--scheme", scheme, "--password", password])
             .env("RUST_LOG", "error"),
     );
-    out.stdout.trim().to_owned()
+    let entry = out.stdout.trim().to_owned();
+    let check = support::run(
+        Command::new("doveadm").args(["pw", "-t", &entry, "-p", password]),
+        None,
+        support::CMD_TIMEOUT,
+    );
+    assert!(
+        check.status.success() && check.stdout.contains("(verified)"),
+        "doveadm pw -t does not verify what `saslmech-authd hash --scheme {scheme}` wrote ({entry}):\n{}",
+        check.all()
+    );
+    entry
 }
 
 /// The users table of docs/authd.md with one user per scheme, a disabled user, a user whose
@@ -203,6 +215,7 @@ fn sasl_username_logged(pf: &Postfix, user: &str, pass: &str) -> (u16, bool, Str
 
 #[test]
 fn postfix_with_pgsql_passdb() {
+    support::deps::ensure();
     let mut pg = Pg::start_new();
     load_users(&pg);
     let auth = AuthServer::start(&Options {
