@@ -31,9 +31,8 @@ RESULTS=$OUT/results.txt
 : > "$RESULTS"
 
 [ "$(id -u)" -eq 0 ] || { echo "run as root (Dovecot's master and runuser need it)" >&2; exit 1; }
-if ! command -v doveadm >/dev/null || [ ! -e /usr/lib/dovecot/modules/auth/libdriver_pgsql.so ] \
-  && [ ! -e /usr/lib/dovecot/modules/libdriver_pgsql.so ]; then
-  bash "$ROOT/scripts/install-deps.sh" --e2e
+if ! command -v doveadm >/dev/null || [ ! -e /usr/lib/dovecot/modules/auth/libdriver_pgsql.so ]; then
+  bash "$ROOT/scripts/install-deps.sh" --e2e   # dovecot-core, dovecot-pgsql
 fi
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || { bash "$ROOT/scripts/install-deps.sh"; PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); }
@@ -93,6 +92,7 @@ CREATE TABLE users (
 INSERT INTO users (username, domain, password) VALUES
   ('plain', 'example.com', '$PLAIN_SECRET'),
   ('scram', 'example.com', '$SCRAM_SECRET');
+INSERT INTO users VALUES ('off', 'example.com', '$PLAIN_SECRET', true, NULL);
 EOF
 
 # --- The daemons.
@@ -208,6 +208,26 @@ for n in dv-file dv-pg; do
   done
   [ "$(echo "$a" | wc -w)" -eq 4 ] || { echo "$n: did not find Dovecot's auth and anvil" >&2; exit 1; }
   PIDARGS[$n]=$a
+done
+
+# What each SQL daemon answers for the disabled user (right password), as a record of how the
+# two read the same row: one AUTH PLAIN over the protocol, the reply line.
+for n in sm-pg dv-pg; do
+  echo "$n, disabled user: $(python3 - "${SOCK[$n]}" <<'PY'
+import base64, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+resp = base64.b64encode(b"\0off@example.com\0plain-secret").decode()
+s.sendall(f"VERSION\t1\t0\nCPID\t1000\nAUTH\t1\tPLAIN\tservice=smtp\tsecured\tresp={resp}\n".encode())
+f = s.makefile("r")
+for _ in range(100):
+    line = f.readline().rstrip("\n")
+    if not line or line.startswith(("OK\t1\t", "FAIL\t1\t")):
+        print(line or "(closed)")
+        break
+PY
+)" | tee -a "$RESULTS"
 done
 
 # PostgreSQL's CPU ticks: the postmaster, its live children (the backends), and what it has
