@@ -24,6 +24,9 @@ APT_PACKAGES=(
 # themselves, under flock, when a program is missing).
 E2E_PACKAGES=(
   postfix dovecot-core swaks libnet-ssleay-perl gsasl msmtp curl openssl util-linux procps
+  # Dovecot's SQL passdb on PostgreSQL, for scripts/bench-authd-pgsql.sh and
+  # AUTHD_TARGET=dovecot runs of authd/tests/e2e_postfix_pgsql.rs
+  dovecot-pgsql
   # exim4-daemon-heavy's libraries that postfix's dependencies do not bring (the binary itself
   # is extracted below: exim4-daemon-* and postfix conflict as packages)
   libmariadb3 libspf2-2 libgnutls-dane0 libidn12 libpq5 libperl5.36 libsqlite3-0 libldap-2.5-0

@@ -338,19 +338,6 @@ fn random<const N: usize>() -> Option<[u8; N]> {
     Some(b)
 }
 
-/// A crypt(3) salt of `n` characters from `./0-9A-Za-z`.
-fn crypt_salt(n: usize) -> Option<String> {
-    const ALPHABET: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let bytes: [u8; 16] = random()?;
-    Some(
-        bytes
-            .iter()
-            .take(n)
-            .map(|b| char::from(ALPHABET.get(usize::from(b & 63)).copied().unwrap_or(b'.')))
-            .collect(),
-    )
-}
-
 /// Write a passwd-file secret `{SCHEME}...` for `password` (like `doveadm pw -s SCHEME`).
 /// `scram_iterations` is used by the SCRAM schemes.
 pub fn hash(scheme: Scheme, password: &[u8], scram_iterations: u32) -> Result<String, String> {
@@ -378,9 +365,13 @@ pub fn hash(scheme: Scheme, password: &[u8], scram_iterations: u32) -> Result<St
             } else {
                 sha_crypt::ShaCrypt::SHA512
             };
-            let salt = crypt_salt(16).ok_or("no randomness")?;
+            // sha-crypt writes these bytes in crypt's base64: 12 bytes are 16 characters, the
+            // longest salt SHA-crypt uses. libc's crypt(3), and so Dovecot, cut a longer salt
+            // to 16 characters while sha-crypt hashes all of it: a longer one would give
+            // entries that nothing else verifies.
+            let salt: [u8; 12] = random().ok_or("no randomness")?;
             hasher
-                .hash_password_with_salt(password, salt.as_bytes())
+                .hash_password_with_salt(password, &salt)
                 .map_err(|e| format!("crypt: {e}"))?
                 .as_str()
                 .to_owned()

@@ -57,6 +57,8 @@ pub struct Options {
     pub plaintext_without_tls: bool,
     pub failure_delay_ms: u32,
     pub max_failures: u32,
+    /// Where the users are (default: the harness's passwd-file with alice, bob and carol).
+    pub passdb: Passdb,
 }
 
 impl Default for Options {
@@ -65,8 +67,35 @@ impl Default for Options {
             plaintext_without_tls: true,
             failure_delay_ms: 0,
             max_failures: 1000,
+            passdb: Passdb::PasswdFile,
         }
     }
+}
+
+/// The daemon's passdb.
+#[derive(Clone, Debug, Default)]
+pub enum Passdb {
+    /// The passwd-file this harness writes (alice, bob, carol).
+    #[default]
+    PasswdFile,
+    /// A PostgreSQL database (see `tests/util/pg.rs`): saslmech-authd's `driver = "pgsql"`, or
+    /// Dovecot's `passdb { driver = sql }` with `dovecot-pgsql`.
+    Pgsql {
+        /// libpq key/value connection string (both daemons take the same one).
+        connection: String,
+        /// saslmech-authd's `password_query`.
+        query: String,
+        /// Dovecot's `password_query` (Dovecot sets `nologin` for any non-NULL value, so a
+        /// boolean column must become NULL when false).
+        dovecot_query: String,
+        /// saslmech-authd's `query_timeout_ms` (also its `connect_timeout_ms`).
+        query_timeout_ms: u32,
+    },
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 pub struct AuthServer {
@@ -150,9 +179,7 @@ mechanisms = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOA
 plaintext_without_tls = {ptls}
 failure_delay_ms = {delay}
 
-[passdb]
-passwd_file = "{passwd}"
-
+{passdb}
 [oauth]
 hs256_key_file = "{hs}"
 rs256_public_key_file = "{rs}"
@@ -169,7 +196,7 @@ window_s = 60
                         unix = self.unix.display(),
                         ptls = opts.plaintext_without_tls,
                         delay = opts.failure_delay_ms,
-                        passwd = self.passwd.display(),
+                        passdb = self.saslmech_passdb(&opts.passdb),
                         hs = self.keys.hs256_key_file.display(),
                         rs = self.keys.rs256_public.display(),
                         es = self.keys.es256_public.display(),
@@ -196,11 +223,7 @@ auth_cache_size = 0
 auth_failure_delay = {delay}ms
 default_login_user = dovenull
 default_internal_user = dovecot
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {passwd}
-}}
-userdb {{
+{passdb}userdb {{
   driver = static
   args = uid=nobody gid=nogroup home=/nonexistent
 }}
@@ -224,11 +247,61 @@ service anvil {{
                             "yes"
                         },
                         delay = opts.failure_delay_ms,
-                        passwd = self.passwd.display(),
+                        passdb = self.dovecot_passdb(&opts.passdb),
                         unix = self.unix.display(),
                         port = self.tcp_port,
                     ),
                 );
+            }
+        }
+    }
+
+    /// saslmech-authd's `[passdb]` (and `[pgsql]`) tables.
+    fn saslmech_passdb(&self, passdb: &Passdb) -> String {
+        match passdb {
+            Passdb::PasswdFile => format!(
+                "[passdb]\npasswd_file = {}\n",
+                toml_str(&self.passwd.display().to_string())
+            ),
+            Passdb::Pgsql {
+                connection,
+                query,
+                query_timeout_ms,
+                ..
+            } => format!(
+                "[passdb]\ndriver = \"pgsql\"\n\n[pgsql]\nconnection = {}\npool_size = 4\n\
+                 connect_timeout_ms = {query_timeout_ms}\nquery_timeout_ms = {query_timeout_ms}\n\
+                 password_query = {}\n",
+                toml_str(connection),
+                toml_str(query)
+            ),
+        }
+    }
+
+    /// Dovecot's `passdb { }` block (and, for SQL, its `dovecot-sql.conf.ext`).
+    fn dovecot_passdb(&self, passdb: &Passdb) -> String {
+        match passdb {
+            Passdb::PasswdFile => format!(
+                "passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {}\n}}\n",
+                self.passwd.display()
+            ),
+            Passdb::Pgsql {
+                connection,
+                dovecot_query,
+                ..
+            } => {
+                let conf = self.dir().join("dovecot-sql.conf.ext");
+                write_file(
+                    &conf,
+                    &format!(
+                        "driver = pgsql\nconnect = {connection}\ndefault_pass_scheme = CRYPT\n\
+                         password_query = {dovecot_query}\n"
+                    ),
+                );
+                format!(
+                    "passdb {{\n  driver = sql\n  args = {}\n}}\n",
+                    conf.display()
+                )
             }
         }
     }

@@ -77,7 +77,8 @@ impl Postfix {
         pf
     }
 
-    fn start_with(sasl_path: &str, extra_main_cf: &str) -> Postfix {
+    /// With `extra_main_cf` in place of the default `smtpd_tls_security_level = none` line.
+    pub fn start_with(sasl_path: &str, extra_main_cf: &str) -> Postfix {
         deps::ensure();
         let tmp = TempDir::new("pf");
         let d = tmp.path().to_path_buf();

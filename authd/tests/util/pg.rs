@@ -97,6 +97,13 @@ impl Pg {
                 "chown",
             );
         }
+        // The socket directory must be searchable by clients running as other users (Dovecot's
+        // auth process runs as `dovecot`); initdb makes the data directory inside it 0700.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let mut c = as_pg(&bins.join("initdb"));
         c.arg("-D")
             .arg(dir.path().join("data"))
