@@ -190,7 +190,7 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
     if (mech->kind == SMC_EXTERNAL) {
         const char *ext = external_id(utils);
         if (ext == NULL) {
-            utils->seterror(utils->conn, 0, "EXTERNAL: no external authentication identity");
+            smc_seterror(utils, 0, "EXTERNAL: no external authentication identity");
             r = SASL_BADPARAM;
             goto out;
         }
@@ -203,7 +203,7 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
                                     oparams);
         }
     } else if (authid == NULL || authid_len == 0) {
-        utils->seterror(utils->conn, 0, "%s: no authentication name", mech->name);
+        smc_seterror(utils, 0, "%s: no authentication name", mech->name);
         r = SASL_BADPARAM;
         goto out;
     } else if (user != NULL && user_len > 0 &&
@@ -243,7 +243,7 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
         if (remote_port(cparams) != 0) (void)saslmech_credentials_set_port(creds, remote_port(cparams));
     }
     if (r != SASL_OK) {
-        utils->seterror(utils->conn, 0, "%s: the credentials are not valid UTF-8", mech->name);
+        smc_seterror(utils, 0, "%s: the credentials are not valid UTF-8", mech->name);
         goto out;
     }
 
@@ -253,7 +253,7 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
         cparams->cbindingdisp != SASL_CB_DISP_NONE) {
         saslmech_channel_binding kind = smc_cb_kind(cparams->cbinding->name);
         if (kind == 0 || cparams->cbinding->data == NULL || cparams->cbinding->len == 0) {
-            utils->seterror(utils->conn, 0, "%s: unsupported channel binding %s", mech->name,
+            smc_seterror(utils, 0, "%s: unsupported channel binding %s", mech->name,
                             cparams->cbinding->name ? cparams->cbinding->name : "(none)");
             r = SASL_BADBINDING;
             goto out;
@@ -269,7 +269,7 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
 
     sr = saslmech_client_new(id, creds, config, 0, &ctx->client);
     if (sr != SASLMECH_OK) {
-        utils->seterror(utils->conn, 0, "%s: %s", mech->name,
+        smc_seterror(utils, 0, "%s: %s", mech->name,
                         sr == SASLMECH_INVALID_ARGUMENT
                             ? (mech->kind == SMC_OAUTH
                                    ? "the token (the password) is missing or not an OAuth 2.0 "
@@ -297,10 +297,10 @@ out:
 static int client_failed(struct client_ctx *ctx, const sasl_utils_t *utils, int fallback) {
     saslmech_failure failure = 0;
     if (saslmech_client_failure(ctx->client, &failure) != SASLMECH_OK) {
-        utils->seterror(utils->conn, 0, "%s: the exchange failed", ctx->mech->name);
+        smc_seterror(utils, 0, "%s: the exchange failed", ctx->mech->name);
         return fallback;
     }
-    utils->seterror(utils->conn, 0, "%s: %s", ctx->mech->name, saslmech_failure_str(failure));
+    smc_seterror(utils, 0, "%s: %s", ctx->mech->name, saslmech_failure_str(failure));
     return smc_failure_to_sasl(failure);
 }
 
@@ -318,10 +318,10 @@ static void oauth_error(struct client_ctx *ctx, const sasl_utils_t *utils) {
         scope = (const uint8_t *)"";
         scope_len = 0;
     }
-    utils->seterror(utils->conn, 0, "%s: the server rejected the token: status %.*s%s%.*s",
+    smc_seterror(utils, 0, "%s: the server rejected the token: status %.*s%s%.*s",
                     ctx->mech->name, (int)status_len, (const char *)status,
                     scope_len > 0 ? ", scope " : "", (int)scope_len, (const char *)scope);
-    utils->log(utils->conn, SASL_LOG_FAIL,
+    smc_log(utils, SASL_LOG_FAIL,
                "saslmech: %s: the server rejected the token: status %.*s", ctx->mech->name,
                (int)status_len, (const char *)status);
 }
@@ -379,7 +379,7 @@ static int client_mech_step(void *conn_context, sasl_client_params_t *cparams,
         return SASL_BADAUTH;
     case CS_DONE:
     default:
-        utils->seterror(utils->conn, 0, "%s: the exchange is already finished",
+        smc_seterror(utils, 0, "%s: the exchange is already finished",
                         ctx->mech->name);
         return SASL_BADPROT;
     }
@@ -454,7 +454,7 @@ int sasl_client_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
     int n = 0;
 
     if (max_version < SASL_CLIENT_PLUG_VERSION) {
-        utils->seterror(utils->conn, 0, "saslmech: libsasl2 client plugin version %d < %d",
+        smc_seterror(utils, 0, "saslmech: libsasl2 client plugin version %d < %d",
                         max_version, SASL_CLIENT_PLUG_VERSION);
         return SASL_BADVERS;
     }

@@ -2,6 +2,8 @@
  * saslmech's Cyrus SASL plugin: the mechanism table, the saslmech_mechanisms option and small
  * helpers shared by the client and server sides.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -96,8 +98,8 @@ size_t smc_enabled(const sasl_utils_t *utils, int enabled[SMC_MAX_MECHS]) {
                     known = 1;
                 }
             }
-            if (!known && utils->log != NULL) {
-                utils->log(NULL, SASL_LOG_WARN,
+            if (!known) {
+                smc_log(utils, SASL_LOG_WARN,
                            "saslmech: %s names a mechanism this plugin does not provide: %.*s",
                            SMC_OPTION_MECHANISMS, (int)wlen, word);
             }
@@ -127,6 +129,25 @@ int smc_failure_to_sasl(saslmech_failure failure) {
     case SASLMECH_FAILURE_SERVER_AUTHENTICATION: return SASL_BADSERV;
     default: return SASL_BADPROT;
     }
+}
+
+void smc_seterror(const sasl_utils_t *utils, unsigned flags, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    utils->seterror(utils->conn, flags, "%s", buf);
+}
+
+void smc_log(const sasl_utils_t *utils, int level, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    if (utils->log == NULL) return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    utils->log(utils->conn, level, "%s", buf);
 }
 
 void smc_set_done(sasl_out_params_t *oparams) {

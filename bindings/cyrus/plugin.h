@@ -60,6 +60,13 @@ saslmech_channel_binding smc_cb_kind(const char *name);
 /* The libsasl2 result for a saslmech failure. */
 int smc_failure_to_sasl(saslmech_failure failure);
 
+/* utils->seterror and utils->log with printf formatting: libsasl2's own formatter knows only
+ * a few conversions (no precision, no %zu), so the message is formatted here first. */
+void smc_seterror(const sasl_utils_t *utils, unsigned flags, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void smc_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Marks an exchange as finished, without a security layer. */
 void smc_set_done(sasl_out_params_t *oparams);
 

@@ -92,7 +92,7 @@ static saslmech_result answer_token(struct server_ctx *ctx, sasl_server_params_t
         return saslmech_request_answer(request, SASLMECH_VERDICT_REJECT);
     if (user_len == 0) {
         /* OAUTHBEARER without a=: there is no user to check the token for. */
-        sparams->utils->seterror(sparams->utils->conn, 0,
+        smc_seterror(sparams->utils, 0,
                                  "%s: the client named no user (a=)", ctx->mech->name);
         return saslmech_request_answer(request, SASLMECH_VERDICT_REJECT);
     }
@@ -233,7 +233,7 @@ static int succeeded(struct server_ctx *ctx, sasl_server_params_t *sparams,
 static int failed(struct server_ctx *ctx, const sasl_utils_t *utils) {
     saslmech_failure failure = 0;
     if (saslmech_server_failure(ctx->server, &failure) != SASLMECH_OK) return SASL_FAIL;
-    utils->seterror(utils->conn, failure == SASLMECH_FAILURE_BAD_CREDENTIALS ? SASL_NOLOG : 0,
+    smc_seterror(utils, failure == SASLMECH_FAILURE_BAD_CREDENTIALS ? SASL_NOLOG : 0,
                     "%s: %s", ctx->mech->name, saslmech_failure_str(failure));
     return smc_failure_to_sasl(failure);
 }
@@ -303,7 +303,7 @@ static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
         if (utils->getprop(utils->conn, SASL_AUTH_EXTERNAL, &ext) != SASL_OK || ext == NULL ||
             saslmech_server_set_external_identity(ctx->server, ext, strlen(ext)) !=
                 SASLMECH_OK) {
-            utils->seterror(utils->conn, 0, "EXTERNAL: no external authentication identity");
+            smc_seterror(utils, 0, "EXTERNAL: no external authentication identity");
             r = SASL_BADPARAM;
             goto out;
         }
@@ -347,7 +347,7 @@ static int server_mech_step(void *conn_context, sasl_server_params_t *sparams,
         if (r != SASL_OK) return r;
     } else if (saslmech_server_step(ctx->server, (const uint8_t *)(clientin ? clientin : ""),
                                     clientin ? clientinlen : 0, &status) != SASLMECH_OK) {
-        utils->seterror(utils->conn, 0, "%s: unexpected client message", ctx->mech->name);
+        smc_seterror(utils, 0, "%s: unexpected client message", ctx->mech->name);
         return SASL_BADPROT;
     }
 
@@ -408,7 +408,7 @@ int sasl_server_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
     int n = 0;
 
     if (max_version < SASL_SERVER_PLUG_VERSION) {
-        utils->seterror(utils->conn, 0, "saslmech: libsasl2 server plugin version %d < %d",
+        smc_seterror(utils, 0, "saslmech: libsasl2 server plugin version %d < %d",
                         max_version, SASL_SERVER_PLUG_VERSION);
         return SASL_BADVERS;
     }
