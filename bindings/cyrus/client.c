@@ -148,13 +148,6 @@ static int set_text(saslmech_credentials *creds, saslmech_credential field, cons
                : SASL_BADPARAM;
 }
 
-/* The external authentication identity the application set (SASL_AUTH_EXTERNAL), or NULL. */
-static const char *external_id(const sasl_utils_t *utils) {
-    const void *value = NULL;
-    if (utils->getprop(utils->conn, SASL_AUTH_EXTERNAL, &value) != SASL_OK) return NULL;
-    return value;
-}
-
 /* Gathers the credentials, canonicalizes the identities and makes the saslmech session. */
 static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
                         sasl_interact_t **prompt_need, sasl_out_params_t *oparams) {
@@ -162,22 +155,28 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
     const struct smc_mech *mech = ctx->mech;
     const char *authid = NULL, *user = NULL, *pass = NULL;
     unsigned authid_len = 0, user_len = 0, pass_len = 0;
-    int need_pass = mech->kind != SMC_EXTERNAL, need_auth = mech->kind != SMC_EXTERNAL;
-    int r_auth = SASL_OK, r_user, r_pass = SASL_OK, r;
+    int r_auth, r_user, r_pass, r;
     saslmech_credentials *creds = NULL;
     saslmech_client_config *config = NULL;
     saslmech_mechanism id = mech->id;
     saslmech_result sr;
 
-    if (need_auth) r_auth = get_simple(utils, prompt_need, SASL_CB_AUTHNAME, &authid, &authid_len);
+    r_auth = get_simple(utils, prompt_need, SASL_CB_AUTHNAME, &authid, &authid_len);
     r_user = get_simple(utils, prompt_need, SASL_CB_USER, &user, &user_len);
-    if (need_pass) r_pass = get_password(utils, prompt_need, &pass, &pass_len);
-    if (r_auth != SASL_OK && r_auth != SASL_INTERACT) return r_auth;
-    if (r_user != SASL_OK && r_user != SASL_INTERACT) return r_user;
-    if (r_pass != SASL_OK && r_pass != SASL_INTERACT) return r_pass;
+    r_pass = get_password(utils, prompt_need, &pass, &pass_len);
+    r = r_auth != SASL_OK && r_auth != SASL_INTERACT   ? r_auth
+        : r_user != SASL_OK && r_user != SASL_INTERACT ? r_user
+        : r_pass != SASL_OK && r_pass != SASL_INTERACT ? r_pass
+                                                       : SASL_OK;
+    if (r != SASL_OK) goto out;
     if (r_auth == SASL_INTERACT || r_pass == SASL_INTERACT) {
         /* Prompt for everything missing; the authorization name only along with the rest
          * (it is optional). */
+        if (prompt_need != NULL && *prompt_need != NULL) {
+            /* Prompts were answered, yet something is still missing: do not loop. */
+            r = SASL_BADPARAM;
+            goto out;
+        }
         return make_prompts(utils, prompt_need, r_auth == SASL_INTERACT,
                             r_user == SASL_INTERACT, r_pass == SASL_INTERACT, mech);
     }
@@ -187,22 +186,7 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
     }
 
     /* Canonicalize, as libsasl2 requires of every client plugin. */
-    if (mech->kind == SMC_EXTERNAL) {
-        const char *ext = external_id(utils);
-        if (ext == NULL) {
-            smc_seterror(utils, 0, "EXTERNAL: no external authentication identity");
-            r = SASL_BADPARAM;
-            goto out;
-        }
-        if (user != NULL && user_len > 0) {
-            r = cparams->canon_user(utils->conn, user, user_len, SASL_CU_AUTHZID, oparams);
-            if (r == SASL_OK)
-                r = cparams->canon_user(utils->conn, ext, 0, SASL_CU_AUTHID, oparams);
-        } else {
-            r = cparams->canon_user(utils->conn, ext, 0, SASL_CU_AUTHID | SASL_CU_AUTHZID,
-                                    oparams);
-        }
-    } else if (authid == NULL || authid_len == 0) {
+    if (authid == NULL || authid_len == 0) {
         smc_seterror(utils, 0, "%s: no authentication name", mech->name);
         r = SASL_BADPARAM;
         goto out;
@@ -224,14 +208,12 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
         r = SASL_NOMEM;
         goto out;
     }
-    r = SASL_OK;
-    if (mech->kind != SMC_EXTERNAL) {
-        r = set_text(creds, SASLMECH_CREDENTIAL_AUTHCID, authid, authid_len);
-        if (r == SASL_OK)
-            r = set_text(creds, mech->kind == SMC_OAUTH ? SASLMECH_CREDENTIAL_TOKEN
-                                                        : SASLMECH_CREDENTIAL_PASSWORD,
-                         pass, pass_len);
-    }
+    r = set_text(creds, SASLMECH_CREDENTIAL_AUTHCID, authid, authid_len);
+    if (r == SASL_OK)
+        r = set_text(creds,
+                     mech->kind == SMC_OAUTH ? SASLMECH_CREDENTIAL_TOKEN
+                                             : SASLMECH_CREDENTIAL_PASSWORD,
+                     pass, pass_len);
     if (r == SASL_OK && user != NULL && user_len > 0)
         r = set_text(creds, SASLMECH_CREDENTIAL_AUTHZID, user, user_len);
     if (r == SASL_OK && mech->id == SASLMECH_MECH_OAUTHBEARER) {
@@ -361,7 +343,7 @@ static int client_mech_step(void *conn_context, sasl_client_params_t *cparams,
         if (has_ir) {
             *clientout = (const char *)out;
             *clientoutlen = (unsigned)out_len;
-            if (ctx->mech->kind == SMC_PLAIN || ctx->mech->kind == SMC_EXTERNAL) {
+            if (ctx->mech->kind == SMC_PLAIN) {
                 /* The client's only message: nothing more to verify. */
                 ctx->state = CS_DONE;
                 smc_set_done(oparams);

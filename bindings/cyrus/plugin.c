@@ -20,7 +20,6 @@
  *   smtp_sasl_security_options = noanonymous, over TLS: docs/cyrus-plugin.md).
  * - CRAM-MD5: no password on the wire, but an eavesdropper can run a dictionary attack.
  * - PLAIN, LOGIN: the password crosses the wire.
- * - EXTERNAL: the identity comes from the transport (as Cyrus's built-in EXTERNAL).
  * PASS_CREDENTIALS: the server receives what lets it act as the client (password, token).
  */
 #define SEC_SCRAM                                                                          \
@@ -28,11 +27,13 @@
 #define SEC_OAUTH (SASL_SEC_NOANONYMOUS | SASL_SEC_PASS_CREDENTIALS)
 #define SEC_CRAM (SASL_SEC_NOPLAINTEXT | SASL_SEC_NOANONYMOUS)
 #define SEC_PASSWORD (SASL_SEC_NOANONYMOUS | SASL_SEC_PASS_CREDENTIALS)
-#define SEC_EXTERNAL (SASL_SEC_NOPLAINTEXT | SASL_SEC_NOANONYMOUS | SASL_SEC_NODICTIONARY)
 
 #define FEAT_SCRAM                                                                         \
     (SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY | SASL_FEAT_CHANNEL_BINDING)
 
+/* No EXTERNAL: libsasl2 registers its built-in EXTERNAL before it loads any plugin, and of two
+ * mechanisms of equal strength the first registered wins, so a plugin's EXTERNAL is never
+ * used (checked with libsasl2 2.1.28); libsasl2's own serves the external identity. */
 const struct smc_mech smc_mechs[] = {
     {"SCRAM-SHA-256", SASLMECH_MECH_SCRAM_SHA_256, SASLMECH_MECH_SCRAM_SHA_256_PLUS,
      SASLMECH_SCRAM_SHA_256, SMC_SCRAM, SEC_SCRAM, FEAT_SCRAM, FEAT_SCRAM},
@@ -50,9 +51,6 @@ const struct smc_mech smc_mechs[] = {
     /* LOGIN: the client waits for the prompts; the server also takes the user name as an
      * initial response (neither first-flag: the plugin handles both). */
     {"LOGIN", SASLMECH_MECH_LOGIN, 0, 0, SMC_LOGIN, SEC_PASSWORD, SASL_FEAT_SERVER_FIRST, 0},
-    {"EXTERNAL", SASLMECH_MECH_EXTERNAL, 0, 0, SMC_EXTERNAL, SEC_EXTERNAL,
-     SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY,
-     SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY},
 };
 const size_t smc_mech_count = sizeof(smc_mechs) / sizeof(smc_mechs[0]);
 

@@ -26,7 +26,6 @@ enum smc_kind {
     SMC_CRAM,     /* one server challenge, one answer */
     SMC_SCRAM,    /* client-first, server-first, client-final, server-final (verified) */
     SMC_OAUTH,    /* one client message, then success or an error challenge */
-    SMC_EXTERNAL, /* one client message (the authorization identity), then done */
 };
 
 /* One mechanism the plugin provides, with the flags libsasl2 selects it by. */

@@ -6,7 +6,6 @@
  * - CRAM-MD5, SCRAM: the secret from the auxprop layer: userPassword (plaintext) or, for SCRAM,
  *   the RFC 5803 authPassword stored keys (the property Cyrus's own SCRAM reads);
  * - OAUTHBEARER, XOAUTH2: the bearer token through utils->checkpass, as the user's password;
- * - EXTERNAL: the application's external identity (SASL_AUTH_EXTERNAL).
  * Authorization identities go through canon_user; libsasl2 applies its proxy policy when the
  * step returns SASL_OK.
  */
@@ -25,6 +24,18 @@ static sasl_server_plug_t server_plugs[SMC_MAX_MECHS];
 /* The secret that keys the salts SCRAM shows for unknown users and plaintext passwords: random
  * per process (set at plugin initialization). */
 static unsigned char scram_secret[32];
+
+/* canon_user on saslmech's (not NUL-terminated) bytes: libsasl2's canonicalization reads the
+ * name as a C string whatever length it is given, so it gets a terminated copy. */
+static int canon(sasl_server_params_t *sparams, const uint8_t *name, size_t len, unsigned flags,
+                 sasl_out_params_t *oparams) {
+    char *copy = smc_strndup(sparams->utils, name, len);
+    int r;
+    if (copy == NULL) return len > 0 && memchr(name, '\0', len) ? SASL_BADPROT : SASL_NOMEM;
+    r = sparams->canon_user(sparams->utils->conn, copy, (unsigned)len, flags, oparams);
+    sparams->utils->free(copy);
+    return r;
+}
 
 /* ---- answering saslmech's requests ------------------------------------------------------- */
 
@@ -51,8 +62,7 @@ static int check_password(sasl_server_params_t *sparams, sasl_out_params_t *opar
     int r;
 
     if (user_len == 0) return SASL_BADAUTH;
-    r = sparams->canon_user(utils->conn, (const char *)user, (unsigned)user_len, SASL_CU_AUTHID,
-                            oparams);
+    r = canon(sparams, user, user_len, SASL_CU_AUTHID, oparams);
     if (r != SASL_OK) return r;
     /* sasl_checkpass wants NUL-terminated strings; a password with NUL cannot match. */
     pw = smc_strndup(utils, pass, pass_len);
@@ -128,8 +138,7 @@ static saslmech_result answer_secret(struct server_ctx *ctx, sasl_server_params_
     if (r != SASL_OK) return saslmech_request_answer(request, SASLMECH_VERDICT_TEMPORARY_FAILURE);
     /* canon_user looks the properties up. The authorization identity, if the client sends
      * one, is canonicalized after success. */
-    r = sparams->canon_user(utils->conn, (const char *)user, (unsigned)user_len,
-                            SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
+    r = canon(sparams, user, user_len, SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
     if (r != SASL_OK) return saslmech_request_answer(request, SASLMECH_VERDICT_UNKNOWN_USER);
 
     memset(values, 0, sizeof(values));
@@ -193,7 +202,6 @@ static int answer(struct server_ctx *ctx, sasl_server_params_t *sparams,
 static int succeeded(struct server_ctx *ctx, sasl_server_params_t *sparams,
                      const char **serverout, unsigned *serveroutlen,
                      sasl_out_params_t *oparams) {
-    const sasl_utils_t *utils = sparams->utils;
     const saslmech_identity *identity = NULL;
     const uint8_t *authcid = NULL, *authzid = NULL, *data = NULL;
     size_t authcid_len = 0, authzid_len = 0, data_len = 0;
@@ -207,19 +215,11 @@ static int succeeded(struct server_ctx *ctx, sasl_server_params_t *sparams,
         authzid_len = 0;
     }
 
-    if (ctx->mech->kind == SMC_EXTERNAL) {
-        /* Verified by the transport, not by an auxprop lookup. */
-        r = sparams->canon_user(utils->conn, (const char *)authcid, (unsigned)authcid_len,
-                                SASL_CU_AUTHID | SASL_CU_EXTERNALLY_VERIFIED, oparams);
-        if (r != SASL_OK) return r;
-    }
     /* The identity to act as: the authorization identity, else the authentication one. */
     if (authzid != NULL && authzid_len > 0)
-        r = sparams->canon_user(utils->conn, (const char *)authzid, (unsigned)authzid_len,
-                                SASL_CU_AUTHZID, oparams);
+        r = canon(sparams, authzid, authzid_len, SASL_CU_AUTHZID, oparams);
     else
-        r = sparams->canon_user(utils->conn, (const char *)authcid, (unsigned)authcid_len,
-                                SASL_CU_AUTHZID, oparams);
+        r = canon(sparams, authcid, authcid_len, SASL_CU_AUTHZID, oparams);
     if (r != SASL_OK) return r;
 
     if (saslmech_server_message(ctx->server, &data, &data_len) == SASLMECH_OK) {
@@ -298,16 +298,6 @@ static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
                                                   smc_cb_kind(sparams->cbinding->name),
                                                   sparams->cbinding->data,
                                                   sparams->cbinding->len);
-    if (mech->kind == SMC_EXTERNAL) {
-        const void *ext = NULL;
-        if (utils->getprop(utils->conn, SASL_AUTH_EXTERNAL, &ext) != SASL_OK || ext == NULL ||
-            saslmech_server_set_external_identity(ctx->server, ext, strlen(ext)) !=
-                SASLMECH_OK) {
-            smc_seterror(utils, 0, "EXTERNAL: no external authentication identity");
-            r = SASL_BADPARAM;
-            goto out;
-        }
-    }
     /* clientin NULL: no initial response (server-first mechanisms, LOGIN without one). */
     if (saslmech_server_start(ctx->server, (const uint8_t *)clientin,
                               clientin != NULL ? clientinlen : 0, status) != SASLMECH_OK)
@@ -384,19 +374,6 @@ static void server_mech_dispose(void *conn_context, const sasl_utils_t *utils) {
     utils->free(ctx);
 }
 
-/* EXTERNAL is offered only when the application set an external identity. */
-static int server_mech_avail(void *glob_context, sasl_server_params_t *sparams,
-                             void **conn_context) {
-    const struct smc_mech *mech = glob_context;
-    const void *ext = NULL;
-    (void)conn_context;
-    if (mech->kind != SMC_EXTERNAL) return SASL_OK;
-    if (sparams->utils->getprop(sparams->utils->conn, SASL_AUTH_EXTERNAL, &ext) != SASL_OK ||
-        ext == NULL)
-        return SASL_NOTDONE; /* may be set later on this connection */
-    return SASL_OK;
-}
-
 SMC_EXPORT int sasl_server_plug_init(const sasl_utils_t *utils, int max_version,
                                      int *out_version, sasl_server_plug_t **pluglist,
                                      int *plugcount);
@@ -425,7 +402,6 @@ int sasl_server_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
         server_plugs[n].mech_new = server_mech_new;
         server_plugs[n].mech_step = server_mech_step;
         server_plugs[n].mech_dispose = server_mech_dispose;
-        server_plugs[n].mech_avail = server_mech_avail;
         n++;
     }
     if (n == 0) return SASL_NOMECH;

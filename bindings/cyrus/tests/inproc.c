@@ -5,15 +5,18 @@
  * or against itself) runs through the real libsasl2 glue.
  *
  *   inproc -c CLIENT_PLUGIN_DIR -s SERVER_PLUGIN_DIR -f CONF_DIR [-r REALM]
- *          [-k USER:PASSWORD] CASE...
+ *          [-a APP] [-l] [-k USER:PASSWORD] CASE...
  *
- * The server application is "sample" (CONF_DIR/sample.conf). -k stores SCRAM-SHA-256 keys for
+ * The server application is APP (default "sample": CONF_DIR/sample.conf). -l prints the
+ * mechanisms the server and the client sides offer (sasl_listmech) as "server: ..." and
+ * "client: ...". -k stores SCRAM-SHA-256 keys for
  * USER and SCRAM-SHA-1 keys for USER-sha1 as RFC 5803 authPassword values through the auxprop
  * layer (no userPassword), computed with saslmech_scram_keys_derive. Each CASE is
  *   MECH,USER,PASSWORD,EXPECT[,OPTION...]
  * EXPECT: ok (both sides succeed, the server's SASL_USERNAME is the expected user) or fail
  * (the server refuses). OPTIONs: authz=NAME (authorization identity), ext=ID (external
- * identity on both sides), cb (channel binding data on both sides), sd (the protocol carries
+ * identity on both sides), cb (channel binding data on both sides), cbbad (different channel
+ * binding data on the client: a man in the middle), sd (the protocol carries
  * success data), noir (the protocol has no initial response), interact (the client has no
  * credential callbacks: SASL_INTERACT prompts), detail=TEXT (the client's sasl_errdetail must
  * contain TEXT), as=NAME (the expected SASL_USERNAME; by default the user, or the authz
@@ -37,13 +40,39 @@ struct test_case {
     char expect_as[256];
     char detail[256];
     char ext[256];
-    int expect_ok, cb, success_data, no_ir, interact;
+    int expect_ok, cb, cb_bad, success_data, no_ir, interact;
     sasl_secret_t *secret;
 };
 
 static const char *client_dir, *server_dir, *conf_dir;
 static const char *realm = "localhost";
 static int verbose;
+
+/* -l: what each side offers, as an application sees it. */
+static int list_mechs(void) {
+    sasl_callback_t interact_cbs[] = {
+        {SASL_CB_AUTHNAME, NULL, NULL},
+        {SASL_CB_PASS, NULL, NULL},
+        {SASL_CB_LIST_END, NULL, NULL},
+    };
+    sasl_conn_t *server = NULL, *client = NULL;
+    const char *list = NULL;
+    unsigned len = 0;
+    int count = 0, r = 1;
+    if (sasl_server_new("smtp", "localhost", realm, NULL, NULL, NULL, 0, &server) != SASL_OK ||
+        sasl_listmech(server, NULL, "", " ", "", &list, &len, &count) != SASL_OK)
+        goto out;
+    printf("server: %s\n", list);
+    if (sasl_client_new("smtp", "localhost", NULL, NULL, interact_cbs, 0, &client) != SASL_OK ||
+        sasl_listmech(client, NULL, "", " ", "", &list, &len, &count) != SASL_OK)
+        goto out;
+    printf("client: %s\n", list);
+    r = 0;
+out:
+    sasl_dispose(&client);
+    sasl_dispose(&server);
+    return r;
+}
 
 static int getpath_client(void *context, const char **path) {
     (void)context;
@@ -132,6 +161,9 @@ static int parse_case(const char *arg, struct test_case *tc) {
             snprintf(tc->detail, sizeof(tc->detail), "%s", fields[i] + 7);
         } else if (strcmp(fields[i], "cb") == 0) {
             tc->cb = 1;
+        } else if (strcmp(fields[i], "cbbad") == 0) {
+            tc->cb = 1;
+            tc->cb_bad = 1;
         } else if (strcmp(fields[i], "sd") == 0) {
             tc->success_data = 1;
         } else if (strcmp(fields[i], "noir") == 0) {
@@ -183,7 +215,9 @@ static int run_case(struct test_case *tc) {
         {SASL_CB_LIST_END, NULL, NULL},
     };
     static const unsigned char cb_data[32] = "saslmech-test-channel-binding-32";
+    static const unsigned char other_data[32] = "a-different-tls-connection-32byt";
     sasl_channel_binding_t cb = {"tls-exporter", 0, sizeof(cb_data), cb_data};
+    sasl_channel_binding_t cb_other = {"tls-exporter", 0, sizeof(other_data), other_data};
     sasl_conn_t *client = NULL, *server = NULL;
     sasl_interact_t *prompts = NULL;
     const char *cout = NULL, *sout = NULL, *chosen = NULL;
@@ -209,7 +243,7 @@ static int run_case(struct test_case *tc) {
     }
     if (tc->cb) {
         sasl_setprop(server, SASL_CHANNEL_BINDING, &cb);
-        sasl_setprop(client, SASL_CHANNEL_BINDING, &cb);
+        sasl_setprop(client, SASL_CHANNEL_BINDING, tc->cb_bad ? &cb_other : &cb);
     }
     {
         /* A loopback test: plaintext mechanisms allowed. */
@@ -332,16 +366,18 @@ int main(int argc, char **argv) {
         {SASL_CB_LOG, (sasl_callback_ft)&log_cb, NULL},
         {SASL_CB_LIST_END, NULL, NULL},
     };
-    const char *keys_spec = NULL;
-    int opt, i, failures = 0, cases = 0;
+    const char *keys_spec = NULL, *app = "sample";
+    int opt, i, failures = 0, cases = 0, list = 0;
 
-    while ((opt = getopt(argc, argv, "c:s:f:r:k:v")) != -1) {
+    while ((opt = getopt(argc, argv, "c:s:f:r:k:a:lv")) != -1) {
         switch (opt) {
         case 'c': client_dir = optarg; break;
         case 's': server_dir = optarg; break;
         case 'f': conf_dir = optarg; break;
         case 'r': realm = optarg; break;
         case 'k': keys_spec = optarg; break;
+        case 'a': app = optarg; break;
+        case 'l': list = 1; break;
         case 'v': verbose = 1; break;
         default: return 2;
         }
@@ -350,13 +386,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: inproc -c DIR -s DIR -f CONFDIR [-k USER:PASS] CASE...\n");
         return 2;
     }
-    if (sasl_server_init(server_cbs, "sample") != SASL_OK) {
+    if (sasl_server_init(server_cbs, app) != SASL_OK) {
         fprintf(stderr, "sasl_server_init failed\n");
         return 1;
     }
     if (sasl_client_init(client_cbs) != SASL_OK) {
         fprintf(stderr, "sasl_client_init failed\n");
         return 1;
+    }
+    if (list && list_mechs() != 0) {
+        fprintf(stderr, "listing the mechanisms failed\n");
+        failures++;
     }
     if (keys_spec != NULL && store_keys(keys_spec) != 0) {
         fprintf(stderr, "storing authPassword keys failed\n");
