@@ -463,6 +463,41 @@ fn the_saslmech_mechanisms_option_chooses_the_mechanisms() {
     );
 }
 
+/// libsasl2 takes a mechanism from the first directory of its plugin path that has it: the
+/// order of `SASL_PATH` (or of the application's plugin path) decides between our PLAIN and
+/// Cyrus's, told apart by their failure messages.
+#[test]
+fn the_first_plugin_directory_wins() {
+    let setup = Setup::new("order", false);
+    let ours = setup.path("ours").display().to_string();
+    let cyrus = setup.path("cyrus").display().to_string();
+    let ours_first = format!("{ours}:{cyrus}");
+    let cyrus_first = format!("{cyrus}:{ours}");
+    let program = build(false).join("inproc");
+    for (path, detail) in [
+        (
+            &ours_first,
+            "sdetail=PLAIN: authentication credentials invalid",
+        ),
+        (&cyrus_first, "sdetail=Password verification failed"),
+    ] {
+        let case = format!("PLAIN,alice,wrong,fail,{detail}");
+        let out = run(
+            Command::new(&program)
+                .arg("-c")
+                .arg(&ours)
+                .arg("-s")
+                .arg(path)
+                .arg("-f")
+                .arg(setup.path("conf"))
+                .arg(&case)
+                .current_dir(&setup.dir),
+            60,
+        );
+        assert!(out.status.success(), "server path {path}:\n{}", text(&out));
+    }
+}
+
 /// Debian's sample programs through a pty (bindings/cyrus/tests/sample_pair.py): returns the
 /// server's exit status and the user it reports.
 fn sample_pair(setup: &Setup, server: &str, client: &str, mech: &str, pw: &str) -> (i32, String) {
