@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plugin.h"
 
@@ -240,17 +241,52 @@ static int failed(struct server_ctx *ctx, const sasl_utils_t *utils) {
 
 /* ---- the exchange ----------------------------------------------------------------------- */
 
+/* One saslmech configuration per mechanism (and one per SCRAM -PLUS variant), made when
+ * libsasl2 initializes the plugin and shared by every session (saslmech_server_new only reads
+ * it): the policy is libsasl2's (plaintext allowed here; its security properties choose), the
+ * SCRAM iteration count is Cyrus's option, CRAM-MD5's challenge carries this host's name. */
+static saslmech_server_config *configs[SMC_MAX_MECHS][2];
+
+static saslmech_server_config *make_config(const sasl_utils_t *utils, const struct smc_mech *mech,
+                                           saslmech_mechanism id) {
+    saslmech_server_config *config = NULL;
+    char host[256];
+    const char *value = NULL;
+
+    if (saslmech_server_config_new(&config) != SASLMECH_OK) return NULL;
+    if (saslmech_server_config_set_mechanisms(config, &id, 1) != SASLMECH_OK ||
+        saslmech_server_config_set_allow_plaintext(config, true) != SASLMECH_OK ||
+        saslmech_server_config_set_scram_secret(config, scram_secret, sizeof(scram_secret)) !=
+            SASLMECH_OK) {
+        saslmech_server_config_free(config);
+        return NULL;
+    }
+    /* An unusable host name keeps the default. */
+    if (gethostname(host, sizeof(host)) == 0) {
+        host[sizeof(host) - 1] = '\0';
+        (void)saslmech_server_config_set_hostname(config, (const uint8_t *)host, strlen(host));
+    }
+    if (mech->kind == SMC_SCRAM && utils->getopt != NULL &&
+        utils->getopt(utils->getopt_context, mech->name, "scram_iteration_counter", &value,
+                      NULL) == SASL_OK &&
+        value != NULL) {
+        char *end = NULL;
+        unsigned long n = strtoul(value, &end, 10);
+        if (end != value && *end == '\0' && n > 0 && n <= 0xffffffffUL)
+            (void)saslmech_server_config_set_scram_iterations(config, (uint32_t)n);
+    }
+    return config;
+}
+
 static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
                         const char *clientin, unsigned clientinlen, saslmech_status *status,
                         sasl_out_params_t *oparams) {
-    const sasl_utils_t *utils = sparams->utils;
     const struct smc_mech *mech = ctx->mech;
-    saslmech_server_config *config = NULL;
+    size_t index = (size_t)(mech - smc_mechs);
+    saslmech_server_config *config;
     saslmech_mechanism id = mech->id;
     saslmech_server_flags flags = SASLMECH_SERVER_SUCCESS_DATA;
-    int tls = sparams->external_ssf > 0 || sparams->cbinding != NULL;
-    saslmech_result sr;
-    int r = SASL_FAIL;
+    int tls = sparams->external_ssf > 0 || sparams->cbinding != NULL, plus = 0;
 
     if (mech->kind == SMC_SCRAM) {
         /* libsasl2 offers SCRAM-x-PLUS through this entry; the client's GS2 flag says which
@@ -258,6 +294,7 @@ static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
         char flag = (clientin != NULL && clientinlen > 0) ? clientin[0] : 'n';
         if (flag == 'p') {
             id = mech->plus_id;
+            plus = 1;
             oparams->cbindingdisp = SASL_CB_DISP_USED;
             oparams->cbindingname = sparams->cbinding != NULL ? sparams->cbinding->name : NULL;
         } else {
@@ -265,33 +302,9 @@ static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
         }
     }
     if (tls) flags |= SASLMECH_SERVER_TLS;
+    if (index >= smc_mech_count || (config = configs[index][plus]) == NULL) return SASL_FAIL;
 
-    if (saslmech_server_config_new(&config) != SASLMECH_OK) return SASL_NOMEM;
-    if (saslmech_server_config_set_mechanisms(config, &id, 1) != SASLMECH_OK ||
-        saslmech_server_config_set_allow_plaintext(config, true) != SASLMECH_OK ||
-        saslmech_server_config_set_scram_secret(config, scram_secret, sizeof(scram_secret)) !=
-            SASLMECH_OK)
-        goto out;
-    /* libsasl2's security properties decide which mechanisms may run; the host name only
-     * decorates CRAM-MD5's challenge (an unusable one keeps the default). */
-    if (sparams->serverFQDN != NULL)
-        (void)saslmech_server_config_set_hostname(config, (const uint8_t *)sparams->serverFQDN,
-                                                  strlen(sparams->serverFQDN));
-    if (mech->kind == SMC_SCRAM) {
-        /* The iteration count for users stored as plaintext: Cyrus's own option. */
-        const char *value = NULL;
-        if (utils->getopt(utils->getopt_context, mech->name, "scram_iteration_counter", &value,
-                          NULL) == SASL_OK &&
-            value != NULL) {
-            char *end = NULL;
-            unsigned long n = strtoul(value, &end, 10);
-            if (end != value && *end == '\0' && n > 0 && n <= 0xffffffffUL)
-                (void)saslmech_server_config_set_scram_iterations(config, (uint32_t)n);
-        }
-    }
-
-    sr = saslmech_server_new(config, id, flags, &ctx->server);
-    if (sr != SASLMECH_OK) goto out;
+    if (saslmech_server_new(config, id, flags, &ctx->server) != SASLMECH_OK) return SASL_NOMEM;
     if (sparams->cbinding != NULL && sparams->cbinding->data != NULL &&
         sparams->cbinding->len > 0 && smc_cb_kind(sparams->cbinding->name) != 0)
         (void)saslmech_server_set_channel_binding(ctx->server,
@@ -301,11 +314,8 @@ static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
     /* clientin NULL: no initial response (server-first mechanisms, LOGIN without one). */
     if (saslmech_server_start(ctx->server, (const uint8_t *)clientin,
                               clientin != NULL ? clientinlen : 0, status) != SASLMECH_OK)
-        goto out;
-    r = SASL_OK;
-out:
-    saslmech_server_config_free(config);
-    return r;
+        return SASL_FAIL;
+    return SASL_OK;
 }
 
 static int server_mech_new(void *glob_context, sasl_server_params_t *sparams,
@@ -374,6 +384,19 @@ static void server_mech_dispose(void *conn_context, const sasl_utils_t *utils) {
     utils->free(ctx);
 }
 
+static void free_configs(size_t index) {
+    saslmech_server_config_free(configs[index][0]);
+    saslmech_server_config_free(configs[index][1]);
+    configs[index][0] = configs[index][1] = NULL;
+}
+
+/* libsasl2 calls this once per mechanism entry when it shuts down (sasl_done). */
+static void server_mech_free(void *glob_context, const sasl_utils_t *utils) {
+    const struct smc_mech *mech = glob_context;
+    (void)utils;
+    free_configs((size_t)(mech - smc_mechs));
+}
+
 SMC_EXPORT int sasl_server_plug_init(const sasl_utils_t *utils, int max_version,
                                      int *out_version, sasl_server_plug_t **pluglist,
                                      int *plugcount);
@@ -393,7 +416,16 @@ int sasl_server_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
     smc_enabled(utils, enabled);
     memset(server_plugs, 0, sizeof(server_plugs));
     for (i = 0; i < smc_mech_count; i++) {
+        free_configs(i);
         if (!enabled[i]) continue;
+        configs[i][0] = make_config(utils, &smc_mechs[i], smc_mechs[i].id);
+        if (smc_mechs[i].plus_id != 0)
+            configs[i][1] = make_config(utils, &smc_mechs[i], smc_mechs[i].plus_id);
+        if (configs[i][0] == NULL || (smc_mechs[i].plus_id != 0 && configs[i][1] == NULL)) {
+            size_t k;
+            for (k = 0; k < smc_mech_count; k++) free_configs(k);
+            return SASL_NOMEM;
+        }
         server_plugs[n].mech_name = smc_mechs[i].name;
         server_plugs[n].max_ssf = 0;
         server_plugs[n].security_flags = smc_mechs[i].security_flags;
@@ -402,6 +434,7 @@ int sasl_server_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
         server_plugs[n].mech_new = server_mech_new;
         server_plugs[n].mech_step = server_mech_step;
         server_plugs[n].mech_dispose = server_mech_dispose;
+        server_plugs[n].mech_free = server_mech_free;
         n++;
     }
     if (n == 0) return SASL_NOMECH;
