@@ -261,6 +261,11 @@ const OWN_CASES: &[&str] = &[
     "OAUTHBEARER,bob,tok123,ok",
     "OAUTHBEARER,bob,tok123,ok,sd",
     "OAUTHBEARER,bob,badtok,fail,detail=OAUTHBEARER: the server rejected the token: status invalid_token",
+    // A client that refuses mechanisms open to a passive attack (Postfix's default
+    // `noplaintext`) does not use the bearer-token mechanisms, and still uses SCRAM.
+    "XOAUTH2,bob,tok123,fail,noplain,detail=No worthy mechs found",
+    "OAUTHBEARER,bob,tok123,fail,noplain,detail=No worthy mechs found",
+    "SCRAM-SHA-256,alice,secret,ok,noplain",
 ];
 
 /// Under valgrind, where the debug build's PBKDF2 is slow: every mechanism and path once.

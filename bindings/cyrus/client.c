@@ -222,7 +222,8 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
             (void)saslmech_credentials_set(creds, SASLMECH_CREDENTIAL_HOST,
                                            (const uint8_t *)cparams->serverFQDN,
                                            strlen(cparams->serverFQDN));
-        if (remote_port(cparams) != 0) (void)saslmech_credentials_set_port(creds, remote_port(cparams));
+        if (remote_port(cparams) != 0)
+            (void)saslmech_credentials_set_port(creds, remote_port(cparams));
     }
     if (r != SASL_OK) {
         smc_seterror(utils, 0, "%s: the credentials are not valid UTF-8", mech->name);

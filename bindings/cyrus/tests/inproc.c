@@ -9,18 +9,24 @@
  *
  * The server application is APP (default "sample": CONF_DIR/sample.conf). -l prints the
  * mechanisms the server and the client sides offer (sasl_listmech) as "server: ..." and
- * "client: ...". -k stores SCRAM-SHA-256 keys for
- * USER and SCRAM-SHA-1 keys for USER-sha1 as RFC 5803 authPassword values through the auxprop
- * layer (no userPassword), computed with saslmech_scram_keys_derive. Each CASE is
+ * "client: ...". -k stores SCRAM-SHA-256 keys for USER and SCRAM-SHA-1 keys for USER-sha1 as
+ * RFC 5803 authPassword values through the auxprop layer (no userPassword), computed with
+ * saslmech_scram_keys_derive. Each CASE is
  *   MECH,USER,PASSWORD,EXPECT[,OPTION...]
  * EXPECT: ok (both sides succeed, the server's SASL_USERNAME is the expected user) or fail
- * (the server refuses). OPTIONs: authz=NAME (authorization identity), ext=ID (external
- * identity on both sides), cb (channel binding data on both sides), cbbad (different channel
- * binding data on the client: a man in the middle), sd (the protocol carries
- * success data), noir (the protocol has no initial response), interact (the client has no
- * credential callbacks: SASL_INTERACT prompts), detail=TEXT (the client's sasl_errdetail must
- * contain TEXT), sdetail=TEXT (the server's must), as=NAME (the expected SASL_USERNAME; by default the user, or the authz
- * name, with "@REALM" appended when it has no "@").
+ * (the server refuses). OPTIONs:
+ *   authz=NAME    the authorization identity
+ *   ext=ID        an external identity on both sides
+ *   cb            channel-binding data on both sides
+ *   cbbad         different channel-binding data on the client (a man in the middle)
+ *   sd            the protocol carries success data
+ *   noplain       the client sets SASL_SEC_NOPLAINTEXT
+ *   noir          the protocol has no initial response
+ *   interact      the client has no credential callbacks: SASL_INTERACT prompts
+ *   detail=TEXT   the client's sasl_errdetail must contain TEXT
+ *   sdetail=TEXT  the server's must
+ *   as=NAME       the expected SASL_USERNAME (by default the user, or the authz name, with
+ *                 "@REALM" appended when it has no "@")
  * Prints one line per case; exits 0 only if every case matched its expectation.
  */
 #include <stdio.h>
@@ -41,7 +47,7 @@ struct test_case {
     char detail[256];
     char sdetail[256];
     char ext[256];
-    int expect_ok, cb, cb_bad, success_data, no_ir, interact;
+    int expect_ok, cb, cb_bad, success_data, noplain, no_ir, interact;
     sasl_secret_t *secret;
 };
 
@@ -167,6 +173,8 @@ static int parse_case(const char *arg, struct test_case *tc) {
         } else if (strcmp(fields[i], "cbbad") == 0) {
             tc->cb = 1;
             tc->cb_bad = 1;
+        } else if (strcmp(fields[i], "noplain") == 0) {
+            tc->noplain = 1;
         } else if (strcmp(fields[i], "sd") == 0) {
             tc->success_data = 1;
         } else if (strcmp(fields[i], "noir") == 0) {
@@ -255,6 +263,9 @@ static int run_case(struct test_case *tc) {
         props.maxbufsize = 65536;
         props.max_ssf = 256;
         sasl_setprop(server, SASL_SEC_PROPS, &props);
+        /* noplain: the client refuses mechanisms open to a passive attack (Postfix's SMTP
+         * client's default smtp_sasl_security_options = noplaintext). */
+        if (tc->noplain) props.security_flags = SASL_SEC_NOPLAINTEXT;
         sasl_setprop(client, SASL_SEC_PROPS, &props);
     }
 
@@ -275,7 +286,8 @@ static int run_case(struct test_case *tc) {
     if (sr == SASL_OK) {
         server_ok = 1;
         /* Success data (or none): the client finishes, verifying it if it can. */
-        if (cr == SASL_CONTINUE) cr = client_step(tc, client, sout, sout ? soutlen : 0, &cout, &coutlen);
+        if (cr == SASL_CONTINUE)
+            cr = client_step(tc, client, sout, sout ? soutlen : 0, &cout, &coutlen);
         client_ok = cr == SASL_OK;
         if (sasl_getprop(server, SASL_USERNAME, &username) != SASL_OK) username = NULL;
     }
