@@ -503,6 +503,89 @@ fn the_first_plugin_directory_wins() {
     }
 }
 
+/// Debian's libsasl2-modules-kdexoauth2 (its `libkdexoauth2.so`), unpacked, not installed:
+/// `apt-get download` and `dpkg-deb -x` into this test's scratch directory (the package's only
+/// dependency is libc), or the copy the Postfix end-to-end tests unpack, if present.
+fn kdexoauth2_dir() -> PathBuf {
+    let shared = Path::new("/var/lib/saslmech-e2e/kdexoauth2/usr/lib/x86_64-linux-gnu/sasl2");
+    if shared.join("libkdexoauth2.so").exists() {
+        return shared.to_path_buf();
+    }
+    require("apt-get", "apt");
+    require("dpkg-deb", "dpkg");
+    let dir = scratch("cyrus-kdexoauth2");
+    let plugins = dir.join("root/usr/lib/x86_64-linux-gnu/sasl2");
+    if !plugins.join("libkdexoauth2.so").exists() {
+        let script = format!(
+            "set -e; cd '{d}'; rm -rf root *.deb; \
+             apt-get download libsasl2-modules-kdexoauth2 >/dev/null 2>&1 || \
+             {{ apt-get update -qq && apt-get download libsasl2-modules-kdexoauth2; }}; \
+             dpkg-deb -x libsasl2-modules-kdexoauth2_*.deb root",
+            d = dir.display()
+        );
+        let out = run(
+            Command::new("flock")
+                .arg(dir.join(".lock"))
+                .args(["sh", "-c", &script]),
+            600,
+        );
+        assert!(
+            out.status.success(),
+            "could not download libsasl2-modules-kdexoauth2:\n{}",
+            text(&out)
+        );
+    }
+    assert!(
+        plugins.join("libkdexoauth2.so").exists(),
+        "{}",
+        plugins.display()
+    );
+    plugins
+}
+
+/// Debian's libsasl2-modules-kdexoauth2 also registers XOAUTH2 and calls the password callback
+/// with the wrong signature. With our directory first in the plugin path, our XOAUTH2 serves a
+/// standard client; with its directory first, the login fails with SASL_BADPARAM.
+#[test]
+fn our_directory_first_wins_xoauth2_over_kdexoauth2() {
+    let setup = Setup::new("kdexoauth2", false);
+    let kde = setup.path("kde");
+    std::fs::create_dir_all(&kde).expect("mkdir kde");
+    std::os::unix::fs::symlink(
+        kdexoauth2_dir().join("libkdexoauth2.so"),
+        kde.join("libkdexoauth2.so"),
+    )
+    .expect("symlink");
+    let ours = setup.path("ours").display().to_string();
+    let kde = kde.display().to_string();
+    let program = build(false).join("inproc");
+    for (client_path, case) in [
+        (format!("{ours}:{kde}"), "XOAUTH2,bob,tok123,ok"),
+        (
+            format!("{kde}:{ours}"),
+            "XOAUTH2,bob,tok123,fail,detail=invalid parameter supplied",
+        ),
+    ] {
+        let out = run(
+            Command::new(&program)
+                .arg("-c")
+                .arg(&client_path)
+                .arg("-s")
+                .arg(&ours)
+                .arg("-f")
+                .arg(setup.path("conf"))
+                .arg(case)
+                .current_dir(&setup.dir),
+            60,
+        );
+        assert!(
+            out.status.success(),
+            "client path {client_path}, {case}:\n{}",
+            text(&out)
+        );
+    }
+}
+
 /// Debian's sample programs through a pty (bindings/cyrus/tests/sample_pair.py): returns the
 /// server's exit status and the user it reports.
 fn sample_pair(setup: &Setup, server: &str, client: &str, mech: &str, pw: &str) -> (i32, String) {
