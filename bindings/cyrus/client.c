@@ -30,7 +30,8 @@ static sasl_client_plug_t client_plugs[SMC_MAX_MECHS];
 
 /* ---- credentials ------------------------------------------------------------------------ */
 
-static sasl_interact_t *find_prompt(sasl_interact_t **prompt_need, unsigned long id) {
+static sasl_interact_t *find_prompt(sasl_interact_t **prompt_need, unsigned long id)
+{
     sasl_interact_t *p;
     if (prompt_need == NULL || *prompt_need == NULL) return NULL;
     for (p = *prompt_need; p->id != SASL_CB_LIST_END; p++) {
@@ -42,7 +43,8 @@ static sasl_interact_t *find_prompt(sasl_interact_t **prompt_need, unsigned long
 /* A simple value (SASL_CB_AUTHNAME, SASL_CB_USER): from an answered prompt, else from the
  * application's callback. SASL_INTERACT: neither exists (prompt for it). */
 static int get_simple(const sasl_utils_t *utils, sasl_interact_t **prompt_need,
-                      unsigned long id, const char **out, unsigned *out_len) {
+                      unsigned long id, const char **out, unsigned *out_len)
+{
     sasl_interact_t *prompt = find_prompt(prompt_need, id);
     sasl_getsimple_t *proc = NULL;
     void *context = NULL;
@@ -67,7 +69,8 @@ static int get_simple(const sasl_utils_t *utils, sasl_interact_t **prompt_need,
 
 /* The password (or token): from an answered prompt, else from the SASL_CB_PASS callback. */
 static int get_password(const sasl_utils_t *utils, sasl_interact_t **prompt_need,
-                        const char **out, unsigned *out_len) {
+                        const char **out, unsigned *out_len)
+{
     sasl_interact_t *prompt = find_prompt(prompt_need, SASL_CB_PASS);
     sasl_getsecret_t *proc = NULL;
     sasl_secret_t *secret = NULL;
@@ -95,7 +98,8 @@ static int get_password(const sasl_utils_t *utils, sasl_interact_t **prompt_need
 
 /* Asks the application for the values it has no callback for. */
 static int make_prompts(const sasl_utils_t *utils, sasl_interact_t **prompt_need, int want_auth,
-                        int want_user, int want_pass, const struct smc_mech *mech) {
+                        int want_user, int want_pass, const struct smc_mech *mech)
+{
     size_t n = (size_t)(want_auth + want_user + want_pass), i = 0;
     sasl_interact_t *prompts = utils->malloc(sizeof(sasl_interact_t) * (n + 1));
     if (prompts == NULL) return SASL_NOMEM;
@@ -129,7 +133,8 @@ static int make_prompts(const sasl_utils_t *utils, sasl_interact_t **prompt_need
 }
 
 /* "a.b.c.d;port" (libsasl2's ipremoteport): the port, or 0. */
-static uint16_t remote_port(const sasl_client_params_t *cparams) {
+static uint16_t remote_port(const sasl_client_params_t *cparams)
+{
     const char *semi;
     unsigned long port;
     char *end = NULL;
@@ -142,7 +147,8 @@ static uint16_t remote_port(const sasl_client_params_t *cparams) {
 }
 
 static int set_text(saslmech_credentials *creds, saslmech_credential field, const char *value,
-                    unsigned len) {
+                    unsigned len)
+{
     return saslmech_credentials_set(creds, field, (const uint8_t *)value, len) == SASLMECH_OK
                ? SASL_OK
                : SASL_BADPARAM;
@@ -150,7 +156,8 @@ static int set_text(saslmech_credentials *creds, saslmech_credential field, cons
 
 /* Gathers the credentials, canonicalizes the identities and makes the saslmech session. */
 static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
-                        sasl_interact_t **prompt_need, sasl_out_params_t *oparams) {
+                        sasl_interact_t **prompt_need, sasl_out_params_t *oparams)
+{
     const sasl_utils_t *utils = cparams->utils;
     const struct smc_mech *mech = ctx->mech;
     const char *authid = NULL, *user = NULL, *pass = NULL;
@@ -237,7 +244,7 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
         saslmech_channel_binding kind = smc_cb_kind(cparams->cbinding->name);
         if (kind == 0 || cparams->cbinding->data == NULL || cparams->cbinding->len == 0) {
             smc_seterror(utils, 0, "%s: unsupported channel binding %s", mech->name,
-                            cparams->cbinding->name ? cparams->cbinding->name : "(none)");
+                         cparams->cbinding->name ? cparams->cbinding->name : "(none)");
             r = SASL_BADBINDING;
             goto out;
         }
@@ -253,12 +260,12 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
     sr = saslmech_client_new(id, creds, config, 0, &ctx->client);
     if (sr != SASLMECH_OK) {
         smc_seterror(utils, 0, "%s: %s", mech->name,
-                        sr == SASLMECH_INVALID_ARGUMENT
-                            ? (mech->kind == SMC_OAUTH
-                                   ? "the token (the password) is missing or not an OAuth 2.0 "
-                                     "bearer token"
-                                   : "the credentials are missing or contain NUL")
-                            : saslmech_strerror(sr));
+                     sr == SASLMECH_INVALID_ARGUMENT
+                         ? (mech->kind == SMC_OAUTH
+                                ? "the token (the password) is missing or not an OAuth 2.0 "
+                                  "bearer token"
+                                : "the credentials are missing or contain NUL")
+                         : saslmech_strerror(sr));
         r = sr == SASLMECH_INVALID_ARGUMENT ? SASL_BADPARAM : SASL_FAIL;
         goto out;
     }
@@ -277,7 +284,8 @@ out:
 
 /* ---- the exchange ----------------------------------------------------------------------- */
 
-static int client_failed(struct client_ctx *ctx, const sasl_utils_t *utils, int fallback) {
+static int client_failed(struct client_ctx *ctx, const sasl_utils_t *utils, int fallback)
+{
     saslmech_failure failure = 0;
     if (saslmech_client_failure(ctx->client, &failure) != SASLMECH_OK) {
         smc_seterror(utils, 0, "%s: the exchange failed", ctx->mech->name);
@@ -288,7 +296,8 @@ static int client_failed(struct client_ctx *ctx, const sasl_utils_t *utils, int 
 }
 
 /* The server answered the OAuth token with an error challenge: tell the application why. */
-static void oauth_error(struct client_ctx *ctx, const sasl_utils_t *utils) {
+static void oauth_error(struct client_ctx *ctx, const sasl_utils_t *utils)
+{
     const uint8_t *status = NULL, *scope = NULL;
     size_t status_len = 0, scope_len = 0;
     if (saslmech_client_oauth_error(ctx->client, SASLMECH_OAUTH_STATUS, &status, &status_len) !=
@@ -302,15 +311,16 @@ static void oauth_error(struct client_ctx *ctx, const sasl_utils_t *utils) {
         scope_len = 0;
     }
     smc_seterror(utils, 0, "%s: the server rejected the token: status %.*s%s%.*s",
-                    ctx->mech->name, (int)status_len, (const char *)status,
-                    scope_len > 0 ? ", scope " : "", (int)scope_len, (const char *)scope);
+                 ctx->mech->name, (int)status_len, (const char *)status,
+                 scope_len > 0 ? ", scope " : "", (int)scope_len, (const char *)scope);
     smc_log(utils, SASL_LOG_FAIL,
-               "saslmech: %s: the server rejected the token: status %.*s", ctx->mech->name,
-               (int)status_len, (const char *)status);
+            "saslmech: %s: the server rejected the token: status %.*s", ctx->mech->name,
+            (int)status_len, (const char *)status);
 }
 
 static int client_mech_new(void *glob_context, sasl_client_params_t *cparams,
-                           void **conn_context) {
+                           void **conn_context)
+{
     struct client_ctx *ctx = cparams->utils->malloc(sizeof(*ctx));
     if (ctx == NULL) return SASL_NOMEM;
     memset(ctx, 0, sizeof(*ctx));
@@ -323,7 +333,8 @@ static int client_mech_new(void *glob_context, sasl_client_params_t *cparams,
 static int client_mech_step(void *conn_context, sasl_client_params_t *cparams,
                             const char *serverin, unsigned serverinlen,
                             sasl_interact_t **prompt_need, const char **clientout,
-                            unsigned *clientoutlen, sasl_out_params_t *oparams) {
+                            unsigned *clientoutlen, sasl_out_params_t *oparams)
+{
     struct client_ctx *ctx = conn_context;
     const sasl_utils_t *utils = cparams->utils;
     const uint8_t *out = NULL;
@@ -363,7 +374,7 @@ static int client_mech_step(void *conn_context, sasl_client_params_t *cparams,
     case CS_DONE:
     default:
         smc_seterror(utils, 0, "%s: the exchange is already finished",
-                        ctx->mech->name);
+                     ctx->mech->name);
         return SASL_BADPROT;
     }
 
@@ -419,7 +430,8 @@ static int client_mech_step(void *conn_context, sasl_client_params_t *cparams,
     return SASL_OK;
 }
 
-static void client_mech_dispose(void *conn_context, const sasl_utils_t *utils) {
+static void client_mech_dispose(void *conn_context, const sasl_utils_t *utils)
+{
     struct client_ctx *ctx = conn_context;
     if (ctx == NULL) return;
     saslmech_client_free(ctx->client);
@@ -431,14 +443,15 @@ SMC_EXPORT int sasl_client_plug_init(const sasl_utils_t *utils, int max_version,
                                      int *plugcount);
 
 int sasl_client_plug_init(const sasl_utils_t *utils, int max_version, int *out_version,
-                          sasl_client_plug_t **pluglist, int *plugcount) {
+                          sasl_client_plug_t **pluglist, int *plugcount)
+{
     int enabled[SMC_MAX_MECHS];
     size_t i;
     int n = 0;
 
     if (max_version < SASL_CLIENT_PLUG_VERSION) {
         smc_seterror(utils, 0, "saslmech: libsasl2 client plugin version %d < %d",
-                        max_version, SASL_CLIENT_PLUG_VERSION);
+                     max_version, SASL_CLIENT_PLUG_VERSION);
         return SASL_BADVERS;
     }
     smc_enabled(utils, enabled);

@@ -54,11 +54,13 @@ const struct smc_mech smc_mechs[] = {
 };
 const size_t smc_mech_count = sizeof(smc_mechs) / sizeof(smc_mechs[0]);
 
-static int is_separator(char c) {
+static int is_separator(char c)
+{
     return c == ' ' || c == ',' || c == '\t' || c == '\r' || c == '\n';
 }
 
-size_t smc_enabled(const sasl_utils_t *utils, int enabled[SMC_MAX_MECHS]) {
+size_t smc_enabled(const sasl_utils_t *utils, int enabled[SMC_MAX_MECHS])
+{
     const char *value = NULL;
     unsigned len = 0;
     size_t i, count = 0;
@@ -106,7 +108,8 @@ size_t smc_enabled(const sasl_utils_t *utils, int enabled[SMC_MAX_MECHS]) {
     return count;
 }
 
-saslmech_channel_binding smc_cb_kind(const char *name) {
+saslmech_channel_binding smc_cb_kind(const char *name)
+{
     if (name == NULL) return 0;
     if (strcasecmp(name, "tls-exporter") == 0) return SASLMECH_CB_TLS_EXPORTER;
     if (strcasecmp(name, "tls-server-end-point") == 0) return SASLMECH_CB_TLS_SERVER_END_POINT;
@@ -114,7 +117,8 @@ saslmech_channel_binding smc_cb_kind(const char *name) {
     return 0;
 }
 
-int smc_failure_to_sasl(saslmech_failure failure) {
+int smc_failure_to_sasl(saslmech_failure failure)
+{
     switch (failure) {
     case SASLMECH_FAILURE_BAD_CREDENTIALS: return SASL_BADAUTH;
     case SASLMECH_FAILURE_AUTHZ_DENIED: return SASL_NOAUTHZ;
@@ -129,7 +133,8 @@ int smc_failure_to_sasl(saslmech_failure failure) {
     }
 }
 
-void smc_seterror(const sasl_utils_t *utils, unsigned flags, const char *fmt, ...) {
+void smc_seterror(const sasl_utils_t *utils, unsigned flags, const char *fmt, ...)
+{
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -138,7 +143,8 @@ void smc_seterror(const sasl_utils_t *utils, unsigned flags, const char *fmt, ..
     utils->seterror(utils->conn, flags, "%s", buf);
 }
 
-void smc_log(const sasl_utils_t *utils, int level, const char *fmt, ...) {
+void smc_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
+{
     char buf[512];
     va_list ap;
     if (utils->log == NULL) return;
@@ -148,7 +154,8 @@ void smc_log(const sasl_utils_t *utils, int level, const char *fmt, ...) {
     utils->log(utils->conn, level, "%s", buf);
 }
 
-void smc_set_done(sasl_out_params_t *oparams) {
+void smc_set_done(sasl_out_params_t *oparams)
+{
     oparams->doneflag = 1;
     oparams->mech_ssf = 0;
     oparams->maxoutbuf = 0;
@@ -159,7 +166,8 @@ void smc_set_done(sasl_out_params_t *oparams) {
     oparams->param_version = 0;
 }
 
-char *smc_strndup(const sasl_utils_t *utils, const uint8_t *bytes, size_t len) {
+char *smc_strndup(const sasl_utils_t *utils, const uint8_t *bytes, size_t len)
+{
     char *s;
     if (len > 0 && memchr(bytes, '\0', len) != NULL) return NULL;
     s = utils->malloc((unsigned long)len + 1);
@@ -169,7 +177,8 @@ char *smc_strndup(const sasl_utils_t *utils, const uint8_t *bytes, size_t len) {
     return s;
 }
 
-void smc_free_secret(const sasl_utils_t *utils, char *s) {
+void smc_free_secret(const sasl_utils_t *utils, char *s)
+{
     if (s == NULL) return;
     utils->erasebuffer(s, (unsigned)strlen(s));
     utils->free(s);

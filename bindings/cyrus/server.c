@@ -29,7 +29,8 @@ static unsigned char scram_secret[32];
 /* canon_user on saslmech's (not NUL-terminated) bytes: libsasl2's canonicalization reads the
  * name as a C string whatever length it is given, so it gets a terminated copy. */
 static int canon(sasl_server_params_t *sparams, const uint8_t *name, size_t len, unsigned flags,
-                 sasl_out_params_t *oparams) {
+                 sasl_out_params_t *oparams)
+{
     char *copy = smc_strndup(sparams->utils, name, len);
     int r;
     if (copy == NULL) return len > 0 && memchr(name, '\0', len) ? SASL_BADPROT : SASL_NOMEM;
@@ -41,7 +42,8 @@ static int canon(sasl_server_params_t *sparams, const uint8_t *name, size_t len,
 /* ---- answering saslmech's requests ------------------------------------------------------- */
 
 /* Verdict for a checkpass result. */
-static saslmech_verdict checkpass_verdict(int r) {
+static saslmech_verdict checkpass_verdict(int r)
+{
     switch (r) {
     case SASL_OK: return SASLMECH_VERDICT_ACCEPT;
     case SASL_NOUSER: return SASLMECH_VERDICT_UNKNOWN_USER;
@@ -57,21 +59,19 @@ static saslmech_verdict checkpass_verdict(int r) {
  * utils->checkpass. Returns the checkpass result (or the canon_user error). */
 static int check_password(sasl_server_params_t *sparams, sasl_out_params_t *oparams,
                           const uint8_t *user, size_t user_len, const uint8_t *pass,
-                          size_t pass_len) {
+                          size_t pass_len)
+{
     const sasl_utils_t *utils = sparams->utils;
     char *pw;
     int r;
 
-    if (user_len == 0) return SASL_BADAUTH;
+    if (user_len == 0 || pass_len == 0) return SASL_BADAUTH;
     r = canon(sparams, user, user_len, SASL_CU_AUTHID, oparams);
     if (r != SASL_OK) return r;
     /* sasl_checkpass wants NUL-terminated strings; a password with NUL cannot match. */
+    if (memchr(pass, '\0', pass_len) != NULL) return SASL_BADAUTH;
     pw = smc_strndup(utils, pass, pass_len);
-    if (pw == NULL) return pass_len > 0 && memchr(pass, '\0', pass_len) ? SASL_BADAUTH : SASL_NOMEM;
-    if (pass_len == 0) {
-        smc_free_secret(utils, pw);
-        return SASL_BADAUTH;
-    }
+    if (pw == NULL) return SASL_NOMEM;
     r = utils->checkpass(utils->conn, oparams->authid, oparams->alen, pw, (unsigned)pass_len);
     smc_free_secret(utils, pw);
     return r;
@@ -80,7 +80,8 @@ static int check_password(sasl_server_params_t *sparams, sasl_out_params_t *opar
 static saslmech_result answer_verify_password(struct server_ctx *ctx,
                                               sasl_server_params_t *sparams,
                                               sasl_out_params_t *oparams,
-                                              saslmech_request *request) {
+                                              saslmech_request *request)
+{
     const uint8_t *user = NULL, *pass = NULL;
     size_t user_len = 0, pass_len = 0;
     int r;
@@ -93,7 +94,8 @@ static saslmech_result answer_verify_password(struct server_ctx *ctx,
 }
 
 static saslmech_result answer_token(struct server_ctx *ctx, sasl_server_params_t *sparams,
-                                    sasl_out_params_t *oparams, saslmech_request *request) {
+                                    sasl_out_params_t *oparams, saslmech_request *request)
+{
     const uint8_t *user = NULL, *token = NULL;
     size_t user_len = 0, token_len = 0;
     int r;
@@ -103,8 +105,7 @@ static saslmech_result answer_token(struct server_ctx *ctx, sasl_server_params_t
         return saslmech_request_answer(request, SASLMECH_VERDICT_REJECT);
     if (user_len == 0) {
         /* OAUTHBEARER without a=: there is no user to check the token for. */
-        smc_seterror(sparams->utils, 0,
-                                 "%s: the client named no user (a=)", ctx->mech->name);
+        smc_seterror(sparams->utils, 0, "%s: the client named no user (a=)", ctx->mech->name);
         return saslmech_request_answer(request, SASLMECH_VERDICT_REJECT);
     }
     r = check_password(sparams, oparams, user, user_len, token, token_len);
@@ -122,7 +123,8 @@ static saslmech_result answer_token(struct server_ctx *ctx, sasl_server_params_t
 
 /* CRAM-MD5 and SCRAM: the stored secret from the auxprop layer. */
 static saslmech_result answer_secret(struct server_ctx *ctx, sasl_server_params_t *sparams,
-                                     sasl_out_params_t *oparams, saslmech_request *request) {
+                                     sasl_out_params_t *oparams, saslmech_request *request)
+{
     const sasl_utils_t *utils = sparams->utils;
     const char *names_scram[] = {SASL_AUX_PASSWORD, "*authPassword", NULL};
     const char *names_cram[] = {SASL_AUX_PASSWORD, NULL};
@@ -176,7 +178,8 @@ static saslmech_result answer_secret(struct server_ctx *ctx, sasl_server_params_
 }
 
 static int answer(struct server_ctx *ctx, sasl_server_params_t *sparams,
-                  sasl_out_params_t *oparams) {
+                  sasl_out_params_t *oparams)
+{
     saslmech_request *request = NULL;
     saslmech_request_kind kind = 0;
     saslmech_result sr;
@@ -202,7 +205,8 @@ static int answer(struct server_ctx *ctx, sasl_server_params_t *sparams,
 
 static int succeeded(struct server_ctx *ctx, sasl_server_params_t *sparams,
                      const char **serverout, unsigned *serveroutlen,
-                     sasl_out_params_t *oparams) {
+                     sasl_out_params_t *oparams)
+{
     const saslmech_identity *identity = NULL;
     const uint8_t *authcid = NULL, *authzid = NULL, *data = NULL;
     size_t authcid_len = 0, authzid_len = 0, data_len = 0;
@@ -231,11 +235,12 @@ static int succeeded(struct server_ctx *ctx, sasl_server_params_t *sparams,
     return SASL_OK;
 }
 
-static int failed(struct server_ctx *ctx, const sasl_utils_t *utils) {
+static int failed(struct server_ctx *ctx, const sasl_utils_t *utils)
+{
     saslmech_failure failure = 0;
     if (saslmech_server_failure(ctx->server, &failure) != SASLMECH_OK) return SASL_FAIL;
     smc_seterror(utils, failure == SASLMECH_FAILURE_BAD_CREDENTIALS ? SASL_NOLOG : 0,
-                    "%s: %s", ctx->mech->name, saslmech_failure_str(failure));
+                 "%s: %s", ctx->mech->name, saslmech_failure_str(failure));
     return smc_failure_to_sasl(failure);
 }
 
@@ -248,7 +253,8 @@ static int failed(struct server_ctx *ctx, const sasl_utils_t *utils) {
 static saslmech_server_config *configs[SMC_MAX_MECHS][2];
 
 static saslmech_server_config *make_config(const sasl_utils_t *utils, const struct smc_mech *mech,
-                                           saslmech_mechanism id) {
+                                           saslmech_mechanism id)
+{
     saslmech_server_config *config = NULL;
     char host[256];
     const char *value = NULL;
@@ -280,7 +286,8 @@ static saslmech_server_config *make_config(const sasl_utils_t *utils, const stru
 
 static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
                         const char *clientin, unsigned clientinlen, saslmech_status *status,
-                        sasl_out_params_t *oparams) {
+                        sasl_out_params_t *oparams)
+{
     const struct smc_mech *mech = ctx->mech;
     size_t index = (size_t)(mech - smc_mechs);
     saslmech_server_config *config;
@@ -319,7 +326,8 @@ static int server_start(struct server_ctx *ctx, sasl_server_params_t *sparams,
 }
 
 static int server_mech_new(void *glob_context, sasl_server_params_t *sparams,
-                           const char *challenge, unsigned challen, void **conn_context) {
+                           const char *challenge, unsigned challen, void **conn_context)
+{
     struct server_ctx *ctx;
     (void)challenge;
     (void)challen;
@@ -333,7 +341,8 @@ static int server_mech_new(void *glob_context, sasl_server_params_t *sparams,
 
 static int server_mech_step(void *conn_context, sasl_server_params_t *sparams,
                             const char *clientin, unsigned clientinlen, const char **serverout,
-                            unsigned *serveroutlen, sasl_out_params_t *oparams) {
+                            unsigned *serveroutlen, sasl_out_params_t *oparams)
+{
     struct server_ctx *ctx = conn_context;
     const sasl_utils_t *utils = sparams->utils;
     saslmech_status status = 0;
@@ -377,21 +386,24 @@ static int server_mech_step(void *conn_context, sasl_server_params_t *sparams,
     }
 }
 
-static void server_mech_dispose(void *conn_context, const sasl_utils_t *utils) {
+static void server_mech_dispose(void *conn_context, const sasl_utils_t *utils)
+{
     struct server_ctx *ctx = conn_context;
     if (ctx == NULL) return;
     saslmech_server_free(ctx->server);
     utils->free(ctx);
 }
 
-static void free_configs(size_t index) {
+static void free_configs(size_t index)
+{
     saslmech_server_config_free(configs[index][0]);
     saslmech_server_config_free(configs[index][1]);
     configs[index][0] = configs[index][1] = NULL;
 }
 
 /* libsasl2 calls this once per mechanism entry when it shuts down (sasl_done). */
-static void server_mech_free(void *glob_context, const sasl_utils_t *utils) {
+static void server_mech_free(void *glob_context, const sasl_utils_t *utils)
+{
     const struct smc_mech *mech = glob_context;
     (void)utils;
     free_configs((size_t)(mech - smc_mechs));
@@ -402,14 +414,15 @@ SMC_EXPORT int sasl_server_plug_init(const sasl_utils_t *utils, int max_version,
                                      int *plugcount);
 
 int sasl_server_plug_init(const sasl_utils_t *utils, int max_version, int *out_version,
-                          sasl_server_plug_t **pluglist, int *plugcount) {
+                          sasl_server_plug_t **pluglist, int *plugcount)
+{
     int enabled[SMC_MAX_MECHS];
     size_t i;
     int n = 0;
 
     if (max_version < SASL_SERVER_PLUG_VERSION) {
         smc_seterror(utils, 0, "saslmech: libsasl2 server plugin version %d < %d",
-                        max_version, SASL_SERVER_PLUG_VERSION);
+                     max_version, SASL_SERVER_PLUG_VERSION);
         return SASL_BADVERS;
     }
     utils->rand(utils->rpool, (char *)scram_secret, sizeof(scram_secret));

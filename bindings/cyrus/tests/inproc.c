@@ -56,7 +56,8 @@ static const char *realm = "localhost";
 static int verbose;
 
 /* -l: what each side offers, as an application sees it. */
-static int list_mechs(void) {
+static int list_mechs(void)
+{
     sasl_callback_t interact_cbs[] = {
         {SASL_CB_AUTHNAME, NULL, NULL},
         {SASL_CB_PASS, NULL, NULL},
@@ -81,28 +82,33 @@ out:
     return r;
 }
 
-static int getpath_client(void *context, const char **path) {
+static int getpath_client(void *context, const char **path)
+{
     (void)context;
     *path = client_dir;
     return SASL_OK;
 }
-static int getpath_server(void *context, const char **path) {
+static int getpath_server(void *context, const char **path)
+{
     (void)context;
     *path = server_dir;
     return SASL_OK;
 }
-static int getconfpath(void *context, char **path) {
+static int getconfpath(void *context, char **path)
+{
     (void)context;
     *path = (char *)conf_dir;
     return SASL_OK;
 }
-static int log_cb(void *context, int level, const char *message) {
+static int log_cb(void *context, int level, const char *message)
+{
     (void)context;
     if (verbose || level <= SASL_LOG_ERR) fprintf(stderr, "libsasl2[%d]: %s\n", level, message);
     return SASL_OK;
 }
 
-static int get_simple(void *context, int id, const char **result, unsigned *len) {
+static int get_simple(void *context, int id, const char **result, unsigned *len)
+{
     struct test_case *tc = context;
     if (id == SASL_CB_AUTHNAME) {
         *result = tc->user;
@@ -114,7 +120,8 @@ static int get_simple(void *context, int id, const char **result, unsigned *len)
     if (len) *len = (unsigned)strlen(*result);
     return SASL_OK;
 }
-static int get_secret(sasl_conn_t *conn, void *context, int id, sasl_secret_t **psecret) {
+static int get_secret(sasl_conn_t *conn, void *context, int id, sasl_secret_t **psecret)
+{
     struct test_case *tc = context;
     (void)conn;
     if (id != SASL_CB_PASS) return SASL_BADPARAM;
@@ -123,7 +130,8 @@ static int get_secret(sasl_conn_t *conn, void *context, int id, sasl_secret_t **
 }
 
 /* Fills the prompts the client plugin asked for from the case. */
-static void answer_prompts(struct test_case *tc, sasl_interact_t *prompts) {
+static void answer_prompts(struct test_case *tc, sasl_interact_t *prompts)
+{
     for (; prompts->id != SASL_CB_LIST_END; prompts++) {
         const char *value = "";
         if (prompts->id == SASL_CB_AUTHNAME) value = tc->user;
@@ -134,7 +142,8 @@ static void answer_prompts(struct test_case *tc, sasl_interact_t *prompts) {
     }
 }
 
-static int parse_case(const char *arg, struct test_case *tc) {
+static int parse_case(const char *arg, struct test_case *tc)
+{
     char buf[2048], *fields[16], *save = NULL, *tok;
     int n = 0, i;
     const char *pass;
@@ -200,7 +209,8 @@ static int parse_case(const char *arg, struct test_case *tc) {
 
 /* The client's step, answering prompts as an interactive application would. */
 static int client_step(struct test_case *tc, sasl_conn_t *conn, const char *in, unsigned inlen,
-                       const char **out, unsigned *outlen) {
+                       const char **out, unsigned *outlen)
+{
     sasl_interact_t *prompts = NULL;
     int r, rounds = 0;
     do {
@@ -211,7 +221,8 @@ static int client_step(struct test_case *tc, sasl_conn_t *conn, const char *in, 
 }
 
 /* Runs one case; returns 1 if it matched its expectation. */
-static int run_case(struct test_case *tc) {
+static int run_case(struct test_case *tc)
+{
     sasl_callback_t client_cbs[] = {
         {SASL_CB_AUTHNAME, (sasl_callback_ft)&get_simple, tc},
         {SASL_CB_USER, (sasl_callback_ft)&get_simple, tc},
@@ -317,7 +328,8 @@ out:
 }
 
 /* Stores SCRAM keys as an RFC 5803 authPassword value (no userPassword) for `user`. */
-static int store_one(const char *user, saslmech_scram_hash hash, const char *password) {
+static int store_one(const char *user, saslmech_scram_hash hash, const char *password)
+{
     saslmech_scram_keys *keys = NULL;
     const uint8_t *text = NULL;
     size_t len = 0;
@@ -359,7 +371,8 @@ out:
 
 /* -k USER:PASSWORD: SCRAM-SHA-256 keys for USER, SCRAM-SHA-1 keys for USER-sha1 (sasldb keeps
  * one value per property). */
-static int store_keys(const char *spec) {
+static int store_keys(const char *spec)
+{
     char user[200], user1[256], *colon;
     snprintf(user, sizeof(user), "%s", spec);
     colon = strchr(user, ':');
@@ -370,7 +383,8 @@ static int store_keys(const char *spec) {
     return store_one(user1, SASLMECH_SCRAM_SHA_1, colon + 1);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     sasl_callback_t server_cbs[] = {
         {SASL_CB_GETPATH, (sasl_callback_ft)&getpath_server, NULL},
         {SASL_CB_GETCONFPATH, (sasl_callback_ft)&getconfpath, NULL},
