@@ -55,7 +55,8 @@ static int get_simple(const sasl_utils_t *utils, sasl_interact_t **prompt_need,
     if (prompt != NULL) {
         if (prompt->result == NULL) return SASL_BADPARAM;
         *out = prompt->result;
-        *out_len = prompt->len;
+        /* Some applications fill in the result without its length. */
+        *out_len = prompt->len != 0 ? prompt->len : (unsigned)strlen(prompt->result);
         return SASL_OK;
     }
     r = utils->getcallback(utils->conn, id, (sasl_callback_ft *)&proc, &context);
@@ -82,7 +83,8 @@ static int get_password(const sasl_utils_t *utils, sasl_interact_t **prompt_need
     if (prompt != NULL) {
         if (prompt->result == NULL) return SASL_BADPARAM;
         *out = prompt->result;
-        *out_len = prompt->len;
+        /* Some applications fill in the result without its length. */
+        *out_len = prompt->len != 0 ? prompt->len : (unsigned)strlen(prompt->result);
         return SASL_OK;
     }
     r = utils->getcallback(utils->conn, SASL_CB_PASS, (sasl_callback_ft *)&proc, &context);
