@@ -4,14 +4,16 @@
 set -euo pipefail
 
 APT_PACKAGES=(
-  # real SASL peers and mail clients the tests drive
+  # real SASL peers and mail clients the tests drive (sasl2-bin: saslpluginviewer,
+  # saslpasswd2 and sasl-sample-server/-client for the Cyrus plugin's tests)
   gsasl sasl2-bin libsasl2-modules libsasl2-modules-db swaks msmtp curl
   # C toolchain and checkers for the C ABI tests (g++ for the header's C++11 check, binutils
   # for nm/readelf on the shared library, libc6-dev for the fully static link)
   gcc g++ make pkg-config binutils libc6-dev valgrind clang libclang-rt-14-dev
   # flock (serialises the C builds between test processes) and kill (stops the C smtpd)
   util-linux procps
-  # incumbents' libraries for the side-by-side benchmark
+  # incumbents' libraries for the side-by-side benchmark (libsasl2-dev: also <sasl/saslplug.h>
+  # for the Cyrus plugin, bindings/cyrus)
   libgsasl-dev libsasl2-dev libssl-dev
   # python3 for smtplib-based tests
   python3

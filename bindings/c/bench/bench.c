@@ -485,6 +485,9 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* Cyrus SASL, with an in-memory auxprop plugin as its user database (no sasldb, no disk). */
 
+/* The names saslmech's plugin's mechanisms are registered under (see cy_setup). */
+#define CYP_MECH_LIST "SM-PLAIN SM-CRAM-MD5 SM-SCRAM-SHA-256"
+
 static int memprop_lookup(void *glob, sasl_server_params_t *sparams, unsigned flags,
                           const char *user, unsigned ulen)
 {
@@ -551,7 +554,7 @@ static int cy_getopt(void *context, const char *plugin, const char *option,
     else if (strcmp(option, "pwcheck_method") == 0)
         *result = "auxprop";
     else if (strcmp(option, "mech_list") == 0)
-        *result = "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256";
+        *result = "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 " CYP_MECH_LIST;
     else
         return SASL_FAIL;
     if (len != NULL)
@@ -614,6 +617,107 @@ static const sasl_callback_t cy_client_callbacks[] = {
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
+/* Cyrus SASL with saslmech's plugin (bindings/cyrus, libcyrus-saslmech.so), in the same
+ * process as Cyrus's own plugins. libsasl2 keeps one plugin per mechanism name (the first
+ * registered), so the plugin's PLAIN, CRAM-MD5 and SCRAM-SHA-256 are registered under the names
+ * SM-PLAIN, SM-CRAM-MD5 and SM-SCRAM-SHA-256: the plugin file is dlopen()ed and its own init
+ * functions are called, and only the names in the returned tables are changed (the plugin's
+ * code does not depend on them). libsasl2 then drives it through the same glue, auxprop
+ * (memprop) and callbacks as its own plugins. */
+static const char *cyrus_plugin_path; /* --cyrus-plugin, else cyrus/ next to this program */
+static char cyrus_plugin_default[PATH_MAX + 64];
+static const char *cyrus_plugin_missing; /* why the plugin cells cannot run, or NULL */
+static sasl_client_plug_init_t *cyp_client_real;
+static sasl_server_plug_init_t *cyp_server_real;
+static sasl_client_plug_t cyp_client_plugs[3];
+static sasl_server_plug_t cyp_server_plugs[3];
+static const char *const cyp_names[][2] = {
+    {"PLAIN", "SM-PLAIN"},
+    {"CRAM-MD5", "SM-CRAM-MD5"},
+    {"SCRAM-SHA-256", "SM-SCRAM-SHA-256"},
+};
+
+static const char *cyp_rename(const char *name)
+{
+    for (size_t i = 0; i < sizeof cyp_names / sizeof cyp_names[0]; i++)
+        if (strcmp(name, cyp_names[i][0]) == 0)
+            return cyp_names[i][1];
+    return NULL;
+}
+
+static int cyp_client_init(const sasl_utils_t *utils, int max_version, int *out_version,
+                           sasl_client_plug_t **pluglist, int *plugcount)
+{
+    sasl_client_plug_t *list = NULL;
+    int count = 0, n = 0, r = cyp_client_real(utils, max_version, out_version, &list, &count);
+
+    if (r != SASL_OK)
+        return r;
+    for (int i = 0; i < count && n < 3; i++) {
+        const char *name = cyp_rename(list[i].mech_name);
+
+        if (name != NULL) {
+            cyp_client_plugs[n] = list[i];
+            cyp_client_plugs[n++].mech_name = name;
+        }
+    }
+    *pluglist = cyp_client_plugs;
+    *plugcount = n;
+    return n == 3 ? SASL_OK : SASL_NOMECH;
+}
+
+static int cyp_server_init(const sasl_utils_t *utils, int max_version, int *out_version,
+                           sasl_server_plug_t **pluglist, int *plugcount)
+{
+    sasl_server_plug_t *list = NULL;
+    int count = 0, n = 0, r = cyp_server_real(utils, max_version, out_version, &list, &count);
+
+    if (r != SASL_OK)
+        return r;
+    for (int i = 0; i < count && n < 3; i++) {
+        const char *name = cyp_rename(list[i].mech_name);
+
+        if (name != NULL) {
+            cyp_server_plugs[n] = list[i];
+            cyp_server_plugs[n++].mech_name = name;
+        }
+    }
+    *pluglist = cyp_server_plugs;
+    *plugcount = n;
+    return n == 3 ? SASL_OK : SASL_NOMECH;
+}
+
+/* dlopen the plugin; on failure the plugin cells are reported as unsupported (with why). */
+static void cyp_load(void)
+{
+    static char why[PATH_MAX + 128];
+    void *so;
+
+    if (cyrus_plugin_path == NULL) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        char *slash;
+
+        if (n <= 0 || (exe[n] = '\0', slash = strrchr(exe, '/')) == NULL) {
+            cyrus_plugin_missing = "cannot find this program's directory";
+            return;
+        }
+        snprintf(cyrus_plugin_default, sizeof cyrus_plugin_default,
+                 "%.*s/cyrus/libcyrus-saslmech.so", (int)(slash - exe), exe);
+        cyrus_plugin_path = cyrus_plugin_default;
+    }
+    so = dlopen(cyrus_plugin_path, RTLD_NOW | RTLD_LOCAL);
+    if (so == NULL) {
+        snprintf(why, sizeof why, "plugin not loaded: %s", dlerror());
+        cyrus_plugin_missing = why;
+        return;
+    }
+    cyp_client_real = (sasl_client_plug_init_t *)dlsym(so, "sasl_client_plug_init");
+    cyp_server_real = (sasl_server_plug_init_t *)dlsym(so, "sasl_server_plug_init");
+    if (cyp_client_real == NULL || cyp_server_real == NULL)
+        cyrus_plugin_missing = "the plugin lacks its init functions";
+}
+
 static int cy_setup(void)
 {
     int r;
@@ -624,32 +728,56 @@ static int cy_setup(void)
         return fail("sasl_auxprop_add_plugin: %s", sasl_errstring(r, NULL, NULL));
     if ((r = sasl_client_init(NULL)) != SASL_OK)
         return fail("sasl_client_init: %s", sasl_errstring(r, NULL, NULL));
+    cyp_load();
+    if (cyrus_plugin_missing == NULL) {
+        if ((r = sasl_server_add_plugin("cyrus-saslmech", cyp_server_init)) != SASL_OK)
+            return fail("sasl_server_add_plugin: %s", sasl_errstring(r, NULL, NULL));
+        if ((r = sasl_client_add_plugin("cyrus-saslmech", cyp_client_init)) != SASL_OK)
+            return fail("sasl_client_add_plugin: %s", sasl_errstring(r, NULL, NULL));
+    }
     return 0;
 }
 
+static int cy_mech_handshake(const char *mech);
+
 static int cy_handshake(enum group g)
 {
-    const char *mech, *cout = NULL, *sout = NULL, *chosen = NULL;
+    switch (g) {
+    case G_PLAIN:
+        return cy_mech_handshake("PLAIN");
+    case G_LOGIN:
+        return cy_mech_handshake("LOGIN");
+    case G_CRAM_MD5:
+        return cy_mech_handshake("CRAM-MD5");
+    case G_SCRAM:
+        return cy_mech_handshake("SCRAM-SHA-256");
+    default:
+        return fail("no such group");
+    }
+}
+
+/* The same handshake with saslmech's plugin's mechanisms (see cy_setup). */
+static int cyp_handshake(enum group g)
+{
+    switch (g) {
+    case G_PLAIN:
+        return cy_mech_handshake("SM-PLAIN");
+    case G_CRAM_MD5:
+        return cy_mech_handshake("SM-CRAM-MD5");
+    case G_SCRAM:
+        return cy_mech_handshake("SM-SCRAM-SHA-256");
+    default:
+        return fail("no such group");
+    }
+}
+
+static int cy_mech_handshake(const char *mech)
+{
+    const char *cout = NULL, *sout = NULL, *chosen = NULL;
     unsigned cout_len = 0, sout_len = 0;
     sasl_conn_t *client = NULL, *server = NULL;
     int rc = 0, rc_c, rc_s;
 
-    switch (g) {
-    case G_PLAIN:
-        mech = "PLAIN";
-        break;
-    case G_LOGIN:
-        mech = "LOGIN";
-        break;
-    case G_CRAM_MD5:
-        mech = "CRAM-MD5";
-        break;
-    case G_SCRAM:
-        mech = "SCRAM-SHA-256";
-        break;
-    default:
-        return fail("no such group");
-    }
     rc_s = sasl_server_new("smtp", "localhost", NULL, NULL, NULL, NULL, SASL_SUCCESS_DATA,
                            &server);
     if (rc_s != SASL_OK) {
@@ -778,12 +906,14 @@ static struct cell cells[] = {
     {G_PLAIN, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
     {G_PLAIN, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_PLAIN, "cyrus", cy_handshake, NULL, 0, NULL, 0, 0},
+    {G_PLAIN, "cyrus-saslmech", cyp_handshake, NULL, 0, NULL, 0, 0},
     {G_LOGIN, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
     {G_LOGIN, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_LOGIN, "cyrus", cy_handshake, NULL, 0, NULL, 0, 0},
     {G_CRAM_MD5, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
     {G_CRAM_MD5, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_CRAM_MD5, "cyrus", cy_handshake, NULL, 0, NULL, 0, 0},
+    {G_CRAM_MD5, "cyrus-saslmech", cyp_handshake, NULL, 0, NULL, 0, 0},
 #ifdef SASLMECH_MECH_SCRAM_SHA_256
     {G_SCRAM, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
 #else
@@ -791,6 +921,7 @@ static struct cell cells[] = {
 #endif
     {G_SCRAM, "gsasl", gs_handshake, NULL, 0, NULL, 0, 0},
     {G_SCRAM, "cyrus", cy_handshake, NULL, 0, NULL, 0, 0},
+    {G_SCRAM, "cyrus-saslmech", cyp_handshake, NULL, 0, NULL, 0, 0},
 #ifdef SASLMECH_MECH_SCRAM_SHA_256
     {G_SCRAM_PROTO, "saslmech", sm_handshake, NULL, 0, NULL, 0, 0},
 #else
@@ -859,7 +990,7 @@ static void usage(void)
 {
     fputs("usage: bench [--rounds N] [--batch-us US] [--alloc-runs N] [--smoke]\n"
           "             [--out FILE] [--sabotage saslmech|gsasl|cyrus] [--only GROUP]\n"
-          "             [--no-alloc-count]\n",
+          "             [--no-alloc-count] [--cyrus-plugin FILE]\n",
           stderr);
     exit(64);
 }
@@ -941,13 +1072,15 @@ static void counts_from_child(unsigned alloc_runs, const char *only)
     if (pid < 0)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
-        char *args[9] = {exe, "--count-only", "--alloc-runs", runs};
+        char *args[11] = {exe, "--count-only", "--alloc-runs", runs};
         int k = 4;
 
         if (sabotage != NULL)
             args[k++] = "--sabotage", args[k++] = (char *)sabotage;
         if (only != NULL)
             args[k++] = "--only", args[k++] = (char *)only;
+        if (cyrus_plugin_path != NULL)
+            args[k++] = "--cyrus-plugin", args[k++] = (char *)cyrus_plugin_path;
         args[k] = NULL;
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
@@ -1006,6 +1139,8 @@ int main(int argc, char **argv)
             count_only = true;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--cyrus-plugin") == 0 && i + 1 < argc)
+            cyrus_plugin_path = argv[++i];
         else
             usage();
     }
@@ -1031,6 +1166,10 @@ int main(int argc, char **argv)
     derive_secrets(&bad, WRONG_PASSWORD);
     if (sm_setup() != 0 || gs_setup() != 0 || cy_setup() != 0)
         die("setup: %s", errbuf);
+    if (cyrus_plugin_missing != NULL)
+        for (size_t i = 0; i < NCELLS; i++)
+            if (strcmp(cells[i].lib, "cyrus-saslmech") == 0 && cells[i].unsupported == NULL)
+                cells[i].unsupported = cyrus_plugin_missing;
     if (count_only) {
         count_allocations(alloc_runs);
         return 0;

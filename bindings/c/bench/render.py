@@ -24,10 +24,14 @@ HANDSHAKES = [
 PBKDF2 = "PBKDF2-SHA-256 4096"
 LIBS = ["saslmech", "gsasl", "cyrus"]
 PBKDF2_LIBS = ["saslmech", "openssl", "gsasl"]
+# Cyrus SASL with saslmech's plugin (bindings/cyrus) instead of its own, for these handshakes.
+PLUGIN_LIB = "cyrus-saslmech"
+PLUGIN_GROUPS = ["PLAIN", "CRAM-MD5", "SCRAM-SHA-256"]
 NAMES = {
     "saslmech": "saslmech",
     "gsasl": "GNU SASL",
     "cyrus": "Cyrus SASL",
+    "cyrus-saslmech": "Cyrus SASL + saslmech plugin",
     "openssl": "OpenSSL",
 }
 COLOURS = {
@@ -61,7 +65,11 @@ END = "<!-- bench:end -->"
 
 
 def expected_rows():
-    rows = [(g, lib) for g in HANDSHAKES for lib in LIBS]
+    rows = []
+    for g in HANDSHAKES:
+        rows += [(g, lib) for lib in LIBS]
+        if g in PLUGIN_GROUPS:
+            rows.append((g, PLUGIN_LIB))
     rows += [(PBKDF2, lib) for lib in PBKDF2_LIBS]
     return rows
 
@@ -193,6 +201,25 @@ def pbkdf2_table(rows):
     return out
 
 
+def plugin_table(rows):
+    """What swapping Cyrus SASL's own plugins for saslmech's plugin costs or saves."""
+    out = [
+        "| Handshake | Cyrus SASL, its own plugins | allocs | Cyrus SASL + saslmech plugin "
+        "| allocs | plugin vs own |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for g in PLUGIN_GROUPS:
+        own, plug = rows.get((g, "cyrus")), rows.get((g, PLUGIN_LIB))
+        r = None
+        if own and plug and own["ok"] and plug["ok"]:
+            r = own["median"] / plug["median"]
+        speed = "—" if r is None else (
+            f"{fmt_ratio(r)} faster" if r >= 1 else f"{fmt_ratio(1 / r)} slower")
+        cols = [g, *cell(rows, (g, "cyrus")), *cell(rows, (g, PLUGIN_LIB)), speed]
+        out.append("| " + " | ".join(cols) + " |")
+    return out
+
+
 def targets_table(rows):
     out = ["| Target | Measured | Met? |", "|---|---|---|"]
 
@@ -280,6 +307,8 @@ def markdown(meta, rows, svg_path=None, raw=True):
               "allocations per handshake:", ""]
     lines += handshake_table(rows) + [""] + pbkdf2_table(rows) + [""]
     if raw:
+        lines += ["Cyrus SASL with saslmech's plugin (`bindings/cyrus`) in place of its own "
+                  "plugins, same process, same rounds:", ""] + plugin_table(rows) + [""]
         lines += ["Targets (issue 7):", ""] + targets_table(rows) + [""]
         lines += ["All figures (quartiles over the rounds; a batch is the number of handshakes "
                   "timed together):", ""] + raw_table(rows) + [""]
