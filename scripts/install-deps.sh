@@ -25,8 +25,8 @@ APT_PACKAGES=(
 E2E_PACKAGES=(
   postfix dovecot-core swaks libnet-ssleay-perl gsasl msmtp curl openssl util-linux procps
   # Postfix through libsasl2 and the saslmech plugin (tests/cyrus_postfix/): Cyrus's sasldb,
-  # saslpasswd2 and saslpluginviewer, and its own plugins for the harness checks
-  sasl2-bin libsasl2-modules libsasl2-modules-db
+  # saslpasswd2 and saslpluginviewer, its own plugins, and what building the plugin takes
+  sasl2-bin libsasl2-modules libsasl2-modules-db libsasl2-dev gcc make libc6-dev
   # exim4-daemon-heavy's libraries that postfix's dependencies do not bring (the binary itself
   # is extracted below: exim4-daemon-* and postfix conflict as packages)
   libmariadb3 libspf2-2 libgnutls-dane0 libidn12 libpq5 libperl5.36 libsqlite3-0 libldap-2.5-0

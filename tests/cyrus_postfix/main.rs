@@ -28,7 +28,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use plugins::{Plugins, TempDir, run_checked};
+use plugins::{PLUGIN_NAME, Plugins, TempDir, run_checked};
 use private_postfix::{POSTFIX_CMD_TIMEOUT, PostfixSpec, PrivatePostfix, run_bounded};
 use upstream::{REJECT_TEXT, Upstream};
 
@@ -192,13 +192,10 @@ fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
             "{m}: the client's answer to the error challenge"
         );
         if *m == "oauthbearer" {
-            // RFC 7628: Postfix's relay host and port reach the token's audience check.
+            // RFC 7628's host= is the relay host Postfix named to libsasl2. No port=: Postfix
+            // hands libsasl2 no remote address (sasl_client_new without ipremoteport).
             assert_eq!(good.host.as_deref(), Some("127.0.0.1"), "{m}: host=");
-            assert_eq!(
-                good.port.as_deref(),
-                Some(up.port.to_string().as_str()),
-                "{m}: port="
-            );
+            assert_eq!(good.port, None, "{m}: port=");
         }
         // Delivered: the message itself, from the authenticated session.
         let rcpt = format!("<good@{}>", domain(m));
@@ -425,6 +422,37 @@ fn gsasl_smtp(port: u16, mech: &str, user: &str, pass: &str) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. The XOAUTH2 name clash with Debian's libsasl2-modules-kdexoauth2.
+
+/// Both plugins register the client mechanism XOAUTH2; libsasl2 keeps them in plugin-path
+/// order and uses the first. With ours first (the documented `SASL_PATH`), ours is first;
+/// the other way round, kdexoauth2's would be (and it fails every standard caller). The relay
+/// test runs Postfix with kdexoauth2 in its path, after ours, and delivers.
+#[test]
+fn sasl_path_order_decides_the_xoauth2_name_clash() {
+    let plugins = Plugins::get();
+    let ours = plugins.dir().display().to_string();
+    let kde = plugins::KDE_PLUGIN_DIR;
+    let first = plugins::providers("-c", &format!("{ours}:{kde}"));
+    assert_eq!(
+        first.get("XOAUTH2").map(Vec::as_slice),
+        Some(&[PLUGIN_NAME.to_owned(), "kdexoauth2".to_owned()][..]),
+        "SASL_PATH=ours:kde: {first:?}"
+    );
+    // OAUTHBEARER is ours alone either way.
+    assert_eq!(
+        first.get("OAUTHBEARER").map(Vec::as_slice),
+        Some(&[PLUGIN_NAME.to_owned()][..])
+    );
+    let reversed = plugins::providers("-c", &format!("{kde}:{ours}"));
+    assert_eq!(
+        reversed.get("XOAUTH2").map(Vec::as_slice),
+        Some(&["kdexoauth2".to_owned(), PLUGIN_NAME.to_owned()][..]),
+        "SASL_PATH=kde:ours: {reversed:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

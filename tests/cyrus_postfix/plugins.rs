@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Once, OnceLock};
 
 use super::private_postfix::{POSTFIX_CMD_TIMEOUT, run_bounded};
 
@@ -16,61 +16,72 @@ pub const SYSTEM_PLUGIN_DIR: &str = "/usr/lib/x86_64-linux-gnu/sasl2";
 /// libsasl2 program on the machine).
 pub const KDE_PLUGIN_DIR: &str = "/var/lib/saslmech-e2e/kdexoauth2/usr/lib/x86_64-linux-gnu/sasl2";
 
-/// The mechanism plugins under test, in a directory of their own.
+/// libsasl2's name for our plugin: its file name `libcyrus-saslmech.so` minus `lib`, cut at
+/// the first `.`.
+pub const PLUGIN_NAME: &str = "cyrus-saslmech";
+/// The plugin's file and the directory `make -C bindings/cyrus install` puts it in by default.
+pub const PLUGIN_FILE: &str = "libcyrus-saslmech.so";
+pub const DEFAULT_PLUGIN_DIR: &str = "/usr/lib/x86_64-linux-gnu/saslmech/sasl2";
+
+/// The saslmech plugin, installed for one test with the documented command
+/// (`make -C bindings/cyrus install`) into a staging directory (`DESTDIR`), so that it sits in
+/// `$DESTDIR/usr/lib/x86_64-linux-gnu/saslmech/sasl2`, a directory of its own.
 pub struct Plugins {
-    dir: TempDir,
+    stage: TempDir,
 }
 
-/// Cyrus SASL's own mechanism plugins, standing in for ours to prove the harness.
-const CYRUS_OWN: &[(&str, &str)] = &[
-    ("PLAIN", "plain"),
-    ("LOGIN", "login"),
-    ("CRAM-MD5", "crammd5"),
-    ("SCRAM-SHA-256", "scram"),
-];
-
 impl Plugins {
-    /// A plugin directory for one test.
     pub fn get() -> Plugins {
         ensure_programs();
-        let dir = TempDir::new("plugins");
-        for (_, name) in CYRUS_OWN {
-            let lib = format!("lib{name}.so");
-            std::os::unix::fs::symlink(
-                Path::new(SYSTEM_PLUGIN_DIR).join(&lib),
-                dir.path().join(&lib),
-            )
-            .expect("symlink a plugin");
-        }
-        Plugins { dir }
+        let build = built();
+        let stage = TempDir::new("stage");
+        run_checked(
+            make(build)
+                .arg("install")
+                .arg(format!("DESTDIR={}", stage.path().display())),
+            None,
+        );
+        let p = Plugins { stage };
+        assert!(
+            p.dir().join(PLUGIN_FILE).is_file(),
+            "make install put no {PLUGIN_FILE} in {}",
+            p.dir().display()
+        );
+        p
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
+    /// The plugin's directory.
+    pub fn dir(&self) -> PathBuf {
+        self.stage
+            .path()
+            .join(DEFAULT_PLUGIN_DIR.trim_start_matches('/'))
     }
 
-    /// The name libsasl2 gives the plugin that provides `mech`.
-    pub fn plugin_name(&self, mech: &str) -> &'static str {
-        CYRUS_OWN
-            .iter()
-            .find(|(m, _)| *m == mech)
-            .map(|(_, n)| *n)
-            .unwrap_or_else(|| panic!("no plugin under test provides {mech}"))
+    /// The name libsasl2 gives the plugin that provides `mech`: ours, for every mechanism the
+    /// tests use.
+    pub fn plugin_name(&self, _mech: &str) -> &'static str {
+        PLUGIN_NAME
     }
 
     /// The mechanisms the relay test uses, as `smtp_sasl_mechanism_filter` names them.
     pub fn relay_mechanisms(&self) -> Vec<&'static str> {
-        vec!["plain"]
+        vec!["xoauth2", "oauthbearer"]
     }
 
     /// The mechanisms smtpd offers from the plugin.
     pub fn smtpd_mechanisms(&self) -> Vec<&'static str> {
-        CYRUS_OWN.iter().map(|(m, _)| *m).collect()
+        vec!["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"]
     }
 
-    /// The client's plugin path: ours first, then Debian's directory.
+    /// The client's plugin path: ours first, then Debian's own directory, as documented. Here
+    /// Debian's `libsasl2-modules-kdexoauth2` (unpacked) stands between them, as if installed
+    /// in Debian's directory: its XOAUTH2 fails Postfix with SASL_BADPARAM, so a delivery
+    /// proves that ours won the name clash.
     pub fn client_sasl_path(&self) -> String {
-        format!("{}:{SYSTEM_PLUGIN_DIR}", self.dir().display())
+        format!(
+            "{}:{KDE_PLUGIN_DIR}:{SYSTEM_PLUGIN_DIR}",
+            self.dir().display()
+        )
     }
 
     /// The server's plugin path: ours, then a directory holding only Cyrus's sasldb auxprop
@@ -85,6 +96,73 @@ impl Plugins {
         .expect("symlink libsasldb.so");
         format!("{}:{}", self.dir().display(), aux.display())
     }
+}
+
+/// Where this test run builds the plugin, and the library it links.
+struct Build {
+    /// target/<profile>, holding libsaslmech.a.
+    lib: PathBuf,
+    /// target/<profile>/cyrus-postfix-plugin, the Makefile's BUILD directory.
+    out: PathBuf,
+}
+
+/// `make -C bindings/cyrus` with this test run's static library (built by cargo here, into
+/// this run's target directory and profile, as bindings/c/Makefile and the C tests build it).
+fn make(b: &Build) -> Command {
+    let mut cmd = Command::new("flock");
+    cmd.args([
+        "-w",
+        "900",
+        "/tmp/saslmech-cyrus-postfix-make.lock",
+        "make",
+        "-C",
+    ])
+    .arg(repo_root().join("bindings/cyrus"))
+    .arg("SKIP_CARGO=1")
+    .arg(format!("SASLMECH_LIB={}", b.lib.display()))
+    .arg(format!("BUILD={}", b.out.display()));
+    cmd
+}
+
+fn built() -> &'static Build {
+    static BUILT: OnceLock<Build> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // target/<profile>/deps/<this test> -> target/<profile>
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable in target/<profile>/deps")
+            .to_path_buf();
+        let target_dir = profile_dir
+            .parent()
+            .expect("target directory")
+            .to_path_buf();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(repo_root())
+            .args(["rustc", "--quiet", "--lib", "--features", "capi"])
+            .args(["--crate-type", "cdylib,staticlib"])
+            .arg("--target-dir")
+            .arg(&target_dir);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        // The same arguments as bindings/c/Makefile, so that the builds share one artifact.
+        cmd.args(["--", "-C", "link-arg=-Wl,-soname,libsaslmech.so.0"]);
+        let out = run_bounded(&mut cmd, None, POSTFIX_CMD_TIMEOUT * 15);
+        assert!(
+            out.status.success(),
+            "cargo rustc --crate-type cdylib,staticlib failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let b = Build {
+            lib: profile_dir.clone(),
+            out: profile_dir.join("cyrus-postfix-plugin"),
+        };
+        run_checked(&mut make(&b), None);
+        b
+    })
 }
 
 /// For each mechanism, the plugins that register it on the server (`-s`) or client (`-c`)
@@ -146,6 +224,9 @@ fn needed() -> Vec<String> {
         "/usr/sbin/saslpasswd2",
         "/usr/sbin/saslpluginviewer",
         "/usr/bin/flock",
+        "/usr/bin/make",
+        "/usr/bin/cc",
+        "/usr/include/sasl/saslplug.h",
     ]
     .iter()
     .map(|s| s.to_string())
