@@ -57,18 +57,26 @@ fn import_environment(sasl_path: &str) -> String {
 }
 
 /// The SMTP client lines of `main.cf` for relaying through an OAuth provider, as the docs
-/// quote them (`relayhost` and the map file differ per installation).
+/// quote them (`relayhost` and the map file differ per installation; the docs add
+/// `smtp_tls_security_level = encrypt`, which this loopback upstream without TLS cannot take).
 fn client_main_cf(relayhost: &str, password_map: &Path, filter: &str) -> String {
     format!(
         "relayhost = {relayhost}\n\
          smtp_sasl_auth_enable = yes\n\
          smtp_sasl_type = cyrus\n\
-         smtp_sasl_password_maps = texthash:{map}\n\
+         smtp_sasl_password_maps = hash:{map}\n\
          smtp_sasl_mechanism_filter = {filter}\n\
-         smtp_sasl_security_options = noanonymous\n\
-         smtp_sasl_tls_security_options = noanonymous\n",
+         smtp_sasl_security_options = noanonymous\n",
         map = password_map.display()
     )
+}
+
+/// smtpd's SASL lines of `main.cf`, as the docs quote them.
+fn smtpd_main_cf() -> &'static str {
+    "smtpd_sasl_auth_enable = yes\n\
+     smtpd_sasl_type = cyrus\n\
+     smtpd_sasl_path = smtpd\n\
+     smtpd_sasl_security_options = noanonymous\n"
 }
 
 /// `<config_directory>/sasl/smtpd.conf` for smtpd with the plugin's mechanisms and a private sasldb.
@@ -122,6 +130,16 @@ fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
         ..PostfixSpec::default()
     });
 
+    // As an operator does after each change of the file (a new token): Postfix's smtp
+    // processes notice the changed .db and restart.
+    run_checked(
+        Command::new("postmap")
+            .arg("-c")
+            .arg(&pf.conf)
+            .arg(format!("hash:{}", password_map.display())),
+        None,
+    );
+
     // The right token first (a SASL failure makes Postfix hold back further mail to that
     // destination for a while), every mechanism at once.
     for m in &mechs {
@@ -155,6 +173,17 @@ fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
                 && line.contains(REJECT_TEXT),
             "{m}: the message with the wrong token was not deferred with the upstream's reply:\n{line}"
         );
+    }
+    // The plugin logged, through libsasl2's log callback, why the provider refused the token
+    // (the `status` of its error challenge).
+    let log = pf.log();
+    for (m, status) in [("XOAUTH2", "401"), ("OAUTHBEARER", "invalid_token")] {
+        if mechs.contains(&m.to_ascii_lowercase().as_str()) {
+            let want = format!(
+                "SASL authentication failure: saslmech: {m}: the server rejected the token: status {status}"
+            );
+            assert!(log.contains(&want), "no `{want}` in Postfix's log:\n{log}");
+        }
     }
 
     let auths = up.auths();
@@ -276,19 +305,16 @@ fn postfix_smtpd_offers_and_checks_the_plugins_mechanisms() {
     let sasl_path = plugins.server_sasl_path(&sasl);
     let pf = PrivatePostfix::start(&PostfixSpec {
         main_cf: format!(
-            "{}smtpd_sasl_auth_enable = yes\n\
-             smtpd_sasl_type = cyrus\n\
-             smtpd_sasl_security_options = noanonymous\n\
-             smtpd_sasl_local_domain = {SMTPD_REALM}\n\
+            "{}{}smtpd_sasl_local_domain = {SMTPD_REALM}\n\
              smtpd_relay_restrictions = permit_sasl_authenticated, reject\n\
              default_transport = error:no delivery from this test\n\
              relay_transport = error:no delivery from this test\n",
             import_environment(&sasl_path),
+            smtpd_main_cf(),
         ),
         smtpd: true,
         // Debian's Postfix has libsasl2 read `<config_directory>/sasl/<smtpd_sasl_path>.conf`
         // (then /usr/lib/sasl/): `cyrus_sasl_config_path` is not used (checked with strace).
-        smtpd_args: "-o smtpd_sasl_path=smtpd".to_owned(),
         conf_files: vec![(
             "sasl/smtpd.conf".to_owned(),
             smtpd_conf(&mechs.join(" "), &sasldb),
@@ -460,4 +486,56 @@ fn sasl_path_order_decides_the_xoauth2_name_clash() {
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// The configuration blocks in README.md and docs/cyrus-postfix.md are the ones these tests
+/// run, with an installation's names in place of the test's temporary ones.
+#[test]
+fn docs_quote_the_tested_configuration() {
+    let root = plugins::repo_root();
+    let read = |rel: &str| {
+        std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    };
+    let (readme, doc) = (read("README.md"), read("docs/cyrus-postfix.md"));
+    let import = import_environment(&format!(
+        "{}:{}",
+        plugins::DEFAULT_PLUGIN_DIR,
+        plugins::SYSTEM_PLUGIN_DIR
+    ));
+    let client = client_main_cf(
+        "[smtp.gmail.com]:587",
+        Path::new("/etc/postfix/sasl_passwd"),
+        "xoauth2",
+    );
+    for (name, text) in [("README.md", &readme), ("docs/cyrus-postfix.md", &doc)] {
+        for (what, block) in [
+            ("import_environment", import.as_str()),
+            ("the SMTP client lines", client.as_str()),
+            ("the install command", "sudo make -C bindings/cyrus install"),
+        ] {
+            assert!(
+                text.contains(block),
+                "{name} does not quote {what} the tests run:\n{block}"
+            );
+        }
+    }
+    let smtpd = smtpd_conf(
+        "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256",
+        Path::new("/etc/sasldb2"),
+    );
+    for (what, block) in [
+        ("smtpd.conf", smtpd.as_str()),
+        ("smtpd's main.cf lines", smtpd_main_cf()),
+    ] {
+        assert!(
+            doc.contains(block),
+            "docs/cyrus-postfix.md does not quote {what} the tests run:\n{block}"
+        );
+    }
+    // The documented plugin directory is the one `make install` uses by default.
+    let makefile = read("bindings/cyrus/Makefile");
+    assert!(
+        makefile.contains("PLUGINDIR ?= /usr/lib/$(if $(MULTIARCH),$(MULTIARCH)/)saslmech/sasl2"),
+        "bindings/cyrus/Makefile's default PLUGINDIR changed: update the docs"
+    );
 }

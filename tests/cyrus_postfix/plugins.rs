@@ -219,6 +219,7 @@ fn needed() -> Vec<String> {
     let mut v: Vec<String> = [
         "/usr/sbin/postfix",
         "/usr/sbin/sendmail",
+        "/usr/sbin/postmap",
         "/usr/bin/swaks",
         "/usr/bin/gsasl",
         "/usr/sbin/saslpasswd2",
