@@ -17,6 +17,10 @@
 //! `cargo test -p saslmech --test cyrus_postfix`
 
 mod plugins;
+// The C library build of the C tests (`lib_dir`); the rest of that module is unused here.
+#[allow(dead_code)]
+#[path = "../support/capi.rs"]
+mod capi;
 #[path = "../shared/private_postfix.rs"]
 mod private_postfix;
 mod upstream;

@@ -127,38 +127,12 @@ fn make(b: &Build) -> Command {
 fn built() -> &'static Build {
     static BUILT: OnceLock<Build> = OnceLock::new();
     BUILT.get_or_init(|| {
-        // target/<profile>/deps/<this test> -> target/<profile>
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable in target/<profile>/deps")
-            .to_path_buf();
-        let target_dir = profile_dir
-            .parent()
-            .expect("target directory")
-            .to_path_buf();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root())
-            .args(["rustc", "--quiet", "--lib", "--features", "capi"])
-            .args(["--crate-type", "cdylib,staticlib"])
-            .arg("--target-dir")
-            .arg(&target_dir);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        // The same arguments as bindings/c/Makefile, so that the builds share one artifact.
-        cmd.args(["--", "-C", "link-arg=-Wl,-soname,libsaslmech.so.0"]);
-        let out = run_bounded(&mut cmd, None, POSTFIX_CMD_TIMEOUT * 15);
-        assert!(
-            out.status.success(),
-            "cargo rustc --crate-type cdylib,staticlib failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // libsaslmech.a as the C tests build it (the same cargo invocation and environment,
+        // so that they share one artifact).
+        let lib = super::capi::lib_dir();
         let b = Build {
-            lib: profile_dir.clone(),
-            out: profile_dir.join("cyrus-postfix-plugin"),
+            out: lib.join("cyrus-postfix-plugin"),
+            lib,
         };
         run_checked(&mut make(&b), None);
         b
