@@ -98,15 +98,20 @@ fn smtpd_conf(mechs: &str, sasldb: &Path) -> String {
 // ---------------------------------------------------------------------------------------------
 // 1. The SMTP client: relaying with XOAUTH2 and OAUTHBEARER.
 
-#[test]
-fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
-    let plugins = Plugins::get();
-    let up = Upstream::start(RELAY_USER, RELAY_TOKEN);
+/// A private Postfix whose SMTP client relays to `up`, loading plugins from `sasl_path`.
+struct Relay {
+    pf: PrivatePostfix,
+    // Dropped after the instance.
+    _maps: TempDir,
+}
+
+/// The first of `mechs` goes through the default transport (the documented lines), each
+/// further one through a transport of its own chosen by the recipient's domain (test-only).
+fn start_relay(up: &Upstream, mechs: &[&str], sasl_path: &str) -> Relay {
     let relayhost = format!("[127.0.0.1]:{}", up.port);
     let maps = TempDir::new("maps");
     let password_map = maps.path().join("sasl_passwd");
     let transport_map = maps.path().join("transport");
-    let mechs = plugins.relay_mechanisms();
     // The operator's lines: one map entry for the relay host.
     let mut passwords = format!("{relayhost} {RELAY_USER}:{RELAY_TOKEN}\n");
     // Test-only: mail from WRONG_TOKEN_SENDER authenticates with a wrong token, so that one
@@ -114,26 +119,24 @@ fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
     // SMTP connections apart).
     passwords += &format!("{WRONG_TOKEN_SENDER} {RELAY_USER}:{WRONG_TOKEN}\n");
     write(&password_map, &passwords);
-    // Test-only: the first mechanism through the default transport, each further one through
-    // a transport of its own selected by the recipient's domain.
     let mut transports = String::new();
     let mut services = String::new();
-    for m in &mechs[1..] {
+    for m in mechs.iter().skip(1) {
         transports += &format!("{} smtp_{m}:{relayhost}\n", domain(m));
         services += &format!("smtp_{m} unix - - n - - smtp -o smtp_sasl_mechanism_filter={m}\n");
     }
     write(&transport_map, &transports);
+    let first = mechs.first().copied().unwrap_or("xoauth2");
     let pf = PrivatePostfix::start(&PostfixSpec {
         main_cf: format!(
             "{}{}smtp_sender_dependent_authentication = yes\ntransport_maps = texthash:{}\n",
-            client_main_cf(&relayhost, &password_map, mechs[0]),
-            import_environment(&plugins.client_sasl_path()),
+            client_main_cf(&relayhost, &password_map, first),
+            import_environment(sasl_path),
             transport_map.display()
         ),
         master_cf: services,
         ..PostfixSpec::default()
     });
-
     // As an operator does after each change of the file (a new token): Postfix's smtp
     // processes notice the changed .db and restart.
     run_checked(
@@ -143,6 +146,16 @@ fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
             .arg(format!("hash:{}", password_map.display())),
         None,
     );
+    Relay { pf, _maps: maps }
+}
+
+#[test]
+fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
+    let plugins = Plugins::get();
+    let up = Upstream::start(RELAY_USER, RELAY_TOKEN);
+    let mechs = plugins.relay_mechanisms();
+    let relay = start_relay(&up, &mechs, &plugins.client_sasl_path());
+    let pf = &relay.pf;
 
     // The right token first (a SASL failure makes Postfix hold back further mail to that
     // destination for a while), every mechanism at once.
@@ -154,7 +167,7 @@ fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
         );
     }
     for m in &mechs {
-        let line = wait_status(&pf, &format!("good@{}", domain(m)));
+        let line = wait_status(pf, &format!("good@{}", domain(m)));
         assert!(
             line.contains("status=sent")
                 && line.contains(&format!("127.0.0.1[127.0.0.1]:{}", up.port)),
@@ -170,7 +183,7 @@ fn postfix_smtp_client_relays_with_oauth_through_the_plugin() {
         );
     }
     for m in &mechs {
-        let line = wait_status(&pf, &format!("bad@{}", domain(m)));
+        let line = wait_status(pf, &format!("bad@{}", domain(m)));
         assert!(
             line.contains("status=deferred")
                 && line.contains("SASL authentication failed")
@@ -458,9 +471,9 @@ fn gsasl_smtp(port: u16, mech: &str, user: &str, pass: &str) -> (bool, String) {
 // 3. The XOAUTH2 name clash with Debian's libsasl2-modules-kdexoauth2.
 
 /// Both plugins register the client mechanism XOAUTH2; libsasl2 keeps them in plugin-path
-/// order and uses the first. With ours first (the documented `SASL_PATH`), ours is first;
-/// the other way round, kdexoauth2's would be (and it fails every standard caller). The relay
-/// test runs Postfix with kdexoauth2 in its path, after ours, and delivers.
+/// order and uses the first. With ours first (the documented `SASL_PATH`), ours is first, and
+/// the relay test delivers with kdexoauth2 in Postfix's path after ours; the other way round,
+/// kdexoauth2's is first, and Postfix cannot relay with XOAUTH2 at all.
 #[test]
 fn sasl_path_order_decides_the_xoauth2_name_clash() {
     let plugins = Plugins::get();
@@ -483,6 +496,34 @@ fn sasl_path_order_decides_the_xoauth2_name_clash() {
         Some(&["kdexoauth2".to_owned(), PLUGIN_NAME.to_owned()][..]),
         "SASL_PATH=kde:ours: {reversed:?}"
     );
+
+    // And so Postfix, with kdexoauth2 first, cannot relay with XOAUTH2 at all.
+    let up = Upstream::start(RELAY_USER, RELAY_TOKEN);
+    let relay = start_relay(
+        &up,
+        &["xoauth2"],
+        &format!("{kde}:{ours}:{}", plugins::SYSTEM_PLUGIN_DIR),
+    );
+    relay.pf.sendmail(
+        "sender@example.org",
+        "good@xoauth2.example.net",
+        &message("kdexoauth2 first"),
+    );
+    let line = wait_status(&relay.pf, "good@xoauth2.example.net");
+    // kdexoauth2 calls the password callback with a signature of its own: libsasl2 refuses
+    // it (SASL_BADPARAM) before anything is sent.
+    assert!(
+        line.contains("status=deferred")
+            && line.contains("SASL authentication failed; cannot authenticate to server")
+            && line.contains("invalid parameter supplied"),
+        "with kdexoauth2 first: {line}"
+    );
+    assert!(
+        up.auths().is_empty(),
+        "AUTH sent with kdexoauth2 first: {:?}",
+        up.auths()
+    );
+    assert!(up.messages().is_empty(), "delivered with kdexoauth2 first");
 }
 
 // ---------------------------------------------------------------------------------------------
