@@ -19,7 +19,7 @@
  * binding data on the client: a man in the middle), sd (the protocol carries
  * success data), noir (the protocol has no initial response), interact (the client has no
  * credential callbacks: SASL_INTERACT prompts), detail=TEXT (the client's sasl_errdetail must
- * contain TEXT), as=NAME (the expected SASL_USERNAME; by default the user, or the authz
+ * contain TEXT), sdetail=TEXT (the server's must), as=NAME (the expected SASL_USERNAME; by default the user, or the authz
  * name, with "@REALM" appended when it has no "@").
  * Prints one line per case; exits 0 only if every case matched its expectation.
  */
@@ -39,6 +39,7 @@ struct test_case {
     char authz[256];
     char expect_as[256];
     char detail[256];
+    char sdetail[256];
     char ext[256];
     int expect_ok, cb, cb_bad, success_data, no_ir, interact;
     sasl_secret_t *secret;
@@ -157,6 +158,8 @@ static int parse_case(const char *arg, struct test_case *tc) {
             snprintf(tc->expect_as, sizeof(tc->expect_as), "%s", fields[i] + 3);
         } else if (strncmp(fields[i], "ext=", 4) == 0) {
             snprintf(tc->ext, sizeof(tc->ext), "%s", fields[i] + 4);
+        } else if (strncmp(fields[i], "sdetail=", 8) == 0) {
+            snprintf(tc->sdetail, sizeof(tc->sdetail), "%s", fields[i] + 8);
         } else if (strncmp(fields[i], "detail=", 7) == 0) {
             snprintf(tc->detail, sizeof(tc->detail), "%s", fields[i] + 7);
         } else if (strcmp(fields[i], "cb") == 0) {
@@ -289,6 +292,7 @@ done:
         ok = !server_ok;
     }
     if (ok && tc->detail[0] != '\0' && strstr(cdetail, tc->detail) == NULL) ok = 0;
+    if (ok && tc->sdetail[0] != '\0' && strstr(sdetail, tc->sdetail) == NULL) ok = 0;
     printf("%s %s user=%s expect=%s chosen=%s client=%d server=%d username=%s client_detail=[%s] "
            "server_detail=[%s]\n",
            ok ? "PASS" : "FAIL", tc->mech, tc->user, tc->expect_ok ? "ok" : "fail",
