@@ -29,12 +29,18 @@ E2E_PACKAGES=(
   # Dovecot's SQL passdb on PostgreSQL, for scripts/bench-authd-pgsql.sh and
   # AUTHD_TARGET=dovecot runs of authd/tests/e2e_postfix_pgsql.rs
   dovecot-pgsql
+  # Postfix through libsasl2 and the saslmech plugin (tests/cyrus_postfix/): Cyrus's sasldb,
+  # saslpasswd2 and saslpluginviewer, its own plugins, and what building the plugin takes
+  sasl2-bin libsasl2-modules libsasl2-modules-db libsasl2-dev gcc make libc6-dev
   # exim4-daemon-heavy's libraries that postfix's dependencies do not bring (the binary itself
   # is extracted below: exim4-daemon-* and postfix conflict as packages)
   libmariadb3 libspf2-2 libgnutls-dane0 libidn12 libpq5 libperl5.36 libsqlite3-0 libldap-2.5-0
   libnsl2 libpam0g libdb5.3 libpcre2-8-0 libsasl2-2
 )
 EXIM_ROOT=/var/lib/saslmech-e2e/exim4-daemon-heavy
+# Debian's other XOAUTH2 plugin, for the name-clash test of the saslmech plugin: unpacked, not
+# installed (in the system plugin directory it would take XOAUTH2 from every libsasl2 program).
+KDE_ROOT=/var/lib/saslmech-e2e/kdexoauth2
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 APT_GET=($SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
@@ -59,6 +65,15 @@ install_e2e() {
     $SUDO mkdir -p "$EXIM_ROOT.new"
     $SUDO dpkg-deb -x "$tmp"/exim4-daemon-heavy_*.deb "$EXIM_ROOT.new"
     $SUDO rm -rf "$EXIM_ROOT" && $SUDO mv "$EXIM_ROOT.new" "$EXIM_ROOT"
+    rm -rf "$tmp"
+  fi
+  if [ ! -e "$KDE_ROOT/usr/lib/x86_64-linux-gnu/sasl2/libkdexoauth2.so" ]; then
+    local tmp; tmp=$(mktemp -d)
+    (cd "$tmp" && "${APT_GET[@]}" download libsasl2-modules-kdexoauth2 >/dev/null 2>&1 \
+      || { "${APT_GET[@]}" update -qq && "${APT_GET[@]}" download libsasl2-modules-kdexoauth2 >/dev/null; })
+    $SUDO mkdir -p "$KDE_ROOT.new"
+    $SUDO dpkg-deb -x "$tmp"/libsasl2-modules-kdexoauth2_*.deb "$KDE_ROOT.new"
+    $SUDO rm -rf "$KDE_ROOT" && $SUDO mv "$KDE_ROOT.new" "$KDE_ROOT"
     rm -rf "$tmp"
   fi
   # The binary resolves its system user before reading any configuration.

@@ -172,6 +172,13 @@ static int client_begin(struct client_ctx *ctx, sasl_client_params_t *cparams,
 
     r_auth = get_simple(utils, prompt_need, SASL_CB_AUTHNAME, &authid, &authid_len);
     r_user = get_simple(utils, prompt_need, SASL_CB_USER, &user, &user_len);
+    /* SASL_CB_USER is optional, as in Cyrus's own plugins: an application without that
+     * callback (Postfix's SMTP client has only AUTHNAME and PASS) names no authzid. */
+    if (r_user == SASL_FAIL) {
+        r_user = SASL_OK;
+        user = NULL;
+        user_len = 0;
+    }
     r_pass = get_password(utils, prompt_need, &pass, &pass_len);
     r = r_auth != SASL_OK && r_auth != SASL_INTERACT   ? r_auth
         : r_user != SASL_OK && r_user != SASL_INTERACT ? r_user

@@ -11,7 +11,11 @@ use std::time::Duration;
 
 use super::clients::Smtp;
 use super::deps::{self, EXIM_BIN};
-use super::{CMD_TIMEOUT, Proc, TempDir, free_port, pid_alive, run, wait_for, write_file};
+use super::{CMD_TIMEOUT, Proc, TempDir, free_port, run, wait_for, write_file};
+
+#[path = "../../../tests/shared/private_postfix.rs"]
+mod private_postfix;
+use private_postfix::{PostfixSpec, PrivatePostfix};
 
 /// Postfix's `main.cf` lines for the SASL part (also quoted in docs/dropin-authd.md).
 pub fn postfix_sasl_lines(sasl_path: &str) -> String {
@@ -24,13 +28,13 @@ pub fn postfix_sasl_lines(sasl_path: &str) -> String {
     )
 }
 
-/// A private Postfix: master runs as root with this instance's config directory; smtpd on
-/// 127.0.0.1:`port`, no chroot, logging to `data/maillog`.
+/// A private Postfix (the generic part lives in `tests/shared/private_postfix.rs`, shared with
+/// the root package's Cyrus-plugin tests): smtpd on 127.0.0.1:`port` handing SMTP AUTH to the
+/// daemon at `sasl_path`, no chroot, logging to `data/maillog`, nothing delivered.
 pub struct Postfix {
     pub port: u16,
     pub sasl_path: String,
-    conf: PathBuf,
-    tmp: TempDir,
+    pf: PrivatePostfix,
     keep: Vec<TempDir>,
 }
 
@@ -63,7 +67,7 @@ impl Postfix {
                 .arg("-out")
                 .arg(&cert),
         );
-        let pf = Postfix::start_with(
+        let mut pf = Postfix::start_with(
             sasl_path,
             &format!(
                 "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\n",
@@ -71,7 +75,6 @@ impl Postfix {
                 key.display()
             ),
         );
-        let mut pf = pf;
         // Each new smtpd process reads them: keep them as long as the instance.
         pf.keep.push(dir);
         pf
@@ -80,162 +83,27 @@ impl Postfix {
     /// With `extra_main_cf` in place of the default `smtpd_tls_security_level = none` line.
     pub fn start_with(sasl_path: &str, extra_main_cf: &str) -> Postfix {
         deps::ensure();
-        let tmp = TempDir::new("pf");
-        let d = tmp.path().to_path_buf();
-        let conf = d.join("etc");
-        for sub in ["etc", "queue", "data"] {
-            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
-        }
-        run(
-            Command::new("chown").arg("postfix").arg(d.join("data")),
-            None,
-            CMD_TIMEOUT,
-        );
-        let port = free_port();
-        let dd = d.display();
-        write_file(
-            &conf.join("main.cf"),
-            &format!(
-                "compatibility_level = 3.6\n\
-                 queue_directory = {dd}/queue\n\
-                 data_directory = {dd}/data\n\
-                 maillog_file = {dd}/data/maillog\n\
-                 maillog_file_prefixes = {dd}\n\
-                 myhostname = mx.example.com\n\
-                 mydomain = example.com\n\
-                 mydestination =\n\
-                 inet_interfaces = 127.0.0.1\n\
-                 inet_protocols = ipv4\n\
-                 mynetworks = 127.0.0.0/8\n\
-                 alias_maps =\n\
-                 alias_database =\n\
-                 local_recipient_maps =\n\
-                 {tls}\
-                 smtp_tls_security_level = none\n\
-                 default_transport = error:no delivery from the e2e tests\n\
+        let pf = PrivatePostfix::start(&PostfixSpec {
+            main_cf: format!(
+                "default_transport = error:no delivery from the e2e tests\n\
                  relay_transport = error:no delivery from the e2e tests\n\
-                 smtpd_client_connection_count_limit = 0\n\
-                 smtpd_client_connection_rate_limit = 0\n\
-                 smtpd_client_auth_rate_limit = 0\n\
-                 smtpd_error_sleep_time = 0\n\
-                 default_process_limit = 200\n\
+                 {extra_main_cf}\
                  {sasl}",
                 sasl = postfix_sasl_lines(sasl_path),
-                tls = if extra_main_cf.is_empty() {
-                    "smtpd_tls_security_level = none\n"
-                } else {
-                    extra_main_cf
-                },
             ),
-        );
-        write_file(
-            &conf.join("master.cf"),
-            &format!(
-                "127.0.0.1:{port} inet n - n - - smtpd\n\
-                 pickup    unix  n       -       n       60      1       pickup\n\
-                 cleanup   unix  n       -       n       -       0       cleanup\n\
-                 qmgr      unix  n       -       n       300     1       qmgr\n\
-                 rewrite   unix  -       -       n       -       -       trivial-rewrite\n\
-                 bounce    unix  -       -       n       -       0       bounce\n\
-                 defer     unix  -       -       n       -       0       bounce\n\
-                 trace     unix  -       -       n       -       0       bounce\n\
-                 verify    unix  -       -       n       -       1       verify\n\
-                 flush     unix  n       -       n       1000?   0       flush\n\
-                 proxymap  unix  -       -       n       -       -       proxymap\n\
-                 showq     unix  n       -       n       -       -       showq\n\
-                 error     unix  -       -       n       -       -       error\n\
-                 retry     unix  -       -       n       -       -       error\n\
-                 discard   unix  -       -       n       -       -       discard\n\
-                 anvil     unix  -       -       n       -       1       anvil\n\
-                 scache    unix  -       -       n       -       1       scache\n\
-                 tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n\
-                 postlog   unix-dgram n  -       n       -       1       postlogd\n"
-            ),
-        );
-        let pf = Postfix {
-            port,
-            sasl_path: sasl_path.to_owned(),
-            conf,
-            tmp,
-            keep: Vec::new(),
-        };
-        pf.postfix("check");
-        pf.postfix("start");
-        wait_for("Postfix's smtpd banner", Duration::from_secs(30), || {
-            let mut s = Smtp::connect(port).ok()?;
-            let banner = s.read_reply().ok()?;
-            let _ = s.cmd("QUIT");
-            (banner.code == 220).then_some(())
+            smtpd: true,
+            ..PostfixSpec::default()
         });
-        pf
-    }
-
-    fn postfix(&self, what: &str) {
-        let out = run(
-            Command::new("postfix").arg("-c").arg(&self.conf).arg(what),
-            None,
-            CMD_TIMEOUT,
-        );
-        if !out.status.success() {
-            // Off a tty postfix exits 1 silently: run it under script(1) to see why.
-            let why = run(
-                Command::new("script").args([
-                    "-qec",
-                    &format!("postfix -c {} {what}", self.conf.display()),
-                    "/dev/null",
-                ]),
-                None,
-                CMD_TIMEOUT,
-            );
-            panic!(
-                "postfix {what} failed:\n{}\n{}\n{}",
-                out.all(),
-                why.all(),
-                self.log()
-            );
+        Postfix {
+            port: pf.port,
+            sasl_path: sasl_path.to_owned(),
+            pf,
+            keep: Vec::new(),
         }
     }
 
     pub fn log(&self) -> String {
-        super::authd::read_lossy(&self.tmp.path().join("data/maillog"))
-    }
-
-    fn master_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.tmp.path().join("queue/pid/master.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        let pid = self.master_pid();
-        let _ = run(
-            Command::new("postfix")
-                .arg("-c")
-                .arg(&self.conf)
-                .arg("stop"),
-            None,
-            CMD_TIMEOUT,
-        );
-        if let Some(pid) = pid {
-            for _ in 0..500 {
-                if !pid_alive(pid) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if pid_alive(pid) {
-                let _ = Command::new("kill")
-                    .args(["-s", "KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-        if std::thread::panicking() {
-            eprintln!("--- postfix maillog:\n{}", self.log());
-        }
+        self.pf.log()
     }
 }
 
