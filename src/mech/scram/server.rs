@@ -92,6 +92,7 @@ impl Server {
     ) -> Server {
         let plus_mech = match mechanism {
             Mechanism::ScramSha1 | Mechanism::ScramSha1Plus => Mechanism::ScramSha1Plus,
+            Mechanism::ScramSha512 | Mechanism::ScramSha512Plus => Mechanism::ScramSha512Plus,
             _ => Mechanism::ScramSha256Plus,
         };
         let plus = mechanism.channel_binding();
@@ -293,7 +294,7 @@ impl Server {
             rest = more.ok_or(Failure::Malformed)?;
         };
         let hash = self.hash;
-        let mut proof_buf = [0u8; 32];
+        let mut proof_buf = [0u8; 64];
         let proof = match b64::decode_to(proof, &mut proof_buf) {
             Ok(n) if n == hash.output_len() => proof_buf.get(..n).ok_or(Failure::Malformed)?,
             _ => return Err(Failure::Malformed),
@@ -382,7 +383,7 @@ impl ServerMechanism for Server {
                 .split_at(ScramKeys::SALT_LEN.min(fake.as_slice().len()));
             Output::from(salt)
         };
-        let iterations = self.config.scram_iterations;
+        let iterations = self.config.scram_iterations_for(hash);
         // The work from here to server-first must not tell whether the user exists: every
         // path computes the fake salt, and an unknown user costs the same derivation as a
         // known one does under the configured storage (see `SecretStorage`).
@@ -421,7 +422,7 @@ impl ServerMechanism for Server {
                     self.stored_key = stored_key;
                     self.server_key = server_key;
                 } else {
-                    let (key, _) = [0xa5u8; 32].split_at(hash.output_len().min(32));
+                    let (key, _) = [0xa5u8; 64].split_at(hash.output_len().min(64));
                     self.stored_key = Output::from(key);
                     self.server_key = self.stored_key.clone();
                 }
