@@ -1,6 +1,6 @@
-//! The hash-based primitives, in one place: SHA-1, SHA-256, SHA-512 and HMAC from the RustCrypto crates
-//! (`sha1`, `sha2`, `hmac`), and the few pieces written by hand because no crate offers them at
-//! the needed cost or in the needed form:
+//! The hash-based primitives, in one place: SHA-1, SHA-256, SHA-512 and HMAC from the
+//! RustCrypto crates (`sha1`, `sha2`, `hmac`), and the few pieces written by hand because no
+//! crate offers them at the needed cost or in the needed form:
 //!
 //! * [`pbkdf2`]: the PBKDF2 inner loop on the hash crates' compression functions (two
 //!   compressions an iteration from the key's precomputed states). The `pbkdf2` crate on
@@ -27,11 +27,11 @@ mod pbkdf2;
 
 pub(crate) use pbkdf2::pbkdf2;
 
-/// Counts hash compressions (SHA-1, SHA-256, MD5 blocks) on this thread, so unit tests can
-/// show that the work after an answer does not depend on whether the user exists
+/// Counts hash compressions (SHA-1, SHA-256, SHA-512, MD5 blocks) on this thread, so unit
+/// tests can show that the work after an answer does not depend on whether the user exists
 /// (`mech/same_work_tests.rs`). The hand-written code counts each compression it makes; a call
-/// into a crate counts the blocks that call compresses (see [`blocks`]). Compiled to nothing
-/// outside `cfg(test)`.
+/// into a crate counts the blocks that call compresses (see [`blocks_of`]). Compiled to
+/// nothing outside `cfg(test)`.
 #[inline(always)]
 pub(crate) fn count_compressions(_n: u64) {
     #[cfg(test)]
