@@ -108,6 +108,7 @@ const CASES: &[(&str, fn())] = &[
     ("cram_md5_stored_keys", case_cram_md5_keys_session),
     ("scram_sha_1_stored_keys", case_scram_sha_1_session),
     ("scram_sha_256_stored_keys", case_scram_sha_256_session),
+    ("scram_sha_512_stored_keys", case_scram_sha_512_session),
     ("scram_keys_rfc5803", case_scram_keys_rfc5803),
     ("cram_md5_keys_eq", case_cram_md5_keys_eq),
     ("plain_message_b64", case_plain_message_b64),
@@ -288,6 +289,7 @@ fn case_cram_md5_keys_session() {
 fn scram_session(m: Mechanism, hash: ScramHash) {
     let config = Arc::new(
         ServerConfig::new()
+            .mechanisms(&[m])
             .nonce_source(NonceSource::Fixed(b"3rfcNHYJY1ZVvWVs7j".to_vec()))
             .scram_iterations(2),
     );
@@ -301,8 +303,8 @@ fn scram_session(m: Mechanism, hash: ScramHash) {
     let _ = s.start(Some(&first)).unwrap();
     // Keys of another password, copied through secret-marked buffers.
     let other = ScramKeys::derive(hash, b"pencil2", b"NaCl", 2).unwrap();
-    let mut stored = [0u8; 32];
-    let mut server_key = [0u8; 32];
+    let mut stored = [0u8; 64];
+    let mut server_key = [0u8; 64];
     let n = hash.output_len();
     stored[..n].copy_from_slice(other.stored_key());
     server_key[..n].copy_from_slice(other.server_key());
@@ -324,6 +326,10 @@ fn case_scram_sha_1_session() {
 
 fn case_scram_sha_256_session() {
     scram_session(Mechanism::ScramSha256, ScramHash::Sha256);
+}
+
+fn case_scram_sha_512_session() {
+    scram_session(Mechanism::ScramSha512, ScramHash::Sha512);
 }
 
 /// Control: slice `==` (memcmp) stops at the first difference. Must be flagged.

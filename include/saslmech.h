@@ -397,6 +397,12 @@ typedef uint32_t saslmech_smtp_reply;
 // ANONYMOUS (RFC 4505).
 #define SASLMECH_MECH_ANONYMOUS 11
 
+// SCRAM-SHA-512 (draft-melnikov-scram-sha-512). Not enabled by default on a server.
+#define SASLMECH_MECH_SCRAM_SHA_512 12
+
+// SCRAM-SHA-512-PLUS (draft-melnikov-scram-sha-512, channel binding).
+#define SASLMECH_MECH_SCRAM_SHA_512_PLUS 13
+
 // The connection is protected by TLS.
 #define SASLMECH_SERVER_TLS 1
 
@@ -495,6 +501,9 @@ typedef uint32_t saslmech_smtp_reply;
 
 // SHA-256 (SCRAM-SHA-256, SCRAM-SHA-256-PLUS).
 #define SASLMECH_SCRAM_SHA_256 2
+
+// SHA-512 (SCRAM-SHA-512, SCRAM-SHA-512-PLUS).
+#define SASLMECH_SCRAM_SHA_512 3
 
 // Accept: the password is valid (checked by the application), or the authorization is
 // allowed. Not for a token request: answer a valid token with its owner.
@@ -737,8 +746,8 @@ saslmech_result saslmech_scram_keys_params(const struct saslmech_scram_keys *key
 void saslmech_scram_keys_free(struct saslmech_scram_keys *keys);
 
 // A cache from a SaltedPassword (`Hi(password, salt, iterations)` of RFC 5802, 20 bytes for
-// SHA-1, 32 for SHA-256) computed or stored elsewhere, with the salt and iteration count it
-// was computed with. `SASLMECH_INVALID_ARGUMENT` for a wrong length, an empty salt or 0
+// SHA-1, 32 for SHA-256, 64 for SHA-512) computed or stored elsewhere, with the salt and
+// iteration count it was computed with. `SASLMECH_INVALID_ARGUMENT` for a wrong length, an empty salt or 0
 // iterations.
 saslmech_result saslmech_scram_client_cache_from_salted_password(saslmech_scram_hash hash,
                                                                  const uint8_t *salted_password,

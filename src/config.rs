@@ -4,6 +4,7 @@
 
 use crate::channel_binding::{ChannelBinding, ChannelBindingType};
 use crate::error::Failure;
+use crate::keys::ScramHash;
 use crate::mechanism::Mechanism;
 use crate::nonce::{Nonce, NonceSource, SharedPool, random_secret};
 use crate::secret::SecretBuf;
@@ -30,7 +31,8 @@ pub struct ServerConfig {
     pub(crate) max_steps: u16,
     pub(crate) nonce: NonceSource,
     pool: SharedPool,
-    pub(crate) scram_iterations: u32,
+    /// `None`: each hash's own default ([`ScramHash::min_iterations`]).
+    pub(crate) scram_iterations: Option<u32>,
     pub(crate) scram_secret: SecretBuf,
     pub(crate) secret_storage: SecretStorage,
     pub(crate) oauth_openid_configuration: Option<String>,
@@ -96,8 +98,9 @@ impl ServerConfig {
     pub const DEFAULT_MAX_IDENTITY: usize = 1024;
     /// Default maximum number of client messages in one exchange.
     pub const DEFAULT_MAX_STEPS: u16 = 10;
-    /// Default SCRAM iteration count for keys derived from a plaintext password and for
-    /// unknown users (RFC 7677 recommends at least 4096).
+    /// Default SCRAM-SHA-1 and SCRAM-SHA-256 iteration count for keys derived from a plaintext
+    /// password and for unknown users (RFC 7677 recommends at least 4096). SCRAM-SHA-512's
+    /// default is 10000 (draft-melnikov-scram-sha-512); see [`ScramHash::min_iterations`].
     pub const DEFAULT_SCRAM_ITERATIONS: u32 = 4096;
 
     /// SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN and LOGIN
@@ -126,7 +129,7 @@ impl ServerConfig {
             max_steps: Self::DEFAULT_MAX_STEPS,
             nonce: NonceSource::Os,
             pool: SharedPool::default(),
-            scram_iterations: Self::DEFAULT_SCRAM_ITERATIONS,
+            scram_iterations: None,
             scram_secret: random_secret(),
             secret_storage: SecretStorage::Plaintext,
             oauth_openid_configuration: None,
@@ -197,9 +200,19 @@ impl ServerConfig {
 
     /// The SCRAM iteration count used with [`Answer::Password`](crate::Answer::Password) and for unknown users. Should
     /// match what stored keys use, so unknown users do not stand out. At least 1.
+    ///
+    /// Set, it holds for every SCRAM hash. Unset, each hash has the count its specification
+    /// recommends ([`ScramHash::min_iterations`]): 4096
+    /// ([`DEFAULT_SCRAM_ITERATIONS`](Self::DEFAULT_SCRAM_ITERATIONS)) for SCRAM-SHA-1 and
+    /// SCRAM-SHA-256, 10000 for SCRAM-SHA-512.
     pub fn scram_iterations(mut self, iterations: u32) -> Self {
-        self.scram_iterations = iterations.max(1);
+        self.scram_iterations = Some(iterations.max(1));
         self
+    }
+
+    /// The iteration count for `hash`: the configured one, else the hash's default.
+    pub(crate) fn scram_iterations_for(&self, hash: ScramHash) -> u32 {
+        self.scram_iterations.unwrap_or(hash.min_iterations())
     }
 
     /// How the application stores CRAM-MD5 and SCRAM secrets (default

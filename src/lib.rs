@@ -6,8 +6,9 @@
 //! [`Request`] and waits for [`ServerSession::answer`], which may come much later, from an
 //! event loop, after an asynchronous lookup. Nothing calls back into the application.
 //!
-//! Mechanisms, client and server: SCRAM-SHA-256, SCRAM-SHA-1 and their `-PLUS` variants with
-//! channel binding, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN, LOGIN, EXTERNAL and ANONYMOUS.
+//! Mechanisms, client and server: SCRAM-SHA-256, SCRAM-SHA-512, SCRAM-SHA-1 and their `-PLUS`
+//! variants with channel binding, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN, LOGIN, EXTERNAL and
+//! ANONYMOUS.
 //!
 //! ## A server drive loop
 //!

@@ -35,6 +35,15 @@ pub enum Mechanism {
     ScramSha256,
     /// SCRAM-SHA-256-PLUS: SCRAM-SHA-256 with TLS channel binding (RFC 7677).
     ScramSha256Plus,
+    /// SCRAM-SHA-512 (draft-melnikov-scram-sha-512). Not in [`ServerConfig::new`]'s default
+    /// list: a server offers it when listed, and answers with `SCRAM-SHA-512` keys or the
+    /// plaintext.
+    ///
+    /// [`ServerConfig::new`]: crate::ServerConfig::new
+    ScramSha512,
+    /// SCRAM-SHA-512-PLUS: SCRAM-SHA-512 with TLS channel binding
+    /// (draft-melnikov-scram-sha-512).
+    ScramSha512Plus,
     /// OAUTHBEARER (RFC 7628).
     OAuthBearer,
     /// EXTERNAL (RFC 4422 Appendix A): the identity comes from the transport (a TLS client
@@ -46,9 +55,17 @@ pub enum Mechanism {
 
 /// Every mechanism the engine implements, strongest first (the order [`select`] prefers).
 /// EXTERNAL and ANONYMOUS come last: [`select`] picks them only when asked for explicitly.
+///
+/// SCRAM-SHA-512 ranks just below SCRAM-SHA-256 of the same kind: channel binding counts for
+/// more than the hash (neither SHA-256 nor SHA-512 has a weakness that matters to HMAC or
+/// PBKDF2), and between the two hashes the standards-track one (RFC 7677, the one RFC 9051
+/// recommends and every SCRAM mail server keeps keys for) is the safer guess when a server
+/// offers both. A server offering SCRAM-SHA-512 alone gets it.
 pub const ALL: &[Mechanism] = &[
     Mechanism::ScramSha256Plus,
+    Mechanism::ScramSha512Plus,
     Mechanism::ScramSha256,
+    Mechanism::ScramSha512,
     Mechanism::ScramSha1Plus,
     Mechanism::ScramSha1,
     Mechanism::OAuthBearer,
@@ -72,6 +89,8 @@ impl Mechanism {
             Mechanism::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
             Mechanism::ScramSha256 => "SCRAM-SHA-256",
             Mechanism::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
+            Mechanism::ScramSha512 => "SCRAM-SHA-512",
+            Mechanism::ScramSha512Plus => "SCRAM-SHA-512-PLUS",
             Mechanism::OAuthBearer => "OAUTHBEARER",
             Mechanism::External => "EXTERNAL",
             Mechanism::Anonymous => "ANONYMOUS",
@@ -115,7 +134,10 @@ impl Mechanism {
 
     /// True if the mechanism takes TLS channel binding (the SCRAM `-PLUS` family).
     pub const fn channel_binding(self) -> bool {
-        matches!(self, Mechanism::ScramSha1Plus | Mechanism::ScramSha256Plus)
+        matches!(
+            self,
+            Mechanism::ScramSha1Plus | Mechanism::ScramSha256Plus | Mechanism::ScramSha512Plus
+        )
     }
 
     /// True for the SCRAM family (with or without channel binding).
@@ -126,6 +148,8 @@ impl Mechanism {
                 | Mechanism::ScramSha1Plus
                 | Mechanism::ScramSha256
                 | Mechanism::ScramSha256Plus
+                | Mechanism::ScramSha512
+                | Mechanism::ScramSha512Plus
         )
     }
 
@@ -141,6 +165,8 @@ impl Mechanism {
                 | Mechanism::ScramSha1Plus
                 | Mechanism::ScramSha256
                 | Mechanism::ScramSha256Plus
+                | Mechanism::ScramSha512
+                | Mechanism::ScramSha512Plus
         )
     }
 
@@ -254,6 +280,9 @@ impl SelectOptions {
 /// assert_eq!(select(modern, SelectOptions::password(true)), Some(Mechanism::ScramSha256));
 /// let opts = SelectOptions::password(true).channel_binding(true);
 /// assert_eq!(select(modern, opts), Some(Mechanism::ScramSha256Plus));
+/// // SCRAM-SHA-512 when the server offers it without SCRAM-SHA-256.
+/// let kafka = ["SCRAM-SHA-512", "PLAIN"];
+/// assert_eq!(select(kafka, SelectOptions::password(true)), Some(Mechanism::ScramSha512));
 /// // Without TLS only CRAM-MD5 is safe to use.
 /// let only_plain = ["PLAIN", "LOGIN"];
 /// assert_eq!(select(only_plain, SelectOptions::password(false)), None);
@@ -340,6 +369,24 @@ mod tests {
         assert_eq!(
             select(["SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "CRAM-MD5"], cb),
             Some(Mechanism::ScramSha1Plus)
+        );
+        // SCRAM-SHA-512: below SCRAM-SHA-256 of the same kind, above the hash's lack of
+        // channel binding, above SCRAM-SHA-1.
+        let scram = [
+            "SCRAM-SHA-1-PLUS",
+            "SCRAM-SHA-1",
+            "SCRAM-SHA-512",
+            "SCRAM-SHA-512-PLUS",
+            "SCRAM-SHA-256",
+        ];
+        assert_eq!(select(scram, cb), Some(Mechanism::ScramSha512Plus));
+        assert_eq!(
+            select(scram, SelectOptions::password(true)),
+            Some(Mechanism::ScramSha256)
+        );
+        assert_eq!(
+            select(["SCRAM-SHA-1-PLUS", "SCRAM-SHA-512"], cb),
+            Some(Mechanism::ScramSha512)
         );
         assert_eq!(
             select(

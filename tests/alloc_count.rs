@@ -69,6 +69,7 @@ struct Setup {
     tls_external: Transport,
     keys1: ScramKeys,
     keys256: ScramKeys,
+    keys512: ScramKeys,
 }
 
 impl Setup {
@@ -83,6 +84,7 @@ impl Setup {
             tls_external: Transport::tls().with_external_identity(USER),
             keys1: ScramKeys::derive(ScramHash::Sha1, PASSWORD, salt, 4096).unwrap(),
             keys256: ScramKeys::derive(ScramHash::Sha256, PASSWORD, salt, 4096).unwrap(),
+            keys512: ScramKeys::derive(ScramHash::Sha512, PASSWORD, salt, 10_000).unwrap(),
         }
     }
 }
@@ -126,6 +128,9 @@ fn handshake(
             ServerStep::Request(_) => match (backend, ScramHash::of(mech)) {
                 (Backend::Keys, Some(ScramHash::Sha1)) => {
                     s.answer(Answer::ScramKeys(&setup.keys1)).unwrap()
+                }
+                (Backend::Keys, Some(ScramHash::Sha512)) => {
+                    s.answer(Answer::ScramKeys(&setup.keys512)).unwrap()
                 }
                 (Backend::Keys, Some(_)) => s.answer(Answer::ScramKeys(&setup.keys256)).unwrap(),
                 _ => s.answer(Answer::Password(PASSWORD)).unwrap(),

@@ -20,6 +20,7 @@ const MAPS_TO_NOTHING: &str = "\u{ad}";
 fn config(storage: SecretStorage) -> Arc<ServerConfig> {
     Arc::new(
         ServerConfig::new()
+            .mechanisms(saslmech::ALL_MECHANISMS)
             .scram_secret(b"a fixed secret, so the fake salt is stable")
             .secret_storage(storage),
     )
@@ -132,6 +133,9 @@ fn scram(mechanism: Mechanism, key: &[u8], answer: Answer<'_>) -> Option<Failure
         ScramHash::Sha1 => {
             pbkdf2::pbkdf2_hmac_array::<sha1::Sha1, 20>(key, &salt, iterations).to_vec()
         }
+        ScramHash::Sha512 => {
+            pbkdf2::pbkdf2_hmac_array::<sha2::Sha512, 64>(key, &salt, iterations).to_vec()
+        }
         _ => pbkdf2::pbkdf2_hmac_array::<sha2::Sha256, 32>(key, &salt, iterations).to_vec(),
     };
     let cache = ScramClientCache::from_salted_password(hash, &salted, &salt, iterations).unwrap();
@@ -156,7 +160,11 @@ fn scram(mechanism: Mechanism, key: &[u8], answer: Answer<'_>) -> Option<Failure
 
 #[test]
 fn scram_refuses_an_empty_stored_password() {
-    for mechanism in [Mechanism::ScramSha1, Mechanism::ScramSha256] {
+    for mechanism in [
+        Mechanism::ScramSha1,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha512,
+    ] {
         let unknown = scram(mechanism, b"", Answer::UnknownUser);
         assert_eq!(unknown, Some(Failure::BadCredentials), "{mechanism:?}");
         assert_eq!(

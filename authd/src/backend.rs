@@ -214,7 +214,7 @@ impl State {
                         Resolution::Now(Owned::CramMd5(k.clone()), None)
                     }
                     (m, Secret::Scram(k)) if ScramHash::of(m) == Some(k.hash()) => {
-                        Resolution::Now(Owned::Scram(k.clone()), None)
+                        Resolution::Now(Owned::Scram(Box::new(k.clone())), None)
                     }
                     (m, Secret::Plain(_)) if m.is_scram() => {
                         let Some(hash) = ScramHash::of(m) else {
@@ -234,7 +234,7 @@ impl State {
                                 _ => None,
                             };
                             match keys {
-                                Some(k) => (Owned::Scram(k), None),
+                                Some(k) => (Owned::Scram(Box::new(k)), None),
                                 None => (Owned::UnknownUser, NO_SCHEME),
                             }
                         }))

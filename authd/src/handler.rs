@@ -149,8 +149,9 @@ pub enum Owned {
     Password(SecretBuf),
     /// CRAM-MD5's stored state.
     CramMd5(saslmech::CramMd5Keys),
-    /// SCRAM keys.
-    Scram(saslmech::ScramKeys),
+    /// SCRAM keys (boxed: with room for SCRAM-SHA-512's 64-byte keys they are several times
+    /// the size of the other answers).
+    Scram(Box<saslmech::ScramKeys>),
     /// A valid token belonging to this user.
     TokenOwner(String),
     /// An invalid token: the error challenge's status.

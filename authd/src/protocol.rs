@@ -212,10 +212,7 @@ pub fn mechanism_flags(m: Mechanism) -> &'static [&'static str] {
         // A sniffed exchange allows an offline dictionary attack; the server is challenged.
         Mechanism::CramMd5 => &["dictionary", "active"],
         // The server proves it knows the keys too.
-        Mechanism::ScramSha1
-        | Mechanism::ScramSha256
-        | Mechanism::ScramSha1Plus
-        | Mechanism::ScramSha256Plus => &["mutual-auth"],
+        m if m.is_scram() => &["mutual-auth"],
         // The bearer token crosses the wire and can be replayed for its lifetime.
         Mechanism::XOAuth2 | Mechanism::OAuthBearer => &["plaintext"],
         Mechanism::Anonymous => &["anonymous"],
@@ -441,7 +438,12 @@ mod tests {
         let mut out = Vec::new();
         write_handshake(
             &mut out,
-            &[Mechanism::Plain, Mechanism::CramMd5, Mechanism::ScramSha256],
+            &[
+                Mechanism::Plain,
+                Mechanism::CramMd5,
+                Mechanism::ScramSha256,
+                Mechanism::ScramSha512,
+            ],
             77,
             3,
             &[0xab; 16],
@@ -450,7 +452,8 @@ mod tests {
         assert_eq!(
             text,
             "VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nMECH\tCRAM-MD5\tdictionary\tactive\n\
-             MECH\tSCRAM-SHA-256\tmutual-auth\nSPID\t77\nCUID\t3\n\
+             MECH\tSCRAM-SHA-256\tmutual-auth\nMECH\tSCRAM-SHA-512\tmutual-auth\n\
+             SPID\t77\nCUID\t3\n\
              COOKIE\tabababababababababababababababab\nDONE\n"
         );
     }

@@ -52,7 +52,8 @@ the first colon; a user may have several lines):
                             or 'SCRAM-'); SCRAM keys are derived from it at load
   user:{{CRAM-MD5}}<64 hex>   Dovecot's CRAM-MD5 hash (doveadm pw -s CRAM-MD5)
   user:SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
-                            RFC 5803 stored keys (likewise SCRAM-SHA-1$...); they also
+                            RFC 5803 stored keys (likewise SCRAM-SHA-1$... and
+                            SCRAM-SHA-512$...); they also
                             check PLAIN and LOGIN passwords
   user:{{BEARER}}token        a bearer token (OAUTHBEARER, XOAUTH2)
 A file with an empty secret is refused, naming the line: an empty password or token, a

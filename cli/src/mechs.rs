@@ -27,6 +27,7 @@ pub fn shape(mechanism: Mechanism) -> Option<Shape> {
     const TOKEN: &str = "user:{BEARER}token";
     const SHA1_CB: &str = "as SCRAM-SHA-1, and --cb-type T --cb-data-hex H";
     const SHA256_CB: &str = "as SCRAM-SHA-256, and --cb-type T --cb-data-hex H";
+    const SHA512_CB: &str = "as SCRAM-SHA-512, and --cb-type T --cb-data-hex H";
     let scram = |client_flags, server_needs| Shape {
         client_messages: 2,
         success_data: true,
@@ -48,9 +49,11 @@ pub fn shape(mechanism: Mechanism) -> Option<Shape> {
         Mechanism::CramMd5 => one(PASSWORD, "user:password or user:{CRAM-MD5}hash"),
         Mechanism::ScramSha1 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-1$keys"),
         Mechanism::ScramSha256 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-256$keys"),
+        Mechanism::ScramSha512 => scram(PASSWORD_AUTHZ, "user:password or user:SCRAM-SHA-512$keys"),
         // The same flags on both sides, and channel binding.
         Mechanism::ScramSha1Plus => scram(SHA1_CB, SHA1_CB),
         Mechanism::ScramSha256Plus => scram(SHA256_CB, SHA256_CB),
+        Mechanism::ScramSha512Plus => scram(SHA512_CB, SHA512_CB),
         Mechanism::OAuthBearer => one("--authcid U --token T [--authzid Z]", TOKEN),
         Mechanism::XOAuth2 => one("--authcid U --token T", TOKEN),
         Mechanism::External => one("[--authzid Z]", "no users file; --external-id ID"),

@@ -20,6 +20,9 @@ fn users_file(dir: &TempDir) -> String {
     let dave256 = ScramKeys::derive(ScramHash::Sha256, b"dave's secret", b"dave salt", 4096)
         .unwrap()
         .to_rfc5803();
+    let dave512 = ScramKeys::derive(ScramHash::Sha512, b"dave's secret", b"dave salt", 10_000)
+        .unwrap()
+        .to_rfc5803();
     let text = format!(
         "# test accounts\n\
          alice:secret\n\
@@ -27,7 +30,8 @@ fn users_file(dir: &TempDir) -> String {
          bob:{{PLAIN}}{{braces}}\n\
          carol:{carol}\n\
          dave:{dave256}\n\
-         dave:{dave1}\n"
+         dave:{dave1}\n\
+         dave:{dave512}\n"
     );
     dir.file("users", text.as_bytes())
         .to_str()
@@ -134,6 +138,8 @@ const CASES: &[Case] = &[
     case("SCRAM-SHA-1", DAVE, "dave\"", 3),
     case("SCRAM-SHA-256", ALICE, "alice\"", 3),
     case("SCRAM-SHA-256", DAVE, "dave\"", 3),
+    case("SCRAM-SHA-512", ALICE, "alice\"", 3),
+    case("SCRAM-SHA-512", DAVE, "dave\"", 3),
     case(
         "scram-sha-256",
         &[
@@ -158,6 +164,10 @@ const CASES: &[Case] = &[
     Case {
         server: SERVER_CB,
         ..case("SCRAM-SHA-256-PLUS", ALICE_CB, "alice\"", 3)
+    },
+    Case {
+        server: SERVER_CB,
+        ..case("SCRAM-SHA-512-PLUS", ALICE_CB, "alice\"", 3)
     },
     Case {
         server: &[
@@ -347,6 +357,8 @@ fn ours_against_ours_fails_on_both_sides_with_wrong_credentials() {
         ),
         ("SCRAM-SHA-1", creds("alice", "wrong", &[]), &[], INVALID),
         ("SCRAM-SHA-256", creds("dave", "wrong", &[]), &[], INVALID),
+        ("SCRAM-SHA-512", creds("dave", "wrong", &[]), &[], INVALID),
+        ("SCRAM-SHA-512", creds("nobody", "x", &[]), &[], INVALID),
         // An unknown user gets a fake salt and fails like a wrong password.
         ("SCRAM-SHA-256", creds("nobody", "x", &[]), &[], INVALID),
         // Only a {CRAM-MD5} hash: SCRAM cannot use it.
@@ -384,6 +396,12 @@ fn ours_against_ours_fails_on_both_sides_with_wrong_credentials() {
         ),
         (
             "SCRAM-SHA-256-PLUS",
+            creds("alice", "wrong", &cb("tls-exporter", CB)),
+            SERVER_CB,
+            INVALID,
+        ),
+        (
+            "SCRAM-SHA-512-PLUS",
             creds("alice", "wrong", &cb("tls-exporter", CB)),
             SERVER_CB,
             INVALID,
@@ -824,7 +842,7 @@ fn usage_errors_exit_2_with_nothing_on_stdout() {
         ),
         (
             server_args("SCRAM-SHA-256", Some(bad_scram), &[]),
-            ":2: expected SCRAM-SHA-1$ or SCRAM-SHA-256$",
+            ":2: expected SCRAM-SHA-1$, SCRAM-SHA-256$ or SCRAM-SHA-512$",
         ),
         // A users file given for ANONYMOUS is still read.
         (

@@ -9,9 +9,11 @@ use crate::Limits;
 
 /// Every mechanism the demo enables by default, in the order it advertises them. EXTERNAL
 /// is offered only to a client that presented the demo client certificate.
-const DEFAULT_MECHANISMS: [Mechanism; 10] = [
+const DEFAULT_MECHANISMS: [Mechanism; 12] = [
     Mechanism::ScramSha256Plus,
+    Mechanism::ScramSha512Plus,
     Mechanism::ScramSha256,
+    Mechanism::ScramSha512,
     Mechanism::ScramSha1Plus,
     Mechanism::ScramSha1,
     Mechanism::OAuthBearer,
@@ -40,7 +42,8 @@ fn usage() -> ! {
          --users FILE           accounts, one user:secret a line (see docs/cli.md)\n\
          --allow-insecure-auth  allow PLAIN, LOGIN, OAUTHBEARER and XOAUTH2 without STARTTLS (testing only)\n\
          --mechanisms LIST      enable only these, comma-separated, in this order (default:\n\
-         \x20                      SCRAM-SHA-256-PLUS,SCRAM-SHA-256,SCRAM-SHA-1-PLUS,SCRAM-SHA-1,\n\
+         \x20                      SCRAM-SHA-256-PLUS,SCRAM-SHA-512-PLUS,SCRAM-SHA-256,SCRAM-SHA-512,\n\
+         \x20                      SCRAM-SHA-1-PLUS,SCRAM-SHA-1,\n\
          \x20                      OAUTHBEARER,XOAUTH2,CRAM-MD5,PLAIN,LOGIN,EXTERNAL)\n\
          --max-connections N    connections served at once (default 64); one more gets 421\n\
          --command-timeout SECS time for one whole line or the TLS handshake (default 300)\n\

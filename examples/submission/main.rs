@@ -25,8 +25,8 @@
 //! per connection; credential lookups go to a separate directory thread over a channel and
 //! come back as answers, the way an asynchronous backend would answer the engine's requests.
 //!
-//! Mechanisms: before STARTTLS SCRAM-SHA-256, SCRAM-SHA-1 and CRAM-MD5 (they expose no
-//! reusable secret); after it also SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (channel binding
+//! Mechanisms: before STARTTLS SCRAM-SHA-256, SCRAM-SHA-512, SCRAM-SHA-1 and CRAM-MD5 (they
+//! expose no reusable secret); after it also the SCRAM -PLUS variants (channel binding
 //! `tls-exporter` on TLS 1.3, and `tls-server-end-point`), OAUTHBEARER, XOAUTH2, PLAIN and
 //! LOGIN, and EXTERNAL when the client presented the demo client certificate.
 //!

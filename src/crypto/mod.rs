@@ -1,6 +1,6 @@
-//! The hash-based primitives, in one place: SHA-1, SHA-256 and HMAC from the RustCrypto crates
-//! (`sha1`, `sha2`, `hmac`), and the few pieces written by hand because no crate offers them at
-//! the needed cost or in the needed form:
+//! The hash-based primitives, in one place: SHA-1, SHA-256, SHA-512 and HMAC from the
+//! RustCrypto crates (`sha1`, `sha2`, `hmac`), and the few pieces written by hand because no
+//! crate offers them at the needed cost or in the needed form:
 //!
 //! * [`pbkdf2`]: the PBKDF2 inner loop on the hash crates' compression functions (two
 //!   compressions an iteration from the key's precomputed states). The `pbkdf2` crate on
@@ -27,11 +27,11 @@ mod pbkdf2;
 
 pub(crate) use pbkdf2::pbkdf2;
 
-/// Counts hash compressions (SHA-1, SHA-256, MD5 blocks) on this thread, so unit tests can
-/// show that the work after an answer does not depend on whether the user exists
+/// Counts hash compressions (SHA-1, SHA-256, SHA-512, MD5 blocks) on this thread, so unit
+/// tests can show that the work after an answer does not depend on whether the user exists
 /// (`mech/same_work_tests.rs`). The hand-written code counts each compression it makes; a call
-/// into a crate counts the blocks that call compresses (see [`blocks`]). Compiled to nothing
-/// outside `cfg(test)`.
+/// into a crate counts the blocks that call compresses (see [`blocks_of`]). Compiled to
+/// nothing outside `cfg(test)`.
 #[inline(always)]
 pub(crate) fn count_compressions(_n: u64) {
     #[cfg(test)]
@@ -59,25 +59,47 @@ pub(crate) const fn blocks(len: usize) -> u64 {
     (len as u64).saturating_add(9).div_ceil(64)
 }
 
+/// The blocks `sha` compresses to finish a message of `len` bytes: [`blocks`] for SHA-1 and
+/// SHA-256; for SHA-512 128-byte blocks with a 16-byte length.
+pub(crate) const fn blocks_of(sha: Sha, len: usize) -> u64 {
+    match sha {
+        Sha::Sha1 | Sha::Sha256 => blocks(len),
+        Sha::Sha512 => (len as u64).saturating_add(17).div_ceil(128),
+    }
+}
+
 /// A SHA hash SCRAM uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sha {
     Sha1,
     Sha256,
+    Sha512,
 }
 
-/// A digest or MAC of at most 32 octets, wiped on drop, compared in constant time.
-#[derive(Clone, Default)]
+/// The longest digest: SHA-512's.
+const MAX_OUTPUT: usize = 64;
+
+/// A digest or MAC of at most 64 octets, wiped on drop, compared in constant time.
+#[derive(Clone)]
 pub(crate) struct Output {
-    bytes: [u8; 32],
+    bytes: [u8; MAX_OUTPUT],
     len: u8,
 }
 
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            bytes: [0; MAX_OUTPUT],
+            len: 0,
+        }
+    }
+}
+
 impl Output {
-    /// The first 32 octets of `s` (all of a SHA-1 or SHA-256 digest).
+    /// The first 64 octets of `s` (all of a SHA-1, SHA-256 or SHA-512 digest).
     pub(crate) fn from(s: &[u8]) -> Output {
         let mut b = Output::default();
-        let n = s.len().min(32);
+        let n = s.len().min(MAX_OUTPUT);
         if let (Some(dst), Some(src)) = (b.bytes.get_mut(..n), s.get(..n)) {
             dst.copy_from_slice(src);
         }
@@ -93,12 +115,14 @@ impl Output {
     }
 
     pub(crate) fn as_slice(&self) -> &[u8] {
-        let (head, _) = self.bytes.split_at(usize::from(self.len).min(32));
+        let (head, _) = self.bytes.split_at(usize::from(self.len).min(MAX_OUTPUT));
         head
     }
 
     pub(crate) fn as_mut(&mut self) -> &mut [u8] {
-        let (head, _) = self.bytes.split_at_mut(usize::from(self.len).min(32));
+        let (head, _) = self
+            .bytes
+            .split_at_mut(usize::from(self.len).min(MAX_OUTPUT));
         head
     }
 
@@ -128,10 +152,11 @@ impl Eq for Output {}
 
 /// `H(data)`.
 pub(crate) fn hash(sha: Sha, data: &[u8]) -> Output {
-    count_compressions(blocks(data.len()));
+    count_compressions(blocks_of(sha, data.len()));
     match sha {
         Sha::Sha1 => Output::take(sha1::Sha1::digest(data)),
         Sha::Sha256 => Output::take(sha2::Sha256::digest(data)),
+        Sha::Sha512 => Output::take(sha2::Sha512::digest(data)),
     }
 }
 
@@ -140,15 +165,16 @@ pub(crate) fn hmac(sha: Sha, key: &[u8], parts: &[&[u8]]) -> Output {
     HmacKey::new(sha, key).mac(parts)
 }
 
-/// An HMAC key of exactly one hash block: a longer key hashed, a shorter one padded with
-/// zeros (RFC 2104 §2). Wiped on drop.
-struct KeyBlock([u8; 64]);
+/// An HMAC key of exactly one hash block of `B` octets (64 for SHA-1 and SHA-256, 128 for
+/// SHA-512): a longer key hashed, a shorter one padded with zeros (RFC 2104 §2). Wiped on
+/// drop.
+struct KeyBlock<const B: usize>([u8; B]);
 
-impl KeyBlock {
-    fn new(sha: Sha, key: &[u8]) -> KeyBlock {
-        let mut block = KeyBlock([0; 64]);
+impl<const B: usize> KeyBlock<B> {
+    fn new(sha: Sha, key: &[u8]) -> KeyBlock<B> {
+        let mut block = KeyBlock([0; B]);
         let long;
-        let key = if key.len() > 64 {
+        let key = if key.len() > B {
             long = hash(sha, key);
             long.as_slice()
         } else {
@@ -161,7 +187,7 @@ impl KeyBlock {
     }
 }
 
-impl Drop for KeyBlock {
+impl<const B: usize> Drop for KeyBlock<B> {
     fn drop(&mut self) {
         self.0.zeroize();
     }
@@ -174,29 +200,41 @@ impl Drop for KeyBlock {
 pub(crate) enum HmacKey {
     Sha1(HmacCore<sha1::Sha1>),
     Sha256(HmacCore<sha2::Sha256>),
+    Sha512(HmacCore<sha2::Sha512>),
 }
 
 impl HmacKey {
     pub(crate) fn new(sha: Sha, key: &[u8]) -> HmacKey {
-        Self::from_block(sha, &KeyBlock::new(sha, key))
+        match sha {
+            Sha::Sha1 => Self::sha1(&KeyBlock::new(sha, key)),
+            Sha::Sha256 => Self::sha256(&KeyBlock::new(sha, key)),
+            Sha::Sha512 => Self::sha512(&KeyBlock::new(sha, key)),
+        }
     }
 
-    fn from_block(sha: Sha, block: &KeyBlock) -> HmacKey {
-        // The inner and outer pads.
+    // The inner and outer pads: one compression each.
+    fn sha1(block: &KeyBlock<64>) -> HmacKey {
         count_compressions(2);
-        match sha {
-            Sha::Sha1 => HmacKey::Sha1(HmacCore::new((&block.0).into())),
-            Sha::Sha256 => HmacKey::Sha256(HmacCore::new((&block.0).into())),
-        }
+        HmacKey::Sha1(HmacCore::new((&block.0).into()))
+    }
+
+    fn sha256(block: &KeyBlock<64>) -> HmacKey {
+        count_compressions(2);
+        HmacKey::Sha256(HmacCore::new((&block.0).into()))
+    }
+
+    fn sha512(block: &KeyBlock<128>) -> HmacKey {
+        count_compressions(2);
+        HmacKey::Sha512(HmacCore::new((&block.0).into()))
     }
 
     /// The MAC of the concatenated `parts`.
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> Output {
         let len = parts.iter().map(|p| p.len()).sum();
         // The message after the inner pad, then the outer block over the inner digest.
-        count_compressions(blocks(len) + 1);
         match self {
             HmacKey::Sha1(k) => {
+                count_compressions(blocks_of(Sha::Sha1, len) + 1);
                 let mut m = Hmac::compose(k.clone(), Default::default());
                 for p in parts {
                     m.update(p);
@@ -204,6 +242,15 @@ impl HmacKey {
                 Output::take(m.finalize().into_bytes())
             }
             HmacKey::Sha256(k) => {
+                count_compressions(blocks_of(Sha::Sha256, len) + 1);
+                let mut m = Hmac::compose(k.clone(), Default::default());
+                for p in parts {
+                    m.update(p);
+                }
+                Output::take(m.finalize().into_bytes())
+            }
+            HmacKey::Sha512(k) => {
+                count_compressions(blocks_of(Sha::Sha512, len) + 1);
                 let mut m = Hmac::compose(k.clone(), Default::default());
                 for p in parts {
                     m.update(p);
@@ -229,6 +276,10 @@ mod tests {
             let (a, b) = data.split_at(cut.index(data.len() + 1));
             prop_assert_eq!(hash(Sha::Sha1, &data).as_slice().to_vec(), sha1::Sha1::digest(&data).as_slice().to_vec());
             prop_assert_eq!(hash(Sha::Sha256, &data).as_slice().to_vec(), sha2::Sha256::digest(&data).as_slice().to_vec());
+            prop_assert_eq!(hash(Sha::Sha512, &data).as_slice().to_vec(), sha2::Sha512::digest(&data).as_slice().to_vec());
+            let mut m = <Hmac<sha2::Sha512> as KeyInit>::new_from_slice(&key).unwrap();
+            m.update(&data);
+            prop_assert_eq!(hmac(Sha::Sha512, &key, &[a, b]).as_slice().to_vec(), m.finalize().into_bytes().as_slice().to_vec());
             let mut m = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
             m.update(&data);
             prop_assert_eq!(hmac(Sha::Sha256, &key, &[a, b]).as_slice().to_vec(), m.finalize().into_bytes().as_slice().to_vec());
@@ -245,5 +296,10 @@ mod tests {
         assert_eq!(blocks(56), 2);
         assert_eq!(blocks(119), 2);
         assert_eq!(blocks(120), 3);
+        assert_eq!(blocks_of(Sha::Sha512, 0), 1);
+        assert_eq!(blocks_of(Sha::Sha512, 111), 1);
+        assert_eq!(blocks_of(Sha::Sha512, 112), 2);
+        assert_eq!(blocks_of(Sha::Sha512, 239), 2);
+        assert_eq!(blocks_of(Sha::Sha512, 240), 3);
     }
 }

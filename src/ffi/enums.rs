@@ -168,6 +168,10 @@ pub const SASLMECH_MECH_OAUTHBEARER: saslmech_mechanism = 9;
 pub const SASLMECH_MECH_EXTERNAL: saslmech_mechanism = 10;
 /// ANONYMOUS (RFC 4505).
 pub const SASLMECH_MECH_ANONYMOUS: saslmech_mechanism = 11;
+/// SCRAM-SHA-512 (draft-melnikov-scram-sha-512). Not enabled by default on a server.
+pub const SASLMECH_MECH_SCRAM_SHA_512: saslmech_mechanism = 12;
+/// SCRAM-SHA-512-PLUS (draft-melnikov-scram-sha-512, channel binding).
+pub const SASLMECH_MECH_SCRAM_SHA_512_PLUS: saslmech_mechanism = 13;
 
 /// Server session flags for `saslmech_server_new` (and the connection bits for the config
 /// queries).
@@ -276,6 +280,8 @@ pub type saslmech_scram_hash = u32;
 pub const SASLMECH_SCRAM_SHA_1: saslmech_scram_hash = 1;
 /// SHA-256 (SCRAM-SHA-256, SCRAM-SHA-256-PLUS).
 pub const SASLMECH_SCRAM_SHA_256: saslmech_scram_hash = 2;
+/// SHA-512 (SCRAM-SHA-512, SCRAM-SHA-512-PLUS).
+pub const SASLMECH_SCRAM_SHA_512: saslmech_scram_hash = 3;
 
 /// A verdict answering a pending request (`saslmech_request_answer`). Taken as an integer and
 /// validated on entry.
@@ -345,6 +351,7 @@ pub(crate) fn scram_hash_to_c(hash: ScramHash) -> saslmech_scram_hash {
     match hash {
         ScramHash::Sha1 => SASLMECH_SCRAM_SHA_1,
         ScramHash::Sha256 => SASLMECH_SCRAM_SHA_256,
+        ScramHash::Sha512 => SASLMECH_SCRAM_SHA_512,
     }
 }
 
@@ -352,14 +359,17 @@ pub(crate) fn scram_hash_from_c(hash: saslmech_scram_hash) -> R<ScramHash> {
     match hash {
         SASLMECH_SCRAM_SHA_1 => Ok(ScramHash::Sha1),
         SASLMECH_SCRAM_SHA_256 => Ok(ScramHash::Sha256),
+        SASLMECH_SCRAM_SHA_512 => Ok(ScramHash::Sha512),
         _ => Err(SASLMECH_INVALID_ARGUMENT),
     }
 }
 
 /// Every mechanism, strongest first (the order of `saslmech::ALL_MECHANISMS`).
-pub(crate) const MECHANISMS: [saslmech_mechanism; 11] = [
+pub(crate) const MECHANISMS: [saslmech_mechanism; 13] = [
     SASLMECH_MECH_SCRAM_SHA_256_PLUS,
+    SASLMECH_MECH_SCRAM_SHA_512_PLUS,
     SASLMECH_MECH_SCRAM_SHA_256,
+    SASLMECH_MECH_SCRAM_SHA_512,
     SASLMECH_MECH_SCRAM_SHA_1_PLUS,
     SASLMECH_MECH_SCRAM_SHA_1,
     SASLMECH_MECH_OAUTHBEARER,
@@ -381,6 +391,8 @@ pub(crate) fn mechanism_from_c(m: saslmech_mechanism) -> R<Mechanism> {
         SASLMECH_MECH_SCRAM_SHA_1_PLUS => Ok(Mechanism::ScramSha1Plus),
         SASLMECH_MECH_SCRAM_SHA_256 => Ok(Mechanism::ScramSha256),
         SASLMECH_MECH_SCRAM_SHA_256_PLUS => Ok(Mechanism::ScramSha256Plus),
+        SASLMECH_MECH_SCRAM_SHA_512 => Ok(Mechanism::ScramSha512),
+        SASLMECH_MECH_SCRAM_SHA_512_PLUS => Ok(Mechanism::ScramSha512Plus),
         SASLMECH_MECH_OAUTHBEARER => Ok(Mechanism::OAuthBearer),
         SASLMECH_MECH_EXTERNAL => Ok(Mechanism::External),
         SASLMECH_MECH_ANONYMOUS => Ok(Mechanism::Anonymous),
@@ -398,6 +410,8 @@ pub(crate) fn mechanism_to_c(m: Mechanism) -> (saslmech_mechanism, &'static CStr
         Mechanism::ScramSha1Plus => (SASLMECH_MECH_SCRAM_SHA_1_PLUS, c"SCRAM-SHA-1-PLUS"),
         Mechanism::ScramSha256 => (SASLMECH_MECH_SCRAM_SHA_256, c"SCRAM-SHA-256"),
         Mechanism::ScramSha256Plus => (SASLMECH_MECH_SCRAM_SHA_256_PLUS, c"SCRAM-SHA-256-PLUS"),
+        Mechanism::ScramSha512 => (SASLMECH_MECH_SCRAM_SHA_512, c"SCRAM-SHA-512"),
+        Mechanism::ScramSha512Plus => (SASLMECH_MECH_SCRAM_SHA_512_PLUS, c"SCRAM-SHA-512-PLUS"),
         Mechanism::OAuthBearer => (SASLMECH_MECH_OAUTHBEARER, c"OAUTHBEARER"),
         Mechanism::External => (SASLMECH_MECH_EXTERNAL, c"EXTERNAL"),
         Mechanism::Anonymous => (SASLMECH_MECH_ANONYMOUS, c"ANONYMOUS"),

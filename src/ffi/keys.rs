@@ -259,8 +259,8 @@ pub(crate) unsafe fn put_scram_client_cache(
 }
 
 /// A cache from a SaltedPassword (`Hi(password, salt, iterations)` of RFC 5802, 20 bytes for
-/// SHA-1, 32 for SHA-256) computed or stored elsewhere, with the salt and iteration count it
-/// was computed with. `SASLMECH_INVALID_ARGUMENT` for a wrong length, an empty salt or 0
+/// SHA-1, 32 for SHA-256, 64 for SHA-512) computed or stored elsewhere, with the salt and
+/// iteration count it was computed with. `SASLMECH_INVALID_ARGUMENT` for a wrong length, an empty salt or 0
 /// iterations.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_scram_client_cache_from_salted_password(

@@ -21,6 +21,8 @@ pub enum ScramHash {
     Sha1,
     /// SHA-256 (SCRAM-SHA-256, RFC 7677).
     Sha256,
+    /// SHA-512 (SCRAM-SHA-512, draft-melnikov-scram-sha-512).
+    Sha512,
 }
 
 impl ScramHash {
@@ -29,6 +31,7 @@ impl ScramHash {
         match mechanism {
             Mechanism::ScramSha1 | Mechanism::ScramSha1Plus => Some(ScramHash::Sha1),
             Mechanism::ScramSha256 | Mechanism::ScramSha256Plus => Some(ScramHash::Sha256),
+            Mechanism::ScramSha512 | Mechanism::ScramSha512Plus => Some(ScramHash::Sha512),
             _ => None,
         }
     }
@@ -38,22 +41,49 @@ impl ScramHash {
         match self {
             ScramHash::Sha1 => "SCRAM-SHA-1",
             ScramHash::Sha256 => "SCRAM-SHA-256",
+            ScramHash::Sha512 => "SCRAM-SHA-512",
         }
     }
 
-    /// The digest length in octets (20 or 32): the length of keys, proofs and signatures.
+    /// The digest length in octets (20, 32 or 64): the length of keys, proofs and signatures.
     pub const fn output_len(self) -> usize {
         match self {
             ScramHash::Sha1 => 20,
             ScramHash::Sha256 => 32,
+            ScramHash::Sha512 => 64,
         }
     }
+
+    /// The smallest iteration count the mechanism's specification asks a server to announce:
+    /// 4096 for SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 7677 §4), 10000 for SCRAM-SHA-512
+    /// (draft-melnikov-scram-sha-512 §3). Unless the application sets
+    /// [`ServerConfig::scram_iterations`](crate::ServerConfig::scram_iterations), a server
+    /// derives keys from a plaintext password, and an unknown user's fake keys, with this
+    /// many. (The client's lower bound,
+    /// [`ClientConfig::min_iterations`](crate::ClientConfig::min_iterations), stays 4096 for
+    /// every hash: Cyrus SASL's server announces 4096 for all of them.)
+    ///
+    /// ```
+    /// use saslmech::ScramHash;
+    /// assert_eq!(ScramHash::Sha256.min_iterations(), 4096);
+    /// assert_eq!(ScramHash::Sha512.min_iterations(), 10_000);
+    /// ```
+    pub const fn min_iterations(self) -> u32 {
+        match self {
+            ScramHash::Sha1 | ScramHash::Sha256 => 4096,
+            ScramHash::Sha512 => 10_000,
+        }
+    }
+
+    /// Every SCRAM hash, in the order the RFC 5803 parser tries them.
+    pub(crate) const ALL: [ScramHash; 3] = [ScramHash::Sha1, ScramHash::Sha256, ScramHash::Sha512];
 
     /// The hash function behind it.
     pub(crate) const fn sha(self) -> Sha {
         match self {
             ScramHash::Sha1 => Sha::Sha1,
             ScramHash::Sha256 => Sha::Sha256,
+            ScramHash::Sha512 => Sha::Sha512,
         }
     }
 }
@@ -259,7 +289,7 @@ impl ScramKeys {
         })
     }
 
-    /// Parse the RFC 5803 form
+    /// Parse the RFC 5803 form (`SCRAM-SHA-1`, `SCRAM-SHA-256` or `SCRAM-SHA-512`)
     /// `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>`.
     ///
     /// The keys are secret: their place follows from the hash's output length (the text is
@@ -270,7 +300,7 @@ impl ScramKeys {
         const BAD: Error = Error::InvalidArgument("not an RFC 5803 SCRAM entry");
         let text = text.as_bytes();
         // `<scheme>$`, reading no further than the scheme's name.
-        let (hash, rest) = [ScramHash::Sha1, ScramHash::Sha256]
+        let (hash, rest) = ScramHash::ALL
             .into_iter()
             .find_map(|h| {
                 let (scheme, rest) = text.split_at_checked(h.name().len())?;
@@ -295,7 +325,7 @@ impl ScramKeys {
         let salt = salt.strip_prefix(b":").ok_or(BAD)?;
         let iterations = parse_posit(iterations).ok_or(BAD)?;
         let salt = b64::decode(salt).map_err(|_| BAD)?;
-        let (zeros, _) = [0u8; 32].split_at(n.min(32));
+        let (zeros, _) = [0u8; 64].split_at(n.min(64));
         let mut stored_key = Output::from(zeros);
         let mut server_key = stored_key.clone();
         let stored_ok = b64::decode_secret(stored, stored_key.as_mut());

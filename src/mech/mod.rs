@@ -235,7 +235,9 @@ impl Server {
             Mechanism::ScramSha1
             | Mechanism::ScramSha1Plus
             | Mechanism::ScramSha256
-            | Mechanism::ScramSha256Plus => {
+            | Mechanism::ScramSha256Plus
+            | Mechanism::ScramSha512
+            | Mechanism::ScramSha512Plus => {
                 Server::Scram(scram::Server::new(mechanism, config, transport))
             }
             Mechanism::OAuthBearer => Server::OAuthBearer(oauthbearer::Server::default()),
@@ -307,7 +309,9 @@ impl Client {
             Mechanism::ScramSha1
             | Mechanism::ScramSha1Plus
             | Mechanism::ScramSha256
-            | Mechanism::ScramSha256Plus => {
+            | Mechanism::ScramSha256Plus
+            | Mechanism::ScramSha512
+            | Mechanism::ScramSha512Plus => {
                 Client::Scram(scram::Client::new(mechanism, creds, config)?)
             }
             Mechanism::OAuthBearer => Client::OAuthBearer(oauthbearer::Client::new(creds)?),

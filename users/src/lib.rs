@@ -11,13 +11,15 @@
 //! bob@example.com:{PLAIN}{braces}ok        # {PLAIN}: plaintext, even if it starts with { or SCRAM-
 //! carol@example.com:{CRAM-MD5}<64 hex>     # Dovecot's CRAM-MD5 hash (doveadm pw -s CRAM-MD5)
 //! dave@example.com:SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>   # RFC 5803 stored keys
+//! dave@example.com:SCRAM-SHA-512$10000:<salt>$<StoredKey>:<ServerKey>  # (SHA-1, -256 or -512)
 //! alice@example.com:{BEARER}some-token     # a bearer token (OAUTHBEARER, XOAUTH2) for that user
 //! ```
 //!
 //! A user may have several lines (a password and a token; a `SCRAM-SHA-1$…` and a
 //! `SCRAM-SHA-256$…` entry); a later line of the same kind replaces an earlier one. A
-//! plaintext password gets SCRAM-SHA-1 and SCRAM-SHA-256 keys derived at load (fresh salt,
-//! [`ServerConfig::DEFAULT_SCRAM_ITERATIONS`]) for each hash without stored keys, so SCRAM
+//! plaintext password gets SCRAM-SHA-1, SCRAM-SHA-256 and SCRAM-SHA-512 keys derived at load
+//! (fresh salt, the engine's default count [`ScramHash::min_iterations`]: 4096, for
+//! SCRAM-SHA-512 the draft's 10000) for each hash without stored keys, so SCRAM
 //! always runs against stored keys. With only stored SCRAM keys, PLAIN and LOGIN still work
 //! (the password is checked against the keys), CRAM-MD5 does not; with only a `{CRAM-MD5}`
 //! hash, PLAIN, LOGIN and CRAM-MD5 work, SCRAM does not.
@@ -70,8 +72,7 @@ use std::path::Path;
 
 use saslmech::saslprep::{Mode, saslprep};
 use saslmech::{
-    Answer, CramMd5Keys, Mechanism, ScramHash, ScramKeys, SecretBuf, ServerConfig, TokenError,
-    ct_eq,
+    Answer, CramMd5Keys, Mechanism, ScramHash, ScramKeys, SecretBuf, TokenError, ct_eq,
 };
 
 /// A stored plaintext password that is not empty after SASLprep, in wiped-on-drop memory.
@@ -148,6 +149,7 @@ struct Account {
     cram: Option<CramMd5Keys>,
     scram_sha1: Option<ScramKeys>,
     scram_sha256: Option<ScramKeys>,
+    scram_sha512: Option<ScramKeys>,
 }
 
 impl Account {
@@ -155,6 +157,7 @@ impl Account {
     fn scram(&self, hash: ScramHash) -> Option<&ScramKeys> {
         match hash {
             ScramHash::Sha1 => self.scram_sha1.as_ref(),
+            ScramHash::Sha512 => self.scram_sha512.as_ref(),
             _ => self.scram_sha256.as_ref(),
         }
     }
@@ -177,7 +180,12 @@ impl Account {
             );
             return if ok { Verdict::Accept } else { Verdict::Reject };
         }
-        if let Some(k) = self.scram_sha256.as_ref().or(self.scram_sha1.as_ref()) {
+        if let Some(k) = self
+            .scram_sha256
+            .as_ref()
+            .or(self.scram_sha512.as_ref())
+            .or(self.scram_sha1.as_ref())
+        {
             // Only SCRAM keys: derive them from the given password with the stored salt.
             let ok = ScramKeys::derive(k.hash(), given, k.salt(), k.iterations())
                 .is_ok_and(|d| ct_eq(d.stored_key(), k.stored_key()));
@@ -192,8 +200,8 @@ impl Account {
         let Some((p, line)) = &self.plain else {
             return Ok(());
         };
-        let n = ServerConfig::DEFAULT_SCRAM_ITERATIONS;
-        let derive = |hash| {
+        let derive = |hash: ScramHash| {
+            let n = hash.min_iterations();
             ScramKeys::generate(hash, p.as_slice(), n).map_err(|e| {
                 error(
                     name,
@@ -207,6 +215,9 @@ impl Account {
         }
         if self.scram_sha256.is_none() {
             self.scram_sha256 = Some(derive(ScramHash::Sha256)?);
+        }
+        if self.scram_sha512.is_none() {
+            self.scram_sha512 = Some(derive(ScramHash::Sha512)?);
         }
         Ok(())
     }
@@ -281,7 +292,7 @@ impl Directory {
                 account.cram = Some(keys);
             } else if secret.starts_with("SCRAM-SHA-") {
                 let keys = ScramKeys::from_rfc5803(secret).map_err(|_| {
-                    bad("expected SCRAM-SHA-1$ or SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>")
+                    bad("expected SCRAM-SHA-1$, SCRAM-SHA-256$ or SCRAM-SHA-512$<iterations>:<salt>$<StoredKey>:<ServerKey>")
                 })?;
                 let of_empty = ScramKeys::derive(keys.hash(), b"", keys.salt(), keys.iterations());
                 if of_empty.is_ok_and(|e| ct_eq(e.stored_key(), keys.stored_key())) {
@@ -289,6 +300,7 @@ impl Directory {
                 }
                 match keys.hash() {
                     ScramHash::Sha1 => account.scram_sha1 = Some(keys),
+                    ScramHash::Sha512 => account.scram_sha512 = Some(keys),
                     _ => account.scram_sha256 = Some(keys),
                 }
             } else {
@@ -448,9 +460,10 @@ mod tests {
             .to_string();
         let dave256 = keys(ScramHash::Sha256, b"dave pw").to_rfc5803();
         let dave1 = keys(ScramHash::Sha1, b"dave pw").to_rfc5803();
+        let dave512 = keys(ScramHash::Sha512, b"dave pw").to_rfc5803();
         let d = parse(&format!(
             "# comment\n\n  # indented comment\r\nalice:correct horse\r\nbob:{{PLAIN}}{{x}}:y\n\
-             carol:{cram}\nalice:{{BEARER}}tok\ndave:{dave256}\ndave:{dave1}\n\
+             carol:{cram}\nalice:{{BEARER}}tok\ndave:{dave256}\ndave:{dave1}\ndave:{dave512}\n\
              erin:{{PLAIN}}SCRAM-SHA-256$not keys\n"
         ))
         .unwrap();
@@ -497,6 +510,8 @@ mod tests {
             (Mechanism::ScramSha1Plus, ScramHash::Sha1),
             (Mechanism::ScramSha256, ScramHash::Sha256),
             (Mechanism::ScramSha256Plus, ScramHash::Sha256),
+            (Mechanism::ScramSha512, ScramHash::Sha512),
+            (Mechanism::ScramSha512Plus, ScramHash::Sha512),
         ] {
             let Verdict::Scram(k) = d.secret(m, "dave") else {
                 panic!("{m}: no stored keys")
@@ -506,10 +521,8 @@ mod tests {
             let Verdict::Scram(k) = d.secret(m, "alice") else {
                 panic!("{m}: no derived keys")
             };
-            assert_eq!(
-                (k.hash(), k.iterations()),
-                (h, ServerConfig::DEFAULT_SCRAM_ITERATIONS)
-            );
+            // SCRAM-SHA-512: the draft's 10000 rather than the 4096 of the others.
+            assert_eq!((k.hash(), k.iterations()), (h, h.min_iterations()));
             let again = ScramKeys::derive(h, b"correct horse", k.salt(), k.iterations()).unwrap();
             assert_eq!(again.stored_key(), k.stored_key());
             assert_eq!(again.server_key(), k.server_key());
@@ -583,7 +596,7 @@ mod tests {
             parse("x:y\na:SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA\n")
                 .err()
                 .unwrap()
-                .starts_with("users:2: expected SCRAM-SHA-1$ or SCRAM-SHA-256$")
+                .starts_with("users:2: expected SCRAM-SHA-1$, SCRAM-SHA-256$ or SCRAM-SHA-512$")
         );
         assert!(parse("a:SCRAM-SHA-512$1:c2FsdA==$AA==:AA==\n").is_err());
         assert!(parse("").unwrap().is_empty());
@@ -594,6 +607,7 @@ mod tests {
         let empty_cram = CramMd5Keys::from_password(b"").to_dovecot();
         let empty_scram1 = keys(ScramHash::Sha1, b"").to_rfc5803();
         let empty_scram256 = keys(ScramHash::Sha256, b"").to_rfc5803();
+        let empty_scram512 = keys(ScramHash::Sha512, b"").to_rfc5803();
         // SASLprep maps U+00AD (soft hyphen), U+200B (zero width space) and U+FE0F
         // (variation selector) to nothing.
         for (line, why) in [
@@ -612,6 +626,10 @@ mod tests {
             ),
             (
                 &format!("m:{empty_scram256}"),
+                "m: SCRAM keys of the empty password",
+            ),
+            (
+                &format!("m:{empty_scram512}"),
                 "m: SCRAM keys of the empty password",
             ),
         ] {

@@ -217,9 +217,14 @@ static void test_mechanisms(void)
          SASLMECH_PROP_CLIENT_FIRST | SASLMECH_PROP_REQUIRES_TLS | SASLMECH_PROP_USES_TOKEN},
         {SASLMECH_MECH_EXTERNAL, "EXTERNAL", "external", SASLMECH_PROP_CLIENT_FIRST},
         {SASLMECH_MECH_ANONYMOUS, "ANONYMOUS", "anonymous", SASLMECH_PROP_CLIENT_FIRST},
+        {SASLMECH_MECH_SCRAM_SHA_512, "SCRAM-SHA-512", "scram-sha-512",
+         SASLMECH_PROP_CLIENT_FIRST | SASLMECH_PROP_USES_PASSWORD},
+        {SASLMECH_MECH_SCRAM_SHA_512_PLUS, "SCRAM-SHA-512-PLUS", "Scram-Sha-512-Plus",
+         SASLMECH_PROP_CLIENT_FIRST | SASLMECH_PROP_CHANNEL_BINDING | SASLMECH_PROP_USES_PASSWORD},
     };
     static const saslmech_mechanism strongest_first[] = {
-        SASLMECH_MECH_SCRAM_SHA_256_PLUS, SASLMECH_MECH_SCRAM_SHA_256,
+        SASLMECH_MECH_SCRAM_SHA_256_PLUS, SASLMECH_MECH_SCRAM_SHA_512_PLUS,
+        SASLMECH_MECH_SCRAM_SHA_256,      SASLMECH_MECH_SCRAM_SHA_512,
         SASLMECH_MECH_SCRAM_SHA_1_PLUS,   SASLMECH_MECH_SCRAM_SHA_1,
         SASLMECH_MECH_OAUTHBEARER,        SASLMECH_MECH_XOAUTH2,
         SASLMECH_MECH_CRAM_MD5,           SASLMECH_MECH_PLAIN,
@@ -240,7 +245,7 @@ static void test_mechanisms(void)
         EQ(p, all[i].props);
     }
     CHECK(saslmech_mechanism_name(0) == NULL);
-    CHECK(saslmech_mechanism_name(12) == NULL);
+    CHECK(saslmech_mechanism_name(14) == NULL);
     CHECK(saslmech_mechanism_name(0xffffffffu) == NULL);
 
     m = U32_SENTINEL;
@@ -2383,11 +2388,36 @@ static void test_scram_keys(void)
     }
     saslmech_scram_keys_free(k2);
     k2 = NULL;
+    {
+        /* SCRAM-SHA-512: RFC 7677's user, salt and password with the draft's 10000 iterations;
+         * the expected text is from scripts/scram-sha512-vectors.py (Python hashlib/hmac). */
+        static const char sha512[] =
+            "SCRAM-SHA-512$10000:W22ZaJ0SNY7soEsUEjb6gQ==$oTENKRKM8dCIK28Bh8xQMpR/Dl39Bkkx5T7vfm2"
+            "QGQpS0D75nvDvIqTIcsI+2pRTITXxT4OWJ67iUH4MJXz9sA==:InFlwiMBDK+4H6y7/lNqRBFgv8V7bu/5j"
+            "VxmjEjHfbT36E14uTmLYkj32bM60Co5H5sufdkfNhfLN8dvgw7LDw==";
+        uint8_t salt512[32];
+        size_t salt512_len = 0;
+        OK(saslmech_b64_decode(S("W22ZaJ0SNY7soEsUEjb6gQ=="), salt512, sizeof salt512,
+                               &salt512_len));
+        OK(saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_512, S("pencil"), salt512, salt512_len,
+                                      10000, &k2));
+        OK(saslmech_scram_keys_to_rfc5803(k2, &p, &n));
+        SAME(p, n, sha512);
+        OK(saslmech_scram_keys_params(k2, &h, &iter));
+        EQ(h, SASLMECH_SCRAM_SHA_512);
+        EQ(iter, 10000);
+        saslmech_scram_keys_free(k2);
+        OK(saslmech_scram_keys_from_rfc5803(S(sha512), &k2));
+        OK(saslmech_scram_keys_to_rfc5803(k2, &p, &n));
+        SAME(p, n, sha512);
+        saslmech_scram_keys_free(k2);
+        k2 = NULL;
+    }
 
     /* Refusals; nothing written. */
     EQ(saslmech_scram_keys_derive(0, S("pencil"), salt, salt_len, 4096, &sentinel),
        SASLMECH_INVALID_ARGUMENT);
-    EQ(saslmech_scram_keys_derive(3, S("pencil"), salt, salt_len, 4096, &sentinel),
+    EQ(saslmech_scram_keys_derive(4, S("pencil"), salt, salt_len, 4096, &sentinel),
        SASLMECH_INVALID_ARGUMENT);
     EQ(saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_1, S("pencil"), salt, 0, 4096, &sentinel),
        SASLMECH_INVALID_ARGUMENT);
@@ -2701,16 +2731,17 @@ static struct hs_out hs_run(const struct hs *h, saslmech_server_config *c)
 static void test_new_mechanism_handshakes(void)
 {
     saslmech_server_config *c = new_config();
-    saslmech_scram_keys *k256 = NULL, *k1 = NULL;
+    saslmech_scram_keys *k256 = NULL, *k1 = NULL, *k512 = NULL, *keys[3];
     static const uint8_t cb[32] = {0x5a, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     static const uint8_t other_cb[32] = {0x5b};
     saslmech_mechanism all[] = {
         SASLMECH_MECH_SCRAM_SHA_256_PLUS, SASLMECH_MECH_SCRAM_SHA_256,
         SASLMECH_MECH_SCRAM_SHA_1_PLUS,   SASLMECH_MECH_SCRAM_SHA_1,
+        SASLMECH_MECH_SCRAM_SHA_512_PLUS, SASLMECH_MECH_SCRAM_SHA_512,
         SASLMECH_MECH_OAUTHBEARER,        SASLMECH_MECH_EXTERNAL,
         SASLMECH_MECH_ANONYMOUS};
-    static const saslmech_mechanism scram[] = {SASLMECH_MECH_SCRAM_SHA_1,
-                                               SASLMECH_MECH_SCRAM_SHA_256};
+    static const saslmech_mechanism scram[] = {
+        SASLMECH_MECH_SCRAM_SHA_1, SASLMECH_MECH_SCRAM_SHA_256, SASLMECH_MECH_SCRAM_SHA_512};
     struct hs h;
     struct hs_out o;
     int b64, sd;
@@ -2723,11 +2754,15 @@ static void test_new_mechanism_handshakes(void)
         c, S("https://example.com/.well-known/openid-configuration")));
     OK(saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_256, S("tanstaaftanstaaf"), NULL, 0, TEST_ITERATIONS, &k256));
     OK(saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_1, S("tanstaaftanstaaf"), NULL, 0, TEST_ITERATIONS, &k1));
+    OK(saslmech_scram_keys_derive(SASLMECH_SCRAM_SHA_512, S("tanstaaftanstaaf"), NULL, 0, TEST_ITERATIONS, &k512));
+    keys[0] = k1;
+    keys[1] = k256;
+    keys[2] = k512;
 
     for (b64 = 0; b64 <= 1; b64++) {
         for (sd = 0; sd <= 1; sd++) {
             /* SCRAM with the password (keys derived by the library), right and wrong. */
-            for (i = 0; i < 2; i++) {
+            for (i = 0; i < sizeof scram / sizeof scram[0]; i++) {
                 memset(&h, 0, sizeof h);
                 h.mech = scram[i];
                 h.authcid = "tim";
@@ -2743,7 +2778,7 @@ static void test_new_mechanism_handshakes(void)
                 EQ(o.status, SASLMECH_STATUS_FAILURE);
                 EQ(o.failure, SASLMECH_FAILURE_BAD_CREDENTIALS);
                 /* Against stored keys. */
-                h.keys = i == 0 ? k1 : k256;
+                h.keys = keys[i];
                 o = hs_run(&h, c);
                 EQ(o.failure, SASLMECH_FAILURE_BAD_CREDENTIALS);
                 h.password = "tanstaaftanstaaf";
@@ -2771,6 +2806,36 @@ static void test_new_mechanism_handshakes(void)
             h.keys = NULL;
             o = hs_run(&h, c);
             EQ(o.status, SASLMECH_STATUS_SUCCESS);
+            /* SCRAM-SHA-512-PLUS against stored keys and against the password; wrong password;
+             * a different channel. */
+            h.mech = SASLMECH_MECH_SCRAM_SHA_512_PLUS;
+            h.keys = k512;
+            o = hs_run(&h, c);
+            EQ(o.status, SASLMECH_STATUS_SUCCESS);
+            h.keys = NULL;
+            o = hs_run(&h, c);
+            EQ(o.status, SASLMECH_STATUS_SUCCESS);
+            h.password = "wrong";
+            o = hs_run(&h, c);
+            EQ(o.failure, SASLMECH_FAILURE_BAD_CREDENTIALS);
+            h.password = "tanstaaftanstaaf";
+            h.client_cb = other_cb;
+            o = hs_run(&h, c);
+            EQ(o.failure, SASLMECH_FAILURE_CHANNEL_BINDING);
+            h.client_cb = cb;
+            if (b64 == 0 && sd == 0) {
+                /* Keys of another hash for SCRAM-SHA-512: a wrong answer, left pending; the
+                 * right keys are then taken. */
+                saslmech_server *s = new_server(c, SASLMECH_MECH_SCRAM_SHA_512, SASLMECH_SERVER_TLS);
+                saslmech_status st = 0;
+                OK(saslmech_server_start(s, S("n,,n=tim,r=abc"), &st));
+                EQ(st, SASLMECH_STATUS_REQUEST);
+                EQ(sans(s, saslmech_request_answer_scram_keys(sreq(s), k256), &st),
+                   SASLMECH_WRONG_ANSWER);
+                OK(sans(s, saslmech_request_answer_scram_keys(sreq(s), k512), &st));
+                EQ(st, SASLMECH_STATUS_CHALLENGE);
+                saslmech_server_free(s);
+            }
             /* A different TLS channel (a man in the middle): the binding fails. */
             h.mech = SASLMECH_MECH_SCRAM_SHA_256_PLUS;
             h.client_cb = other_cb;
@@ -2851,6 +2916,7 @@ static void test_new_mechanism_handshakes(void)
     }
     saslmech_scram_keys_free(k256);
     saslmech_scram_keys_free(k1);
+    saslmech_scram_keys_free(k512);
     saslmech_server_config_free(c);
 }
 

@@ -88,7 +88,9 @@ pub use reference::{
     reference_cram_md5, reference_decode, reference_h, reference_hi, reference_hmac,
     reference_scram_proof_ok, reference_scram_stored_key,
 };
-pub use server::{AnswerKind, ServerLimits, ServerOperation, server, server_config, server_limits};
+pub use server::{
+    AnswerKind, ServerLimits, ServerOperation, scram_hash, server, server_config, server_limits,
+};
 
 // Shared between the bodies (each module imports `crate::*`).
 use input::utf8_prefix;
@@ -150,6 +152,8 @@ pub const MECHANISMS: &[Mechanism] = &[
     Mechanism::OAuthBearer,
     Mechanism::External,
     Mechanism::Anonymous,
+    Mechanism::ScramSha512,
+    Mechanism::ScramSha512Plus,
 ];
 
 /// The server target for PLAIN.

@@ -89,6 +89,7 @@ pub fn reference_hmac(hash: ScramHash, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     }
     match hash {
         ScramHash::Sha1 => run::<hmac::Hmac<sha1::Sha1>>(key, parts),
+        ScramHash::Sha512 => run::<hmac::Hmac<sha2::Sha512>>(key, parts),
         _ => run::<hmac::Hmac<sha2::Sha256>>(key, parts),
     }
 }
@@ -98,6 +99,7 @@ pub fn reference_h(hash: ScramHash, data: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     match hash {
         ScramHash::Sha1 => sha1::Sha1::digest(data).to_vec(),
+        ScramHash::Sha512 => sha2::Sha512::digest(data).to_vec(),
         _ => sha2::Sha256::digest(data).to_vec(),
     }
 }
@@ -107,6 +109,7 @@ pub fn reference_hi(hash: ScramHash, password: &[u8], salt: &[u8], i: u32) -> Ve
     let mut out = vec![0u8; hash.output_len()];
     match hash {
         ScramHash::Sha1 => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, salt, i, &mut out),
+        ScramHash::Sha512 => pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password, salt, i, &mut out),
         _ => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, i, &mut out),
     }
     out

@@ -81,7 +81,7 @@ pub enum AnswerKind {
     CramMd5Keys = 6,
     /// `Answer::TokenError { status: text, scope: text or None if empty }`.
     TokenError = 7,
-    /// `Answer::ScramKeys`: a hash byte (even SHA-1, odd SHA-256), password, salt and an
+    /// `Answer::ScramKeys`: a hash byte ([`scram_hash`]), password, salt and an
     /// iteration byte (1 + byte % 16) for `ScramKeys::derive`; if that refuses them, keys from
     /// `ScramKeys::new` with the password bytes repeated as StoredKey and ServerKey.
     ScramKeys = 8,
@@ -210,13 +210,19 @@ pub fn server_limits(policy: u8, environment: u8) -> ServerLimits {
     }
 }
 
+/// The hash of a hash byte: even SHA-1, odd SHA-256, but odd with the top bit set SHA-512
+/// (added later: corpus files from before keep SHA-1 and, below 0x80, SHA-256).
+pub fn scram_hash(byte: u8) -> ScramHash {
+    match (byte & 1, byte & 0x80) {
+        (0, _) => ScramHash::Sha1,
+        (_, 0) => ScramHash::Sha256,
+        _ => ScramHash::Sha512,
+    }
+}
+
 /// Read an `Answer::ScramKeys` operand (see [`AnswerKind::ScramKeys`]).
 pub(crate) fn read_scram_keys(input: &mut Input<'_>) -> ScramKeys {
-    let hash = if input.byte() & 1 == 0 {
-        ScramHash::Sha1
-    } else {
-        ScramHash::Sha256
-    };
+    let hash = scram_hash(input.byte());
     let password = input.bytes();
     let salt = input.bytes();
     let iterations = u32::from(input.byte() % 16) + 1;

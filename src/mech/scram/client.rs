@@ -107,7 +107,7 @@ impl Client {
         let nonce_len = nonce_len(&nonce);
         let first_len = header_len + 5 + escaped_len(&user) + nonce_len;
         let c_len = 2 + b64::encoded_len(header_len + cb_data.len());
-        let rest_len = 6 + nonce_len + SERVER_NONCE_ROOM + b64::encoded_len(32);
+        let rest_len = 6 + nonce_len + SERVER_NONCE_ROOM + b64::encoded_len(hash.output_len());
         let mut buf = SecretBuf::with_capacity(first_len + c_len + rest_len.max(password.len()));
         // gs2-header: gs2-cbind-flag "," [ "a=" saslname ] ","
         if mechanism.channel_binding() {
@@ -264,7 +264,7 @@ impl Client {
         let v = attr
             .strip_prefix(b"v=")
             .ok_or(Failure::ServerAuthentication)?;
-        let mut v_buf = [0u8; 32];
+        let mut v_buf = [0u8; 64];
         let v = match b64::decode_to(v, &mut v_buf) {
             Ok(n) => v_buf.get(..n).ok_or(Failure::ServerAuthentication)?,
             Err(_) => return Err(Failure::ServerAuthentication),

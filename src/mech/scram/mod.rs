@@ -1,4 +1,5 @@
-//! SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677), with and without channel binding
+//! SCRAM-SHA-1, SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677,
+//! draft-melnikov-scram-sha-512), with and without channel binding
 //! (`-PLUS`: `tls-exporter` RFC 9266, `tls-server-end-point` RFC 5929, `tls-unique`).
 //!
 //! ```text

@@ -50,8 +50,10 @@ enum Part {
 /// The server side of the SCRAM family.
 ///
 /// Everything it keeps from the client, and its own nonce, lives in one buffer sized from
-/// client-first; keys are fixed-size blocks; server-first stays in the session's output buffer
-/// until client-final arrives (the AuthMessage needs it).
+/// client-first, and so do StoredKey and ServerKey once the application has answered (after
+/// the parts, room reserved for them), which keeps the session value small whatever the
+/// hash; server-first stays in the session's output buffer until client-final arrives (the
+/// AuthMessage needs it).
 pub struct Server {
     state: State,
     hash: ScramHash,
@@ -70,8 +72,6 @@ pub struct Server {
     ends: [u32; 6],
     /// The client's nonce, inside client-first-message-bare.
     client_nonce: Span,
-    stored_key: Output,
-    server_key: Output,
 }
 
 impl fmt::Debug for Server {
@@ -92,6 +92,7 @@ impl Server {
     ) -> Server {
         let plus_mech = match mechanism {
             Mechanism::ScramSha1 | Mechanism::ScramSha1Plus => Mechanism::ScramSha1Plus,
+            Mechanism::ScramSha512 | Mechanism::ScramSha512Plus => Mechanism::ScramSha512Plus,
             _ => Mechanism::ScramSha256Plus,
         };
         let plus = mechanism.channel_binding();
@@ -130,8 +131,6 @@ impl Server {
             cb_spans,
             ends: [0; 6],
             client_nonce: Span::default(),
-            stored_key: Output::default(),
-            server_key: Output::default(),
         }
     }
 
@@ -146,6 +145,32 @@ impl Server {
             end.saturating_sub(start.unwrap_or(0)) as usize,
         )
         .bytes(self.buf.as_slice())
+    }
+
+    /// Where StoredKey and ServerKey go in the buffer: after the last part.
+    fn keys_at(&self) -> usize {
+        self.ends.get(Part::Authzid as usize).copied().unwrap_or(0) as usize
+    }
+
+    /// Keep StoredKey and ServerKey after the parts (in the room `parse_first` reserved),
+    /// replacing any kept before.
+    fn put_keys(&mut self, stored_key: &Output, server_key: &Output) {
+        self.drop_keys();
+        self.buf.extend(stored_key.as_slice());
+        self.buf.extend(server_key.as_slice());
+    }
+
+    /// Wipe StoredKey and ServerKey from the buffer.
+    fn drop_keys(&mut self) {
+        let at = self.keys_at();
+        self.buf.truncate(at);
+    }
+
+    /// StoredKey and ServerKey, if the application's answer put them there.
+    fn keys(&self) -> Option<(&[u8], &[u8])> {
+        let n = self.hash.output_len();
+        let keys = self.buf.as_slice().get(self.keys_at()..)?;
+        (keys.len() == 2 * n).then(|| keys.split_at(n))
     }
 
     /// Parse the client-first message:
@@ -228,7 +253,12 @@ impl Server {
         // One buffer for all of it, sized from the message (the names unescape shorter).
         let server_nonce = c.nonce()?;
         let mut buf = SecretBuf::with_capacity(
-            binding.len() + msg.len() + nonce_len(&server_nonce) + user.len() + authzid.len(),
+            binding.len()
+                + msg.len()
+                + nonce_len(&server_nonce)
+                + user.len()
+                + authzid.len()
+                + 2 * self.hash.output_len(),
         );
         let mut ends = [0u32; 6];
         let mut mark = |buf: &SecretBuf, part: Part| {
@@ -293,7 +323,7 @@ impl Server {
             rest = more.ok_or(Failure::Malformed)?;
         };
         let hash = self.hash;
-        let mut proof_buf = [0u8; 32];
+        let mut proof_buf = [0u8; 64];
         let proof = match b64::decode_to(proof, &mut proof_buf) {
             Ok(n) if n == hash.output_len() => proof_buf.get(..n).ok_or(Failure::Malformed)?,
             _ => return Err(Failure::Malformed),
@@ -319,16 +349,16 @@ impl Server {
         }
         // AuthMessage = client-first-bare "," server-first "," client-final-without-proof
         let am: [&[u8]; 5] = [part(Part::Bare)?, b",", out.as_slice(), b",", without_proof];
-        let client_signature = crypto::hmac(hash.sha(), self.stored_key.as_slice(), &am);
+        let (stored_key, server_key) = self.keys().ok_or(Failure::Malformed)?;
+        let client_signature = crypto::hmac(hash.sha(), stored_key, &am);
         let client_key = client_signature.xor(proof);
         let ok = ct_eq(
             crypto::hash(hash.sha(), client_key.as_slice()).as_slice(),
-            self.stored_key.as_slice(),
+            stored_key,
         ) & self.known;
-        let server_signature = crypto::hmac(hash.sha(), self.server_key.as_slice(), &am);
+        let server_signature = crypto::hmac(hash.sha(), server_key, &am);
         proof_buf.as_mut_slice().zeroize();
-        self.stored_key = Output::default();
-        self.server_key = Output::default();
+        self.drop_keys();
         if !ok {
             return Err(Failure::BadCredentials);
         }
@@ -382,15 +412,14 @@ impl ServerMechanism for Server {
                 .split_at(ScramKeys::SALT_LEN.min(fake.as_slice().len()));
             Output::from(salt)
         };
-        let iterations = self.config.scram_iterations;
+        let iterations = self.config.scram_iterations_for(hash);
         // The work from here to server-first must not tell whether the user exists: every
         // path computes the fake salt, and an unknown user costs the same derivation as a
         // known one does under the configured storage (see `SecretStorage`).
         let salt = fake_salt();
         let (salt, iterations) = match answer {
             Answer::ScramKeys(k) if k.hash == hash => {
-                self.stored_key = k.stored_key.clone();
-                self.server_key = k.server_key.clone();
+                self.put_keys(&k.stored_key, &k.server_key);
                 self.known = true;
                 (Salt::new(k.salt()), k.iterations())
             }
@@ -408,8 +437,7 @@ impl ServerMechanism for Server {
                 };
                 let salted = crypto::pbkdf2(hash.sha(), prepared, salt.as_slice(), iterations);
                 let [_, stored_key, server_key] = keys_from_salted(hash, &salted);
-                self.stored_key = stored_key;
-                self.server_key = server_key;
+                self.put_keys(&stored_key, &server_key);
                 (Salt::new(salt.as_slice()), iterations)
             }
             Answer::UnknownUser | Answer::Reject => {
@@ -418,12 +446,11 @@ impl ServerMechanism for Server {
                     let salted =
                         crypto::pbkdf2(hash.sha(), DUMMY_PASSWORD, salt.as_slice(), iterations);
                     let [_, stored_key, server_key] = keys_from_salted(hash, &salted);
-                    self.stored_key = stored_key;
-                    self.server_key = server_key;
+                    self.put_keys(&stored_key, &server_key);
                 } else {
-                    let (key, _) = [0xa5u8; 32].split_at(hash.output_len().min(32));
-                    self.stored_key = Output::from(key);
-                    self.server_key = self.stored_key.clone();
+                    let (key, _) = [0xa5u8; 64].split_at(hash.output_len().min(64));
+                    let key = Output::from(key);
+                    self.put_keys(&key, &key);
                 }
                 self.known = false;
                 (Salt::new(salt.as_slice()), iterations)
@@ -478,8 +505,6 @@ impl ServerMechanism for Server {
         self.bindings = 0;
         self.ends = [0; 6];
         self.client_nonce = Span::default();
-        self.stored_key = Output::default();
-        self.server_key = Output::default();
         self.known = false;
     }
 }

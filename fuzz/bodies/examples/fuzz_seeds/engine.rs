@@ -31,11 +31,7 @@ impl A {
     pub(super) fn keys(&self) -> Option<ScramKeys> {
         match self {
             A::Keys(h, p, salt, i) => {
-                let hash = if h & 1 == 0 {
-                    ScramHash::Sha1
-                } else {
-                    ScramHash::Sha256
-                };
+                let hash = saslmech_fuzz::scram_hash(*h);
                 ScramKeys::derive(hash, p, salt, u32::from(i % 16) + 1).ok()
             }
             _ => None,

@@ -49,7 +49,7 @@ pub(super) fn from_name(name: &[u8]) -> Option<u32> {
     // SAFETY: `name` is a live slice; `m` a local.
     let r = unsafe { saslmech_mechanism_from_name(name.as_ptr(), name.len(), &mut m) };
     if ok_or(r, &[SASLMECH_UNKNOWN_MECHANISM], "from_name") {
-        assert!((1..=11).contains(&m), "mechanism {m}");
+        assert!((1..=MECH_MAX).contains(&m), "mechanism {m}");
         Some(m)
     } else {
         assert_eq!(m, UNSET);
@@ -61,10 +61,10 @@ pub(super) fn from_name(name: &[u8]) -> Option<u32> {
 pub(super) fn name_of(m: u32) -> Option<Vec<u8>> {
     let p = saslmech_mechanism_name(m);
     if p.is_null() {
-        assert!(!(1..=11).contains(&m), "no name for {m}");
+        assert!(!(1..=MECH_MAX).contains(&m), "no name for {m}");
         None
     } else {
-        assert!((1..=11).contains(&m), "a name for {m}");
+        assert!((1..=MECH_MAX).contains(&m), "a name for {m}");
         Some(cstr(p))
     }
 }
@@ -75,7 +75,7 @@ pub(super) fn cache_params(c: *const saslmech_scram_client_cache) -> Option<(u32
     // SAFETY: `c` is NULL or live; out-parameters are locals.
     let r = unsafe { saslmech_scram_client_cache_params(c, &mut hash, &mut it, &mut s, &mut n) };
     if ok_or(r, ANY, "cache_params") {
-        assert!(hash == 1 || hash == 2, "cache hash {hash}");
+        assert!((1..=3).contains(&hash), "cache hash {hash}");
         assert!(it >= 1, "cache iterations {it}");
         Some((hash, it, read(s, n)))
     } else {
@@ -97,16 +97,16 @@ pub(super) fn keys_params(k: *const saslmech_scram_keys) -> Option<(u32, u32, Ve
         assert_eq!((hash, it), (UNSET, UNSET), "written on error");
         return None;
     }
-    assert!(hash == 1 || hash == 2, "keys hash {hash}");
+    assert!((1..=3).contains(&hash), "keys hash {hash}");
     let (mut t, mut n) = (null(), usize::MAX);
     // SAFETY: as above.
     let r = unsafe { saslmech_scram_keys_to_rfc5803(k, &mut t, &mut n) };
     assert!(ok_or(r, &[], "to_rfc5803"));
     let text = read(t, n);
-    let prefix: &[u8] = if hash == 1 {
-        b"SCRAM-SHA-1$"
-    } else {
-        b"SCRAM-SHA-256$"
+    let prefix: &[u8] = match hash {
+        1 => b"SCRAM-SHA-1$",
+        2 => b"SCRAM-SHA-256$",
+        _ => b"SCRAM-SHA-512$",
     };
     assert!(text.starts_with(prefix), "RFC 5803 text of the wrong hash");
     let count = format!("${it}:");
@@ -125,7 +125,7 @@ pub(super) fn op_cache(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     unsafe {
         match sel % 4 {
             0 => {
-                let hash = u32::from(input.byte() % 3);
+                let hash = u32::from(input.byte() % 4);
                 let salted = input.bytes();
                 let salt = input.bytes();
                 let iterations = u32::from(input.byte() % 4);
@@ -151,6 +151,7 @@ pub(super) fn op_cache(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                 let valid = match hash {
                     1 => salted.len() == 20,
                     2 => salted.len() == 32,
+                    3 => salted.len() == 64,
                     _ => false,
                 } && !salt.is_empty()
                     && iterations > 0;
@@ -183,7 +184,7 @@ pub(super) fn op_cache(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                 }
                 if ok_or(r, &[SASLMECH_ABSENT], "client_scram_cache") {
                     let m = h.t.client_mech;
-                    assert!((5..=8).contains(&m), "a SCRAM cache from mechanism {m}");
+                    assert!(is_scram(m), "a SCRAM cache from mechanism {m}");
                     let p = cache_params(out);
                     assert_eq!(
                         p.map(|(hash, _, _)| hash),
@@ -369,10 +370,10 @@ pub(super) fn op_config_query(h: &Handles, input: &mut Input<'_>, sel: u8) {
                 listed.push(m);
             }
         }
-        for m in 0..=12u32 {
+        for m in 0..=MECH_MAX + 1 {
             let mut v = UNSET;
             let r = saslmech_server_config_check(h.config, m, flags, out_u32(&mut v));
-            if !(1..=11).contains(&m) {
+            if !(1..=MECH_MAX).contains(&m) {
                 assert_eq!(r, SASLMECH_UNKNOWN_MECHANISM, "check of {m}");
                 assert_eq!(v, UNSET);
                 continue;
@@ -454,7 +455,7 @@ pub(super) fn op_client_config(h: &Handles, input: &mut Input<'_>, sel: u8) {
 /// through `_new_with_config`, so that the iteration counts stay tiny).
 pub(super) fn op_client_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     let null_it = sel & 0x80 != 0;
-    let m = u32::from(input.byte() % 13);
+    let m = u32::from(input.byte() % MECH_PICK);
     let flags = u32::from(input.byte() & 3);
     let limit = usize::from(input.byte()) * 16;
     // SAFETY: handles NULL or live; `out` a local or NULL.
@@ -467,7 +468,7 @@ pub(super) fn op_client_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
         } else {
             &mut out as *mut _
         };
-        let scram = (5..=8).contains(&m);
+        let scram = is_scram(m);
         let with_limit = sel & 1 != 0;
         let r = if scram {
             ops::saslmech_client_new_with_config(m, h.creds, h.client_config, flags, out_p)
@@ -480,7 +481,7 @@ pub(super) fn op_client_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
             assert_eq!(r, SASLMECH_NULL_ARGUMENT);
             return;
         }
-        if !(1..=11).contains(&m) {
+        if !(1..=MECH_MAX).contains(&m) {
             assert_eq!(r, SASLMECH_UNKNOWN_MECHANISM, "client_new({m})");
         }
         if ok_or(r, ANY, "client_new") {

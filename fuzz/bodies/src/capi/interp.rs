@@ -40,7 +40,7 @@ pub fn capi(data: &[u8]) {
             &[],
             "config_new"
         ));
-        let all: Vec<u32> = (1..=11).collect();
+        let all: Vec<u32> = (1..=MECH_MAX).collect();
         ok_or(
             saslmech_server_config_set_mechanisms(h.config, all.as_ptr(), all.len()),
             &[],
@@ -79,11 +79,11 @@ pub fn capi(data: &[u8]) {
             let sel = input.byte();
             let null_it = sel & 0x80 != 0;
             match op {
-                // A server session: mechanism number (0..=12, some unknown), flags.
+                // A server session: mechanism number (0..=MECH_MAX + 1, two unknown), flags.
                 0 => {
                     saslmech_server_free(h.server);
                     h.server = null_mut();
-                    let m = u32::from(sel % 13);
+                    let m = u32::from(sel % MECH_PICK);
                     let flags = u32::from(input.byte() & 0x3f);
                     let mut out: *mut saslmech_server = null_mut();
                     let out_p = if null_it {
@@ -197,7 +197,7 @@ pub fn capi(data: &[u8]) {
                     let mut out: *mut saslmech_client = null_mut();
                     let flags = u32::from(input.byte() & 3);
                     let r = ops::saslmech_client_new_with_config(
-                        u32::from(sel % 13),
+                        u32::from(sel % MECH_PICK),
                         h.creds,
                         h.client_config,
                         flags,
@@ -205,7 +205,7 @@ pub fn capi(data: &[u8]) {
                     );
                     if ok_or(r, ANY, "client_new") {
                         h.client = out;
-                        h.t.client_mech = u32::from(sel % 13);
+                        h.t.client_mech = u32::from(sel % MECH_PICK);
                     } else {
                         assert!(out.is_null());
                     }
@@ -466,7 +466,7 @@ pub(super) fn server_accessors(s: *const saslmech_server, sel: u8) {
         ok_or(ops::saslmech_server_request_port(s, &mut port), ANY, "port");
         let mut m = UNSET;
         if ok_or(saslmech_server_mechanism(s, &mut m), ANY, "mechanism") {
-            assert!((1..=11).contains(&m));
+            assert!((1..=MECH_MAX).contains(&m));
         }
         let mut t: *const u8 = null();
         let mut len = 0usize;

@@ -200,7 +200,7 @@ pub(super) fn op_keys(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                 }
             }
             2 => {
-                let hash = u32::from(arg % 3);
+                let hash = u32::from(arg % 4);
                 let iterations = u32::from(arg >> 2 & 3);
                 let mut out: *mut saslmech_scram_keys = null_mut();
                 let r = ops::saslmech_scram_keys_generate(
@@ -219,7 +219,7 @@ pub(super) fn op_keys(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
                     &[SASLMECH_INVALID_ARGUMENT, SASLMECH_INVALID_UTF8],
                     "keys_generate",
                 );
-                if !(1..=2).contains(&hash) || iterations == 0 {
+                if !(1..=3).contains(&hash) || iterations == 0 {
                     assert!(!ok, "generate({hash}, {iterations}) taken");
                 }
                 if core::str::from_utf8(v).is_err() {
@@ -372,7 +372,7 @@ pub(super) fn op_stateless(input: &mut Input<'_>, sel: u8) {
                     return;
                 }
                 let known =
-                    (1..=11).find(|n| name_of(*n).is_some_and(|c| c.eq_ignore_ascii_case(a)));
+                    (1..=MECH_MAX).find(|n| name_of(*n).is_some_and(|c| c.eq_ignore_ascii_case(a)));
                 if ok_or(r, &[SASLMECH_UNKNOWN_MECHANISM], "from_name") {
                     assert_eq!(Some(m), known, "from_name of {a:?}");
                 } else {
@@ -388,11 +388,11 @@ pub(super) fn op_stateless(input: &mut Input<'_>, sel: u8) {
                     return;
                 }
                 assert!(ok_or(r, &[], "mechanisms"));
-                assert_eq!(n, 11);
+                assert_eq!(n, MECH_MAX as usize);
                 // SAFETY: a static array of `n` numbers.
                 let mut list = core::slice::from_raw_parts(l, n).to_vec();
                 list.sort_unstable();
-                assert_eq!(list, (1..=11).collect::<Vec<u32>>(), "mechanisms");
+                assert_eq!(list, (1..=MECH_MAX).collect::<Vec<u32>>(), "mechanisms");
             }
             5 => {
                 let flags = x & 0x7f | u32::from(sel & 0x40) << 1;

@@ -33,6 +33,17 @@ fn saslmech_package_version() -> &'static str {
 /// An out-parameter that is not written yet.
 const UNSET: u32 = 0xdead_beef;
 
+/// The highest mechanism number: `SASLMECH_MECH_*` are `1..=MECH_MAX`.
+const MECH_MAX: u32 = 13;
+/// How many numbers a mechanism byte picks from (`byte % MECH_PICK`): every mechanism, and 0
+/// and `MECH_MAX + 1`, which are unknown.
+const MECH_PICK: u8 = MECH_MAX as u8 + 2;
+
+/// The SCRAM mechanism numbers (SHA-1, SHA-256, SHA-512 and their -PLUS).
+fn is_scram(m: u32) -> bool {
+    matches!(m, 5..=8 | 12 | 13)
+}
+
 fn ok_or(r: saslmech_result, allowed: &[saslmech_result], what: &str) -> bool {
     assert!(
         !matches!(

@@ -213,7 +213,7 @@ pub(super) fn proto_queries(h: &Handles, sel: u8) {
             &[SASLMECH_ABSENT],
             "proto mechanism",
         ) {
-            assert!((1..=11).contains(&m), "mechanism {m}");
+            assert!((1..=MECH_MAX).contains(&m), "mechanism {m}");
         }
         // What the adapter would offer now (the one list: the config's, for the connection
         // the adapter was told of), written as the protocol advertises it.
@@ -472,10 +472,10 @@ pub(super) const TAG: &[u8] = b"a1";
 pub(super) fn op_pclient_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
     let null_it = sel & 0x80 != 0;
     let kind = sel % 3;
-    let m = u32::from(input.byte() % 13);
+    let m = u32::from(input.byte() % MECH_PICK);
     let raw_tag = input.bytes();
     let tag = if sel & 0x40 != 0 { raw_tag } else { TAG };
-    let with_config = sel & 0x20 != 0 || (5..=8).contains(&m);
+    let with_config = sel & 0x20 != 0 || is_scram(m);
     // SAFETY: handles NULL or live; the tag a live slice; `out` a local or NULL.
     unsafe {
         saslmech_proto_client_free(h.pclient);
@@ -500,7 +500,7 @@ pub(super) fn op_pclient_new(h: &mut Handles, input: &mut Input<'_>, sel: u8) {
             assert_eq!(r, SASLMECH_NULL_ARGUMENT);
             return;
         }
-        if !(1..=11).contains(&m) {
+        if !(1..=MECH_MAX).contains(&m) {
             assert_eq!(r, SASLMECH_UNKNOWN_MECHANISM, "client adapter for {m}");
         }
         if !ok_or(r, ANY, "proto client new") {
