@@ -26,9 +26,10 @@ const CYRUS_PLUGINS: &str = "/usr/lib/x86_64-linux-gnu/sasl2";
 const PLUGIN: &str = "libcyrus-saslmech.so";
 
 /// The mechanisms the plugin provides (libsasl2 offers SCRAM's -PLUS through the same entry).
-const MECHANISMS: [&str; 7] = [
+const MECHANISMS: [&str; 8] = [
     "SCRAM-SHA-1",
     "SCRAM-SHA-256",
+    "SCRAM-SHA-512",
     "CRAM-MD5",
     "OAUTHBEARER",
     "XOAUTH2",
@@ -237,6 +238,8 @@ const WIRE_CASES: &[&str] = &[
     "SCRAM-SHA-256,alice,secret,ok,interact",
     "SCRAM-SHA-256,alice,wrong,fail",
     "SCRAM-SHA-256,nobody,secret,fail",
+    "SCRAM-SHA-512,alice,secret,ok",
+    "SCRAM-SHA-512,alice,wrong,fail",
     // -PLUS: channel binding (tls-exporter data on both sides); a man in the middle (other
     // data on the client) is caught; plain SCRAM still works when the client has binding data
     // but the server offered no -PLUS.
@@ -244,11 +247,15 @@ const WIRE_CASES: &[&str] = &[
     "SCRAM-SHA-256-PLUS,alice,secret,fail,cbbad",
     "SCRAM-SHA-1-PLUS,alice,secret,ok,cb",
     "SCRAM-SHA-1-PLUS,alice,secret,fail,cbbad",
+    "SCRAM-SHA-512-PLUS,alice,secret,ok,cb",
+    "SCRAM-SHA-512-PLUS,alice,secret,fail,cbbad",
     // Keys stored as RFC 5803 authPassword, no plaintext (`-k carol:keypass`).
     "SCRAM-SHA-256,carol,keypass,ok",
     "SCRAM-SHA-256,carol,nope,fail",
     "SCRAM-SHA-1,carol-sha1,keypass,ok",
     "SCRAM-SHA-1,carol-sha1,nope,fail",
+    "SCRAM-SHA-512,carol-sha512,keypass,ok",
+    "SCRAM-SHA-512,carol-sha512,nope,fail",
 ];
 
 /// What only our plugin implements: client against server.
@@ -405,9 +412,10 @@ fn saslpluginviewer_lists_the_mechanisms_and_their_flags() {
             MECHANISMS.into_iter().collect(),
             "{side} mechanisms:\n{stdout}"
         );
-        let expect: [(&str, (&str, &str)); 7] = [
+        let expect: [(&str, (&str, &str)); 8] = [
             ("SCRAM-SHA-1", scram),
             ("SCRAM-SHA-256", scram),
+            ("SCRAM-SHA-512", scram),
             ("OAUTHBEARER", oauth),
             ("XOAUTH2", oauth),
             ("CRAM-MD5", ("NO_ANONYMOUS|NO_PLAINTEXT", "SERVER_FIRST")),

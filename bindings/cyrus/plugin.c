@@ -35,6 +35,8 @@
  * mechanisms of equal strength the first registered wins, so a plugin's EXTERNAL is never
  * used (checked with libsasl2 2.1.28); libsasl2's own serves the external identity. */
 const struct smc_mech smc_mechs[] = {
+    {"SCRAM-SHA-512", SASLMECH_MECH_SCRAM_SHA_512, SASLMECH_MECH_SCRAM_SHA_512_PLUS,
+     SASLMECH_SCRAM_SHA_512, SMC_SCRAM, SEC_SCRAM, FEAT_SCRAM, FEAT_SCRAM},
     {"SCRAM-SHA-256", SASLMECH_MECH_SCRAM_SHA_256, SASLMECH_MECH_SCRAM_SHA_256_PLUS,
      SASLMECH_SCRAM_SHA_256, SMC_SCRAM, SEC_SCRAM, FEAT_SCRAM, FEAT_SCRAM},
     {"SCRAM-SHA-1", SASLMECH_MECH_SCRAM_SHA_1, SASLMECH_MECH_SCRAM_SHA_1_PLUS,

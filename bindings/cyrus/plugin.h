@@ -43,7 +43,7 @@ struct smc_mech {
 /* Every mechanism the plugin can provide, strongest first. */
 extern const struct smc_mech smc_mechs[];
 extern const size_t smc_mech_count;
-#define SMC_MAX_MECHS 8
+#define SMC_MAX_MECHS 12
 
 /* The option naming the mechanisms this plugin provides (absent: all of them). */
 #define SMC_OPTION_MECHANISMS "saslmech_mechanisms"

@@ -9,9 +9,9 @@
  *
  * The server application is APP (default "sample": CONF_DIR/sample.conf). -l prints the
  * mechanisms the server and the client sides offer (sasl_listmech) as "server: ..." and
- * "client: ...". -k stores SCRAM-SHA-256 keys for USER and SCRAM-SHA-1 keys for USER-sha1 as
- * RFC 5803 authPassword values through the auxprop layer (no userPassword), computed with
- * saslmech_scram_keys_derive. Each CASE is
+ * "client: ...". -k stores SCRAM-SHA-256 keys for USER, SCRAM-SHA-1 keys for USER-sha1 and
+ * SCRAM-SHA-512 keys for USER-sha512 as RFC 5803 authPassword values through the auxprop layer
+ * (no userPassword), computed with saslmech_scram_keys_derive. Each CASE is
  *   MECH,USER,PASSWORD,EXPECT[,OPTION...]
  * EXPECT: ok (both sides succeed, the server's SASL_USERNAME is the expected user) or fail
  * (the server refuses). OPTIONs:
@@ -369,17 +369,19 @@ out:
     return r;
 }
 
-/* -k USER:PASSWORD: SCRAM-SHA-256 keys for USER, SCRAM-SHA-1 keys for USER-sha1 (sasldb keeps
- * one value per property). */
+/* -k USER:PASSWORD: SCRAM-SHA-256 keys for USER, SCRAM-SHA-1 keys for USER-sha1, SCRAM-SHA-512
+ * keys for USER-sha512 (sasldb keeps one value per property). */
 static int store_keys(const char *spec)
 {
-    char user[200], user1[256], *colon;
+    char user[200], user1[256], user512[256], *colon;
     snprintf(user, sizeof(user), "%s", spec);
     colon = strchr(user, ':');
     if (colon == NULL) return -1;
     *colon = '\0';
     snprintf(user1, sizeof(user1), "%s-sha1", user);
+    snprintf(user512, sizeof(user512), "%s-sha512", user);
     if (store_one(user, SASLMECH_SCRAM_SHA_256, colon + 1) != 0) return -1;
+    if (store_one(user512, SASLMECH_SCRAM_SHA_512, colon + 1) != 0) return -1;
     return store_one(user1, SASLMECH_SCRAM_SHA_1, colon + 1);
 }
 
