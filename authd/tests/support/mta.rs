@@ -200,6 +200,20 @@ impl Postfix {
         super::authd::read_lossy(&self.tmp.path().join("data/maillog"))
     }
 
+    /// The running smtpd processes (children of this instance's master).
+    pub fn smtpd_pids(&self) -> Vec<u32> {
+        let Some(master) = self.master_pid() else {
+            return Vec::new();
+        };
+        super::children_of(master)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim_end() == "smtpd")
+            })
+            .collect()
+    }
+
     fn master_pid(&self) -> Option<u32> {
         std::fs::read_to_string(self.tmp.path().join("queue/pid/master.pid"))
             .ok()?
