@@ -225,7 +225,7 @@ fn postfix_with_pgsql_passdb() {
     support::deps::ensure();
     let mut pg = Pg::start_new();
     load_users(&pg);
-    let auth = AuthServer::start(&Options {
+    let opts = Options {
         // Postfix marks AUTH `secured` only under TLS; these sessions are plain text.
         plaintext_without_tls: true,
         passdb: Passdb::Pgsql {
@@ -238,7 +238,8 @@ fn postfix_with_pgsql_passdb() {
         // closes the daemon connection, so that Postfix answers 454 instead of 535.
         temp_failure: Some("disconnect"),
         ..Options::default()
-    });
+    };
+    let auth = AuthServer::start(&opts);
     // The queue file (and its `client=…, sasl_username=…` log line) opens at MAIL FROM, not
     // at the first accepted RCPT (this instance accepts none).
     let pf = Postfix::start_with(
@@ -348,7 +349,7 @@ fn postfix_with_pgsql_passdb() {
         &detail,
     );
 
-    outage(&mut c, &mut pg, &auth, &pf);
+    outage(&mut c, &mut pg, &auth, &opts, &pf);
     c.finish("postfix_with_pgsql_passdb");
 }
 
@@ -358,7 +359,7 @@ fn postfix_with_pgsql_passdb() {
 /// every `FAIL` reply, `temp` or not, into 535; once the database is back, the same daemon
 /// and the same Postfix (and an smtpd process that already failed, which reconnects to the
 /// daemon for its next AUTH) log users in again — nothing restarted but PostgreSQL.
-fn outage(c: &mut Checks, pg: &mut Pg, auth: &AuthServer, pf: &Postfix) {
+fn outage(c: &mut Checks, pg: &mut Pg, auth: &AuthServer, opts: &Options, pf: &Postfix) {
     let daemon_pid = auth.main_pid();
     let u = user("PLAIN");
     let p = pass("PLAIN");
@@ -403,6 +404,26 @@ fn outage(c: &mut Checks, pg: &mut Pg, auth: &AuthServer, pf: &Postfix) {
     .0;
     c.expect("database down: gsasl SCRAM-SHA-256", want, &r);
     if auth.target == Target::Saslmech {
+        // The other choice, `temp_failure = "reply"` (applied by a reload): the daemon answers
+        // `FAIL … temp` and Postfix turns it into 535, as for a wrong password.
+        auth.reconfigure(&Options {
+            temp_failure: Some("reply"),
+            ..opts.clone()
+        });
+        let r = held.auth_plain(&u, &p);
+        c.check(
+            "database down, temp_failure = \"reply\": Postfix answers 535 with the daemon's reason",
+            matches!(&r, Ok(r) if r.code == 535
+                && r.text().contains("535 5.7.8 Error: authentication failed: Temporary authentication failure.")),
+            &format!("{r:?}"),
+        );
+        auth.reconfigure(opts);
+        let r = held.auth_plain(&u, &p);
+        c.check(
+            "database down, back to \"disconnect\" by a reload: 454",
+            matches!(&r, Ok(r) if r.code == 454 && r.text().contains(want_text)),
+            &format!("{r:?}"),
+        );
         let log = auth.log_text();
         c.check(
             "database down: the daemon logged the temporary failures and why it disconnected",

@@ -414,6 +414,23 @@ service anvil {{
         self.proc.as_ref().expect("not running").signal("HUP");
     }
 
+    /// saslmech-authd: rewrite the configuration with `opts` and reload it (SIGHUP), waiting
+    /// (at most 10 s) until the daemon logs the reload.
+    pub fn reconfigure(&self, opts: &Options) {
+        assert_eq!(
+            self.target,
+            Target::Saslmech,
+            "reconfigure: saslmech-authd only"
+        );
+        let count = |t: &str| t.matches("reloaded configuration").count();
+        let before = count(&self.log_text());
+        self.write_config(opts);
+        self.reload();
+        wait_for("the daemon's reload", Duration::from_secs(10), || {
+            (count(&self.log_text()) > before).then_some(())
+        });
+    }
+
     /// The daemon's PID (Dovecot: its master).
     pub fn main_pid(&self) -> u32 {
         self.proc.as_ref().expect("not running").pid()
