@@ -98,6 +98,27 @@ pub struct Auth {
     /// PBKDF2 iterations for SCRAM keys derived from plaintext or hashed passwords (4096).
     #[serde(default = "default_scram_iterations")]
     pub scram_iterations: u32,
+    /// How a temporary failure of the passdb (database down, slow, pool exhausted) reaches
+    /// the client: see [`TempFailure`].
+    #[serde(default)]
+    pub temp_failure: TempFailure,
+}
+
+/// `auth.temp_failure`: what the daemon does when the passdb cannot answer a request now.
+///
+/// Debian's Postfix 3.7 and Exim 4.96 both turn every `FAIL` reply into 535 ("wrong
+/// password"), `temp` or not; they report a temporary failure (Postfix 454, Exim 435) only
+/// when they lose their connection to the auth daemon.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TempFailure {
+    /// Close that client connection instead of replying (the reason is logged; the other
+    /// requests in flight on it are dropped and logged). Postfix answers 454, Exim 435, and
+    /// each reconnects for its next login.
+    #[default]
+    Disconnect,
+    /// Answer `FAIL id reason=… temp`, as Dovecot does (for clients that act on `temp`).
+    Reply,
 }
 
 impl Default for Auth {
@@ -112,6 +133,7 @@ impl Default for Auth {
             request_timeout_s: default_request_timeout(),
             hostname: None,
             scram_iterations: default_scram_iterations(),
+            temp_failure: TempFailure::default(),
         }
     }
 }
@@ -470,6 +492,25 @@ mod tests {
         assert_eq!(c.passdb.default_scheme, "CRYPT");
         assert_eq!(c.unix_mode().unwrap(), 0o666);
         assert!(c.oauth.is_none());
+    }
+
+    #[test]
+    fn temp_failure_values() {
+        assert_eq!(
+            Config::parse(MIN).unwrap().auth.temp_failure,
+            TempFailure::Disconnect
+        );
+        for (value, want) in [
+            ("reply", TempFailure::Reply),
+            ("disconnect", TempFailure::Disconnect),
+        ] {
+            let c = Config::parse(&format!("{MIN}[auth]\ntemp_failure = \"{value}\"\n")).unwrap();
+            assert_eq!(c.auth.temp_failure, want);
+        }
+        let e = Config::parse(&format!("{MIN}[auth]\ntemp_failure = \"hang-up\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hang-up") && e.contains("reply"), "{e}");
     }
 
     #[test]

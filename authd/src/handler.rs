@@ -281,6 +281,13 @@ impl Handler {
         self.requests.len()
     }
 
+    /// The ids of the requests in flight (to log them if the connection closes).
+    pub fn request_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.requests.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// `rip=` and `no-penalty` of request `id` (for the throttle).
     pub fn request_origin(&self, id: u32) -> (Option<IpAddr>, bool) {
         self.requests

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
 use crate::backend::{self, Resolution, State};
-use crate::config::Config;
+use crate::config::{Config, TempFailure};
 use crate::handler::{Event, Finished, Handler, Limits, Outcome, Owned};
 use crate::protocol::{self, Fail};
 
@@ -352,6 +352,9 @@ async fn serve_halves<R, W>(
             break;
         }
     }
+    for id in handler.request_ids() {
+        info!(conn, id, "request dropped: its connection closed");
+    }
     let _ = wr.shutdown().await;
     jobs.abort_all();
 }
@@ -373,6 +376,18 @@ fn process(
             Event::Finished(f) => {
                 log_finished(&f, conn);
                 let state = daemon.state.load();
+                if f.outcome == Outcome::Failed(saslmech::Failure::TemporaryFailure)
+                    && state.config.auth.temp_failure == TempFailure::Disconnect
+                {
+                    // Postfix and Exim answer every FAIL with 535; only a lost connection
+                    // makes them say "temporary" (454 / 435) and reconnect for the next AUTH.
+                    handler.release(f.id);
+                    return Err(format!(
+                        "request {} failed temporarily ({}); auth.temp_failure = \"disconnect\"",
+                        f.id,
+                        f.note.unwrap_or("passdb unavailable")
+                    ));
+                }
                 let counts = matches!(
                     f.outcome,
                     Outcome::Failed(

@@ -4,9 +4,11 @@
 //!
 //! `cargo test -p saslmech-authd --test e2e_exim` (as root).
 
+#[path = "util/pg.rs"]
+mod pg;
 mod support;
 
-use support::authd::{ALICE, AuthServer, BOB, Options};
+use support::authd::{ALICE, AuthServer, BOB, Options, Passdb};
 use support::cases::{Checks, mechanism_matrix};
 use support::clients::{Via, swaks};
 use support::mta::{Exim, InetdBridge};
@@ -91,4 +93,84 @@ fn exim_daemon_over_tcp() {
     mechanism_matrix(&mut c, "exim daemon/tcp", &auth, &via, exim.port);
     outage(&mut c, "exim daemon/tcp", &mut auth, &via);
     c.finish("exim_daemon_over_tcp");
+}
+
+/// The user database down under a running daemon: Exim 4.96 turns a `FAIL … temp` reply into
+/// 535 like any other failure, but a dropped daemon connection into 435 — so the default
+/// `temp_failure = "disconnect"` is what makes Exim tell the client to retry. Once the
+/// database is back the same daemon and Exim log users in again.
+#[test]
+fn exim_with_database_down() {
+    support::deps::ensure();
+    let mut pg = pg::Pg::start_new();
+    pg.sql(&format!(
+        "CREATE TABLE users (username text PRIMARY KEY, password text NOT NULL);\n\
+         INSERT INTO users VALUES ({}, {});\n",
+        pg::lit(ALICE.0),
+        pg::lit(&format!("{{PLAIN}}{}", ALICE.1))
+    ));
+    let query = "SELECT password FROM users WHERE username = '%u'";
+    let opts = |temp_failure| Options {
+        passdb: Passdb::Pgsql {
+            connection: pg.connection(),
+            query: query.to_owned(),
+            dovecot_query: query.to_owned(),
+            query_timeout_ms: 2000,
+        },
+        temp_failure: Some(temp_failure),
+        ..exim_options()
+    };
+    let reply = AuthServer::start(&opts("reply"));
+    let disconnect = AuthServer::start(&opts("disconnect"));
+    let exim_reply = Exim::new(&reply.unix_path());
+    let exim_disconnect = Exim::new(&disconnect.unix_path());
+    let via_reply = Via::Pipe(exim_reply.bs_command(40000, 25));
+    let via_disconnect = Via::Pipe(exim_disconnect.bs_command(40000, 25));
+    let mut c = Checks::default();
+    c.expect(
+        "database up: PLAIN",
+        235,
+        &swaks(&via_disconnect, "PLAIN", ALICE.0, ALICE.1),
+    );
+    pg.stop();
+    c.expect(
+        "database down, temp_failure = \"reply\" (FAIL … temp) → 535",
+        535,
+        &swaks(&via_reply, "PLAIN", ALICE.0, ALICE.1),
+    );
+    let r = swaks(&via_disconnect, "PLAIN", ALICE.0, ALICE.1);
+    c.expect(
+        "database down, temp_failure = \"disconnect\" → 435",
+        435,
+        &r,
+    );
+    c.check(
+        "database down, disconnect: Exim's text for a lost daemon",
+        r.line.contains("Unable to authenticate at present"),
+        &r.line,
+    );
+    c.expect(
+        "database down, disconnect: LOGIN → 435",
+        435,
+        &swaks(&via_disconnect, "LOGIN", ALICE.0, ALICE.1),
+    );
+    c.check(
+        "the daemon logged why it closed the connection",
+        disconnect
+            .log_text()
+            .contains("failed temporarily (database unavailable); auth.temp_failure"),
+        &disconnect.log_text(),
+    );
+    pg.start();
+    c.expect(
+        "database back: PLAIN",
+        235,
+        &swaks(&via_disconnect, "PLAIN", ALICE.0, ALICE.1),
+    );
+    c.expect(
+        "database back: wrong password → 535",
+        535,
+        &swaks(&via_disconnect, "PLAIN", ALICE.0, "wrong"),
+    );
+    c.finish("exim_with_database_down");
 }

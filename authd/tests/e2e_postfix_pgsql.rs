@@ -2,8 +2,8 @@
 //! saslmech-authd whose users live in PostgreSQL (`[passdb] driver = "pgsql"`): a private
 //! PostgreSQL 15 server (tests/util/pg.rs) with a users table holding a user in every scheme
 //! the passwd-file supports, written by `saslmech-authd hash`; real SMTP clients (swaks,
-//! `gsasl --smtp`) log in through Postfix; then the database is stopped and started again
-//! under the running daemon and Postfix.
+//! `gsasl --smtp`) log in through Postfix; then the database is stopped (454, with
+//! `temp_failure = "disconnect"`) and started again under the running daemon and Postfix.
 //!
 //! `cargo test -p saslmech-authd --test e2e_postfix_pgsql` (as root: Postfix's master must be).
 //!
@@ -225,7 +225,7 @@ fn postfix_with_pgsql_passdb() {
     support::deps::ensure();
     let mut pg = Pg::start_new();
     load_users(&pg);
-    let auth = AuthServer::start(&Options {
+    let opts = Options {
         // Postfix marks AUTH `secured` only under TLS; these sessions are plain text.
         plaintext_without_tls: true,
         passdb: Passdb::Pgsql {
@@ -234,8 +234,12 @@ fn postfix_with_pgsql_passdb() {
             dovecot_query: DOVECOT_QUERY.to_owned(),
             query_timeout_ms: 2000,
         },
+        // What docs/authd.md recommends for Postfix (also the default): a temporary failure
+        // closes the daemon connection, so that Postfix answers 454 instead of 535.
+        temp_failure: Some("disconnect"),
         ..Options::default()
-    });
+    };
+    let auth = AuthServer::start(&opts);
     // The queue file (and its `client=…, sasl_username=…` log line) opens at MAIL FROM, not
     // at the first accepted RCPT (this instance accepts none).
     let pf = Postfix::start_with(
@@ -345,41 +349,50 @@ fn postfix_with_pgsql_passdb() {
         &detail,
     );
 
-    outage(&mut c, &mut pg, &auth, &pf);
+    outage(&mut c, &mut pg, &auth, &opts, &pf);
     c.finish("postfix_with_pgsql_passdb");
 }
 
-/// The database stops under the running daemon and Postfix: logins fail at once with the
-/// daemon's temporary failure (never hang, never a wrong answer); once the database is back,
-/// the same daemon and the same Postfix (and an smtpd process that already failed) log users
-/// in again — nothing restarted but PostgreSQL.
-fn outage(c: &mut Checks, pg: &mut Pg, auth: &AuthServer, pf: &Postfix) {
+/// The database stops under the running daemon and Postfix: logins fail at once with a
+/// temporary failure (never hang, never a wrong answer) — 454 through saslmech-authd, whose
+/// `temp_failure = "disconnect"` closes the daemon connection, because Postfix 3.7 turns
+/// every `FAIL` reply, `temp` or not, into 535; once the database is back, the same daemon
+/// and the same Postfix (and an smtpd process that already failed, which reconnects to the
+/// daemon for its next AUTH) log users in again — nothing restarted but PostgreSQL.
+fn outage(c: &mut Checks, pg: &mut Pg, auth: &AuthServer, opts: &Options, pf: &Postfix) {
     let daemon_pid = auth.main_pid();
     let u = user("PLAIN");
     let p = pass("PLAIN");
+    // Dovecot (AUTHD_TARGET=dovecot, for comparison) answers `FAIL … temp`: Postfix says 535
+    // with Dovecot's reason.
+    let (want, want_text) = match auth.target {
+        Target::Saslmech => (
+            454,
+            "4.7.0 Temporary authentication failure: Connection lost to authentication server",
+        ),
+        Target::Dovecot => (535, "Temporary authentication failure"),
+    };
     // An smtpd process with an established daemon connection.
     let mut held = Smtp::session(pf.port);
     pg.stop();
     let t = std::time::Instant::now();
     let r = held.auth_plain(&u, &p);
     let took = t.elapsed();
-    // Debian's Postfix 3.7 turns every FAIL reply into 535, `temp` or not (it says 454 only
-    // when it loses the daemon); the reason the daemon gave is passed on in the text.
     let text = r
         .as_ref()
         .map(|r| r.text())
         .unwrap_or_else(|e| e.to_string());
     c.check(
-        "database down: 535 with the daemon's temporary-failure reason, within 5 s",
-        matches!(&r, Ok(r) if r.code == 535 && r.text().contains("Temporary authentication failure"))
+        &format!("database down: {want} {want_text:?}, within 5 s"),
+        matches!(&r, Ok(r) if r.code == want && r.text().contains(want_text))
             && took < std::time::Duration::from_secs(5),
         &format!("{text} after {took:?}"),
     );
     let r = swaks(&Via::Tcp(pf.port), "PLAIN", &u, &p);
-    c.expect("database down: swaks PLAIN refused", 535, &r);
+    c.expect("database down: swaks PLAIN", want, &r);
     c.check(
-        "database down: swaks sees the temporary-failure reason",
-        r.line.contains("Temporary authentication failure"),
+        "database down: swaks sees the temporary-failure text",
+        r.line.contains(want_text),
         &r.line,
     );
     let r = gsasl_smtp(
@@ -389,19 +402,41 @@ fn outage(c: &mut Checks, pg: &mut Pg, auth: &AuthServer, pf: &Postfix) {
         &pass("SCRAM-SHA-256"),
     )
     .0;
-    c.expect("database down: gsasl SCRAM-SHA-256 refused", 535, &r);
+    c.expect("database down: gsasl SCRAM-SHA-256", want, &r);
     if auth.target == Target::Saslmech {
+        // The other choice, `temp_failure = "reply"` (applied by a reload): the daemon answers
+        // `FAIL … temp` and Postfix turns it into 535, as for a wrong password.
+        auth.reconfigure(&Options {
+            temp_failure: Some("reply"),
+            ..opts.clone()
+        });
+        let r = held.auth_plain(&u, &p);
         c.check(
-            "database down: the daemon logged the temporary failures",
-            auth.log_text().contains("result=\"tempfail\""),
-            "no result=\"tempfail\" line",
+            "database down, temp_failure = \"reply\": Postfix answers 535 with the daemon's reason",
+            matches!(&r, Ok(r) if r.code == 535
+                && r.text().contains("535 5.7.8 Error: authentication failed: Temporary authentication failure.")),
+            &format!("{r:?}"),
+        );
+        auth.reconfigure(opts);
+        let r = held.auth_plain(&u, &p);
+        c.check(
+            "database down, back to \"disconnect\" by a reload: 454",
+            matches!(&r, Ok(r) if r.code == 454 && r.text().contains(want_text)),
+            &format!("{r:?}"),
+        );
+        let log = auth.log_text();
+        c.check(
+            "database down: the daemon logged the temporary failures and why it disconnected",
+            log.contains("result=\"tempfail\"")
+                && log.contains("failed temporarily (database unavailable); auth.temp_failure"),
+            "no result=\"tempfail\" or no \"failed temporarily\" line",
         );
     }
 
     pg.start();
     let r = held.auth_plain(&u, &p);
     c.check(
-        "database back: 235 on the smtpd session that failed",
+        "database back: 235 on the smtpd session that failed (it reconnects to the daemon)",
         matches!(&r, Ok(r) if r.code == 235),
         &format!("{r:?}"),
     );

@@ -120,12 +120,24 @@ fn load_users(pg: &Pg) {
 
 const QUERY: &str = "SELECT password, disabled AS nologin, login AS \\\"user\\\" FROM users WHERE username = '%n' AND domain = '%d' AND %s IN ('smtp', 'submission')";
 
-/// Start the daemon on the PostgreSQL passdb with this query and timeouts.
+/// Start the daemon on the PostgreSQL passdb with this query and timeouts, answering a
+/// temporary failure with `FAIL … temp` (`temp_failure = "reply"`).
 fn daemon(pg: &Pg, query: &str, query_timeout_ms: u64, extra: &str) -> Daemon {
+    daemon_with(pg, query, query_timeout_ms, "reply", extra)
+}
+
+/// [`daemon`] with this `[auth] temp_failure`.
+fn daemon_with(
+    pg: &Pg,
+    query: &str,
+    query_timeout_ms: u64,
+    temp_failure: &str,
+    extra: &str,
+) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("auth");
     let config = format!(
-        "[listen]\ntcp = \"127.0.0.1:0\"\nunix = \"{}\"\n[auth]\n{AUTH}request_timeout_s = 30\n[passdb]\ndriver = \"pgsql\"\n[pgsql]\nconnection = \"{}\"\npool_size = 4\nconnect_timeout_ms = 1000\nquery_timeout_ms = {query_timeout_ms}\npassword_query = \"{query}\"\n{extra}\n",
+        "[listen]\ntcp = \"127.0.0.1:0\"\nunix = \"{}\"\n[auth]\n{AUTH}request_timeout_s = 30\ntemp_failure = \"{temp_failure}\"\n[passdb]\ndriver = \"pgsql\"\n[pgsql]\nconnection = \"{}\"\npool_size = 4\nconnect_timeout_ms = 1000\nquery_timeout_ms = {query_timeout_ms}\npassword_query = \"{query}\"\n{extra}\n",
         socket.display(),
         pg.connection(),
     );
@@ -333,6 +345,68 @@ fn database_down_at_start_then_up_without_restart() {
     );
     assert!(d.wait_log(|l| l.contains("database unavailable")));
     assert!(d.wait_log(|l| l.contains("result=\"tempfail\"")));
+}
+
+/// `temp_failure = "disconnect"` (the default): a request that fails temporarily closes its
+/// connection with no reply (Postfix and Exim then report a temporary failure, 454 / 435);
+/// the other request in flight on it is logged as dropped; another connection, with its own
+/// exchange half done, is not touched and finishes once the database is back.
+#[test]
+fn temp_failure_disconnect_closes_only_that_connection() {
+    let mut pg = Pg::init();
+    let d = daemon_with(&pg, QUERY, 2000, "disconnect", "");
+    let login = "AUTH\t1\tLOGIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.1\tsecured";
+    let mut a = d.client();
+    let mut b = d.client();
+    for c in [&mut a, &mut b] {
+        c.send(login);
+        assert_eq!(c.recv(), format!("CONT\t1\t{}", b64(b"Username:")));
+    }
+    let ir = b64(format!("\0{}\0pencil", u("plain")).as_bytes());
+    a.send(&format!(
+        "AUTH\t2\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.1\tsecured\tresp={ir}"
+    ));
+    let t = Instant::now();
+    assert_eq!(
+        a.rest_until_closed().as_deref(),
+        Some(""),
+        "closed, no reply"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(d.wait_log(|l| l.contains(
+        "closing connection: request 2 failed temporarily (database unavailable); auth.temp_failure = \"disconnect\""
+    )));
+    assert!(d.wait_log(|l| l.contains("id=1") && l.contains("request dropped")));
+    assert_eq!(
+        d.count_log(|l| l.contains("request dropped")),
+        1,
+        "{:?}",
+        d.log()
+    );
+    pg.start();
+    load_users(&pg);
+    // The other connection finishes its exchange: nothing of it was lost.
+    b.send(&format!("CONT\t1\t{}", b64(u("plain").as_bytes())));
+    assert_eq!(b.recv(), format!("CONT\t1\t{}", b64(b"Password:")));
+    b.send(&format!("CONT\t1\t{}", b64(b"pencil")));
+    assert_eq!(b.recv(), format!("OK\t1\tuser={}", u("plain")));
+    // A new connection (as Postfix opens for its next AUTH) logs in; wrong passwords still
+    // get a FAIL reply, not a disconnect.
+    let mut c = d.client();
+    assert_eq!(
+        c.plain(1, &u("plain"), "pencil", "127.0.0.1"),
+        format!("OK\t1\tuser={}", u("plain"))
+    );
+    assert_eq!(
+        c.plain(2, &u("plain"), "crayon", "127.0.0.1"),
+        format!("FAIL\t2\tuser={}", u("plain"))
+    );
+    assert_eq!(
+        d.count_log(|l| l.contains("closing connection")),
+        1,
+        "{:?}",
+        d.log()
+    );
 }
 
 #[test]

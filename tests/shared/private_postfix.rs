@@ -323,7 +323,8 @@ impl PrivatePostfix {
         }
     }
 
-    fn master_pid(&self) -> Option<u32> {
+    /// The master process's PID, from its pid file.
+    pub fn master_pid(&self) -> Option<u32> {
         std::fs::read_to_string(self.dir.join("queue/pid/master.pid"))
             .ok()?
             .trim()

@@ -59,6 +59,8 @@ pub struct Options {
     pub max_failures: u32,
     /// Where the users are (default: the harness's passwd-file with alice, bob and carol).
     pub passdb: Passdb,
+    /// `[auth] temp_failure` (`"reply"` or `"disconnect"`); `None` leaves the default.
+    pub temp_failure: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -68,6 +70,7 @@ impl Default for Options {
             failure_delay_ms: 0,
             max_failures: 1000,
             passdb: Passdb::PasswdFile,
+            temp_failure: None,
         }
     }
 }
@@ -178,7 +181,7 @@ tcp = "{tcp}"
 mechanisms = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"]
 plaintext_without_tls = {ptls}
 failure_delay_ms = {delay}
-
+{tempfail}
 {passdb}
 [oauth]
 hs256_key_file = "{hs}"
@@ -196,6 +199,10 @@ window_s = 60
                         unix = self.unix.display(),
                         ptls = opts.plaintext_without_tls,
                         delay = opts.failure_delay_ms,
+                        tempfail = opts
+                            .temp_failure
+                            .map(|t| format!("temp_failure = {}\n", toml_str(t)))
+                            .unwrap_or_default(),
                         passdb = self.saslmech_passdb(&opts.passdb),
                         hs = self.keys.hs256_key_file.display(),
                         rs = self.keys.rs256_public.display(),
@@ -405,6 +412,23 @@ service anvil {{
     /// restarts its auth process (and passwd-file is re-read when its mtime changes anyway).
     pub fn reload(&self) {
         self.proc.as_ref().expect("not running").signal("HUP");
+    }
+
+    /// saslmech-authd: rewrite the configuration with `opts` and reload it (SIGHUP), waiting
+    /// (at most 10 s) until the daemon logs the reload.
+    pub fn reconfigure(&self, opts: &Options) {
+        assert_eq!(
+            self.target,
+            Target::Saslmech,
+            "reconfigure: saslmech-authd only"
+        );
+        let count = |t: &str| t.matches("reloaded configuration").count();
+        let before = count(&self.log_text());
+        self.write_config(opts);
+        self.reload();
+        wait_for("the daemon's reload", Duration::from_secs(10), || {
+            (count(&self.log_text()) > before).then_some(())
+        });
     }
 
     /// The daemon's PID (Dovecot: its master).

@@ -105,6 +105,20 @@ impl Postfix {
     pub fn log(&self) -> String {
         self.pf.log()
     }
+
+    /// The running smtpd processes (children of this instance's master).
+    pub fn smtpd_pids(&self) -> Vec<u32> {
+        let Some(master) = self.pf.master_pid() else {
+            return Vec::new();
+        };
+        super::children_of(master)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim_end() == "smtpd")
+            })
+            .collect()
+    }
 }
 
 /// The Exim authenticators the tests use, all handing the exchange to the auth daemon at

@@ -237,6 +237,19 @@ impl Client {
         }
     }
 
+    /// Everything the daemon sends until it closes the connection; `None` if it does not
+    /// close it within the read timeout.
+    pub fn rest_until_closed(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.reader.read_to_end(&mut buf) {
+            Ok(_) => Some(String::from_utf8_lossy(&buf).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                Some(String::from_utf8_lossy(&buf).into_owned())
+            }
+            Err(_) => None,
+        }
+    }
+
     /// AUTH PLAIN with an initial response, secured, from `rip`.
     pub fn plain(&mut self, id: u32, user: &str, pass: &str, rip: &str) -> String {
         let ir = b64(format!("\0{user}\0{pass}").as_bytes());
