@@ -297,6 +297,44 @@ kdc_test!(
     }
 );
 
+kdc_test!(protocol_adapters_carry_both_mechanisms, || {
+    use saslmech::proto::imap::{ImapClient, ImapServer};
+    use saslmech::proto::pop3::{Pop3Client, Pop3Server};
+    use saslmech::proto::smtp::{SmtpClient, SmtpServer};
+    use support::adapters::{ClientSide, ServerSide, USER, run};
+    for m in [Mechanism::Gssapi, Mechanism::Gs2Krb5] {
+        for ir in [false, true] {
+            let creds = client_creds("smtp");
+            let config = server_config(m);
+            let pairs: Vec<(Box<dyn ClientSide>, Box<dyn ServerSide>)> = vec![
+                (
+                    Box::new(SmtpClient::new(m, &creds).unwrap().initial_response(ir)),
+                    Box::new(SmtpServer::new(Arc::clone(&config))),
+                ),
+                (
+                    Box::new(ImapClient::new("a1", m, &creds).unwrap().sasl_ir(ir)),
+                    Box::new(ImapServer::new(Arc::clone(&config))),
+                ),
+                (
+                    Box::new(Pop3Client::new(m, &creds).unwrap().initial_response(ir)),
+                    Box::new(Pop3Server::new(Arc::clone(&config))),
+                ),
+            ];
+            for (mut c, mut s) in pairs {
+                s.set_transport(Transport::plaintext());
+                let out = run(c.as_mut(), s.as_mut());
+                let id = out
+                    .server
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("{m} {e:?}: {out:?}"));
+                assert_eq!(id.authcid, USER, "{m}: {out:?}");
+                assert_eq!(out.requests, 1, "{m}: {out:?}");
+                assert!(out.client.authenticated, "{m}: {out:?}");
+            }
+        }
+    }
+});
+
 // ---- Peers: gsasl and Cyrus SASL's sample programs, through pipes ----
 
 /// A peer process: lines of its stdout arrive through a channel; an unterminated prompt
