@@ -20,22 +20,40 @@ pub struct Kdc {
     kdc: Child,
 }
 
-/// Install the Kerberos packages if a program is missing.
+/// Cyrus SASL's GSSAPI plugin (`libsasl2-modules-gssapi-mit`), if installed.
+pub fn cyrus_gssapi_plugin() -> Option<PathBuf> {
+    let lib = std::fs::read_dir("/usr/lib").ok()?;
+    lib.filter_map(Result::ok)
+        .map(|e| e.path().join("sasl2/libgssapiv2.so"))
+        .find(|p| p.exists())
+}
+
+/// Install the Kerberos packages if a program (or Cyrus's GSSAPI plugin) is missing, with
+/// `scripts/install-deps.sh --kerberos` under the lock the other installing tests take.
 pub fn ensure_installed() {
     let have = ["krb5kdc", "kdb5_util", "kadmin.local", "kinit"]
         .iter()
-        .all(|p| find(p).is_some());
+        .all(|p| find(p).is_some())
+        && cyrus_gssapi_plugin().is_some();
     if have {
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The repository root (this file serves the root crate's and cli/'s tests).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|d| d.join("scripts/install-deps.sh").is_file())
+        .expect("scripts/install-deps.sh above the crate");
     let status = Command::new("flock")
-        .arg("/tmp/saslmech-install-deps.lock")
+        .args(["-w", "900", "/tmp/saslmech-e2e-deps.lock", "bash"])
         .arg(root.join("scripts/install-deps.sh"))
         .arg("--kerberos")
         .status()
         .expect("run scripts/install-deps.sh --kerberos");
     assert!(status.success(), "installing the Kerberos packages failed");
+    assert!(
+        cyrus_gssapi_plugin().is_some(),
+        "libsasl2-modules-gssapi-mit did not install Cyrus's GSSAPI plugin"
+    );
 }
 
 /// A program in PATH or the sbin directories (krb5kdc is in /usr/sbin).
