@@ -260,6 +260,68 @@ kdc_test!(engine_failures_are_typed, || {
     }
 });
 
+/// A server session of `m` parked on its principal request, after the engine's client got it
+/// there.
+fn parked_on_principal(m: Mechanism, config: &Arc<ServerConfig>) -> ServerSession {
+    let mut server = ServerSession::new(config, m, &Transport::plaintext()).unwrap();
+    let mut client = ClientSession::new(m, &client_creds("smtp")).unwrap();
+    let ir = client.start().unwrap().unwrap().to_vec();
+    let mut step = own_step(server.start(Some(&ir)).unwrap());
+    for _ in 0..5 {
+        match step {
+            Some(challenge) => {
+                let r = client.step(&challenge).unwrap().to_vec();
+                step = own_step(server.step(&r).unwrap());
+            }
+            None => return server,
+        }
+    }
+    panic!("{m}: no principal request");
+}
+
+/// `Some(challenge)`, or `None` for the principal request.
+fn own_step(step: ServerStep<'_>) -> Option<Vec<u8>> {
+    match step {
+        ServerStep::Challenge(c) => Some(c.to_vec()),
+        ServerStep::Request(Request::Principal(_)) => None,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+kdc_test!(engine_answers_that_do_not_fit_change_nothing, || {
+    for m in [Mechanism::Gssapi, Mechanism::Gs2Krb5] {
+        let config = Arc::new(ServerConfig::new().mechanisms(&[m]).max_identity(300));
+        let mut s = parked_on_principal(m, &config);
+        let long = "u".repeat(301);
+        let bad_user = Error::InvalidArgument("user name empty, too long or with NUL");
+        for (answer, error) in [
+            (Answer::Password(b"pw"), Error::WrongAnswer),
+            (Answer::TokenOwner("alice"), Error::WrongAnswer),
+            (Answer::User(""), bad_user),
+            (Answer::User("a\0b"), bad_user),
+            (Answer::User(&long), bad_user),
+        ] {
+            assert_eq!(s.answer(answer).unwrap_err(), error, "{m} {answer:?}");
+            let Some(Request::Principal(p)) = s.request() else {
+                panic!("{m}: the request is gone after {answer:?}");
+            };
+            assert_eq!(p.principal(), principal());
+        }
+        // The backend is down: a temporary failure (454), not a verdict.
+        let mut s = parked_on_principal(m, &config);
+        assert!(matches!(
+            s.answer(Answer::TemporaryFailure).unwrap(),
+            ServerStep::Failure(Failure::TemporaryFailure)
+        ));
+        let mut s = parked_on_principal(m, &config);
+        let user = "u".repeat(300);
+        let ServerStep::Success(ok) = s.answer(Answer::User(&user)).unwrap() else {
+            panic!("{m}: a user name at the limit");
+        };
+        assert_eq!(ok.identity.authcid(), user);
+    }
+});
+
 kdc_test!(
     engine_client_without_ticket,
     |kdc: &Kdc| vec![(

@@ -132,6 +132,7 @@ impl Server {
 
 impl ServerMechanism for Server {
     fn start(&mut self, c: &ServerConfig, out: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        self.authz.max_identity = c.max_identity;
         match server_context(c) {
             Ok(ctx) => self.ctx = Some(ctx),
             Err(f) => return self.fail(f),
@@ -157,9 +158,7 @@ impl ServerMechanism for Server {
         if self.state != ServerState::Pending {
             return Err(Error::InvalidState);
         }
-        let next = self
-            .authz
-            .answer(ServerConfig::DEFAULT_MAX_IDENTITY, answer)?;
+        let next = self.authz.answer(answer)?;
         if next != Next::Success {
             self.state = ServerState::Failed;
             return Ok(next);

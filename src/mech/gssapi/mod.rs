@@ -153,6 +153,8 @@ pub(crate) struct Authorization {
     pub(crate) authzid: Option<SecretStr>,
     /// The local user the application mapped the principal to.
     pub(crate) user: Option<String>,
+    /// The configuration's identity limit, for that user name.
+    pub(crate) max_identity: usize,
 }
 
 impl Authorization {
@@ -164,11 +166,12 @@ impl Authorization {
         }))
     }
 
-    /// Apply the answer to [`Request::Principal`]: `Ok(true)` if the principal may log in.
-    pub(crate) fn answer(&mut self, max: usize, answer: Answer<'_>) -> Result<Next, Error> {
+    /// Apply the answer to [`Request::Principal`]: success with the mapped user, a failure, or
+    /// an answer that does not fit (which changes nothing).
+    pub(crate) fn answer(&mut self, answer: Answer<'_>) -> Result<Next, Error> {
         let user = match answer {
             Answer::Accept => self.principal.clone(),
-            Answer::User(user) => match check_identity(user.as_bytes(), max) {
+            Answer::User(user) => match check_identity(user.as_bytes(), self.max_identity) {
                 Ok(u) => Some(u.to_owned()),
                 Err(_) => {
                     return Err(Error::InvalidArgument(
@@ -325,6 +328,7 @@ impl Server {
 
 impl ServerMechanism for Server {
     fn start(&mut self, c: &ServerConfig, out: &mut SecretBuf, ir: Option<&[u8]>) -> Next {
+        self.authz.max_identity = c.max_identity;
         match server_context(c) {
             Ok(ctx) => self.ctx = Some(ctx),
             Err(f) => return self.fail(f),
@@ -351,10 +355,7 @@ impl ServerMechanism for Server {
         if self.state != ServerState::Pending {
             return Err(Error::InvalidState);
         }
-        // The identity limit was checked on the principal already; user names get the default.
-        let next = self
-            .authz
-            .answer(ServerConfig::DEFAULT_MAX_IDENTITY, answer)?;
+        let next = self.authz.answer(answer)?;
         self.state = match next {
             Next::Success => ServerState::Done,
             _ => ServerState::Failed,
