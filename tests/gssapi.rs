@@ -188,6 +188,28 @@ kdc_test!(engine_pair_both_mechanisms, || {
                 assert_eq!(out.requests, [format!("principal {} as None", principal())]);
             }
         }
+        // A client with channel-binding data says so (`y`), which this server accepts.
+        if m == Mechanism::Gs2Krb5 {
+            let config = saslmech::ClientConfig::new()
+                .channel_binding(saslmech::ChannelBindingType::TlsExporter, &[7; 32]);
+            let mut c = ClientSession::with_config(m, &client_creds("smtp"), &config).unwrap();
+            let first = c.start().unwrap().unwrap().to_vec();
+            assert!(first.starts_with(b"y,,"), "{first:?}");
+            let mut s = ServerSession::new(&server_config(m), m, &Transport::plaintext()).unwrap();
+            assert!(matches!(
+                s.start(Some(&first)).unwrap(),
+                ServerStep::Request(Request::Principal(_))
+            ));
+            // The header is bound into the context: `n` in its place fails the context.
+            let mut c = ClientSession::with_config(m, &client_creds("smtp"), &config).unwrap();
+            let mut first = c.start().unwrap().unwrap().to_vec();
+            first[0] = b'n';
+            let mut s = ServerSession::new(&server_config(m), m, &Transport::plaintext()).unwrap();
+            assert!(matches!(
+                s.start(Some(&first)).unwrap(),
+                ServerStep::Failure(Failure::BadCredentials)
+            ));
+        }
         // Accept: the principal's own name is the user.
         let out = pair(m, &server_config(m), &client_creds("smtp"), false, |_| {
             Answer::Accept

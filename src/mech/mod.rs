@@ -338,7 +338,9 @@ impl Client {
             #[cfg(feature = "gssapi")]
             Mechanism::Gssapi => Client::Gssapi(Box::new(gssapi::Client::new(creds)?)),
             #[cfg(feature = "gssapi")]
-            Mechanism::Gs2Krb5 => Client::Gs2Krb5(Box::new(gssapi::gs2_krb5::Client::new(creds)?)),
+            Mechanism::Gs2Krb5 => {
+                Client::Gs2Krb5(Box::new(gssapi::gs2_krb5::Client::new(creds, config)?))
+            }
         })
     }
 

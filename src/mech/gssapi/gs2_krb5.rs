@@ -7,7 +7,8 @@
 //!
 //! The channel-bound variant GS2-KRB5-PLUS is not implemented (no peer here can test it): a
 //! `p=` header fails with [`Failure::ChannelBinding`]. A `y` header is accepted, since this
-//! server offers no `-PLUS` mechanism.
+//! server offers no `-PLUS` mechanism; the client sends `y` when its `ClientConfig` has
+//! channel-binding data, else `n`.
 
 use libgssapi::context::{ClientCtx, SecurityContext, ServerCtx};
 
@@ -16,7 +17,7 @@ use super::framing::{
     strip_token_header,
 };
 use super::{Authorization, client_context, init_error, is_krb5, principal, server_context};
-use crate::config::ServerConfig;
+use crate::config::{ClientConfig, ServerConfig};
 use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
 use crate::mech::{ClientMechanism, Next, ServerMechanism, check_identity};
@@ -218,9 +219,15 @@ impl core::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Start the context: this may contact the KDC for a service ticket.
-    pub(crate) fn new(creds: &Credentials<'_>) -> Result<Client, Error> {
-        let mut header = b"n,".to_vec();
+    /// Start the context: this may contact the KDC for a service ticket. With channel-binding
+    /// data in `config` the header says `y` (the client could bind; the server offered no
+    /// -PLUS), as plain SCRAM does.
+    pub(crate) fn new(creds: &Credentials<'_>, config: &ClientConfig) -> Result<Client, Error> {
+        let mut header = if config.channel_binding.is_some() {
+            b"y,".to_vec()
+        } else {
+            b"n,".to_vec()
+        };
         if let Some(z) = creds.authzid.filter(|z| !z.is_empty()) {
             if z.contains('\0') {
                 return Err(Error::InvalidArgument("authzid contains NUL"));
