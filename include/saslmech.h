@@ -182,6 +182,12 @@ enum saslmech_request_kind
     // May the authenticated user (`saslmech_request_authcid`) act as
     // `saslmech_request_authzid`? Answer the verdict `ACCEPT` or `REJECT`.
     SASLMECH_REQUEST_AUTHORIZE = 4,
+    // GSSAPI, GS2-KRB5 (library built with the `gssapi` feature): Kerberos authenticated the
+    // principal `saslmech_request_authcid` (`name@REALM`), which asks to act as
+    // `saslmech_request_authzid` (if present). Answer with the local user it maps to,
+    // `saslmech_request_answer_token_owner`, or the verdict `ACCEPT` (the principal's own
+    // name), `REJECT` (authorization denied) or `UNKNOWN_USER`.
+    SASLMECH_REQUEST_PRINCIPAL = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -402,6 +408,13 @@ typedef uint32_t saslmech_smtp_reply;
 
 // SCRAM-SHA-512-PLUS (draft-melnikov-scram-sha-512, channel binding).
 #define SASLMECH_MECH_SCRAM_SHA_512_PLUS 13
+
+// GSSAPI (RFC 4752), Kerberos V5; only in a library built with the `gssapi` feature (else
+// `SASLMECH_UNKNOWN_MECHANISM`).
+#define SASLMECH_MECH_GSSAPI 20
+
+// GS2-KRB5 (RFC 5801); only with the `gssapi` feature, as GSSAPI.
+#define SASLMECH_MECH_GS2_KRB5 21
 
 // The connection is protected by TLS.
 #define SASLMECH_SERVER_TLS 1
@@ -1066,7 +1079,8 @@ saslmech_result saslmech_request_answer_scram_keys(struct saslmech_request *requ
 // XOAUTH2, OAUTHBEARER: the token is valid and belongs to `user` (UTF-8) — the only way to
 // accept a token. The engine compares `user` with the identity the client asked for (the
 // user XOAUTH2 names, OAUTHBEARER's `a=`): the same, or none asked, is a success as `user`;
-// a different one is followed by a `SASLMECH_REQUEST_AUTHORIZE` request.
+// a different one is followed by a `SASLMECH_REQUEST_AUTHORIZE` request. GSSAPI, GS2-KRB5
+// (`SASLMECH_REQUEST_PRINCIPAL`): the principal maps to the local user `user`.
 saslmech_result saslmech_request_answer_token_owner(struct saslmech_request *request,
                                                     const uint8_t *user,
                                                     size_t user_len);

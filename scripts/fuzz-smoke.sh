@@ -29,7 +29,7 @@ dict_of() {
     imap*) echo dict/imap.dict ;;
     pop3*) echo dict/pop3.dict ;;
     *scram*) echo dict/scram.dict ;;
-    *oauthbearer | *external | *anonymous) echo dict/gs2.dict ;;
+    *oauthbearer | *external | *anonymous | gs2_header) echo dict/gs2.dict ;;
     *) echo dict/sasl.dict ;;
   esac
 }

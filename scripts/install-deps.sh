@@ -21,6 +21,14 @@ APT_PACKAGES=(
   postgresql
 )
 
+# The GSSAPI / GS2-KRB5 tests (feature `gssapi`): a private MIT KDC, the headers the `libgssapi`
+# crate's bindgen reads (with clang above), Cyrus SASL's GSSAPI plugin. `install-deps.sh
+# --kerberos` installs only these (tests/support/kdc.rs runs it, under flock, when missing).
+KRB5_PACKAGES=(
+  krb5-kdc krb5-admin-server krb5-user libkrb5-dev libsasl2-modules-gssapi-mit
+)
+APT_PACKAGES+=("${KRB5_PACKAGES[@]}")
+
 # The end-to-end tests of saslmech-authd (authd/tests/e2e_*.rs) drive Debian's unmodified
 # Postfix, Exim and Dovecot. `install-deps.sh --e2e` installs only these (the tests run it
 # themselves, under flock, when a program is missing).
@@ -85,6 +93,19 @@ install_e2e() {
     exit 1
   fi
 }
+
+if [ "${1:-}" = "--kerberos" ]; then
+  missing=()
+  for p in "${KRB5_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    "${APT_GET[@]}" update -qq
+    "${APT_GET[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  exit 0
+fi
 
 if [ "${1:-}" = "--e2e" ]; then
   install_e2e

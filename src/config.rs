@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub(crate) scram_secret: SecretBuf,
     pub(crate) secret_storage: SecretStorage,
     pub(crate) oauth_openid_configuration: Option<String>,
+    #[cfg(feature = "gssapi")]
+    pub(crate) gssapi_acceptor: Option<String>,
 }
 
 /// How the application stores the secrets it answers [`Request::Secret`](crate::Request::Secret) with (CRAM-MD5 and
@@ -80,6 +82,8 @@ impl Clone for ServerConfig {
             scram_secret: self.scram_secret.clone(),
             secret_storage: self.secret_storage,
             oauth_openid_configuration: self.oauth_openid_configuration.clone(),
+            #[cfg(feature = "gssapi")]
+            gssapi_acceptor: self.gssapi_acceptor.clone(),
             pool: SharedPool::default(),
         }
     }
@@ -133,7 +137,28 @@ impl ServerConfig {
             scram_secret: random_secret(),
             secret_storage: SecretStorage::Plaintext,
             oauth_openid_configuration: None,
+            #[cfg(feature = "gssapi")]
+            gssapi_acceptor: None,
         }
+    }
+
+    /// GSSAPI, GS2-KRB5 (feature `gssapi`): accept only tickets for the service principal
+    /// `service/hostname` (for example `smtp` and `mx.example.com`), whose key must be in the
+    /// keytab (`KRB5_KTNAME`, else the system's `/etc/krb5.keytab`). By default any service
+    /// principal of the keytab is accepted. Enable the mechanisms themselves with
+    /// [`mechanisms`](Self::mechanisms): they are never on by default.
+    ///
+    /// ```
+    /// use saslmech::{Mechanism, ServerConfig};
+    /// let config = ServerConfig::new()
+    ///     .mechanisms(&[Mechanism::Gs2Krb5, Mechanism::Gssapi])
+    ///     .gssapi_acceptor("smtp", "mx.example.com");
+    /// assert_eq!(config.offered(false).count(), 2); // no TLS needed: no secret crosses the wire
+    /// ```
+    #[cfg(feature = "gssapi")]
+    pub fn gssapi_acceptor(mut self, service: &str, hostname: &str) -> Self {
+        self.gssapi_acceptor = Some(format!("{service}@{hostname}"));
+        self
     }
 
     /// The mechanisms to enable, in the order they are advertised. EXTERNAL and ANONYMOUS are

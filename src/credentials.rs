@@ -17,6 +17,8 @@ pub struct Credentials<'a> {
     pub(crate) host: Option<&'a str>,
     pub(crate) port: Option<u16>,
     pub(crate) scram_cache: Option<&'a ScramClientCache>,
+    #[cfg(feature = "gssapi")]
+    pub(crate) service: Option<&'a str>,
 }
 
 impl<'a> Credentials<'a> {
@@ -62,9 +64,25 @@ impl<'a> Credentials<'a> {
         self
     }
 
-    /// OAUTHBEARER: the host name the client connected to (`host=`).
+    /// OAUTHBEARER: the host name the client connected to (`host=`). GSSAPI, GS2-KRB5: the
+    /// host of the target service principal.
     pub fn host(mut self, host: &'a str) -> Self {
         self.host = Some(host);
+        self
+    }
+
+    /// GSSAPI, GS2-KRB5 (feature `gssapi`): the service name of the target principal
+    /// (`smtp`, `imap`); with [`host`](Self::host) it names `service/host@REALM`. The ticket
+    /// comes from the default credential cache (`KRB5CCNAME`).
+    ///
+    /// ```
+    /// use saslmech::Credentials;
+    /// let creds = Credentials::new().service("smtp").host("mx.example.com");
+    /// # let _ = creds;
+    /// ```
+    #[cfg(feature = "gssapi")]
+    pub fn service(mut self, service: &'a str) -> Self {
+        self.service = Some(service);
         self
     }
 
@@ -104,6 +122,6 @@ impl fmt::Debug for Credentials<'_> {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("scram_cache", &self.scram_cache.map(|_| "<redacted>"))
-            .finish()
+            .finish_non_exhaustive()
     }
 }

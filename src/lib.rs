@@ -142,8 +142,16 @@ pub use credentials::Credentials;
 pub use error::{Error, Failure};
 pub use keys::{CramMd5Keys, ScramClientCache, ScramHash, ScramKeys};
 pub use mech::OAuthError;
+/// GSSAPI's and GS2-KRB5's own framing (feature `gssapi`), public for the fuzz targets and
+/// for applications that log or inspect it.
+#[cfg(feature = "gssapi")]
+pub use mech::gssapi::framing as gssapi_framing;
+#[cfg(feature = "gssapi")]
+pub use mechanism::KERBEROS as KERBEROS_MECHANISMS;
 pub use mechanism::{ALL as ALL_MECHANISMS, Mechanism, SelectOptions, UnknownMechanism, select};
 pub use nonce::NonceSource;
+#[cfg(feature = "gssapi")]
+pub use request::PrincipalRequest;
 pub use request::{
     Answer, AuthorizeRequest, Identity, PasswordRequest, Request, SecretRequest, TokenError,
     TokenRequest,

@@ -14,7 +14,7 @@ use core::str::FromStr;
 /// assert_eq!(m.to_string(), "CRAM-MD5");
 /// assert!(!m.client_first());
 /// assert!(Mechanism::Plain.exposes_secret());
-/// assert!("GSSAPI".parse::<Mechanism>().is_err());
+/// assert!("NTLM".parse::<Mechanism>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -51,6 +51,12 @@ pub enum Mechanism {
     External,
     /// ANONYMOUS (RFC 4505).
     Anonymous,
+    /// GSSAPI (RFC 4752) with Kerberos V5 (feature `gssapi`).
+    #[cfg(feature = "gssapi")]
+    Gssapi,
+    /// GS2-KRB5 (RFC 5801): Kerberos V5 through the GS2 bridge (feature `gssapi`).
+    #[cfg(feature = "gssapi")]
+    Gs2Krb5,
 }
 
 /// Every mechanism the engine implements, strongest first (the order [`select`] prefers).
@@ -61,6 +67,8 @@ pub enum Mechanism {
 /// PBKDF2), and between the two hashes the standards-track one (RFC 7677, the one RFC 9051
 /// recommends and every SCRAM mail server keeps keys for) is the safer guess when a server
 /// offers both. A server offering SCRAM-SHA-512 alone gets it.
+///
+/// GS2-KRB5 and GSSAPI (feature `gssapi`) are listed apart, in `KERBEROS`.
 pub const ALL: &[Mechanism] = &[
     Mechanism::ScramSha256Plus,
     Mechanism::ScramSha512Plus,
@@ -76,6 +84,21 @@ pub const ALL: &[Mechanism] = &[
     Mechanism::External,
     Mechanism::Anonymous,
 ];
+
+/// The Kerberos mechanisms (feature `gssapi`), GS2-KRB5 first: not in [`ALL`], since a
+/// session of theirs needs a Kerberos ticket (client) or keytab (server), not a password.
+/// [`select`] ranks them after [`ALL`] and picks them only with [`SelectOptions::kerberos`].
+#[cfg(feature = "gssapi")]
+pub const KERBEROS: &[Mechanism] = &[Mechanism::Gs2Krb5, Mechanism::Gssapi];
+
+/// [`ALL`], then the Kerberos mechanisms when the feature `gssapi` is on.
+fn every() -> impl Iterator<Item = Mechanism> {
+    #[cfg(feature = "gssapi")]
+    let kerberos = KERBEROS.iter();
+    #[cfg(not(feature = "gssapi"))]
+    let kerberos = [].iter();
+    ALL.iter().chain(kerberos).copied()
+}
 
 impl Mechanism {
     /// The canonical IANA name.
@@ -94,15 +117,17 @@ impl Mechanism {
             Mechanism::OAuthBearer => "OAUTHBEARER",
             Mechanism::External => "EXTERNAL",
             Mechanism::Anonymous => "ANONYMOUS",
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gssapi => "GSSAPI",
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gs2Krb5 => "GS2-KRB5",
         }
     }
 
     /// Parse a mechanism name, ignoring ASCII case. Returns `None` for names this engine does
     /// not implement.
     pub fn from_name(name: &[u8]) -> Option<Mechanism> {
-        ALL.iter()
-            .copied()
-            .find(|m| m.name().as_bytes().eq_ignore_ascii_case(name))
+        every().find(|m| m.name().as_bytes().eq_ignore_ascii_case(name))
     }
 
     /// True if the client speaks first, so the mechanism can use an initial response.
@@ -170,6 +195,16 @@ impl Mechanism {
         )
     }
 
+    /// True for GSSAPI and GS2-KRB5 (feature `gssapi`): the client authenticates with a
+    /// Kerberos ticket.
+    pub const fn uses_kerberos(self) -> bool {
+        #[cfg(feature = "gssapi")]
+        if matches!(self, Mechanism::Gssapi | Mechanism::Gs2Krb5) {
+            return true;
+        }
+        false
+    }
+
     /// True if the mechanism authenticates with an OAuth 2.0 bearer token.
     pub const fn uses_token(self) -> bool {
         matches!(self, Mechanism::XOAuth2 | Mechanism::OAuthBearer)
@@ -220,9 +255,21 @@ pub struct SelectOptions {
     pub external: bool,
     /// The client wants ANONYMOUS. Never chosen unless set.
     pub anonymous: bool,
+    /// The client has a Kerberos ticket: GS2-KRB5 and GSSAPI may be chosen (feature
+    /// `gssapi`). Never chosen unless set.
+    #[cfg(feature = "gssapi")]
+    pub kerberos: bool,
 }
 
 impl SelectOptions {
+    const fn uses_kerberos(&self) -> bool {
+        #[cfg(feature = "gssapi")]
+        if self.kerberos {
+            return true;
+        }
+        false
+    }
+
     /// Options for a client holding a password.
     pub fn password(tls: bool) -> Self {
         SelectOptions {
@@ -264,6 +311,13 @@ impl SelectOptions {
         self.anonymous = allow;
         self
     }
+
+    /// Allow GS2-KRB5 and GSSAPI (the client has a Kerberos ticket).
+    #[cfg(feature = "gssapi")]
+    pub fn kerberos(mut self, allow: bool) -> Self {
+        self.kerberos = allow;
+        self
+    }
 }
 
 /// Pick the strongest mechanism from a server's advertised list that the client can use.
@@ -274,7 +328,7 @@ impl SelectOptions {
 ///
 /// ```
 /// use saslmech::{select, Mechanism, SelectOptions};
-/// let advertised = "PLAIN LOGIN CRAM-MD5 GSSAPI".split(' ');
+/// let advertised = "PLAIN LOGIN CRAM-MD5 NTLM".split(' ');
 /// assert_eq!(select(advertised.clone(), SelectOptions::password(true)), Some(Mechanism::CramMd5));
 /// let modern = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN"];
 /// assert_eq!(select(modern, SelectOptions::password(true)), Some(Mechanism::ScramSha256));
@@ -300,14 +354,15 @@ where
         let usable = (m.uses_password() && opts.password)
             || (m.uses_token() && opts.token)
             || (m == Mechanism::External && opts.external)
-            || (m == Mechanism::Anonymous && opts.anonymous);
+            || (m == Mechanism::Anonymous && opts.anonymous)
+            || (m.uses_kerberos() && opts.uses_kerberos());
         if !usable
             || (m.requires_tls() && !opts.tls && !opts.allow_plaintext)
             || (m.channel_binding() && !opts.channel_binding)
         {
             continue;
         }
-        let rank = ALL.iter().position(|x| *x == m).unwrap_or(usize::MAX);
+        let rank = every().position(|x| x == m).unwrap_or(usize::MAX);
         if best.is_none_or(|(r, _)| rank < r) {
             best = Some((rank, m));
         }
@@ -321,7 +376,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for m in ALL {
+        for m in every().collect::<Vec<_>>().iter() {
             assert_eq!(Mechanism::from_name(m.name().as_bytes()), Some(*m));
             assert_eq!(m.name().to_ascii_lowercase().parse::<Mechanism>(), Ok(*m));
         }
@@ -423,6 +478,17 @@ mod tests {
         for m in ALL {
             assert_eq!(m.channel_binding(), m.name().ends_with("-PLUS"));
             assert!(m.client_first() || matches!(m, Mechanism::Login | Mechanism::CramMd5));
+        }
+        #[cfg(feature = "gssapi")]
+        {
+            let adv = ["GSSAPI", "GS2-KRB5", "PLAIN"];
+            assert_eq!(
+                select(adv, SelectOptions::password(true)),
+                Some(Mechanism::Plain)
+            );
+            let krb = SelectOptions::default().kerberos(true);
+            assert_eq!(select(adv, krb), Some(Mechanism::Gs2Krb5));
+            assert_eq!(select(["GSSAPI"], krb), Some(Mechanism::Gssapi));
         }
     }
 }

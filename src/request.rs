@@ -71,6 +71,41 @@ pub enum Request<'a> {
     ValidateToken(TokenRequest<'a>),
     /// May `authcid` act as `authzid`? [`Answer::Accept`] or [`Answer::Reject`].
     Authorize(AuthorizeRequest<'a>),
+    /// GSSAPI, GS2-KRB5 (feature `gssapi`): Kerberos authenticated this principal. Which local
+    /// user is it, and may it log in? [`Answer::User`] with the user name,
+    /// [`Answer::Accept`] to use the principal's name as it is, [`Answer::Reject`]
+    /// ([`Failure::AuthzDenied`](crate::Failure::AuthzDenied)) or [`Answer::UnknownUser`]
+    /// ([`Failure::BadCredentials`](crate::Failure::BadCredentials)). When the client asked
+    /// for an authzid that differs from the user, the session then asks
+    /// [`Request::Authorize`].
+    #[cfg(feature = "gssapi")]
+    Principal(PrincipalRequest<'a>),
+}
+
+/// A Kerberos principal to map to a local user (GSSAPI, GS2-KRB5).
+#[cfg(feature = "gssapi")]
+#[derive(Clone, Copy, Debug)]
+pub struct PrincipalRequest<'a> {
+    pub(crate) mechanism: Mechanism,
+    pub(crate) principal: &'a str,
+    pub(crate) authzid: Option<&'a str>,
+}
+
+#[cfg(feature = "gssapi")]
+impl<'a> PrincipalRequest<'a> {
+    /// The mechanism asking.
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+    /// The authenticated principal, as `name@REALM` (e.g. `alice@EXAMPLE.COM`).
+    pub fn principal(&self) -> &'a str {
+        self.principal
+    }
+    /// The authorization identity the client asked for, if any (authorized separately
+    /// afterwards when it differs from the user the principal maps to).
+    pub fn authzid(&self) -> Option<&'a str> {
+        self.authzid
+    }
 }
 
 /// A password to check.
@@ -249,6 +284,10 @@ pub enum Answer<'a> {
     TokenOwner(&'a str),
     /// The token is invalid: send an error challenge with this content, then fail.
     TokenError(TokenError<'a>),
+    /// GSSAPI, GS2-KRB5 ([`Request::Principal`]): the principal may log in as this local user,
+    /// who becomes the authentication identity.
+    #[cfg(feature = "gssapi")]
+    User(&'a str),
 }
 
 impl fmt::Debug for Answer<'_> {
@@ -264,6 +303,8 @@ impl fmt::Debug for Answer<'_> {
             Answer::ScramKeys(k) => f.debug_tuple("ScramKeys").field(k).finish(),
             Answer::TokenOwner(u) => f.debug_tuple("TokenOwner").field(u).finish(),
             Answer::TokenError(e) => f.debug_tuple("TokenError").field(e).finish(),
+            #[cfg(feature = "gssapi")]
+            Answer::User(u) => f.debug_tuple("User").field(u).finish(),
         }
     }
 }

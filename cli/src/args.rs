@@ -32,6 +32,9 @@ pub struct ClientArgs {
     pub token: Option<SecretBuf>,
     pub trace: Option<String>,
     pub cb: Option<ChannelBinding>,
+    /// GSSAPI, GS2-KRB5: the target service and host (`service/host@REALM`).
+    pub service: Option<String>,
+    pub hostname: Option<String>,
 }
 
 /// `saslmech server …`
@@ -113,6 +116,14 @@ struct ClientFlags {
     trace: Option<String>,
     #[command(flatten)]
     cb: CbFlags,
+    /// GSSAPI, GS2-KRB5: the service of the target principal (smtp, imap)
+    #[cfg(feature = "gssapi")]
+    #[arg(long, value_name = "S", value_parser = NonEmptyStringValueParser::new())]
+    service: Option<String>,
+    /// GSSAPI, GS2-KRB5: the host of the target principal
+    #[cfg(feature = "gssapi")]
+    #[arg(long, value_name = "H", value_parser = NonEmptyStringValueParser::new())]
+    hostname: Option<String>,
 }
 
 #[derive(Args)]
@@ -232,7 +243,8 @@ fn server(f: ServerFlags) -> Result<ServerArgs, clap::Error> {
     let mechanism = f.mechanism;
     let cb = f.cb.binding();
     mechs::check_channel_binding(mechanism, cb.as_ref()).map_err(conflict)?;
-    let needs_accounts = !matches!(mechanism, Mechanism::External | Mechanism::Anonymous);
+    let needs_accounts = !matches!(mechanism, Mechanism::External | Mechanism::Anonymous)
+        && !mechanism.uses_kerberos();
     if needs_accounts && f.users.is_none() {
         return Err(missing(format!(
             "{mechanism} needs --users FILE (only EXTERNAL and ANONYMOUS run without accounts)"
@@ -309,6 +321,26 @@ fn client(f: ClientFlags) -> Result<ClientArgs, clap::Error> {
     if (mechanism.uses_password() || mechanism.uses_token()) && authcid.is_none() {
         return Err(missing(format!("{mechanism} needs --authcid U")));
     }
+    #[cfg(feature = "gssapi")]
+    let (service, hostname) = (f.service, f.hostname);
+    #[cfg(not(feature = "gssapi"))]
+    let (service, hostname): (Option<String>, Option<String>) = (None, None);
+    if mechanism.uses_kerberos() {
+        if authcid.is_some() {
+            return Err(conflict(format!(
+                "{mechanism} takes no --authcid (the ticket says who you are)"
+            )));
+        }
+        if service.is_none() || hostname.is_none() {
+            return Err(missing(format!(
+                "{mechanism} needs --service S --hostname H"
+            )));
+        }
+    } else if service.is_some() || hostname.is_some() {
+        return Err(conflict(format!(
+            "{mechanism} takes no --service or --hostname (GSSAPI, GS2-KRB5 only)"
+        )));
+    }
     Ok(ClientArgs {
         mechanism,
         authcid,
@@ -317,6 +349,8 @@ fn client(f: ClientFlags) -> Result<ClientArgs, clap::Error> {
         token,
         trace,
         cb,
+        service,
+        hostname,
     })
 }
 
@@ -460,9 +494,9 @@ mod tests {
         assert!(
             e(&["client"]).contains("required arguments were not provided:\n  --mechanism <M>")
         );
-        let m = e(&["client", "--mechanism", "GSSAPI"]);
+        let m = e(&["client", "--mechanism", "NTLM"]);
         assert!(
-            m.contains("invalid value 'GSSAPI' for '--mechanism <M>'"),
+            m.contains("invalid value 'NTLM' for '--mechanism <M>'"),
             "{m}"
         );
         let listed = mechs::supported()

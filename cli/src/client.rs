@@ -39,6 +39,10 @@ pub fn run<R: BufRead, W: Write>(
     if let Some(t) = &args.trace {
         creds = creds.trace(t);
     }
+    #[cfg(feature = "gssapi")]
+    if let (Some(s), Some(h)) = (&args.service, &args.hostname) {
+        creds = creds.service(s).host(h);
+    }
     // Channel binding (the -PLUS mechanisms only; see mechs::check_channel_binding).
     if let Err(e) = mechs::check_channel_binding(m, args.cb.as_ref()) {
         report(log, format_args!("{e}"));

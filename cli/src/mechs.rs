@@ -28,6 +28,10 @@ pub fn shape(mechanism: Mechanism) -> Option<Shape> {
     const SHA1_CB: &str = "as SCRAM-SHA-1, and --cb-type T --cb-data-hex H";
     const SHA256_CB: &str = "as SCRAM-SHA-256, and --cb-type T --cb-data-hex H";
     const SHA512_CB: &str = "as SCRAM-SHA-512, and --cb-type T --cb-data-hex H";
+    #[cfg(feature = "gssapi")]
+    const KERBEROS: &str = "--service S --hostname H [--authzid Z] (a ticket: kinit, KRB5CCNAME)";
+    #[cfg(feature = "gssapi")]
+    const KERBEROS_SERVER: &str = "no users file; the keytab in KRB5_KTNAME";
     let scram = |client_flags, server_needs| Shape {
         client_messages: 2,
         success_data: true,
@@ -58,14 +62,32 @@ pub fn shape(mechanism: Mechanism) -> Option<Shape> {
         Mechanism::XOAuth2 => one("--authcid U --token T", TOKEN),
         Mechanism::External => one("[--authzid Z]", "no users file; --external-id ID"),
         Mechanism::Anonymous => one("[--trace T]", "no users file"),
+        // The client writes its first token, an empty line after the server's last context
+        // token, and its security-layer choice.
+        #[cfg(feature = "gssapi")]
+        Mechanism::Gssapi => Shape {
+            client_messages: 3,
+            ..one(KERBEROS, KERBEROS_SERVER)
+        },
+        // One message; the server's last context token is success data.
+        #[cfg(feature = "gssapi")]
+        Mechanism::Gs2Krb5 => Shape {
+            success_data: true,
+            ..one(KERBEROS, KERBEROS_SERVER)
+        },
         _ => return None,
     })
 }
 
 /// The mechanisms the tool drives, in the engine's order.
 pub fn supported() -> impl Iterator<Item = Mechanism> {
+    #[cfg(feature = "gssapi")]
+    let kerberos = saslmech::KERBEROS_MECHANISMS.iter();
+    #[cfg(not(feature = "gssapi"))]
+    let kerberos = [].iter();
     saslmech::ALL_MECHANISMS
         .iter()
+        .chain(kerberos)
         .copied()
         .filter(|m| shape(*m).is_some())
 }
@@ -173,7 +195,14 @@ mod tests {
                 "{m}"
             );
         }
+        #[cfg(not(feature = "gssapi"))]
         assert_eq!(supported().count(), saslmech::ALL_MECHANISMS.len());
+        #[cfg(feature = "gssapi")]
+        {
+            assert_eq!(supported().count(), saslmech::ALL_MECHANISMS.len() + 2);
+            assert_eq!(shape(Mechanism::Gssapi).unwrap().client_messages, 3);
+            assert!(shape(Mechanism::Gs2Krb5).unwrap().success_data);
+        }
     }
 
     #[test]

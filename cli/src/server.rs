@@ -217,6 +217,9 @@ fn decide(dir: &Directory, request: &Request<'_>) -> Verdict {
         Request::ValidateToken(t) => dir.validate_token(t.mechanism(), t.user(), t.token()),
         // The users file says nothing about who may act as whom: nobody may.
         Request::Authorize(_) => Verdict::Reject,
+        // GSSAPI, GS2-KRB5: the keytab vouched for the principal, which logs in as itself.
+        #[cfg(feature = "gssapi")]
+        Request::Principal(_) => Verdict::Accept,
         _ => Verdict::Reject,
     }
 }

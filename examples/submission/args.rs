@@ -30,6 +30,8 @@ pub(crate) struct Args {
     pub(crate) allow_insecure_auth: bool,
     pub(crate) mechanisms: Vec<Mechanism>,
     pub(crate) limits: Limits,
+    /// GSSAPI and GS2-KRB5 with this keytab (feature `gssapi`).
+    pub(crate) keytab: Option<PathBuf>,
 }
 
 fn usage() -> ! {
@@ -41,6 +43,8 @@ fn usage() -> ! {
          --listen ADDR          address to listen on (default 127.0.0.1:2587; port 0 picks one)\n\
          --users FILE           accounts, one user:secret a line (see docs/cli.md)\n\
          --allow-insecure-auth  allow PLAIN, LOGIN, OAUTHBEARER and XOAUTH2 without STARTTLS (testing only)\n\
+         --keytab FILE          also offer GS2-KRB5 and GSSAPI, accepting smtp/localhost from this keytab\n\
+         \x20                      (needs the cargo feature gssapi; each principal logs in as itself)\n\
          --mechanisms LIST      enable only these, comma-separated, in this order (default:\n\
          \x20                      SCRAM-SHA-256-PLUS,SCRAM-SHA-512-PLUS,SCRAM-SHA-256,SCRAM-SHA-512,\n\
          \x20                      SCRAM-SHA-1-PLUS,SCRAM-SHA-1,\n\
@@ -62,6 +66,7 @@ pub(crate) fn parse_args() -> Args {
         allow_insecure_auth: false,
         mechanisms: DEFAULT_MECHANISMS.to_vec(),
         limits: Limits::default(),
+        keytab: None,
     };
     let seconds = |text: Option<String>| -> Duration {
         text.and_then(|t| t.parse::<f64>().ok())
@@ -75,6 +80,9 @@ pub(crate) fn parse_args() -> Args {
             "--listen" => args.listen = it.next().unwrap_or_else(|| usage()),
             "--users" => args.users = Some(it.next().unwrap_or_else(|| usage()).into()),
             "--allow-insecure-auth" => args.allow_insecure_auth = true,
+            "--keytab" if cfg!(feature = "gssapi") => {
+                args.keytab = Some(it.next().unwrap_or_else(|| usage()).into())
+            }
             "--max-connections" => {
                 args.limits.max_connections = it
                     .next()
@@ -99,6 +107,14 @@ pub(crate) fn parse_args() -> Args {
                     .collect();
             }
             _ => usage(),
+        }
+    }
+    #[cfg(feature = "gssapi")]
+    if args.keytab.is_some() {
+        for m in [Mechanism::Gs2Krb5, Mechanism::Gssapi] {
+            if !args.mechanisms.contains(&m) {
+                args.mechanisms.push(m);
+            }
         }
     }
     args

@@ -138,6 +138,9 @@ fn decide(dir: &Directory, request: &AuthRequest) -> Verdict {
         } => dir.validate_token(*mechanism, user, token.as_slice()),
         // Nobody may act as somebody else here.
         AuthRequest::Authorize { .. } => Verdict::Reject,
+        // GSSAPI, GS2-KRB5 (`--keytab`): every principal of the realm logs in as itself.
+        #[cfg(feature = "gssapi")]
+        AuthRequest::Principal { .. } => Verdict::Accept,
         _ => Verdict::Reject,
     }
 }
@@ -185,8 +188,35 @@ fn write_file(path: &Path, contents: &str, private: bool) {
     }
 }
 
+/// GSS-API finds the keytab through `KRB5_KTNAME`, read from the environment: run again with it
+/// set (changing this process's environment would race with GSS-API reading it).
+#[cfg(feature = "gssapi")]
+fn with_keytab(keytab: &Path) {
+    use std::os::unix::process::CommandExt;
+    let path = std::fs::canonicalize(keytab).unwrap_or_else(|e| {
+        eprintln!("submission: {}: {e}", keytab.display());
+        std::process::exit(1)
+    });
+    let want = format!("FILE:{}", path.display());
+    if std::env::var("KRB5_KTNAME").is_ok_and(|v| v == want) {
+        return;
+    }
+    let mut argv = std::env::args_os();
+    let program = argv.next().unwrap_or_default();
+    let e = std::process::Command::new(std::env::current_exe().unwrap_or(program.into()))
+        .args(argv)
+        .env("KRB5_KTNAME", want)
+        .exec();
+    eprintln!("submission: cannot re-run with KRB5_KTNAME: {e}");
+    std::process::exit(1)
+}
+
 fn main() {
     let args = parse_args();
+    #[cfg(feature = "gssapi")]
+    if let Some(keytab) = &args.keytab {
+        with_keytab(keytab);
+    }
     let loaded = match &args.users {
         Some(path) => Directory::load(path).map(|d| {
             let n = d.len();
@@ -228,6 +258,8 @@ fn main() {
         .mechanisms(&args.mechanisms)
         .hostname("localhost")
         .allow_plaintext_without_tls(args.allow_insecure_auth);
+    #[cfg(feature = "gssapi")]
+    let config = config.gssapi_acceptor("smtp", "localhost");
     let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| {
         eprintln!("submission: cannot listen on {}: {e}", args.listen);
         std::process::exit(1)
@@ -291,6 +323,12 @@ fn main() {
             offered(&with_cert)
         );
     }
+    if let Some(keytab) = &args.keytab {
+        println!(
+            "GSSAPI, GS2-KRB5: smtp/localhost from {} (each principal logs in as itself)",
+            keytab.display()
+        );
+    }
     println!("listening on {addr}");
     println!("try:");
     println!(
@@ -307,6 +345,11 @@ fn main() {
         "  msmtp --host={host} --port={port} --tls=on --tls-starttls=on --tls-trust-file={} --auth=scram-sha-256 --user={user} --passwordeval='echo {pass}' --from={user} friend@example.com <<< 'Subject: hello'",
         cert_file.display()
     );
+    if args.keytab.is_some() {
+        println!(
+            "  curl -sS --url smtp://localhost:{port} --login-options AUTH=GSSAPI -u : --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"
+        );
+    }
     if args.users.is_none() {
         println!(
             "  curl -sS --url smtp://{addr} --ssl-reqd -k --user {user} --oauth2-bearer {DEMO_TOKEN} --mail-from {user} --mail-rcpt friend@example.com -T - <<< 'Subject: hello'"

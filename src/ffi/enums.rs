@@ -96,6 +96,12 @@ pub enum saslmech_request_kind {
     /// May the authenticated user (`saslmech_request_authcid`) act as
     /// `saslmech_request_authzid`? Answer the verdict `ACCEPT` or `REJECT`.
     SASLMECH_REQUEST_AUTHORIZE = 4,
+    /// GSSAPI, GS2-KRB5 (library built with the `gssapi` feature): Kerberos authenticated the
+    /// principal `saslmech_request_authcid` (`name@REALM`), which asks to act as
+    /// `saslmech_request_authzid` (if present). Answer with the local user it maps to,
+    /// `saslmech_request_answer_token_owner`, or the verdict `ACCEPT` (the principal's own
+    /// name), `REJECT` (authorization denied) or `UNKNOWN_USER`.
+    SASLMECH_REQUEST_PRINCIPAL = 5,
 }
 
 /// Why an exchange failed. The SMTP adapter's default replies (RFC 4954, RFC 5248) show how
@@ -172,6 +178,11 @@ pub const SASLMECH_MECH_ANONYMOUS: saslmech_mechanism = 11;
 pub const SASLMECH_MECH_SCRAM_SHA_512: saslmech_mechanism = 12;
 /// SCRAM-SHA-512-PLUS (draft-melnikov-scram-sha-512, channel binding).
 pub const SASLMECH_MECH_SCRAM_SHA_512_PLUS: saslmech_mechanism = 13;
+/// GSSAPI (RFC 4752), Kerberos V5; only in a library built with the `gssapi` feature (else
+/// `SASLMECH_UNKNOWN_MECHANISM`).
+pub const SASLMECH_MECH_GSSAPI: saslmech_mechanism = 20;
+/// GS2-KRB5 (RFC 5801); only with the `gssapi` feature, as GSSAPI.
+pub const SASLMECH_MECH_GS2_KRB5: saslmech_mechanism = 21;
 
 /// Server session flags for `saslmech_server_new` (and the connection bits for the config
 /// queries).
@@ -396,6 +407,10 @@ pub(crate) fn mechanism_from_c(m: saslmech_mechanism) -> R<Mechanism> {
         SASLMECH_MECH_OAUTHBEARER => Ok(Mechanism::OAuthBearer),
         SASLMECH_MECH_EXTERNAL => Ok(Mechanism::External),
         SASLMECH_MECH_ANONYMOUS => Ok(Mechanism::Anonymous),
+        #[cfg(feature = "gssapi")]
+        SASLMECH_MECH_GSSAPI => Ok(Mechanism::Gssapi),
+        #[cfg(feature = "gssapi")]
+        SASLMECH_MECH_GS2_KRB5 => Ok(Mechanism::Gs2Krb5),
         _ => Err(SASLMECH_UNKNOWN_MECHANISM),
     }
 }
@@ -415,6 +430,10 @@ pub(crate) fn mechanism_to_c(m: Mechanism) -> (saslmech_mechanism, &'static CStr
         Mechanism::OAuthBearer => (SASLMECH_MECH_OAUTHBEARER, c"OAUTHBEARER"),
         Mechanism::External => (SASLMECH_MECH_EXTERNAL, c"EXTERNAL"),
         Mechanism::Anonymous => (SASLMECH_MECH_ANONYMOUS, c"ANONYMOUS"),
+        #[cfg(feature = "gssapi")]
+        Mechanism::Gssapi => (SASLMECH_MECH_GSSAPI, c"GSSAPI"),
+        #[cfg(feature = "gssapi")]
+        Mechanism::Gs2Krb5 => (SASLMECH_MECH_GS2_KRB5, c"GS2-KRB5"),
     }
 }
 

@@ -165,6 +165,8 @@ pub unsafe extern "C" fn saslmech_select(
             channel_binding: flags & SASLMECH_SELECT_CHANNEL_BINDING != 0,
             external: flags & SASLMECH_SELECT_EXTERNAL != 0,
             anonymous: flags & SASLMECH_SELECT_ANONYMOUS != 0,
+            #[cfg(feature = "gssapi")]
+            kerberos: false,
         };
         let names = advertised
             .split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))

@@ -203,6 +203,11 @@ impl<'a> From<Request<'a>> for Pending<'a> {
                 authzid: Some(r.authzid()),
                 ..Pending::new(SASLMECH_REQUEST_AUTHORIZE, r.authcid())
             },
+            #[cfg(feature = "gssapi")]
+            Request::Principal(r) => Pending {
+                authzid: r.authzid(),
+                ..Pending::new(SASLMECH_REQUEST_PRINCIPAL, r.principal())
+            },
         }
     }
 }
@@ -241,6 +246,13 @@ impl<'a> From<&'a AuthRequest> for Pending<'a> {
             } => Pending {
                 authzid: Some(authzid),
                 ..Pending::new(SASLMECH_REQUEST_AUTHORIZE, authcid)
+            },
+            #[cfg(feature = "gssapi")]
+            AuthRequest::Principal {
+                principal, authzid, ..
+            } => Pending {
+                authzid: authzid.as_deref(),
+                ..Pending::new(SASLMECH_REQUEST_PRINCIPAL, principal)
             },
         }
     }
@@ -456,7 +468,8 @@ pub unsafe extern "C" fn saslmech_request_answer_scram_keys(
 /// XOAUTH2, OAUTHBEARER: the token is valid and belongs to `user` (UTF-8) — the only way to
 /// accept a token. The engine compares `user` with the identity the client asked for (the
 /// user XOAUTH2 names, OAUTHBEARER's `a=`): the same, or none asked, is a success as `user`;
-/// a different one is followed by a `SASLMECH_REQUEST_AUTHORIZE` request.
+/// a different one is followed by a `SASLMECH_REQUEST_AUTHORIZE` request. GSSAPI, GS2-KRB5
+/// (`SASLMECH_REQUEST_PRINCIPAL`): the principal maps to the local user `user`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_request_answer_token_owner(
     request: *mut saslmech_request,
@@ -466,7 +479,14 @@ pub unsafe extern "C" fn saslmech_request_answer_token_owner(
     // SAFETY: the C contract: `user` is valid for `user_len` bytes; `request` forwarded.
     unsafe {
         answer(request, |s| {
-            s.answer(Answer::TokenOwner(text(user, user_len)?))
+            let user = text(user, user_len)?;
+            let result = s.answer(Answer::TokenOwner(user));
+            // A refused answer changes nothing: a principal request takes the user instead.
+            #[cfg(feature = "gssapi")]
+            if result == Err(SASLMECH_WRONG_ANSWER) {
+                return s.answer(Answer::User(user));
+            }
+            result
         })
     }
 }

@@ -188,3 +188,57 @@ fn mechanism_numbers_round_trip() {
     }
     assert_eq!(VERSION.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }
+
+/// GSSAPI and GS2-KRB5 (feature `gssapi`): their numbers and names, and a C server session
+/// that fails a token that is no Kerberos ticket as `BAD_CREDENTIALS` (no KDC needed; the
+/// exchanges with a KDC are in `tests/gssapi.rs`).
+#[cfg(feature = "gssapi")]
+#[test]
+fn kerberos_mechanisms_through_the_c_api() {
+    for (n, m, name) in [
+        (SASLMECH_MECH_GSSAPI, crate::Mechanism::Gssapi, "GSSAPI"),
+        (
+            SASLMECH_MECH_GS2_KRB5,
+            crate::Mechanism::Gs2Krb5,
+            "GS2-KRB5",
+        ),
+    ] {
+        assert_eq!(mechanism_from_c(n), Ok(m));
+        let (num, c_name) = mechanism_to_c(m);
+        assert_eq!((num, c_name.to_str().unwrap()), (n, name));
+        let mut cfg = null_mut();
+        let mut s = null_mut();
+        let mut found = 0;
+        let mut status = saslmech_status::SASLMECH_STATUS_CHALLENGE;
+        let mut failure = saslmech_failure::SASLMECH_FAILURE_MALFORMED;
+        // A GS2 header, then four octets that are no context token.
+        let token: &[u8] = if n == SASLMECH_MECH_GSSAPI {
+            b"\x60\x03\x06\x01\x2a"
+        } else {
+            b"n,,\x01\x00\x6e\x00"
+        };
+        // SAFETY: valid out-pointers and byte strings; handles freed once at the end.
+        unsafe {
+            assert_eq!(
+                saslmech_mechanism_from_name(name.as_ptr(), name.len(), &mut found),
+                SASLMECH_OK
+            );
+            assert_eq!(found, n);
+            assert_eq!(saslmech_server_config_new(&mut cfg), SASLMECH_OK);
+            assert_eq!(
+                saslmech_server_config_set_mechanisms(cfg, &n, 1),
+                SASLMECH_OK
+            );
+            assert_eq!(saslmech_server_new(cfg, n, 0, &mut s), SASLMECH_OK);
+            assert_eq!(
+                saslmech_server_start(s, token.as_ptr(), token.len(), &mut status),
+                SASLMECH_OK
+            );
+            assert_eq!(status, saslmech_status::SASLMECH_STATUS_FAILURE);
+            assert_eq!(saslmech_server_failure(s, &mut failure), SASLMECH_OK);
+            assert_eq!(failure, saslmech_failure::SASLMECH_FAILURE_BAD_CREDENTIALS);
+            saslmech_server_free(s);
+            saslmech_server_config_free(cfg);
+        }
+    }
+}

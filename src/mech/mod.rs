@@ -25,6 +25,8 @@ use crate::secret::SecretBuf;
 pub mod anonymous;
 pub mod cram_md5;
 pub mod external;
+#[cfg(feature = "gssapi")]
+pub mod gssapi;
 pub mod login;
 pub(crate) mod oauth;
 pub mod oauthbearer;
@@ -219,6 +221,10 @@ pub(crate) enum Server {
     OAuthBearer(oauthbearer::Server),
     External(external::Server),
     Anonymous(anonymous::Server),
+    #[cfg(feature = "gssapi")]
+    Gssapi(Box<gssapi::Server>),
+    #[cfg(feature = "gssapi")]
+    Gs2Krb5(Box<gssapi::gs2_krb5::Server>),
 }
 
 impl Server {
@@ -243,6 +249,10 @@ impl Server {
             Mechanism::OAuthBearer => Server::OAuthBearer(oauthbearer::Server::default()),
             Mechanism::External => Server::External(external::Server::new(transport)),
             Mechanism::Anonymous => Server::Anonymous(anonymous::Server::default()),
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gssapi => Server::Gssapi(Box::default()),
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gs2Krb5 => Server::Gs2Krb5(Box::default()),
         }
     }
 
@@ -258,6 +268,10 @@ impl Server {
             Server::OAuthBearer(m) => m,
             Server::External(m) => m,
             Server::Anonymous(m) => m,
+            #[cfg(feature = "gssapi")]
+            Server::Gssapi(m) => &**m,
+            #[cfg(feature = "gssapi")]
+            Server::Gs2Krb5(m) => &**m,
         }
     }
 
@@ -273,6 +287,10 @@ impl Server {
             Server::OAuthBearer(m) => m,
             Server::External(m) => m,
             Server::Anonymous(m) => m,
+            #[cfg(feature = "gssapi")]
+            Server::Gssapi(m) => &mut **m,
+            #[cfg(feature = "gssapi")]
+            Server::Gs2Krb5(m) => &mut **m,
         }
     }
 }
@@ -292,6 +310,10 @@ pub(crate) enum Client {
     OAuthBearer(oauthbearer::Client),
     External(external::Client),
     Anonymous(anonymous::Client),
+    #[cfg(feature = "gssapi")]
+    Gssapi(Box<gssapi::Client>),
+    #[cfg(feature = "gssapi")]
+    Gs2Krb5(Box<gssapi::gs2_krb5::Client>),
 }
 
 impl Client {
@@ -317,6 +339,12 @@ impl Client {
             Mechanism::OAuthBearer => Client::OAuthBearer(oauthbearer::Client::new(creds)?),
             Mechanism::External => Client::External(external::Client::new(creds)?),
             Mechanism::Anonymous => Client::Anonymous(anonymous::Client::new(creds)?),
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gssapi => Client::Gssapi(Box::new(gssapi::Client::new(creds)?)),
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gs2Krb5 => {
+                Client::Gs2Krb5(Box::new(gssapi::gs2_krb5::Client::new(creds, config)?))
+            }
         })
     }
 
@@ -332,6 +360,10 @@ impl Client {
             Client::OAuthBearer(m) => m,
             Client::External(m) => m,
             Client::Anonymous(m) => m,
+            #[cfg(feature = "gssapi")]
+            Client::Gssapi(m) => &**m,
+            #[cfg(feature = "gssapi")]
+            Client::Gs2Krb5(m) => &**m,
         }
     }
 
@@ -347,6 +379,10 @@ impl Client {
             Client::OAuthBearer(m) => m,
             Client::External(m) => m,
             Client::Anonymous(m) => m,
+            #[cfg(feature = "gssapi")]
+            Client::Gssapi(m) => &mut **m,
+            #[cfg(feature = "gssapi")]
+            Client::Gs2Krb5(m) => &mut **m,
         }
     }
 }

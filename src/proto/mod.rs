@@ -166,6 +166,18 @@ pub enum AuthRequest {
         /// Whom they want to act as.
         authzid: String,
     },
+    /// GSSAPI, GS2-KRB5 (feature `gssapi`): which local user is this Kerberos principal, and
+    /// may it log in? [`Answer::User`], [`Answer::Accept`] (the principal's own name),
+    /// [`Answer::Reject`] or [`Answer::UnknownUser`].
+    #[cfg(feature = "gssapi")]
+    Principal {
+        /// The mechanism asking.
+        mechanism: Mechanism,
+        /// The authenticated principal (`name@REALM`).
+        principal: String,
+        /// The authorization identity the client asked for, if any.
+        authzid: Option<String>,
+    },
 }
 
 impl AuthRequest {
@@ -176,6 +188,8 @@ impl AuthRequest {
             | AuthRequest::Secret { authcid, .. }
             | AuthRequest::Authorize { authcid, .. } => authcid,
             AuthRequest::ValidateToken { user, .. } => user,
+            #[cfg(feature = "gssapi")]
+            AuthRequest::Principal { principal, .. } => principal,
         }
     }
 
@@ -202,6 +216,12 @@ impl AuthRequest {
             Request::Authorize(a) => AuthRequest::Authorize {
                 authcid: a.authcid().to_owned(),
                 authzid: a.authzid().to_owned(),
+            },
+            #[cfg(feature = "gssapi")]
+            Request::Principal(p) => AuthRequest::Principal {
+                mechanism: p.mechanism(),
+                principal: p.principal().to_owned(),
+                authzid: p.authzid().map(str::to_owned),
             },
         }
     }

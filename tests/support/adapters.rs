@@ -126,6 +126,11 @@ pub fn backend(request: &AuthRequest) -> Answer<'static> {
             }
         }
         AuthRequest::Authorize { .. } => Answer::Reject,
+        // GSSAPI, GS2-KRB5: alice's principal is the user `USER`.
+        #[cfg(feature = "gssapi")]
+        AuthRequest::Principal { principal, .. } if principal.starts_with("alice@") => {
+            Answer::User(USER)
+        }
         _ => Answer::Reject,
     }
 }

@@ -16,6 +16,7 @@
 pub mod adapters;
 pub mod capi;
 pub mod exchange;
+pub mod kdc;
 pub mod props;
 
 use std::sync::Arc;
