@@ -157,7 +157,8 @@ pub fn run_bounded(cmd: &mut Command, input: Option<&[u8]>, timeout: Duration) -
     }
 }
 
-fn pid_alive(pid: u32) -> bool {
+/// True while process `pid` exists and has not exited (a zombie counts as exited).
+pub fn pid_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // A zombie (state Z) has exited.
         Ok(stat) => stat

@@ -13,9 +13,7 @@ use super::clients::Smtp;
 use super::deps::{self, EXIM_BIN};
 use super::{CMD_TIMEOUT, Proc, TempDir, free_port, run, wait_for, write_file};
 
-#[path = "../../../tests/shared/private_postfix.rs"]
-mod private_postfix;
-use private_postfix::{PostfixSpec, PrivatePostfix};
+use super::private_postfix::{PostfixSpec, PrivatePostfix};
 
 /// Postfix's `main.cf` lines for the SASL part (also quoted in docs/dropin-authd.md).
 pub fn postfix_sasl_lines(sasl_path: &str) -> String {
