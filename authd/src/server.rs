@@ -17,6 +17,7 @@ use tracing::{debug, error, info, warn};
 use crate::backend::{self, Resolution, State};
 use crate::config::Config;
 use crate::handler::{Event, Finished, Handler, Limits, Outcome, Owned};
+use crate::logfmt::{Millis, QuotedIp};
 use crate::protocol::{self, Fail};
 
 /// The running daemon, shared by all connection tasks.
@@ -190,18 +191,17 @@ fn log_finished(f: &Finished, conn: u64) {
         Outcome::Failed(x) => x.as_str(),
         Outcome::Refused(why) => why,
     };
-    let rip = f.remote_ip.map(|ip| ip.to_string());
     info!(
         conn,
         id = f.id,
-        service = ?f.service,
-        mechanism = ?f.mechanism,
+        service = f.service.as_ref(),
+        mechanism = f.mechanism.as_ref(),
         user = f.user.as_deref().unwrap_or("-"),
-        rip = rip.as_deref().unwrap_or("-"),
+        rip = %QuotedIp(f.remote_ip),
         result,
         detail,
         note = f.note.unwrap_or(""),
-        duration_ms = f.duration.as_secs_f64() * 1000.0,
+        duration_ms = %Millis(f.duration),
         "login"
     );
 }
