@@ -363,11 +363,12 @@ impl Handler {
                         self.limits.max_requests
                     ));
                 }
+                let known = Mechanism::from_name(auth.mechanism.as_bytes());
                 let mut req = Req {
                     session: None,
                     state: State::Challenged,
                     service: intern_service(auth.service),
-                    mechanism: match Mechanism::from_name(auth.mechanism.as_bytes()) {
+                    mechanism: match known {
                         Some(m) => Cow::Borrowed(m.name()),
                         None => Cow::Owned(auth.mechanism.to_owned()),
                     },
@@ -386,8 +387,7 @@ impl Handler {
                     Transport::plaintext()
                 }
                 .with_success_data(auth.final_resp_ok);
-                let mechanism = Mechanism::from_name(auth.mechanism.as_bytes())
-                    .ok_or(Failure::MechanismUnavailable);
+                let mechanism = known.ok_or(Failure::MechanismUnavailable);
                 let session =
                     mechanism.and_then(|m| ServerSession::new(&self.engine, m, &transport));
                 let mut session = match session {

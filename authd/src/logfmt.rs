@@ -55,6 +55,65 @@ impl<'a> MakeVisitor<Writer<'a>> for Fields {
     }
 }
 
+/// A short piece of a line put together on the stack, then written with one call (each call
+/// on the subscriber's writer goes through two dynamic dispatches).
+struct Piece {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl Piece {
+    fn new() -> Piece {
+        Piece {
+            buf: [0; 160],
+            len: 0,
+        }
+    }
+
+    /// Append `bytes`; `false` (and nothing appended) if they do not fit.
+    fn push(&mut self, bytes: &[u8]) -> bool {
+        let end = self.len.saturating_add(bytes.len());
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.len = end;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Append `n` in decimal.
+    fn push_u64(&mut self, n: u64) -> bool {
+        let mut digits = [0u8; 20];
+        let text = u64_digits(n, &mut digits);
+        self.push(text)
+    }
+
+    fn write_to(&self, w: &mut dyn Write) -> fmt::Result {
+        // Only whole `str`s and ASCII were pushed.
+        w.write_str(
+            std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default(),
+        )
+    }
+}
+
+/// `n` in decimal, in the tail of `buf`.
+fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or_default()
+}
+
 /// Write `n` in decimal.
 fn write_u64(w: &mut dyn Write, mut n: u64) -> fmt::Result {
     let mut buf = [0u8; 20];
@@ -135,8 +194,37 @@ impl Visitor<'_> {
     }
 }
 
+impl Visitor<'_> {
+    /// The common case in one write: ` name="value"` (plain string) or ` name=123`.
+    fn fast(&mut self, field: &Field, value: Result<&str, u64>) -> bool {
+        if self.result.is_err() {
+            return true;
+        }
+        let name = field.name();
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        let mut p = Piece::new();
+        let ok = (self.is_empty || p.push(b" "))
+            && p.push(name.as_bytes())
+            && p.push(b"=")
+            && match value {
+                Ok(text) => {
+                    is_plain(text) && p.push(b"\"") && p.push(text.as_bytes()) && p.push(b"\"")
+                }
+                Err(n) => p.push_u64(n),
+            };
+        if ok {
+            self.is_empty = false;
+            self.result = p.write_to(&mut self.writer);
+        }
+        ok
+    }
+}
+
 impl Visit for Visitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() != "message" && self.fast(field, Ok(value)) {
+            return;
+        }
         if !self.begin() {
             return;
         }
@@ -149,6 +237,9 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.fast(field, Err(value)) {
+            return;
+        }
         if !self.begin() {
             return;
         }
@@ -210,20 +301,22 @@ pub struct QuotedIp(pub Option<IpAddr>);
 
 impl fmt::Display for QuotedIp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_char('"')?;
         match self.0 {
             Some(IpAddr::V4(v4)) => {
+                let mut p = Piece::new();
+                p.push(b"\"");
                 for (i, o) in v4.octets().iter().enumerate() {
                     if i > 0 {
-                        f.write_char('.')?;
+                        p.push(b".");
                     }
-                    write_u64(f, u64::from(*o))?;
+                    p.push_u64(u64::from(*o));
                 }
+                p.push(b"\"");
+                p.write_to(f)
             }
-            Some(ip @ IpAddr::V6(_)) => write!(f, "{ip}")?,
-            None => f.write_char('-')?,
+            Some(ip @ IpAddr::V6(_)) => write!(f, "\"{ip}\""),
+            None => f.write_str("\"-\""),
         }
-        f.write_char('"')
     }
 }
 
@@ -234,16 +327,17 @@ pub struct Millis(pub Duration);
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let us = u64::try_from(self.0.as_micros()).unwrap_or(u64::MAX);
-        write_u64(f, us / 1000)?;
-        f.write_char('.')?;
+        let mut p = Piece::new();
+        p.push_u64(us / 1000);
         let frac = us % 1000;
-        if frac < 100 {
-            f.write_char('0')?;
+        let mut digits = *b".000";
+        let mut v = frac;
+        for d in digits.iter_mut().skip(1).rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
         }
-        if frac < 10 {
-            f.write_char('0')?;
-        }
-        write_u64(f, frac)
+        p.push(&digits);
+        p.write_to(f)
     }
 }
 
@@ -300,17 +394,16 @@ fn format_at(w: &mut dyn Write, now: Duration) -> fmt::Result {
             text
         }
     });
-    w.write_str(std::str::from_utf8(&text).unwrap_or("0000-00-00T00:00:00"))?;
-    w.write_char('.')?;
-    let us = u64::from(now.subsec_micros());
-    let mut digits = *b"000000";
-    let mut v = us;
-    for d in digits.iter_mut().rev() {
+    let mut out = *b"0000-00-00T00:00:00.000000Z";
+    if let Some(head) = out.get_mut(..19) {
+        head.copy_from_slice(&text);
+    }
+    let mut v = u64::from(now.subsec_micros());
+    for d in out.iter_mut().take(26).skip(20).rev() {
         *d = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    w.write_str(std::str::from_utf8(&digits).unwrap_or("000000"))?;
-    w.write_char('Z')
+    w.write_str(std::str::from_utf8(&out).unwrap_or("0000-00-00T00:00:00.000000Z"))
 }
 
 impl FormatTime for Time {
