@@ -11,6 +11,8 @@ use std::time::Duration;
 const INTERVAL: Duration = Duration::from_millis(5);
 /// Wake the thread at once beyond this many buffered bytes.
 const HIGH_WATER: usize = 64 * 1024;
+/// Buffer capacity kept between writes; more is freed after each write.
+const KEEP: usize = 2 * HIGH_WATER;
 /// Beyond this many buffered bytes (stderr blocked), new lines are dropped and counted.
 const LIMIT: usize = 8 * 1024 * 1024;
 
@@ -128,6 +130,11 @@ pub fn start() -> std::io::Result<(BatchWriter, Flusher)> {
                 if !spare.is_empty() || dropped > 0 {
                     write_out(&spare, dropped);
                     spare.clear();
+                }
+                // A burst (or a stall of this thread) grows the buffers up to LIMIT; give that
+                // memory back instead of keeping it for the life of the process.
+                if spare.capacity() > KEEP {
+                    spare.shrink_to(KEEP);
                 }
                 if stop {
                     break;
