@@ -5,7 +5,7 @@
 //! ```text
 //! authd-load (--unix PATH | --tcp HOST:PORT) [--mech PLAIN|SCRAM-SHA-256] [--user U --pass P]
 //!            [--conns N] [--duration SECS | --count LOGINS] [--warmup SECS] [--no-penalty]
-//!            [--pid PID]... [--label TEXT]
+//!            [--pid PID]... [--label TEXT] [--blocking-reads]
 //! authd-load (--unix PATH | --tcp HOST:PORT) --idle N [--hold SECS] [--pid PID]...
 //! ```
 //!
@@ -13,7 +13,9 @@
 //! per login (utime+stime of every `--pid` from /proc, before and after the measured interval)
 //! and its resident memory; `--idle N` opens N idle connections (handshake done) and reports
 //! the daemon's resident memory before and with them. The last line, `RESULT key=value …`, is
-//! for scripts. Only std and the saslmech engine (the SCRAM client side).
+//! for scripts. Replies are read as Postfix reads them: `poll` for input, then `read`
+//! (`--blocking-reads`: `read` alone). Only std, the saslmech engine (the SCRAM client side)
+//! and rustix's `poll`.
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Write};
