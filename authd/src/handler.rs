@@ -220,6 +220,30 @@ struct Req {
     login: Option<String>,
 }
 
+/// Hashes a request id for the per-connection map: one multiplication instead of SipHash.
+/// Ids are the client's choice, but a connection holds at most
+/// [`Limits::max_requests`] of them, so colliding ids cost the client only its own time.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (u64::from(n) ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type Requests = HashMap<u32, Req, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Limits of one connection.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -232,7 +256,7 @@ pub struct Handler {
     engine: Arc<ServerConfig>,
     limits: Limits,
     version_seen: bool,
-    requests: HashMap<u32, Req>,
+    requests: Requests,
     unknown_conts: u32,
 }
 
@@ -271,7 +295,7 @@ impl Handler {
             engine,
             limits,
             version_seen: false,
-            requests: HashMap::new(),
+            requests: Requests::default(),
             unknown_conts: 0,
         }
     }
@@ -347,11 +371,12 @@ impl Handler {
                         self.limits.max_requests
                     ));
                 }
+                let known = Mechanism::from_name(auth.mechanism.as_bytes());
                 let mut req = Req {
                     session: None,
                     state: State::Challenged,
                     service: intern_service(auth.service),
-                    mechanism: match Mechanism::from_name(auth.mechanism.as_bytes()) {
+                    mechanism: match known {
                         Some(m) => Cow::Borrowed(m.name()),
                         None => Cow::Owned(auth.mechanism.to_owned()),
                     },
@@ -370,8 +395,7 @@ impl Handler {
                     Transport::plaintext()
                 }
                 .with_success_data(auth.final_resp_ok);
-                let mechanism = Mechanism::from_name(auth.mechanism.as_bytes())
-                    .ok_or(Failure::MechanismUnavailable);
+                let mechanism = known.ok_or(Failure::MechanismUnavailable);
                 let session =
                     mechanism.and_then(|m| ServerSession::new(&self.engine, m, &transport));
                 let mut session = match session {

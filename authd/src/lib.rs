@@ -22,6 +22,7 @@
 pub mod backend;
 pub mod config;
 pub mod handler;
+pub mod logfmt;
 pub mod logwriter;
 pub mod oauth;
 pub mod passdb;

@@ -11,6 +11,8 @@ use std::time::Duration;
 const INTERVAL: Duration = Duration::from_millis(5);
 /// Wake the thread at once beyond this many buffered bytes.
 const HIGH_WATER: usize = 64 * 1024;
+/// Buffer capacity kept between writes; more is freed after each write.
+const KEEP: usize = 2 * HIGH_WATER;
 /// Beyond this many buffered bytes (stderr blocked), new lines are dropped and counted.
 const LIMIT: usize = 8 * 1024 * 1024;
 
@@ -47,7 +49,13 @@ pub struct LineWriter {
 
 impl Write for LineWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.line.extend_from_slice(buf);
+        // tracing-subscriber hands over each formatted line in one call: append a whole line
+        // straight to the shared buffer, without a copy of our own.
+        if self.line.is_empty() && buf.ends_with(b"\n") {
+            self.shared.append(buf);
+        } else {
+            self.line.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -56,19 +64,25 @@ impl Write for LineWriter {
     }
 }
 
-impl Drop for LineWriter {
-    fn drop(&mut self) {
-        if self.line.is_empty() {
-            return;
-        }
-        let mut inner = self.shared.buf.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.data.len().saturating_add(self.line.len()) > LIMIT {
+impl Shared {
+    /// Append complete lines (or count them as dropped beyond [`LIMIT`]).
+    fn append(&self, lines: &[u8]) {
+        let mut inner = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.data.len().saturating_add(lines.len()) > LIMIT {
             inner.dropped = inner.dropped.saturating_add(1);
             return;
         }
-        inner.data.extend_from_slice(&self.line);
+        inner.data.extend_from_slice(lines);
         if inner.data.len() >= HIGH_WATER {
-            self.shared.wake.notify_one();
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if !self.line.is_empty() {
+            self.shared.append(&self.line);
         }
     }
 }
@@ -79,7 +93,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BatchWriter {
     fn make_writer(&'a self) -> Self::Writer {
         LineWriter {
             shared: Arc::clone(&self.shared),
-            line: Vec::with_capacity(256),
+            line: Vec::new(),
         }
     }
 }
@@ -116,6 +130,11 @@ pub fn start() -> std::io::Result<(BatchWriter, Flusher)> {
                 if !spare.is_empty() || dropped > 0 {
                     write_out(&spare, dropped);
                     spare.clear();
+                }
+                // A burst (or a stall of this thread) grows the buffers up to LIMIT; give that
+                // memory back instead of keeping it for the life of the process.
+                if spare.capacity() > KEEP {
+                    spare.shrink_to(KEEP);
                 }
                 if stop {
                     break;

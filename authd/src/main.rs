@@ -137,7 +137,9 @@ fn init_logging(level: &str) -> Option<saslmech_authd::logwriter::Flusher> {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(false)
-        .with_target(false);
+        .with_target(false)
+        .fmt_fields(saslmech_authd::logfmt::Fields)
+        .with_timer(saslmech_authd::logfmt::Time);
     match saslmech_authd::logwriter::start() {
         Ok((writer, flusher)) => {
             builder.with_writer(writer).init();

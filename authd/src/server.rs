@@ -17,6 +17,7 @@ use tracing::{debug, error, info, warn};
 use crate::backend::{self, Resolution, State};
 use crate::config::{Config, TempFailure};
 use crate::handler::{Event, Finished, Handler, Limits, Outcome, Owned};
+use crate::logfmt::{Millis, QuotedIp};
 use crate::protocol::{self, Fail};
 
 /// The running daemon, shared by all connection tasks.
@@ -190,18 +191,17 @@ fn log_finished(f: &Finished, conn: u64) {
         Outcome::Failed(x) => x.as_str(),
         Outcome::Refused(why) => why,
     };
-    let rip = f.remote_ip.map(|ip| ip.to_string());
     info!(
         conn,
         id = f.id,
-        service = ?f.service,
-        mechanism = ?f.mechanism,
+        service = f.service.as_ref(),
+        mechanism = f.mechanism.as_ref(),
         user = f.user.as_deref().unwrap_or("-"),
-        rip = rip.as_deref().unwrap_or("-"),
+        rip = %QuotedIp(f.remote_ip),
         result,
         detail,
         note = f.note.unwrap_or(""),
-        duration_ms = f.duration.as_secs_f64() * 1000.0,
+        duration_ms = %Millis(f.duration),
         "login"
     );
 }
@@ -267,7 +267,24 @@ async fn serve_halves<R, W>(
     let mut jobs: JoinSet<Job> = JoinSet::new();
     let mut line = Vec::new();
     let mut sweep = tokio::time::interval(Duration::from_secs(1).min(timeout));
+    // After an idle spell (the branch is off without requests), one tick, not a burst of the
+    // ticks missed meanwhile.
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
+    // Created once: a `changed()` future made anew on every turn of the loop would register
+    // with (and leave) the channel's waiter list, under its lock, on every line. And once it
+    // waits (registered with this task's waker, which never changes), it is polled again only
+    // when the channel has news: polling a waiting `Notified` takes the channel's lock too.
+    let probe = shutdown.clone();
+    let stop = async move {
+        loop {
+            if shutdown.changed().await.is_err() || *shutdown.borrow() {
+                return;
+            }
+        }
+    };
+    tokio::pin!(stop);
+    let mut stop_waiting = false;
     if let Err(e) = wr.write_all(&out).await {
         debug!(conn, "client went away before the handshake: {e}");
         return;
@@ -277,6 +294,9 @@ async fn serve_halves<R, W>(
     debug!(conn, "connected");
     loop {
         tokio::select! {
+            // A fixed order (no random start per turn): finished jobs, shutdown, expiry, and
+            // the client's lines last, so that a flood of lines cannot starve the others.
+            biased;
             Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                 let now = Instant::now();
                 match done {
@@ -298,6 +318,25 @@ async fn serve_halves<R, W>(
                         error!(conn, "a lookup job failed: {e}; closing the connection");
                         break;
                     }
+                }
+            }
+            () = std::future::poll_fn(|cx| {
+                if stop_waiting && !probe.has_changed().unwrap_or(true) {
+                    return std::task::Poll::Pending;
+                }
+                stop_waiting = true;
+                stop.as_mut().poll(cx)
+            }), if !closing => {
+                // Finish what is in flight, take nothing new.
+                closing = true;
+            }
+            _ = sweep.tick(), if handler.in_flight() > 0 => {
+                for f in handler.expire(Instant::now(), timeout) {
+                    log_finished(&f, conn);
+                    if let Some(fail) = &f.fail {
+                        protocol::write_fail(&mut out, f.id, fail);
+                    }
+                    handler.release(f.id);
                 }
             }
             r = read_line(&mut reader, &mut line, max_line), if !closing => {
@@ -323,21 +362,6 @@ async fn serve_halves<R, W>(
                         debug!(conn, "read error: {e}");
                         break;
                     }
-                }
-            }
-            _ = sweep.tick(), if handler.in_flight() > 0 => {
-                for f in handler.expire(Instant::now(), timeout) {
-                    log_finished(&f, conn);
-                    if let Some(fail) = &f.fail {
-                        protocol::write_fail(&mut out, f.id, fail);
-                    }
-                    handler.release(f.id);
-                }
-            }
-            r = shutdown.changed(), if !closing => {
-                if r.is_err() || *shutdown.borrow() {
-                    // Finish what is in flight, take nothing new.
-                    closing = true;
                 }
             }
         }

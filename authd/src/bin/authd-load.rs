@@ -5,7 +5,7 @@
 //! ```text
 //! authd-load (--unix PATH | --tcp HOST:PORT) [--mech PLAIN|SCRAM-SHA-256] [--user U --pass P]
 //!            [--conns N] [--duration SECS | --count LOGINS] [--warmup SECS] [--no-penalty]
-//!            [--pid PID]... [--label TEXT]
+//!            [--pid PID]... [--label TEXT] [--blocking-reads]
 //! authd-load (--unix PATH | --tcp HOST:PORT) --idle N [--hold SECS] [--pid PID]...
 //! ```
 //!
@@ -13,17 +13,21 @@
 //! per login (utime+stime of every `--pid` from /proc, before and after the measured interval)
 //! and its resident memory; `--idle N` opens N idle connections (handshake done) and reports
 //! the daemon's resident memory before and with them. The last line, `RESULT key=value …`, is
-//! for scripts. Only std and the saslmech engine (the SCRAM client side).
+//! for scripts. Replies are read as Postfix reads them: `poll` for input, then `read`
+//! (`--blocking-reads`: `read` alone). Only std, the saslmech engine (the SCRAM client side)
+//! and rustix's `poll`.
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use saslmech::{ClientSession, Credentials, Mechanism, ScramClientCache};
 
 /// Every read and write on a daemon connection gives up after this long.
@@ -69,11 +73,12 @@ struct Args {
     idle: Option<usize>,
     hold: Duration,
     label: String,
+    blocking_reads: bool,
 }
 
 const USAGE: &str = "usage: authd-load (--unix PATH | --tcp HOST:PORT) [--mech PLAIN|SCRAM-SHA-256] \
 [--user U --pass P] [--conns N] [--duration SECS | --count LOGINS] [--warmup SECS] [--no-penalty] \
-[--pid PID]... [--label TEXT]\n       authd-load (--unix PATH | --tcp HOST:PORT) --idle N [--hold SECS] [--pid PID]...";
+[--pid PID]... [--label TEXT] [--blocking-reads]\n       authd-load (--unix PATH | --tcp HOST:PORT) --idle N [--hold SECS] [--pid PID]...";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -90,6 +95,7 @@ fn parse_args() -> Result<Args, String> {
         idle: None,
         hold: Duration::from_secs(1),
         label: String::new(),
+        blocking_reads: false,
     };
     let mut have_target = false;
     let mut it = std::env::args().skip(1);
@@ -135,6 +141,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--warmup" => a.warmup = secs(val("--warmup")?)?,
             "--no-penalty" => a.no_penalty = true,
+            "--blocking-reads" => a.blocking_reads = true,
             "--pid" => a
                 .pids
                 .push(val("--pid")?.parse().map_err(|e| format!("--pid: {e}"))?),
@@ -160,6 +167,42 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// A socket read the way Postfix reads its auth server (`timed_read`): `poll` for input, then
+/// `read`. A thread blocked in `read` on an AF_UNIX stream is woken each time the daemon
+/// *consumes* the request it just wrote (the kernel signals "writable" on the same wait queue),
+/// and that spurious wake-up is charged to the daemon's `recv`; a `poll` for input only is not
+/// woken by it. `--blocking-reads` reads without the `poll`, as the first version did.
+struct Waited<S> {
+    s: S,
+    poll_first: bool,
+}
+
+impl<S: std::io::Read + AsFd> std::io::Read for Waited<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.poll_first {
+            let timeout = Timespec {
+                tv_sec: IO_TIMEOUT.as_secs() as i64,
+                tv_nsec: 0,
+            };
+            loop {
+                let mut fds = [PollFd::new(&self.s, PollFlags::IN)];
+                match poll(&mut fds, Some(&timeout)) {
+                    Ok(0) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "no reply from the daemon",
+                        ));
+                    }
+                    Ok(_) => break,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.s.read(buf)
+    }
+}
+
 /// One client connection to the daemon.
 struct Conn {
     w: Box<dyn Write + Send>,
@@ -169,20 +212,20 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(target: &Target, cpid: u32) -> std::io::Result<Conn> {
+    fn open(target: &Target, cpid: u32, poll_first: bool) -> std::io::Result<Conn> {
         let (w, r): (Box<dyn Write + Send>, Box<dyn std::io::Read + Send>) = match target {
             Target::Unix(path) => {
                 let s = UnixStream::connect(path)?;
                 s.set_read_timeout(Some(IO_TIMEOUT))?;
                 s.set_write_timeout(Some(IO_TIMEOUT))?;
-                (Box::new(s.try_clone()?), Box::new(s))
+                (Box::new(s.try_clone()?), Box::new(Waited { s, poll_first }))
             }
             Target::Tcp(addr) => {
                 let s = TcpStream::connect(addr)?;
                 s.set_read_timeout(Some(IO_TIMEOUT))?;
                 s.set_write_timeout(Some(IO_TIMEOUT))?;
                 s.set_nodelay(true)?;
-                (Box::new(s.try_clone()?), Box::new(s))
+                (Box::new(s.try_clone()?), Box::new(Waited { s, poll_first }))
             }
         };
         let mut c = Conn {
@@ -373,7 +416,10 @@ fn run_idle(a: &Args, n: usize) -> Result<(), String> {
     let before = total_rss(&a.pids);
     let mut conns = Vec::with_capacity(n);
     for i in 0..n {
-        conns.push(Conn::open(&a.target, cpid(i)).map_err(|e| format!("connection {i}: {e}"))?);
+        conns.push(
+            Conn::open(&a.target, cpid(i), !a.blocking_reads)
+                .map_err(|e| format!("connection {i}: {e}"))?,
+        );
     }
     // Let the daemon settle (lazy allocations, its own bookkeeping).
     std::thread::sleep(a.hold);
@@ -423,7 +469,7 @@ fn run_load(a: &Args) -> Result<(), String> {
                 errors: Vec::new(),
                 samples: Vec::new(),
             };
-            let conn = Conn::open(&a2.target, cpid(i));
+            let conn = Conn::open(&a2.target, cpid(i), !a2.blocking_reads);
             barrier.wait();
             let mut conn = match conn {
                 Ok(c) => c,
@@ -462,7 +508,7 @@ fn run_load(a: &Args) -> Result<(), String> {
                         if r.errors.len() >= 100 {
                             break;
                         }
-                        match Conn::open(&a2.target, cpid(i)) {
+                        match Conn::open(&a2.target, cpid(i), !a2.blocking_reads) {
                             Ok(c) => conn = c,
                             Err(e) => {
                                 r.errors.push(format!("reconnect: {e}"));
