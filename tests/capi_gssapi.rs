@@ -1,0 +1,123 @@
+//! GSSAPI (RFC 4752) and GS2-KRB5 (RFC 5801) through the C API against a real private MIT KDC
+//! (`tests/support/kdc.rs`): the library built as `make -C bindings/c FEATURES=gssapi` builds
+//! it, and the C program `bindings/c/tests/test_gssapi.c` (client and server of this library
+//! in one process, linked statically with the Kerberos libraries the Makefile names for
+//! `Libs.private`) run with the KDC's environment: success with the principal mapped to a
+//! local user, a principal and an authzid the server refuses, and no ticket on the client.
+//! Once more under valgrind (memory errors; MIT krb5's own allocations at exit are not ours).
+#![cfg(all(feature = "capi", feature = "gssapi"))]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::capi::{cargo, require, root, run, scratch, text};
+use support::kdc::Kdc;
+
+/// The static library with the features `capi,gssapi`, built as `make FEATURES=gssapi`
+/// builds it (into this run's target directory) and copied aside, so that another test
+/// binary's build of the plain C library cannot replace it under us.
+fn gssapi_lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable in target/<profile>/deps")
+        .to_path_buf();
+    let target_dir = profile_dir.parent().expect("target directory");
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["rustc", "--quiet", "--lib", "--features", "capi,gssapi"])
+        .args(["--crate-type", "staticlib"])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let out = run(&mut cmd, 900);
+    assert!(out.status.success(), "cargo rustc failed:\n{}", text(&out));
+    let dir = scratch("lib-gssapi");
+    std::fs::copy(profile_dir.join("libsaslmech.a"), dir.join("libsaslmech.a"))
+        .expect("copy libsaslmech.a");
+    dir
+}
+
+/// `make FEATURES=gssapi` of the C test program against that library.
+fn build_test_gssapi() -> PathBuf {
+    require("make", "make");
+    require("cc", "gcc");
+    require("pkg-config", "pkg-config");
+    let lib = gssapi_lib_dir();
+    let build = scratch("build-gssapi");
+    let program = build.join("test_gssapi");
+    let out = run(
+        Command::new("make")
+            .current_dir(root().join("bindings/c"))
+            .arg("--no-print-directory")
+            .arg("SKIP_CARGO=1")
+            .arg("FEATURES=gssapi")
+            .arg(format!("SASLMECH_LIB={}", lib.display()))
+            .arg(format!("BUILD={}", build.display()))
+            .arg(&program),
+        300,
+    );
+    assert!(out.status.success(), "make failed:\n{}", text(&out));
+    // What the static link needed is what saslmech.pc's Libs.private says.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("-lgssapi_krb5"),
+        "not linked with krb5:\n{stdout}"
+    );
+    program
+}
+
+fn assert_passed(out: &Output, what: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let checks: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("checks: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        out.status.success() && checks > 0,
+        "{what} failed:\n{}",
+        text(out)
+    );
+}
+
+#[test]
+fn c_client_and_server_complete_gssapi_and_gs2_krb5_with_typed_failures() {
+    let program = build_test_gssapi();
+    let kdc = Kdc::start();
+
+    let out = run(Command::new(&program).envs(kdc.env()), 120);
+    assert_passed(&out, "test_gssapi");
+
+    // No ticket: a credential cache that does not exist.
+    let empty = format!("FILE:{}/no-such-cache", kdc.dir.display());
+    let out = run(
+        Command::new(&program)
+            .arg("noticket")
+            .envs(kdc.env())
+            .env("KRB5CCNAME", &empty),
+        120,
+    );
+    assert_passed(&out, "test_gssapi noticket");
+
+    // The same under valgrind: no memory errors in our code or at the boundary.
+    require("valgrind", "valgrind");
+    let out = run(
+        Command::new("valgrind")
+            .args(["--error-exitcode=1", "--leak-check=no"])
+            .arg(&program)
+            .envs(kdc.env()),
+        300,
+    );
+    assert_passed(&out, "test_gssapi under valgrind");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ERROR SUMMARY: 0 errors from 0 contexts"),
+        "valgrind errors:\n{stderr}"
+    );
+}
