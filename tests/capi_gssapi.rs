@@ -59,15 +59,27 @@ fn build_test_gssapi() -> PathBuf {
             .arg("FEATURES=gssapi")
             .arg(format!("SASLMECH_LIB={}", lib.display()))
             .arg(format!("BUILD={}", build.display()))
-            .arg(&program),
+            .arg(&program)
+            .arg(build.join("saslmech.pc")),
         300,
     );
     assert!(out.status.success(), "make failed:\n{}", text(&out));
-    // What the static link needed is what saslmech.pc's Libs.private says.
+    // The static link (always redone: the library was just copied) named MIT krb5's GSS-API
+    // library, and so does the pkg-config file's Libs.private, which `pkg-config --static`
+    // adds to an application's static link.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("-lgssapi_krb5"),
         "not linked with krb5:\n{stdout}"
+    );
+    let pc = std::fs::read_to_string(build.join("saslmech.pc")).expect("saslmech.pc");
+    let private = pc
+        .lines()
+        .find_map(|l| l.strip_prefix("Libs.private:"))
+        .unwrap_or_else(|| panic!("no Libs.private in saslmech.pc:\n{pc}"));
+    assert!(
+        private.contains("-lgssapi_krb5") && private.contains("-lpthread"),
+        "Libs.private: {private}"
     );
     program
 }
@@ -93,6 +105,10 @@ fn c_client_and_server_complete_gssapi_and_gs2_krb5_with_typed_failures() {
 
     let out = run(Command::new(&program).envs(kdc.env()), 120);
     assert_passed(&out, "test_gssapi");
+    eprintln!(
+        "test_gssapi: {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
 
     // No ticket: a credential cache that does not exist.
     let empty = format!("FILE:{}/no-such-cache", kdc.dir.display());
