@@ -2552,6 +2552,12 @@ static void test_client_config(void)
     EQ(saslmech_credentials_set(cr, SASLMECH_CREDENTIAL_HOST, NULL, 1), SASLMECH_NULL_ARGUMENT);
     EQ(saslmech_credentials_set(cr, SASLMECH_CREDENTIAL_HOST, L("\xff")), SASLMECH_INVALID_UTF8);
     EQ(saslmech_credentials_set_port(NULL, 25), SASLMECH_NULL_ARGUMENT);
+    /* The Kerberos service name: accepted by every build (used with the feature gssapi). */
+    EQ(saslmech_credentials_set(NULL, SASLMECH_CREDENTIAL_SERVICE, S("x")), SASLMECH_NULL_ARGUMENT);
+    EQ(saslmech_credentials_set(cr, SASLMECH_CREDENTIAL_SERVICE, NULL, 1), SASLMECH_NULL_ARGUMENT);
+    EQ(saslmech_credentials_set(cr, SASLMECH_CREDENTIAL_SERVICE, L("\xff")), SASLMECH_INVALID_UTF8);
+    OK(saslmech_credentials_set(cr, SASLMECH_CREDENTIAL_SERVICE, S("smtp")));
+    EQ(saslmech_credentials_set(cr, 8, S("x")), SASLMECH_INVALID_ARGUMENT);
     /* A host OAUTHBEARER cannot carry. */
     OK(saslmech_credentials_set(cr, SASLMECH_CREDENTIAL_TOKEN, S("tok")));
     OK(saslmech_credentials_set(cr, SASLMECH_CREDENTIAL_HOST, S("mx example")));
