@@ -3,7 +3,8 @@
 //! it, and the C program `bindings/c/tests/test_gssapi.c` (client and server of this library
 //! in one process, linked statically with the Kerberos libraries the Makefile names for
 //! `Libs.private`) run with the KDC's environment: success with the principal mapped to a
-//! local user, a principal and an authzid the server refuses, and no ticket on the client.
+//! local user, a principal and an authzid the server refuses, and no ticket on the client;
+//! and `bindings/c/tests/test_api.c`, the whole C API test, against that library.
 //! Once more under valgrind (no errors, no leaks; MIT krb5's saved error message suppressed by
 //! name in `bindings/c/tests/mit-krb5.supp`) and under AddressSanitizer + UBSan.
 #![cfg(all(feature = "capi", feature = "gssapi"))]
@@ -56,19 +57,21 @@ fn build_test_gssapi(lib: &Path, sanitize: bool) -> PathBuf {
         "build-gssapi"
     });
     let program = build.join("test_gssapi");
-    let out = run(
-        Command::new("make")
-            .current_dir(root().join("bindings/c"))
-            .arg("--no-print-directory")
-            .arg("SKIP_CARGO=1")
-            .arg("FEATURES=gssapi")
-            .arg(format!("SANITIZE={}", if sanitize { "1" } else { "" }))
-            .arg(format!("SASLMECH_LIB={}", lib.display()))
-            .arg(format!("BUILD={}", build.display()))
-            .arg(&program)
-            .arg(build.join("saslmech.pc")),
-        300,
-    );
+    let mut make = Command::new("make");
+    make.current_dir(root().join("bindings/c"))
+        .arg("--no-print-directory")
+        .arg("SKIP_CARGO=1")
+        .arg("FEATURES=gssapi")
+        .arg(format!("SASLMECH_LIB={}", lib.display()))
+        .arg(format!("BUILD={}", build.display()))
+        .arg(&program)
+        .arg(build.join("saslmech.pc"));
+    if sanitize {
+        make.arg("SANITIZE=1");
+    } else {
+        make.arg(build.join("test_api"));
+    }
+    let out = run(&mut make, 300);
     assert!(out.status.success(), "make failed:\n{}", text(&out));
     // The static link (always redone: the library was just copied) named MIT krb5's GSS-API
     // library, and so does the pkg-config file's Libs.private, which `pkg-config --static`
@@ -144,6 +147,15 @@ fn run_both(kdc: &Kdc, program: &Path, wrap: &[&str], env: &[(&str, &str)]) -> [
 fn c_client_and_server_complete_gssapi_and_gs2_krb5_with_typed_failures() {
     let lib = gssapi_lib_dir();
     let program = build_test_gssapi(&lib, false);
+    // The whole C API test (every export, every mechanism's handshake) against the library
+    // with the feature: what `make FEATURES=gssapi check` runs.
+    let out = run(&mut Command::new(program.with_file_name("test_api")), 120);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("checks, 0 failed"),
+        "test_api with the feature gssapi failed:\n{}",
+        text(&out)
+    );
     let kdc = Kdc::start();
     run_both(&kdc, &program, &[], &[]);
 
