@@ -145,6 +145,8 @@ fn run_both(kdc: &Kdc, program: &Path, wrap: &[&str], env: &[(&str, &str)]) -> [
 
 #[test]
 fn c_client_and_server_complete_gssapi_and_gs2_krb5_with_typed_failures() {
+    // The Kerberos packages (libkrb5-dev for the link, the KDC programs) before building.
+    support::kdc::ensure_installed();
     let lib = gssapi_lib_dir();
     let program = build_test_gssapi(&lib, false);
     // The whole C API test (every export, every mechanism's handshake) against the library
