@@ -559,8 +559,14 @@ typedef uint32_t saslmech_smtp_reply;
 // characters), UTF-8.
 #define SASLMECH_CREDENTIAL_TRACE 5
 
-// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
+// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8. GSSAPI, GS2-KRB5: the
+// host of the target service principal (`service/host@REALM`).
 #define SASLMECH_CREDENTIAL_HOST 6
+
+// GSSAPI, GS2-KRB5: the service name of the target principal (`smtp`, `imap`), UTF-8; with
+// `SASLMECH_CREDENTIAL_HOST` it names `service/host@REALM`. Accepted by every build, used
+// only by a library built with the `gssapi` feature.
+#define SASLMECH_CREDENTIAL_SERVICE 7
 
 // Plaintext passwords, answered with `saslmech_request_answer_password` (the default): a known
 // user costs a key derivation per login (SCRAM's PBKDF2 with the configured iteration count,
@@ -1133,9 +1139,10 @@ saslmech_result saslmech_credentials_new(struct saslmech_credentials **out);
 void saslmech_credentials_free(struct saslmech_credentials *credentials);
 
 // Set one field of the credentials (`field`: `SASLMECH_CREDENTIAL_*`), replacing an earlier
-// value: the authentication identity, the authorization identity, the ANONYMOUS trace and the
-// OAUTHBEARER host as UTF-8 (else `SASLMECH_INVALID_UTF8`); the password and the bearer token
-// as bytes, copied into memory that is wiped when freed.
+// value: the authentication identity, the authorization identity, the ANONYMOUS trace, the
+// OAUTHBEARER or Kerberos host and the Kerberos service name as UTF-8 (else
+// `SASLMECH_INVALID_UTF8`); the password and the bearer token as bytes, copied into memory
+// that is wiped when freed.
 saslmech_result saslmech_credentials_set(struct saslmech_credentials *credentials,
                                          saslmech_credential field,
                                          const uint8_t *value,

@@ -19,6 +19,9 @@ pub struct saslmech_credentials {
     token: Option<SecretBuf>,
     trace: Option<String>,
     host: Option<String>,
+    /// Read only by a library built with the `gssapi` feature.
+    #[cfg_attr(not(feature = "gssapi"), allow(dead_code))]
+    service: Option<String>,
     port: Option<u16>,
     scram_cache: Option<ScramClientCache>,
     poisoned: Poison,
@@ -73,6 +76,10 @@ impl saslmech_credentials {
         if let Some(h) = &self.host {
             creds = creds.host(h);
         }
+        #[cfg(feature = "gssapi")]
+        if let Some(s) = &self.service {
+            creds = creds.service(s);
+        }
         if let Some(p) = self.port {
             creds = creds.port(p);
         }
@@ -84,9 +91,10 @@ impl saslmech_credentials {
 }
 
 /// Set one field of the credentials (`field`: `SASLMECH_CREDENTIAL_*`), replacing an earlier
-/// value: the authentication identity, the authorization identity, the ANONYMOUS trace and the
-/// OAUTHBEARER host as UTF-8 (else `SASLMECH_INVALID_UTF8`); the password and the bearer token
-/// as bytes, copied into memory that is wiped when freed.
+/// value: the authentication identity, the authorization identity, the ANONYMOUS trace, the
+/// OAUTHBEARER or Kerberos host and the Kerberos service name as UTF-8 (else
+/// `SASLMECH_INVALID_UTF8`); the password and the bearer token as bytes, copied into memory
+/// that is wiped when freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn saslmech_credentials_set(
     credentials: *mut saslmech_credentials,
@@ -110,6 +118,7 @@ pub unsafe extern "C" fn saslmech_credentials_set(
                 SASLMECH_CREDENTIAL_TOKEN => c.token = Some(SecretBuf::from_slice(value)),
                 SASLMECH_CREDENTIAL_TRACE => c.trace = text()?,
                 SASLMECH_CREDENTIAL_HOST => c.host = text()?,
+                SASLMECH_CREDENTIAL_SERVICE => c.service = text()?,
                 _ => return Err(SASLMECH_INVALID_ARGUMENT),
             }
             Ok(())

@@ -334,8 +334,13 @@ pub const SASLMECH_CREDENTIAL_TOKEN: saslmech_credential = 4;
 /// ANONYMOUS: the trace information to send (an email address or a token, at most 255
 /// characters), UTF-8.
 pub const SASLMECH_CREDENTIAL_TRACE: saslmech_credential = 5;
-/// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8.
+/// OAUTHBEARER: the host name the client connected to (`host=`), UTF-8. GSSAPI, GS2-KRB5: the
+/// host of the target service principal (`service/host@REALM`).
 pub const SASLMECH_CREDENTIAL_HOST: saslmech_credential = 6;
+/// GSSAPI, GS2-KRB5: the service name of the target principal (`smtp`, `imap`), UTF-8; with
+/// `SASLMECH_CREDENTIAL_HOST` it names `service/host@REALM`. Accepted by every build, used
+/// only by a library built with the `gssapi` feature.
+pub const SASLMECH_CREDENTIAL_SERVICE: saslmech_credential = 7;
 
 /// How the application stores the secrets it answers `SASLMECH_REQUEST_SECRET` with
 /// (`saslmech_server_config_set_secret_storage`), so that an unknown user costs the engine the

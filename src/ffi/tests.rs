@@ -242,3 +242,32 @@ fn kerberos_mechanisms_through_the_c_api() {
         }
     }
 }
+
+/// `SASLMECH_CREDENTIAL_SERVICE`: UTF-8 only, replacing an earlier value; with the feature
+/// `gssapi` it becomes `Credentials::service` (without it, it is accepted and unused).
+#[test]
+fn the_service_credential_is_utf8_and_reaches_the_credentials() {
+    let mut creds = null_mut();
+    // SAFETY: valid out-pointer and byte strings; the handle is freed once at the end.
+    unsafe {
+        assert_eq!(saslmech_credentials_new(&mut creds), SASLMECH_OK);
+        assert_eq!(
+            saslmech_credentials_set(creds, SASLMECH_CREDENTIAL_SERVICE, b"\xff".as_ptr(), 1),
+            SASLMECH_INVALID_UTF8
+        );
+        for service in ["imap", "smtp"] {
+            assert_eq!(
+                saslmech_credentials_set(
+                    creds,
+                    SASLMECH_CREDENTIAL_SERVICE,
+                    service.as_ptr(),
+                    service.len()
+                ),
+                SASLMECH_OK
+            );
+        }
+        #[cfg(feature = "gssapi")]
+        assert_eq!((*creds).borrow().service, Some("smtp"));
+        saslmech_credentials_free(creds);
+    }
+}

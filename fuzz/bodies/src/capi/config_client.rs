@@ -389,7 +389,7 @@ pub(super) fn op_config_query(h: &Handles, input: &mut Input<'_>, sel: u8) {
     }
 }
 
-/// Operation 23: credentials' OAUTHBEARER host and port.
+/// Operation 23: credentials' OAUTHBEARER host and port, and the Kerberos service name.
 pub(super) fn op_credentials(h: &Handles, input: &mut Input<'_>, sel: u8) {
     let null_it = sel & 0x80 != 0;
     let null_text = sel & 0x40 != 0;
@@ -398,7 +398,9 @@ pub(super) fn op_credentials(h: &Handles, input: &mut Input<'_>, sel: u8) {
     let creds = if null_it { null_mut() } else { h.creds };
     // SAFETY: `creds` is NULL or live; the host NULL or a live slice.
     let r = unsafe {
-        if sel & 1 == 0 {
+        if sel & 1 == 0 && sel & 0x20 != 0 {
+            ops::saslmech_credentials_set_service(creds, maybe_null(v, null_text), v.len())
+        } else if sel & 1 == 0 {
             ops::saslmech_credentials_set_host(creds, maybe_null(v, null_text), v.len())
         } else {
             saslmech_credentials_set_port(creds, port)
@@ -407,9 +409,9 @@ pub(super) fn op_credentials(h: &Handles, input: &mut Input<'_>, sel: u8) {
     if null_it {
         assert_eq!(r, SASLMECH_NULL_ARGUMENT);
     } else if sel & 1 == 0 && null_text {
-        refused_null(r, "set_host");
+        refused_null(r, "set_host/set_service");
     } else {
-        let ok = ok_or(r, &[SASLMECH_INVALID_UTF8], "credentials host/port");
+        let ok = ok_or(r, &[SASLMECH_INVALID_UTF8], "credentials host/service/port");
         assert_eq!(ok, sel & 1 == 1 || core::str::from_utf8(v).is_ok());
     }
 }

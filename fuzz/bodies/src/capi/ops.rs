@@ -451,6 +451,7 @@ credentials! {
     saslmech_credentials_set_token => SASLMECH_CREDENTIAL_TOKEN;
     saslmech_credentials_set_trace => SASLMECH_CREDENTIAL_TRACE;
     saslmech_credentials_set_host => SASLMECH_CREDENTIAL_HOST;
+    saslmech_credentials_set_service => SASLMECH_CREDENTIAL_SERVICE;
 }
 
 pub unsafe extern "C" fn saslmech_server_config_set_nonce_os(
