@@ -115,21 +115,10 @@ fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 }
 
 /// Write `n` in decimal.
-fn write_u64(w: &mut dyn Write, mut n: u64) -> fmt::Result {
+fn write_u64(w: &mut dyn Write, n: u64) -> fmt::Result {
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        if let Some(b) = buf.get_mut(i) {
-            *b = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
     // Only ASCII digits were written.
-    w.write_str(std::str::from_utf8(buf.get(i..).unwrap_or_default()).unwrap_or_default())
+    w.write_str(std::str::from_utf8(u64_digits(n, &mut buf)).unwrap_or_default())
 }
 
 /// True if `s` needs no escaping inside double quotes.
