@@ -16,7 +16,7 @@ use super::framing::{
     Gs2ChannelBinding, KRB5_OID, add_token_header, escape_saslname, parse_gs2_header,
     strip_token_header,
 };
-use super::{Authorization, client_context, init_error, is_krb5, principal, server_context};
+use super::{Authorization, client_context, init_error, principal, server_context};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::credentials::Credentials;
 use crate::error::{Error, Failure};
@@ -116,14 +116,9 @@ impl Server {
         if let Some(reply) = reply.as_deref() {
             self.last.extend(reply);
         }
-        if !is_krb5(ctx) {
-            return self.fail(Failure::BadCredentials);
-        }
-        match principal(ctx) {
-            Ok(p) if check_identity(p.as_bytes(), c.max_identity).is_ok() => {
-                self.authz.principal = Some(p);
-            }
-            _ => return self.fail(Failure::BadCredentials),
+        match principal(ctx, c.max_identity) {
+            Ok(p) => self.authz.principal = Some(p),
+            Err(f) => return self.fail(f),
         }
         self.ctx = None;
         self.state = ServerState::Pending;

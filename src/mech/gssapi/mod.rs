@@ -132,16 +132,17 @@ pub(crate) fn server_context(config: &ServerConfig) -> Result<ServerCtx, Failure
     Ok(ServerCtx::new(Some(cred)))
 }
 
-/// The initiator's principal name of an established context, as text.
-pub(crate) fn principal(ctx: &ServerCtx) -> Result<String, Failure> {
+/// The initiator's principal of an established context, as text: only Kerberos V5, and no
+/// longer than an identity may be. Anything else is `BadCredentials`.
+pub(crate) fn principal(ctx: &ServerCtx, max_identity: usize) -> Result<String, Failure> {
+    if !ctx.mechanism().is_ok_and(|m| m == GSS_MECH_KRB5) {
+        return Err(Failure::BadCredentials);
+    }
     let name = ctx.source_name().map_err(|_| Failure::BadCredentials)?;
     let shown = name.display_name().map_err(|_| Failure::BadCredentials)?;
-    String::from_utf8(shown.to_vec()).map_err(|_| Failure::BadCredentials)
-}
-
-/// True if the established context is Kerberos V5.
-pub(crate) fn is_krb5(ctx: &impl SecurityContext) -> bool {
-    ctx.mechanism().is_ok_and(|m| m == GSS_MECH_KRB5)
+    let text = String::from_utf8(shown.to_vec()).map_err(|_| Failure::BadCredentials)?;
+    check_identity(text.as_bytes(), max_identity).map_err(|_| Failure::BadCredentials)?;
+    Ok(text)
 }
 
 /// The principal-to-user mapping and authorization both mechanisms ask the application for.
@@ -258,14 +259,9 @@ impl Server {
             self.state = ServerState::Context;
             return Next::Challenge;
         }
-        if !is_krb5(ctx) {
-            return self.fail(Failure::BadCredentials);
-        }
-        match principal(ctx) {
-            Ok(p) if check_identity(p.as_bytes(), c.max_identity).is_ok() => {
-                self.authz.principal = Some(p);
-            }
-            _ => return self.fail(Failure::BadCredentials),
+        match principal(ctx, c.max_identity) {
+            Ok(p) => self.authz.principal = Some(p),
+            Err(f) => return self.fail(f),
         }
         if out.is_empty() {
             self.offer(out)
