@@ -6,7 +6,10 @@
 # Both daemons serve the same passwd-file over a UNIX socket; authd-load (authd/src/bin) drives
 # each with N connections, one request in flight per connection as Postfix's smtpd does:
 #   * PLAIN with {PLAIN} passwords and SCRAM-SHA-256 with stored keys at 1, 16, 64 connections
-#     (logins/s, p50/p99, the daemon's CPU time per login from /proc, RSS);
+#     (logins/s, p50/p99, the daemon's CPU time per login from /proc, RSS), with each of the
+#     load generator's two drivers: `events` (one epoll loop for all connections: the
+#     generator takes little of the two shared cores) and `threads` (a thread per connection
+#     blocked on its reply, as each of Postfix's smtpd processes is);
 #   * Dovecot with its anvil penalty check on (what Postfix and Exim get: they never send
 #     `no-penalty`), plus one PLAIN row per connection count with `no-penalty`;
 #   * resident memory with 1,000 idle connections;
@@ -15,7 +18,7 @@
 #     stay responsive?).
 # Dovecot's CPU is its `auth` process plus its `anvil` process (asked about penalties on every
 # login). Results: OUTDIR/results.txt (RESULT lines), OUTDIR/summary.md, and the chart
-# docs/authd-performance.svg. DURATION (seconds per point, default 5) and CONNS can be set.
+# docs/authd-performance.svg. DURATION (seconds per point, default 5), CONNS and DRIVERS can be set.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,14 +150,17 @@ PLAIN=(--mech PLAIN --user plain@example.com --pass plain-secret --duration "$DU
 SCRAM=(--mech SCRAM-SHA-256 --user scram@example.com --pass scram-secret --duration "$DURATION")
 CRYPT=(--mech PLAIN --user crypt@example.com --pass crypt-secret --duration "$DURATION")
 
-for c in $CONNS; do
-  sm "${PLAIN[@]}" --conns "$c"
-  dv "${PLAIN[@]}" --conns "$c"
-  dv "${PLAIN[@]}" --conns "$c" --no-penalty --label dovecot-no-penalty
-done
-for c in $CONNS; do
-  sm "${SCRAM[@]}" --conns "$c"
-  dv "${SCRAM[@]}" --conns "$c"
+DRIVERS=${DRIVERS:-"events threads"}
+for driver in $DRIVERS; do
+  for c in $CONNS; do
+    sm "${PLAIN[@]}" --conns "$c" --driver "$driver"
+    dv "${PLAIN[@]}" --conns "$c" --driver "$driver"
+    dv "${PLAIN[@]}" --conns "$c" --driver "$driver" --no-penalty --label dovecot-no-penalty
+  done
+  for c in $CONNS; do
+    sm "${SCRAM[@]}" --conns "$c" --driver "$driver"
+    dv "${SCRAM[@]}" --conns "$c" --driver "$driver"
+  done
 done
 
 # 1,000 idle connections (fresh processes would be fairer, but both daemons have already
@@ -191,13 +197,34 @@ rows = []
 for line in open(res):
     if line.startswith("RESULT "):
         rows.append(dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv))
-out = ["| daemon | mechanism | conns | logins/s | p50 ms | p99 ms | daemon CPU µs/login | RSS kB |",
-       "|---|---|---:|---:|---:|---:|---:|---:|"]
+load = [l.split(":", 1)[1].strip() for l in open(res) if l.startswith("load average at")]
+out = [f"Load average at start and end: {' / '.join(load)}", "",
+       "| driver | daemon | mechanism | conns | logins/s | p50 ms | p99 ms | daemon CPU µs/login | RSS kB |",
+       "|---|---|---|---:|---:|---:|---:|---:|---:|"]
 for r in rows:
     if r.get("mode") == "idle":
         continue
-    out.append(f"| {r['label']} | {r['mech']} | {r['conns']} | {float(r['rate']):,.0f} | {r['p50_ms']} | "
-               f"{r['p99_ms']} | {float(r['cpu_us_per_login']):.1f} | {r['rss_kb']} |")
+    out.append(f"| {r.get('driver', 'threads').split('/')[0]} | {r['label']} | {r['mech']} | {r['conns']} | "
+               f"{float(r['rate']):,.0f} | {r['p50_ms']} | {r['p99_ms']} | {float(r['cpu_us_per_login']):.1f} | {r['rss_kb']} |")
+def point(driver, label, mech, conns):
+    for r in rows:
+        if (r.get("mode") != "idle" and r.get("driver", "threads").split("/")[0] == driver
+                and r["label"] == label and r["mech"] == mech and r["conns"] == conns):
+            return r
+    return None
+# The targets, at the largest connection count: saslmech-authd against Dovecot as Postfix and
+# Exim meet it (penalty check on).
+cmax = max([int(r["conns"]) for r in rows if r.get("mode") != "idle"] + [0])
+out += ["", f"At {cmax} connections, saslmech-authd ÷ Dovecot (targets: logins/s ≥ 2×, CPU/login ≤ 0.5×, p99 no worse):", "",
+        "| driver | mechanism | logins/s | CPU per login | p99 ms (saslmech-authd vs Dovecot) |",
+        "|---|---|---:|---:|---|"]
+for driver in ("events", "threads"):
+    for mech in ("PLAIN", "SCRAM-SHA-256"):
+        a, b = point(driver, "saslmech-authd", mech, str(cmax)), point(driver, "dovecot", mech, str(cmax))
+        if not a or not b or float(b["rate"]) == 0 or float(b["cpu_us_per_login"]) == 0:
+            continue
+        out.append(f"| {driver} | {mech} | {float(a['rate']) / float(b['rate']):.2f}× | "
+                   f"{float(a['cpu_us_per_login']) / float(b['cpu_us_per_login']):.2f}× | {a['p99_ms']} vs {b['p99_ms']} |")
 out += ["", "| daemon | idle connections | RSS before kB | RSS with them kB | bytes per connection |",
         "|---|---:|---:|---:|---:|"]
 for r in rows:
@@ -206,34 +233,39 @@ for r in rows:
 open(summary, "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 
-# Chart: logins/s for PLAIN and SCRAM-SHA-256 at each connection count, both daemons.
-pts = [(r["label"], r["mech"], int(r["conns"]), float(r["rate"])) for r in rows
-       if r.get("mode") != "idle" and r["label"] in ("saslmech-authd", "dovecot")
-       and r["mech"] in ("PLAIN", "SCRAM-SHA-256") and "crypt" not in r["label"]]
-groups = sorted({(m, c) for _, m, c, _ in pts}, key=lambda g: (g[0], g[1]))
-vmax = max([p[3] for p in pts] + [1])
-W, H, left, bottom, top = 760, 360, 70, 60, 40
+# Chart: logins/s for PLAIN and SCRAM-SHA-256 at each connection count, both daemons, one
+# group of bars per (driver, mechanism, connections).
+pts = [(r["label"], r.get("driver", "threads").split("/")[0], r["mech"], int(r["conns"]), float(r["rate"]))
+       for r in rows if r.get("mode") != "idle" and r["label"] in ("saslmech-authd", "dovecot")
+       and r["mech"] in ("PLAIN", "SCRAM-SHA-256")]
+order = {"events": 0, "threads": 1}
+groups = sorted({(d, m, c) for _, d, m, c, _ in pts}, key=lambda g: (order.get(g[0], 2), g[1], g[2]))
+vmax = max([p[4] for p in pts] + [1])
+W, H, left, bottom, top = max(760, 90 + 62 * len(groups)), 380, 70, 76, 40
 bw = (W - left - 20) / max(len(groups), 1)
 colors = {"saslmech-authd": "#2b7bb9", "dovecot": "#d9822b"}
-s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
-     f'<text x="{W/2}" y="20" text-anchor="middle" font-size="14">Logins per second, one request in flight per connection (higher is better)</text>']
+s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W:.0f}" height="{H}" font-family="sans-serif" font-size="11">',
+     f'<text x="{W/2:.0f}" y="20" text-anchor="middle" font-size="14">Logins per second, one request in flight per connection (higher is better)</text>']
 for i in range(0, 5):
     v = vmax * i / 4
     y = H - bottom - (H - bottom - top) * i / 4
-    s.append(f'<line x1="{left}" y1="{y:.0f}" x2="{W-20}" y2="{y:.0f}" stroke="#ddd"/>')
+    s.append(f'<line x1="{left}" y1="{y:.0f}" x2="{W-20:.0f}" y2="{y:.0f}" stroke="#ddd"/>')
     s.append(f'<text x="{left-5}" y="{y+4:.0f}" text-anchor="end">{v:,.0f}</text>')
-for gi, (m, c) in enumerate(groups):
+for gi, (d0, m, c) in enumerate(groups):
     x0 = left + gi * bw
     for di, d in enumerate(("saslmech-authd", "dovecot")):
-        v = next((p[3] for p in pts if p[0] == d and p[1] == m and p[2] == c), 0)
+        v = next((p[4] for p in pts if p[0] == d and p[1] == d0 and p[2] == m and p[3] == c), 0)
         h = (H - bottom - top) * v / vmax
-        x = x0 + 8 + di * (bw - 16) / 2
-        s.append(f'<rect x="{x:.0f}" y="{H-bottom-h:.0f}" width="{(bw-16)/2-2:.0f}" height="{h:.0f}" fill="{colors[d]}"/>')
-    s.append(f'<text x="{x0+bw/2:.0f}" y="{H-bottom+15}" text-anchor="middle">{m}</text>')
-    s.append(f'<text x="{x0+bw/2:.0f}" y="{H-bottom+29}" text-anchor="middle">{c} conn</text>')
+        x = x0 + 6 + di * (bw - 12) / 2
+        s.append(f'<rect x="{x:.0f}" y="{H-bottom-h:.0f}" width="{(bw-12)/2-2:.0f}" height="{h:.0f}" fill="{colors[d]}"/>')
+    label = "SCRAM" if m.startswith("SCRAM") else m
+    s.append(f'<text x="{x0+bw/2:.0f}" y="{H-bottom+14}" text-anchor="middle">{label}</text>')
+    s.append(f'<text x="{x0+bw/2:.0f}" y="{H-bottom+27}" text-anchor="middle">{c} conn</text>')
+    s.append(f'<text x="{x0+bw/2:.0f}" y="{H-bottom+40}" text-anchor="middle" fill="#666">{d0}</text>')
 for di, d in enumerate(("saslmech-authd", "dovecot")):
     s.append(f'<rect x="{left+di*170}" y="{H-18}" width="12" height="12" fill="{colors[d]}"/>')
     s.append(f'<text x="{left+di*170+16}" y="{H-8}">{d if d != "dovecot" else "Dovecot 2.3 auth"}</text>')
+s.append(f'<text x="{left+360}" y="{H-8}" fill="#666">events: one epoll loop drives all connections; threads: a thread per connection</text>')
 s.append("</svg>")
 open(svg, "w").write("\n".join(s) + "\n")
 PY
