@@ -38,12 +38,23 @@ pub struct Config {
 }
 
 /// `[runtime]`: threads of the event loop (slow hashes always run on the blocking pool).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runtime {
-    /// Event-loop threads: 0 (default) = one per core; 1 = a single-threaded loop.
-    #[serde(default)]
+    /// Event-loop threads: 1 (default) = a single-threaded loop, as Dovecot's one auth
+    /// process; 0 = one per core; N = N threads.
+    #[serde(default = "one")]
     pub worker_threads: usize,
+}
+
+impl Default for Runtime {
+    fn default() -> Runtime {
+        Runtime { worker_threads: 1 }
+    }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// `[listen]`: a UNIX socket, a loopback TCP address, or both.

@@ -225,8 +225,20 @@ fn unix_socket_owner_group_and_mode() {
     assert_eq!(c.plain(1, "tim", "x", "127.0.0.1"), "OK\t1\tuser=tim");
 }
 
-#[test]
-fn single_threaded_event_loop_serves_and_stops() {
+/// Threads of the daemon named `authd` (the runtime's workers and blocking-pool threads).
+fn runtime_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter(|t| {
+            let comm = t.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.trim() == "authd")
+        })
+        .count()
+}
+
+/// Event-loop threads the daemon starts with (`runtime`), then a bcrypt check on the blocking
+/// pool while the event loop answers PLAIN, then SIGTERM.
+fn event_loop_serves_and_stops(runtime: &str, workers: usize) {
     let blf = {
         let out = Command::new(BIN)
             .args(["hash", "-s", "BLF-CRYPT", "-p", "pencil"])
@@ -234,16 +246,28 @@ fn single_threaded_event_loop_serves_and_stops() {
             .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
-    let d = Daemon::start(
-        AUTH,
-        &format!("tim:{{PLAIN}}x\nbob:{blf}\n"),
-        "[runtime]\nworker_threads = 1\n",
-    );
+    let d = Daemon::start(AUTH, &format!("tim:{{PLAIN}}x\nbob:{blf}\n"), runtime);
+    // Before any slow hash the blocking pool has no thread: these are the loop's workers (a
+    // single-threaded loop runs on the main thread).
+    assert_eq!(runtime_threads(d.child.id()), workers, "{runtime:?}");
     let mut c = d.client();
-    // A bcrypt check on the blocking pool while the single loop answers PLAIN.
     let ir = b64(b"\0bob\0pencil");
     c.send(&format!("AUTH\t1\tPLAIN\tservice=smtp\tsecured\tresp={ir}"));
     assert_eq!(c.plain(2, "tim", "x", "127.0.0.1"), "OK\t2\tuser=tim");
     assert_eq!(c.recv(), "OK\t1\tuser=bob");
     assert!(d.stop().success());
+}
+
+#[test]
+fn single_threaded_event_loop_serves_and_stops() {
+    // The default (no [runtime] table) and the explicit setting.
+    event_loop_serves_and_stops("", 0);
+    event_loop_serves_and_stops("[runtime]\nworker_threads = 1\n", 0);
+}
+
+#[test]
+fn multi_threaded_event_loop_serves_and_stops() {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    event_loop_serves_and_stops("[runtime]\nworker_threads = 0\n", cpus);
+    event_loop_serves_and_stops("[runtime]\nworker_threads = 3\n", 3);
 }
