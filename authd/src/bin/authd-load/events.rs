@@ -17,6 +17,8 @@ use crate::{Args, Conn, Control, IO_TIMEOUT, MAX_ERRORS, ThreadResult, cpid};
 
 /// One connection of the loop.
 struct Slot {
+    /// The connection's `CPID` (kept for a reconnect).
+    cpid: u32,
     conn: Option<Conn>,
     login: Option<Login>,
     t0: Instant,
@@ -44,6 +46,7 @@ pub fn run(
                 }
             };
             Slot {
+                cpid: cpid(i),
                 conn,
                 login: None,
                 t0: Instant::now(),
@@ -60,7 +63,12 @@ pub fn run(
         }
     };
     let limit = ctl.per_conn.unwrap_or(u64::MAX);
-    for (k, slot) in slots.iter_mut().enumerate() {
+    // Connections that failed to open are already counted as errors.
+    for (k, slot) in slots
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, s)| s.conn.is_some())
+    {
         if let Err(e) = register(&ep, k, slot).and_then(|()| begin(slot, plan, ctl, limit)) {
             close(&ep, slot, e, &mut r);
         }
@@ -109,7 +117,7 @@ pub fn run(
                     return r;
                 }
                 // Reconnect once per error, as Postfix does.
-                match Conn::open(&a.target, cpid(k)) {
+                match Conn::open(&a.target, slot.cpid) {
                     Ok(c) => {
                         slot.conn = Some(c);
                         if let Err(e) =
